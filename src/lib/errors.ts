@@ -1,0 +1,47 @@
+/**
+ * The closed set of errors that may reach a client. Anything thrown that is not
+ * a BrokerError becomes INTERNAL with a request id only (see
+ * transport/grpc/error-mapping.ts). `message` is the public face and must never
+ * contain backend text or secret material; `cause` is logged server-side only.
+ */
+export type ErrorKind =
+  | 'invalid_argument'
+  | 'unauthenticated'
+  | 'permission_denied'
+  | 'not_found'
+  | 'failed_precondition'
+  | 'resource_exhausted'
+  | 'unavailable'
+  | 'unimplemented'
+  | 'internal';
+
+export class BrokerError extends Error {
+  readonly kind: ErrorKind;
+  /** Extra public metadata sent as gRPC trailers (string values only). */
+  readonly trailers: Readonly<Record<string, string>>;
+
+  constructor(kind: ErrorKind, message: string, opts: { cause?: unknown; trailers?: Record<string, string> } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'BrokerError';
+    this.kind = kind;
+    this.trailers = Object.freeze({ ...(opts.trailers ?? {}) });
+  }
+}
+
+export const invalidArgument = (field: string, expected: string): BrokerError =>
+  new BrokerError('invalid_argument', `${field}: ${expected}`);
+
+export const unavailable = (what: string, cause?: unknown): BrokerError =>
+  new BrokerError('unavailable', `${what} is unavailable`, { cause });
+
+export const notFound = (what: string): BrokerError => new BrokerError('not_found', `${what} not found`);
+
+export const failedPrecondition = (message: string): BrokerError => new BrokerError('failed_precondition', message);
+
+export const permissionDenied = (message: string, trailers?: Record<string, string>): BrokerError =>
+  new BrokerError('permission_denied', message, trailers ? { trailers } : {});
+
+export const resourceExhausted = (message: string): BrokerError => new BrokerError('resource_exhausted', message);
+
+export const unimplemented = (what: string, issue: string): BrokerError =>
+  new BrokerError('unimplemented', `${what} is not implemented yet (${issue})`);
