@@ -1,0 +1,110 @@
+import { parseArgs } from 'node:util';
+import { StartupError } from '../app';
+import { ConfigError } from '../config/problems';
+import { BrokerError } from '../lib/errors';
+import { DeniedError, EXIT, UsageError, type CliIo } from './cli-io';
+import { CLIENT_FLAGS, type Command } from './command';
+import { devCommand } from './dev-command';
+import { configCheckCommand, pkiInitCommand, serveCommand } from './local-commands';
+
+/** Client commands whose RPCs later issues build; they parse flags and say so plainly. */
+const PLANNED: Array<[string[], string]> = [
+  [['lease', 'request'], 'issue 3'],
+  [['lease', 'renew'], 'issue 3'],
+  [['lease', 'revoke'], 'issue 3'],
+  [['lease', 'show'], 'issue 3'],
+  [['secrets', 'put'], 'issue 3'],
+  [['secrets', 'list'], 'issue 3'],
+  [['invoke'], 'issue 4'],
+  [['evidence', 'checkpoint'], 'issue 5'],
+  [['evidence', 'key'], 'issue 5'],
+  [['evidence', 'export'], 'issue 5'],
+  [['evidence', 'verify'], 'issue 5'],
+  [['approvals', 'list'], 'a later issue'],
+  [['approvals', 'approve'], 'a later issue'],
+  [['approvals', 'deny'], 'a later issue'],
+  [['approvals', 'review'], 'a later issue'],
+  [['trust', 'show'], 'a later issue'],
+  [['trust', 'set'], 'a later issue'],
+  [['trust', 'signal'], 'a later issue'],
+  [['rotate'], 'a later issue'],
+  [['policy', 'test'], 'a later issue'],
+  [['policy', 'explain'], 'a later issue'],
+  [['policy', 'replay'], 'a later issue'],
+  [['report'], 'a later issue'],
+];
+
+function planned(path: string[], issue: string): Command {
+  return {
+    path,
+    summary: `(not yet available: ${issue})`,
+    usage: `${path.join(' ')} [flags]`,
+    options: CLIENT_FLAGS,
+    positionals: [0, 10],
+    async run() {
+      throw new BrokerError('unimplemented', `"${path.join(' ')}" is not implemented yet (${issue})`);
+    },
+  };
+}
+
+export function allCommands(extra: readonly Command[] = []): Command[] {
+  const real = [serveCommand, devCommand, configCheckCommand, pkiInitCommand, ...extra];
+  const taken = new Set(real.map((c) => c.path.join(' ')));
+  return [...real, ...PLANNED.filter(([p]) => !taken.has(p.join(' '))).map(([p, i]) => planned(p, i))];
+}
+
+function help(commands: Command[]): string {
+  const rows = commands.map((c) => `  ${c.usage.padEnd(60)} ${c.summary}`);
+  return ['usage: secret-broker <command> [flags]', '', 'commands:', ...rows, '', 'exit codes: 0 ok, 1 failure, 2 usage, 3 denied'].join('\n') + '\n';
+}
+
+function oneLine(err: unknown): string {
+  if (err instanceof ConfigError) return err.message; // several lines by design: every problem at once
+  if (err instanceof BrokerError || err instanceof UsageError || err instanceof DeniedError || err instanceof StartupError) return err.message;
+  const e = err as { code?: string; message?: string };
+  return e?.message ? e.message.split('\n')[0]! : String(err);
+}
+
+/** Runs one CLI invocation; returns the exit code. Never throws. */
+export async function runCli(argv: string[], io: CliIo, extra: readonly Command[] = []): Promise<number> {
+  const commands = allCommands(extra);
+  if (argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
+    (argv.length === 0 ? io.stderr : io.stdout).write(help(commands));
+    return argv.length === 0 ? EXIT.usage : EXIT.ok;
+  }
+  const cmd = commands
+    .filter((c) => c.path.every((p, i) => argv[i] === p))
+    .sort((a, b) => b.path.length - a.path.length)[0];
+  if (!cmd) {
+    io.stderr.write(`secret-broker: unknown command "${argv.slice(0, 2).join(' ')}"; run "secret-broker help"\n`);
+    return EXIT.usage;
+  }
+  const rest = argv.slice(cmd.path.length);
+  let values: Record<string, string | boolean | string[] | undefined>;
+  let positionals: string[];
+  try {
+    const parsed = parseArgs({ args: rest, options: { ...cmd.options, help: { type: 'boolean' } }, allowPositionals: true, strict: true });
+    values = parsed.values as typeof values;
+    positionals = parsed.positionals;
+    if (values.help) {
+      io.stdout.write(`usage: secret-broker ${cmd.usage}\n${cmd.summary}\n`);
+      return EXIT.ok;
+    }
+    const [min, max] = cmd.positionals ?? [0, 0];
+    if (positionals.length < min || positionals.length > max) throw new UsageError(`usage: secret-broker ${cmd.usage}`);
+  } catch (err) {
+    io.stderr.write(`secret-broker: ${oneLine(err)}\n`);
+    return EXIT.usage;
+  }
+  try {
+    return await cmd.run(values, positionals, io);
+  } catch (err) {
+    const json = values.json === true;
+    const code = err instanceof UsageError ? EXIT.usage : err instanceof DeniedError ? EXIT.denied : EXIT.failure;
+    if (json) {
+      io.stdout.write(JSON.stringify({ ok: false, error: oneLine(err), ...(err instanceof ConfigError ? { problems: err.problems } : {}), ...(err instanceof DeniedError && err.detail ? { detail: err.detail } : {}) }) + '\n');
+    }
+    io.stderr.write(`secret-broker: ${oneLine(err)}\n`);
+    return code;
+  }
+}

@@ -1,0 +1,424 @@
+import * as path from 'node:path';
+import { DURATION_EXPECTED, parseDuration } from './duration';
+import { ConfigError, Problems, Section, describe, isObj, join } from './problems';
+import {
+  OPERATOR_ROLES,
+  type ActionConfig,
+  type AgentConfig,
+  type ApprovalGroupConfig,
+  type BackendConfig,
+  type BrokerConfig,
+  type HostPort,
+  type HttpActionConfig,
+  type HttpAuth,
+  type Limits,
+  type OperatorConfig,
+  type OperatorRole,
+  type PostgresActionConfig,
+  type PostgresGrant,
+  type SecretConfig,
+  type StateConfig,
+} from './config-types';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const NAME_EXPECTED = 'a name of letters, digits, ".", "_" or "-" (at most 64)';
+const ACTION_NAME = /^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$/;
+const URI_ID = /^[a-z][a-z0-9+.-]*:\/\/[^\s]+$/;
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
+const PRIVILEGES = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE']);
+const SQL_IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+
+export const DEFAULT_LIMITS: Limits = Object.freeze({
+  requestsPerSecond: 50,
+  burst: 100,
+  activeLeases: 1000,
+  maxBodyBytes: 1_048_576,
+  maxMessageDepth: 32,
+  openStreams: 16,
+  evidenceBytesPerMinute: 1_048_576,
+});
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as object)) deepFreeze(v);
+  }
+  return value;
+}
+
+function duration(s: Section, key: string, fallback?: number): number | undefined {
+  const raw = s.value(key);
+  if (raw === undefined || raw === null) {
+    if (fallback === undefined) s.problems.add(s.at(key), `is required (${DURATION_EXPECTED})`);
+    return fallback;
+  }
+  const ms = typeof raw === 'string' ? parseDuration(raw) : undefined;
+  if (ms === undefined) s.problems.add(s.at(key), `expected ${DURATION_EXPECTED}, got ${describe(raw)}`);
+  return ms ?? fallback;
+}
+
+function hostPort(s: Section, key: string, required: boolean): HostPort | undefined {
+  const v = s.string(key, { required, expect: 'host:port, such as 127.0.0.1:7443' });
+  if (v === undefined) return undefined;
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(v);
+  const port = m ? Number(m[2]) : -1;
+  if (!m || port > 65535) {
+    s.problems.add(s.at(key), `expected host:port, such as 127.0.0.1:7443, got ${JSON.stringify(v)}`);
+    return undefined;
+  }
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+function file(s: Section, key: string, baseDir: string, required = true): string | undefined {
+  const v = s.string(key, { required, expect: 'a file path' });
+  return v === undefined ? undefined : path.resolve(baseDir, v);
+}
+
+/** Each named mapping (backends, actions, agents…): validates its key and hands each entry over. */
+function eachNamed(root: Section, key: string, pattern: RegExp, expected: string, fn: (name: string, s: Section) => void): void {
+  const v = root.value(key);
+  if (v === undefined || v === null) return;
+  if (!isObj(v)) {
+    root.problems.add(root.at(key), `expected a mapping of names, got ${describe(v)}`);
+    return;
+  }
+  for (const [name, body] of Object.entries(v)) {
+    const p = join(root.at(key), name);
+    if (!pattern.test(name)) root.problems.add(p, `the name must be ${expected}`);
+    const s = Section.of(p, body, root.problems);
+    if (!s) continue;
+    fn(name, s);
+    s.done();
+  }
+}
+
+function limits(s: Section | undefined, base: Limits): Limits {
+  if (!s) return base;
+  const out: Limits = {
+    requestsPerSecond: s.int('requests_per_second', { min: 1, max: 100_000, fallback: base.requestsPerSecond })!,
+    burst: s.int('burst', { min: 1, max: 1_000_000, fallback: base.burst })!,
+    activeLeases: s.int('active_leases', { min: 1, max: 10_000_000, fallback: base.activeLeases })!,
+    maxBodyBytes: s.int('max_body_bytes', { min: 1024, max: 64 * 1024 * 1024, fallback: base.maxBodyBytes })!,
+    maxMessageDepth: s.int('max_message_depth', { min: 2, max: 100, fallback: base.maxMessageDepth })!,
+    openStreams: s.int('open_streams', { min: 1, max: 10_000, fallback: base.openStreams })!,
+    evidenceBytesPerMinute: s.int('evidence_bytes_per_minute', { min: 4096, fallback: base.evidenceBytesPerMinute })!,
+  };
+  s.done();
+  return out;
+}
+
+function backend(name: string, s: Section, baseDir: string): BackendConfig | undefined {
+  const kind = s.string('kind', { expect: 'one of local, vault, aws-secrets-manager, postgres' });
+  switch (kind) {
+    case 'local': {
+      const p = file(s, 'path', baseDir);
+      const keyFile = file(s, 'key_file', baseDir);
+      return p && keyFile ? { kind, name, path: p, keyFile } : undefined;
+    }
+    case 'vault': {
+      const address = s.string('address', { pattern: /^https?:\/\/[^\s/]+(\/.*)?$/, expect: 'an http(s) URL' });
+      const tokenFile = file(s, 'token_file', baseDir);
+      const mount = s.string('mount', { required: false, pattern: /^[A-Za-z0-9_-]+$/ }) ?? 'secret';
+      const caFile = file(s, 'ca_file', baseDir, false);
+      return address && tokenFile ? { kind, name, address, tokenFile, mount, ...(caFile ? { caFile } : {}) } : undefined;
+    }
+    case 'aws-secrets-manager': {
+      const region = s.string('region', { pattern: /^[a-z]{2}(-[a-z]+)+-[0-9]+$/, expect: 'an AWS region such as eu-west-1' });
+      const endpoint = s.string('endpoint', { required: false, pattern: /^https?:\/\//, expect: 'an http(s) URL' });
+      return region ? { kind, name, region, ...(endpoint ? { endpoint } : {}) } : undefined;
+    }
+    case 'postgres': {
+      const us = s.section('url_secret');
+      const b = us?.string('backend');
+      const n = us?.string('name');
+      us?.done();
+      return b && n ? { kind, name, urlSecret: { backend: b, name: n } } : undefined;
+    }
+    case undefined:
+      return undefined;
+    default:
+      s.problems.add(s.at('kind'), `expected one of local, vault, aws-secrets-manager, postgres, got ${JSON.stringify(kind)}`);
+      return undefined;
+  }
+}
+
+function secret(name: string, s: Section): SecretConfig | undefined {
+  const b = s.string('backend');
+  const ref = s.string('name', { required: false }) ?? s.string('id', { required: false }) ?? name;
+  const field = s.string('field', { required: false });
+  let rotation: SecretConfig['rotation'];
+  const rs = s.section('rotation', false);
+  if (rs) {
+    const everyMs = duration(rs, 'every');
+    const gs = rs.section('generator');
+    const gkind = gs?.string('kind', { pattern: /^random$/, expect: '"random"' });
+    const length = gs?.int('length', { min: 16, max: 4096, fallback: 40 });
+    gs?.done();
+    rs.done();
+    if (everyMs !== undefined && gkind && length !== undefined) rotation = { everyMs, generator: { kind: 'random', length } };
+  }
+  return b ? { name, backend: b, ref, ...(field ? { field } : {}), ...(rotation ? { rotation } : {}) } : undefined;
+}
+
+function httpAction(s: Section, baseDir: string): HttpActionConfig | undefined {
+  const baseUrl = s.string('base_url', { expect: 'an https:// URL' });
+  if (baseUrl !== undefined) {
+    let ok: boolean;
+    try {
+      const u = new URL(baseUrl);
+      ok = u.protocol === 'https:' && !u.username && !u.password && !u.search && !u.hash;
+    } catch {
+      ok = false;
+    }
+    if (!ok) s.problems.add(s.at('base_url'), `expected an https:// URL without credentials, query or fragment, got ${JSON.stringify(baseUrl)}`);
+  }
+  const methods = s.stringList('methods', { required: true }).map((m) => m.toUpperCase());
+  methods.forEach((m, i) => {
+    if (!METHODS.has(m)) s.problems.add(join(s.at('methods'), i), `expected one of ${[...METHODS].join(', ')}, got ${JSON.stringify(m)}`);
+  });
+  const paths = s.stringList('paths', {
+    required: true,
+    pattern: /^(\/([A-Za-z0-9._~-]+|\{[a-z_][a-z0-9_]*\}))+\/?$|^\/$/,
+    expect: 'a path template such as "/tickets/{id}"',
+  });
+  let auth: HttpAuth | undefined;
+  const as = s.section('auth');
+  if (as) {
+    const bearer = as.string('bearer', { required: false });
+    const basic = as.section('basic', false);
+    const header = as.section('header', false);
+    const count = [bearer, basic, header].filter((x) => x !== undefined).length;
+    if (count !== 1) as.problems.add(as.path, 'expected exactly one of bearer, basic or header');
+    if (bearer) auth = { kind: 'bearer', secret: bearer };
+    if (basic) {
+      const username = basic.string('username');
+      const sec = basic.string('secret');
+      basic.done();
+      if (username && sec) auth = { kind: 'basic', username, secret: sec };
+    }
+    if (header) {
+      const h = header.string('name', { pattern: /^[A-Za-z0-9-]+$/, expect: 'an HTTP header name' });
+      const sec = header.string('secret');
+      const prefix = header.string('prefix', { required: false });
+      header.done();
+      if (h && sec) auth = { kind: 'header', header: h.toLowerCase(), secret: sec, ...(prefix ? { prefix } : {}) };
+    }
+    as.done();
+  }
+  const allowNetworks = s.stringList('allow_networks', {
+    pattern: /^[0-9a-fA-F:.]+\/[0-9]{1,3}$/,
+    expect: 'a CIDR such as "127.0.0.0/8"',
+  });
+  const allowHeaders = s.stringList('allow_headers', { pattern: /^[A-Za-z0-9-]+$/, expect: 'an HTTP header name' }).map((h) =>
+    h.toLowerCase(),
+  );
+  const caFiles = s.stringList('ca_files').map((f) => path.resolve(baseDir, f));
+  const context: Record<string, string> = {};
+  const cs = s.section('context', false);
+  if (cs) {
+    for (const key of Object.keys(cs.raw)) {
+      const src = cs.string(key, { pattern: /^(body(\.[A-Za-z0-9_-]+)+|query\.[A-Za-z0-9_-]+|path\.[a-z_][a-z0-9_]*)$/, expect: 'body.<field>, query.<name> or path.<param>' });
+      if (!/^[a-z_][a-z0-9_]*$/.test(key)) cs.problems.add(cs.at(key), 'a context field name must match [a-z_][a-z0-9_]*');
+      else if (['trust', 'tier', 'params', 'trust_age_seconds', 'budget'].includes(key)) cs.problems.add(cs.at(key), 'this name is reserved by the broker');
+      if (src) context[key] = src;
+    }
+    cs.done();
+  }
+  const maxResponseBytes = s.int('max_response_bytes', { min: 1024, max: 64 * 1024 * 1024, fallback: 4 * 1024 * 1024 })!;
+  const timeoutMs = duration(s, 'timeout', 30_000)!;
+  if (!baseUrl || !auth) return undefined;
+  return { baseUrl, methods, paths, auth, allowNetworks, allowHeaders, caFiles, context, maxResponseBytes, timeoutMs };
+}
+
+function postgresAction(s: Section): PostgresActionConfig | undefined {
+  const b = s.string('backend');
+  const ttlMs = duration(s, 'ttl', 300_000)!;
+  const grants: PostgresGrant[] = [];
+  const raw = s.value('grants');
+  if (!Array.isArray(raw) || raw.length === 0) s.problems.add(s.at('grants'), 'expected a non-empty list of grants');
+  else
+    raw.forEach((g, i) => {
+      const gs = Section.of(join(s.at('grants'), i), g, s.problems);
+      if (!gs) return;
+      const privilege = gs.string('privilege', { expect: 'one of SELECT, INSERT, UPDATE, DELETE' })?.toUpperCase();
+      const schema = gs.string('schema', { pattern: SQL_IDENT, expect: 'a lower-case SQL identifier' });
+      const table = gs.string('table', { required: false, pattern: SQL_IDENT, expect: 'a lower-case SQL identifier' });
+      gs.done();
+      if (privilege && !PRIVILEGES.has(privilege)) gs.problems.add(gs.at('privilege'), `expected one of SELECT, INSERT, UPDATE, DELETE, got ${JSON.stringify(privilege)}`);
+      else if (privilege && schema) grants.push({ privilege: privilege as PostgresGrant['privilege'], schema, ...(table ? { table } : {}) });
+    });
+  return b ? { backend: b, grants, ttlMs } : undefined;
+}
+
+function action(name: string, s: Section, baseDir: string): ActionConfig | undefined {
+  const hs = s.section('http', false);
+  const ps = s.section('postgres', false);
+  if ((hs ? 1 : 0) + (ps ? 1 : 0) !== 1) s.problems.add(s.path, 'expected exactly one of http or postgres');
+  const http = hs ? httpAction(hs, baseDir) : undefined;
+  hs?.done();
+  const postgres = ps ? postgresAction(ps) : undefined;
+  ps?.done();
+  const defaultTtlMs = duration(s, 'default_ttl', postgres?.ttlMs ?? 300_000)!;
+  const maxTtlMs = duration(s, 'max_ttl', Math.max(defaultTtlMs, 3_600_000))!;
+  if (maxTtlMs < defaultTtlMs) s.problems.add(s.at('max_ttl'), `must be at least default_ttl (${defaultTtlMs / 1000}s)`);
+  const defaultMaxUses = s.int('max_uses', { min: 1, max: 1_000_000, fallback: 1000 })!;
+  let budget: ActionConfig['budget'];
+  const bs = s.section('budget', false);
+  if (bs) {
+    const field = bs.string('field');
+    const perMs = duration(bs, 'per');
+    bs.done();
+    if (field && http && !(field in http.context)) bs.problems.add(bs.at('field'), `must be a declared context field (one of: ${Object.keys(http.context).join(', ') || 'none'})`);
+    if (field && perMs !== undefined) budget = { field, perMs };
+  }
+  if (!http && !postgres) return undefined;
+  return {
+    name,
+    ...(http ? { http } : {}),
+    ...(postgres ? { postgres } : {}),
+    defaultTtlMs,
+    maxTtlMs,
+    defaultMaxUses,
+    ...(budget ? { budget } : {}),
+    contextFields: http ? Object.keys(http.context) : [],
+  };
+}
+
+/** Validates raw YAML data and compiles it into a frozen config; throws ConfigError listing every problem. */
+export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
+  const problems = new Problems();
+  const baseDir = path.dirname(path.resolve(configFile));
+  const root = Section.of('', raw, problems);
+  if (!root) throw new ConfigError(configFile, problems.list);
+
+  const devMode = root.bool('dev_mode', false);
+  const listen = hostPort(root, 'listen', true);
+  const healthListen = hostPort(root, 'health_listen', false);
+
+  const ts = root.section('tls');
+  const tls = ts ? { ca: file(ts, 'ca', baseDir), cert: file(ts, 'cert', baseDir), key: file(ts, 'key', baseDir) } : undefined;
+  ts?.done();
+
+  let state: StateConfig | undefined;
+  const ss = root.section('state');
+  if (ss) {
+    const sqlite = file(ss, 'sqlite', baseDir, false);
+    const pg = ss.section('postgres', false);
+    const urlEnv = pg?.string('url_env', { pattern: /^[A-Z_][A-Z0-9_]*$/, expect: 'an environment variable name' });
+    pg?.done();
+    if ((sqlite ? 1 : 0) + (pg ? 1 : 0) !== 1) problems.add(ss.path, 'expected exactly one of sqlite or postgres');
+    else state = sqlite ? { kind: 'sqlite', path: sqlite } : urlEnv ? { kind: 'postgres', urlEnv } : undefined;
+    ss.done();
+  }
+
+  const es = root.section('evidence');
+  const origin = es?.string('origin', { pattern: /^[\x21-\x7e]+$/, expect: 'a log origin such as example.org/secret-broker (printable, no spaces)' });
+  const signingKey = es ? file(es, 'signing_key', baseDir) : undefined;
+  es?.done();
+
+  const baseLimits = limits(root.section('limits', false), DEFAULT_LIMITS);
+
+  const backends: Record<string, BackendConfig> = {};
+  eachNamed(root, 'backends', NAME, NAME_EXPECTED, (name, s) => {
+    const b = backend(name, s, baseDir);
+    if (b) backends[name] = b;
+  });
+
+  const secrets: Record<string, SecretConfig> = {};
+  eachNamed(root, 'secrets', NAME, NAME_EXPECTED, (name, s) => {
+    const sec = secret(name, s);
+    if (!sec) return;
+    secrets[name] = sec;
+    const declared = isObj(root.raw['backends']) ? root.raw['backends'] : {};
+    if (!(sec.backend in declared)) problems.add(s.at('backend'), `names an unknown backend ${JSON.stringify(sec.backend)}`);
+  });
+  for (const b of Object.values(backends)) {
+    if (b.kind === 'postgres' && !(b.urlSecret.backend in backends))
+      problems.add(`backends.${b.name}.url_secret.backend`, `names an unknown backend ${JSON.stringify(b.urlSecret.backend)}`);
+  }
+
+  const actions: Record<string, ActionConfig> = {};
+  eachNamed(root, 'actions', ACTION_NAME, 'dot-separated lower-case words such as billing.refund', (name, s) => {
+    const a = action(name, s, baseDir);
+    if (!a) return;
+    actions[name] = a;
+    if (a.http && !(a.http.auth.secret in secrets)) problems.add(`actions.${name}.http.auth`, `names an unknown secret ${JSON.stringify(a.http.auth.secret)}`);
+    if (a.postgres) {
+      const b = backends[a.postgres.backend];
+      if (!b || b.kind !== 'postgres') problems.add(`actions.${name}.postgres.backend`, `must name a backend of kind postgres, got ${JSON.stringify(a.postgres.backend)}`);
+    }
+  });
+
+  const ids = new Map<string, string>();
+  const checkId = (where: string, id: string): void => {
+    const prior = ids.get(id);
+    if (prior) problems.add(where, `the id ${JSON.stringify(id)} is already used by ${prior}`);
+    else ids.set(id, where);
+  };
+
+  const agents: Record<string, AgentConfig> = {};
+  eachNamed(root, 'agents', NAME, NAME_EXPECTED, (name, s) => {
+    const id = s.string('id', { pattern: URI_ID, expect: 'a URI such as spiffe://example.org/agent/NAME' });
+    const groups = s.stringList('groups', { pattern: NAME, expect: NAME_EXPECTED });
+    const owner = s.string('owner', { required: false });
+    const l = limits(s.section('limits', false), baseLimits);
+    if (id) {
+      checkId(s.at('id'), id);
+      agents[name] = { name, id, groups, ...(owner ? { owner } : {}), limits: l };
+    }
+  });
+
+  const operators: Record<string, OperatorConfig> = {};
+  eachNamed(root, 'operators', NAME, NAME_EXPECTED, (name, s) => {
+    const id = s.string('id', { pattern: URI_ID, expect: 'a URI such as spiffe://example.org/human/NAME' });
+    const roles = s.stringList('roles', { required: true });
+    roles.forEach((r, i) => {
+      if (!OPERATOR_ROLES.includes(r as OperatorRole)) problems.add(join(s.at('roles'), i), `expected one of ${OPERATOR_ROLES.join(', ')}, got ${JSON.stringify(r)}`);
+    });
+    if (id) {
+      checkId(s.at('id'), id);
+      operators[name] = { name, id, roles: roles.filter((r): r is OperatorRole => OPERATOR_ROLES.includes(r as OperatorRole)) };
+    }
+  });
+
+  const approvals: Record<string, ApprovalGroupConfig> = {};
+  eachNamed(root, 'approvals', NAME, NAME_EXPECTED, (name, s) => {
+    const approvers = s.stringList('approvers', { required: true });
+    const required = s.int('required', { min: 1, max: 100, fallback: 1 })!;
+    const expiresMs = duration(s, 'expires', 900_000)!;
+    const known = isObj(root.raw['operators']) ? root.raw['operators'] : {};
+    approvers.forEach((a, i) => {
+      if (!(a in known)) problems.add(join(s.at('approvers'), i), `names an unknown operator ${JSON.stringify(a)}`);
+    });
+    if (required > approvers.length) problems.add(s.at('required'), `is ${required} but only ${approvers.length} approvers are listed`);
+    approvals[name] = { name, approvers, required, expiresMs };
+  });
+
+  const policiesRel = root.string('policies', { expect: 'a directory of .cedar files' });
+  const logLevel = (root.string('log_level', { required: false }) ?? 'info') as BrokerConfig['logLevel'];
+  if (!LOG_LEVELS.has(logLevel)) problems.add('log_level', `expected one of ${[...LOG_LEVELS].join(', ')}`);
+  root.done();
+
+  if (!problems.empty || !listen || !tls?.ca || !tls.cert || !tls.key || !state || !origin || !signingKey || !policiesRel) {
+    throw new ConfigError(configFile, problems.list.length ? problems.list : [{ path: '(root)', message: 'incomplete config' }]);
+  }
+  return deepFreeze<BrokerConfig>({
+    file: path.resolve(configFile),
+    devMode,
+    listen,
+    ...(healthListen ? { healthListen } : {}),
+    tls: { ca: tls.ca, cert: tls.cert, key: tls.key },
+    state,
+    evidence: { origin, signingKey },
+    limits: baseLimits,
+    backends,
+    secrets,
+    actions,
+    agents,
+    operators,
+    approvals,
+    policies: path.resolve(baseDir, policiesRel),
+    logLevel,
+  });
+}

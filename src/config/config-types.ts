@@ -1,0 +1,129 @@
+/** The compiled, validated, frozen config. Every path is absolute. */
+export type OperatorRole = 'approver' | 'admin' | 'auditor' | 'rotator';
+export const OPERATOR_ROLES: readonly OperatorRole[] = ['approver', 'admin', 'auditor', 'rotator'];
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface Limits {
+  requestsPerSecond: number;
+  burst: number;
+  activeLeases: number;
+  maxBodyBytes: number;
+  maxMessageDepth: number;
+  openStreams: number;
+  /** Evidence bytes one agent may cause per minute before identical denials are folded. */
+  evidenceBytesPerMinute: number;
+}
+
+export type StateConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; urlEnv: string };
+
+export type BackendConfig =
+  | { kind: 'local'; name: string; path: string; keyFile: string }
+  | { kind: 'vault'; name: string; address: string; tokenFile: string; mount: string; caFile?: string }
+  | { kind: 'aws-secrets-manager'; name: string; region: string; endpoint?: string }
+  | { kind: 'postgres'; name: string; urlSecret: { backend: string; name: string } };
+
+export interface RotationConfig {
+  everyMs: number;
+  generator: { kind: 'random'; length: number };
+}
+
+export interface SecretConfig {
+  name: string;
+  backend: string;
+  /** The name (local, vault) or id (aws) inside the backend. */
+  ref: string;
+  field?: string;
+  rotation?: RotationConfig;
+}
+
+export type HttpAuth =
+  | { kind: 'bearer'; secret: string }
+  | { kind: 'basic'; username: string; secret: string }
+  | { kind: 'header'; header: string; secret: string; prefix?: string };
+
+export interface HttpActionConfig {
+  baseUrl: string;
+  methods: readonly string[];
+  paths: readonly string[];
+  auth: HttpAuth;
+  allowNetworks: readonly string[];
+  allowHeaders: readonly string[];
+  caFiles: readonly string[];
+  /** declared context field → where it comes from ("body.amount", "query.x", "path.id") */
+  context: Readonly<Record<string, string>>;
+  maxResponseBytes: number;
+  timeoutMs: number;
+}
+
+export interface PostgresGrant {
+  privilege: 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
+  schema: string;
+  table?: string;
+}
+
+export interface PostgresActionConfig {
+  backend: string;
+  grants: readonly PostgresGrant[];
+  ttlMs: number;
+}
+
+export interface ActionConfig {
+  name: string;
+  http?: HttpActionConfig;
+  postgres?: PostgresActionConfig;
+  defaultTtlMs: number;
+  maxTtlMs: number;
+  defaultMaxUses: number;
+  budget?: { field: string; perMs: number };
+  /** The declared context fields (keys of http.context, or none). */
+  contextFields: readonly string[];
+}
+
+export interface AgentConfig {
+  name: string;
+  id: string;
+  groups: readonly string[];
+  owner?: string;
+  limits: Limits;
+}
+
+export interface OperatorConfig {
+  name: string;
+  id: string;
+  roles: readonly OperatorRole[];
+}
+
+export interface ApprovalGroupConfig {
+  name: string;
+  approvers: readonly string[];
+  required: number;
+  expiresMs: number;
+}
+
+export interface EvidenceConfig {
+  origin: string;
+  signingKey: string;
+}
+
+export interface BrokerConfig {
+  file: string;
+  devMode: boolean;
+  listen: HostPort;
+  healthListen?: HostPort;
+  tls: { ca: string; cert: string; key: string };
+  state: StateConfig;
+  evidence: EvidenceConfig;
+  limits: Limits;
+  backends: Readonly<Record<string, BackendConfig>>;
+  secrets: Readonly<Record<string, SecretConfig>>;
+  actions: Readonly<Record<string, ActionConfig>>;
+  agents: Readonly<Record<string, AgentConfig>>;
+  operators: Readonly<Record<string, OperatorConfig>>;
+  approvals: Readonly<Record<string, ApprovalGroupConfig>>;
+  policies: string;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+}

@@ -1,0 +1,10 @@
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses "30s", "5m", "24h", "30d" into milliseconds; undefined when malformed. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^([1-9][0-9]{0,8})(ms|s|m|h|d)$/.exec(text);
+  if (!m) return undefined;
+  return Number(m[1]) * UNITS[m[2]!]!;
+}
+
+export const DURATION_EXPECTED = 'a duration such as "30s", "5m", "24h" or "30d"';

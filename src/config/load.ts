@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { compileConfig } from './compile';
+import type { BrokerConfig } from './config-types';
+import { ConfigError } from './problems';
+
+/** Reads, validates and compiles a YAML config file; throws ConfigError listing every problem. */
+export function loadConfig(file: string): BrokerConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError(file, [{ path: '(file)', message: `cannot read the config file (${code})` }]);
+  }
+  return parseConfigText(text, file);
+}
+
+export function parseConfigText(text: string, file: string): BrokerConfig {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => ({
+        path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(yaml)',
+        message: e.message.split('\n')[0]!,
+      })),
+    );
+  }
+  return compileConfig(doc.toJS(), file);
+}

@@ -1,0 +1,23 @@
+// Original file: proto/secretbroker/v1/broker.proto
+
+export const ApprovalState = {
+  APPROVAL_STATE_UNSPECIFIED: 'APPROVAL_STATE_UNSPECIFIED',
+  PENDING: 'PENDING',
+  APPROVED: 'APPROVED',
+  REJECTED: 'REJECTED',
+  APPROVAL_EXPIRED: 'APPROVAL_EXPIRED',
+} as const;
+
+export type ApprovalState =
+  | 'APPROVAL_STATE_UNSPECIFIED'
+  | 0
+  | 'PENDING'
+  | 1
+  | 'APPROVED'
+  | 2
+  | 'REJECTED'
+  | 3
+  | 'APPROVAL_EXPIRED'
+  | 4
+
+export type ApprovalState__Output = typeof ApprovalState[keyof typeof ApprovalState]

@@ -1,0 +1,23 @@
+// Original file: proto/secretbroker/v1/broker.proto
+
+import type { PolicyRef as _secretbroker_v1_PolicyRef, PolicyRef__Output as _secretbroker_v1_PolicyRef__Output } from '../../secretbroker/v1/PolicyRef';
+import type { Candidate as _secretbroker_v1_Candidate, Candidate__Output as _secretbroker_v1_Candidate__Output } from '../../secretbroker/v1/Candidate';
+import type { TrustInfo as _secretbroker_v1_TrustInfo, TrustInfo__Output as _secretbroker_v1_TrustInfo__Output } from '../../secretbroker/v1/TrustInfo';
+
+export interface Explanation {
+  'decision'?: (string);
+  'decidingPolicies'?: (_secretbroker_v1_PolicyRef)[];
+  'candidates'?: (_secretbroker_v1_Candidate)[];
+  'hint'?: (string);
+  'trust'?: (_secretbroker_v1_TrustInfo | null);
+  'policyVersion'?: (string);
+}
+
+export interface Explanation__Output {
+  'decision': (string);
+  'decidingPolicies': (_secretbroker_v1_PolicyRef__Output)[];
+  'candidates': (_secretbroker_v1_Candidate__Output)[];
+  'hint': (string);
+  'trust': (_secretbroker_v1_TrustInfo__Output | null);
+  'policyVersion': (string);
+}

@@ -1,0 +1,179 @@
+// Original file: proto/secretbroker/v1/broker.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { Approval as _secretbroker_v1_Approval, Approval__Output as _secretbroker_v1_Approval__Output } from '../../secretbroker/v1/Approval';
+import type { BreakGlassRequest as _secretbroker_v1_BreakGlassRequest, BreakGlassRequest__Output as _secretbroker_v1_BreakGlassRequest__Output } from '../../secretbroker/v1/BreakGlassRequest';
+import type { BreakGlassResponse as _secretbroker_v1_BreakGlassResponse, BreakGlassResponse__Output as _secretbroker_v1_BreakGlassResponse__Output } from '../../secretbroker/v1/BreakGlassResponse';
+import type { DecideApprovalRequest as _secretbroker_v1_DecideApprovalRequest, DecideApprovalRequest__Output as _secretbroker_v1_DecideApprovalRequest__Output } from '../../secretbroker/v1/DecideApprovalRequest';
+import type { ExplainRequest as _secretbroker_v1_ExplainRequest, ExplainRequest__Output as _secretbroker_v1_ExplainRequest__Output } from '../../secretbroker/v1/ExplainRequest';
+import type { ExplainResponse as _secretbroker_v1_ExplainResponse, ExplainResponse__Output as _secretbroker_v1_ExplainResponse__Output } from '../../secretbroker/v1/ExplainResponse';
+import type { GetTrustRequest as _secretbroker_v1_GetTrustRequest, GetTrustRequest__Output as _secretbroker_v1_GetTrustRequest__Output } from '../../secretbroker/v1/GetTrustRequest';
+import type { ListApprovalsRequest as _secretbroker_v1_ListApprovalsRequest, ListApprovalsRequest__Output as _secretbroker_v1_ListApprovalsRequest__Output } from '../../secretbroker/v1/ListApprovalsRequest';
+import type { ListApprovalsResponse as _secretbroker_v1_ListApprovalsResponse, ListApprovalsResponse__Output as _secretbroker_v1_ListApprovalsResponse__Output } from '../../secretbroker/v1/ListApprovalsResponse';
+import type { ListLeasesRequest as _secretbroker_v1_ListLeasesRequest, ListLeasesRequest__Output as _secretbroker_v1_ListLeasesRequest__Output } from '../../secretbroker/v1/ListLeasesRequest';
+import type { ListLeasesResponse as _secretbroker_v1_ListLeasesResponse, ListLeasesResponse__Output as _secretbroker_v1_ListLeasesResponse__Output } from '../../secretbroker/v1/ListLeasesResponse';
+import type { ReloadPoliciesRequest as _secretbroker_v1_ReloadPoliciesRequest, ReloadPoliciesRequest__Output as _secretbroker_v1_ReloadPoliciesRequest__Output } from '../../secretbroker/v1/ReloadPoliciesRequest';
+import type { ReloadPoliciesResponse as _secretbroker_v1_ReloadPoliciesResponse, ReloadPoliciesResponse__Output as _secretbroker_v1_ReloadPoliciesResponse__Output } from '../../secretbroker/v1/ReloadPoliciesResponse';
+import type { ReportSignalRequest as _secretbroker_v1_ReportSignalRequest, ReportSignalRequest__Output as _secretbroker_v1_ReportSignalRequest__Output } from '../../secretbroker/v1/ReportSignalRequest';
+import type { RevokeLeasesRequest as _secretbroker_v1_RevokeLeasesRequest, RevokeLeasesRequest__Output as _secretbroker_v1_RevokeLeasesRequest__Output } from '../../secretbroker/v1/RevokeLeasesRequest';
+import type { RevokeLeasesResponse as _secretbroker_v1_RevokeLeasesResponse, RevokeLeasesResponse__Output as _secretbroker_v1_RevokeLeasesResponse__Output } from '../../secretbroker/v1/RevokeLeasesResponse';
+import type { RotateEvidenceKeyRequest as _secretbroker_v1_RotateEvidenceKeyRequest, RotateEvidenceKeyRequest__Output as _secretbroker_v1_RotateEvidenceKeyRequest__Output } from '../../secretbroker/v1/RotateEvidenceKeyRequest';
+import type { RotateEvidenceKeyResponse as _secretbroker_v1_RotateEvidenceKeyResponse, RotateEvidenceKeyResponse__Output as _secretbroker_v1_RotateEvidenceKeyResponse__Output } from '../../secretbroker/v1/RotateEvidenceKeyResponse';
+import type { RotateRequest as _secretbroker_v1_RotateRequest, RotateRequest__Output as _secretbroker_v1_RotateRequest__Output } from '../../secretbroker/v1/RotateRequest';
+import type { RotateResponse as _secretbroker_v1_RotateResponse, RotateResponse__Output as _secretbroker_v1_RotateResponse__Output } from '../../secretbroker/v1/RotateResponse';
+import type { SetTrustRequest as _secretbroker_v1_SetTrustRequest, SetTrustRequest__Output as _secretbroker_v1_SetTrustRequest__Output } from '../../secretbroker/v1/SetTrustRequest';
+import type { TrustState as _secretbroker_v1_TrustState, TrustState__Output as _secretbroker_v1_TrustState__Output } from '../../secretbroker/v1/TrustState';
+
+export interface OperatorClient extends grpc.Client {
+  BreakGlass(argument: _secretbroker_v1_BreakGlassRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_BreakGlassResponse__Output>): grpc.ClientUnaryCall;
+  BreakGlass(argument: _secretbroker_v1_BreakGlassRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_BreakGlassResponse__Output>): grpc.ClientUnaryCall;
+  BreakGlass(argument: _secretbroker_v1_BreakGlassRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_BreakGlassResponse__Output>): grpc.ClientUnaryCall;
+  BreakGlass(argument: _secretbroker_v1_BreakGlassRequest, callback: grpc.requestCallback<_secretbroker_v1_BreakGlassResponse__Output>): grpc.ClientUnaryCall;
+  breakGlass(argument: _secretbroker_v1_BreakGlassRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_BreakGlassResponse__Output>): grpc.ClientUnaryCall;
+  breakGlass(argument: _secretbroker_v1_BreakGlassRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_BreakGlassResponse__Output>): grpc.ClientUnaryCall;
+  breakGlass(argument: _secretbroker_v1_BreakGlassRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_BreakGlassResponse__Output>): grpc.ClientUnaryCall;
+  breakGlass(argument: _secretbroker_v1_BreakGlassRequest, callback: grpc.requestCallback<_secretbroker_v1_BreakGlassResponse__Output>): grpc.ClientUnaryCall;
+  
+  DecideApproval(argument: _secretbroker_v1_DecideApprovalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_Approval__Output>): grpc.ClientUnaryCall;
+  DecideApproval(argument: _secretbroker_v1_DecideApprovalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_Approval__Output>): grpc.ClientUnaryCall;
+  DecideApproval(argument: _secretbroker_v1_DecideApprovalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_Approval__Output>): grpc.ClientUnaryCall;
+  DecideApproval(argument: _secretbroker_v1_DecideApprovalRequest, callback: grpc.requestCallback<_secretbroker_v1_Approval__Output>): grpc.ClientUnaryCall;
+  decideApproval(argument: _secretbroker_v1_DecideApprovalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_Approval__Output>): grpc.ClientUnaryCall;
+  decideApproval(argument: _secretbroker_v1_DecideApprovalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_Approval__Output>): grpc.ClientUnaryCall;
+  decideApproval(argument: _secretbroker_v1_DecideApprovalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_Approval__Output>): grpc.ClientUnaryCall;
+  decideApproval(argument: _secretbroker_v1_DecideApprovalRequest, callback: grpc.requestCallback<_secretbroker_v1_Approval__Output>): grpc.ClientUnaryCall;
+  
+  Explain(argument: _secretbroker_v1_ExplainRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ExplainResponse__Output>): grpc.ClientUnaryCall;
+  Explain(argument: _secretbroker_v1_ExplainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_ExplainResponse__Output>): grpc.ClientUnaryCall;
+  Explain(argument: _secretbroker_v1_ExplainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ExplainResponse__Output>): grpc.ClientUnaryCall;
+  Explain(argument: _secretbroker_v1_ExplainRequest, callback: grpc.requestCallback<_secretbroker_v1_ExplainResponse__Output>): grpc.ClientUnaryCall;
+  explain(argument: _secretbroker_v1_ExplainRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ExplainResponse__Output>): grpc.ClientUnaryCall;
+  explain(argument: _secretbroker_v1_ExplainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_ExplainResponse__Output>): grpc.ClientUnaryCall;
+  explain(argument: _secretbroker_v1_ExplainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ExplainResponse__Output>): grpc.ClientUnaryCall;
+  explain(argument: _secretbroker_v1_ExplainRequest, callback: grpc.requestCallback<_secretbroker_v1_ExplainResponse__Output>): grpc.ClientUnaryCall;
+  
+  GetTrust(argument: _secretbroker_v1_GetTrustRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  GetTrust(argument: _secretbroker_v1_GetTrustRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  GetTrust(argument: _secretbroker_v1_GetTrustRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  GetTrust(argument: _secretbroker_v1_GetTrustRequest, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  getTrust(argument: _secretbroker_v1_GetTrustRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  getTrust(argument: _secretbroker_v1_GetTrustRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  getTrust(argument: _secretbroker_v1_GetTrustRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  getTrust(argument: _secretbroker_v1_GetTrustRequest, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  
+  ListApprovals(argument: _secretbroker_v1_ListApprovalsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  ListApprovals(argument: _secretbroker_v1_ListApprovalsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  ListApprovals(argument: _secretbroker_v1_ListApprovalsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  ListApprovals(argument: _secretbroker_v1_ListApprovalsRequest, callback: grpc.requestCallback<_secretbroker_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  listApprovals(argument: _secretbroker_v1_ListApprovalsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  listApprovals(argument: _secretbroker_v1_ListApprovalsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  listApprovals(argument: _secretbroker_v1_ListApprovalsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  listApprovals(argument: _secretbroker_v1_ListApprovalsRequest, callback: grpc.requestCallback<_secretbroker_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  
+  ListLeases(argument: _secretbroker_v1_ListLeasesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ListLeasesResponse__Output>): grpc.ClientUnaryCall;
+  ListLeases(argument: _secretbroker_v1_ListLeasesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_ListLeasesResponse__Output>): grpc.ClientUnaryCall;
+  ListLeases(argument: _secretbroker_v1_ListLeasesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ListLeasesResponse__Output>): grpc.ClientUnaryCall;
+  ListLeases(argument: _secretbroker_v1_ListLeasesRequest, callback: grpc.requestCallback<_secretbroker_v1_ListLeasesResponse__Output>): grpc.ClientUnaryCall;
+  listLeases(argument: _secretbroker_v1_ListLeasesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ListLeasesResponse__Output>): grpc.ClientUnaryCall;
+  listLeases(argument: _secretbroker_v1_ListLeasesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_ListLeasesResponse__Output>): grpc.ClientUnaryCall;
+  listLeases(argument: _secretbroker_v1_ListLeasesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ListLeasesResponse__Output>): grpc.ClientUnaryCall;
+  listLeases(argument: _secretbroker_v1_ListLeasesRequest, callback: grpc.requestCallback<_secretbroker_v1_ListLeasesResponse__Output>): grpc.ClientUnaryCall;
+  
+  ReloadPolicies(argument: _secretbroker_v1_ReloadPoliciesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ReloadPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  ReloadPolicies(argument: _secretbroker_v1_ReloadPoliciesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_ReloadPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  ReloadPolicies(argument: _secretbroker_v1_ReloadPoliciesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ReloadPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  ReloadPolicies(argument: _secretbroker_v1_ReloadPoliciesRequest, callback: grpc.requestCallback<_secretbroker_v1_ReloadPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  reloadPolicies(argument: _secretbroker_v1_ReloadPoliciesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ReloadPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  reloadPolicies(argument: _secretbroker_v1_ReloadPoliciesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_ReloadPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  reloadPolicies(argument: _secretbroker_v1_ReloadPoliciesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ReloadPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  reloadPolicies(argument: _secretbroker_v1_ReloadPoliciesRequest, callback: grpc.requestCallback<_secretbroker_v1_ReloadPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  
+  ReportSignal(argument: _secretbroker_v1_ReportSignalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  ReportSignal(argument: _secretbroker_v1_ReportSignalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  ReportSignal(argument: _secretbroker_v1_ReportSignalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  ReportSignal(argument: _secretbroker_v1_ReportSignalRequest, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  reportSignal(argument: _secretbroker_v1_ReportSignalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  reportSignal(argument: _secretbroker_v1_ReportSignalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  reportSignal(argument: _secretbroker_v1_ReportSignalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  reportSignal(argument: _secretbroker_v1_ReportSignalRequest, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  
+  RevokeLeases(argument: _secretbroker_v1_RevokeLeasesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_RevokeLeasesResponse__Output>): grpc.ClientUnaryCall;
+  RevokeLeases(argument: _secretbroker_v1_RevokeLeasesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_RevokeLeasesResponse__Output>): grpc.ClientUnaryCall;
+  RevokeLeases(argument: _secretbroker_v1_RevokeLeasesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_RevokeLeasesResponse__Output>): grpc.ClientUnaryCall;
+  RevokeLeases(argument: _secretbroker_v1_RevokeLeasesRequest, callback: grpc.requestCallback<_secretbroker_v1_RevokeLeasesResponse__Output>): grpc.ClientUnaryCall;
+  revokeLeases(argument: _secretbroker_v1_RevokeLeasesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_RevokeLeasesResponse__Output>): grpc.ClientUnaryCall;
+  revokeLeases(argument: _secretbroker_v1_RevokeLeasesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_RevokeLeasesResponse__Output>): grpc.ClientUnaryCall;
+  revokeLeases(argument: _secretbroker_v1_RevokeLeasesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_RevokeLeasesResponse__Output>): grpc.ClientUnaryCall;
+  revokeLeases(argument: _secretbroker_v1_RevokeLeasesRequest, callback: grpc.requestCallback<_secretbroker_v1_RevokeLeasesResponse__Output>): grpc.ClientUnaryCall;
+  
+  Rotate(argument: _secretbroker_v1_RotateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_RotateResponse__Output>): grpc.ClientUnaryCall;
+  Rotate(argument: _secretbroker_v1_RotateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_RotateResponse__Output>): grpc.ClientUnaryCall;
+  Rotate(argument: _secretbroker_v1_RotateRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_RotateResponse__Output>): grpc.ClientUnaryCall;
+  Rotate(argument: _secretbroker_v1_RotateRequest, callback: grpc.requestCallback<_secretbroker_v1_RotateResponse__Output>): grpc.ClientUnaryCall;
+  rotate(argument: _secretbroker_v1_RotateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_RotateResponse__Output>): grpc.ClientUnaryCall;
+  rotate(argument: _secretbroker_v1_RotateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_RotateResponse__Output>): grpc.ClientUnaryCall;
+  rotate(argument: _secretbroker_v1_RotateRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_RotateResponse__Output>): grpc.ClientUnaryCall;
+  rotate(argument: _secretbroker_v1_RotateRequest, callback: grpc.requestCallback<_secretbroker_v1_RotateResponse__Output>): grpc.ClientUnaryCall;
+  
+  RotateEvidenceKey(argument: _secretbroker_v1_RotateEvidenceKeyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_RotateEvidenceKeyResponse__Output>): grpc.ClientUnaryCall;
+  RotateEvidenceKey(argument: _secretbroker_v1_RotateEvidenceKeyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_RotateEvidenceKeyResponse__Output>): grpc.ClientUnaryCall;
+  RotateEvidenceKey(argument: _secretbroker_v1_RotateEvidenceKeyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_RotateEvidenceKeyResponse__Output>): grpc.ClientUnaryCall;
+  RotateEvidenceKey(argument: _secretbroker_v1_RotateEvidenceKeyRequest, callback: grpc.requestCallback<_secretbroker_v1_RotateEvidenceKeyResponse__Output>): grpc.ClientUnaryCall;
+  rotateEvidenceKey(argument: _secretbroker_v1_RotateEvidenceKeyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_RotateEvidenceKeyResponse__Output>): grpc.ClientUnaryCall;
+  rotateEvidenceKey(argument: _secretbroker_v1_RotateEvidenceKeyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_RotateEvidenceKeyResponse__Output>): grpc.ClientUnaryCall;
+  rotateEvidenceKey(argument: _secretbroker_v1_RotateEvidenceKeyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_RotateEvidenceKeyResponse__Output>): grpc.ClientUnaryCall;
+  rotateEvidenceKey(argument: _secretbroker_v1_RotateEvidenceKeyRequest, callback: grpc.requestCallback<_secretbroker_v1_RotateEvidenceKeyResponse__Output>): grpc.ClientUnaryCall;
+  
+  SetTrust(argument: _secretbroker_v1_SetTrustRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  SetTrust(argument: _secretbroker_v1_SetTrustRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  SetTrust(argument: _secretbroker_v1_SetTrustRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  SetTrust(argument: _secretbroker_v1_SetTrustRequest, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  setTrust(argument: _secretbroker_v1_SetTrustRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  setTrust(argument: _secretbroker_v1_SetTrustRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  setTrust(argument: _secretbroker_v1_SetTrustRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  setTrust(argument: _secretbroker_v1_SetTrustRequest, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
+  
+}
+
+export interface OperatorHandlers extends grpc.UntypedServiceImplementation {
+  BreakGlass: grpc.handleUnaryCall<_secretbroker_v1_BreakGlassRequest__Output, _secretbroker_v1_BreakGlassResponse>;
+  
+  DecideApproval: grpc.handleUnaryCall<_secretbroker_v1_DecideApprovalRequest__Output, _secretbroker_v1_Approval>;
+  
+  Explain: grpc.handleUnaryCall<_secretbroker_v1_ExplainRequest__Output, _secretbroker_v1_ExplainResponse>;
+  
+  GetTrust: grpc.handleUnaryCall<_secretbroker_v1_GetTrustRequest__Output, _secretbroker_v1_TrustState>;
+  
+  ListApprovals: grpc.handleUnaryCall<_secretbroker_v1_ListApprovalsRequest__Output, _secretbroker_v1_ListApprovalsResponse>;
+  
+  ListLeases: grpc.handleUnaryCall<_secretbroker_v1_ListLeasesRequest__Output, _secretbroker_v1_ListLeasesResponse>;
+  
+  ReloadPolicies: grpc.handleUnaryCall<_secretbroker_v1_ReloadPoliciesRequest__Output, _secretbroker_v1_ReloadPoliciesResponse>;
+  
+  ReportSignal: grpc.handleUnaryCall<_secretbroker_v1_ReportSignalRequest__Output, _secretbroker_v1_TrustState>;
+  
+  RevokeLeases: grpc.handleUnaryCall<_secretbroker_v1_RevokeLeasesRequest__Output, _secretbroker_v1_RevokeLeasesResponse>;
+  
+  Rotate: grpc.handleUnaryCall<_secretbroker_v1_RotateRequest__Output, _secretbroker_v1_RotateResponse>;
+  
+  RotateEvidenceKey: grpc.handleUnaryCall<_secretbroker_v1_RotateEvidenceKeyRequest__Output, _secretbroker_v1_RotateEvidenceKeyResponse>;
+  
+  SetTrust: grpc.handleUnaryCall<_secretbroker_v1_SetTrustRequest__Output, _secretbroker_v1_TrustState>;
+  
+}
+
+export interface OperatorDefinition extends grpc.ServiceDefinition {
+  BreakGlass: MethodDefinition<_secretbroker_v1_BreakGlassRequest, _secretbroker_v1_BreakGlassResponse, _secretbroker_v1_BreakGlassRequest__Output, _secretbroker_v1_BreakGlassResponse__Output>
+  DecideApproval: MethodDefinition<_secretbroker_v1_DecideApprovalRequest, _secretbroker_v1_Approval, _secretbroker_v1_DecideApprovalRequest__Output, _secretbroker_v1_Approval__Output>
+  Explain: MethodDefinition<_secretbroker_v1_ExplainRequest, _secretbroker_v1_ExplainResponse, _secretbroker_v1_ExplainRequest__Output, _secretbroker_v1_ExplainResponse__Output>
+  GetTrust: MethodDefinition<_secretbroker_v1_GetTrustRequest, _secretbroker_v1_TrustState, _secretbroker_v1_GetTrustRequest__Output, _secretbroker_v1_TrustState__Output>
+  ListApprovals: MethodDefinition<_secretbroker_v1_ListApprovalsRequest, _secretbroker_v1_ListApprovalsResponse, _secretbroker_v1_ListApprovalsRequest__Output, _secretbroker_v1_ListApprovalsResponse__Output>
+  ListLeases: MethodDefinition<_secretbroker_v1_ListLeasesRequest, _secretbroker_v1_ListLeasesResponse, _secretbroker_v1_ListLeasesRequest__Output, _secretbroker_v1_ListLeasesResponse__Output>
+  ReloadPolicies: MethodDefinition<_secretbroker_v1_ReloadPoliciesRequest, _secretbroker_v1_ReloadPoliciesResponse, _secretbroker_v1_ReloadPoliciesRequest__Output, _secretbroker_v1_ReloadPoliciesResponse__Output>
+  ReportSignal: MethodDefinition<_secretbroker_v1_ReportSignalRequest, _secretbroker_v1_TrustState, _secretbroker_v1_ReportSignalRequest__Output, _secretbroker_v1_TrustState__Output>
+  RevokeLeases: MethodDefinition<_secretbroker_v1_RevokeLeasesRequest, _secretbroker_v1_RevokeLeasesResponse, _secretbroker_v1_RevokeLeasesRequest__Output, _secretbroker_v1_RevokeLeasesResponse__Output>
+  Rotate: MethodDefinition<_secretbroker_v1_RotateRequest, _secretbroker_v1_RotateResponse, _secretbroker_v1_RotateRequest__Output, _secretbroker_v1_RotateResponse__Output>
+  RotateEvidenceKey: MethodDefinition<_secretbroker_v1_RotateEvidenceKeyRequest, _secretbroker_v1_RotateEvidenceKeyResponse, _secretbroker_v1_RotateEvidenceKeyRequest__Output, _secretbroker_v1_RotateEvidenceKeyResponse__Output>
+  SetTrust: MethodDefinition<_secretbroker_v1_SetTrustRequest, _secretbroker_v1_TrustState, _secretbroker_v1_SetTrustRequest__Output, _secretbroker_v1_TrustState__Output>
+}

@@ -1,0 +1,33 @@
+import type { Access } from './adapter';
+
+/** Who may call each RPC. One table, so a missing role can never fall through to an allow. */
+export const ACCESS: Readonly<Record<string, Readonly<Record<string, Access>>>> = Object.freeze({
+  AgentBroker: {
+    RequestLease: { who: 'agent' },
+    Invoke: { who: 'agent' },
+    RenewLease: { who: 'agent' },
+    RevokeLease: { who: 'agent' },
+    GetLease: { who: 'agent' },
+    WatchApproval: { who: 'agent' },
+  },
+  Operator: {
+    ListApprovals: { who: 'operator', role: 'approver' },
+    DecideApproval: { who: 'operator', role: 'approver' },
+    SetTrust: { who: 'operator', role: 'admin' },
+    ReportSignal: { who: 'operator', role: 'admin' },
+    GetTrust: { who: 'operator', role: 'admin' },
+    RevokeLeases: { who: 'operator', role: 'admin' },
+    ReloadPolicies: { who: 'operator', role: 'admin' },
+    BreakGlass: { who: 'operator', role: 'admin' },
+    RotateEvidenceKey: { who: 'operator', role: 'admin' },
+    ListLeases: { who: 'operator', role: 'auditor' },
+    Explain: { who: 'operator', role: 'auditor' },
+    Rotate: { who: 'operator', role: 'rotator' },
+  },
+  Evidence: {
+    GetCheckpoint: { who: 'any' },
+    GetEntry: { who: 'any' },
+    GetReceipt: { who: 'any' },
+    GetConsistencyProof: { who: 'any' },
+  },
+});

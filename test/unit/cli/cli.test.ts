@@ -1,0 +1,87 @@
+import { strict as assert } from 'node:assert';
+import { statSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { runCli } from '../../../src/cli/cli';
+import { tempDir } from '../../helpers/broker-harness';
+
+export async function runCapture(argv: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const input = new PassThrough();
+  input.end(stdin);
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await runCli(argv, { stdout, stderr, stdin: input, env: {}, cwd: process.cwd() });
+  return { code, out, err };
+}
+
+describe('cli frame', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => (tmp = tempDir()));
+  afterEach(() => tmp.cleanup());
+
+  it('exits 2 with usage for no command, an unknown command and a bad flag', async () => {
+    assert.equal((await runCapture([])).code, 2);
+    const unknown = await runCapture(['frobnicate']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.err, /unknown command/);
+    const bad = await runCapture(['config', 'check', '--nope']);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.err.trim().split('\n').length, 1, 'one line');
+  });
+
+  it('config check reports every problem at once and exits 1', async () => {
+    const f = path.join(tmp.dir, 'broken.yaml');
+    writeFileSync(
+      f,
+      [
+        'listen: nowhere',
+        'tls: { ca: ca.pem, cert: 7, key: k }',
+        'state: { sqlite: db, postgres: { url_env: X } }',
+        'evidence: { origin: "has space", signing_key: e.key }',
+        'policies: p/',
+        'agents: { a: { id: not-a-uri } }',
+        'mystery: 1',
+      ].join('\n'),
+    );
+    const r = await runCapture(['config', 'check', '--config', f]);
+    assert.equal(r.code, 1);
+    for (const p of ['listen', 'tls.cert', 'state', 'evidence.origin', 'agents.a.id', 'mystery']) assert.match(r.err, new RegExp(`\\b${p.replace('.', '\\.')}: `), p);
+    assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace');
+    const j = await runCapture(['config', 'check', '--config', f, '--json']);
+    const parsed = JSON.parse(j.out) as { ok: boolean; problems: Array<{ path: string }> };
+    assert.equal(parsed.ok, false);
+    assert.equal(parsed.problems.length, 6);
+  });
+
+  it('config check accepts the dev config', async () => {
+    const r = await runCapture(['config', 'check', '--config', path.resolve(__dirname, '../../../deploy/dev/config.yaml'), '--json']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal((JSON.parse(r.out) as { ok: boolean }).ok, true);
+  });
+
+  it('pki init writes keys 0600, keeps the CA key apart, and distinct SPIFFE ids', async function () {
+    this.timeout(20_000);
+    const dir = path.join(tmp.dir, 'pki');
+    const r = await runCapture(['pki', 'init', '--dir', dir, '--agent', 'bot1', '--operator', 'alice', '--json']);
+    assert.equal(r.code, 0, r.err);
+    const layout = JSON.parse(r.out) as { caKey: string; serverKey: string; agents: Record<string, { key: string; id: string }>; operators: Record<string, { key: string; id: string }> };
+    assert.equal(path.dirname(layout.caKey), path.join(dir, 'ca'));
+    for (const k of [layout.caKey, layout.serverKey, layout.agents['bot1']!.key, layout.operators['alice']!.key]) {
+      assert.equal(statSync(k).mode & 0o777, 0o600, k);
+    }
+    assert.equal(layout.agents['bot1']!.id, 'spiffe://example.org/agent/bot1');
+    assert.equal(layout.operators['alice']!.id, 'spiffe://example.org/human/alice');
+    const again = await runCapture(['pki', 'init', '--dir', dir, '--agent', 'bot1']);
+    assert.equal(again.code, 1, 'refuses to overwrite');
+  });
+
+  it('a not-yet-built client command fails with one clear line', async () => {
+    const r = await runCapture(['report']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /not implemented yet/);
+  });
+});

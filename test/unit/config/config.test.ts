@@ -1,0 +1,112 @@
+import { strict as assert } from 'node:assert';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { compileConfig } from '../../../src/config/compile';
+import { loadConfig } from '../../../src/config/load';
+import { ConfigError } from '../../../src/config/problems';
+import { tempDir } from '../../helpers/broker-harness';
+
+const good = (): Record<string, unknown> => ({
+  listen: '127.0.0.1:7443',
+  health_listen: '127.0.0.1:7444',
+  tls: { ca: 'ca.pem', cert: 'server.pem', key: 'server.key' },
+  state: { sqlite: 'broker.db' },
+  evidence: { origin: 'example.org/secret-broker', signing_key: 'evidence.key' },
+  backends: { local: { kind: 'local', path: 'secrets.sealed', key_file: 'master.key' } },
+  secrets: { 'helpdesk-token': { backend: 'local', name: 'helpdesk-token', rotation: { every: '30d', generator: { kind: 'random', length: 40 } } } },
+  actions: {
+    'tickets.update': {
+      http: { base_url: 'https://helpdesk.example.com/api', methods: ['PUT'], paths: ['/tickets/{id}'], auth: { bearer: 'helpdesk-token' }, allow_networks: [] },
+    },
+  },
+  agents: { 'support-bot': { id: 'spiffe://example.org/agent/support-bot', groups: ['support'], owner: 'alice' } },
+  operators: { alice: { id: 'spiffe://example.org/human/alice', roles: ['approver', 'admin'] } },
+  approvals: { finance: { approvers: ['alice'], required: 1, expires: '15m' } },
+  policies: 'policies/',
+});
+
+function problemsOf(raw: unknown): Array<{ path: string; message: string }> {
+  try {
+    compileConfig(raw, '/etc/sb/config.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return [...err.problems];
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('config', () => {
+  it('compiles a good config into a frozen object with absolute paths and defaults', () => {
+    const c = compileConfig(good(), '/etc/sb/config.yaml');
+    assert.equal(c.tls.key, '/etc/sb/server.key');
+    assert.equal(c.policies, '/etc/sb/policies');
+    assert.equal(c.limits.requestsPerSecond, 50);
+    assert.equal(c.agents['support-bot']!.limits.activeLeases, 1000);
+    assert.equal(c.secrets['helpdesk-token']!.rotation!.everyMs, 30 * 86_400_000);
+    assert.ok(Object.isFrozen(c) && Object.isFrozen(c.actions['tickets.update']!.http!.methods));
+    assert.throws(() => ((c as { devMode: boolean }).devMode = true));
+  });
+
+  it('reports five distinct mistakes, each with its path, in one run', () => {
+    const raw = good();
+    raw['listen'] = 'localhost'; // 1: no port
+    (raw['tls'] as Record<string, unknown>)['cert'] = 42; // 2: wrong type
+    raw['colour'] = 'blue'; // 3: unknown key
+    (raw['agents'] as Record<string, Record<string, unknown>>)['support-bot']!['id'] = 'support-bot'; // 4: not a URI
+    (raw['actions'] as Record<string, Record<string, Record<string, unknown>>>)['tickets.update']!['http']!['auth'] = { bearer: 'nope' }; // 5: unknown secret
+    const problems = problemsOf(raw);
+    const paths = problems.map((p) => p.path);
+    for (const want of ['listen', 'tls.cert', 'colour', 'agents.support-bot.id', 'actions.tickets.update.http.auth']) {
+      assert.ok(paths.includes(want), `missing ${want} in ${JSON.stringify(problems)}`);
+    }
+    assert.equal(problems.length, 5, JSON.stringify(problems));
+    assert.match(problems.find((p) => p.path === 'colour')!.message, /unknown key/);
+    assert.match(problems.find((p) => p.path === 'listen')!.message, /host:port/);
+  });
+
+  it('rejects unknown keys at every depth, bad durations, roles and cross references', () => {
+    const raw = good();
+    (raw['limits'] as unknown) = { requests_per_second: 0, burts: 3 };
+    (raw['approvals'] as Record<string, Record<string, unknown>>)['finance']!['expires'] = '15 minutes';
+    (raw['approvals'] as Record<string, Record<string, unknown>>)['finance']!['approvers'] = ['alice', 'mallory'];
+    (raw['operators'] as Record<string, Record<string, unknown>>)['alice']!['roles'] = ['root'];
+    (raw['secrets'] as Record<string, Record<string, unknown>>)['helpdesk-token']!['backend'] = 'vault';
+    (raw['actions'] as Record<string, Record<string, Record<string, unknown>>>)['tickets.update']!['http']!['base_url'] = 'http://plain.example.com';
+    const paths = problemsOf(raw).map((p) => p.path);
+    for (const want of [
+      'limits.requests_per_second',
+      'limits.burts',
+      'approvals.finance.expires',
+      'approvals.finance.approvers[1]',
+      'operators.alice.roles[0]',
+      'secrets.helpdesk-token.backend',
+      'actions.tickets.update.http.base_url',
+    ]) {
+      assert.ok(paths.includes(want), `missing ${want} in ${paths.join(', ')}`);
+    }
+  });
+
+  it('rejects duplicate identities', () => {
+    const raw = good();
+    (raw['operators'] as Record<string, unknown>)['eve'] = { id: 'spiffe://example.org/agent/support-bot', roles: ['admin'] };
+    assert.ok(problemsOf(raw).some((p) => p.path === 'operators.eve.id' && /already used/.test(p.message)));
+  });
+
+  it('reports YAML syntax errors and duplicate keys with their line', () => {
+    const t = tempDir();
+    try {
+      const f = path.join(t.dir, 'c.yaml');
+      writeFileSync(f, 'listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n');
+      assert.throws(() => loadConfig(f), (err: unknown) => err instanceof ConfigError && /line 2/.test(err.message));
+      assert.throws(() => loadConfig(path.join(t.dir, 'missing.yaml')), /cannot read the config file \(ENOENT\)/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('loads the dev config shipped in deploy/dev', () => {
+    const c = loadConfig(path.resolve(__dirname, '../../../deploy/dev/config.yaml'));
+    assert.equal(c.devMode, true);
+    assert.ok(c.actions['billing.refund']!.budget);
+  });
+});
