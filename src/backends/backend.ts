@@ -1,0 +1,206 @@
+/**
+ * The contracts every secret backend implements. Two shapes exist because
+ * secrets come in two shapes:
+ *
+ * - a **static secret store** holds named, versioned values that the broker reads
+ *   and injects into brokered calls, and that rotation replaces (local sealed
+ *   file, HashiCorp Vault KV v2, AWS Secrets Manager);
+ * - a **dynamic credential backend** mints one credential per lease and drops it
+ *   when the lease ends (PostgreSQL roles, Vault `database/creds/<role>`). Its
+ *   shape follows Infisical's dynamic-secret providers: create / renew /
+ *   revoke / validate.
+ *
+ * Rules that hold for every implementation (the contract suite checks them):
+ * - Secret bytes only ever travel as `SecretValue`; nothing else returned here
+ *   (versions, ids, handles, listings) is secret, so it may be logged, stored
+ *   in the state store and written to evidence.
+ * - Every rejection is a `BrokerError`. Vendor errors (HTTP bodies, SQL errors,
+ *   SDK messages) are translated inside the backend's own folder; the vendor
+ *   error may ride along as `cause` (logged server-side, never sent), and the
+ *   `message` names only our own concepts: backend name, secret name, version.
+ * - Kinds used: `invalid_argument` (bad name/version/spec), `not_found` (no
+ *   such secret or version), `unavailable` (the store is unreachable, locked,
+ *   or returned a transient error: retrying may help), `failed_precondition`
+ *   (misconfiguration the operator must fix: wrong key, bad permissions),
+ *   `internal` (integrity failures such as a sealed value that fails
+ *   authentication; retrying will not help).
+ * - Backends hold no module-level state; each is built by a factory that is
+ *   given its config and a `Clock`, and `close()` releases what it holds.
+ */
+import type { SecretValue } from '../lib/secret-value';
+
+/** Matches the `kind` of a configured backend (config `backends.<name>.kind`). */
+export type BackendKind = 'local' | 'vault' | 'aws-secrets-manager' | 'postgres';
+
+/** What every backend, static or dynamic, has. */
+export interface BackendLifecycle {
+  readonly kind: BackendKind;
+  /** The configured backend name (the key under config `backends`); used in messages. */
+  readonly name: string;
+  /**
+   * Resolves when the backend can serve requests now (the key loads, the server
+   * answers, the token is valid). Rejects with a BrokerError, normally
+   * `unavailable` or `failed_precondition`. Cheap enough for a health probe.
+   */
+  health(): Promise<void>;
+  /** Releases connections and wipes key material. Later calls fail with `unavailable`. Idempotent. */
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------
+// Static secrets
+// ---------------------------------------------------------------------------
+
+export interface GetSecretOptions {
+  /**
+   * A specific version; omitted means the current one. Versions are positive
+   * integers that grow by one with each `put` (local, Vault KV v2 numbering).
+   */
+  version?: number;
+  /**
+   * A field inside a structured value: a key of a Vault KV v2 `data` map, or of
+   * a JSON `SecretString` in AWS. Backends that store opaque bytes (local)
+   * reject it with `invalid_argument`.
+   */
+  field?: string;
+}
+
+/** Non-secret facts about one stored version. */
+export interface SecretVersionInfo {
+  /** Positive integer; see `GetSecretOptions.version`. */
+  version: number;
+  /**
+   * The vendor's own opaque id for this version when it has one (AWS
+   * `VersionId`). Stores without numbering map their ids to `version`
+   * themselves (for AWS, e.g. a staging label per version) so callers only
+   * ever deal with integers.
+   */
+  versionId?: string;
+  /** When this version was written, ms since the epoch, if the store knows. Rotation uses it for age. */
+  createdAt?: number;
+}
+
+export interface SecretVersion extends SecretVersionInfo {
+  value: SecretValue;
+}
+
+/** One row of `list()`: a name and its current version, never a value. */
+export interface SecretListing extends SecretVersionInfo {
+  name: string;
+}
+
+/**
+ * A named, versioned secret store. `get` is required; writing and listing are
+ * capabilities (a read-only Vault token, for example, offers neither), so test
+ * for them with `canPut` / `canList` before use.
+ */
+export interface StaticSecretBackend extends BackendLifecycle {
+  readonly type: 'static';
+  /** The current value, or the requested version. `not_found` for an unknown name or version. */
+  get(name: string, opts?: GetSecretOptions): Promise<SecretVersion>;
+  /**
+   * Stores `value` as a new version (current + 1, or 1 for a new name), makes it
+   * current and returns its version. Earlier versions stay readable. Durable
+   * when it resolves. The caller keeps ownership of `value` (and may wipe it).
+   */
+  put?(name: string, value: SecretValue): Promise<SecretVersionInfo>;
+  /** Every name with its current version, sorted by name. Never includes values. */
+  list?(): Promise<SecretListing[]>;
+}
+
+export type WritableSecretBackend = StaticSecretBackend & Required<Pick<StaticSecretBackend, 'put'>>;
+export type ListableSecretBackend = StaticSecretBackend & Required<Pick<StaticSecretBackend, 'list'>>;
+
+export const canPut = (b: StaticSecretBackend): b is WritableSecretBackend => typeof b.put === 'function';
+export const canList = (b: StaticSecretBackend): b is ListableSecretBackend => typeof b.list === 'function';
+
+// ---------------------------------------------------------------------------
+// Dynamic credentials
+// ---------------------------------------------------------------------------
+
+/**
+ * The lease a credential is minted for. Backends use it to name the credential
+ * after the lease (so an orphan can be traced and reaped) and to set an
+ * upstream expiry as defence in depth (PostgreSQL `VALID UNTIL`, Vault TTL),
+ * so a credential dies even if the broker never gets to revoke it.
+ */
+export interface LeaseBinding {
+  leaseId: string;
+  /** Configured agent name. */
+  agent: string;
+  action: string;
+  resource: string;
+  /** ms since the epoch: the expiry to set now. */
+  expiresAt: number;
+  /** ms since the epoch: `issuedAt + maxTtl`. No renewal may go past it. */
+  maxExpiresAt: number;
+}
+
+/**
+ * Identifies a minted credential so it can be renewed or revoked later, even by
+ * another broker process after a restart. Not secret and JSON-serializable: the
+ * lease manager persists it next to the lease (e.g. a PostgreSQL role name, or
+ * a Vault `lease_id`).
+ */
+export interface CredentialHandle {
+  /** Configured backend name that minted it. */
+  backend: string;
+  /** Backend-specific id, e.g. the role name or the Vault lease id. */
+  id: string;
+  /** Any further non-secret details revocation needs. */
+  attributes?: Readonly<Record<string, string>>;
+}
+
+/** The credential shape `Lease.database_credential` carries to the agent. */
+export interface DatabaseCredential {
+  kind: 'database';
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: SecretValue;
+}
+
+/** Union of credential shapes; new kinds are added here. */
+export type DynamicCredential = DatabaseCredential;
+
+export interface IssuedCredential {
+  handle: CredentialHandle;
+  credential: DynamicCredential;
+  /** ms since the epoch; never later than `lease.expiresAt`. */
+  expiresAt: number;
+}
+
+/**
+ * Mints one credential per lease. `TSpec` is what the action configures
+ * (for PostgreSQL, the grants; for Vault, the role), compiled from config.
+ *
+ * Every lease ends (invariant 4): the lease manager calls `revoke` on expiry
+ * and on revocation and retries until it resolves; a rejection there is shown
+ * as `revoke_failed`, never dropped. So `revoke` must be idempotent: revoking
+ * something already gone resolves.
+ */
+export interface DynamicCredentialBackend<TSpec = unknown> extends BackendLifecycle {
+  readonly type: 'dynamic';
+  /**
+   * Mints a credential for `lease` with upstream expiry `lease.expiresAt`.
+   * If it fails part-way, it cleans up what it created before rejecting.
+   */
+  create(spec: TSpec, lease: LeaseBinding): Promise<IssuedCredential>;
+  /**
+   * Extends the credential to `min(expiresAt, lease.maxExpiresAt)` and returns
+   * the expiry actually set (the upstream may cap it lower). The caller has
+   * already capped at the max TTL; the backend caps again and never extends.
+   */
+  renew(handle: CredentialHandle, lease: Pick<LeaseBinding, 'leaseId' | 'expiresAt' | 'maxExpiresAt'>): Promise<{ expiresAt: number }>;
+  /** Drops the credential upstream and ends its sessions where the store can. Idempotent. */
+  revoke(handle: CredentialHandle): Promise<void>;
+  /**
+   * Checks, without minting anything, that `spec` is well formed and that the
+   * backend may mint it (connection, admin rights, schemas exist). Used by
+   * `config check` and at startup.
+   */
+  validate?(spec: TSpec): Promise<void>;
+}
+
+export type Backend = StaticSecretBackend | DynamicCredentialBackend;

@@ -1,0 +1,136 @@
+/**
+ * The local store's master key: a file holding exactly 32 raw random bytes
+ * (not hex, not base64), mode 0600. `secrets put` creates it when missing; the
+ * daemon only loads it.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { dirname } from 'node:path';
+import { BrokerError } from '../../lib/errors';
+import { fsyncDir, makeDirDurable, tempPathFor, writeNewFile } from './atomic-write';
+import { errCode } from './errno';
+import { MASTER_KEY_BYTES } from './sealing';
+
+export interface LoadMasterKeyOptions {
+  /** Dev mode only: accept a key file that group or others may access. */
+  allowInsecurePermissions?: boolean;
+  /** Told when an insecure key file is accepted, so dev mode is announced. */
+  warn?: (message: string) => void;
+}
+
+export interface EnsureMasterKeyOptions extends LoadMasterKeyOptions {
+  /** The sealed file this key protects: if it exists, a missing key is not recreated. */
+  sealedFile?: string;
+}
+
+const keyError = (message: string, cause?: unknown): BrokerError =>
+  new BrokerError('failed_precondition', message, cause === undefined ? {} : { cause });
+
+/**
+ * Reads and checks the key. The caller owns the returned bytes and wipes them
+ * (`fill(0)`) when done. Symlinks are followed (Kubernetes mounts secrets
+ * through them); the checks apply to the file they lead to.
+ */
+export async function loadMasterKey(path: string, opts: LoadMasterKeyOptions = {}): Promise<Uint8Array> {
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(path, 'r');
+  } catch (err) {
+    const code = errCode(err);
+    if (code === 'ENOENT') {
+      throw keyError(`master key file ${path} does not exist; \`secret-broker secrets put\` creates it`, err);
+    }
+    throw keyError(`master key file ${path} cannot be opened (${code})`, err);
+  }
+  try {
+    // One descriptor for stat and read: no swap between the check and the use.
+    const st = await fh.stat();
+    if (!st.isFile()) throw keyError(`master key file ${path} is not a regular file`);
+    const mode = st.mode & 0o777;
+    if ((mode & 0o077) !== 0) {
+      const octal = mode.toString(8).padStart(4, '0');
+      if (!opts.allowInsecurePermissions) {
+        throw keyError(
+          `master key file ${path} is accessible by group or others (mode ${octal}); run \`chmod 600 ${path}\``,
+        );
+      }
+      opts.warn?.(`master key file ${path} has insecure mode ${octal}; accepted only because dev mode is on`);
+    }
+    if (st.size !== MASTER_KEY_BYTES) {
+      throw keyError(
+        `master key file ${path} must hold exactly ${MASTER_KEY_BYTES} raw bytes (not hex or base64); it holds ${st.size}`,
+      );
+    }
+    const buf = Buffer.alloc(MASTER_KEY_BYTES);
+    let filled = 0;
+    while (filled < buf.length) {
+      const { bytesRead } = await fh.read(buf, filled, buf.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    if (filled !== MASTER_KEY_BYTES) {
+      buf.fill(0);
+      throw keyError(`master key file ${path} changed while it was read`);
+    }
+    const key = new Uint8Array(MASTER_KEY_BYTES);
+    key.set(buf);
+    buf.fill(0);
+    return key;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Creates the key file if it does not exist, else checks the existing one.
+ * Creation writes a 0600 temp file (O_EXCL), fsyncs it and hard-links it into
+ * place: the key file is never visible partially written or with a wider
+ * mode, and if two processes race, exactly one key wins and both use it.
+ * Pass `sealedFile` so a lost key is reported instead of silently replaced.
+ */
+export async function ensureMasterKey(path: string, opts: EnsureMasterKeyOptions = {}): Promise<{ created: boolean }> {
+  if (await exists(path)) {
+    (await loadMasterKey(path, opts)).fill(0);
+    return { created: false };
+  }
+  if (opts.sealedFile !== undefined && (await exists(opts.sealedFile))) {
+    // A new key could never open what is already stored; the old key was lost or moved.
+    throw keyError(
+      `master key file ${path} is missing but sealed file ${opts.sealedFile} exists; restore the key file instead of creating a new one`,
+    );
+  }
+  const dir = dirname(path);
+  const tmp = tempPathFor(path);
+  const key = randomBytes(MASTER_KEY_BYTES);
+  let created = false;
+  try {
+    await makeDirDurable(dir, 0o700);
+    await writeNewFile(tmp, key, 0o600);
+    try {
+      await fs.link(tmp, path);
+      created = true;
+    } catch (err) {
+      if (errCode(err) !== 'EEXIST') throw err;
+    }
+    await fs.rm(tmp, { force: true });
+    await fsyncDir(dir);
+  } catch (err) {
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+    throw keyError(`master key file ${path} could not be created (${errCode(err)})`, err);
+  } finally {
+    key.fill(0);
+  }
+  // Lost a race: check the winner's key like any existing one.
+  if (!created) (await loadMasterKey(path, opts)).fill(0);
+  return { created };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await fs.lstat(path);
+    return true;
+  } catch (err) {
+    if (errCode(err) === 'ENOENT') return false;
+    throw keyError(`${path} cannot be checked (${errCode(err)})`, err);
+  }
+}

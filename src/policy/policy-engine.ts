@@ -1,0 +1,222 @@
+import { BrokerError } from '../lib/errors';
+import { isTier } from '../trust/trust-tiers';
+import { isTrustScore } from '../trust/trust-score';
+import { CedarApi, cedarErrorText, defaultCedarApi, PolicyJson } from './cedar-api';
+import { createDecisionCache, decisionCacheKey } from './decision-cache';
+import { CedarInput, DecisionRequest, toCedarInput } from './decision-request';
+import { deepFreeze } from './deep-freeze';
+import {
+  actionInScope,
+  allowHint,
+  CandidatePlan,
+  CheckOutcome,
+  DecisionKind,
+  derivedRequires,
+  evaluateCandidate,
+  Explanation,
+  forbidHint,
+  noPermitHint,
+  toCandidate,
+} from './explanation';
+import { choosePermit, NO_OBLIGATIONS, obligationCount, obligationLabels, Obligations } from './obligations';
+import { conditionChecks } from './policy-conditions';
+import { PolicyLoadError } from './policy-load-error';
+import { PolicyInfo, PolicySet } from './policy-set';
+
+export interface PolicyDecision {
+  readonly decision: DecisionKind;
+  /** Cedar's determining policies: the matching permits on allow, the matching forbids on deny. */
+  readonly determining: readonly { readonly id: string; readonly reason: string }[];
+  /** The permit whose obligations apply (allow only). */
+  readonly chosenPolicyId?: string;
+  /** The chosen permit's obligations; empty on deny. */
+  readonly obligations: Obligations;
+  readonly explanation: Explanation;
+  readonly policyVersion: string;
+}
+
+export interface PolicyEngineOptions {
+  /** LRU size of the decision cache; 0 turns it off. Default 10 000. */
+  readonly cacheSize?: number;
+  /** For tests that need Cedar to fail. */
+  readonly cedar?: CedarApi;
+  /** Told the hidden cause whenever a decision fails closed; for server-side logs. */
+  readonly onError?: (err: unknown, req: DecisionRequest) => void;
+}
+
+export interface PolicyEngine {
+  readonly policySet: PolicySet;
+  readonly version: string;
+  /**
+   * Decides one request. Never throws except INVALID_ARGUMENT for a value the
+   * agent sent that Cedar cannot hold (e.g. a fractional amount); every other
+   * failure is a deny explained as "policy evaluation failed".
+   */
+  decide(req: DecisionRequest): PolicyDecision;
+  cacheStats(): { size: number; hits: number; misses: number };
+}
+
+export const EVALUATION_FAILED = 'policy evaluation failed';
+const DEFAULT_CACHE_SIZE = 10_000;
+
+class EngineError extends Error {
+  constructor(
+    message: string,
+    readonly deciding: readonly PolicyInfo[] = [],
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
+export function createPolicyEngine(policySet: PolicySet, opts: PolicyEngineOptions = {}): PolicyEngine {
+  const cedar = opts.cedar ?? defaultCedarApi;
+  const cache = createDecisionCache<PolicyDecision>(opts.cacheSize ?? DEFAULT_CACHE_SIZE);
+  const byId = new Map(policySet.policies.map((p) => [p.id, p]));
+  const plans: CandidatePlan[] = policySet.policies
+    .filter((p) => p.effect === 'permit')
+    .map((policy) => {
+      const checks = conditionChecks(policy.id, policy.json, cedar);
+      return { policy, checks, requires: policy.requires ?? derivedRequires(checks) };
+    });
+
+  // Every standalone check of every permit in one preparsed set, so explaining
+  // a decision costs one more Cedar call however many candidates there are.
+  const checksId = `${policySet.preparsedId}/checks`;
+  const checkPolicies: Record<string, PolicyJson> = {};
+  for (const plan of plans) for (const c of plan.checks) checkPolicies[c.key] = c.policy;
+  const hasChecks = Object.keys(checkPolicies).length > 0;
+  if (hasChecks) {
+    const answer = cedar.preparsePolicySet(checksId, { staticPolicies: checkPolicies });
+    if (answer.type !== 'success') {
+      throw new PolicyLoadError(policySet.source, [{ file: policySet.source, message: `cannot prepare explanations: ${cedarErrorText(answer.errors)}` }]);
+    }
+  }
+
+  function evaluate(req: DecisionRequest, input: CedarInput): PolicyDecision {
+    const call = { principal: input.principal, action: input.action, resource: input.resource, context: input.context, entities: input.entities };
+    const main = cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: policySet.preparsedId });
+    if (main.type !== 'success') throw new EngineError(`Cedar failed: ${cedarErrorText(main.errors)}`);
+    const { decision, diagnostics } = main.response;
+    const matched = diagnostics.reason.map(policyById).sort(byIdOrder);
+    const errored = new Map(diagnostics.errors.map((e) => [e.policyId, cedarErrorText([e.error])]));
+
+    // Cedar skips a policy whose condition errors. For a forbid that would
+    // turn "could not check the prohibition" into an allow: fail closed.
+    const brokenForbids = [...errored.keys()].map(policyById).filter((p) => p.effect === 'forbid');
+    if (decision === 'allow' && brokenForbids.length > 0) {
+      throw new EngineError(`forbid policies could not be evaluated: ${brokenForbids.map((p) => p.id).join(', ')}`, brokenForbids);
+    }
+
+    const candidatePlans = plans.filter((p) => actionInScope(p.policy.json, req.action));
+    let outcome: CheckOutcome = { satisfied: new Set(), errored: new Map() };
+    if (hasChecks && candidatePlans.some((p) => p.checks.length > 0)) {
+      const checks = cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: checksId });
+      if (checks.type !== 'success') throw new EngineError(`Cedar failed on explanation checks: ${cedarErrorText(checks.errors)}`);
+      const d = checks.response.diagnostics;
+      outcome = { satisfied: new Set(d.reason), errored: new Map(d.errors.map((e) => [e.policyId, cedarErrorText([e.error])])) };
+    }
+    const evaluated = candidatePlans.map((plan) => {
+      const e = evaluateCandidate(plan, outcome);
+      // Belt and braces: a permit Cedar itself could not evaluate must not look satisfied.
+      const err = errored.get(plan.policy.id);
+      return err !== undefined && e.failedText.length === 0 ? { ...e, failedText: [`its conditions could not be evaluated: ${err}`] } : e;
+    });
+
+    const trust = { score: input.context.trust as number, tier: req.context.tier };
+    const agent = req.agent.name;
+    const determining = matched.map((p) => ({ id: p.id, reason: p.reason }));
+    const candidates = evaluated.map(toCandidate);
+
+    if (decision === 'allow') {
+      const permits = matched.filter((p) => p.effect === 'permit');
+      const chosen = choosePermit(permits);
+      if (chosen === undefined) throw new EngineError('Cedar allowed without a determining permit');
+      const kind: DecisionKind = obligationCount(chosen.obligations) === 0 ? 'allow' : 'allow_with_obligations';
+      const summary =
+        kind === 'allow' ? `permitted by ${chosen.id}` : `permitted by ${chosen.id} with obligations: ${obligationLabels(chosen.obligations).join(', ')}`;
+      return {
+        decision: kind,
+        determining,
+        chosenPolicyId: chosen.id,
+        obligations: chosen.obligations,
+        explanation: { decision: kind, summary, deciding_policies: determining, candidates, hint: allowHint(chosen, chosen.obligations), trust },
+        policyVersion: policySet.version,
+      };
+    }
+
+    const summary =
+      matched.length > 0
+        ? `forbidden by ${matched.map((p) => p.id).join(', ')}`
+        : `no policy permits ${req.action} on ${req.resource} for ${agent}`;
+    const hint = matched.length > 0 ? forbidHint(matched) : noPermitHint({ agent, action: req.action, resource: req.resource }, evaluated);
+    return {
+      decision: 'deny',
+      determining,
+      obligations: NO_OBLIGATIONS,
+      explanation: { decision: 'deny', summary, deciding_policies: determining, candidates, hint, trust },
+      policyVersion: policySet.version,
+    };
+  }
+
+  function policyById(id: string): PolicyInfo {
+    const p = byId.get(id);
+    if (p === undefined) throw new EngineError(`Cedar named unknown policy ${id}`);
+    return p;
+  }
+
+  function failClosed(req: DecisionRequest, err: unknown): PolicyDecision {
+    try {
+      opts.onError?.(err, req);
+    } catch {
+      // A failing logger must not turn a denial into an exception.
+    }
+    const deciding = err instanceof EngineError ? err.deciding.map((p) => ({ id: p.id, reason: p.reason })) : [];
+    const ctx = (req as Partial<DecisionRequest> | null)?.context;
+    return deepFreeze({
+      decision: 'deny',
+      determining: deciding,
+      obligations: NO_OBLIGATIONS,
+      explanation: {
+        decision: 'deny',
+        summary: EVALUATION_FAILED,
+        deciding_policies: deciding,
+        candidates: [],
+        hint: 'Policy evaluation failed; retry later, and ask an operator to check the policies if it persists.',
+        trust: { score: isTrustScore(ctx?.trust) ? ctx.trust : 0, tier: isTier(ctx?.tier) ? ctx.tier : 'quarantined' },
+      },
+      policyVersion: policySet.version,
+    });
+  }
+
+  return Object.freeze({
+    policySet,
+    version: policySet.version,
+    decide(req: DecisionRequest): PolicyDecision {
+      let input: CedarInput;
+      try {
+        input = toCedarInput(req);
+      } catch (err) {
+        // A value the agent sent is a bad request; anything else is our bug.
+        if (err instanceof BrokerError && err.kind === 'invalid_argument') throw err;
+        return failClosed(req, err);
+      }
+      try {
+        const key = decisionCacheKey(policySet.version, input);
+        const hit = cache.get(key);
+        if (hit !== undefined) return hit;
+        const result = deepFreeze(evaluate(req, input));
+        cache.set(key, result);
+        return result;
+      } catch (err) {
+        // Not cached: an engine failure may be transient, and a retry should re-evaluate.
+        return failClosed(req, err);
+      }
+    },
+    cacheStats: () => cache.stats(),
+  });
+}
+
+function byIdOrder(a: PolicyInfo, b: PolicyInfo): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}

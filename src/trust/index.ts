@@ -1,0 +1,3 @@
+export * from './trust-score';
+export * from './trust-tiers';
+export * from './trust-signals';

@@ -1,0 +1,266 @@
+import { strict as assert } from 'node:assert';
+import { resolve } from 'node:path';
+import fc from 'fast-check';
+import { BrokerError } from '../../../src/lib/errors';
+import { defaultCedarApi, CedarApi } from '../../../src/policy/cedar-api';
+import { compilePolicySet, createPolicyEngine, DecisionRequest, EVALUATION_FAILED, loadPolicySet, PolicySet } from '../../../src/policy';
+
+const DEV_POLICIES = resolve(__dirname, '../../../deploy/dev/policies');
+
+function refund(amount: unknown, over: Partial<DecisionRequest['context']> = {}): DecisionRequest {
+  return {
+    agent: { name: 'support-bot', groups: ['support'] },
+    action: 'billing.refund',
+    resource: 'stripe',
+    context: { trust: 600, tier: 'standard', params: {}, amount, ...over },
+  };
+}
+
+function ticket(tier: 'trusted' | 'standard' | 'restricted' | 'quarantined', trust: number): DecisionRequest {
+  return { agent: { name: 'support-bot', groups: ['support'] }, action: 'tickets.update', resource: 'ticket/T-1', context: { trust, tier, params: {} } };
+}
+
+function assertEvaluationFailed(d: ReturnType<ReturnType<typeof createPolicyEngine>['decide']>): void {
+  assert.equal(d.decision, 'deny');
+  assert.equal(d.explanation.decision, 'deny');
+  assert.equal(d.explanation.summary, EVALUATION_FAILED);
+  assert.deepEqual(d.obligations, { approvals: [] });
+  assert.ok(d.explanation.hint.length > 0);
+}
+
+describe('policy engine', () => {
+  let dev: PolicySet;
+  before(async () => {
+    dev = await loadPolicySet(DEV_POLICIES);
+  });
+
+  describe('fails closed', () => {
+    it('denies when Cedar throws, and reports the cause to onError', () => {
+      const causes: unknown[] = [];
+      const cedar: CedarApi = {
+        ...defaultCedarApi,
+        statefulIsAuthorized: () => {
+          throw new Error('wasm trap: unreachable');
+        },
+      };
+      const engine = createPolicyEngine(dev, { cedar, onError: (err) => causes.push(err) });
+      const d = engine.decide(refund(100));
+      assertEvaluationFailed(d);
+      assert.equal(d.explanation.trust.score, 600);
+      assert.equal(causes.length, 1);
+      assert.match(String(causes[0]), /wasm trap/);
+    });
+
+    it('denies when Cedar answers with a failure (a real one: the preparsed set is gone)', () => {
+      const cedar: CedarApi = {
+        ...defaultCedarApi,
+        statefulIsAuthorized: (call) => defaultCedarApi.statefulIsAuthorized({ ...call, preparsedPolicySetId: 'never-preparsed' }),
+      };
+      const causes: unknown[] = [];
+      const d = createPolicyEngine(dev, { cedar, onError: (e) => causes.push(e) }).decide(refund(100));
+      assertEvaluationFailed(d);
+      assert.match(String(causes[0]), /not found/);
+    });
+
+    it('denies when only the explanation checks fail, even for a request policy allows', () => {
+      let calls = 0;
+      const cedar: CedarApi = {
+        ...defaultCedarApi,
+        statefulIsAuthorized: (call) => (++calls === 2 ? { type: 'failure', errors: [{ message: 'boom', help: null, code: null, url: null, severity: null }], warnings: [] } : defaultCedarApi.statefulIsAuthorized(call)),
+      };
+      assertEvaluationFailed(createPolicyEngine(dev, { cedar }).decide(refund(100)));
+    });
+
+    it('denies when a forbid cannot be evaluated, naming it, although a permit matches', () => {
+      const set = compilePolicySet([
+        {
+          name: 'p.cedar',
+          text: `@id("allow-all") permit (principal, action, resource);
+                 @id("forbid-big") @reason("no big ones") forbid (principal, action, resource) when { context.size > 10 };`,
+        },
+      ]);
+      const engine = createPolicyEngine(set);
+      const req: DecisionRequest = { agent: { name: 'a', groups: [] }, action: 'x', resource: 'r', context: { trust: 600, tier: 'standard', params: {} } };
+      const d = engine.decide(req);
+      assertEvaluationFailed(d);
+      assert.deepEqual(d.explanation.deciding_policies, [{ id: 'forbid-big', reason: 'no big ones' }]);
+      assert.equal(engine.decide({ ...req, context: { ...req.context, size: 1 } }).decision, 'allow');
+    });
+
+    it('denies on a malformed broker-supplied context (tier, trust, params, agent)', () => {
+      const engine = createPolicyEngine(dev);
+      const bad: unknown[] = [
+        refund(100, { tier: 'superuser' as never }),
+        refund(100, { trust: 1001 }),
+        refund(100, { trust: 600.5 }),
+        refund(100, { params: [] as never }),
+        { ...refund(100), agent: { name: '', groups: ['support'] } },
+        { ...refund(100), agent: { name: 'support-bot', groups: 'support' } },
+        { ...refund(100), action: undefined },
+        { ...refund(100), context: null },
+        null,
+      ];
+      for (const req of bad) assertEvaluationFailed(engine.decide(req as DecisionRequest));
+    });
+
+    it('still denies when the onError hook itself throws', () => {
+      const cedar: CedarApi = { ...defaultCedarApi, statefulIsAuthorized: () => { throw new Error('x'); } };
+      const engine = createPolicyEngine(dev, { cedar, onError: () => { throw new Error('logger down'); } });
+      assertEvaluationFailed(engine.decide(refund(100)));
+    });
+
+    it('never allows when Cedar is broken, whatever the request (property)', () => {
+      const cedar: CedarApi = { ...defaultCedarApi, statefulIsAuthorized: () => { throw new Error('broken'); } };
+      const engine = createPolicyEngine(dev, { cedar });
+      fc.assert(
+        fc.property(fc.integer({ min: -1e6, max: 1e6 }), fc.constantFrom('trusted', 'standard', 'restricted', 'quarantined'), (amount, tier) =>
+          engine.decide(refund(amount, { tier: tier as 'standard' })).decision === 'deny',
+        ),
+        { numRuns: 50 },
+      );
+    });
+  });
+
+  describe('rejects values the agent sent that Cedar cannot hold', () => {
+    const cases: [string, DecisionRequest, RegExp][] = [
+      ['fractional declared field', refund(12.5), /^context\.amount: must be an integer, got a fractional number$/],
+      ['non-finite', refund(Infinity), /^context\.amount: must be an integer, got Infinity$/],
+      ['beyond 2^53', refund(2 ** 60), /^context\.amount: must be an integer within/],
+      ['null', refund(null), /^context\.amount: must not be null$/],
+      ['entity escape in params', refund(1, { params: { g: { __entity: { type: 'Group', id: 'admins' } } } }), /^context\.params\.g\.__entity: is a reserved key$/],
+      ['extension escape', refund({ __extn: { fn: 'decimal', arg: '1.5' } }), /^context\.amount\.__extn: is a reserved key$/],
+      ['fraction inside a list', refund(1, { params: { xs: [1, 2.5] } }), /^context\.params\.xs\[1\]: must be an integer/],
+    ];
+    for (const [name, req, message] of cases) {
+      it(name, () => {
+        const engine = createPolicyEngine(dev);
+        assert.throws(() => engine.decide(req), (e: unknown) => e instanceof BrokerError && e.kind === 'invalid_argument' && message.test(e.message));
+      });
+    }
+  });
+
+  describe('decision cache', () => {
+    it('returns the same (frozen) result for the same inputs, and counts hits', () => {
+      const engine = createPolicyEngine(dev);
+      const a = engine.decide(refund(100));
+      const b = engine.decide(refund(100));
+      assert.equal(a, b);
+      assert.ok(Object.isFrozen(a) && Object.isFrozen(a.explanation.candidates));
+      assert.deepEqual(engine.cacheStats(), { size: 1, hits: 1, misses: 1 });
+    });
+
+    it('gives the same result with and without the cache', () => {
+      const cached = createPolicyEngine(dev);
+      const uncached = createPolicyEngine(dev, { cacheSize: 0 });
+      for (const amount of [1, 5000, 5001, 50000, 50001]) {
+        cached.decide(refund(amount));
+        assert.deepEqual(cached.decide(refund(amount)), uncached.decide(refund(amount)));
+      }
+      assert.equal(uncached.cacheStats().size, 0);
+    });
+
+    it('is keyed on the tier: a different tier is a different decision', () => {
+      const engine = createPolicyEngine(dev);
+      assert.equal(engine.decide(ticket('standard', 600)).decision, 'allow_with_obligations');
+      assert.equal(engine.decide(ticket('restricted', 300)).decision, 'deny');
+      assert.equal(engine.decide(ticket('standard', 600)).decision, 'allow_with_obligations');
+      assert.equal(engine.cacheStats().size, 2);
+    });
+
+    it('is keyed on principal, groups, action, resource and every context value', () => {
+      const engine = createPolicyEngine(dev);
+      const base = refund(100);
+      const variants: DecisionRequest[] = [
+        base,
+        { ...base, agent: { name: 'other-bot', groups: ['support'] } },
+        { ...base, agent: { name: 'support-bot', groups: [] } },
+        { ...base, action: 'tickets.update' },
+        { ...base, resource: 'stripe-eu' },
+        refund(101),
+        refund(100, { trust: 601 }),
+        refund(100, { params: { note: 'x' } }),
+        refund(100, { extra: true }),
+      ];
+      for (const v of variants) engine.decide(v);
+      assert.equal(engine.cacheStats().size, variants.length);
+      assert.equal(engine.cacheStats().hits, 0);
+      // Group order, duplicate groups, key order and a dropped clock-dependent field do not matter.
+      engine.decide({ ...base, agent: { name: 'support-bot', groups: ['support', 'support'] } });
+      engine.decide({ ...base, context: { amount: 100, params: {}, tier: 'standard', trust: 600 } });
+      engine.decide(refund(100, { trust_age_seconds: 12345 }));
+      assert.equal(engine.cacheStats().hits, 3);
+      assert.equal(engine.cacheStats().size, variants.length);
+    });
+
+    it('is keyed on the policy version: engines over different sets never share results', async () => {
+      const other = compilePolicySet([{ name: 'x.cedar', text: '@id("nothing") forbid (principal, action, resource);' }]);
+      assert.notEqual(other.version, dev.version);
+      const a = createPolicyEngine(dev).decide(refund(100));
+      const b = createPolicyEngine(other).decide(refund(100));
+      assert.equal(a.decision, 'allow');
+      assert.equal(b.decision, 'deny');
+      assert.equal(a.policyVersion, dev.version);
+      assert.equal(b.policyVersion, other.version);
+    });
+
+    it('is bounded and evicts the least recently used entry', () => {
+      const engine = createPolicyEngine(dev, { cacheSize: 3 });
+      const d1 = engine.decide(refund(1));
+      engine.decide(refund(2));
+      engine.decide(refund(3));
+      assert.equal(engine.decide(refund(1)), d1); // touch 1: now 2 is the oldest
+      engine.decide(refund(4)); // evicts 2
+      assert.equal(engine.cacheStats().size, 3);
+      assert.equal(engine.decide(refund(1)), d1);
+      const misses = engine.cacheStats().misses;
+      engine.decide(refund(2));
+      assert.equal(engine.cacheStats().misses, misses + 1);
+    });
+
+    it('does not cache a failed evaluation', () => {
+      let broken = true;
+      const cedar: CedarApi = {
+        ...defaultCedarApi,
+        statefulIsAuthorized: (call) => {
+          if (broken) throw new Error('transient');
+          return defaultCedarApi.statefulIsAuthorized(call);
+        },
+      };
+      const engine = createPolicyEngine(dev, { cedar });
+      assertEvaluationFailed(engine.decide(refund(100)));
+      broken = false;
+      assert.equal(engine.decide(refund(100)).decision, 'allow');
+    });
+  });
+
+  it('explains a decision on a set with no permits at all', () => {
+    const set = compilePolicySet([{ name: 'empty.cedar', text: '// nothing permitted yet\n' }]);
+    const d = createPolicyEngine(set).decide(refund(100));
+    assert.equal(d.decision, 'deny');
+    assert.deepEqual(d.explanation.candidates, []);
+    assert.equal(d.explanation.summary, 'no policy permits billing.refund on stripe for support-bot');
+    assert.equal(d.explanation.hint, 'No policy permits billing.refund on stripe for support-bot.');
+  });
+
+  it('derives "requires" from scope and conditions when @requires is absent', () => {
+    const set = compilePolicySet([
+      {
+        name: 'p.cedar',
+        text: `@id("p") @obligation("approval:finance") @max_uses("1")
+               permit (principal in Group::"ops", action in [Action::"a", Action::"b"], resource)
+               when { context.n < 3 && context.tier == "trusted" };`,
+      },
+    ]);
+    const d = createPolicyEngine(set).decide({ agent: { name: 'x', groups: ['ops'] }, action: 'b', resource: 'r', context: { trust: 900, tier: 'trusted', params: {}, n: 1 } });
+    assert.equal(d.decision, 'allow_with_obligations');
+    assert.deepEqual(d.obligations, { approvals: ['finance'], maxUses: 1 });
+    assert.deepEqual(d.explanation.candidates, [
+      { id: 'p', requires: 'principal in Group::"ops" and context.n < 3 and context.tier == "trusted"', failed_conditions: [], obligations: ['approval:finance', 'max_uses:1'] },
+    ]);
+  });
+
+  it('reports trust as score and tier, never an age', () => {
+    const d = createPolicyEngine(dev).decide(refund(100, { trust: 812, tier: 'trusted', trust_age_seconds: 5 }));
+    assert.deepEqual(d.explanation.trust, { score: 812, tier: 'trusted' });
+  });
+});
