@@ -2,12 +2,20 @@ import type { BrokerConfig } from './config/config-types';
 import { checkKeyFilePermissions } from './identity/key-files';
 import { systemClock, type Clock } from './lib/clock';
 import { createLogger, type Logger } from './lib/logger';
+import { LeaseService } from './broker/lease-service';
+import { LeaseReaper } from './leases/lease-reaper';
+import { createPolicyEngine, loadPolicySet, type PolicyEngine } from './policy';
+import type { Store } from './store/store';
+import { openStore } from './store/open-store';
+import { leaseHandlers } from './transport/grpc/handlers/lease-handlers';
 import { startGrpc, type GrpcServers, type Handlers } from './transport/grpc/server';
 
 export interface AppOptions {
   config: BrokerConfig;
   clock?: Clock;
   log?: Logger;
+  /** A store to use instead of the configured one (tests inject faults this way). */
+  store?: Store;
   /** Replaces or adds handlers; tests use it to inject faults through the real transport. */
   handlerOverrides?: Handlers;
 }
@@ -15,6 +23,9 @@ export interface AppOptions {
 export interface App {
   config: BrokerConfig;
   log: Logger;
+  store: Store;
+  leases: LeaseService;
+  reaper: LeaseReaper;
   port: number;
   healthPort?: number;
   close(): Promise<void>;
@@ -35,6 +46,19 @@ export function keyFilesOf(config: BrokerConfig): string[] {
     if (b.kind === 'vault') files.push(b.tokenFile);
   }
   return files;
+}
+
+/** Loads the policy set and checks that every approval obligation names a configured approval group. */
+export async function loadPolicies(config: Pick<BrokerConfig, 'policies' | 'approvals'>, log?: Logger): Promise<PolicyEngine> {
+  const set = await loadPolicySet(config.policies);
+  const problems: string[] = [];
+  for (const p of set.policies) {
+    for (const group of p.obligations.approvals) {
+      if (!(group in config.approvals)) problems.push(`${p.file}: policy "${p.id}" asks for approval:${group}, but approvals.${group} is not configured`);
+    }
+  }
+  if (problems.length) throw new StartupError(problems.join('; '));
+  return createPolicyEngine(set, { onError: (err) => log?.error({ err }, 'policy evaluation failed; denied') });
 }
 
 function mergeHandlers(base: Handlers, extra: Handlers | undefined): Handlers {
@@ -60,21 +84,39 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     const problems = checkKeyFilePermissions(keyFilesOf(config));
     if (problems.length) throw new StartupError(`refusing to start: ${problems.join('; ')}`);
   }
-  const handlers: Handlers = {};
+  const policy = await loadPolicies(config, log);
+  const store = opts.store ?? (await openStore(config));
+  const leases = new LeaseService({ config, store, policy: () => policy, clock });
+  const reaper = new LeaseReaper({ store, clock, log });
+  try {
+    // Leases that expired while the daemon was down are expired before it serves.
+    await reaper.tick();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const handlers: Handlers = mergeHandlers({}, leaseHandlers(leases, clock));
   let grpcServers: GrpcServers;
   try {
     grpcServers = await startGrpc({ config, handlers: mergeHandlers(handlers, opts.handlerOverrides), log, clock });
   } catch (err) {
+    await store.close();
     throw new StartupError(`cannot listen on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`);
   }
+  reaper.start();
   log.info({ port: grpcServers.port, health_port: grpcServers.healthPort }, 'secret-broker listening (mTLS)');
   return {
     config,
     log,
+    store,
+    leases,
+    reaper,
     port: grpcServers.port,
     ...(grpcServers.healthPort !== undefined ? { healthPort: grpcServers.healthPort } : {}),
     close: async () => {
+      await reaper.stop();
       await grpcServers.shutdown();
+      await store.close();
       log.flush?.();
     },
   };

@@ -1,4 +1,4 @@
-import { buildApp } from '../app';
+import { buildApp, loadPolicies } from '../app';
 import { loadConfig } from '../config/load';
 import { initPki } from '../identity/pki';
 import { EXIT, UsageError, emit } from './cli-io';
@@ -37,16 +37,19 @@ export const configCheckCommand: Command = {
     const file = str(values, 'config');
     if (!file) throw new UsageError('config check needs --config FILE');
     const config = loadConfig(file);
+    const policy = await loadPolicies(config);
     const summary = {
       ok: true,
       file: config.file,
+      policies: policy.policySet.policies.length,
+      policy_version: policy.version,
       agents: Object.keys(config.agents).length,
       operators: Object.keys(config.operators).length,
       actions: Object.keys(config.actions).length,
       backends: Object.keys(config.backends).length,
       secrets: Object.keys(config.secrets).length,
     };
-    emit(io, values.json === true, summary, `${file}: ok (${summary.agents} agents, ${summary.operators} operators, ${summary.actions} actions, ${summary.backends} backends, ${summary.secrets} secrets)`);
+    emit(io, values.json === true, summary, `${file}: ok (${summary.agents} agents, ${summary.operators} operators, ${summary.actions} actions, ${summary.backends} backends, ${summary.secrets} secrets, ${summary.policies} policies, version ${summary.policy_version.slice(0, 12)})`);
     return EXIT.ok;
   },
 };

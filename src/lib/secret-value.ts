@@ -12,16 +12,21 @@ const REDACTED = '[REDACTED]';
 export class SecretValue {
   readonly #bytes: Buffer;
 
+  /** Takes ownership of `bytes` (always a fresh, unpooled buffer so wipe() really clears it). */
   private constructor(bytes: Buffer) {
-    this.#bytes = Buffer.from(bytes);
+    this.#bytes = bytes;
   }
 
   static fromString(value: string): SecretValue {
-    return new SecretValue(Buffer.from(value, 'utf8'));
+    const b = Buffer.alloc(Buffer.byteLength(value, 'utf8'));
+    b.write(value, 'utf8');
+    return new SecretValue(b);
   }
 
   static fromBytes(value: Uint8Array): SecretValue {
-    return new SecretValue(Buffer.from(value));
+    const b = Buffer.alloc(value.length);
+    b.set(value);
+    return new SecretValue(b);
   }
 
   /** A copy of the secret bytes. Callers must not log or return them. */

@@ -11,6 +11,7 @@ export interface Explanation {
   'hint'?: (string);
   'trust'?: (_secretbroker_v1_TrustInfo | null);
   'policyVersion'?: (string);
+  'summary'?: (string);
 }
 
 export interface Explanation__Output {
@@ -20,4 +21,5 @@ export interface Explanation__Output {
   'hint': (string);
   'trust': (_secretbroker_v1_TrustInfo__Output | null);
   'policyVersion': (string);
+  'summary': (string);
 }

@@ -1,0 +1,162 @@
+import type { AgentConfig, BrokerConfig } from '../config/config-types';
+import type { LeaseRecord, LeaseStatus } from '../leases/lease';
+import type { Clock } from '../lib/clock';
+import { BrokerError, failedPrecondition, invalidArgument, notFound, resourceExhausted, unimplemented } from '../lib/errors';
+import { newLeaseId } from '../lib/ids';
+import type { Logger } from '../lib/logger';
+import type { Explanation, PolicyDecision, PolicyEngine } from '../policy';
+import type { Store } from '../store/store';
+import { DEFAULT_INITIAL_TRUST_SCORE, tierFor, type Tier } from '../trust';
+import { checkPurpose, checkResource, contextFromParams } from './request-validation';
+import type { Json } from './struct';
+
+export interface LeaseRequestInput {
+  action: string;
+  resource: string;
+  purpose: string;
+  params: Record<string, Json>;
+  ttlSeconds: number;
+  maxUses: number;
+  approvalId: string;
+}
+
+export type LeaseOutcome =
+  | { status: 'GRANTED'; lease: LeaseRecord; explanation: Explanation; decision: PolicyDecision }
+  | { status: 'DENIED'; explanation: Explanation; decision: PolicyDecision };
+
+export interface LeaseServiceDeps {
+  config: Pick<BrokerConfig, 'actions' | 'agents'>;
+  store: Store;
+  policy: () => PolicyEngine;
+  clock: Clock;
+}
+
+export interface TrustView {
+  score: number;
+  tier: Tier;
+}
+
+/** Leases: decide, issue, renew, revoke, look up. Orders the steps; owns no transport concerns. */
+export class LeaseService {
+  constructor(private readonly deps: LeaseServiceDeps) {}
+
+  async trustOf(agent: string): Promise<TrustView> {
+    const rec = await this.deps.store.getTrust(agent);
+    const score = rec?.score ?? DEFAULT_INITIAL_TRUST_SCORE;
+    return { score, tier: tierFor(score) };
+  }
+
+  /** Runs the policy for one request; never allows on error (the engine denies on its own failures). */
+  decide(agent: AgentConfig, action: string, resource: string, context: Record<string, unknown>, params: Record<string, Json>, trust: TrustView): PolicyDecision {
+    return this.deps.policy().decide({
+      agent: { name: agent.name, groups: agent.groups },
+      action,
+      resource,
+      context: { trust: trust.score, tier: trust.tier, params, ...context },
+    });
+  }
+
+  async request(agent: AgentConfig, req: LeaseRequestInput, log: Logger): Promise<LeaseOutcome> {
+    if (!req.action) throw invalidArgument('action', 'required: a configured action name');
+    const action = this.deps.config.actions[req.action];
+    if (!action) throw invalidArgument('action', `"${req.action.slice(0, 64)}" is not a configured action`);
+    const resource = checkResource(req.resource);
+    const purpose = checkPurpose(req.purpose);
+    if (req.approvalId) throw unimplemented('approvals', 'a later issue');
+    const context = contextFromParams(action, req.params);
+    const trust = await this.trustOf(agent.name);
+    const decision = this.decide(agent, action.name, resource, context, req.params, trust);
+    if (decision.decision === 'deny' || decision.obligations.approvals.length > 0) {
+      // Approval obligations cannot be met until the approvals workflow exists: deny, explained.
+      log.info({ action: action.name, resource, policy: decision.determining.map((d) => d.id) }, 'lease denied');
+      return { status: 'DENIED', explanation: decision.explanation, decision };
+    }
+    const now = this.deps.clock.now();
+    const active = await this.deps.store.countActiveLeases(agent.name, now);
+    if (active >= agent.limits.activeLeases) throw resourceExhausted(`active lease limit reached (${agent.limits.activeLeases})`);
+
+    const policyTtlMs = decision.obligations.maxTtlSeconds !== undefined ? decision.obligations.maxTtlSeconds * 1000 : Infinity;
+    const maxTtlMs = Math.min(action.maxTtlMs, policyTtlMs);
+    const ttlMs = Math.min(req.ttlSeconds > 0 ? req.ttlSeconds * 1000 : action.defaultTtlMs, maxTtlMs);
+    const maxUses = Math.min(req.maxUses > 0 ? req.maxUses : action.defaultMaxUses, decision.obligations.maxUses ?? Infinity);
+    const lease: LeaseRecord = {
+      id: newLeaseId(),
+      agent: agent.name,
+      action: action.name,
+      resource,
+      context,
+      purpose,
+      status: 'active',
+      issuedAt: now,
+      expiresAt: now + ttlMs,
+      maxExpiresAt: now + maxTtlMs,
+      maxUses,
+      usesLeft: maxUses,
+      policyVersion: decision.policyVersion,
+      policyIds: decision.determining.map((d) => d.id),
+      tier: trust.tier,
+      updatedAt: now,
+    };
+    await this.deps.store.insertLease(lease);
+    log.info({ lease_id: lease.id, action: action.name, resource, expires_at: lease.expiresAt, max_uses: maxUses }, 'lease granted');
+    return { status: 'GRANTED', lease, explanation: decision.explanation, decision };
+  }
+
+  /** The agent's own lease, or NOT_FOUND (another agent's lease is indistinguishable from a missing one). */
+  async get(agent: AgentConfig, id: string): Promise<LeaseRecord> {
+    if (!id) throw invalidArgument('lease_id', 'required');
+    const lease = await this.deps.store.getLease(id);
+    if (!lease || lease.agent !== agent.name) throw notFound('lease');
+    return lease;
+  }
+
+  async renew(agent: AgentConfig, id: string, ttlSeconds: number, log: Logger): Promise<{ lease: LeaseRecord; explanation: Explanation }> {
+    const lease = await this.get(agent, id);
+    const now = this.deps.clock.now();
+    if (effectiveStatus(lease, now) !== 'active') throw failedPrecondition(`lease is ${effectiveStatus(lease, now)}`);
+    const action = this.deps.config.actions[lease.action];
+    if (!action) throw failedPrecondition('the lease\'s action is no longer configured');
+    // Renewal extends authority, so the current policy and trust must still permit it.
+    const trust = await this.trustOf(agent.name);
+    const decision = this.decide(agent, lease.action, lease.resource, { ...lease.context }, {}, trust);
+    if (decision.decision === 'deny' || decision.obligations.approvals.length > 0) {
+      throw new BrokerError('failed_precondition', 'policy no longer permits renewing this lease', {
+        trailers: { 'secretbroker-explanation': JSON.stringify(decision.explanation) },
+      });
+    }
+    const ttlMs = ttlSeconds > 0 ? ttlSeconds * 1000 : action.defaultTtlMs;
+    const renewed = await this.deps.store.renewLease(id, agent.name, Math.min(now + ttlMs, lease.maxExpiresAt), now);
+    if (!renewed) throw failedPrecondition('lease is no longer active');
+    log.info({ lease_id: id, expires_at: renewed.expiresAt, max_expires_at: renewed.maxExpiresAt }, 'lease renewed');
+    return { lease: renewed, explanation: decision.explanation };
+  }
+
+  async revoke(agent: AgentConfig, id: string, reason: string, log: Logger): Promise<LeaseRecord> {
+    const lease = await this.get(agent, id);
+    const ended = await this.deps.store.endLease(id, 'revoked', reason ? `agent: ${reason.slice(0, 200)}` : 'revoked by agent', this.deps.clock.now());
+    if (ended) log.info({ lease_id: id }, 'lease revoked by agent');
+    return ended ?? lease;
+  }
+
+  async list(filter: { agent?: string; action?: string; statuses?: LeaseStatus[]; limit?: number }): Promise<LeaseRecord[]> {
+    return this.deps.store.listLeases({ ...filter, limit: Math.min(Math.max(filter.limit ?? 100, 1), 1000) });
+  }
+
+  async revokeMany(filter: { agent?: string; action?: string; leaseId?: string }, reason: string, by: string, log: Logger): Promise<LeaseRecord[]> {
+    if (!filter.agent && !filter.action && !filter.leaseId) throw invalidArgument('agent|action|lease_id', 'at least one selector is required');
+    const now = this.deps.clock.now();
+    const targets = await this.deps.store.listLeases({ ...filter, statuses: ['active', 'exhausted', 'revoke_failed'], limit: 10_000 });
+    const out: LeaseRecord[] = [];
+    for (const l of targets) {
+      const ended = await this.deps.store.endLease(l.id, 'revoked', `operator ${by}: ${reason.slice(0, 200) || 'revoked'}`, now);
+      if (ended) out.push(ended);
+    }
+    log.info({ count: out.length, ...filter }, 'leases revoked by operator');
+    return out;
+  }
+}
+
+/** What a lease is right now: an active lease past its expiry is expired even before the reaper marks it. */
+export function effectiveStatus(lease: LeaseRecord, now: number): LeaseStatus {
+  return lease.status === 'active' && lease.expiresAt <= now ? 'expired' : lease.status;
+}

@@ -1,0 +1,36 @@
+/** A lease as stored. Times are ms since the epoch (from the Clock). */
+export type LeaseStatus = 'active' | 'expired' | 'revoked' | 'exhausted' | 'revoke_failed';
+
+export type ContextValue = string | number | boolean;
+
+export interface LeaseRecord {
+  id: string;
+  agent: string;
+  action: string;
+  resource: string;
+  /** The declared context values the lease was granted for; every use must match them. */
+  context: Readonly<Record<string, ContextValue>>;
+  purpose: string;
+  status: LeaseStatus;
+  issuedAt: number;
+  expiresAt: number;
+  /** Renewal never passes this. */
+  maxExpiresAt: number;
+  maxUses: number;
+  usesLeft: number;
+  policyVersion: string;
+  /** Ids of the policies that granted it. */
+  policyIds: readonly string[];
+  /** Trust tier at grant time. */
+  tier: string;
+  revokeReason?: string;
+  updatedAt: number;
+}
+
+export interface LeaseFilter {
+  agent?: string;
+  action?: string;
+  leaseId?: string;
+  statuses?: readonly LeaseStatus[];
+  limit: number;
+}

@@ -1,0 +1,224 @@
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import type { LeaseFilter, LeaseRecord, LeaseStatus } from '../../leases/lease';
+import { unavailable } from '../../lib/errors';
+import type { Store, TrustRecord } from '../store';
+import { GroupCommit } from './group-commit';
+import { SQLITE_MIGRATIONS } from './migrations';
+
+interface LeaseRow {
+  id: string;
+  agent: string;
+  action: string;
+  resource: string;
+  context: string;
+  purpose: string;
+  status: LeaseStatus;
+  issued_at: number;
+  expires_at: number;
+  max_expires_at: number;
+  max_uses: number;
+  uses_left: number;
+  policy_version: string;
+  policy_ids: string;
+  tier: string;
+  revoke_reason: string | null;
+  updated_at: number;
+}
+
+function fromRow(r: LeaseRow): LeaseRecord {
+  return {
+    id: r.id,
+    agent: r.agent,
+    action: r.action,
+    resource: r.resource,
+    context: JSON.parse(r.context) as LeaseRecord['context'],
+    purpose: r.purpose,
+    status: r.status,
+    issuedAt: r.issued_at,
+    expiresAt: r.expires_at,
+    maxExpiresAt: r.max_expires_at,
+    maxUses: r.max_uses,
+    usesLeft: r.uses_left,
+    policyVersion: r.policy_version,
+    policyIds: JSON.parse(r.policy_ids) as string[],
+    tier: r.tier,
+    ...(r.revoke_reason ? { revokeReason: r.revoke_reason } : {}),
+    updatedAt: r.updated_at,
+  };
+}
+
+/** Applies pending migrations in order, each in its own transaction. */
+export function migrate(db: Database.Database): number {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT');
+  const current = (db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations').get() as { v: number }).v;
+  const latest = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;
+  if (current > latest) throw new Error(`the state database is at schema version ${current}, newer than this broker understands (${latest})`);
+  for (const m of SQLITE_MIGRATIONS) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+    })();
+  }
+  return latest;
+}
+
+export interface SqliteStoreOptions {
+  path: string;
+}
+
+/** The embedded default store: better-sqlite3 in WAL mode with group-committed, fsynced writes. */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly db: Database.Database;
+  readonly writes: GroupCommit;
+  private readonly st: ReturnType<SqliteStore['prepare']>;
+
+  constructor(opts: SqliteStoreOptions) {
+    mkdirSync(path.dirname(opts.path), { recursive: true, mode: 0o700 });
+    try {
+      this.db = new Database(opts.path);
+      this.db.pragma('journal_mode = WAL');
+      // FULL: a commit is on disk when it returns, which "durable before returned" needs.
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('busy_timeout = 5000');
+      this.db.pragma('foreign_keys = ON');
+      migrate(this.db);
+    } catch (cause) {
+      throw unavailable(`state database ${opts.path}`, cause);
+    }
+    this.writes = new GroupCommit(this.db);
+    this.st = this.prepare();
+  }
+
+  private prepare() {
+    const d = this.db;
+    return {
+      insert: d.prepare(`INSERT INTO leases (id, agent, action, resource, context, purpose, status, issued_at, expires_at, max_expires_at,
+        max_uses, uses_left, policy_version, policy_ids, tier, revoke_reason, updated_at)
+        VALUES (@id, @agent, @action, @resource, @context, @purpose, @status, @issued_at, @expires_at, @max_expires_at,
+        @max_uses, @uses_left, @policy_version, @policy_ids, @tier, @revoke_reason, @updated_at)`),
+      get: d.prepare('SELECT * FROM leases WHERE id = ?'),
+      countActive: d.prepare("SELECT COUNT(*) AS n FROM leases WHERE agent = ? AND status = 'active' AND expires_at > ?"),
+      use: d.prepare(`UPDATE leases SET uses_left = uses_left - 1, updated_at = @now,
+        status = CASE WHEN uses_left - 1 = 0 THEN 'exhausted' ELSE status END
+        WHERE id = @id AND agent = @agent AND status = 'active' AND expires_at > @now AND uses_left > 0 RETURNING *`),
+      renew: d.prepare(`UPDATE leases SET expires_at = MIN(@expires_at, max_expires_at), updated_at = @now
+        WHERE id = @id AND agent = @agent AND status = 'active' AND expires_at > @now RETURNING *`),
+      end: d.prepare(`UPDATE leases SET status = @status, revoke_reason = @reason, updated_at = @now
+        WHERE id = @id AND status IN ('active', 'exhausted', 'revoke_failed') AND status != @status RETURNING *`),
+      expireDue: d.prepare(`UPDATE leases SET status = 'expired', updated_at = @now
+        WHERE id IN (SELECT id FROM leases WHERE status = 'active' AND expires_at <= @now ORDER BY expires_at LIMIT @limit) RETURNING *`),
+      getTrust: d.prepare('SELECT agent, score, updated_at FROM trust WHERE agent = ?'),
+      setTrust: d.prepare(`INSERT INTO trust (agent, score, updated_at) VALUES (@agent, @score, @updated_at)
+        ON CONFLICT (agent) DO UPDATE SET score = excluded.score, updated_at = excluded.updated_at`),
+    };
+  }
+
+  private read<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (cause) {
+      return Promise.reject(unavailable('state store', cause));
+    }
+  }
+
+  insertLease(l: LeaseRecord): Promise<void> {
+    return this.writes.run(() => {
+      this.st.insert.run({
+        id: l.id,
+        agent: l.agent,
+        action: l.action,
+        resource: l.resource,
+        context: JSON.stringify(l.context),
+        purpose: l.purpose,
+        status: l.status,
+        issued_at: l.issuedAt,
+        expires_at: l.expiresAt,
+        max_expires_at: l.maxExpiresAt,
+        max_uses: l.maxUses,
+        uses_left: l.usesLeft,
+        policy_version: l.policyVersion,
+        policy_ids: JSON.stringify(l.policyIds),
+        tier: l.tier,
+        revoke_reason: l.revokeReason ?? null,
+        updated_at: l.updatedAt,
+      });
+    });
+  }
+
+  getLease(id: string): Promise<LeaseRecord | undefined> {
+    return this.read(() => {
+      const r = this.st.get.get(id) as LeaseRow | undefined;
+      return r ? fromRow(r) : undefined;
+    });
+  }
+
+  countActiveLeases(agent: string, now: number): Promise<number> {
+    return this.read(() => (this.st.countActive.get(agent, now) as { n: number }).n);
+  }
+
+  useLease(id: string, agent: string, now: number): Promise<{ lease: LeaseRecord; useNumber: number } | undefined> {
+    return this.writes.run(() => {
+      const r = this.st.use.get({ id, agent, now }) as LeaseRow | undefined;
+      if (!r) return undefined;
+      const lease = fromRow(r);
+      return { lease, useNumber: lease.maxUses - lease.usesLeft };
+    });
+  }
+
+  renewLease(id: string, agent: string, expiresAt: number, now: number): Promise<LeaseRecord | undefined> {
+    return this.writes.run(() => {
+      const r = this.st.renew.get({ id, agent, expires_at: expiresAt, now }) as LeaseRow | undefined;
+      return r ? fromRow(r) : undefined;
+    });
+  }
+
+  endLease(id: string, status: 'revoked' | 'expired' | 'revoke_failed', reason: string, now: number): Promise<LeaseRecord | undefined> {
+    return this.writes.run(() => {
+      const r = this.st.end.get({ id, status, reason, now }) as LeaseRow | undefined;
+      return r ? fromRow(r) : undefined;
+    });
+  }
+
+  listLeases(f: LeaseFilter): Promise<LeaseRecord[]> {
+    return this.read(() => {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      const add = (clause: string, ...values: unknown[]): void => {
+        where.push(clause);
+        args.push(...values);
+      };
+      if (f.agent) add('agent = ?', f.agent);
+      if (f.action) add('action = ?', f.action);
+      if (f.leaseId) add('id = ?', f.leaseId);
+      if (f.statuses?.length) add(`status IN (${f.statuses.map(() => '?').join(',')})`, ...f.statuses);
+      const sql = `SELECT * FROM leases ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY issued_at DESC, id LIMIT ?`;
+      return (this.db.prepare(sql).all(...args, f.limit) as LeaseRow[]).map(fromRow);
+    });
+  }
+
+  expireDue(now: number, limit: number): Promise<LeaseRecord[]> {
+    return this.writes.run(() => (this.st.expireDue.all({ now, limit }) as LeaseRow[]).map(fromRow));
+  }
+
+  getTrust(agent: string): Promise<TrustRecord | undefined> {
+    return this.read(() => {
+      const r = this.st.getTrust.get(agent) as { agent: string; score: number; updated_at: number } | undefined;
+      return r ? { agent: r.agent, score: r.score, updatedAt: r.updated_at } : undefined;
+    });
+  }
+
+  setTrust(rec: TrustRecord): Promise<void> {
+    return this.writes.run(() => {
+      this.st.setTrust.run({ agent: rec.agent, score: rec.score, updated_at: rec.updatedAt });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.writes.close();
+    this.db.close();
+  }
+}

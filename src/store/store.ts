@@ -1,0 +1,43 @@
+import type { LeaseFilter, LeaseRecord } from '../leases/lease';
+
+/**
+ * Durable state behind the broker. SQLite (embedded default) and PostgreSQL
+ * (replicas) implement it and pass one conformance suite. Every write resolves
+ * only after it is durable; concurrent writes share fsyncs (group commit).
+ * Methods that change a lease are conditional updates, so concurrent callers
+ * can never both succeed where only one may.
+ */
+export interface LeaseStore {
+  insertLease(lease: LeaseRecord): Promise<void>;
+  getLease(id: string): Promise<LeaseRecord | undefined>;
+  countActiveLeases(agent: string, now: number): Promise<number>;
+  /**
+   * Spends one use: succeeds only if the lease belongs to `agent`, is active,
+   * unexpired at `now` and has a use left. Returns the updated lease and the
+   * use number (1-based), or undefined when nothing was spent.
+   */
+  useLease(id: string, agent: string, now: number): Promise<{ lease: LeaseRecord; useNumber: number } | undefined>;
+  /** Moves expiresAt (capped by the caller at maxExpiresAt) of an active, unexpired lease of `agent`. */
+  renewLease(id: string, agent: string, expiresAt: number, now: number): Promise<LeaseRecord | undefined>;
+  /** Sets an active lease's status to revoked (or another terminal status). Returns undefined if it was not active. */
+  endLease(id: string, status: 'revoked' | 'expired' | 'revoke_failed', reason: string, now: number): Promise<LeaseRecord | undefined>;
+  listLeases(filter: LeaseFilter): Promise<LeaseRecord[]>;
+  /** Marks active leases whose expiry has passed as expired and returns them. */
+  expireDue(now: number, limit: number): Promise<LeaseRecord[]>;
+}
+
+export interface TrustRecord {
+  agent: string;
+  score: number;
+  updatedAt: number;
+}
+
+export interface TrustStore {
+  getTrust(agent: string): Promise<TrustRecord | undefined>;
+  setTrust(rec: TrustRecord): Promise<void>;
+}
+
+export interface Store extends LeaseStore, TrustStore {
+  readonly kind: 'sqlite' | 'postgres';
+  close(): Promise<void>;
+}

@@ -1,0 +1,47 @@
+import { effectiveStatus } from '../../../broker/lease-service';
+import { jsonToStruct } from '../../../broker/struct';
+import type { Explanation as ProtoExplanation } from '../../../gen/secretbroker/v1/Explanation';
+import type { Lease } from '../../../gen/secretbroker/v1/Lease';
+import type { LeaseRecord, LeaseStatus } from '../../../leases/lease';
+import type { Explanation } from '../../../policy';
+
+const STATUS: Record<LeaseStatus, NonNullable<Lease['status']>> = {
+  active: 'ACTIVE',
+  expired: 'EXPIRED',
+  revoked: 'REVOKED',
+  exhausted: 'EXHAUSTED',
+  revoke_failed: 'REVOKE_FAILED',
+};
+
+export const STATUS_FROM_PROTO: Record<string, LeaseStatus> = Object.fromEntries(Object.entries(STATUS).map(([k, v]) => [v, k as LeaseStatus]));
+
+export const rfc3339 = (ms: number): string => new Date(ms).toISOString();
+
+export function toProtoLease(l: LeaseRecord, now: number): Lease {
+  return {
+    leaseId: l.id,
+    action: l.action,
+    resource: l.resource,
+    status: STATUS[effectiveStatus(l, now)],
+    expiresAt: rfc3339(l.expiresAt),
+    usesLeft: l.usesLeft,
+    maxUses: l.maxUses,
+    maxExpiresAt: rfc3339(l.maxExpiresAt),
+    issuedAt: rfc3339(l.issuedAt),
+    agent: l.agent,
+    context: jsonToStruct(l.context),
+    revokeReason: l.revokeReason ?? '',
+  };
+}
+
+export function toProtoExplanation(e: Explanation, policyVersion: string): ProtoExplanation {
+  return {
+    decision: e.decision,
+    summary: e.summary,
+    decidingPolicies: e.deciding_policies.map((d) => ({ id: d.id, reason: d.reason })),
+    candidates: e.candidates.map((c) => ({ id: c.id, requires: c.requires, failedConditions: [...c.failed_conditions], obligations: [...c.obligations] })),
+    hint: e.hint,
+    trust: { score: e.trust.score, tier: e.trust.tier },
+    policyVersion,
+  };
+}

@@ -1,0 +1,77 @@
+import { LeaseService } from '../../../broker/lease-service';
+import { structToJson } from '../../../broker/struct';
+import type { GetLeaseRequest__Output } from '../../../gen/secretbroker/v1/GetLeaseRequest';
+import type { LeaseRequest__Output } from '../../../gen/secretbroker/v1/LeaseRequest';
+import type { LeaseResponse } from '../../../gen/secretbroker/v1/LeaseResponse';
+import type { ListLeasesRequest__Output } from '../../../gen/secretbroker/v1/ListLeasesRequest';
+import type { RenewLeaseRequest__Output } from '../../../gen/secretbroker/v1/RenewLeaseRequest';
+import type { RevokeLeaseRequest__Output } from '../../../gen/secretbroker/v1/RevokeLeaseRequest';
+import type { RevokeLeasesRequest__Output } from '../../../gen/secretbroker/v1/RevokeLeasesRequest';
+import type { Clock } from '../../../lib/clock';
+import { BrokerError } from '../../../lib/errors';
+import type { CallContext } from '../adapter';
+import type { Principal } from '../authn';
+import type { Handlers } from '../server';
+import { STATUS_FROM_PROTO, toProtoExplanation, toProtoLease } from './convert';
+
+function agentOf(p: Principal) {
+  if (p.kind !== 'agent') throw new BrokerError('permission_denied', 'this RPC is for agents');
+  return p.agent;
+}
+
+/** Translates lease RPCs to LeaseService calls; no decisions are made here. */
+export function leaseHandlers(leases: LeaseService, clock: Clock): Handlers {
+  return {
+    AgentBroker: {
+      RequestLease: async (req: LeaseRequest__Output, ctx: CallContext): Promise<LeaseResponse> => {
+        const outcome = await leases.request(
+          agentOf(ctx.principal),
+          {
+            action: req.action,
+            resource: req.resource,
+            purpose: req.purpose,
+            params: structToJson(req.params),
+            ttlSeconds: req.ttlSeconds,
+            maxUses: req.maxUses,
+            approvalId: req.approvalId,
+          },
+          ctx.log,
+        );
+        const explanation = toProtoExplanation(outcome.explanation, outcome.decision.policyVersion);
+        if (outcome.status === 'DENIED') return { status: 'DENIED', explanation };
+        return { status: 'GRANTED', lease: toProtoLease(outcome.lease, clock.now()), explanation };
+      },
+      GetLease: async (req: GetLeaseRequest__Output, ctx: CallContext) => toProtoLease(await leases.get(agentOf(ctx.principal), req.leaseId), clock.now()),
+      RenewLease: async (req: RenewLeaseRequest__Output, ctx: CallContext): Promise<LeaseResponse> => {
+        const r = await leases.renew(agentOf(ctx.principal), req.leaseId, req.ttlSeconds, ctx.log);
+        return { status: 'GRANTED', lease: toProtoLease(r.lease, clock.now()), explanation: toProtoExplanation(r.explanation, r.lease.policyVersion) };
+      },
+      RevokeLease: async (req: RevokeLeaseRequest__Output, ctx: CallContext) => ({
+        lease: toProtoLease(await leases.revoke(agentOf(ctx.principal), req.leaseId, req.reason, ctx.log), clock.now()),
+      }),
+    },
+    Operator: {
+      ListLeases: async (req: ListLeasesRequest__Output) => {
+        const statuses = req.status.map((s) => STATUS_FROM_PROTO[s as string]).filter((s): s is NonNullable<typeof s> => !!s);
+        const list = await leases.list({
+          ...(req.agent ? { agent: req.agent } : {}),
+          ...(req.action ? { action: req.action } : {}),
+          ...(statuses.length ? { statuses } : {}),
+          limit: req.limit || 100,
+        });
+        const now = clock.now();
+        return { leases: list.map((l) => toProtoLease(l, now)) };
+      },
+      RevokeLeases: async (req: RevokeLeasesRequest__Output, ctx: CallContext) => {
+        const revoked = await leases.revokeMany(
+          { ...(req.agent ? { agent: req.agent } : {}), ...(req.action ? { action: req.action } : {}), ...(req.leaseId ? { leaseId: req.leaseId } : {}) },
+          req.reason,
+          ctx.principal.name,
+          ctx.log,
+        );
+        const now = clock.now();
+        return { revoked: revoked.map((l) => toProtoLease(l, now)) };
+      },
+    },
+  };
+}

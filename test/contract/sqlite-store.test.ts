@@ -1,0 +1,68 @@
+import { strict as assert } from 'node:assert';
+import * as path from 'node:path';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
+import { tempDir } from '../helpers/broker-harness';
+import { lease, storeContract } from './store-contract';
+
+storeContract('sqlite', () => {
+  const t = tempDir('sb-sqlite-');
+  const file = path.join(t.dir, 'state', 'broker.db');
+  return {
+    open: async () => new SqliteStore({ path: file }),
+    reopen: async () => new SqliteStore({ path: file }),
+    cleanup: async () => t.cleanup(),
+  };
+});
+
+describe('sqlite store specifics', () => {
+  it('runs WAL with synchronous=FULL and a busy timeout, and records its migrations', async () => {
+    const t = tempDir();
+    const s = new SqliteStore({ path: path.join(t.dir, 'b.db') });
+    try {
+      assert.equal(s.db.pragma('journal_mode', { simple: true }), 'wal');
+      assert.equal(s.db.pragma('synchronous', { simple: true }), 2);
+      assert.equal(s.db.pragma('busy_timeout', { simple: true }), 5000);
+      assert.deepEqual(s.db.prepare('SELECT version FROM schema_migrations').all(), [{ version: 1 }]);
+    } finally {
+      await s.close();
+      t.cleanup();
+    }
+  });
+
+  it('group-commits: concurrent writes share one transaction', async () => {
+    const t = tempDir();
+    const s = new SqliteStore({ path: path.join(t.dir, 'b.db') });
+    try {
+      let commits = 0;
+      s.writes.faultInjector = () => void commits++;
+      await Promise.all(Array.from({ length: 40 }, () => s.insertLease(lease())));
+      assert.equal(commits, 1);
+    } finally {
+      await s.close();
+      t.cleanup();
+    }
+  });
+
+  it('a failed commit fails every write in it with UNAVAILABLE and keeps none', async () => {
+    const t = tempDir();
+    const s = new SqliteStore({ path: path.join(t.dir, 'b.db') });
+    try {
+      s.writes.faultInjector = () => {
+        throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
+      };
+      const ls = [lease(), lease()];
+      const results = await Promise.allSettled(ls.map((l) => s.insertLease(l)));
+      for (const r of results) {
+        assert.equal(r.status, 'rejected');
+        assert.equal((r as PromiseRejectedResult).reason.kind, 'unavailable');
+      }
+      s.writes.faultInjector = undefined;
+      for (const l of ls) assert.equal(await s.getLease(l.id), undefined);
+      await s.insertLease(ls[0]!);
+      assert.ok(await s.getLease(ls[0]!.id), 'writes resume once the fault clears');
+    } finally {
+      await s.close();
+      t.cleanup();
+    }
+  });
+});

@@ -1,0 +1,141 @@
+import { strict as assert } from 'node:assert';
+import type { LeaseRecord } from '../../src/leases/lease';
+import type { Store } from '../../src/store/store';
+
+export interface StoreFactory {
+  /** A fresh, empty store. */
+  open(): Promise<Store>;
+  /** The same database again (a restart). */
+  reopen(): Promise<Store>;
+  cleanup(): Promise<void>;
+}
+
+let seq = 0;
+export function lease(over: Partial<LeaseRecord> = {}): LeaseRecord {
+  const now = 1_000_000;
+  return {
+    id: `lease_test_${++seq}_${Math.random().toString(36).slice(2)}`,
+    agent: 'support-bot',
+    action: 'tickets.update',
+    resource: 'ticket/T-1',
+    context: { ticket: 'T-1', amount: 500 },
+    purpose: '',
+    status: 'active',
+    issuedAt: now,
+    expiresAt: now + 60_000,
+    maxExpiresAt: now + 120_000,
+    maxUses: 1,
+    usesLeft: 1,
+    policyVersion: 'v1',
+    policyIds: ['p1'],
+    tier: 'standard',
+    updatedAt: now,
+    ...over,
+  };
+}
+
+/** One suite every store passes (SQLite now, PostgreSQL for replicas). */
+export function storeContract(name: string, factory: () => StoreFactory): void {
+  describe(`store contract: ${name}`, function () {
+    this.timeout(30_000);
+    let f: StoreFactory;
+    let store: Store;
+    beforeEach(async () => {
+      f = factory();
+      store = await f.open();
+    });
+    afterEach(async () => {
+      await store.close().catch(() => undefined);
+      await f.cleanup();
+    });
+
+    it('round-trips a lease exactly', async () => {
+      const l = lease({ context: { ticket: 'T-9', amount: 12345, urgent: true } });
+      await store.insertLease(l);
+      assert.deepEqual(await store.getLease(l.id), l);
+      assert.equal(await store.getLease('nope'), undefined);
+    });
+
+    it('50 concurrent uses of a one-use lease consume it exactly once', async () => {
+      const l = lease({ maxUses: 1, usesLeft: 1 });
+      await store.insertLease(l);
+      const results = await Promise.all(Array.from({ length: 50 }, () => store.useLease(l.id, l.agent, 1_000_500)));
+      const won = results.filter((r) => r !== undefined);
+      assert.equal(won.length, 1);
+      assert.equal(won[0]!.useNumber, 1);
+      const after = await store.getLease(l.id);
+      assert.equal(after!.usesLeft, 0);
+      assert.equal(after!.status, 'exhausted');
+    });
+
+    it('50 concurrent uses of a five-use lease succeed exactly five times with distinct use numbers', async () => {
+      const l = lease({ maxUses: 5, usesLeft: 5 });
+      await store.insertLease(l);
+      const results = await Promise.all(Array.from({ length: 50 }, () => store.useLease(l.id, l.agent, 1_000_500)));
+      const nums = results.filter((r) => r !== undefined).map((r) => r!.useNumber).sort();
+      assert.deepEqual(nums, [1, 2, 3, 4, 5]);
+    });
+
+    it('refuses a use by another agent, after expiry, or once revoked', async () => {
+      const l = lease({ maxUses: 10, usesLeft: 10 });
+      await store.insertLease(l);
+      assert.equal(await store.useLease(l.id, 'other-bot', 1_000_500), undefined);
+      assert.equal(await store.useLease(l.id, l.agent, l.expiresAt), undefined, 'at the expiry instant');
+      assert.ok(await store.endLease(l.id, 'revoked', 'test', 1_000_600));
+      assert.equal(await store.useLease(l.id, l.agent, 1_000_700), undefined);
+      assert.equal((await store.getLease(l.id))!.usesLeft, 10);
+    });
+
+    it('renewal is capped at maxExpiresAt and refused after expiry', async () => {
+      const l = lease();
+      await store.insertLease(l);
+      const r = await store.renewLease(l.id, l.agent, l.maxExpiresAt + 999_999, 1_000_100);
+      assert.equal(r!.expiresAt, l.maxExpiresAt);
+      assert.equal(await store.renewLease(l.id, l.agent, l.maxExpiresAt, l.maxExpiresAt + 1), undefined);
+      assert.equal(await store.renewLease(l.id, 'other-bot', 1_000_200, 1_000_100), undefined);
+    });
+
+    it('expires due leases once, and counts only active unexpired ones', async () => {
+      const a = lease({ expiresAt: 1_010_000 });
+      const b = lease({ expiresAt: 1_020_000 });
+      const c = lease({ expiresAt: 1_090_000 });
+      for (const l of [a, b, c]) await store.insertLease(l);
+      assert.equal(await store.countActiveLeases('support-bot', 1_000_000), 3);
+      assert.equal(await store.countActiveLeases('support-bot', 1_015_000), 2);
+      const expired = await store.expireDue(1_030_000, 100);
+      assert.deepEqual(expired.map((l) => l.id).sort(), [a.id, b.id].sort());
+      assert.ok(expired.every((l) => l.status === 'expired'));
+      assert.deepEqual(await store.expireDue(1_030_000, 100), []);
+      assert.equal((await store.getLease(c.id))!.status, 'active');
+    });
+
+    it('a revoke_failed lease stays listed until revocation succeeds', async () => {
+      const l = lease();
+      await store.insertLease(l);
+      assert.equal((await store.endLease(l.id, 'revoke_failed', 'upstream down', 1_000_100))!.status, 'revoke_failed');
+      assert.equal((await store.listLeases({ statuses: ['revoke_failed'], limit: 10 })).length, 1);
+      assert.equal((await store.endLease(l.id, 'revoked', 'retried', 1_000_200))!.status, 'revoked');
+      assert.equal(await store.endLease(l.id, 'revoked', 'again', 1_000_300), undefined, 'ending twice changes nothing');
+    });
+
+    it('lists by agent, action and status', async () => {
+      await store.insertLease(lease({ agent: 'a1', action: 'x.y' }));
+      await store.insertLease(lease({ agent: 'a1', action: 'x.z' }));
+      await store.insertLease(lease({ agent: 'a2', action: 'x.y', status: 'revoked' }));
+      assert.equal((await store.listLeases({ agent: 'a1', limit: 10 })).length, 2);
+      assert.equal((await store.listLeases({ action: 'x.y', limit: 10 })).length, 2);
+      assert.equal((await store.listLeases({ action: 'x.y', statuses: ['active'], limit: 10 })).length, 1);
+      assert.equal((await store.listLeases({ limit: 1 })).length, 1);
+    });
+
+    it('keeps leases and trust across a restart', async () => {
+      const l = lease();
+      await store.insertLease(l);
+      await store.setTrust({ agent: 'support-bot', score: 150, updatedAt: 5 });
+      await store.close();
+      store = await f.reopen();
+      assert.deepEqual(await store.getLease(l.id), l);
+      assert.deepEqual(await store.getTrust('support-bot'), { agent: 'support-bot', score: 150, updatedAt: 5 });
+    });
+  });
+}
