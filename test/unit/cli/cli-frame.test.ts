@@ -1,22 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { PassThrough } from 'node:stream';
-import { runCli } from '../../../src/cli/cli';
 import { tempDir } from '../../helpers/broker-harness';
-
-export async function runCapture(argv: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const input = new PassThrough();
-  input.end(stdin);
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await runCli(argv, { stdout, stderr, stdin: input, env: {}, cwd: process.cwd() });
-  return { code, out, err };
-}
+import { runCapture } from '../../helpers/run-cli';
 
 describe('cli frame', () => {
   let tmp: ReturnType<typeof tempDir>;

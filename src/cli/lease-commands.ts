@@ -1,0 +1,105 @@
+import { jsonToStruct } from '../broker/struct';
+import { call } from '../client/grpc-client';
+import type { Explanation__Output } from '../gen/secretbroker/v1/Explanation';
+import type { Lease__Output } from '../gen/secretbroker/v1/Lease';
+import type { LeaseResponse__Output } from '../gen/secretbroker/v1/LeaseResponse';
+import { DeniedError, EXIT, UsageError, emit } from './cli-io';
+import { clientFromFlags, parseParams, rpcError, uint } from './client-flags';
+import { CLIENT_FLAGS, list, str, type Command } from './command';
+
+export function formatExplanation(e: Explanation__Output | null): string {
+  if (!e) return '';
+  const lines = [`decision: ${e.decision}${e.summary ? ` (${e.summary})` : ''}`];
+  for (const d of e.decidingPolicies) lines.push(`  decided by ${d.id}: ${d.reason}`);
+  for (const c of e.candidates) {
+    lines.push(`  candidate ${c.id}: requires ${c.requires}`);
+    for (const f of c.failedConditions) lines.push(`    failed: ${f}`);
+    if (c.obligations.length) lines.push(`    obligations: ${c.obligations.join(', ')}`);
+  }
+  if (e.trust) lines.push(`  trust: ${e.trust.score} (${e.trust.tier})`);
+  if (e.hint) lines.push(`next: ${e.hint}`);
+  return lines.join('\n');
+}
+
+export function formatLease(l: Lease__Output): string {
+  return [
+    `lease ${l.leaseId}`,
+    `  ${l.action} on ${l.resource} for ${l.agent}`,
+    `  status ${l.status}, ${l.usesLeft}/${l.maxUses} uses left`,
+    `  expires ${l.expiresAt} (renewable until ${l.maxExpiresAt})`,
+    ...(l.revokeReason ? [`  revoked: ${l.revokeReason}`] : []),
+  ].join('\n');
+}
+
+async function rpc<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw rpcError(err);
+  }
+}
+
+export const leaseRequestCommand: Command = {
+  path: ['lease', 'request'],
+  summary: 'ask for a lease on one action',
+  usage: 'lease request ACTION RESOURCE [--param k=v]... [--params-json JSON] [--ttl S] [--max-uses N] [--purpose P]',
+  options: {
+    ...CLIENT_FLAGS,
+    param: { type: 'string', multiple: true },
+    'params-json': { type: 'string' },
+    ttl: { type: 'string' },
+    'max-uses': { type: 'string' },
+    purpose: { type: 'string' },
+  },
+  positionals: [2, 2],
+  async run(values, [action, resource], io) {
+    const params = parseParams(list(values, 'param'), str(values, 'params-json'));
+    const c = clientFromFlags(values, io);
+    try {
+      const res = await rpc(() =>
+        call<unknown, LeaseResponse__Output>(c.agent, 'RequestLease', {
+          action,
+          resource,
+          params: jsonToStruct(params),
+          ttlSeconds: uint(values, 'ttl'),
+          maxUses: uint(values, 'max-uses'),
+          purpose: str(values, 'purpose') ?? '',
+        }),
+      );
+      if (res.status !== 'GRANTED') {
+        emit(io, values.json === true, res, () => `${res.status}\n${formatExplanation(res.explanation)}`);
+        throw new DeniedError(`${res.status}: ${res.explanation?.summary || 'denied'}`);
+      }
+      emit(io, values.json === true, res, () => `GRANTED\n${formatLease(res.lease!)}`);
+      return EXIT.ok;
+    } finally {
+      c.close();
+    }
+  },
+};
+
+function idCommand(verb: 'show' | 'renew' | 'revoke'): Command {
+  const method = { show: 'GetLease', renew: 'RenewLease', revoke: 'RevokeLease' }[verb];
+  return {
+    path: ['lease', verb],
+    summary: { show: 'show one of your leases', renew: 'extend a lease (never past its max TTL)', revoke: 'end a lease now' }[verb],
+    usage: `lease ${verb} LEASE_ID${verb === 'renew' ? ' [--ttl S]' : verb === 'revoke' ? ' [--reason R]' : ''}`,
+    options: { ...CLIENT_FLAGS, ...(verb === 'renew' ? { ttl: { type: 'string' as const } } : {}), ...(verb === 'revoke' ? { reason: { type: 'string' as const } } : {}) },
+    positionals: [1, 1],
+    async run(values, [id], io) {
+      if (!id) throw new UsageError('a lease id is required');
+      const c = clientFromFlags(values, io);
+      try {
+        const req = verb === 'renew' ? { leaseId: id, ttlSeconds: uint(values, 'ttl') } : verb === 'revoke' ? { leaseId: id, reason: str(values, 'reason') ?? '' } : { leaseId: id };
+        const res = await rpc(() => call<unknown, Lease__Output | LeaseResponse__Output | { lease: Lease__Output }>(c.agent, method, req));
+        const lease = 'leaseId' in res ? res : (res.lease as Lease__Output);
+        emit(io, values.json === true, res, () => formatLease(lease));
+        return EXIT.ok;
+      } finally {
+        c.close();
+      }
+    },
+  };
+}
+
+export const leaseCommands: Command[] = [leaseRequestCommand, idCommand('show'), idCommand('renew'), idCommand('revoke')];
