@@ -72,7 +72,7 @@ export class LeaseService {
       return { status: 'DENIED', explanation: decision.explanation, decision };
     }
     const now = this.deps.clock.now();
-    const active = await this.deps.store.countActiveLeases(agent.name, now);
+    const active = await this.deps.store.countActiveLeases(agent.name);
     if (active >= agent.limits.activeLeases) throw resourceExhausted(`active lease limit reached (${agent.limits.activeLeases})`);
 
     const policyTtlMs = decision.obligations.maxTtlSeconds !== undefined ? decision.obligations.maxTtlSeconds * 1000 : Infinity;

@@ -108,9 +108,14 @@ export function createPolicyEngine(policySet: PolicySet, opts: PolicyEngineOptio
       throw new EngineError(`forbid policies could not be evaluated: ${brokenForbids.map((p) => p.id).join(', ')}`, brokenForbids);
     }
 
-    const candidatePlans = plans.filter((p) => actionInScope(p.policy.json, req.action));
+    // An allow that needs no approval has no use for alternatives: list only the permits that
+    // matched and skip the per-conjunct pass, which would double the cost of the hot path.
+    // (TTL and use caps are applied, not negotiated, so they do not call for alternatives.)
+    const plainAllow = decision === 'allow' && matched.some((p) => p.effect === 'permit' && p.obligations.approvals.length === 0);
+    const candidatePlans = plans.filter((p) => actionInScope(p.policy.json, req.action) && (!plainAllow || matched.includes(p.policy)));
     let outcome: CheckOutcome = { satisfied: new Set(), errored: new Map() };
-    if (hasChecks && candidatePlans.some((p) => p.checks.length > 0)) {
+    if (plainAllow) outcome = { satisfied: new Set(candidatePlans.flatMap((p) => p.checks.map((c) => c.key))), errored: new Map() };
+    else if (hasChecks && candidatePlans.some((p) => p.checks.length > 0)) {
       const checks = cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: checksId });
       if (checks.type !== 'success') throw new EngineError(`Cedar failed on explanation checks: ${cedarErrorText(checks.errors)}`);
       const d = checks.response.diagnostics;

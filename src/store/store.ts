@@ -10,7 +10,11 @@ import type { LeaseFilter, LeaseRecord } from '../leases/lease';
 export interface LeaseStore {
   insertLease(lease: LeaseRecord): Promise<void>;
   getLease(id: string): Promise<LeaseRecord | undefined>;
-  countActiveLeases(agent: string, now: number): Promise<number>;
+  /**
+   * Leases of `agent` in status active. O(1): a lease past its expiry counts
+   * until the reaper marks it (one interval), which errs toward refusing.
+   */
+  countActiveLeases(agent: string): Promise<number>;
   /**
    * Spends one use: succeeds only if the lease belongs to `agent`, is active,
    * unexpired at `now` and has a use left. Returns the updated lease and the

@@ -22,7 +22,7 @@ describe('sqlite store specifics', () => {
       assert.equal(s.db.pragma('journal_mode', { simple: true }), 'wal');
       assert.equal(s.db.pragma('synchronous', { simple: true }), 2);
       assert.equal(s.db.pragma('busy_timeout', { simple: true }), 5000);
-      assert.deepEqual(s.db.prepare('SELECT version FROM schema_migrations').all(), [{ version: 1 }]);
+      assert.deepEqual(s.db.prepare('SELECT version FROM schema_migrations').all(), [{ version: 1 }, { version: 2 }]);
     } finally {
       await s.close();
       t.cleanup();

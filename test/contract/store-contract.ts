@@ -95,18 +95,25 @@ export function storeContract(name: string, factory: () => StoreFactory): void {
       assert.equal(await store.renewLease(l.id, 'other-bot', 1_000_200, 1_000_100), undefined);
     });
 
-    it('expires due leases once, and counts only active unexpired ones', async () => {
+    it('expires due leases once, and counts active leases through every transition', async () => {
       const a = lease({ expiresAt: 1_010_000 });
       const b = lease({ expiresAt: 1_020_000 });
-      const c = lease({ expiresAt: 1_090_000 });
-      for (const l of [a, b, c]) await store.insertLease(l);
-      assert.equal(await store.countActiveLeases('support-bot', 1_000_000), 3);
-      assert.equal(await store.countActiveLeases('support-bot', 1_015_000), 2);
+      const c = lease({ expiresAt: 1_090_000, maxUses: 1, usesLeft: 1 });
+      const d = lease({ expiresAt: 1_090_000 });
+      for (const l of [a, b, c, d]) await store.insertLease(l);
+      await store.insertLease(lease({ agent: 'other-bot' }));
+      assert.equal(await store.countActiveLeases('support-bot'), 4);
+      assert.equal(await store.countActiveLeases('nobody'), 0);
+      assert.ok(await store.useLease(c.id, c.agent, 1_000_100), 'spends the only use: exhausted');
+      assert.equal(await store.countActiveLeases('support-bot'), 3);
+      assert.ok(await store.endLease(d.id, 'revoked', 't', 1_000_200));
+      assert.equal(await store.countActiveLeases('support-bot'), 2);
       const expired = await store.expireDue(1_030_000, 100);
+      assert.equal(await store.countActiveLeases('support-bot'), 0);
+      assert.equal(await store.countActiveLeases('other-bot'), 1);
       assert.deepEqual(expired.map((l) => l.id).sort(), [a.id, b.id].sort());
       assert.ok(expired.every((l) => l.status === 'expired'));
       assert.deepEqual(await store.expireDue(1_030_000, 100), []);
-      assert.equal((await store.getLease(c.id))!.status, 'active');
     });
 
     it('a revoke_failed lease stays listed until revocation succeeds', async () => {

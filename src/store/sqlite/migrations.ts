@@ -33,4 +33,21 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; s
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    name: 'per-agent active lease counter',
+    // Kept by triggers so the active-lease limit is an O(1) read. A lease that
+    // expired but is not reaped yet still counts (for at most one reaper
+    // interval): that errs toward refusing, never toward exceeding the limit.
+    sql: `
+      CREATE TABLE agent_active_leases (agent TEXT PRIMARY KEY, n INTEGER NOT NULL CHECK (n >= 0)) STRICT;
+      INSERT INTO agent_active_leases (agent, n) SELECT agent, COUNT(*) FROM leases WHERE status = 'active' GROUP BY agent;
+      CREATE TRIGGER leases_active_insert AFTER INSERT ON leases WHEN NEW.status = 'active' BEGIN
+        INSERT INTO agent_active_leases (agent, n) VALUES (NEW.agent, 1) ON CONFLICT (agent) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER leases_active_end AFTER UPDATE OF status ON leases WHEN OLD.status = 'active' AND NEW.status != 'active' BEGIN
+        UPDATE agent_active_leases SET n = n - 1 WHERE agent = OLD.agent;
+      END;
+    `,
+  },
 ];

@@ -101,7 +101,7 @@ export class SqliteStore implements Store {
         VALUES (@id, @agent, @action, @resource, @context, @purpose, @status, @issued_at, @expires_at, @max_expires_at,
         @max_uses, @uses_left, @policy_version, @policy_ids, @tier, @revoke_reason, @updated_at)`),
       get: d.prepare('SELECT * FROM leases WHERE id = ?'),
-      countActive: d.prepare("SELECT COUNT(*) AS n FROM leases WHERE agent = ? AND status = 'active' AND expires_at > ?"),
+      countActive: d.prepare('SELECT n FROM agent_active_leases WHERE agent = ?'),
       use: d.prepare(`UPDATE leases SET uses_left = uses_left - 1, updated_at = @now,
         status = CASE WHEN uses_left - 1 = 0 THEN 'exhausted' ELSE status END
         WHERE id = @id AND agent = @agent AND status = 'active' AND expires_at > @now AND uses_left > 0 RETURNING *`),
@@ -156,8 +156,8 @@ export class SqliteStore implements Store {
     });
   }
 
-  countActiveLeases(agent: string, now: number): Promise<number> {
-    return this.read(() => (this.st.countActive.get(agent, now) as { n: number }).n);
+  countActiveLeases(agent: string): Promise<number> {
+    return this.read(() => (this.st.countActive.get(agent) as { n: number } | undefined)?.n ?? 0);
   }
 
   useLease(id: string, agent: string, now: number): Promise<{ lease: LeaseRecord; useNumber: number } | undefined> {

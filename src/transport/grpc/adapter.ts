@@ -54,13 +54,7 @@ export class Gate {
     checkDepth(req, limits.maxMessageDepth);
     const d = call.getDeadline();
     const deadline = d instanceof Date ? d.getTime() : Number.isFinite(d) ? d : Infinity;
-    return {
-      principal,
-      requestId,
-      log: this.deps.log.child({ request_id: requestId, principal: `${principal.kind}:${principal.name}` }),
-      deadline,
-      signal,
-    };
+    return { principal, requestId, log: this.deps.log, deadline, signal };
   }
 
   unary<Req, Res>(method: string, access: Access, handler: UnaryHandler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
@@ -68,17 +62,18 @@ export class Gate {
       const requestId = randomBytes(8).toString('hex');
       const ac = new AbortController();
       call.on('cancelled', () => ac.abort());
-      let log = this.deps.log.child({ request_id: requestId, method });
+      let log: Logger | undefined;
       Promise.resolve()
         .then(() => {
           const ctx = this.admit(call, access, call.request, requestId, ac.signal);
-          log = ctx.log.child({ method });
+          // One child logger per request, bound to who and what.
+          log = this.deps.log.child({ request_id: requestId, method, principal: `${ctx.principal.kind}:${ctx.principal.name}` });
           ctx.log = log;
           return handler(call.request, ctx);
         })
         .then(
           (res) => callback(null, res),
-          (err: unknown) => callback(toStatus(err, requestId, log) as grpc.ServerErrorResponse),
+          (err: unknown) => callback(toStatus(err, requestId, log ?? this.deps.log.child({ request_id: requestId, method })) as grpc.ServerErrorResponse),
         );
     };
   }
@@ -88,12 +83,12 @@ export class Gate {
       const requestId = randomBytes(8).toString('hex');
       const ac = new AbortController();
       call.on('cancelled', () => ac.abort());
-      let log = this.deps.log.child({ request_id: requestId, method });
+      let log: Logger | undefined;
       let release: (() => void) | undefined;
       Promise.resolve()
         .then(() => {
           const ctx = this.admit(call, access, call.request, requestId, ac.signal);
-          log = ctx.log.child({ method });
+          log = this.deps.log.child({ request_id: requestId, method, principal: `${ctx.principal.kind}:${ctx.principal.name}` });
           ctx.log = log;
           const limits = ctx.principal.kind === 'agent' ? ctx.principal.agent.limits : this.deps.limits;
           release = this.deps.streams.acquire(`${ctx.principal.kind}:${ctx.principal.name}`, limits.openStreams);
@@ -101,7 +96,7 @@ export class Gate {
         })
         .then(
           () => call.end(),
-          (err: unknown) => call.emit('error', toStatus(err, requestId, log)),
+          (err: unknown) => call.emit('error', toStatus(err, requestId, log ?? this.deps.log.child({ request_id: requestId, method }))),
         )
         .finally(() => release?.());
     };

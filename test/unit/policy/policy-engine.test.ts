@@ -62,13 +62,24 @@ describe('policy engine', () => {
       assert.match(String(causes[0]), /not found/);
     });
 
-    it('denies when only the explanation checks fail, even for a request policy allows', () => {
+    it('denies when only the explanation checks fail, even for a request policy allows with obligations', () => {
       let calls = 0;
       const cedar: CedarApi = {
         ...defaultCedarApi,
         statefulIsAuthorized: (call) => (++calls === 2 ? { type: 'failure', errors: [{ message: 'boom', help: null, code: null, url: null, severity: null }], warnings: [] } : defaultCedarApi.statefulIsAuthorized(call)),
       };
-      assertEvaluationFailed(createPolicyEngine(dev, { cedar }).decide(refund(100)));
+      // 20000 cents: allowed with approval:finance, so the alternatives are explained (second call).
+      assertEvaluationFailed(createPolicyEngine(dev, { cedar }).decide(refund(20_000)));
+    });
+
+    it('skips the per-conjunct pass on a plain allow and lists only the matching permits', () => {
+      let calls = 0;
+      const cedar: CedarApi = { ...defaultCedarApi, statefulIsAuthorized: (call) => (calls++, defaultCedarApi.statefulIsAuthorized(call)) };
+      const d = createPolicyEngine(dev, { cedar, cacheSize: 0 }).decide(refund(100));
+      assert.equal(d.decision, 'allow');
+      assert.equal(calls, 1);
+      assert.deepEqual(d.explanation.candidates.map((c) => c.id), ['billing-refund-small', 'billing-refund-approved'].filter((id) => d.determining.some((x) => x.id === id)));
+      assert.ok(d.explanation.candidates.every((c) => c.failed_conditions.length === 0));
     });
 
     it('denies when a forbid cannot be evaluated, naming it, although a permit matches', () => {

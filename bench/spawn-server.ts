@@ -1,0 +1,33 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+
+export interface ServerProcess {
+  port: number;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts bench/server-process.ts in a child process and waits for its port. */
+export function spawnServer(mode: 'broker' | 'echo', raw: Record<string, unknown>): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...(process.env['BENCH_PROFILE'] === mode ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), '-r', 'reflect-metadata', '-r', 'tsx/cjs', path.join(__dirname, 'server-process.ts'), mode, JSON.stringify(raw)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', (line) => {
+      const { port } = JSON.parse(line) as { port: number };
+      resolve({
+        port,
+        child,
+        stop: () =>
+          new Promise<void>((res) => {
+            child.once('exit', () => res());
+            child.stdin!.end();
+            setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+          }),
+      });
+    });
+    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
+  });
+}
