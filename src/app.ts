@@ -2,11 +2,16 @@ import type { BrokerConfig } from './config/config-types';
 import { checkKeyFilePermissions } from './identity/key-files';
 import { systemClock, type Clock } from './lib/clock';
 import { createLogger, type Logger } from './lib/logger';
+import { compileHttpActions } from './broker/http-actions';
+import { InvokeService } from './broker/invoke-service';
 import { LeaseService } from './broker/lease-service';
+import { SecretResolver } from './broker/secret-resolver';
+import type { Resolver } from './brokered-http';
 import { LeaseReaper } from './leases/lease-reaper';
 import { createPolicyEngine, loadPolicySet, type PolicyEngine } from './policy';
 import type { Store } from './store/store';
 import { openStore } from './store/open-store';
+import { invokeHandlers } from './transport/grpc/handlers/invoke-handlers';
 import { leaseHandlers } from './transport/grpc/handlers/lease-handlers';
 import { startGrpc, type GrpcServers, type Handlers } from './transport/grpc/server';
 
@@ -16,6 +21,8 @@ export interface AppOptions {
   log?: Logger;
   /** A store to use instead of the configured one (tests inject faults this way). */
   store?: Store;
+  /** DNS for brokered calls (tests point hostnames at chosen addresses). */
+  resolver?: Resolver;
   /** Replaces or adds handlers; tests use it to inject faults through the real transport. */
   handlerOverrides?: Handlers;
 }
@@ -85,8 +92,11 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     if (problems.length) throw new StartupError(`refusing to start: ${problems.join('; ')}`);
   }
   const policy = await loadPolicies(config, log);
+  const specs = compileHttpActions(config);
   const store = opts.store ?? (await openStore(config));
   const leases = new LeaseService({ config, store, policy: () => policy, clock });
+  const secrets = new SecretResolver({ config, clock });
+  const invoke = new InvokeService({ config, store, leases, specs, secrets, clock, ...(opts.resolver ? { resolver: opts.resolver } : {}) });
   const reaper = new LeaseReaper({ store, clock, log });
   try {
     // Leases that expired while the daemon was down are expired before it serves.
@@ -95,7 +105,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     await store.close();
     throw err;
   }
-  const handlers: Handlers = mergeHandlers({}, leaseHandlers(leases, clock));
+  const handlers: Handlers = mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke));
   let grpcServers: GrpcServers;
   try {
     grpcServers = await startGrpc({ config, handlers: mergeHandlers(handlers, opts.handlerOverrides), log, clock });
@@ -116,6 +126,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     close: async () => {
       await reaper.stop();
       await grpcServers.shutdown();
+      await secrets.close();
       await store.close();
       log.flush?.();
     },

@@ -24,20 +24,34 @@ export function contextValue(field: string, v: unknown): ContextValue {
     if (v.length > 1024) throw invalidArgument(field, 'a string of at most 1024 characters');
     return v;
   }
-  if (typeof v === 'boolean') return v;
   if (typeof v === 'number') {
     if (!Number.isSafeInteger(v)) throw invalidArgument(field, `an integer (amounts are in cents), got ${Number.isFinite(v) ? v : 'a non-finite number'}`);
     return v;
   }
-  throw invalidArgument(field, 'a string, an integer or a boolean');
+  throw invalidArgument(field, 'a string or an integer');
 }
 
-/** For RequestLease, each declared context field comes from params.<field> and is required. */
+/**
+ * For RequestLease, each declared context field comes from params.<field> and
+ * is required. It is normalized to the type the Invoke will extract, so the
+ * lease binds exactly: integer fields (the budget field) are integers, path
+ * and query fields are strings (a CLI `--param id=123` stays "123").
+ */
 export function contextFromParams(action: ActionConfig, params: Readonly<Record<string, Json>>): Record<string, ContextValue> {
   const out: Record<string, ContextValue> = {};
   for (const field of action.contextFields) {
-    if (!(field in params)) throw invalidArgument(`params.${field}`, `required: ${action.name} declares the context field "${field}"`);
-    out[field] = contextValue(`params.${field}`, params[field]);
+    const name = `params.${field}`;
+    if (!Object.hasOwn(params, field)) throw invalidArgument(name, `required: ${action.name} declares the context field "${field}"`);
+    let v = contextValue(name, params[field]);
+    const source = action.http?.context[field] ?? '';
+    const integer = action.budget?.field === field;
+    if (integer && typeof v === 'string') {
+      if (!/^-?(0|[1-9][0-9]{0,15})$/.test(v) || !Number.isSafeInteger(Number(v))) throw invalidArgument(name, 'an integer (amounts are in cents)');
+      v = Number(v);
+    } else if (!integer && typeof v === 'number' && (source.startsWith('path.') || source.startsWith('query.'))) {
+      v = String(v);
+    }
+    out[field] = v;
   }
   return out;
 }

@@ -1,7 +1,8 @@
 /** A lease as stored. Times are ms since the epoch (from the Clock). */
 export type LeaseStatus = 'active' | 'expired' | 'revoked' | 'exhausted' | 'revoke_failed';
 
-export type ContextValue = string | number | boolean;
+/** Declared context values: strings, or integers (amounts are integer cents). */
+export type ContextValue = string | number;
 
 export interface LeaseRecord {
   id: string;

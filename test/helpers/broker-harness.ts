@@ -11,6 +11,7 @@ import { createCa, initPki, issueCert, type CertificateAuthority, type PkiLayout
 import type { Clock } from '../../src/lib/clock';
 import { createLogger } from '../../src/lib/logger';
 import type { Handlers } from '../../src/transport/grpc/server';
+import type { Resolver } from '../../src/brokered-http';
 import { x509Lib } from '../../src/lib/x509';
 
 const x509 = x509Lib();
@@ -130,6 +131,7 @@ export async function startBroker(opts: {
   raw?: Record<string, unknown>;
   clock?: Clock;
   handlerOverrides?: Handlers;
+  resolver?: Resolver;
 }): Promise<RunningBroker> {
   const raw = opts.raw ?? baseRawConfig(opts.pki, opts.dir);
   const config = compileConfig(raw, path.join(opts.dir, 'config.yaml'));
@@ -139,6 +141,7 @@ export async function startBroker(opts: {
     log: createLogger({ level: 'debug', destination: logs }),
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(opts.handlerOverrides ? { handlerOverrides: opts.handlerOverrides } : {}),
+    ...(opts.resolver ? { resolver: opts.resolver } : {}),
   });
   const addr = `127.0.0.1:${app.port}`;
   const caPem = readFileSync(opts.pki.layout.caCert);

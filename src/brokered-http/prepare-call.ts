@@ -1,0 +1,108 @@
+import { BrokerError, invalidArgument } from '../lib/errors';
+import { extractContext, type ContextValue } from './context-fields';
+import type { HttpActionSpec } from './http-action';
+import { agentPathProblem, matchPath, renderPath } from './path-template';
+import { checkQuery, encodeQuery, type QueryInput } from './query-params';
+import { agentContentType, filterAgentHeaders, type HeaderInput } from './request-headers';
+import { parseStrictJson, StrictJsonError, type JsonValue } from './strict-json';
+
+/** What the agent asked for in an Invoke. */
+export interface AgentHttpRequest {
+  readonly method: string;
+  /** The concrete path relative to the action's base URL, e.g. "/tickets/T-1". */
+  readonly path: string;
+  readonly query?: QueryInput;
+  readonly headers?: HeaderInput;
+  readonly body?: Uint8Array;
+}
+
+/**
+ * A call the broker has checked and built, without any secret in it. Safe to
+ * digest into evidence (`invoke.intent`) and to compare with a lease before
+ * sendCall injects the credential.
+ */
+export interface PreparedCall {
+  readonly action: string;
+  readonly method: string;
+  /** Absolute URL built by the broker: base URL + template + params + encoded query. */
+  readonly url: string;
+  /** Lower-case names; agent headers that passed, plus a broker-set Content-Type for JSON actions. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+  /** The template that matched, e.g. "/tickets/{id}", and its parameter values. */
+  readonly pathTemplate: string;
+  readonly pathParams: Readonly<Record<string, string>>;
+  /** The declared context fields as extracted from the call. */
+  readonly context: Readonly<Record<string, ContextValue>>;
+}
+
+export const MAX_URL_LENGTH = 8192;
+
+const BODYLESS_METHODS: readonly string[] = Object.freeze(['GET', 'HEAD']);
+
+const isJsonMediaType = (ct: string | undefined): boolean =>
+  ct !== undefined && /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i.test(ct.trim());
+
+/**
+ * Checks an agent's request against the action and builds the exact call the
+ * broker will make. Pure and synchronous; throws BrokerError
+ * (invalid_argument, or resource_exhausted for a body over the limit).
+ */
+export function prepareCall(spec: HttpActionSpec, req: AgentHttpRequest): PreparedCall {
+  const method = req.method;
+  if (typeof method !== 'string' || !spec.methods.includes(method)) {
+    throw invalidArgument('method', `must be one of ${spec.methods.join(', ')}`);
+  }
+
+  if (typeof req.path !== 'string') throw invalidArgument('path', 'must be a string');
+  const problem = agentPathProblem(req.path);
+  if (problem) throw invalidArgument('path', problem);
+  const match = matchPath(spec.templates, req.path);
+  if (!match) throw invalidArgument('path', `must match one of ${spec.paths.join(', ')}, each {param} one segment of [A-Za-z0-9._~-]+`);
+
+  const queryContext = spec.contextFields.flatMap((f) => (f.from.kind === 'query' ? [f.from.name] : []));
+  const query = checkQuery(req.query, queryContext);
+
+  const headers = filterAgentHeaders(spec, req.headers);
+
+  const body = Buffer.from(req.body ?? new Uint8Array(0));
+  if (body.length > spec.limits.maxRequestBodyBytes) {
+    throw new BrokerError('resource_exhausted', `body: must be at most ${spec.limits.maxRequestBodyBytes} bytes for this action`);
+  }
+  if (body.length > 0 && BODYLESS_METHODS.includes(method)) throw invalidArgument('body', `must be empty for ${method}`);
+
+  let json: JsonValue | undefined;
+  if (spec.jsonBody && body.length === 0) throw invalidArgument('body', 'must be a JSON object (the action reads fields from it)');
+  if (spec.jsonBody || (body.length > 0 && isJsonMediaType(agentContentType(req.headers)))) {
+    try {
+      json = parseStrictJson(body);
+    } catch (err) {
+      if (err instanceof StrictJsonError) throw invalidArgument('body', `must be unambiguous JSON; it ${err.message}`);
+      throw err;
+    }
+    if (spec.jsonBody && !(json instanceof Map)) throw invalidArgument('body', 'must be a JSON object (the action reads fields from it)');
+  }
+  // The broker vouches for the body's type: an agent could otherwise send JSON
+  // labelled as a form, which the upstream would parse into different fields.
+  if (spec.jsonBody) headers['content-type'] = 'application/json';
+
+  const context = extractContext(spec, { params: match.params, query, body: json });
+
+  const path = spec.basePath + renderPath(match.template, match.params);
+  const url = `${spec.origin}${path}${encodeQuery(query)}`;
+  if (url.length > MAX_URL_LENGTH) throw invalidArgument('query', `the URL must stay under ${MAX_URL_LENGTH} characters`);
+  // Defence in depth: the URL parser must see exactly the origin and path we built.
+  const parsed = new URL(url);
+  if (parsed.origin !== spec.origin || parsed.pathname !== path) throw invalidArgument('path', 'must name a resource of this action');
+
+  return Object.freeze({
+    action: spec.name,
+    method,
+    url: parsed.href,
+    headers: Object.freeze(headers),
+    body,
+    pathTemplate: match.template.source,
+    pathParams: match.params,
+    context: Object.freeze(context),
+  });
+}

@@ -1,0 +1,134 @@
+import { inspect } from 'node:util';
+import type { SecretValue } from '../lib/secret-value';
+import { decodeView, sourceRange, type DecodedView, type Escaping } from './decoded-views';
+import { secretPatterns, type SecretPatterns } from './secret-forms';
+
+export const REDACTED = '[REDACTED]';
+const REDACTED_BYTES = Buffer.from(REDACTED, 'latin1');
+
+/** Which escapings appear at all, judged by their lead byte; views for absent ones would equal the source. */
+function presentEscapings(b: Buffer): Escaping[] {
+  const present: Escaping[] = [];
+  if (b.includes(0x5c)) present.push('json');
+  if (b.includes(0x25)) present.push('url');
+  if (b.includes(0x26)) present.push('html');
+  return present;
+}
+
+function lowerAscii(b: Buffer): Buffer {
+  const out = Buffer.from(b);
+  for (let i = 0; i < out.length; i++) if (out[i]! >= 0x41 && out[i]! <= 0x5a) out[i]! += 0x20;
+  return out;
+}
+
+/** Every occurrence of each pattern (non-overlapping per pattern), as source ranges. */
+function find(hay: Buffer, patterns: readonly Buffer[], toSource: (i: number, len: number) => [number, number], out: Array<[number, number]>): void {
+  for (const pat of patterns) {
+    for (let i = hay.indexOf(pat); i >= 0; i = hay.indexOf(pat, i + pat.length)) out.push(toSource(i, pat.length));
+  }
+}
+
+/**
+ * Removes every known form of one or more secrets from upstream output: raw,
+ * hex (any case), base64 and base64url at the three byte offsets, each also
+ * JSON-escaped (\uXXXX, \/ …), URL-encoded (%XX either case, + for space) or
+ * HTML-escaped, including escapes mixed within one occurrence. Each
+ * occurrence becomes "[REDACTED]" (fixed length, so the secret's length does
+ * not show). Linear in the input: decoded views plus native substring search,
+ * so a hostile upstream cannot stall the event loop with crafted bodies.
+ *
+ * The scrubber holds derived secret material, so it prints as
+ * [SecretScrubber] and should not outlive the call.
+ */
+export class SecretScrubber {
+  readonly #patterns: readonly SecretPatterns[];
+
+  private constructor(patterns: SecretPatterns[]) {
+    this.#patterns = patterns;
+  }
+
+  static of(...secrets: SecretValue[]): SecretScrubber {
+    return new SecretScrubber(
+      secrets.map((s) => {
+        const bytes = s.reveal();
+        const p = secretPatterns(bytes);
+        bytes.fill(0);
+        return p;
+      }),
+    );
+  }
+
+  /** Scrubs bytes; returns the input itself when nothing matched. */
+  scrub(input: Uint8Array): { value: Buffer; count: number } {
+    const b = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+    const literal = this.#patterns.flatMap((p) => p.literal);
+    const plus = this.#patterns.flatMap((p) => p.plusForSpace);
+    const caseless = this.#patterns.flatMap((p) => p.caseless);
+    const ranges: Array<[number, number]> = [];
+    const direct = (i: number, len: number): [number, number] => [i, i + len];
+
+    find(b, [...literal, ...plus], direct, ranges);
+    if (caseless.length > 0) find(lowerAscii(b), caseless, direct, ranges);
+
+    const present = presentEscapings(b);
+    const views: Escaping[][] = present.map((e) => [e]);
+    if (present.length > 1) views.push(present);
+    for (const escapings of views) {
+      const view: DecodedView | undefined = decodeView(b, escapings);
+      if (!view) continue;
+      const patterns = escapings.includes('url') ? [...literal, ...plus] : literal;
+      find(view.bytes, patterns, (i, len) => sourceRange(view, i, len, b.length), ranges);
+    }
+    if (ranges.length === 0) return { value: b, count: 0 };
+
+    // Overlapping finds (the same occurrence seen in several views) become one redaction.
+    ranges.sort((x, y) => x[0] - y[0] || y[1] - x[1]);
+    const parts: Buffer[] = [];
+    let count = 0;
+    let last = 0;
+    let curStart = -1;
+    let curEnd = -1;
+    const flush = (): void => {
+      if (curStart < 0) return;
+      parts.push(b.subarray(last, curStart), REDACTED_BYTES);
+      last = curEnd;
+      count++;
+    };
+    for (const [s, e] of ranges) {
+      if (s < curEnd) {
+        curEnd = Math.max(curEnd, e);
+      } else {
+        flush();
+        curStart = s;
+        curEnd = e;
+      }
+    }
+    flush();
+    parts.push(b.subarray(last));
+    return { value: Buffer.concat(parts), count };
+  }
+
+  /** Scrubs a JavaScript string (as UTF-8). */
+  scrubString(s: string): { value: string; count: number } {
+    const r = this.scrub(Buffer.from(s, 'utf8'));
+    return { value: r.count === 0 ? s : r.value.toString('utf8'), count: r.count };
+  }
+
+  /** Scrubs an HTTP header value as Node gives it (one character per byte). */
+  scrubHeaderValue(s: string): { value: string; count: number } {
+    const r = this.scrub(Buffer.from(s, 'latin1'));
+    return { value: r.count === 0 ? s : r.value.toString('latin1'), count: r.count };
+  }
+
+  toString(): string {
+    return '[SecretScrubber]';
+  }
+
+  toJSON(): string {
+    return '[SecretScrubber]';
+  }
+
+  [inspect.custom](): string {
+    return '[SecretScrubber]';
+  }
+}

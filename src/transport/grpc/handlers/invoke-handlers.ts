@@ -1,0 +1,45 @@
+import type { InvokeService } from '../../../broker/invoke-service';
+import { structToJson } from '../../../broker/struct';
+import type { InvokeRequest__Output } from '../../../gen/secretbroker/v1/InvokeRequest';
+import type { InvokeResponse } from '../../../gen/secretbroker/v1/InvokeResponse';
+import { BrokerError } from '../../../lib/errors';
+import type { CallContext } from '../adapter';
+import type { Handlers } from '../server';
+
+const pairs = (list: Array<{ name: string; value: string }>): Array<[string, string]> => list.map((h) => [h.name, h.value]);
+
+/** Translates Invoke to InvokeService; the denial format (trailer + hint) is built by the service's BrokerError. */
+export function invokeHandlers(invoke: InvokeService): Handlers {
+  return {
+    AgentBroker: {
+      Invoke: async (req: InvokeRequest__Output, ctx: CallContext): Promise<InvokeResponse> => {
+        if (ctx.principal.kind !== 'agent') throw new BrokerError('permission_denied', 'this RPC is for agents');
+        const out = await invoke.invoke(
+          ctx.principal.agent,
+          {
+            leaseId: req.leaseId,
+            action: req.action,
+            resource: req.resource,
+            params: structToJson(req.params),
+            method: req.method,
+            path: req.path,
+            query: pairs(req.query),
+            headers: pairs(req.headers),
+            body: req.body,
+            purpose: req.purpose,
+          },
+          ctx.log,
+          ctx.signal,
+        );
+        return {
+          statusCode: out.response.statusCode,
+          headers: Object.entries(out.response.headers).map(([name, value]) => ({ name, value })),
+          body: out.response.body,
+          leaseId: out.lease.id,
+          usesLeft: out.lease.usesLeft,
+          ...(out.evidence ? { evidence: { origin: out.evidence.origin, index: String(out.evidence.index), leafHash: out.evidence.leafHash } } : {}),
+        };
+      },
+    },
+  };
+}
