@@ -1,4 +1,5 @@
 import type { AgentConfig, BrokerConfig } from '../config/config-types';
+import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledger/evidence-sink';
 import type { LeaseRecord, LeaseStatus } from '../leases/lease';
 import type { Clock } from '../lib/clock';
 import { BrokerError, failedPrecondition, invalidArgument, notFound, resourceExhausted, unimplemented } from '../lib/errors';
@@ -21,14 +22,45 @@ export interface LeaseRequestInput {
 }
 
 export type LeaseOutcome =
-  | { status: 'GRANTED'; lease: LeaseRecord; explanation: Explanation; decision: PolicyDecision }
-  | { status: 'DENIED'; explanation: Explanation; decision: PolicyDecision };
+  | { status: 'GRANTED'; lease: LeaseRecord; explanation: Explanation; decision: PolicyDecision; evidence?: EvidenceRef }
+  | { status: 'DENIED'; explanation: Explanation; decision: PolicyDecision; evidence?: EvidenceRef };
 
 export interface LeaseServiceDeps {
   config: Pick<BrokerConfig, 'actions' | 'agents'>;
   store: Store;
   policy: () => PolicyEngine;
   clock: Clock;
+  /** Where decisions and lease events are recorded; append resolves when durable. */
+  evidence?: EvidenceSink;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export function decisionDraft(agent: string, action: string, resource: string, d: PolicyDecision, trust: TrustView): EvidenceDraft {
+  return {
+    type: 'decision',
+    agent,
+    action,
+    resource,
+    decision: {
+      effect: d.decision,
+      policies: d.determining.map((p) => p.id),
+      policy_version: d.policyVersion,
+      ...(d.obligations.approvals.length ? { approvals: [...d.obligations.approvals] } : {}),
+    },
+    trust: { score: trust.score, tier: trust.tier },
+  };
+}
+
+export function leaseDraft(type: 'lease.issued' | 'lease.renewed' | 'lease.revoked' | 'lease.expired', l: LeaseRecord, extra: Record<string, unknown> = {}): EvidenceDraft {
+  return {
+    type,
+    agent: l.agent,
+    action: l.action,
+    resource: l.resource,
+    lease: { id: l.id, expires_at: iso(l.expiresAt), max_expires_at: iso(l.maxExpiresAt), max_uses: l.maxUses, uses_left: l.usesLeft },
+    ...extra,
+  };
 }
 
 export interface TrustView {
@@ -69,7 +101,8 @@ export class LeaseService {
     if (decision.decision === 'deny' || decision.obligations.approvals.length > 0) {
       // Approval obligations cannot be met until the approvals workflow exists: deny, explained.
       log.info({ action: action.name, resource, policy: decision.determining.map((d) => d.id) }, 'lease denied');
-      return { status: 'DENIED', explanation: decision.explanation, decision };
+      const [ref] = (await this.deps.evidence?.append([decisionDraft(agent.name, action.name, resource, decision, trust)])) ?? [];
+      return { status: 'DENIED', explanation: decision.explanation, decision, ...(ref ? { evidence: ref } : {}) };
     }
     const now = this.deps.clock.now();
     const active = await this.deps.store.countActiveLeases(agent.name);
@@ -97,9 +130,12 @@ export class LeaseService {
       tier: trust.tier,
       updatedAt: now,
     };
+    // Evidence before effect: the decision and the issue are durable before the lease exists or is returned.
+    const refs = (await this.deps.evidence?.append([decisionDraft(agent.name, action.name, resource, decision, trust), leaseDraft('lease.issued', lease)])) ?? [];
     await this.deps.store.insertLease(lease);
     log.info({ lease_id: lease.id, action: action.name, resource, expires_at: lease.expiresAt, max_uses: maxUses }, 'lease granted');
-    return { status: 'GRANTED', lease, explanation: decision.explanation, decision };
+    const ref = refs[1];
+    return { status: 'GRANTED', lease, explanation: decision.explanation, decision, ...(ref ? { evidence: ref } : {}) };
   }
 
   /** The agent's own lease, or NOT_FOUND (another agent's lease is indistinguishable from a missing one). */
@@ -125,7 +161,9 @@ export class LeaseService {
       });
     }
     const ttlMs = ttlSeconds > 0 ? ttlSeconds * 1000 : action.defaultTtlMs;
-    const renewed = await this.deps.store.renewLease(id, agent.name, Math.min(now + ttlMs, lease.maxExpiresAt), now);
+    const expiresAt = Math.min(now + ttlMs, lease.maxExpiresAt);
+    await this.deps.evidence?.append([leaseDraft('lease.renewed', { ...lease, expiresAt })]);
+    const renewed = await this.deps.store.renewLease(id, agent.name, expiresAt, now);
     if (!renewed) throw failedPrecondition('lease is no longer active');
     log.info({ lease_id: id, expires_at: renewed.expiresAt, max_expires_at: renewed.maxExpiresAt }, 'lease renewed');
     return { lease: renewed, explanation: decision.explanation };
@@ -134,7 +172,11 @@ export class LeaseService {
   async revoke(agent: AgentConfig, id: string, reason: string, log: Logger): Promise<LeaseRecord> {
     const lease = await this.get(agent, id);
     const ended = await this.deps.store.endLease(id, 'revoked', reason ? `agent: ${reason.slice(0, 200)}` : 'revoked by agent', this.deps.clock.now());
-    if (ended) log.info({ lease_id: id }, 'lease revoked by agent');
+    if (ended) {
+      // Revocation takes away authority: it happens first, then it is recorded.
+      await this.deps.evidence?.append([leaseDraft('lease.revoked', ended, { by: `agent:${agent.name}` })]);
+      log.info({ lease_id: id }, 'lease revoked by agent');
+    }
     return ended ?? lease;
   }
 
@@ -149,7 +191,10 @@ export class LeaseService {
     const out: LeaseRecord[] = [];
     for (const l of targets) {
       const ended = await this.deps.store.endLease(l.id, 'revoked', `operator ${by}: ${reason.slice(0, 200) || 'revoked'}`, now);
-      if (ended) out.push(ended);
+      if (ended) {
+        out.push(ended);
+        await this.deps.evidence?.append([leaseDraft('lease.revoked', ended, { by: `operator:${by}` })]);
+      }
     }
     log.info({ count: out.length, ...filter }, 'leases revoked by operator');
     return out;

@@ -5,6 +5,7 @@ import { BrokerError } from '../lib/errors';
 import { DeniedError, EXIT, UsageError, type CliIo } from './cli-io';
 import { CLIENT_FLAGS, type Command } from './command';
 import { devCommand } from './dev-command';
+import { invokeCommand } from './invoke-command';
 import { leaseCommands } from './lease-commands';
 import { configCheckCommand, pkiInitCommand, serveCommand } from './local-commands';
 import { secretsListCommand, secretsPutCommand } from './secrets-commands';
@@ -50,7 +51,7 @@ function planned(path: string[], issue: string): Command {
 }
 
 export function allCommands(extra: readonly Command[] = []): Command[] {
-  const real = [serveCommand, devCommand, configCheckCommand, pkiInitCommand, secretsPutCommand, secretsListCommand, ...leaseCommands, ...extra];
+  const real = [serveCommand, devCommand, configCheckCommand, pkiInitCommand, secretsPutCommand, secretsListCommand, ...leaseCommands, invokeCommand, ...extra];
   const taken = new Set(real.map((c) => c.path.join(' ')));
   return [...real, ...PLANNED.filter(([p]) => !taken.has(p.join(' '))).map(([p, i]) => planned(p, i))];
 }

@@ -1,8 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildApp } from '../app';
+import { ensureMasterKey, openLocalBackend } from '../backends/local';
 import { loadConfig } from '../config/load';
+import { ensureDemoUpstreamCerts, startDemoUpstream } from '../demo/demo-upstream';
 import { initPki } from '../identity/pki';
+import { systemClock } from '../lib/clock';
+import { SecretValue } from '../lib/secret-value';
 import { EXIT } from './cli-io';
 import { str, type Command } from './command';
 
@@ -14,26 +19,52 @@ export function devConfigPath(): string {
   return path.resolve('deploy/dev/config.yaml');
 }
 
+const DEMO_SECRETS = ['helpdesk-token', 'stripe-key'];
+
 export const devCommand: Command = {
   path: ['dev'],
-  summary: 'quick start: generate a dev PKI under var/dev if missing, then serve deploy/dev/config.yaml',
+  summary: 'quick start: dev PKI, demo secrets and a demo HTTPS upstream under var/dev, then serve deploy/dev/config.yaml',
   usage: 'dev [--config FILE]',
   options: { config: { type: 'string' }, json: { type: 'boolean' } },
   async run(values, _pos, io) {
     const file = str(values, 'config') ?? devConfigPath();
-    const pkiDir = path.resolve(path.dirname(file), '../../var/dev/pki');
+    const varDir = path.resolve(path.dirname(file), '../../var/dev');
+    const pkiDir = path.join(varDir, 'pki');
     if (!existsSync(path.join(pkiDir, 'ca.pem'))) {
       await initPki({ dir: pkiDir, trustDomain: 'example.org', agents: ['support-bot', 'analyst-bot'], operators: ['alice', 'bob'] });
       io.stderr.write(`created a dev PKI in ${pkiDir}\n`);
     }
+    await ensureDemoUpstreamCerts(path.join(varDir, 'demo-upstream'));
     const config = loadConfig(file);
+
+    // Demo secrets: random tokens sealed in the local store; the demo upstream accepts exactly these.
+    const local = config.backends['local'];
+    if (local?.kind !== 'local') throw new Error('the dev config needs a local backend named "local"');
+    await ensureMasterKey(local.keyFile, { sealedFile: local.path, allowInsecurePermissions: true });
+    const store = await openLocalBackend({ name: 'local', path: local.path, keyFile: local.keyFile, clock: systemClock, allowInsecurePermissions: true });
+    const tokens: Record<string, SecretValue> = {};
+    try {
+      const have = new Set((await store.list()).map((s) => s.name));
+      for (const name of DEMO_SECRETS) {
+        if (!have.has(name)) await store.put(name, SecretValue.fromString(`demo_${name.replace(/-/g, '_')}_${randomBytes(18).toString('base64url')}`));
+        tokens[name] = (await store.get(name)).value;
+      }
+    } finally {
+      await store.close();
+    }
+    const upstream = await startDemoUpstream({ dir: path.join(varDir, 'demo-upstream'), port: 8443, tokens });
     const app = await buildApp({ config });
-    const pki = path.relative(process.cwd(), pkiDir);
+    const pki = path.relative(process.cwd(), pkiDir) || pkiDir;
     io.stderr.write(
       [
         `secret-broker (DEV MODE) serving on ${config.listen.host}:${app.port} (mTLS); health on ${config.healthListen?.host}:${app.healthPort} (plaintext)`,
-        `agent credentials:    --ca ${pki}/ca.pem --cert ${pki}/agents/support-bot.pem --key ${pki}/agents/support-bot.key`,
-        `operator credentials: --ca ${pki}/ca.pem --cert ${pki}/operators/alice.pem --key ${pki}/operators/alice.key`,
+        `demo upstream (the "helpdesk" and "stripe" APIs) on https://localhost:${upstream.port}; it demands the tokens sealed in ${path.relative(process.cwd(), local.path)}`,
+        '',
+        'try, as the agent support-bot (see README "Quick start"):',
+        `  export SECRET_BROKER_ADDR=127.0.0.1:${app.port} SECRET_BROKER_CA=${pki}/ca.pem SECRET_BROKER_CERT=${pki}/agents/support-bot.pem SECRET_BROKER_KEY=${pki}/agents/support-bot.key`,
+        '  node dist/src/main.js lease request tickets.update ticket/T-1 --param ticket=T-1',
+        '  node dist/src/main.js invoke --lease <lease id> --method PUT --path /tickets/T-1 --body \'{"status":"closed"}\'',
+        '',
         'press Ctrl-C to stop',
       ].join('\n') + '\n',
     );
@@ -42,6 +73,8 @@ export const devCommand: Command = {
       process.once('SIGTERM', () => resolve());
     });
     await app.close();
+    await upstream.close();
+    for (const t of Object.values(tokens)) t.wipe();
     return EXIT.ok;
   },
 };

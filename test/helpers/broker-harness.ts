@@ -12,6 +12,7 @@ import type { Clock } from '../../src/lib/clock';
 import { createLogger } from '../../src/lib/logger';
 import type { Handlers } from '../../src/transport/grpc/server';
 import type { Resolver } from '../../src/brokered-http';
+import type { Store } from '../../src/store/store';
 import { x509Lib } from '../../src/lib/x509';
 
 const x509 = x509Lib();
@@ -132,6 +133,7 @@ export async function startBroker(opts: {
   clock?: Clock;
   handlerOverrides?: Handlers;
   resolver?: Resolver;
+  store?: Store;
 }): Promise<RunningBroker> {
   const raw = opts.raw ?? baseRawConfig(opts.pki, opts.dir);
   const config = compileConfig(raw, path.join(opts.dir, 'config.yaml'));
@@ -142,6 +144,7 @@ export async function startBroker(opts: {
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(opts.handlerOverrides ? { handlerOverrides: opts.handlerOverrides } : {}),
     ...(opts.resolver ? { resolver: opts.resolver } : {}),
+    ...(opts.store ? { store: opts.store } : {}),
   });
   const addr = `127.0.0.1:${app.port}`;
   const caPem = readFileSync(opts.pki.layout.caCert);

@@ -38,8 +38,9 @@ export function leaseHandlers(leases: LeaseService, clock: Clock): Handlers {
           ctx.log,
         );
         const explanation = toProtoExplanation(outcome.explanation, outcome.decision.policyVersion);
-        if (outcome.status === 'DENIED') return { status: 'DENIED', explanation };
-        return { status: 'GRANTED', lease: toProtoLease(outcome.lease, clock.now()), explanation };
+        const evidence = outcome.evidence ? { origin: outcome.evidence.origin, index: String(outcome.evidence.index), leafHash: outcome.evidence.leafHash } : undefined;
+        if (outcome.status === 'DENIED') return { status: 'DENIED', explanation, ...(evidence ? { evidence } : {}) };
+        return { status: 'GRANTED', lease: toProtoLease(outcome.lease, clock.now()), explanation, ...(evidence ? { evidence } : {}) };
       },
       GetLease: async (req: GetLeaseRequest__Output, ctx: CallContext) => toProtoLease(await leases.get(agentOf(ctx.principal), req.leaseId), clock.now()),
       RenewLease: async (req: RenewLeaseRequest__Output, ctx: CallContext): Promise<LeaseResponse> => {
