@@ -49,7 +49,7 @@ export async function startDemoUpstream(opts: { dir: string; port: number; token
       const debug = url.searchParams.get('debug') === '1' ? { debug: { you_sent_authorization: req.headers.authorization } } : {};
       const m = /^\/api\/tickets\/([A-Za-z0-9._~-]+)$/.exec(url.pathname);
       if (m && req.method === 'PUT') {
-        let update: Record<string, unknown> = {};
+        let update: Record<string, unknown>;
         try {
           update = JSON.parse(Buffer.concat(chunks).toString() || '{}') as Record<string, unknown>;
         } catch {
