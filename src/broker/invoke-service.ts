@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { checkCallBinding, prepareCall, sendCall, type BrokeredResponse, type HttpActionSpec, type Resolver } from '../brokered-http';
+import { checkCallBinding, prepareCall, sendCall, TlsContexts, type BrokeredResponse, type HttpActionSpec, type Resolver } from '../brokered-http';
 import type { AgentConfig, BrokerConfig } from '../config/config-types';
 import type { EvidenceRef, EvidenceSink } from '../evidence/ledger/evidence-sink';
 import type { LeaseRecord } from '../leases/lease';
@@ -61,6 +61,8 @@ const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).di
  * → record invoke.result.
  */
 export class InvokeService {
+  private readonly tlsContexts = new TlsContexts();
+
   constructor(private readonly deps: InvokeServiceDeps) {}
 
   async invoke(agent: AgentConfig, req: InvokeInput, log: Logger, signal?: AbortSignal): Promise<InvokeOutcome> {
@@ -124,6 +126,7 @@ export class InvokeService {
       response = await sendCall(prepared, spec, secret, {
         idempotencyKey,
         clock: this.deps.clock,
+        tlsContexts: this.tlsContexts,
         ...(this.deps.resolver ? { resolver: this.deps.resolver } : {}),
         ...(signal ? { signal } : {}),
       });

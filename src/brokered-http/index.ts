@@ -30,3 +30,4 @@ export type { QueryInput } from './query-params';
 export { REDACTED, SecretScrubber } from './secret-scrubber';
 export { sendCall, type BrokeredResponse, type SendCallOptions } from './send-call';
 export { systemResolver, type Resolver } from './upstream-address';
+export { TlsContexts } from './tls-contexts';

@@ -13,6 +13,7 @@ import { filterAgentHeaders } from './request-headers';
 import { decodeResponseBody, tooLarge } from './response-body';
 import { scrubResponseHeaders } from './response-headers';
 import { SecretScrubber } from './secret-scrubber';
+import type { TlsContexts } from './tls-contexts';
 import { resolveUpstream, systemResolver, type CheckedAddress, type Resolver } from './upstream-address';
 
 export interface SendCallOptions {
@@ -24,6 +25,8 @@ export interface SendCallOptions {
   readonly signal?: AbortSignal;
   /** For latencyMs. */
   readonly clock?: Clock;
+  /** Reuses each action's TLS context (CA set) across calls; without it one is built per call. */
+  readonly tlsContexts?: TlsContexts;
 }
 
 /** The upstream's answer as the agent may see it: decompressed, scrubbed, without cookies or hop-by-hop headers. */
@@ -74,7 +77,7 @@ export async function sendCall(prepared: PreparedCall, spec: HttpActionSpec, sec
   try {
     const target = await untilAborted(resolveUpstream(spec, opts.resolver ?? systemResolver), controller.signal);
     const headers = requestHeaders(prepared, spec, secret, opts.idempotencyKey);
-    const raw = await exchange(prepared, spec, target, headers, controller.signal, () => abort('connect'));
+    const raw = await exchange(prepared, spec, target, headers, controller.signal, () => abort('connect'), opts.tlsContexts);
     const contentEncoding = headerValue(raw.rawHeaders, 'content-encoding');
     const decoded = await decodeResponseBody(spec.name, raw.body, contentEncoding, spec.limits.maxResponseBodyBytes);
     const body = scrubber.scrub(decoded);
@@ -147,6 +150,7 @@ function exchange(
   headers: Record<string, string>,
   signal: AbortSignal,
   onConnectTimeout: () => void,
+  tlsContexts: TlsContexts | undefined,
 ): Promise<RawResponse> {
   const url = new URL(prepared.url);
   const limit = spec.limits.maxResponseBodyBytes;
@@ -160,7 +164,7 @@ function exchange(
       headers,
       // A fresh connection per call: no pooled socket chosen under other CA or address rules.
       agent: false,
-      ca: [...tls.rootCertificates, ...spec.extraCaPem],
+      ...(tlsContexts ? { secureContext: tlsContexts.get(spec) } : { ca: [...tls.rootCertificates, ...spec.extraCaPem] }),
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
       ...(isIP(spec.hostname) ? {} : { servername: spec.hostname }),

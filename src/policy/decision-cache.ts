@@ -1,5 +1,6 @@
 import canonicalize from 'canonicalize';
 import type { CedarInput } from './decision-request';
+import { DecisionInputs, FULL_INPUTS } from './decision-inputs';
 
 export interface DecisionCache<V> {
   get(key: string): V | undefined;
@@ -39,11 +40,18 @@ export function createDecisionCache<V>(maxEntries: number): DecisionCache<V> {
 }
 
 /**
- * Exactly the inputs a decision is a pure function of (DESIGN, "Getting
- * explanations right"): policy-set version, principal and its groups, action,
- * resource and the canonical (RFC 8785) context.
+ * The inputs a decision is a pure function of (DESIGN, "Getting explanations
+ * right"), narrowed to those the policy set can observe (see
+ * decision-inputs.ts): policy-set version, principal, its groups and action
+ * always; the resource only if some policy can observe it; of the context,
+ * `trust`, `tier`, the attributes policies read and the names of all
+ * attributes present, or the whole canonical (RFC 8785) context if some
+ * policy uses it as a whole. With FULL_INPUTS this is every input.
  */
-export function decisionCacheKey(version: string, input: CedarInput): string {
+export function decisionCacheKey(version: string, input: CedarInput, inputs: DecisionInputs = FULL_INPUTS): string {
   const { principal, groups, action, resource, context } = input;
-  return JSON.stringify([version, principal.id, groups, action.id, resource.id, canonicalize(context)]);
+  const r = inputs.resource ? resource.id : null;
+  if (inputs.context === 'all') return JSON.stringify([version, principal.id, groups, action.id, r, canonicalize(context)]);
+  const read = inputs.context.map((k) => (Object.prototype.hasOwnProperty.call(context, k) ? [context[k]] : []));
+  return JSON.stringify([version, principal.id, groups, action.id, r, canonicalize([Object.keys(context).sort(), read])]);
 }

@@ -5,6 +5,12 @@ import type { Context, Entities } from './cedar-api';
 
 type Uid = { readonly type: string; readonly id: string };
 
+/** Entity types of a request (README, "Request"). */
+export const PRINCIPAL_TYPE = 'Agent';
+export const GROUP_TYPE = 'Group';
+export const ACTION_TYPE = 'Action';
+export const RESOURCE_TYPE = 'Resource';
+
 /** What the broker asks the policy engine. */
 export interface DecisionRequest {
   readonly agent: { readonly name: string; readonly groups: readonly string[] };
@@ -32,9 +38,16 @@ export interface CedarInput {
   readonly action: Uid;
   readonly resource: Uid;
   readonly context: Context;
-  readonly entities: Entities;
   /** Sorted, de-duplicated groups (membership is a set). */
   readonly groups: readonly string[];
+  /**
+   * False when some string (an id, a context key or value) holds a lone UTF-16
+   * surrogate. Cedar cannot read such a request (its JSON parser throws out of
+   * wasm, leaking wasm stack), so the engine fails it closed without calling
+   * Cedar, and never answers it from the cache, whose key may leave that
+   * string out.
+   */
+  readonly wellFormed: boolean;
 }
 
 /** The broker, not the agent, supplies these; a bad one is a bug and must fail closed. */
@@ -49,6 +62,8 @@ const DROPPED_KEYS = new Set(['trust_age_seconds']);
 /** JSON keys Cedar reads as entity or extension escapes; agent data must not smuggle them in. */
 const ESCAPE_KEYS = new Set(['__entity', '__extn', '__expr']);
 const MAX_DEPTH = 32;
+/** In a `u` regex a surrogate pair is one code point, so this matches only lone surrogates. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 /**
  * Validates a request and converts it for Cedar. Agent-supplied values
@@ -70,30 +85,43 @@ export function toCedarInput(req: DecisionRequest): CedarInput {
   if (!isTier(context.tier)) throw new MalformedRequestError('context.tier is not a known tier');
   if (!isPlainObject(context.params)) throw new MalformedRequestError('context.params must be an object');
 
+  const scan = { wellFormed: true };
   const cedarContext: Context = { trust: context.trust, tier: context.tier };
   for (const [key, value] of Object.entries(context)) {
     if (key === 'trust' || key === 'tier' || DROPPED_KEYS.has(key) || value === undefined) continue;
-    cedarContext[key] = toCedarValue(value, `context.${key}`, 0);
+    if (scan.wellFormed && LONE_SURROGATE.test(key)) scan.wellFormed = false;
+    cedarContext[key] = toCedarValue(value, `context.${key}`, 0, scan);
   }
 
-  const groups = [...new Set(agent.groups)].sort();
-  const principal = { type: 'Agent', id: agent.name };
-  const groupUids = groups.map((id) => ({ type: 'Group', id }));
-  const actionUid = { type: 'Action', id: action };
-  const resourceUid = { type: 'Resource', id: resource };
-  const entities: Entities = [
-    { uid: principal, attrs: {}, parents: groupUids },
-    ...groupUids.map((uid) => ({ uid, attrs: {}, parents: [] })),
-    { uid: actionUid, attrs: {}, parents: [] },
-    { uid: resourceUid, attrs: {}, parents: [] },
-  ];
-  return { principal, action: actionUid, resource: resourceUid, context: cedarContext, entities, groups };
+  const groups = agent.groups.length === 1 ? [agent.groups[0]] : [...new Set(agent.groups)].sort();
+  const wellFormed = scan.wellFormed && ![agent.name, action, resource, ...groups].some((s) => LONE_SURROGATE.test(s));
+  return {
+    principal: { type: PRINCIPAL_TYPE, id: agent.name },
+    action: { type: ACTION_TYPE, id: action },
+    resource: { type: RESOURCE_TYPE, id: resource },
+    context: cedarContext,
+    groups,
+    wellFormed,
+  };
 }
 
-function toCedarValue(value: unknown, path: string, depth: number): Context[string] {
+/** The entities Cedar needs for a request: the principal with its groups, the action and the resource, none with attributes. */
+export function cedarEntities(input: CedarInput): Entities {
+  const groupUids = input.groups.map((id) => ({ type: GROUP_TYPE, id }));
+  return [
+    { uid: input.principal, attrs: {}, parents: groupUids },
+    ...groupUids.map((uid) => ({ uid, attrs: {}, parents: [] })),
+    { uid: input.action, attrs: {}, parents: [] },
+    { uid: input.resource, attrs: {}, parents: [] },
+  ];
+}
+
+function toCedarValue(value: unknown, path: string, depth: number, scan: { wellFormed: boolean }): Context[string] {
   if (depth > MAX_DEPTH) throw invalidArgument(path, `is nested more than ${MAX_DEPTH} levels deep`);
   switch (typeof value) {
     case 'string':
+      if (scan.wellFormed && LONE_SURROGATE.test(value)) scan.wellFormed = false;
+      return value;
     case 'boolean':
       return value;
     case 'number':
@@ -103,12 +131,13 @@ function toCedarValue(value: unknown, path: string, depth: number): Context[stri
       throw invalidArgument(path, `must be an integer, got ${Number.isFinite(value) ? 'a fractional number' : String(value)}`);
     case 'object': {
       if (value === null) throw invalidArgument(path, 'must not be null');
-      if (Array.isArray(value)) return value.map((v, i) => toCedarValue(v, `${path}[${i}]`, depth + 1));
+      if (Array.isArray(value)) return value.map((v, i) => toCedarValue(v, `${path}[${i}]`, depth + 1, scan));
       if (!isPlainObject(value)) throw invalidArgument(path, 'must be a JSON value');
       const out: Record<string, Context[string]> = {};
       for (const [k, v] of Object.entries(value)) {
         if (ESCAPE_KEYS.has(k)) throw invalidArgument(`${path}.${k}`, 'is a reserved key');
-        if (v !== undefined) out[k] = toCedarValue(v, `${path}.${k}`, depth + 1);
+        if (scan.wellFormed && LONE_SURROGATE.test(k)) scan.wellFormed = false;
+        if (v !== undefined) out[k] = toCedarValue(v, `${path}.${k}`, depth + 1, scan);
       }
       return out;
     }

@@ -3,7 +3,8 @@ import { isTier } from '../trust/trust-tiers';
 import { isTrustScore } from '../trust/trust-score';
 import { CedarApi, cedarErrorText, defaultCedarApi, PolicyJson } from './cedar-api';
 import { createDecisionCache, decisionCacheKey } from './decision-cache';
-import { CedarInput, DecisionRequest, toCedarInput } from './decision-request';
+import { analyzeDecisionInputs } from './decision-inputs';
+import { CedarInput, cedarEntities, DecisionRequest, MalformedRequestError, toCedarInput } from './decision-request';
 import { deepFreeze } from './deep-freeze';
 import {
   actionInScope,
@@ -13,6 +14,7 @@ import {
   DecisionKind,
   derivedRequires,
   evaluateCandidate,
+  EvaluatedCandidate,
   Explanation,
   forbidHint,
   noPermitHint,
@@ -57,6 +59,29 @@ export interface PolicyEngine {
 }
 
 export const EVALUATION_FAILED = 'policy evaluation failed';
+
+/** What a deny's summary and hint are built from, apart from the resource. */
+interface DenyBasis {
+  readonly agent: string;
+  readonly action: string;
+  readonly matched: readonly PolicyInfo[];
+  readonly evaluated: readonly EvaluatedCandidate[];
+  readonly determining: PolicyDecision['determining'];
+  readonly candidates: Explanation['candidates'];
+  readonly trust: Explanation['trust'];
+}
+
+interface Evaluated {
+  /** Frozen. */
+  readonly decision: PolicyDecision;
+  /** Set on a deny, whose text names the resource. */
+  readonly deny?: DenyBasis;
+}
+
+interface CacheEntry extends Evaluated {
+  /** The resource `decision` was rendered for. */
+  readonly resource: string;
+}
 const DEFAULT_CACHE_SIZE = 10_000;
 
 class EngineError extends Error {
@@ -71,7 +96,9 @@ class EngineError extends Error {
 
 export function createPolicyEngine(policySet: PolicySet, opts: PolicyEngineOptions = {}): PolicyEngine {
   const cedar = opts.cedar ?? defaultCedarApi;
-  const cache = createDecisionCache<PolicyDecision>(opts.cacheSize ?? DEFAULT_CACHE_SIZE);
+  const cache = createDecisionCache<CacheEntry>(opts.cacheSize ?? DEFAULT_CACHE_SIZE);
+  // Which inputs the policies can observe; the cache key holds only those.
+  const inputs = analyzeDecisionInputs(policySet.policies);
   const byId = new Map(policySet.policies.map((p) => [p.id, p]));
   const plans: CandidatePlan[] = policySet.policies
     .filter((p) => p.effect === 'permit')
@@ -79,6 +106,17 @@ export function createPolicyEngine(policySet: PolicySet, opts: PolicyEngineOptio
       const checks = conditionChecks(policy.id, policy.json, cedar);
       return { policy, checks, requires: policy.requires ?? derivedRequires(checks) };
     });
+
+  // Candidates for each action some action scope names, computed once.
+  const plansByAction = new Map<string, readonly CandidatePlan[]>();
+  for (const plan of plans) {
+    const a = plan.policy.json.action;
+    const uids = a.op === 'All' ? [] : 'entities' in a ? a.entities : 'entity' in a ? [a.entity] : [];
+    for (const u of uids) {
+      const { type, id } = '__entity' in u ? u.__entity : u;
+      if (type === 'Action' && !plansByAction.has(id)) plansByAction.set(id, Object.freeze(plans.filter((p) => actionInScope(p.policy.json, id))));
+    }
+  }
 
   // Every standalone check of every permit in one preparsed set, so explaining
   // a decision costs one more Cedar call however many candidates there are.
@@ -93,8 +131,13 @@ export function createPolicyEngine(policySet: PolicySet, opts: PolicyEngineOptio
     }
   }
 
-  function evaluate(req: DecisionRequest, input: CedarInput): PolicyDecision {
-    const call = { principal: input.principal, action: input.action, resource: input.resource, context: input.context, entities: input.entities };
+  /**
+   * Evaluates a request. Everything here is a function of the cache key's
+   * inputs, except the resource named in a deny's summary and hint; so a deny
+   * also returns what `renderDeny` needs to name another resource.
+   */
+  function evaluate(req: DecisionRequest, input: CedarInput): Evaluated {
+    const call = { principal: input.principal, action: input.action, resource: input.resource, context: input.context, entities: cedarEntities(input) };
     const main = cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: policySet.preparsedId });
     if (main.type !== 'success') throw new EngineError(`Cedar failed: ${cedarErrorText(main.errors)}`);
     const { decision, diagnostics } = main.response;
@@ -103,33 +146,42 @@ export function createPolicyEngine(policySet: PolicySet, opts: PolicyEngineOptio
 
     // Cedar skips a policy whose condition errors. For a forbid that would
     // turn "could not check the prohibition" into an allow: fail closed.
-    const brokenForbids = [...errored.keys()].map(policyById).filter((p) => p.effect === 'forbid');
-    if (decision === 'allow' && brokenForbids.length > 0) {
-      throw new EngineError(`forbid policies could not be evaluated: ${brokenForbids.map((p) => p.id).join(', ')}`, brokenForbids);
+    if (decision === 'allow' && errored.size > 0) {
+      const brokenForbids = Array.from(errored.keys(), policyById).filter((p) => p.effect === 'forbid');
+      if (brokenForbids.length > 0) {
+        throw new EngineError(`forbid policies could not be evaluated: ${brokenForbids.map((p) => p.id).join(', ')}`, brokenForbids);
+      }
     }
 
     // An allow that needs no approval has no use for alternatives: list only the permits that
     // matched and skip the per-conjunct pass, which would double the cost of the hot path.
     // (TTL and use caps are applied, not negotiated, so they do not call for alternatives.)
     const plainAllow = decision === 'allow' && matched.some((p) => p.effect === 'permit' && p.obligations.approvals.length === 0);
-    const candidatePlans = plans.filter((p) => actionInScope(p.policy.json, req.action) && (!plainAllow || matched.includes(p.policy)));
-    let outcome: CheckOutcome = { satisfied: new Set(), errored: new Map() };
-    if (plainAllow) outcome = { satisfied: new Set(candidatePlans.flatMap((p) => p.checks.map((c) => c.key))), errored: new Map() };
-    else if (hasChecks && candidatePlans.some((p) => p.checks.length > 0)) {
-      const checks = cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: checksId });
-      if (checks.type !== 'success') throw new EngineError(`Cedar failed on explanation checks: ${cedarErrorText(checks.errors)}`);
-      const d = checks.response.diagnostics;
-      outcome = { satisfied: new Set(d.reason), errored: new Map(d.errors.map((e) => [e.policyId, cedarErrorText([e.error])])) };
+    const inScope = plansFor(req.action);
+    const candidatePlans = plainAllow ? inScope.filter((p) => matched.includes(p.policy)) : inScope;
+    let evaluated: EvaluatedCandidate[];
+    if (plainAllow) {
+      // Every check of a matched permit held: exactly what evaluateCandidate gives when all are satisfied.
+      evaluated = candidatePlans.map((plan) => ({ plan, failed: [], failedText: [], scopeFailed: false }));
+    } else {
+      let outcome: CheckOutcome = NOTHING_SATISFIED;
+      if (hasChecks && candidatePlans.some((p) => p.checks.length > 0)) {
+        const checks = cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: checksId });
+        if (checks.type !== 'success') throw new EngineError(`Cedar failed on explanation checks: ${cedarErrorText(checks.errors)}`);
+        const d = checks.response.diagnostics;
+        outcome = { satisfied: new Set(d.reason), errored: new Map(d.errors.map((e) => [e.policyId, cedarErrorText([e.error])])) };
+      }
+      evaluated = candidatePlans.map((plan) => evaluateCandidate(plan, outcome));
     }
-    const evaluated = candidatePlans.map((plan) => {
-      const e = evaluateCandidate(plan, outcome);
-      // Belt and braces: a permit Cedar itself could not evaluate must not look satisfied.
-      const err = errored.get(plan.policy.id);
-      return err !== undefined && e.failedText.length === 0 ? { ...e, failedText: [`its conditions could not be evaluated: ${err}`] } : e;
-    });
+    if (errored.size > 0) {
+      evaluated = evaluated.map((e) => {
+        // Belt and braces: a permit Cedar itself could not evaluate must not look satisfied.
+        const err = errored.get(e.plan.policy.id);
+        return err !== undefined && e.failedText.length === 0 ? { ...e, failedText: [`its conditions could not be evaluated: ${err}`] } : e;
+      });
+    }
 
     const trust = { score: input.context.trust as number, tier: req.context.tier };
-    const agent = req.agent.name;
     const determining = matched.map((p) => ({ id: p.id, reason: p.reason }));
     const candidates = evaluated.map(toCandidate);
 
@@ -140,7 +192,7 @@ export function createPolicyEngine(policySet: PolicySet, opts: PolicyEngineOptio
       const kind: DecisionKind = obligationCount(chosen.obligations) === 0 ? 'allow' : 'allow_with_obligations';
       const summary =
         kind === 'allow' ? `permitted by ${chosen.id}` : `permitted by ${chosen.id} with obligations: ${obligationLabels(chosen.obligations).join(', ')}`;
-      return {
+      const allowed: PolicyDecision = {
         decision: kind,
         determining,
         chosenPolicyId: chosen.id,
@@ -148,20 +200,30 @@ export function createPolicyEngine(policySet: PolicySet, opts: PolicyEngineOptio
         explanation: { decision: kind, summary, deciding_policies: determining, candidates, hint: allowHint(chosen, chosen.obligations), trust },
         policyVersion: policySet.version,
       };
+      return { decision: deepFreeze(allowed) };
     }
 
-    const summary =
-      matched.length > 0
-        ? `forbidden by ${matched.map((p) => p.id).join(', ')}`
-        : `no policy permits ${req.action} on ${req.resource} for ${agent}`;
-    const hint = matched.length > 0 ? forbidHint(matched) : noPermitHint({ agent, action: req.action, resource: req.resource }, evaluated);
-    return {
+    const basis: DenyBasis = { agent: req.agent.name, action: req.action, matched, evaluated, determining, candidates, trust };
+    return { decision: renderDeny(basis, req.resource), deny: basis };
+  }
+
+  /** A deny's decision for `resource`; the only part of a decision that names the resource. */
+  function renderDeny(b: DenyBasis, resource: string): PolicyDecision {
+    const { agent, action, matched } = b;
+    const summary = matched.length > 0 ? `forbidden by ${matched.map((p) => p.id).join(', ')}` : `no policy permits ${action} on ${resource} for ${agent}`;
+    const hint = matched.length > 0 ? forbidHint(matched) : noPermitHint({ agent, action, resource }, b.evaluated);
+    return deepFreeze({
       decision: 'deny',
-      determining,
+      determining: b.determining,
       obligations: NO_OBLIGATIONS,
-      explanation: { decision: 'deny', summary, deciding_policies: determining, candidates, hint, trust },
+      explanation: { decision: 'deny', summary, deciding_policies: b.determining, candidates: b.candidates, hint, trust: b.trust },
       policyVersion: policySet.version,
-    };
+    });
+  }
+
+  /** The permits whose action scope covers `action`, in policy order. */
+  function plansFor(action: string): readonly CandidatePlan[] {
+    return plansByAction.get(action) ?? plans.filter((p) => actionInScope(p.policy.json, action));
   }
 
   function policyById(id: string): PolicyInfo {
@@ -206,13 +268,19 @@ export function createPolicyEngine(policySet: PolicySet, opts: PolicyEngineOptio
         if (err instanceof BrokerError && err.kind === 'invalid_argument') throw err;
         return failClosed(req, err);
       }
+      // Cedar would reject it by throwing out of wasm, which leaks wasm stack each time until,
+      // some 1500 requests later, the instance traps on every call. Same answer, without the call.
+      if (!input.wellFormed) return failClosed(req, new MalformedRequestError('a string in the request holds a lone UTF-16 surrogate, which Cedar cannot read'));
       try {
-        const key = decisionCacheKey(policySet.version, input);
+        const key = decisionCacheKey(policySet.version, input, inputs);
         const hit = cache.get(key);
-        if (hit !== undefined) return hit;
-        const result = deepFreeze(evaluate(req, input));
-        cache.set(key, result);
-        return result;
+        if (hit !== undefined) {
+          // Only a deny's text names the resource, and the key may leave the resource out.
+          return hit.deny === undefined || hit.resource === req.resource ? hit.decision : renderDeny(hit.deny, req.resource);
+        }
+        const result = evaluate(req, input);
+        cache.set(key, { ...result, resource: req.resource });
+        return result.decision;
       } catch (err) {
         // Not cached: an engine failure may be transient, and a retry should re-evaluate.
         return failClosed(req, err);
@@ -221,6 +289,8 @@ export function createPolicyEngine(policySet: PolicySet, opts: PolicyEngineOptio
     cacheStats: () => cache.stats(),
   });
 }
+
+const NOTHING_SATISFIED: CheckOutcome = { satisfied: new Set(), errored: new Map() };
 
 function byIdOrder(a: PolicyInfo, b: PolicyInfo): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;

@@ -178,8 +178,12 @@ describe('policy engine', () => {
       assert.equal(engine.cacheStats().size, 2);
     });
 
-    it('is keyed on principal, groups, action, resource and every context value', () => {
-      const engine = createPolicyEngine(dev);
+    it('is keyed on principal, groups, action, resource and every context value when policies may read them all', () => {
+      // Reads the resource and the context as a whole, so every input is in the key.
+      const all = compilePolicySet([
+        { name: 'all.cedar', text: '@id("everything") permit (principal, action, resource) when { resource != Resource::"none" && context != {} };' },
+      ]);
+      const engine = createPolicyEngine(all);
       const base = refund(100);
       const variants: DecisionRequest[] = [
         base,
@@ -201,6 +205,27 @@ describe('policy engine', () => {
       engine.decide(refund(100, { trust_age_seconds: 12345 }));
       assert.equal(engine.cacheStats().hits, 3);
       assert.equal(engine.cacheStats().size, variants.length);
+    });
+
+    it('on the dev policies, leaves out the resource and the context values no policy reads', () => {
+      const engine = createPolicyEngine(dev);
+      const base = refund(100);
+      const keyed: DecisionRequest[] = [
+        base,
+        { ...base, agent: { name: 'other-bot', groups: ['support'] } },
+        { ...base, agent: { name: 'support-bot', groups: [] } },
+        { ...base, action: 'tickets.update' },
+        refund(101),
+        refund(100, { trust: 601 }),
+        refund(100, { extra: true }), // a new attribute name: Cedar lists the names present in some errors
+      ];
+      for (const v of keyed) engine.decide(v);
+      assert.deepEqual(engine.cacheStats(), { size: keyed.length, hits: 0, misses: keyed.length });
+      const a = engine.decide({ ...base, resource: 'stripe-eu' });
+      const b = engine.decide(refund(100, { params: { note: 'x' } }));
+      assert.equal(engine.cacheStats().hits, 2);
+      assert.deepEqual(a, createPolicyEngine(dev, { cacheSize: 0 }).decide({ ...base, resource: 'stripe-eu' }));
+      assert.deepEqual(b, createPolicyEngine(dev, { cacheSize: 0 }).decide(refund(100, { params: { note: 'x' } })));
     });
 
     it('is keyed on the policy version: engines over different sets never share results', async () => {
