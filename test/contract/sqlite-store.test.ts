@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
+import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
 import { tempDir } from '../helpers/broker-harness';
 import { lease, storeContract } from './store-contract';
@@ -15,14 +16,17 @@ storeContract('sqlite', () => {
 });
 
 describe('sqlite store specifics', () => {
-  it('runs WAL with synchronous=FULL and a busy timeout, and records its migrations', async () => {
+  it('runs WAL with synchronous=NORMAL (the WAL is fdatasynced off the event loop) and a busy timeout, and records its migrations', async () => {
     const t = tempDir();
     const s = new SqliteStore({ path: path.join(t.dir, 'b.db') });
     try {
       assert.equal(s.db.pragma('journal_mode', { simple: true }), 'wal');
-      assert.equal(s.db.pragma('synchronous', { simple: true }), 2);
+      assert.equal(s.db.pragma('synchronous', { simple: true }), 1);
       assert.equal(s.db.pragma('busy_timeout', { simple: true }), 5000);
-      assert.deepEqual(s.db.prepare('SELECT version FROM schema_migrations').all(), [{ version: 1 }, { version: 2 }]);
+      assert.deepEqual(
+        s.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all(),
+        SQLITE_MIGRATIONS.map((m) => ({ version: m.version })),
+      );
     } finally {
       await s.close();
       t.cleanup();
@@ -62,6 +66,21 @@ describe('sqlite store specifics', () => {
       assert.ok(await s.getLease(ls[0]!.id), 'writes resume once the fault clears');
     } finally {
       await s.close();
+      t.cleanup();
+    }
+  });
+
+  it('acknowledges no write before the WAL fdatasync; a failed sync fails the writes and stops the store', async () => {
+    const t = tempDir();
+    const s = new SqliteStore({ path: path.join(t.dir, 'b.db') });
+    try {
+      // Point the durability step at a file that cannot be opened: the commit happens, the sync cannot.
+      (s.writes as unknown as { walPath: string }).walPath = path.join(t.dir, 'missing', 'x-wal');
+      const r = await Promise.allSettled([s.insertLease(lease()), s.insertLease(lease())]);
+      for (const x of r) assert.equal(x.status === 'rejected' && (x.reason as { kind: string }).kind, 'unavailable');
+      await assert.rejects(s.insertLease(lease()), (e: { kind: string }) => e.kind === 'unavailable', 'fail closed after a sync failure');
+    } finally {
+      await s.close().catch(() => undefined);
       t.cleanup();
     }
   });

@@ -1,3 +1,4 @@
+import { closeSync, fdatasync, openSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { unavailable } from '../../lib/errors';
 
@@ -7,23 +8,41 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+type Settled = { p: Pending; ok: true; v: unknown } | { p: Pending; ok: false; e: unknown };
+
 /**
- * Group commit for better-sqlite3: writes queued in the same turn of the event
- * loop run in one transaction, so they share one fsync (synchronous=FULL), and
- * none resolves before that commit. Each write runs in its own savepoint, so a
- * write that throws rolls back alone; a failed COMMIT fails them all.
+ * Group commit for better-sqlite3. Writes queued in the same turn of the event
+ * loop run in one transaction, each in its own savepoint (a write that throws
+ * rolls back alone; a failed COMMIT fails them all).
+ *
+ * Durability: the database runs with synchronous=NORMAL, so COMMIT does not
+ * fsync on the event loop; instead the WAL file is fdatasync'ed on libuv's
+ * thread pool, and no write resolves before the fdatasync that covers its
+ * commit has returned. That is the durability of synchronous=FULL without
+ * blocking the event loop, and while one fdatasync runs, later commits gather
+ * behind it and share the next one. If an fdatasync fails, the store stops
+ * accepting writes (fail closed): what it reported as written may not be.
  */
 export class GroupCommit {
   private queue: Pending[] = [];
   private scheduled = false;
   private closed = false;
-  /** Test hook: throw before commit to simulate an I/O fault. */
+  private broken: unknown;
+  private walFd: number | undefined;
+  private syncing = false;
+  private awaitingSync: Settled[] = [];
+  private idleWaiters: Array<() => void> = [];
+  /** Test hook: runs inside each transaction before COMMIT; throw to simulate an I/O fault. */
   faultInjector?: () => void;
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(
+    private readonly db: Database.Database,
+    private readonly walPath?: string,
+  ) {}
 
   run<T>(fn: (db: Database.Database) => T): Promise<T> {
     if (this.closed) return Promise.reject(unavailable('state store'));
+    if (this.broken) return Promise.reject(unavailable('state store', this.broken));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       if (!this.scheduled) {
@@ -38,14 +57,14 @@ export class GroupCommit {
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
-    const results: Array<{ ok: true; v: unknown } | { ok: false; e: unknown }> = [];
+    const results: Settled[] = [];
     try {
       this.db.transaction(() => {
         for (const p of batch) {
           try {
-            results.push({ ok: true, v: this.db.transaction(() => p.fn(this.db))() });
+            results.push({ p, ok: true, v: this.db.transaction(() => p.fn(this.db))() });
           } catch (e) {
-            results.push({ ok: false, e });
+            results.push({ p, ok: false, e });
           }
         }
         this.faultInjector?.();
@@ -55,15 +74,58 @@ export class GroupCommit {
       for (const p of batch) p.reject(err);
       return;
     }
-    batch.forEach((p, i) => {
-      const r = results[i]!;
-      if (r.ok) p.resolve(r.v);
-      else p.reject(r.e);
+    if (this.walPath === undefined) return this.settle(results);
+    this.awaitingSync.push(...results);
+    this.syncWal();
+  }
+
+  private syncWal(): void {
+    if (this.syncing || this.awaitingSync.length === 0) return;
+    const covered = this.awaitingSync;
+    this.awaitingSync = [];
+    this.syncing = true;
+    try {
+      this.walFd ??= openSync(this.walPath!, 'r');
+    } catch (cause) {
+      return this.fail(covered, cause);
+    }
+    fdatasync(this.walFd, (err) => {
+      this.syncing = false;
+      if (err) return this.fail(covered, err);
+      this.settle(covered);
+      if (this.awaitingSync.length) this.syncWal();
+      else this.notifyIdle();
     });
   }
 
-  close(): void {
+  private settle(results: Settled[]): void {
+    for (const r of results) {
+      if (r.ok) r.p.resolve(r.v);
+      else r.p.reject(r.e);
+    }
+  }
+
+  private fail(covered: Settled[], cause: unknown): void {
+    this.syncing = false;
+    this.broken = cause;
+    const err = unavailable('state store', cause);
+    for (const r of [...covered, ...this.awaitingSync]) r.p.reject(err);
+    this.awaitingSync = [];
+    this.notifyIdle();
+  }
+
+  private notifyIdle(): void {
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const f of w) f();
+  }
+
+  /** Flushes what is queued and waits until every commit is durable. */
+  async close(): Promise<void> {
     this.closed = true;
     if (this.queue.length) this.flush();
+    if (this.syncing || this.awaitingSync.length) await new Promise<void>((r) => this.idleWaiters.push(r));
+    if (this.walFd !== undefined) closeSync(this.walFd);
+    this.walFd = undefined;
   }
 }
