@@ -21,7 +21,16 @@ export class BrokerError extends Error {
   readonly trailers: Readonly<Record<string, string>>;
 
   constructor(kind: ErrorKind, message: string, opts: { cause?: unknown; trailers?: Record<string, string> } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    // Expected outcomes (denials, bad input, limits) are hot and need no stack trace;
+    // capturing one costs more than the rest of a rejected request. Keep it where it helps debugging.
+    const keepStack = kind === 'internal' || kind === 'unavailable';
+    const limit = Error.stackTraceLimit;
+    if (!keepStack) Error.stackTraceLimit = 0;
+    try {
+      super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.name = 'BrokerError';
     this.kind = kind;
     this.trailers = Object.freeze({ ...(opts.trailers ?? {}) });

@@ -40,7 +40,7 @@ export interface GateDeps {
 export class Gate {
   constructor(private readonly deps: GateDeps) {}
 
-  private admit(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, access: Access, req: unknown, requestId: string, signal: AbortSignal): CallContext {
+  private admit(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, access: Access, req: unknown, requestId: string): CallContext {
     const principal = this.deps.authenticator.authenticate(call);
     if (access.who === 'agent' && principal.kind !== 'agent') throw permissionDenied('this RPC is for agents');
     if (access.who === 'operator') {
@@ -54,18 +54,32 @@ export class Gate {
     checkDepth(req, limits.maxMessageDepth);
     const d = call.getDeadline();
     const deadline = d instanceof Date ? d.getTime() : Number.isFinite(d) ? d : Infinity;
-    return { principal, requestId, log: this.deps.log, deadline, signal };
+    let signal: AbortSignal | undefined;
+    return {
+      principal,
+      requestId,
+      log: this.deps.log,
+      deadline,
+      // Made on first use: most handlers never need it, and an AbortController per call is not free.
+      get signal(): AbortSignal {
+        if (!signal) {
+          const ac = new AbortController();
+          if (call.cancelled) ac.abort();
+          else call.once('cancelled', () => ac.abort());
+          signal = ac.signal;
+        }
+        return signal;
+      },
+    };
   }
 
   unary<Req, Res>(method: string, access: Access, handler: UnaryHandler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
       const requestId = randomBytes(8).toString('hex');
-      const ac = new AbortController();
-      call.on('cancelled', () => ac.abort());
       let log: Logger | undefined;
       Promise.resolve()
         .then(() => {
-          const ctx = this.admit(call, access, call.request, requestId, ac.signal);
+          const ctx = this.admit(call, access, call.request, requestId);
           // One child logger per request, bound to who and what.
           log = this.deps.log.child({ request_id: requestId, method, principal: `${ctx.principal.kind}:${ctx.principal.name}` });
           ctx.log = log;
@@ -81,13 +95,11 @@ export class Gate {
   serverStream<Req, Res>(method: string, access: Access, handler: StreamHandler<Req, Res>): grpc.handleServerStreamingCall<Req, Res> {
     return (call) => {
       const requestId = randomBytes(8).toString('hex');
-      const ac = new AbortController();
-      call.on('cancelled', () => ac.abort());
       let log: Logger | undefined;
       let release: (() => void) | undefined;
       Promise.resolve()
         .then(() => {
-          const ctx = this.admit(call, access, call.request, requestId, ac.signal);
+          const ctx = this.admit(call, access, call.request, requestId);
           log = this.deps.log.child({ request_id: requestId, method, principal: `${ctx.principal.kind}:${ctx.principal.name}` });
           ctx.log = log;
           const limits = ctx.principal.kind === 'agent' ? ctx.principal.agent.limits : this.deps.limits;

@@ -16,6 +16,8 @@ const MAX_CACHE = 4096;
 export class Authenticator {
   private readonly byId = new Map<string, Principal>();
   private readonly cache = new Map<string, Principal>();
+  /** Per HTTP/2 session: a session's client certificate cannot change (HTTP/2 forbids renegotiation). */
+  private readonly bySession = new WeakMap<object, Principal>();
 
   constructor(config: Pick<BrokerConfig, 'agents' | 'operators'>) {
     for (const agent of Object.values(config.agents)) this.byId.set(agent.id, { kind: 'agent', name: agent.name, agent });
@@ -23,6 +25,16 @@ export class Authenticator {
   }
 
   authenticate(call: { getAuthContext(): { transportSecurityType?: string; sslPeerCertificate?: PeerCertificate } }): Principal {
+    // Reading the peer certificate builds a large object on every call; resolve once per session.
+    const session = sessionOf(call);
+    const known = session ? this.bySession.get(session) : undefined;
+    if (known) return known;
+    const principal = this.fromCertificate(call);
+    if (session) this.bySession.set(session, principal);
+    return principal;
+  }
+
+  private fromCertificate(call: { getAuthContext(): { transportSecurityType?: string; sslPeerCertificate?: PeerCertificate } }): Principal {
     const ctx = call.getAuthContext();
     const der = ctx?.sslPeerCertificate?.raw;
     if (!ctx?.transportSecurityType || !der) throw new BrokerError('unauthenticated', 'a client certificate is required');
@@ -36,4 +48,15 @@ export class Authenticator {
     this.cache.set(digest, principal);
     return principal;
   }
+}
+
+/**
+ * The HTTP/2 session a grpc-js server call runs on, when grpc-js exposes it
+ * (an internal field; without it every call reads the certificate again).
+ * Only a TLS session that passed client verification is returned.
+ */
+function sessionOf(call: unknown): object | undefined {
+  const session = (call as { call?: { stream?: { session?: { socket?: { authorized?: boolean }; destroyed?: boolean } } } })?.call?.stream?.session;
+  if (!session || session.destroyed || session.socket?.authorized !== true) return undefined;
+  return session;
 }
