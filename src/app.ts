@@ -4,9 +4,13 @@ import { systemClock, type Clock } from './lib/clock';
 import { createLogger, type Logger } from './lib/logger';
 import { compileHttpActions } from './broker/http-actions';
 import { InvokeService } from './broker/invoke-service';
-import { LeaseService } from './broker/lease-service';
+import { LeaseService, leaseDraft } from './broker/lease-service';
 import { SecretResolver } from './broker/secret-resolver';
 import type { Resolver } from './brokered-http';
+import type { Ledger } from './evidence/ledger/ledger';
+import { openEvidence } from './evidence/ledger/wire';
+import { BrokerError } from './lib/errors';
+import { evidenceHandlers } from './transport/grpc/handlers/evidence-handlers';
 import { LeaseReaper } from './leases/lease-reaper';
 import { createPolicyEngine, loadPolicySet, type PolicyEngine } from './policy';
 import type { Store } from './store/store';
@@ -23,6 +27,8 @@ export interface AppOptions {
   store?: Store;
   /** DNS for brokered calls (tests point hostnames at chosen addresses). */
   resolver?: Resolver;
+  /** false: run without the evidence ledger (only for benchmarks measuring its cost). */
+  evidence?: boolean;
   /** Replaces or adds handlers; tests use it to inject faults through the real transport. */
   handlerOverrides?: Handlers;
 }
@@ -31,6 +37,7 @@ export interface App {
   config: BrokerConfig;
   log: Logger;
   store: Store;
+  ledger?: Ledger;
   leases: LeaseService;
   reaper: LeaseReaper;
   port: number;
@@ -94,22 +101,43 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const policy = await loadPolicies(config, log);
   const specs = compileHttpActions(config);
   const store = opts.store ?? (await openStore(config));
-  const leases = new LeaseService({ config, store, policy: () => policy, clock });
+  let ledger: Ledger | undefined;
+  if (opts.evidence !== false) {
+    try {
+      // Creates the signing key if missing; refuses to start if the stored tree does not match its last checkpoint.
+      ledger = await openEvidence({ config, store, clock, log });
+      await ledger.recordPolicyLoaded(policy.version, policy.policySet.policies.map((p) => p.id));
+    } catch (err) {
+      await ledger?.close();
+      await store.close();
+      if (err instanceof BrokerError && err.kind === 'failed_precondition') throw new StartupError(`refusing to start: ${err.message}`);
+      throw err;
+    }
+  }
+  const evidence = ledger ? { evidence: ledger } : {};
+  const leases = new LeaseService({ config, store, policy: () => policy, clock, ...evidence });
   const secrets = new SecretResolver({ config, clock });
-  const invoke = new InvokeService({ config, store, leases, specs, secrets, clock, ...(opts.resolver ? { resolver: opts.resolver } : {}) });
-  const reaper = new LeaseReaper({ store, clock, log });
+  const invoke = new InvokeService({ config, store, leases, specs, secrets, clock, ...evidence, ...(opts.resolver ? { resolver: opts.resolver } : {}) });
+  const reaper = new LeaseReaper({
+    store,
+    clock,
+    log,
+    ...(ledger ? { onExpired: async (l) => void (await ledger.append([leaseDraft('lease.expired', l)])) } : {}),
+  });
   try {
     // Leases that expired while the daemon was down are expired before it serves.
     await reaper.tick();
   } catch (err) {
+    await ledger?.close();
     await store.close();
     throw err;
   }
-  const handlers: Handlers = mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke));
+  const handlers: Handlers = mergeHandlers(mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke)), ledger ? evidenceHandlers(ledger) : undefined);
   let grpcServers: GrpcServers;
   try {
     grpcServers = await startGrpc({ config, handlers: mergeHandlers(handlers, opts.handlerOverrides), log, clock });
   } catch (err) {
+    await ledger?.close();
     await store.close();
     throw new StartupError(`cannot listen on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`);
   }
@@ -119,6 +147,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     config,
     log,
     store,
+    ...(ledger ? { ledger } : {}),
     leases,
     reaper,
     port: grpcServers.port,
@@ -127,6 +156,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       await reaper.stop();
       await grpcServers.shutdown();
       await secrets.close();
+      await ledger?.close();
       await store.close();
       log.flush?.();
     },

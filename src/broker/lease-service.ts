@@ -130,9 +130,19 @@ export class LeaseService {
       tier: trust.tier,
       updatedAt: now,
     };
-    // Evidence before effect: the decision and the issue are durable before the lease exists or is returned.
-    const refs = (await this.deps.evidence?.append([decisionDraft(agent.name, action.name, resource, decision, trust), leaseDraft('lease.issued', lease)])) ?? [];
-    await this.deps.store.insertLease(lease);
+    // Evidence before effect: the decision and the issue are durable before the lease is returned.
+    // Queued in the same tick, the entries and the lease row share one commit and one fsync.
+    const [ev, ins] = await Promise.allSettled([
+      this.deps.evidence?.append([decisionDraft(agent.name, action.name, resource, decision, trust), leaseDraft('lease.issued', lease)]) ?? Promise.resolve([]),
+      this.deps.store.insertLease(lease),
+    ]);
+    if (ins.status === 'rejected') throw ins.reason;
+    if (ev.status === 'rejected') {
+      // The lease row landed but its evidence did not: end it before anyone learns its id.
+      await this.deps.store.endLease(lease.id, 'revoked', 'evidence could not be recorded', this.deps.clock.now()).catch(() => undefined);
+      throw ev.reason;
+    }
+    const refs = ev.value;
     log.info({ lease_id: lease.id, action: action.name, resource, expires_at: lease.expiresAt, max_uses: maxUses }, 'lease granted');
     const ref = refs[1];
     return { status: 'GRANTED', lease, explanation: decision.explanation, decision, ...(ref ? { evidence: ref } : {}) };

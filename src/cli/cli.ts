@@ -5,6 +5,7 @@ import { BrokerError } from '../lib/errors';
 import { DeniedError, EXIT, UsageError, type CliIo } from './cli-io';
 import { CLIENT_FLAGS, type Command } from './command';
 import { devCommand } from './dev-command';
+import { evidenceCommands } from './evidence-commands';
 import { invokeCommand } from './invoke-command';
 import { leaseCommands } from './lease-commands';
 import { configCheckCommand, pkiInitCommand, serveCommand } from './local-commands';
@@ -12,17 +13,6 @@ import { secretsListCommand, secretsPutCommand } from './secrets-commands';
 
 /** Client commands whose RPCs later issues build; they parse flags and say so plainly. */
 const PLANNED: Array<[string[], string]> = [
-  [['lease', 'request'], 'issue 3'],
-  [['lease', 'renew'], 'issue 3'],
-  [['lease', 'revoke'], 'issue 3'],
-  [['lease', 'show'], 'issue 3'],
-  [['secrets', 'put'], 'issue 3'],
-  [['secrets', 'list'], 'issue 3'],
-  [['invoke'], 'issue 4'],
-  [['evidence', 'checkpoint'], 'issue 5'],
-  [['evidence', 'key'], 'issue 5'],
-  [['evidence', 'export'], 'issue 5'],
-  [['evidence', 'verify'], 'issue 5'],
   [['approvals', 'list'], 'a later issue'],
   [['approvals', 'approve'], 'a later issue'],
   [['approvals', 'deny'], 'a later issue'],
@@ -51,7 +41,7 @@ function planned(path: string[], issue: string): Command {
 }
 
 export function allCommands(extra: readonly Command[] = []): Command[] {
-  const real = [serveCommand, devCommand, configCheckCommand, pkiInitCommand, secretsPutCommand, secretsListCommand, ...leaseCommands, invokeCommand, ...extra];
+  const real = [serveCommand, devCommand, configCheckCommand, pkiInitCommand, secretsPutCommand, secretsListCommand, ...leaseCommands, invokeCommand, ...evidenceCommands, ...extra];
   const taken = new Set(real.map((c) => c.path.join(' ')));
   return [...real, ...PLANNED.filter(([p]) => !taken.has(p.join(' '))).map(([p, i]) => planned(p, i))];
 }

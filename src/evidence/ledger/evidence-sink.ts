@@ -49,3 +49,26 @@ export interface EvidenceSink {
   /** Appends in order; resolves when durable; rejects with UNAVAILABLE when the log cannot be written. */
   append(drafts: readonly EvidenceDraft[]): Promise<EvidenceRef[]>;
 }
+
+/** Every entry type, for checking drafts at run time. */
+export const EVIDENCE_TYPES: readonly EvidenceType[] = Object.freeze([
+  'decision',
+  'lease.issued',
+  'lease.renewed',
+  'lease.revoked',
+  'lease.expired',
+  'invoke.intent',
+  'invoke.result',
+  'invoke.unknown',
+  'approval.requested',
+  'approval.decided',
+  'trust.changed',
+  'policy.loaded',
+  'rotation',
+  'breakglass',
+  'heartbeat',
+  'key.rotated',
+] satisfies EvidenceType[]);
+
+/** Fields the ledger sets on every entry; a draft may not carry them. */
+export const LEDGER_FIELDS: readonly string[] = Object.freeze(['v', 'origin', 'index', 'id', 'time']);

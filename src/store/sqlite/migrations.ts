@@ -50,4 +50,43 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; s
       END;
     `,
   },
+  {
+    version: 3,
+    name: 'evidence log',
+    // The Merkle log (DESIGN: Evidence). Entries hold the exact leaf bytes and
+    // their leaf hash (the tree's level 0); nodes hold every complete subtree
+    // hash above the leaves, keyed (level, idx); checkpoints hold every signed
+    // tree head. All three are append-only: the triggers turn an accidental
+    // UPDATE or DELETE into an error.
+    sql: `
+      CREATE TABLE evidence_entries (
+        idx INTEGER PRIMARY KEY CHECK (idx >= 0),
+        type TEXT NOT NULL,
+        time_ms INTEGER NOT NULL,
+        bytes BLOB NOT NULL CHECK (length(bytes) BETWEEN 2 AND 65536),
+        leaf_hash BLOB NOT NULL CHECK (length(leaf_hash) = 32)
+      ) STRICT;
+      CREATE TABLE evidence_nodes (
+        level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 63),
+        idx INTEGER NOT NULL CHECK (idx >= 0),
+        hash BLOB NOT NULL CHECK (length(hash) = 32),
+        PRIMARY KEY (level, idx)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE evidence_checkpoints (
+        seq INTEGER PRIMARY KEY,
+        size INTEGER NOT NULL CHECK (size >= 0),
+        root_hash BLOB NOT NULL CHECK (length(root_hash) = 32),
+        key_id TEXT NOT NULL,
+        note BLOB NOT NULL,
+        signed_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX evidence_checkpoints_size ON evidence_checkpoints (size);
+      CREATE TRIGGER evidence_entries_no_update BEFORE UPDATE ON evidence_entries BEGIN SELECT RAISE(ABORT, 'evidence entries are append-only'); END;
+      CREATE TRIGGER evidence_entries_no_delete BEFORE DELETE ON evidence_entries BEGIN SELECT RAISE(ABORT, 'evidence entries are append-only'); END;
+      CREATE TRIGGER evidence_nodes_no_update BEFORE UPDATE ON evidence_nodes BEGIN SELECT RAISE(ABORT, 'evidence nodes are append-only'); END;
+      CREATE TRIGGER evidence_nodes_no_delete BEFORE DELETE ON evidence_nodes BEGIN SELECT RAISE(ABORT, 'evidence nodes are append-only'); END;
+      CREATE TRIGGER evidence_checkpoints_no_update BEFORE UPDATE ON evidence_checkpoints BEGIN SELECT RAISE(ABORT, 'evidence checkpoints are append-only'); END;
+      CREATE TRIGGER evidence_checkpoints_no_delete BEFORE DELETE ON evidence_checkpoints BEGIN SELECT RAISE(ABORT, 'evidence checkpoints are append-only'); END;
+    `,
+  },
 ];

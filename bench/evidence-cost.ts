@@ -1,0 +1,183 @@
+/**
+ * What evidence costs RequestLease: throughput and p50/p99 with evidence off
+ * and on, interleaved in the same run (the machines are shared and noisy, so
+ * only ratios mean much), with the bare grpc-js echo server as the usual
+ * baseline. Each broker runs in its own process on its own database.
+ *
+ *   npx tsx bench/evidence-cost.ts [--seconds 5] [--concurrency 32] [--rounds 2] [--micro-seconds 2]
+ *
+ * Modes (bench/evidence-server-process.ts):
+ *   off  buildApp({ evidence: false })
+ *   on   buildApp({}): evidence as the composition root wires it into RequestLease
+ *   sim  off + this bench's own wiring (decision + lease.issued appended in the
+ *        same tick as the lease insert), which measures the ledger's cost before
+ *        RequestLease appends evidence itself.
+ *
+ * It also measures in-process, in the same run: SqliteStore.insertLease alone
+ * against insertLease + ledger.append of the two entries in the same tick.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+import { call, connect } from '../src/client/grpc-client';
+import { generateNoteKey, parseSignerKey } from '../src/evidence/note-key';
+import { Ledger } from '../src/evidence/ledger/ledger';
+import { SqliteLedgerStorage } from '../src/evidence/ledger/sqlite-ledger-storage';
+import type { LeaseRecord } from '../src/leases/lease';
+import { systemClock } from '../src/lib/clock';
+import { newLeaseId } from '../src/lib/ids';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store';
+import Database from 'better-sqlite3';
+import { baseRawConfig, makeTestPki, tempDir } from '../test/helpers/broker-harness';
+import { arg, closedLoop, printTable, type RunStats } from './bench-lib';
+import type { EvidenceMode } from './evidence-server-process';
+import { spawnServer, type ServerProcess } from './spawn-server';
+
+function spawnEvidenceServer(mode: EvidenceMode, raw: Record<string, unknown>): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['-r', 'reflect-metadata', '-r', 'tsx/cjs', path.join(__dirname, 'evidence-server-process.ts'), mode, JSON.stringify(raw)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', (line) => {
+      const { port } = JSON.parse(line) as { port: number };
+      resolve({
+        port,
+        child,
+        stop: () =>
+          new Promise<void>((res) => {
+            child.once('exit', () => res());
+            child.stdin!.end();
+            setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+          }),
+      });
+    });
+    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
+  });
+}
+
+function evidenceEntries(dbFile: string): number {
+  const db = new Database(dbFile, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'evidence_entries'").pluck().get() as number)
+      ? (db.prepare('SELECT COUNT(*) FROM evidence_entries').pluck().get() as number)
+      : 0;
+  } finally {
+    db.close();
+  }
+}
+
+/** In-process: what the ledger adds to one group-committed lease insert. */
+async function micro(dir: string, seconds: number, concurrency: number): Promise<RunStats[]> {
+  const store = new SqliteStore({ path: path.join(dir, 'micro.db') });
+  const origin = 'bench.example/secret-broker';
+  const ledger = await Ledger.open({
+    storage: new SqliteLedgerStorage(store.db, store.writes),
+    origin,
+    signer: parseSignerKey(generateNoteKey(origin).signerKey),
+    clock: systemClock,
+  });
+  ledger.start();
+  const lease = (): LeaseRecord => {
+    const now = Date.now();
+    return {
+      id: newLeaseId(), agent: 'support-bot', action: 'tickets.update', resource: 'ticket/T-1', context: { ticket: 'T-1' }, purpose: '',
+      status: 'active', issuedAt: now, expiresAt: now + 60_000, maxExpiresAt: now + 60_000, maxUses: 1, usesLeft: 1,
+      policyVersion: 'sha256:0123456789abcdef', policyIds: ['tickets-update-support'], tier: 'standard', updatedAt: now,
+    };
+  };
+  const withEvidence = async (): Promise<void> => {
+    const l = lease();
+    const who = { agent: l.agent, action: l.action, resource: l.resource };
+    await Promise.all([
+      store.insertLease(l),
+      ledger.append([
+        { type: 'decision', ...who, decision: { effect: 'allow', policies: l.policyIds, policy_version: l.policyVersion } },
+        { type: 'lease.issued', ...who, lease: { id: l.id, expires_at: new Date(l.expiresAt).toISOString(), max_uses: 1 } },
+      ]),
+    ]);
+  };
+  const rows: RunStats[] = [];
+  for (let r = 0; r < 2; r++) {
+    rows.push(await closedLoop(`in-process insertLease #${r + 1}`, () => store.insertLease(lease()), { seconds, concurrency }));
+    rows.push(await closedLoop(`in-process insert+append #${r + 1}`, withEvidence, { seconds, concurrency }));
+  }
+  await ledger.close();
+  await store.close();
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const seconds = arg('seconds', 5);
+  const concurrency = arg('concurrency', 32);
+  const rounds = arg('rounds', 2);
+  const microSeconds = arg('micro-seconds', 2);
+  const tmp = tempDir('sb-bench-evidence-');
+  const pki = await makeTestPki(path.join(tmp.dir, 'pki'), ['support-bot'], ['alice']);
+  const raw = baseRawConfig(pki, tmp.dir, {
+    log_level: 'warn',
+    limits: { requests_per_second: 100000, burst: 100000, active_leases: 10000000, max_body_bytes: 65536 },
+  });
+  const modes: EvidenceMode[] = ['off', 'on', 'sim'];
+  const dbOf = (mode: EvidenceMode): string => path.join(tmp.dir, `broker-${mode}.db`);
+  const servers = new Map<EvidenceMode, ServerProcess>();
+  for (const mode of modes) {
+    servers.set(mode, await spawnEvidenceServer(mode, { ...raw, state: { sqlite: dbOf(mode) }, __dir: tmp.dir }));
+  }
+  const echo = await spawnServer('echo', raw);
+
+  const a = pki.layout.agents['support-bot']!;
+  const creds = { caPem: readFileSync(pki.layout.caCert), certPem: readFileSync(a.cert), keyPem: readFileSync(a.key) };
+  const clients = new Map(modes.map((m) => [m, connect({ addr: `127.0.0.1:${servers.get(m)!.port}`, ...creds })]));
+  const echoClient = connect({ addr: `127.0.0.1:${echo.port}`, ...creds });
+  let n = 0;
+  // Distinct tickets, so the decision cache does not hide the policy's cost.
+  const req = () => {
+    const t = `T-${++n}`;
+    return { action: 'tickets.update', resource: `ticket/${t}`, params: { fields: { ticket: { stringValue: t } } }, ttlSeconds: 60 };
+  };
+  const requestLease = (m: EvidenceMode) => async () => {
+    const res = await call<unknown, { status: string }>(clients.get(m)!.agent, 'RequestLease', req());
+    if (res.status !== 'GRANTED') throw new Error(`RequestLease: ${res.status}`);
+  };
+
+  await closedLoop('warmup', () => call(echoClient.agent, 'RequestLease', req()), { seconds: 1, concurrency });
+  for (const m of modes) await closedLoop('warmup', requestLease(m), { seconds: 1, concurrency });
+
+  const rows: RunStats[] = [];
+  for (let r = 0; r < rounds; r++) {
+    rows.push(await closedLoop(`echo (bare grpc-js, mTLS) #${r + 1}`, () => call(echoClient.agent, 'RequestLease', req()), { seconds, concurrency }));
+    for (const m of modes) rows.push(await closedLoop(`broker evidence=${m} #${r + 1}`, requestLease(m), { seconds, concurrency }));
+  }
+  printTable(rows);
+  const mean = (label: string, f: (x: RunStats) => number): number => {
+    const xs = rows.filter((x) => x.label.startsWith(label));
+    return xs.reduce((s, x) => s + f(x), 0) / xs.length;
+  };
+  const ratio = (a: string, b: string): string =>
+    `throughput ${(mean(a, (x) => x.throughput) / mean(b, (x) => x.throughput)).toFixed(2)}, p50 ${(mean(a, (x) => x.p50) / mean(b, (x) => x.p50)).toFixed(2)}, p99 ${(mean(a, (x) => x.p99) / mean(b, (x) => x.p99)).toFixed(2)}`;
+  console.log(`\nconcurrency ${concurrency}, ${rounds} x ${seconds}s each, interleaved; servers in their own processes`);
+  console.log(`off/echo: ${ratio('broker evidence=off', 'echo')}`);
+  console.log(`on/off:   ${ratio('broker evidence=on', 'broker evidence=off')}`);
+  console.log(`sim/off:  ${ratio('broker evidence=sim', 'broker evidence=off')}`);
+
+  for (const c of [...clients.values(), echoClient]) c.close();
+  for (const s of [...servers.values(), echo]) await s.stop();
+  const counts = Object.fromEntries(modes.map((m) => [m, evidenceEntries(dbOf(m))]));
+  console.log(`evidence entries written: ${JSON.stringify(counts)}`);
+  if (counts['off']! > 0) console.log('warning: evidence=off wrote entries; buildApp does not honour { evidence: false }');
+  if (counts['on']! === 0) console.log('note: evidence=on wrote no entries: RequestLease does not append evidence yet, so read sim/off as the cost');
+
+  const microRows = await micro(tmp.dir, microSeconds, concurrency);
+  console.log('');
+  printTable(microRows);
+  const m = (label: string): number => microRows.filter((x) => x.label.startsWith(label)).reduce((s, x) => s + x.throughput, 0) / 2;
+  console.log(`in-process (insert+append)/insertLease throughput: ${(m('in-process insert+append') / m('in-process insertLease')).toFixed(2)}`);
+  tmp.cleanup();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

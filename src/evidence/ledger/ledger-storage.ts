@@ -1,0 +1,66 @@
+import type { BundleEntry } from '../bundle';
+import type { StoredNode, TreeNodeReader } from '../merkle';
+import type { TreeHead } from './right-edge';
+
+/*
+ * What the ledger needs from a database, kept small so that PostgreSQL can
+ * implement it next to SQLite. Entries, nodes and checkpoints are append-only.
+ * Storage is the truth: an implementation may cache the tree head, but must
+ * drop the cache whenever a write fails.
+ */
+
+/** One entry as stored: its exact leaf bytes plus columns for later queries. */
+export interface StoredEntry {
+  readonly index: number;
+  readonly type: string;
+  readonly timeMs: number;
+  readonly bytes: Buffer;
+  /** hashLeaf(bytes): the tree's node (0, index). */
+  readonly leafHash: Buffer;
+}
+
+/** What one append transaction writes; `head` is the tree after it. */
+export interface PreparedBatch {
+  readonly entries: readonly StoredEntry[];
+  /** The nodes above the leaves that the entries complete (level >= 1). */
+  readonly nodes: readonly StoredNode[];
+  readonly head: TreeHead;
+}
+
+export interface StoredCheckpoint {
+  readonly size: number;
+  readonly rootHash: Buffer;
+  /** Log key id, 8 lowercase hex digits. */
+  readonly keyId: string;
+  /** The signed note, verbatim. */
+  readonly note: Buffer;
+  readonly signedAt: number;
+}
+
+/** Reads: enough for receipts, proofs and exports (a read-only database will do). */
+export interface LedgerReadStorage extends TreeNodeReader {
+  /** Number of durable entries. */
+  size(): Promise<number>;
+  getEntry(index: number): Promise<StoredEntry | undefined>;
+  /** Entries start .. end-1 in index order, read in pages. Throws if one is missing. */
+  entries(start: number, end: number): AsyncIterable<BundleEntry>;
+  latestCheckpoint(): Promise<StoredCheckpoint | undefined>;
+  /** The last checkpoint signed at exactly `size`. */
+  checkpointAt(size: number): Promise<StoredCheckpoint | undefined>;
+  /** The first checkpoint signed at a size of at least `size`. */
+  checkpointAtLeast(size: number): Promise<StoredCheckpoint | undefined>;
+}
+
+export interface LedgerStorage extends LedgerReadStorage {
+  /**
+   * One durable append transaction. Reads the current head (size and right
+   * edge) inside the transaction, calls `build` (synchronous and pure apart
+   * from settling the caller's own bookkeeping) and writes what it returns.
+   * Resolves with build's result once committed (fsynced); rejects with
+   * UNAVAILABLE when the transaction cannot be written, and then nothing of
+   * it is stored. A build returning no entries writes nothing.
+   */
+  appendBatch<T extends PreparedBatch>(build: (head: TreeHead) => T): Promise<T>;
+  /** Durably stores a signed checkpoint. */
+  insertCheckpoint(cp: StoredCheckpoint): Promise<void>;
+}

@@ -1,0 +1,416 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../../lib/clock';
+import { BrokerError, unavailable } from '../../lib/errors';
+import type { Logger } from '../../lib/logger';
+import type { BundleSource } from '../bundle';
+import { canonicalize } from '../canonical-json';
+import { openCheckpoint, parseCheckpoint, signCheckpoint } from '../checkpoint';
+import { consistencyProof, hashLeaf, rootAt, verifyConsistency, type StoredNode } from '../merkle';
+import { formatKeyId, parseVerifierKey, type NoteSigner } from '../note-key';
+import { parseNote } from '../signed-note';
+import { EVIDENCE_TYPES, LEDGER_FIELDS, type EvidenceDraft, type EvidenceRef, type EvidenceSink } from './evidence-sink';
+import {
+  bundleSourceFor,
+  checkCount,
+  checkpointOfSize,
+  consistencyAgainst,
+  readEntry,
+  receiptAgainst,
+  type LedgerConsistencyProof,
+  type LedgerEntry,
+} from './ledger-reader';
+import type { LedgerStorage, PreparedBatch, StoredCheckpoint, StoredEntry } from './ledger-storage';
+import { appendToEdge, type TreeHead } from './right-edge';
+
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5 * 60_000;
+
+export interface LedgerOptions {
+  storage: LedgerStorage;
+  /** The log's origin line; also the signing key's name. */
+  origin: string;
+  signer: NoteSigner;
+  clock: Clock;
+  log?: Logger;
+  /** How often new entries get a checkpoint; default 1 s. */
+  checkpointIntervalMs?: number;
+  /** A heartbeat entry is written after this long without entries; default 5 min. */
+  heartbeatIntervalMs?: number;
+}
+
+/** A signed checkpoint with its log's origin. */
+export interface LedgerCheckpoint extends StoredCheckpoint {
+  readonly origin: string;
+}
+
+interface PendingAppend {
+  readonly drafts: readonly EvidenceDraft[];
+  readonly timeMs: number;
+  readonly resolve: (refs: EvidenceRef[]) => void;
+  readonly reject: (err: unknown) => void;
+  /** Set when the batch gave this append its indexes. */
+  refs?: EvidenceRef[];
+  /** Set when it was refused while building (its entries were invalid). */
+  refused?: boolean;
+}
+
+interface Batch extends PreparedBatch {
+  readonly appends: readonly PendingAppend[];
+}
+
+/**
+ * The evidence log. `append` is what the broker calls before any effect
+ * (invariant 3): appends made in one turn of the event loop become one batch,
+ * get consecutive indexes inside the write transaction (so a failed commit
+ * can never leave a gap or a duplicate: the next batch reads the head again),
+ * and resolve only after the group commit's fsync. Checkpoints are signed at
+ * most `checkpointIntervalMs` after entries arrive, each proven consistent
+ * with the previous one before it is signed.
+ */
+export class Ledger implements EvidenceSink {
+  readonly origin: string;
+  /** The Go-style verifier key of the log key. */
+  readonly verifierKey: string;
+  readonly keyId: string;
+  private readonly storage: LedgerStorage;
+  private readonly signer: NoteSigner;
+  private readonly clock: Clock;
+  private readonly log: Logger | undefined;
+  private readonly checkpointIntervalMs: number;
+  private readonly heartbeatIntervalMs: number;
+
+  #queue: PendingAppend[] = [];
+  #scheduled = false;
+  #inflight = new Set<Promise<unknown>>();
+  /** Entries known durable (a cache: storage is the truth). */
+  #committedSize = 0;
+  #lastAppendAt: number;
+  #latest: LedgerCheckpoint | undefined;
+  #signing: Promise<unknown> = Promise.resolve();
+  #broken: BrokerError | undefined;
+  #closed = false;
+  #timers: NodeJS.Timeout[] = [];
+
+  private constructor(opts: LedgerOptions) {
+    this.origin = opts.origin;
+    this.storage = opts.storage;
+    this.signer = opts.signer;
+    this.clock = opts.clock;
+    this.log = opts.log;
+    this.verifierKey = opts.signer.verifierKey;
+    this.keyId = formatKeyId(opts.signer.keyId);
+    this.checkpointIntervalMs = opts.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+    this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+    this.#lastAppendAt = opts.clock.now();
+  }
+
+  /**
+   * Opens the log over its storage. Refuses (FAILED_PRECONDITION) when the
+   * stored tree does not match the last signed checkpoint, when that
+   * checkpoint is for another origin or was signed by another key, and then
+   * signs a checkpoint covering every durable entry. Timers start with start().
+   */
+  static async open(opts: LedgerOptions): Promise<Ledger> {
+    if (opts.signer.name !== opts.origin) {
+      throw refuse(`the evidence signing key is named ${JSON.stringify(opts.signer.name)}, not after the origin ${JSON.stringify(opts.origin)}`);
+    }
+    const ledger = new Ledger(opts);
+    await ledger.#recover();
+    return ledger;
+  }
+
+  async #recover(): Promise<void> {
+    const size = await this.storage.size();
+    const last = await this.storage.latestCheckpoint();
+    if (last) {
+      let opened;
+      try {
+        opened = parseCheckpoint(parseNote(last.note).text);
+      } catch (err) {
+        throw refuse(`the last stored evidence checkpoint (size ${last.size}) is malformed`, err);
+      }
+      if (opened.origin !== this.origin) {
+        throw refuse(`the evidence log in the state database has origin ${JSON.stringify(opened.origin)}, but evidence.origin is ${JSON.stringify(this.origin)}`);
+      }
+      if (opened.size !== last.size || !opened.rootHash.equals(last.rootHash)) {
+        throw refuse(`the last stored evidence checkpoint (size ${last.size}) does not match its own note`);
+      }
+      try {
+        openCheckpoint(last.note, [parseVerifierKey(this.verifierKey)], { origin: this.origin });
+      } catch (err) {
+        throw refuse(
+          `the last evidence checkpoint (size ${last.size}) was signed by key ${last.keyId}, not by the configured signing key ${this.keyId}; restore that key file`,
+          err,
+        );
+      }
+      if (size < last.size) {
+        throw refuse(`the state database holds ${size} evidence entries, fewer than the last signed checkpoint's ${last.size}`);
+      }
+      let root: Buffer;
+      try {
+        root = await rootAt(last.size, this.storage);
+      } catch (err) {
+        throw refuse(`the stored evidence tree cannot be read at the last checkpoint's size ${last.size}`, err);
+      }
+      if (!root.equals(last.rootHash)) {
+        throw refuse(`the stored evidence tree does not match the last signed checkpoint (size ${last.size}): its root differs`);
+      }
+      this.#latest = { ...last, origin: this.origin };
+    }
+    try {
+      await rootAt(size, this.storage);
+    } catch (err) {
+      throw refuse(`the stored evidence tree of ${size} entries is incomplete`, err);
+    }
+    this.#committedSize = size;
+    if (!last || size > last.size) await this.signCheckpoint();
+  }
+
+  /** Starts the checkpoint and heartbeat timers (unref'd: they never keep the process alive). */
+  start(): void {
+    if (this.#timers.length > 0 || this.#closed) return;
+    const every = (ms: number, fn: () => Promise<unknown>): void => {
+      const t = setInterval(() => {
+        fn().catch((err: unknown) => this.log?.error({ err }, 'evidence ledger timer failed'));
+      }, ms);
+      t.unref();
+      this.#timers.push(t);
+    };
+    every(this.checkpointIntervalMs, () => this.#checkpointTick());
+    // Checked several times per interval so an idle log gets its heartbeat close to on time.
+    every(Math.max(1, Math.floor(this.heartbeatIntervalMs / 10)), () => this.heartbeatIfIdle());
+  }
+
+  /** Stops the timers, waits for pending appends, and signs a last checkpoint over them. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+    await Promise.allSettled([...this.#inflight]);
+    if (!this.#broken && this.#committedSize > (this.#latest?.size ?? 0)) {
+      await this.signCheckpoint().catch((err: unknown) => this.log?.error({ err }, 'evidence: cannot sign the final checkpoint'));
+    }
+    await this.#signing;
+  }
+
+  /** Entries known to be durable. */
+  get size(): number {
+    return this.#committedSize;
+  }
+
+  // ---------------------------------------------------------------- append
+
+  append(drafts: readonly EvidenceDraft[]): Promise<EvidenceRef[]> {
+    if (this.#closed) return Promise.reject(unavailable('evidence log'));
+    if (this.#broken) return Promise.reject(this.#broken);
+    if (!Array.isArray(drafts)) return Promise.reject(new BrokerError('invalid_argument', 'evidence drafts: expected an array'));
+    if (drafts.length === 0) return Promise.resolve([]);
+    try {
+      drafts.forEach(checkDraft);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const timeMs = this.clock.now();
+    return new Promise<EvidenceRef[]>((resolve, reject) => {
+      this.#queue.push({ drafts, timeMs, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        this.#write();
+      }
+    });
+  }
+
+  /** Records the policy set the broker now enforces (called at start and on reload). */
+  async recordPolicyLoaded(version: string, ids: readonly string[]): Promise<EvidenceRef> {
+    const [ref] = await this.append([{ type: 'policy.loaded', policy_version: version, policies: [...ids] }]);
+    return ref!;
+  }
+
+  /** Appends a heartbeat when nothing was appended for the heartbeat interval. */
+  async heartbeatIfIdle(): Promise<EvidenceRef | undefined> {
+    if (this.#closed || this.#broken) return undefined;
+    if (this.clock.now() - this.#lastAppendAt < this.heartbeatIntervalMs) return undefined;
+    const [ref] = await this.append([{ type: 'heartbeat' }]);
+    return ref;
+  }
+
+  // One storage transaction for everything queued until it runs: it drains the queue itself.
+  #write(): void {
+    let taken: PendingAppend[] | undefined;
+    const run = this.storage
+      .appendBatch((head): Batch => {
+        taken = this.#queue;
+        this.#queue = [];
+        this.#scheduled = false;
+        return this.#build(head, taken);
+      })
+      .then(
+        (batch) => {
+          if (batch.entries.length > 0) {
+            this.#committedSize = Math.max(this.#committedSize, batch.head.size);
+            this.#lastAppendAt = this.clock.now();
+          }
+          for (const p of batch.appends) if (p.refs) p.resolve(p.refs);
+        },
+        (err: unknown) => {
+          if (!taken) {
+            // The storage failed before the batch was built: fail what waits, and let new appends try again.
+            taken = this.#queue;
+            this.#queue = [];
+            this.#scheduled = false;
+          }
+          const failure = err instanceof BrokerError && err.kind === 'unavailable' ? err : unavailable('evidence log', err);
+          this.log?.error({ err, appends: taken.length }, 'evidence append failed; the requests fail with UNAVAILABLE');
+          for (const p of taken) if (!p.refused) p.reject(failure);
+        },
+      );
+    this.#inflight.add(run);
+    void run.finally(() => this.#inflight.delete(run));
+  }
+
+  /** Pure apart from rejecting appends whose entries are invalid: those get no index. */
+  #build(head: TreeHead, appends: readonly PendingAppend[]): Batch {
+    const edge = [...head.edge];
+    const entries: StoredEntry[] = [];
+    const nodes: StoredNode[] = [];
+    // One draw of randomness for the whole batch's entry ids.
+    const ids = randomBytes(16 * appends.reduce((n, p) => n + p.drafts.length, 0));
+    let drawn = 0;
+    let next = head.size;
+    for (const p of appends) {
+      let encoded: StoredEntry[];
+      try {
+        encoded = p.drafts.map((d, i) => this.#encode(d, next + i, p.timeMs, ids.toString('hex', 16 * drawn, 16 * ++drawn)));
+      } catch (err) {
+        p.refused = true;
+        p.reject(err);
+        continue;
+      }
+      p.refs = encoded.map((e) => {
+        // The leaf itself (level 0) is stored with its entry.
+        for (const n of appendToEdge(edge, e.index, e.leafHash)) if (n.level > 0) nodes.push(n);
+        entries.push(e);
+        return { origin: this.origin, index: e.index, leafHash: e.leafHash };
+      });
+      next += encoded.length;
+    }
+    return { entries, nodes, head: { size: next, edge }, appends };
+  }
+
+  #encode(draft: EvidenceDraft, index: number, timeMs: number, id: string): StoredEntry {
+    const bytes = canonicalize({ ...draft, v: 1, origin: this.origin, index, id, time: new Date(timeMs).toISOString() });
+    return { index, type: draft.type, timeMs, bytes, leafHash: hashLeaf(bytes) };
+  }
+
+  // ----------------------------------------------------------- checkpoints
+
+  /** The latest signed checkpoint (there is always one once the ledger is open). */
+  latestCheckpoint(): LedgerCheckpoint {
+    return this.#latest!;
+  }
+
+  /**
+   * Signs a checkpoint over every durable entry, unless the latest already
+   * covers them. Signings run one at a time, and a checkpoint is signed only
+   * after a consistency proof from the previous one checks out; a mismatch
+   * stops the ledger (appends then fail with UNAVAILABLE).
+   */
+  signCheckpoint(): Promise<LedgerCheckpoint> {
+    const run = this.#signing.then(() => this.#signNow());
+    this.#signing = run.catch(() => undefined);
+    return run;
+  }
+
+  /** A signed checkpoint that covers entry `index`, signing one now if need be; NOT_FOUND for an entry not yet durable. */
+  async checkpointCovering(index: number): Promise<LedgerCheckpoint> {
+    checkCount('index', index);
+    const latest = this.latestCheckpoint();
+    if (index < latest.size) return latest;
+    if (index >= this.#committedSize) throw notYet(index, this.#committedSize);
+    const cp = await this.signCheckpoint();
+    if (index >= cp.size) throw unavailable('evidence checkpoint');
+    return cp;
+  }
+
+  async #checkpointTick(): Promise<void> {
+    if (this.#broken || this.#closed) return;
+    if (this.#committedSize > (this.#latest?.size ?? -1)) await this.signCheckpoint();
+  }
+
+  async #signNow(): Promise<LedgerCheckpoint> {
+    if (this.#broken) throw this.#broken;
+    const last = this.#latest;
+    const size = await this.storage.size();
+    if (last && size === last.size) return last;
+    if (last && size < last.size) {
+      throw this.#stop(`the stored evidence log shrank from size ${last.size} to ${size}`);
+    }
+    const rootHash = await rootAt(size, this.storage);
+    if (last && last.size > 0) {
+      const proof = await consistencyProof(last.size, size, this.storage);
+      if (!verifyConsistency(last.size, size, proof, last.rootHash, rootHash)) {
+        throw this.#stop(`the stored evidence tree at size ${size} is not consistent with the checkpoint signed at size ${last.size}`);
+      }
+    }
+    const note = signCheckpoint({ origin: this.origin, size, rootHash }, [this.signer]);
+    const cp: LedgerCheckpoint = { origin: this.origin, size, rootHash, keyId: this.keyId, note, signedAt: this.clock.now() };
+    await this.storage.insertCheckpoint(cp);
+    this.#latest = cp;
+    this.#committedSize = Math.max(this.#committedSize, size);
+    return cp;
+  }
+
+  #stop(why: string): BrokerError {
+    this.log?.fatal({ origin: this.origin }, `evidence ledger stopped: ${why}; no checkpoint is signed and appends fail`);
+    this.#broken = unavailable('evidence log', new Error(why));
+    return this.#broken;
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  /** An acknowledged (durable) entry; NOT_FOUND past the end. */
+  async getEntry(index: number): Promise<LedgerEntry> {
+    checkCount('index', index);
+    if (index >= this.#committedSize) throw notYet(index, this.#committedSize);
+    return readEntry(this.storage, index);
+  }
+
+  /**
+   * The c2sp.org/tlog-proof receipt for entry `index`: against the checkpoint
+   * signed at `treeSize` when given (non-zero), else against the latest
+   * checkpoint (signed now if it does not cover the entry yet).
+   */
+  async receipt(index: number, treeSize?: number): Promise<Buffer> {
+    checkCount('index', index);
+    const cp = treeSize ? await checkpointOfSize(this.storage, treeSize) : await this.checkpointCovering(index);
+    return receiptAgainst(this.storage, index, cp);
+  }
+
+  /** Proof that the tree of `firstSize` is a prefix of the checkpoint signed at `secondSize` (default: the latest). */
+  async consistencyProof(firstSize: number, secondSize?: number): Promise<LedgerConsistencyProof> {
+    const cp = secondSize ? await checkpointOfSize(this.storage, secondSize, 'second_size') : this.latestCheckpoint();
+    return consistencyAgainst(this.storage, firstSize, cp);
+  }
+
+  /** An export source pinned to `checkpoint` (default: the latest). */
+  bundleSource(checkpoint: StoredCheckpoint = this.latestCheckpoint()): BundleSource {
+    return bundleSourceFor(this.storage, checkpoint);
+  }
+}
+
+function checkDraft(d: EvidenceDraft): void {
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) throw new BrokerError('invalid_argument', 'evidence draft: expected an object');
+  if (!EVIDENCE_TYPES.includes(d.type)) throw new BrokerError('invalid_argument', `evidence draft: unknown type ${JSON.stringify(String(d.type)).slice(0, 40)}`);
+  for (const f of LEDGER_FIELDS) {
+    if (Object.prototype.hasOwnProperty.call(d, f)) throw new BrokerError('invalid_argument', `evidence draft: "${f}" is set by the ledger`);
+  }
+}
+
+function notYet(index: number, size: number): BrokerError {
+  return new BrokerError('not_found', `evidence entry ${index} not found: the log has ${size} entries`);
+}
+
+function refuse(message: string, cause?: unknown): BrokerError {
+  return new BrokerError('failed_precondition', `evidence: ${message}`, cause === undefined ? {} : { cause });
+}

@@ -1,0 +1,125 @@
+/**
+ * The evidence signing key file: one line, the Go-style signer key
+ * `PRIVATE+KEY+<origin>+<hex id>+<base64(0x01 ‖ seed)>`, mode 0600. `serve`
+ * and `evidence key` create it when missing; outside dev mode a key file the
+ * group or others may read is refused.
+ */
+import { promises as fs } from 'node:fs';
+import { dirname } from 'node:path';
+import { fsyncDir, makeDirDurable, tempPathFor, writeNewFile } from '../../backends/local/atomic-write';
+import { errCode } from '../../backends/local/errno';
+import { BrokerError } from '../../lib/errors';
+import { SecretValue } from '../../lib/secret-value';
+import { generateNoteKey, parseSignerKey, type NoteSigner } from '../note-key';
+
+// A signer key line is ~100 bytes; anything much larger is not one.
+const MAX_KEY_FILE_BYTES = 4096;
+
+export interface SigningKeyOptions {
+  /** Dev mode only: accept a key file that group or others may read. */
+  allowInsecurePermissions?: boolean;
+  /** Told when an insecure key file is accepted, so dev mode is announced. */
+  warn?: (message: string) => void;
+}
+
+const keyError = (message: string, cause?: unknown): BrokerError =>
+  new BrokerError('failed_precondition', message, cause === undefined ? {} : { cause });
+
+/**
+ * Reads and checks the signing key for the log `origin`. Errors name the file
+ * and what is wrong, never any key material.
+ */
+export async function loadSigningKey(path: string, origin: string, opts: SigningKeyOptions = {}): Promise<NoteSigner> {
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(path, 'r');
+  } catch (err) {
+    const code = errCode(err);
+    throw keyError(
+      code === 'ENOENT'
+        ? `evidence signing key ${path} does not exist; \`secret-broker evidence key --config FILE\` creates it`
+        : `evidence signing key ${path} cannot be opened (${code})`,
+      err,
+    );
+  }
+  let raw: Buffer | undefined;
+  try {
+    // One descriptor for stat and read: no swap between the check and the use.
+    const st = await fh.stat();
+    if (!st.isFile()) throw keyError(`evidence signing key ${path} is not a regular file`);
+    const mode = st.mode & 0o777;
+    if ((mode & 0o077) !== 0) {
+      const octal = mode.toString(8).padStart(4, '0');
+      if (!opts.allowInsecurePermissions) {
+        throw keyError(`evidence signing key ${path} is accessible by group or others (mode ${octal}); run \`chmod 600 ${path}\``);
+      }
+      opts.warn?.(`evidence signing key ${path} has insecure mode ${octal}; accepted only because dev mode is on`);
+    }
+    if (st.size > MAX_KEY_FILE_BYTES) throw keyError(`evidence signing key ${path} is ${st.size} bytes, too large for a signer key`);
+    raw = await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+  const text = SecretValue.fromString(raw.toString('utf8').trim());
+  raw.fill(0);
+  let signer: NoteSigner;
+  try {
+    signer = parseSignerKey(text);
+  } catch (err) {
+    // The library's message names the problem without echoing the key.
+    throw keyError(`evidence signing key ${path}: ${(err as Error).message}`, err);
+  } finally {
+    text.wipe();
+  }
+  if (signer.name !== origin) {
+    throw keyError(
+      `evidence signing key ${path} is named ${JSON.stringify(signer.name)}, but evidence.origin is ${JSON.stringify(origin)}; a log key must be named after its origin`,
+    );
+  }
+  return signer;
+}
+
+/**
+ * Creates the key file if it does not exist, then loads it. Creation writes a
+ * 0600 temp file (O_EXCL), fsyncs it and hard-links it into place, so the file
+ * is never seen half-written or with a wider mode; of two racing creators
+ * exactly one key wins and both use it.
+ */
+export async function ensureSigningKey(path: string, origin: string, opts: SigningKeyOptions = {}): Promise<{ signer: NoteSigner; created: boolean }> {
+  let created = false;
+  if (!(await exists(path))) {
+    const { signerKey } = generateNoteKey(origin);
+    const data = Buffer.from(`${signerKey.revealString()}\n`, 'utf8');
+    signerKey.wipe();
+    const dir = dirname(path);
+    const tmp = tempPathFor(path);
+    try {
+      await makeDirDurable(dir, 0o700);
+      await writeNewFile(tmp, data, 0o600);
+      try {
+        await fs.link(tmp, path);
+        created = true;
+      } catch (err) {
+        if (errCode(err) !== 'EEXIST') throw err;
+      }
+      await fs.rm(tmp, { force: true });
+      await fsyncDir(dir);
+    } catch (err) {
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      throw keyError(`evidence signing key ${path} could not be created (${errCode(err)})`, err);
+    } finally {
+      data.fill(0);
+    }
+  }
+  return { signer: await loadSigningKey(path, origin, opts), created };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await fs.lstat(path);
+    return true;
+  } catch (err) {
+    if (errCode(err) === 'ENOENT') return false;
+    throw keyError(`${path} cannot be checked (${errCode(err)})`, err);
+  }
+}

@@ -1,0 +1,239 @@
+import Database from 'better-sqlite3';
+import { BrokerError, unavailable } from '../../lib/errors';
+import type { GroupCommit } from '../../store/sqlite/group-commit';
+import type { BundleEntry } from '../bundle';
+import { EvidenceError } from '../evidence-error';
+import type { NodeKey } from '../merkle';
+import type { LedgerReadStorage, LedgerStorage, PreparedBatch, StoredCheckpoint, StoredEntry } from './ledger-storage';
+import { EMPTY_HEAD, headFromEdge, rightEdgeKeys, type TreeHead } from './right-edge';
+
+/** The schema version (store/sqlite/migrations.ts) that created the evidence tables. */
+export const EVIDENCE_SCHEMA_VERSION = 3;
+
+const PAGE = 512;
+
+interface EntryRow {
+  idx: number;
+  type: string;
+  time_ms: number;
+  bytes: Buffer;
+  leaf_hash: Buffer;
+}
+
+interface CheckpointRow {
+  size: number;
+  root_hash: Buffer;
+  key_id: string;
+  note: Buffer;
+  signed_at: number;
+}
+
+const toCheckpoint = (r: CheckpointRow): StoredCheckpoint => ({
+  size: r.size,
+  rootHash: Buffer.from(r.root_hash),
+  keyId: r.key_id,
+  note: Buffer.from(r.note),
+  signedAt: r.signed_at,
+});
+
+function storeFailure(err: unknown): BrokerError {
+  return err instanceof BrokerError ? err : unavailable('evidence log', err);
+}
+
+/**
+ * Reads the evidence tables of a better-sqlite3 database: the daemon's own
+ * connection, or a read-only one for `evidence export`. Every tree read is a
+ * handful of primary-key lookups, which in-process SQLite answers faster
+ * one by one than through one dynamically built query.
+ */
+export class SqliteLedgerReadStorage implements LedgerReadStorage {
+  protected readonly st;
+
+  constructor(protected readonly db: Database.Database) {
+    this.st = {
+      maxIndex: db.prepare('SELECT MAX(idx) AS m FROM evidence_entries').pluck(),
+      node: db.prepare('SELECT hash FROM evidence_nodes WHERE level = ? AND idx = ?').pluck(),
+      leaf: db.prepare('SELECT leaf_hash FROM evidence_entries WHERE idx = ?').pluck(),
+      entry: db.prepare('SELECT idx, type, time_ms, bytes, leaf_hash FROM evidence_entries WHERE idx = ?'),
+      page: db.prepare('SELECT idx, bytes FROM evidence_entries WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
+      latest: db.prepare('SELECT size, root_hash, key_id, note, signed_at FROM evidence_checkpoints ORDER BY seq DESC LIMIT 1'),
+      at: db.prepare('SELECT size, root_hash, key_id, note, signed_at FROM evidence_checkpoints WHERE size = ? ORDER BY seq DESC LIMIT 1'),
+      atLeast: db.prepare('SELECT size, root_hash, key_id, note, signed_at FROM evidence_checkpoints WHERE size >= ? ORDER BY size, seq DESC LIMIT 1'),
+    };
+  }
+
+  protected sizeSync(): number {
+    const m = this.st.maxIndex.get() as number | null;
+    return m === null || m === undefined ? 0 : m + 1;
+  }
+
+  protected nodesSync(keys: readonly NodeKey[]): Buffer[] {
+    return keys.map((k) => {
+      // Level 0 (the leaf hashes) lives in the entry rows.
+      const h = (k.level === 0 ? this.st.leaf.get(k.index) : this.st.node.get(k.level, k.index)) as Buffer | undefined;
+      if (!h) throw new EvidenceError('EVIDENCE_TREE_STORE', 'missing-node', `evidence node ${k.level}/${k.index} is not stored`);
+      return h;
+    });
+  }
+
+  protected headSync(): TreeHead {
+    const size = this.sizeSync();
+    return size === 0 ? EMPTY_HEAD : headFromEdge(size, this.nodesSync(rightEdgeKeys(size)));
+  }
+
+  protected read<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(storeFailure(err));
+    }
+  }
+
+  size(): Promise<number> {
+    return this.read(() => this.sizeSync());
+  }
+
+  getNodes(keys: readonly NodeKey[]): Promise<Buffer[]> {
+    return this.read(() => this.nodesSync(keys));
+  }
+
+  getEntry(index: number): Promise<StoredEntry | undefined> {
+    return this.read(() => {
+      const r = this.st.entry.get(index) as EntryRow | undefined;
+      return r && { index: r.idx, type: r.type, timeMs: r.time_ms, bytes: r.bytes, leafHash: r.leaf_hash };
+    });
+  }
+
+  async *entries(start: number, end: number): AsyncGenerator<BundleEntry> {
+    let next = start;
+    while (next < end) {
+      const rows = await this.read(() => this.st.page.all(next, end, PAGE) as Pick<EntryRow, 'idx' | 'bytes'>[]);
+      for (const r of rows) {
+        if (r.idx !== next) throw new EvidenceError('EVIDENCE_TREE_STORE', 'missing-entry', `evidence entry ${next} is not stored`);
+        yield { index: r.idx, bytes: r.bytes };
+        next++;
+      }
+      if (rows.length === 0) throw new EvidenceError('EVIDENCE_TREE_STORE', 'missing-entry', `evidence entry ${next} is not stored`);
+    }
+  }
+
+  latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    return this.read(() => {
+      const r = this.st.latest.get() as CheckpointRow | undefined;
+      return r && toCheckpoint(r);
+    });
+  }
+
+  checkpointAt(size: number): Promise<StoredCheckpoint | undefined> {
+    return this.read(() => {
+      const r = this.st.at.get(size) as CheckpointRow | undefined;
+      return r && toCheckpoint(r);
+    });
+  }
+
+  checkpointAtLeast(size: number): Promise<StoredCheckpoint | undefined> {
+    return this.read(() => {
+      const r = this.st.atLeast.get(size) as CheckpointRow | undefined;
+      return r && toCheckpoint(r);
+    });
+  }
+}
+
+/**
+ * The daemon's evidence storage: the same better-sqlite3 connection and
+ * GroupCommit as SqliteStore, so an append shares its transaction and fsync
+ * with the lease writes queued in the same turn of the event loop.
+ */
+export class SqliteLedgerStorage extends SqliteLedgerReadStorage implements LedgerStorage {
+  private readonly wst;
+  // The head after the last batch this object wrote. Used only when the stored
+  // size still equals its size: this object is the log's only writer, so then
+  // nothing was rolled back since, and the edge is the stored one.
+  #head: TreeHead | undefined;
+
+  constructor(
+    db: Database.Database,
+    private readonly writes: GroupCommit,
+  ) {
+    super(db);
+    this.wst = {
+      entry: db.prepare('INSERT INTO evidence_entries (idx, type, time_ms, bytes, leaf_hash) VALUES (?, ?, ?, ?, ?)'),
+      node: db.prepare('INSERT INTO evidence_nodes (level, idx, hash) VALUES (?, ?, ?)'),
+      checkpoint: db.prepare('INSERT INTO evidence_checkpoints (size, root_hash, key_id, note, signed_at) VALUES (?, ?, ?, ?, ?)'),
+    };
+  }
+
+  appendBatch<T extends PreparedBatch>(build: (head: TreeHead) => T): Promise<T> {
+    return this.writes
+      .run(() => {
+        const cached = this.#head;
+        this.#head = undefined;
+        const head = cached && cached.size === this.sizeSync() ? cached : this.headSync();
+        const batch = build(head);
+        checkBatch(head, batch);
+        for (const e of batch.entries) this.wst.entry.run(e.index, e.type, e.timeMs, e.bytes, e.leafHash);
+        for (const n of batch.nodes) this.wst.node.run(n.level, n.index, n.hash);
+        this.#head = batch.head;
+        return batch;
+      })
+      .catch((err: unknown) => {
+        this.#head = undefined;
+        throw err instanceof EvidenceError ? err : unavailable('evidence log', err);
+      });
+  }
+
+  insertCheckpoint(cp: StoredCheckpoint): Promise<void> {
+    return this.writes
+      .run(() => {
+        this.wst.checkpoint.run(cp.size, cp.rootHash, cp.keyId, cp.note, cp.signedAt);
+      })
+      .catch((err: unknown) => {
+        throw unavailable('evidence log', err);
+      });
+  }
+}
+
+/** Defence in depth: a batch must continue the stored tree exactly. */
+function checkBatch(head: TreeHead, batch: PreparedBatch): void {
+  batch.entries.forEach((e, i) => {
+    if (e.index !== head.size + i) {
+      throw new EvidenceError('EVIDENCE_TREE_STORE', 'index-gap', `evidence batch gives index ${e.index} where ${head.size + i} is due`);
+    }
+  });
+  for (const n of batch.nodes) {
+    if (n.level < 1) throw new EvidenceError('EVIDENCE_TREE_STORE', 'leaf-node', `evidence batch gives leaf node ${n.index} apart from its entry`);
+  }
+  if (batch.head.size !== head.size + batch.entries.length) {
+    throw new EvidenceError('EVIDENCE_TREE_STORE', 'bad-head', `evidence batch ends at size ${batch.head.size}, not ${head.size + batch.entries.length}`);
+  }
+}
+
+/**
+ * Opens the state database read-only for `evidence export`: it works while
+ * the daemon runs (WAL readers do not block the writer) and when it does not.
+ */
+export function openSqliteLedgerReadOnly(path: string): { storage: SqliteLedgerReadStorage; close(): void } {
+  let db: Database.Database;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 5000');
+  } catch (err) {
+    throw new BrokerError('failed_precondition', `cannot open the state database ${path} read-only: ${(err as { code?: string }).code ?? 'error'}`, { cause: err });
+  }
+  try {
+    const version = (() => {
+      try {
+        return (db.prepare('SELECT COALESCE(MAX(version), 0) FROM schema_migrations').pluck().get() as number) ?? 0;
+      } catch {
+        return 0;
+      }
+    })();
+    if (version < EVIDENCE_SCHEMA_VERSION) {
+      throw new BrokerError('failed_precondition', `the state database ${path} has no evidence log yet (schema version ${version}); start the daemon once to create it`);
+    }
+    return { storage: new SqliteLedgerReadStorage(db), close: () => db.close() };
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
