@@ -4,6 +4,7 @@ import { systemClock, type Clock } from './lib/clock';
 import { createLogger, type Logger } from './lib/logger';
 import { compileHttpActions } from './broker/http-actions';
 import { InvokeService } from './broker/invoke-service';
+import { DenialFolder } from './broker/denial-folder';
 import { LeaseService, leaseDraft } from './broker/lease-service';
 import { SecretResolver } from './broker/secret-resolver';
 import type { Resolver } from './brokered-http';
@@ -115,7 +116,10 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     }
   }
   const evidence = ledger ? { evidence: ledger } : {};
-  const leases = new LeaseService({ config, store, policy: () => policy, clock, ...evidence });
+  const denials = ledger
+    ? new DenialFolder({ sink: ledger, clock, log, bytesPerMinute: (a) => (config.agents[a] ?? config).limits.evidenceBytesPerMinute })
+    : undefined;
+  const leases = new LeaseService({ config, store, policy: () => policy, clock, ...evidence, ...(denials ? { denials } : {}) });
   const secrets = new SecretResolver({ config, clock });
   const invoke = new InvokeService({ config, store, leases, specs, secrets, clock, ...evidence, ...(opts.resolver ? { resolver: opts.resolver } : {}) });
   const reaper = new LeaseReaper({
@@ -142,6 +146,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     throw new StartupError(`cannot listen on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`);
   }
   reaper.start();
+  denials?.start();
   log.info({ port: grpcServers.port, health_port: grpcServers.healthPort }, 'secret-broker listening (mTLS)');
   return {
     config,
@@ -156,6 +161,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       await reaper.stop();
       await grpcServers.shutdown();
       await secrets.close();
+      await denials?.stop();
       await ledger?.close();
       await store.close();
       log.flush?.();

@@ -7,6 +7,7 @@ import { newLeaseId } from '../lib/ids';
 import type { Logger } from '../lib/logger';
 import type { Explanation, PolicyDecision, PolicyEngine } from '../policy';
 import type { Store } from '../store/store';
+import type { DenialFolder } from './denial-folder';
 import { DEFAULT_INITIAL_TRUST_SCORE, tierFor, type Tier } from '../trust';
 import { checkPurpose, checkResource, contextFromParams } from './request-validation';
 import type { Json } from './struct';
@@ -32,6 +33,8 @@ export interface LeaseServiceDeps {
   clock: Clock;
   /** Where decisions and lease events are recorded; append resolves when durable. */
   evidence?: EvidenceSink;
+  /** Folds repeated identical denials (bounded evidence per agent). */
+  denials?: DenialFolder;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -101,7 +104,8 @@ export class LeaseService {
     if (decision.decision === 'deny' || decision.obligations.approvals.length > 0) {
       // Approval obligations cannot be met until the approvals workflow exists: deny, explained.
       log.info({ action: action.name, resource, policy: decision.determining.map((d) => d.id) }, 'lease denied');
-      const [ref] = (await this.deps.evidence?.append([decisionDraft(agent.name, action.name, resource, decision, trust)])) ?? [];
+      const draft = decisionDraft(agent.name, action.name, resource, decision, trust);
+      const ref = this.deps.denials ? await this.deps.denials.record(agent.name, draft) : (await this.deps.evidence?.append([draft]))?.[0];
       return { status: 'DENIED', explanation: decision.explanation, decision, ...(ref ? { evidence: ref } : {}) };
     }
     const now = this.deps.clock.now();
