@@ -8,6 +8,8 @@ import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/Invok
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
 import { systemClock } from '../../src/lib/clock';
 import { SecretValue } from '../../src/lib/secret-value';
+import { stringify } from 'yaml';
+import { runCapture } from '../helpers/run-cli';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { secretEchoForms, startHttpsUpstream, type HttpsUpstream } from '../helpers/https-upstream';
 
@@ -33,6 +35,7 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
   let broker: RunningBroker;
   let helpdesk: HttpsUpstream;
   let stripe: HttpsUpstream;
+  let configFile: string;
   // Test DNS: the hostnames the actions use, pointed where each test needs them.
   const dns = new Map<string, string[]>();
 
@@ -102,6 +105,8 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
     await store.put('helpdesk-token', SecretValue.fromString(TOKEN));
     await store.put('stripe-key', SecretValue.fromString(STRIPE));
     await store.close();
+    configFile = path.join(tmp.dir, 'config.yaml');
+    writeFileSync(configFile, stringify(raw));
     broker = await startBroker({
       pki,
       dir: tmp.dir,
@@ -279,5 +284,35 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
       for (const v of forms) assert.ok(!bytes.includes(v), `${f} leaks a form of a secret`);
     }
     for (const v of forms) assert.ok(!broker.logs.text.includes(v), 'the log leaks a form of a secret');
+  });
+
+  it('the whole run (grants, denials, brokered calls) exports and verifies offline; one changed byte is rejected naming the entry', async () => {
+    const ledger = broker.app.ledger!;
+    await ledger.signCheckpoint();
+    const types = new Set<string>();
+    for (let i = 0; i < ledger.size; i++) types.add(JSON.parse((await ledger.getEntry(i)).bytes.toString()).type as string);
+    for (const t of ['policy.loaded', 'decision', 'lease.issued', 'invoke.intent', 'invoke.result']) assert.ok(types.has(t), `the log has ${t} entries`);
+    const key = await runCapture(['evidence', 'key', '--config', configFile, '--json']);
+    assert.equal(key.code, 0, key.err);
+    const vkey = (JSON.parse(key.out) as { verifier_key: string }).verifier_key;
+    const out = path.join(tmp.dir, 'export');
+    const exp = await runCapture(['evidence', 'export', '--config', configFile, '--out', out]);
+    assert.equal(exp.code, 0, exp.err);
+    const state = path.join(tmp.dir, 'verifier-state.json');
+    const ok = await runCapture(['evidence', 'verify', out, '--key', vkey, '--state', state]);
+    assert.equal(ok.code, 0, ok.err);
+    // No entry carries a secret or a body.
+    for (const f of readdirSync(path.join(out, 'entries'))) {
+      const text = readFileSync(path.join(out, 'entries', f), 'utf8');
+      for (const v of [TOKEN, STRIPE, 'closed', '"amount":5000,"charge"']) assert.ok(!text.includes(v), `${f} holds ${v}`);
+    }
+    // Flip one byte of one entry.
+    const victim = path.join(out, 'entries', '5.json');
+    const bytes = readFileSync(victim);
+    bytes[bytes.length - 3] ^= 0x01;
+    writeFileSync(victim, bytes);
+    const bad = await runCapture(['evidence', 'verify', out, '--key', vkey, '--state', path.join(tmp.dir, 'state2.json')]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /entry 5\b/);
   });
 });
