@@ -10,6 +10,7 @@ import { invokeCommand } from './invoke-command';
 import { leaseCommands } from './lease-commands';
 import { configCheckCommand, pkiInitCommand, serveCommand } from './local-commands';
 import { secretsListCommand, secretsPutCommand } from './secrets-commands';
+import { witnessCommand, witnessKeyCommand } from '../witness/witness-command';
 
 /** Client commands whose RPCs later issues build; they parse flags and say so plainly. */
 const PLANNED: Array<[string[], string]> = [
@@ -41,7 +42,7 @@ function planned(path: string[], issue: string): Command {
 }
 
 export function allCommands(extra: readonly Command[] = []): Command[] {
-  const real = [serveCommand, devCommand, configCheckCommand, pkiInitCommand, secretsPutCommand, secretsListCommand, ...leaseCommands, invokeCommand, ...evidenceCommands, ...extra];
+  const real = [serveCommand, devCommand, configCheckCommand, pkiInitCommand, secretsPutCommand, secretsListCommand, ...leaseCommands, invokeCommand, ...evidenceCommands, witnessCommand, witnessKeyCommand, ...extra];
   const taken = new Set(real.map((c) => c.path.join(' ')));
   return [...real, ...PLANNED.filter(([p]) => !taken.has(p.join(' '))).map(([p, i]) => planned(p, i))];
 }

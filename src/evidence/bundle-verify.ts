@@ -18,11 +18,11 @@ import {
 } from './bundle-layout';
 import { MAX_ENTRY_BYTES, parseCanonical } from './canonical-json';
 import { openCheckpoint, type Checkpoint, type OpenedCheckpoint } from './checkpoint';
-import { cosignatureTimestamp } from './cosignature';
+import { cosignatureTimestamp, parseCosignatureVerifierKey } from './cosignature';
 import { EvidenceError } from './evidence-error';
 import { StreamingTreeHasher } from './merkle-stream';
 import { verifyConsistency } from './merkle-verify';
-import { SIG_TYPE_COSIGNATURE_V1, formatKeyId } from './note-key';
+import { SIG_TYPE_COSIGNATURE_V1, decodeVerifierKey, formatKeyId, type NoteVerifier } from './note-key';
 import { MAX_NOTE_BYTES } from './signed-note';
 import { decodeBase64Strict, encodeBase64 } from './strict-encoding';
 import { TLOG_PROOF_EXTENSION, checkTlogProofInclusion, parseTlogProof } from './tlog-proof';
@@ -50,6 +50,17 @@ export interface VerifyBundleOptions {
   start?: number;
   /** Entries read concurrently ahead of the one being checked; default 32. */
   readAhead?: number;
+  /**
+   * Witness cosigner verifier keys (type 0x04) whose cosignatures count
+   * towards `minWitnesses`. A signature by one of them that does not verify
+   * fails the checkpoint, as for any known key.
+   */
+  witnesses?: readonly string[];
+  /**
+   * Demand valid cosignatures on the checkpoint from at least this many
+   * distinct `witnesses` (distinct public keys); default 0 (none needed).
+   */
+  minWitnesses?: number;
 }
 
 export interface ConsistencyCheck {
@@ -72,6 +83,8 @@ export interface VerifyBundleResult {
   readonly cosigners: readonly { name: string; keyId: string; timestamp?: number }[];
   readonly consistency: readonly ConsistencyCheck[];
   readonly stateUpdated: boolean;
+  /** With `minWitnesses`: the configured witnesses that cosigned, as `name+keyid`, and how many were required. */
+  readonly witnessQuorum?: { readonly required: number; readonly witnesses: readonly string[] };
 }
 
 /** Why a bundle failed. `index` names the first bad entry when an entry is at fault. */
@@ -113,7 +126,8 @@ const MAX_CONSISTENCY_BYTES = 16384;
  */
 export async function verifyBundle(dir: string, opts: VerifyBundleOptions): Promise<VerifyBundleResult> {
   if (opts.keys.length === 0) throw new BundleVerifyError('no-keys', 'no verifier keys given');
-  const verifiers = opts.keys.map(parseAnyVerifierKey);
+  const witnesses = witnessVerifiers(opts.witnesses ?? [], opts.minWitnesses ?? 0);
+  const verifiers = [...opts.keys.map(parseAnyVerifierKey), ...witnesses.map((w) => w.verifier)];
 
   await checkTopLevel(dir);
   const note = await readRequired(path.join(dir, CHECKPOINT_FILE), MAX_NOTE_BYTES, 'checkpoint');
@@ -124,6 +138,7 @@ export async function verifyBundle(dir: string, opts: VerifyBundleOptions): Prom
     throw new BundleVerifyError('checkpoint-invalid', `${CHECKPOINT_FILE}: ${(err as Error).message}`, { cause: err });
   }
   const cp = opened.checkpoint;
+  const witnessQuorum = opts.minWitnesses ? checkWitnessQuorum(opened, witnesses, opts.minWitnesses) : undefined;
   const start = await readStart(dir, cp, opts.start);
 
   const state = opts.statePath === undefined ? undefined : await readVerifierState(opts.statePath);
@@ -184,7 +199,50 @@ export async function verifyBundle(dir: string, opts: VerifyBundleOptions): Prom
     })),
     consistency,
     stateUpdated: state !== undefined,
+    ...(witnessQuorum ? { witnessQuorum } : {}),
   };
+}
+
+interface WitnessVerifier {
+  readonly verifier: NoteVerifier;
+  /** The raw public key: one key under two names is one witness. */
+  readonly publicKey: string;
+}
+
+function witnessVerifiers(keys: readonly string[], min: number): WitnessVerifier[] {
+  if (!Number.isSafeInteger(min) || min < 0) {
+    throw new EvidenceError('EVIDENCE_KEY_INVALID', 'bad-witness-quorum', 'the witness quorum must be a non-negative integer');
+  }
+  const out = keys.map((k) => {
+    const decoded = decodeVerifierKey(k);
+    if (decoded.type !== SIG_TYPE_COSIGNATURE_V1) {
+      throw new EvidenceError('EVIDENCE_KEY_INVALID', 'not-a-witness-key', `witness key ${decoded.name}+${formatKeyId(decoded.keyId)} is not a cosigner key (type 0x04)`);
+    }
+    return { verifier: parseCosignatureVerifierKey(k), publicKey: decoded.publicKey.toString('hex') };
+  });
+  const distinct = new Set(out.map((w) => w.publicKey)).size;
+  if (min > distinct) {
+    throw new EvidenceError('EVIDENCE_KEY_INVALID', 'witness-quorum-unreachable', `a quorum of ${min} witnesses needs at least ${min} distinct witness keys; ${distinct} given`);
+  }
+  return out;
+}
+
+/** Counts distinct configured witnesses with a verified cosignature on the checkpoint. */
+function checkWitnessQuorum(opened: OpenedCheckpoint, witnesses: readonly WitnessVerifier[], min: number): { required: number; witnesses: string[] } {
+  const byKey = new Map(witnesses.map((w) => [w.verifier.verifierKey, w.publicKey]));
+  const found = new Map<string, string>();
+  for (const s of opened.cosignatures) {
+    const pub = s.verifier.type === SIG_TYPE_COSIGNATURE_V1 ? byKey.get(s.verifier.verifierKey) : undefined;
+    if (pub !== undefined && !found.has(pub)) found.set(pub, `${s.name}+${formatKeyId(s.keyId)}`);
+  }
+  const names = [...found.values()];
+  if (names.length < min) {
+    throw new BundleVerifyError(
+      'witness-quorum',
+      `${CHECKPOINT_FILE}: the checkpoint has valid cosignatures from ${names.length} of the ${new Set(byKey.values()).size} configured witnesses${names.length > 0 ? ` (${names.join(', ')})` : ''}; at least ${min} required`,
+    );
+  }
+  return { required: min, witnesses: names };
 }
 
 async function checkTopLevel(dir: string): Promise<void> {
