@@ -9,6 +9,7 @@ import { LeaseService, leaseDraft } from './broker/lease-service';
 import { SecretResolver } from './broker/secret-resolver';
 import type { Resolver } from './brokered-http';
 import type { Ledger } from './evidence/ledger/ledger';
+import { settleOpenIntents } from './evidence/ledger/unknown-outcomes';
 import { openEvidence } from './evidence/ledger/wire';
 import { BrokerError } from './lib/errors';
 import { evidenceHandlers } from './transport/grpc/handlers/evidence-handlers';
@@ -108,6 +109,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       // Creates the signing key if missing; refuses to start if the stored tree does not match its last checkpoint.
       ledger = await openEvidence({ config, store, clock, log });
       await ledger.recordPolicyLoaded(policy.version, policy.policySet.policies.map((p) => p.id));
+      // Brokered calls whose invoke.result a stop lost get invoke.unknown, durably, before anything is served.
+      await settleOpenIntents({ store, evidence: ledger, log });
     } catch (err) {
       await ledger?.close();
       await store.close();

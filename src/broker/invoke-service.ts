@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { checkCallBinding, prepareCall, sendCall, TlsContexts, type BrokeredResponse, type HttpActionSpec, type Resolver } from '../brokered-http';
 import type { AgentConfig, BrokerConfig } from '../config/config-types';
-import type { EvidenceRef, EvidenceSink } from '../evidence/ledger/evidence-sink';
+import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledger/evidence-sink';
 import type { LeaseRecord } from '../leases/lease';
 import type { Clock } from '../lib/clock';
 import { BrokerError, failedPrecondition, invalidArgument, permissionDenied } from '../lib/errors';
 import { newLeaseId } from '../lib/ids';
 import type { Logger } from '../lib/logger';
+import type { SecretValue } from '../lib/secret-value';
 import type { Explanation, PolicyDecision } from '../policy';
 import type { Store } from '../store/store';
 import { effectiveStatus, type LeaseService } from './lease-service';
@@ -53,6 +54,13 @@ export function invokeDenied(explanation: Explanation): BrokerError {
 
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
+/** Retrying an invoke.result the log refused: first after this long, doubling up to the max. */
+const RESULT_RETRY_MIN_MS = 200;
+const RESULT_RETRY_MAX_MS = 5_000;
+/** Results still unrecorded after this long, or beyond this many, are left to invoke.unknown at the next start. */
+const RESULT_RETRY_MAX_AGE_MS = 10 * 60_000;
+const RESULT_RETRY_MAX_PENDING = 10_000;
+
 /**
  * Performs brokered calls. Order per use: check the request against the
  * action's template (nothing leaves on a bad request) → check it is exactly
@@ -62,6 +70,10 @@ const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).di
  */
 export class InvokeService {
   private readonly tlsContexts = new TlsContexts();
+  /** invoke.result drafts the log refused, oldest first; retried until it takes them (bounded in count and age). */
+  private readonly unrecorded: Array<{ draft: EvidenceDraft; since: number }> = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = RESULT_RETRY_MIN_MS;
 
   constructor(private readonly deps: InvokeServiceDeps) {}
 
@@ -106,7 +118,8 @@ export class InvokeService {
     const idempotencyKey = sha256(`secret-broker/idempotency/v1\0${lease.id}\0${used.useNumber}`).slice(0, 32);
     const requestDigest = sha256(Buffer.concat([Buffer.from(`${prepared.method} ${prepared.url}\n`), prepared.body]));
 
-    // 5. Evidence before effect.
+    // 5. Evidence before effect. If the log cannot take the intent, this throws UNAVAILABLE: the use
+    // stays spent and nothing is resolved or sent (fail closed).
     const [intent] = (await this.deps.evidence?.append([
       {
         type: 'invoke.intent',
@@ -119,10 +132,14 @@ export class InvokeService {
       },
     ])) ?? [];
 
-    // 6. Inject and send.
-    const secret = await this.deps.secrets.resolve(spec.auth.secret);
+    // 6. Inject and send. The intent is durable from here on, so every way out records an outcome:
+    // invoke.result now, or (when the log cannot take it) later by retryResult, or invoke.unknown at
+    // the next start if the broker stops first.
+    const outcomeBase = { type: 'invoke.result', agent: agent.name, action: lease.action, lease: { id: lease.id, use: used.useNumber } } as const;
     let response: BrokeredResponse;
+    let secret: SecretValue | undefined;
     try {
+      secret = await this.deps.secrets.resolve(spec.auth.secret);
       response = await sendCall(prepared, spec, secret, {
         idempotencyKey,
         clock: this.deps.clock,
@@ -131,31 +148,83 @@ export class InvokeService {
         ...(signal ? { signal } : {}),
       });
     } catch (err) {
-      await this.deps.evidence
-        ?.append([{ type: 'invoke.result', agent: agent.name, action: lease.action, lease: { id: lease.id, use: used.useNumber }, outcome: 'error', error: err instanceof BrokerError ? err.kind : 'internal' }])
-        .catch((e: unknown) => log.error({ err: e }, 'could not record invoke.result'));
+      const failed: EvidenceDraft = { ...outcomeBase, outcome: 'error', error: err instanceof BrokerError ? err.kind : 'internal', ...(secret ? {} : { sent: false }) };
+      await this.deps.evidence?.append([failed]).catch((e: unknown) => {
+        log.error({ err: e, lease_id: lease.id, use: used.useNumber }, 'could not record invoke.result; retrying in the background');
+        this.retryResult(failed, log);
+      });
       throw err;
     } finally {
-      secret.wipe();
+      secret?.wipe();
     }
     const resultDigest = sha256(response.body);
-    const [result] =
-      (await this.deps.evidence?.append([
-        {
-          type: 'invoke.result',
-          agent: agent.name,
-          action: lease.action,
-          lease: { id: lease.id, use: used.useNumber },
-          outcome: 'ok',
-          status_code: response.statusCode,
-          // A digest of what the agent receives: the scrubbed body, never the raw upstream bytes.
-          response_digest: `sha256:${resultDigest}`,
-          latency_ms: response.latencyMs,
-          redactions: response.scrubbed,
-        },
-      ])) ?? [];
+    const ok: EvidenceDraft = {
+      ...outcomeBase,
+      outcome: 'ok',
+      status_code: response.statusCode,
+      // A digest of what the agent receives: the scrubbed body, never the raw upstream bytes.
+      response_digest: `sha256:${resultDigest}`,
+      latency_ms: response.latencyMs,
+      redactions: response.scrubbed,
+    };
+    let result: EvidenceRef | undefined;
+    try {
+      [result] = (await this.deps.evidence?.append([ok])) ?? [];
+    } catch (err) {
+      // Invariant 3: a failed append fails the request with UNAVAILABLE. The call did reach the
+      // upstream, so say so (an agent that retries blindly would repeat it under a new use), and
+      // record the result once the log takes writes again; the agent never sees this response.
+      log.error({ err, lease_id: lease.id, use: used.useNumber }, 'could not record invoke.result; the call fails with UNAVAILABLE');
+      this.retryResult({ ...ok, delivered: false }, log);
+      throw new BrokerError('unavailable', 'evidence log is unavailable: the call was sent upstream, but its result could not be recorded', { cause: err });
+    }
     log.info({ lease_id: lease.id, use: used.useNumber, status: response.statusCode, latency_ms: response.latencyMs, scrubbed: response.scrubbed }, 'brokered call done');
     return { response, lease: used.lease, useNumber: used.useNumber, ...(result ?? intent ? { evidence: (result ?? intent)! } : {}) };
+  }
+
+  /**
+   * Keeps an invoke.result the log refused (disk full, I/O error) and appends
+   * it once the log takes writes again, so a running broker recovers without
+   * a restart. The intent stays open in the log until then; if the broker
+   * stops first, start-up settles it with invoke.unknown instead.
+   */
+  private retryResult(draft: EvidenceDraft, log: Logger): void {
+    if (!this.deps.evidence) return;
+    if (this.unrecorded.length >= RESULT_RETRY_MAX_PENDING) {
+      const dropped = this.unrecorded.shift()!;
+      log.error({ lease: dropped.draft.lease }, 'too many unrecorded invoke.results; this one is left to invoke.unknown at the next start');
+    }
+    // The entry's time will be when it is finally recorded, not when the call ended: say so.
+    this.unrecorded.push({ draft: { ...draft, recorded_late: true }, since: this.deps.clock.now() });
+    this.scheduleResultRetry(log);
+  }
+
+  private scheduleResultRetry(log: Logger): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.retryResultsNow(log);
+    }, this.retryDelayMs);
+    this.retryTimer.unref();
+  }
+
+  private async retryResultsNow(log: Logger): Promise<void> {
+    const now = this.deps.clock.now();
+    const batch = this.unrecorded.splice(0).filter((u) => {
+      if (now - u.since <= RESULT_RETRY_MAX_AGE_MS) return true;
+      log.error({ lease: u.draft.lease }, 'gave up recording an invoke.result; it is left to invoke.unknown at the next start');
+      return false;
+    });
+    if (batch.length === 0) return;
+    try {
+      await this.deps.evidence!.append(batch.map((u) => u.draft));
+      this.retryDelayMs = RESULT_RETRY_MIN_MS;
+      log.warn({ count: batch.length }, 'recorded invoke.results the evidence log refused earlier');
+    } catch {
+      this.unrecorded.unshift(...batch);
+      this.retryDelayMs = Math.min(this.retryDelayMs * 2, RESULT_RETRY_MAX_MS);
+    }
+    if (this.unrecorded.length > 0) this.scheduleResultRetry(log);
   }
 
   /** A one-shot call is decided on the spot and runs under a one-use lease of its own. */
