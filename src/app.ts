@@ -124,7 +124,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     : undefined;
   const leases = new LeaseService({ config, store, policy: () => policy, clock, ...evidence, ...(denials ? { denials } : {}) });
   const secrets = new SecretResolver({ config, clock });
-  const invoke = new InvokeService({ config, store, leases, specs, secrets, clock, ...evidence, ...(opts.resolver ? { resolver: opts.resolver } : {}) });
+  const invoke = new InvokeService({ config, store, leases, specs, secrets, clock, ...evidence, ...(denials ? { denials } : {}), ...(opts.resolver ? { resolver: opts.resolver } : {}) });
   const reaper = new LeaseReaper({
     store,
     clock,

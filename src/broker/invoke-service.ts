@@ -10,7 +10,8 @@ import type { Logger } from '../lib/logger';
 import type { SecretValue } from '../lib/secret-value';
 import type { Explanation, PolicyDecision } from '../policy';
 import type { Store } from '../store/store';
-import { effectiveStatus, type LeaseService } from './lease-service';
+import type { DenialFolder } from './denial-folder';
+import { decisionDraft, effectiveStatus, type LeaseService, type TrustView } from './lease-service';
 import { checkResource } from './request-validation';
 import type { SecretResolver } from './secret-resolver';
 import type { Json } from './struct';
@@ -43,6 +44,8 @@ export interface InvokeServiceDeps {
   secrets: SecretResolver;
   clock: Clock;
   evidence?: EvidenceSink;
+  /** Folds repeated identical denials (bounded evidence per agent). */
+  denials?: DenialFolder;
   /** DNS for upstream hosts; tests inject one so a hostname can resolve to a chosen address. */
   resolver?: Resolver;
 }
@@ -102,6 +105,7 @@ export class InvokeService {
       const decision = this.deps.leases.decide(agent, leased.action, leased.resource, { ...leased.context }, {}, trust);
       if (decision.decision === 'deny' || decision.obligations.approvals.length > 0) {
         log.info({ lease_id: leased.id, tier: trust.tier }, 'invoke denied on re-check');
+        await this.recordDenial(agent, leased.action, leased.resource, decision, trust);
         throw invokeDenied(decision.explanation);
       }
       lease = leased;
@@ -227,12 +231,22 @@ export class InvokeService {
     if (this.unrecorded.length > 0) this.scheduleResultRetry(log);
   }
 
+  /** Every decision is evidence, denials included (folded when they repeat). */
+  private async recordDenial(agent: AgentConfig, action: string, resource: string, decision: PolicyDecision, trust: TrustView): Promise<void> {
+    const draft = decisionDraft(agent.name, action, resource, decision, trust);
+    if (this.deps.denials) await this.deps.denials.record(agent.name, draft);
+    else await this.deps.evidence?.append([draft]);
+  }
+
   /** A one-shot call is decided on the spot and runs under a one-use lease of its own. */
   private async oneShotLease(agent: AgentConfig, req: InvokeInput, context: Readonly<Record<string, string | number>>): Promise<LeaseRecord> {
     const resource = checkResource(req.resource);
     const trust = await this.deps.leases.trustOf(agent.name);
     const decision: PolicyDecision = this.deps.leases.decide(agent, req.action, resource, { ...context }, req.params, trust);
-    if (decision.decision === 'deny' || decision.obligations.approvals.length > 0) throw invokeDenied(decision.explanation);
+    if (decision.decision === 'deny' || decision.obligations.approvals.length > 0) {
+      await this.recordDenial(agent, req.action, resource, decision, trust);
+      throw invokeDenied(decision.explanation);
+    }
     const now = this.deps.clock.now();
     const ttl = 60_000;
     const lease: LeaseRecord = {

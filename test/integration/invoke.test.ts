@@ -193,6 +193,9 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
     assert.deepEqual(expl.candidates.map((c) => c.id), ['tickets-update-support']);
     assert.equal(err.details, expl.hint, 'the hint is the status detail');
     assert.equal(helpdesk.requests.length, 0);
+    const ledger = broker.app.ledger!;
+    const last = JSON.parse((await ledger.getEntry(ledger.size - 1)).bytes.toString()) as { type: string; agent: string; decision: { effect: string } };
+    assert.deepEqual([last.type, last.agent, last.decision.effect], ['decision', 'analyst-bot', 'deny'], 'the denial is evidence too');
   });
 
   it('refuses calls outside the template or the lease; none reaches the upstream', async () => {
