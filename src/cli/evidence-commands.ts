@@ -7,7 +7,9 @@ import { writeBundle } from '../evidence/bundle';
 import { BundleVerifyError, verifyBundle } from '../evidence/bundle-verify';
 import { EvidenceError } from '../evidence/evidence-error';
 import { bundleSourceFor } from '../evidence/ledger/ledger-reader';
-import { ensureSigningKey } from '../evidence/ledger/signing-key';
+import { checkLedgerIntegrity } from '../evidence/ledger/integrity-check';
+import { ensureSigningKey, loadSigningKey } from '../evidence/ledger/signing-key';
+import { parseVerifierKey } from '../evidence/note-key';
 import { openSqliteLedgerReadOnly } from '../evidence/ledger/sqlite-ledger-storage';
 import { encodeBase64 } from '../evidence/strict-encoding';
 import type { Checkpoint__Output } from '../gen/secretbroker/v1/Checkpoint';
@@ -82,9 +84,12 @@ export const evidenceExportCommand: Command = {
     });
     if (config.state.kind !== 'sqlite') throw unimplemented('evidence export from PostgreSQL', 'a later issue');
 
+    const signer = await loadSigningKey(config.evidence.signingKey, config.evidence.origin, { allowInsecurePermissions: config.devMode });
     const db = openSqliteLedgerReadOnly(config.state.path);
     try {
       const storage = db.storage;
+      // The same whole-log check the daemon runs at start: a tampered store is refused here, naming the entry.
+      await checkLedgerIntegrity({ storage, origin: config.evidence.origin, logKey: parseVerifierKey(signer.verifierKey), signer, upToLastCheckpoint: true });
       // The export ends at a signed checkpoint: the first one that covers --to, else the latest.
       const cp = to === undefined ? await storage.latestCheckpoint() : await storage.checkpointAtLeast(to + 1);
       if (!cp) {

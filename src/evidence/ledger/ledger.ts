@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Clock } from '../../lib/clock';
 import { BrokerError, unavailable } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import type { BundleSource } from '../bundle';
 import { canonicalize } from '../canonical-json';
-import { openCheckpoint, parseCheckpoint, signCheckpoint } from '../checkpoint';
+import { signCheckpoint } from '../checkpoint';
 import { consistencyProof, hashLeaf, rootAt, verifyConsistency, type StoredNode } from '../merkle';
 import { formatKeyId, parseVerifierKey, type NoteSigner } from '../note-key';
-import { parseNote } from '../signed-note';
 import { EVIDENCE_TYPES, LEDGER_FIELDS, type EvidenceDraft, type EvidenceRef, type EvidenceSink } from './evidence-sink';
 import {
   bundleSourceFor,
@@ -19,6 +19,7 @@ import {
   type LedgerConsistencyProof,
   type LedgerEntry,
 } from './ledger-reader';
+import { checkLedgerIntegrity } from './integrity-check';
 import type { LedgerStorage, PreparedBatch, StoredCheckpoint, StoredEntry } from './ledger-storage';
 import { appendToEdge, type TreeHead } from './right-edge';
 
@@ -105,10 +106,11 @@ export class Ledger implements EvidenceSink {
   }
 
   /**
-   * Opens the log over its storage. Refuses (FAILED_PRECONDITION) when the
-   * stored tree does not match the last signed checkpoint, when that
-   * checkpoint is for another origin or was signed by another key, and then
-   * signs a checkpoint covering every durable entry. Timers start with start().
+   * Opens the log over its storage. First checks every stored entry, tree
+   * node and checkpoint (integrity-check.ts: O(n), streaming) and refuses
+   * (FAILED_PRECONDITION, "evidence: entry N: ...") on any mismatch, or when
+   * the last checkpoint is for another origin or was signed by another key;
+   * then signs a checkpoint covering every durable entry. Timers start with start().
    */
   static async open(opts: LedgerOptions): Promise<Ledger> {
     if (opts.signer.name !== opts.origin) {
@@ -119,51 +121,22 @@ export class Ledger implements EvidenceSink {
     return ledger;
   }
 
+  // The whole stored log is checked against its checkpoints before anything is appended or signed.
   async #recover(): Promise<void> {
-    const size = await this.storage.size();
-    const last = await this.storage.latestCheckpoint();
-    if (last) {
-      let opened;
-      try {
-        opened = parseCheckpoint(parseNote(last.note).text);
-      } catch (err) {
-        throw refuse(`the last stored evidence checkpoint (size ${last.size}) is malformed`, err);
-      }
-      if (opened.origin !== this.origin) {
-        throw refuse(`the evidence log in the state database has origin ${JSON.stringify(opened.origin)}, but evidence.origin is ${JSON.stringify(this.origin)}`);
-      }
-      if (opened.size !== last.size || !opened.rootHash.equals(last.rootHash)) {
-        throw refuse(`the last stored evidence checkpoint (size ${last.size}) does not match its own note`);
-      }
-      try {
-        openCheckpoint(last.note, [parseVerifierKey(this.verifierKey)], { origin: this.origin });
-      } catch (err) {
-        throw refuse(
-          `the last evidence checkpoint (size ${last.size}) was signed by key ${last.keyId}, not by the configured signing key ${this.keyId}; restore that key file`,
-          err,
-        );
-      }
-      if (size < last.size) {
-        throw refuse(`the state database holds ${size} evidence entries, fewer than the last signed checkpoint's ${last.size}`);
-      }
-      let root: Buffer;
-      try {
-        root = await rootAt(last.size, this.storage);
-      } catch (err) {
-        throw refuse(`the stored evidence tree cannot be read at the last checkpoint's size ${last.size}`, err);
-      }
-      if (!root.equals(last.rootHash)) {
-        throw refuse(`the stored evidence tree does not match the last signed checkpoint (size ${last.size}): its root differs`);
-      }
-      this.#latest = { ...last, origin: this.origin };
-    }
-    try {
-      await rootAt(size, this.storage);
-    } catch (err) {
-      throw refuse(`the stored evidence tree of ${size} entries is incomplete`, err);
-    }
-    this.#committedSize = size;
-    if (!last || size > last.size) await this.signCheckpoint();
+    const started = performance.now();
+    const report = await checkLedgerIntegrity({
+      storage: this.storage,
+      origin: this.origin,
+      logKey: parseVerifierKey(this.verifierKey),
+      signer: this.signer,
+    });
+    this.log?.info(
+      { entries: report.size, checkpoints: report.checkpoints, ms: Math.round(performance.now() - started) },
+      'evidence log checked against its signed checkpoints',
+    );
+    if (report.last) this.#latest = { ...report.last, origin: this.origin };
+    this.#committedSize = report.size;
+    if (!report.last || report.size > report.last.size) await this.signCheckpoint();
   }
 
   /** Starts the checkpoint and heartbeat timers (unref'd: they never keep the process alive). */
