@@ -167,7 +167,8 @@ function exchange(
       ...(tlsContexts ? { secureContext: tlsContexts.get(spec) } : { ca: [...tls.rootCertificates, ...spec.extraCaPem] }),
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
-      ...(isIP(spec.hostname) ? {} : { servername: spec.hostname }),
+      // SNI carries host names only; an empty servername keeps Node from sending (and warning about) an IP.
+      servername: isIP(spec.hostname) ? '' : spec.hostname,
       lookup: pinnedLookup(spec.hostname, target),
       family: target.family,
       signal,
