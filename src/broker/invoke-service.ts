@@ -11,6 +11,7 @@ import type { SecretValue } from '../lib/secret-value';
 import type { Explanation, PolicyDecision } from '../policy';
 import type { Store } from '../store/store';
 import type { DenialFolder } from './denial-folder';
+import { LateEvidence } from './late-evidence';
 import { decisionDraft, effectiveStatus, type LeaseService, type TrustView } from './lease-service';
 import { checkResource } from './request-validation';
 import type { SecretResolver } from './secret-resolver';
@@ -58,11 +59,6 @@ export function invokeDenied(explanation: Explanation): BrokerError {
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
 /** Retrying an invoke.result the log refused: first after this long, doubling up to the max. */
-const RESULT_RETRY_MIN_MS = 200;
-const RESULT_RETRY_MAX_MS = 5_000;
-/** Results still unrecorded after this long, or beyond this many, are left to invoke.unknown at the next start. */
-const RESULT_RETRY_MAX_AGE_MS = 10 * 60_000;
-const RESULT_RETRY_MAX_PENDING = 10_000;
 
 /**
  * Performs brokered calls. Order per use: check the request against the
@@ -73,12 +69,12 @@ const RESULT_RETRY_MAX_PENDING = 10_000;
  */
 export class InvokeService {
   private readonly tlsContexts = new TlsContexts();
-  /** invoke.result drafts the log refused, oldest first; retried until it takes them (bounded in count and age). */
-  private readonly unrecorded: Array<{ draft: EvidenceDraft; since: number }> = [];
-  private retryTimer: NodeJS.Timeout | undefined;
-  private retryDelayMs = RESULT_RETRY_MIN_MS;
+  /** invoke.result drafts the log refused; what is given up is settled as invoke.unknown at the next start. */
+  private readonly late: LateEvidence | undefined;
 
-  constructor(private readonly deps: InvokeServiceDeps) {}
+  constructor(private readonly deps: InvokeServiceDeps) {
+    this.late = deps.evidence ? new LateEvidence({ sink: deps.evidence, clock: deps.clock }, 'invoke.result', 'the intent is left to invoke.unknown at the next start') : undefined;
+  }
 
   async invoke(agent: AgentConfig, req: InvokeInput, log: Logger, signal?: AbortSignal): Promise<InvokeOutcome> {
     const leased = req.leaseId ? await this.deps.leases.get(agent, req.leaseId) : undefined;
@@ -186,49 +182,8 @@ export class InvokeService {
     return { response, lease: used.lease, useNumber: used.useNumber, ...(result ?? intent ? { evidence: (result ?? intent)! } : {}) };
   }
 
-  /**
-   * Keeps an invoke.result the log refused (disk full, I/O error) and appends
-   * it once the log takes writes again, so a running broker recovers without
-   * a restart. The intent stays open in the log until then; if the broker
-   * stops first, start-up settles it with invoke.unknown instead.
-   */
   private retryResult(draft: EvidenceDraft, log: Logger): void {
-    if (!this.deps.evidence) return;
-    if (this.unrecorded.length >= RESULT_RETRY_MAX_PENDING) {
-      const dropped = this.unrecorded.shift()!;
-      log.error({ lease: dropped.draft.lease }, 'too many unrecorded invoke.results; this one is left to invoke.unknown at the next start');
-    }
-    // The entry's time will be when it is finally recorded, not when the call ended: say so.
-    this.unrecorded.push({ draft: { ...draft, recorded_late: true }, since: this.deps.clock.now() });
-    this.scheduleResultRetry(log);
-  }
-
-  private scheduleResultRetry(log: Logger): void {
-    if (this.retryTimer) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      void this.retryResultsNow(log);
-    }, this.retryDelayMs);
-    this.retryTimer.unref();
-  }
-
-  private async retryResultsNow(log: Logger): Promise<void> {
-    const now = this.deps.clock.now();
-    const batch = this.unrecorded.splice(0).filter((u) => {
-      if (now - u.since <= RESULT_RETRY_MAX_AGE_MS) return true;
-      log.error({ lease: u.draft.lease }, 'gave up recording an invoke.result; it is left to invoke.unknown at the next start');
-      return false;
-    });
-    if (batch.length === 0) return;
-    try {
-      await this.deps.evidence!.append(batch.map((u) => u.draft));
-      this.retryDelayMs = RESULT_RETRY_MIN_MS;
-      log.warn({ count: batch.length }, 'recorded invoke.results the evidence log refused earlier');
-    } catch {
-      this.unrecorded.unshift(...batch);
-      this.retryDelayMs = Math.min(this.retryDelayMs * 2, RESULT_RETRY_MAX_MS);
-    }
-    if (this.unrecorded.length > 0) this.scheduleResultRetry(log);
+    this.late?.push(draft, log);
   }
 
   /** Every decision is evidence, denials included (folded when they repeat). */

@@ -8,6 +8,7 @@ import type { Logger } from '../lib/logger';
 import type { Explanation, PolicyDecision, PolicyEngine } from '../policy';
 import type { Store } from '../store/store';
 import type { DenialFolder } from './denial-folder';
+import { LateEvidence } from './late-evidence';
 import { DEFAULT_INITIAL_TRUST_SCORE, tierFor, type Tier } from '../trust';
 import { checkPurpose, checkResource, contextFromParams } from './request-validation';
 import type { Json } from './struct';
@@ -73,7 +74,27 @@ export interface TrustView {
 
 /** Leases: decide, issue, renew, revoke, look up. Orders the steps; owns no transport concerns. */
 export class LeaseService {
-  constructor(private readonly deps: LeaseServiceDeps) {}
+  /** lease.revoked / lease.expired drafts the log refused after the lease had already ended. */
+  private readonly late: LateEvidence | undefined;
+
+  constructor(private readonly deps: LeaseServiceDeps) {
+    this.late = deps.evidence ? new LateEvidence({ sink: deps.evidence, clock: deps.clock }, 'lease end', 'the lease ended but its entry is missing') : undefined;
+  }
+
+  /**
+   * Records a lease that has already ended (revoked or expired). Ending comes
+   * first because it takes authority away; if the log refuses the entry it is
+   * kept and retried, never dropped quietly, and the caller is not failed.
+   */
+  async recordEnded(draft: EvidenceDraft, log: Logger): Promise<void> {
+    if (!this.deps.evidence) return;
+    try {
+      await this.deps.evidence.append([draft]);
+    } catch (err) {
+      log.error({ err, lease: draft.lease, type: draft.type }, 'could not record the end of a lease; retrying in the background');
+      this.late?.push(draft, log);
+    }
+  }
 
   async trustOf(agent: string): Promise<TrustView> {
     const rec = await this.deps.store.getTrust(agent);
@@ -188,7 +209,7 @@ export class LeaseService {
     const ended = await this.deps.store.endLease(id, 'revoked', reason ? `agent: ${reason.slice(0, 200)}` : 'revoked by agent', this.deps.clock.now());
     if (ended) {
       // Revocation takes away authority: it happens first, then it is recorded.
-      await this.deps.evidence?.append([leaseDraft('lease.revoked', ended, { by: `agent:${agent.name}` })]);
+      await this.recordEnded(leaseDraft('lease.revoked', ended, { by: `agent:${agent.name}` }), log);
       log.info({ lease_id: id }, 'lease revoked by agent');
     }
     return ended ?? lease;
@@ -207,7 +228,7 @@ export class LeaseService {
       const ended = await this.deps.store.endLease(l.id, 'revoked', `operator ${by}: ${reason.slice(0, 200) || 'revoked'}`, now);
       if (ended) {
         out.push(ended);
-        await this.deps.evidence?.append([leaseDraft('lease.revoked', ended, { by: `operator:${by}` })]);
+        await this.recordEnded(leaseDraft('lease.revoked', ended, { by: `operator:${by}` }), log);
       }
     }
     log.info({ count: out.length, ...filter }, 'leases revoked by operator');
