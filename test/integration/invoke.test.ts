@@ -12,21 +12,11 @@ import { stringify } from 'yaml';
 import { runCapture } from '../helpers/run-cli';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { secretEchoForms, startHttpsUpstream, type HttpsUpstream } from '../helpers/https-upstream';
+import { expectCode } from '../helpers/grpc-expect';
 
 const TOKEN = 'hd_live_9fK2mQx7Lr4Tz8Wv1Yb6';
 const STRIPE = 'sk_live_3Jd8Qw2Lp5Zx9Rt7Vn4Hc1';
 
-async function expectCode(p: Promise<unknown>, want: grpc.status, msg?: RegExp): Promise<grpc.ServiceError> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as grpc.ServiceError;
-    assert.equal(e.code, want, `expected ${grpc.status[want]}, got ${grpc.status[e.code]}: ${e.message}`);
-    if (msg) assert.match(e.details, msg);
-    return e;
-  }
-  assert.fail(`expected ${grpc.status[want]}, got success`);
-}
 
 describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', function () {
   this.timeout(60_000);

@@ -5,20 +5,10 @@ import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseR
 import type { Lease__Output } from '../../src/gen/secretbroker/v1/Lease';
 import { ManualClock } from '../../src/lib/clock';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { expectCode } from '../helpers/grpc-expect';
 
 const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
 
-async function expectCode(p: Promise<unknown>, want: grpc.status, msg?: RegExp): Promise<grpc.ServiceError> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as grpc.ServiceError;
-    assert.equal(e.code, want, `expected ${grpc.status[want]}, got ${grpc.status[e.code]}: ${e.message}`);
-    if (msg) assert.match(e.details, msg);
-    return e;
-  }
-  assert.fail(`expected ${grpc.status[want]}, got success`);
-}
 
 function rawConfig(pki: TestPki, dir: string): Record<string, unknown> {
   const raw = baseRawConfig(pki, dir);

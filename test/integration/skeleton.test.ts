@@ -13,19 +13,10 @@ import {
   type TestPki,
 } from '../helpers/broker-harness';
 import { healthCheck, healthClient, reflectionListServices } from '../helpers/stock-clients';
+import { expectCode } from '../helpers/grpc-expect';
 
 const code = (err: unknown): number => (err as grpc.ServiceError).code;
 
-async function expectCode(p: Promise<unknown>, want: grpc.status, msg?: RegExp): Promise<grpc.ServiceError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.equal(code(err), want, `expected ${grpc.status[want]}, got ${grpc.status[code(err)]}: ${(err as Error).message}`);
-    if (msg) assert.match((err as grpc.ServiceError).details, msg);
-    return err as grpc.ServiceError;
-  }
-  assert.fail(`expected ${grpc.status[want]}, got success`);
-}
 
 describe('skeleton: the real daemon over mTLS', function () {
   this.timeout(60_000);
