@@ -13,6 +13,8 @@ import { settleOpenIntents } from './evidence/ledger/unknown-outcomes';
 import { openEvidence } from './evidence/ledger/wire';
 import { BrokerError } from './lib/errors';
 import { evidenceHandlers } from './transport/grpc/handlers/evidence-handlers';
+import { evidenceKeyHandlers } from './transport/grpc/handlers/evidence-key-handlers';
+import { keyFilesOf as evidenceKeyFilesOf } from './evidence/ledger/key-history';
 import { LeaseReaper } from './leases/lease-reaper';
 import { createPolicyEngine, loadPolicySet, type PolicyEngine } from './policy';
 import type { Store } from './store/store';
@@ -56,7 +58,8 @@ export class StartupError extends Error {
 
 /** Every private key file the daemon reads. */
 export function keyFilesOf(config: BrokerConfig): string[] {
-  const files = [config.tls.key, config.evidence.signingKey];
+  const evidenceKeys = evidenceKeyFilesOf(config.evidence.signingKey);
+  const files = [config.tls.key, evidenceKeys.key, evidenceKeys.prev, evidenceKeys.next];
   for (const b of Object.values(config.backends)) {
     if (b.kind === 'local') files.push(b.keyFile);
     if (b.kind === 'vault') files.push(b.tokenFile);
@@ -129,7 +132,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     store,
     clock,
     log,
-    ...(ledger ? { onExpired: async (l) => void (await ledger.append([leaseDraft('lease.expired', l)])) } : {}),
+    ...(ledger ? { onExpired: (l) => leases.recordEnded(leaseDraft('lease.expired', l), log) } : {}),
   });
   try {
     // Leases that expired while the daemon was down are expired before it serves.
@@ -139,7 +142,10 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     await store.close();
     throw err;
   }
-  const handlers: Handlers = mergeHandlers(mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke)), ledger ? evidenceHandlers(ledger) : undefined);
+  const handlers: Handlers = mergeHandlers(
+    mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke)),
+    ledger ? mergeHandlers(evidenceHandlers(ledger), evidenceKeyHandlers(ledger)) : undefined,
+  );
   let grpcServers: GrpcServers;
   try {
     grpcServers = await startGrpc({ config, handlers: mergeHandlers(handlers, opts.handlerOverrides), log, clock });

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { parseCosignatureVerifierKey } from '../evidence/cosignature';
 import { DURATION_EXPECTED, parseDuration } from './duration';
 import { ConfigError, Problems, Section, describe, isObj, join } from './problems';
 import {
@@ -18,6 +19,7 @@ import {
   type PostgresGrant,
   type SecretConfig,
   type StateConfig,
+  type WitnessEndpointConfig,
 } from './config-types';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -28,6 +30,7 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
 const PRIVILEGES = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE']);
 const SQL_IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+const DEFAULT_KEY_OVERLAP_MS = 24 * 3_600_000;
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
   requestsPerSecond: 50,
@@ -231,6 +234,51 @@ function httpAction(s: Section, baseDir: string): HttpActionConfig | undefined {
   return { baseUrl, methods, paths, auth, allowNetworks, allowHeaders, caFiles, context, maxResponseBytes, timeoutMs };
 }
 
+/** evidence.witnesses: [{ url, key, ca? }] */
+function witnessList(es: Section, baseDir: string): WitnessEndpointConfig[] {
+  const raw = es.value('witnesses');
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    es.problems.add(es.at('witnesses'), `expected a list of witnesses ({ url, key, ca? }), got ${describe(raw)}`);
+    return [];
+  }
+  const out: WitnessEndpointConfig[] = [];
+  const seen = new Set<string>();
+  raw.forEach((w, i) => {
+    const ws = Section.of(join(es.at('witnesses'), i), w, es.problems);
+    if (!ws) return;
+    const url = ws.string('url', { expect: 'the witness\'s http(s) submission URL' });
+    if (url !== undefined) {
+      let ok: boolean;
+      try {
+        const u = new URL(url);
+        ok = (u.protocol === 'https:' || u.protocol === 'http:') && !u.username && !u.password && !u.search && !u.hash;
+      } catch {
+        ok = false;
+      }
+      if (!ok) ws.problems.add(ws.at('url'), `expected an http(s) URL without credentials, query or fragment, got ${JSON.stringify(url)}`);
+    }
+    const key = ws.string('key', { expect: 'the witness\'s cosigner verifier key (<name>+<hex id>+<base64>)' });
+    let keyOk = false;
+    if (key !== undefined) {
+      try {
+        parseCosignatureVerifierKey(key);
+        keyOk = true;
+      } catch (err) {
+        ws.problems.add(ws.at('key'), `expected a witness cosigner verifier key (type 0x04): ${(err as Error).message}`);
+      }
+    }
+    const ca = file(ws, 'ca', baseDir, false);
+    ws.done();
+    if (url && key && keyOk) {
+      if (seen.has(`${url} ${key}`)) ws.problems.add(ws.path, 'lists the same witness (url and key) again');
+      seen.add(`${url} ${key}`);
+      out.push({ url, key, ...(ca ? { ca } : {}) });
+    }
+  });
+  return out;
+}
+
 function postgresAction(s: Section): PostgresActionConfig | undefined {
   const b = s.string('backend');
   const ttlMs = duration(s, 'ttl', 300_000)!;
@@ -315,6 +363,8 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
   const es = root.section('evidence');
   const origin = es?.string('origin', { pattern: /^[\x21-\x7e]+$/, expect: 'a log origin such as example.org/secret-broker (printable, no spaces)' });
   const signingKey = es ? file(es, 'signing_key', baseDir) : undefined;
+  const keyOverlapMs = es ? duration(es, 'key_overlap', DEFAULT_KEY_OVERLAP_MS)! : DEFAULT_KEY_OVERLAP_MS;
+  const witnesses = es ? witnessList(es, baseDir) : [];
   es?.done();
 
   const baseLimits = limits(root.section('limits', false), DEFAULT_LIMITS);
@@ -410,7 +460,7 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     ...(healthListen ? { healthListen } : {}),
     tls: { ca: tls.ca, cert: tls.cert, key: tls.key },
     state,
-    evidence: { origin, signingKey },
+    evidence: { origin, signingKey, keyOverlapMs, witnesses },
     limits: baseLimits,
     backends,
     secrets,

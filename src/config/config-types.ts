@@ -104,9 +104,22 @@ export interface ApprovalGroupConfig {
   expiresMs: number;
 }
 
+/** A witness the broker asks to cosign its checkpoints (c2sp.org/tlog-witness). */
+export interface WitnessEndpointConfig {
+  /** The witness's submission prefix (http or https, no query). */
+  url: string;
+  /** Its cosigner verifier key (Ed25519 cosignature, type 0x04). */
+  key: string;
+  /** Extra CA certificates (PEM file) for an https witness. */
+  ca?: string;
+}
+
 export interface EvidenceConfig {
   origin: string;
   signingKey: string;
+  /** After a key rotation, the previous key co-signs checkpoints for this long. */
+  keyOverlapMs: number;
+  witnesses: readonly WitnessEndpointConfig[];
 }
 
 export interface BrokerConfig {

@@ -2,6 +2,19 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { stringify } from 'yaml';
+import { call } from '../../src/client/grpc-client';
+import { openCheckpoint as openCp } from '../../src/evidence/checkpoint';
+import { parseCosignatureVerifierKey } from '../../src/evidence/cosignature';
+import { ensureSigningKey } from '../../src/evidence/ledger/signing-key';
+import { openSqliteLedgerReadOnly } from '../../src/evidence/ledger/sqlite-ledger-storage';
+import { parseVerifierKey } from '../../src/evidence/note-key';
+import type { Checkpoint__Output } from '../../src/gen/secretbroker/v1/Checkpoint';
+import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
+import { createLogger } from '../../src/lib/logger';
+import { CheckpointWitnesses } from '../../src/witness/checkpoint-witnesses';
+import { LogCapture, baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker } from '../helpers/broker-harness';
+import { runCapture } from '../helpers/run-cli';
 import { writeBundle, type BundleEntry, type BundleSource } from '../../src/evidence/bundle';
 import { BundleVerifyError, verifyBundle } from '../../src/evidence/bundle-verify';
 import { canonicalize } from '../../src/evidence/canonical-json';
@@ -116,5 +129,153 @@ describe('integration: a witness over HTTP and a witnessed bundle', function () 
     assert.match(fail.message, /from 0 of the 1 configured witnesses; at least 1 required/);
     // Without a quorum demand it still verifies, as before.
     assert.equal((await verifyBundle(bare, { keys: [logKey.verifierKey] })).size, 25);
+  });
+});
+
+describe('integration: the daemon gets its checkpoints cosigned by a real witness', function () {
+  this.timeout(60_000);
+  const DAEMON_ORIGIN = 'test.example/secret-broker';
+  const wKey = generateCosignerKey('witness.example.org/w1');
+  const strangerKey = generateCosignerKey('witness.example.org/never');
+  let tmp: ReturnType<typeof tempDir>;
+  let witness: Witness;
+  let server: WitnessServer;
+  let broker: RunningBroker;
+  let cfgFile: string;
+  let logKey: string;
+
+  before(async () => {
+    tmp = tempDir('sb-witnessed-');
+    const pki = await makeTestPki(path.join(tmp.dir, 'pki'));
+    const dir = path.join(tmp.dir, 'broker');
+    const raw = baseRawConfig(pki, dir);
+    const evidence = raw['evidence'] as { origin: string; signing_key: string; witnesses?: unknown };
+    // The log key exists before the daemon runs (as `evidence key` makes it), so the witness can trust it.
+    logKey = (await ensureSigningKey(evidence.signing_key, DAEMON_ORIGIN)).signer.verifierKey;
+    witness = await Witness.open({
+      statePath: path.join(tmp.dir, 'witness', 'state.json'),
+      signerKey: wKey.signerKey,
+      logs: [{ origin: DAEMON_ORIGIN, key: logKey }],
+      clock: systemClock,
+    });
+    server = await startWitnessServer({ witness, host: '127.0.0.1', port: 0 });
+    evidence.witnesses = [{ url: server.url, key: wKey.verifierKey }];
+    cfgFile = path.join(dir, 'config.yaml');
+    fs.writeFileSync(cfgFile, stringify(raw));
+    broker = await startBroker({ pki, dir, raw });
+  });
+  after(async () => {
+    await broker?.close();
+    await server?.close();
+    await witness?.close();
+    tmp?.cleanup();
+  });
+
+  it('cosigns in the background; GetCheckpoint and the export carry the cosignature; verify demands the quorum', async () => {
+    const agent = broker.clientFor('agents', 'support-bot');
+    let last = 0;
+    for (const t of ['T-1', 'T-2', 'T-3']) {
+      const res = await call<unknown, LeaseResponse__Output>(agent.agent, 'RequestLease', {
+        action: 'tickets.update',
+        resource: `ticket/${t}`,
+        params: { fields: { ticket: { stringValue: t } } },
+      });
+      assert.equal(res.status, 'GRANTED', JSON.stringify(res.explanation));
+      last = Number(res.evidence!.index);
+    }
+    // Wait (the ledger signs within a second, the witness answers in milliseconds) for a cosigned checkpoint covering the grants.
+    const verifiers = [parseVerifierKey(logKey), parseCosignatureVerifierKey(wKey.verifierKey)];
+    let cp: Checkpoint__Output | undefined;
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+      const c = await call<unknown, Checkpoint__Output>(agent.evidence, 'GetCheckpoint', {});
+      const opened = openCp(c.note, verifiers);
+      if (opened.cosignatures.length === 1 && opened.checkpoint.size > last) {
+        cp = c;
+        break;
+      }
+    }
+    assert.ok(cp, `no cosigned checkpoint covering entry ${last} arrived`);
+    assert.equal(witness.latest(DAEMON_ORIGIN)?.size, Number(cp.size));
+
+    const out = path.join(tmp.dir, 'export');
+    const ex = await runCapture(['evidence', 'export', '--config', cfgFile, '--out', out, '--json']);
+    assert.equal(ex.code, 0, ex.err);
+    const summary = JSON.parse(ex.out) as { cosigned: boolean; size: number };
+    assert.equal(summary.cosigned, true);
+    // The whole export carries the one cosigned note, byte for byte.
+    const note = fs.readFileSync(path.join(out, 'checkpoint.note'));
+    assert.equal(openCp(note, verifiers).cosignatures.length, 1);
+    for (const f of fs.readdirSync(path.join(out, 'proofs'))) {
+      const proof = fs.readFileSync(path.join(out, 'proofs', f));
+      assert.ok(proof.subarray(proof.length - note.length).equals(note), f);
+    }
+
+    const state = (n: string): string[] => ['--state', path.join(tmp.dir, `${n}.json`)];
+    const ok = await runCapture(['evidence', 'verify', out, '--key', logKey, '--witness', wKey.verifierKey, '--min-witnesses', '1', ...state('s1')]);
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, /witness quorum met: 1 of at least 1 \(witness\.example\.org\/w1\+[0-9a-f]{8}\)/);
+    const okJson = await runCapture(['evidence', 'verify', out, '--key', logKey, '--witness', wKey.verifierKey, '--json', ...state('s2')]);
+    assert.equal(okJson.code, 0, okJson.err);
+    assert.deepEqual((JSON.parse(okJson.out) as { witness_quorum: { required: number; witnesses: string[] } }).witness_quorum.required, 1);
+
+    // A witness that never cosigned cannot make the quorum.
+    const never = await runCapture(['evidence', 'verify', out, '--key', logKey, '--witness', strangerKey.verifierKey, '--min-witnesses', '1', ...state('s3')]);
+    assert.equal(never.code, 1);
+    assert.match(never.err, /^secret-broker: evidence verify failed: checkpoint\.note: the checkpoint has valid cosignatures from 0 of the 1 configured witnesses; at least 1 required\n$/);
+
+    // Bad flags are usage errors named after their flag.
+    const logAsWitness = await runCapture(['evidence', 'verify', out, '--key', logKey, '--witness', logKey, ...state('s4')]);
+    assert.equal(logAsWitness.code, 2);
+    assert.match(logAsWitness.err, /^secret-broker: --witness: test\.example\/secret-broker\+[0-9a-f]{8} is not a witness cosigner key \(type 0x04\)/);
+    const garbage = await runCapture(['evidence', 'verify', out, '--key', logKey, '--witness', 'nope', ...state('s5')]);
+    assert.equal(garbage.code, 2);
+    assert.match(garbage.err, /^secret-broker: --witness: verifier key: /);
+    const tooMany = await runCapture(['evidence', 'verify', out, '--key', logKey, '--witness', wKey.verifierKey, '--min-witnesses', '2', ...state('s6')]);
+    assert.equal(tooMany.code, 2);
+    assert.match(tooMany.err, /^secret-broker: --min-witnesses: 2 needs at least 2 distinct --witness keys; 1 given/);
+    assert.doesNotMatch(broker.logs.text, /"level":50/, 'no witness alarm in normal operation');
+  });
+
+  it('refuses to cosign a rolled-back log, end to end: the witness answers 400, the collector raises an alarm at error', async () => {
+    // A checkpoint the daemon really signed and the witness cosigned; then the log grows and is cosigned again.
+    const olderSize = witness.latest(DAEMON_ORIGIN)!.size;
+    const db = openSqliteLedgerReadOnly(broker.config.state.kind === 'sqlite' ? broker.config.state.path : '');
+    let older: Buffer;
+    try {
+      older = (await db.storage.checkpointAt(olderSize))!.note;
+    } finally {
+      db.close();
+    }
+    const agent = broker.clientFor('agents', 'support-bot');
+    const res = await call<unknown, LeaseResponse__Output>(agent.agent, 'RequestLease', {
+      action: 'tickets.update',
+      resource: 'ticket/T-9',
+      params: { fields: { ticket: { stringValue: 'T-9' } } },
+    });
+    assert.equal(res.status, 'GRANTED');
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline && witness.latest(DAEMON_ORIGIN)!.size <= olderSize; ) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const witnessed = witness.latest(DAEMON_ORIGIN)!.size;
+    assert.ok(witnessed > olderSize, 'the witness cosigned the grown log');
+
+    // The log presents the older checkpoint again, as a rolled-back log would.
+    const err = await requestCosignature(server.url, { oldSize: witnessed, proof: [], checkpointNote: older }).catch((e: unknown) => e);
+    assert.ok(err instanceof WitnessRefusedError, String(err));
+    assert.equal(err.status, 400);
+
+    // A fresh collector (the daemon after a restart on a rolled-back database) learns the size and raises the alarm.
+    const logs = new LogCapture();
+    const collector = new CheckpointWitnesses({
+      witnesses: [{ url: server.url, key: wKey.verifierKey }],
+      consistencyProof: async () => [],
+      log: createLogger({ level: 'debug', destination: logs }),
+    });
+    const r = await collector.cosign(older);
+    assert.equal(r.cosigned, 0);
+    assert.equal(r.outcomes[0]!.refused, true);
+    assert.match(r.outcomes[0]!.error!, /rolled back/);
+    assert.match(logs.text, /"level":50.*witness did not cosign/);
+    assert.equal(witness.latest(DAEMON_ORIGIN)!.size, witnessed, 'the witness did not move');
   });
 });

@@ -32,11 +32,19 @@ export interface IntegrityCheckOptions {
   /** Older log keys that may have signed earlier checkpoints (after a key rotation). */
   olderLogKeys?: readonly NoteVerifier[];
   /**
+   * The key retired by the latest rotation: the last checkpoint may be signed
+   * by it instead of logKey (the daemon stopped after the new key was written,
+   * before it signed a checkpoint).
+   */
+  previousLogKey?: NoteVerifier;
+  /**
    * The log key's signer, if at hand. Ed25519 signatures are deterministic,
    * so a checkpoint note that equals the one this signer makes for the same
    * tree is proven without the (3x slower) verification.
    */
   signer?: NoteSigner;
+  /** The previous key's signer during a rotation's overlap: the same shortcut for notes it (co-)signed. */
+  previousSigner?: NoteSigner;
   /** Entries per batch of stored-hash reads; default INTEGRITY_BATCH. */
   batch?: number;
   /**
@@ -55,6 +63,8 @@ export interface IntegrityReport {
   readonly checkpoints: number;
   /** The last signed checkpoint, if any. */
   readonly last: StoredCheckpoint | undefined;
+  /** The key id (8 hex digits) the last `key.rotated` entry introduced, if any. */
+  readonly rotatedTo: string | undefined;
 }
 
 /**
@@ -83,14 +93,16 @@ export class LedgerIntegrityError extends BrokerError {
  * Checks the stored log, in this order, stopping at the first fault:
  *
  * 1. The last checkpoint: a well-formed note for the configured origin whose
- *    size and root equal its columns, signed by the configured log key; and
- *    no checkpoint of a larger size was signed before it (a rollback).
+ *    size and root equal its columns, signed by the configured log key (or
+ *    the previous one, see previousLogKey); and no checkpoint of a larger
+ *    size was signed before it (a rollback).
  * 2. Every entry, in index order: stored (no gap), RFC 8785 canonical JSON,
  *    an object whose `index` is its row index and whose `origin` is the
  *    configured origin; hashLeaf(bytes) equals the stored leaf hash; and
  *    every tree node the entry completes equals the stored node.
  * 3. Every stored checkpoint, when the stream reaches its size: well-formed,
- *    for the origin, matching its columns, signed by a log key, and its root
+ *    for the origin, matching its columns, signed by a log key (the current
+ *    one or an older one from the key history), and its root
  *    equal to the root recomputed from the entries. All checkpoints are thus
  *    prefixes of one tree, so each is consistent with every earlier one.
  * 4. The stored entries reach the last checkpoint's size (else the first
@@ -108,7 +120,15 @@ class IntegrityCheck {
   private readonly storage: LedgerReadStorage;
   private readonly origin: string;
   private readonly logKeys: readonly NoteVerifier[];
-  private readonly signer: NoteSigner | undefined;
+  /** Keys the last checkpoint may be signed by. */
+  private readonly lastKeys: readonly NoteVerifier[];
+  /** The last checkpoint is signed by the previous key only (a rotation not signed for yet). */
+  private lastByPreviousOnly = false;
+  /** The index of the first key.rotated entry that introduced the current key. */
+  private currentKeyFrom: number | undefined;
+  /** Signers whose deterministic notes are compared instead of verified. */
+  private readonly signers: readonly NoteSigner[];
+  private rotatedTo: string | undefined;
   private readonly batch: number;
 
   // The right edge of the tree streamed so far, and the nodes it created that are still to be compared.
@@ -127,8 +147,10 @@ class IntegrityCheck {
   constructor(private readonly opts: IntegrityCheckOptions) {
     this.storage = opts.storage;
     this.origin = opts.origin;
-    this.logKeys = [opts.logKey, ...(opts.olderLogKeys ?? [])];
-    this.signer = opts.signer && opts.signer.verifierKey === opts.logKey.verifierKey ? opts.signer : undefined;
+    this.lastKeys = [opts.logKey, ...(opts.previousLogKey ? [opts.previousLogKey] : [])];
+    this.logKeys = [...this.lastKeys, ...(opts.olderLogKeys ?? [])];
+    const known = new Set(this.logKeys.map((k) => k.verifierKey));
+    this.signers = [opts.signer, opts.previousSigner].filter((s): s is NoteSigner => s !== undefined && known.has(s.verifierKey));
     this.batch = Math.max(1, opts.batch ?? INTEGRITY_BATCH);
     this.pinned = opts.upToLastCheckpoint === true;
   }
@@ -153,7 +175,14 @@ class IntegrityCheck {
       const whose = cp.size === last?.size ? `the last signed checkpoint's ${cp.size}` : `the checkpoint signed at size ${cp.size}`;
       throw missing(size, `the state database holds ${size} evidence entries, fewer than ${whose}`);
     }
-    return { size, checkpoints: this.checkpoints, last };
+    if (last && this.lastByPreviousOnly && this.currentKeyFrom !== undefined && this.currentKeyFrom < last.size) {
+      // The checkpoint that covers a key.rotated entry is always signed by the new key: this one is not.
+      throw new LedgerIntegrityError(
+        'wrong-key',
+        `the last evidence checkpoint (size ${last.size}) covers the key.rotated entry ${this.currentKeyFrom} for the configured signing key ${formatKeyId(this.opts.logKey.keyId)}, but is signed only by the previous key`,
+      );
+    }
+    return { size, checkpoints: this.checkpoints, last, rotatedTo: this.rotatedTo };
   }
 
   /** Steps 2 and 3: entries 0..size-1 in order, each checkpoint when the stream reaches its size. */
@@ -173,11 +202,15 @@ class IntegrityCheck {
         await this.flush();
         throw missing(index, `it is not stored, though entries up to ${size - 1} are`);
       }
-      const fault = entryFault(r.value.bytes, index, this.origin);
-      if (fault) {
+      const checked = checkEntry(r.value.bytes, index, this.origin);
+      if ('fault' in checked) {
         // A fault in the stored hashes of an earlier entry comes first.
         await this.flush();
-        throw new LedgerIntegrityError(fault[0], fault[1], { index });
+        throw new LedgerIntegrityError(checked.fault[0], checked.fault[1], { index });
+      }
+      if (checked.fields['type'] === 'key.rotated' && typeof checked.fields['key_id'] === 'string') {
+        this.rotatedTo = checked.fields['key_id'];
+        if (this.rotatedTo === formatKeyId(this.opts.logKey.keyId)) this.currentKeyFrom ??= index;
       }
       for (const n of appendToEdge(this.edge, index, hashLeaf(r.value.bytes))) this.pending.push(n);
       index++;
@@ -216,7 +249,8 @@ class IntegrityCheck {
       );
     }
     this.matchColumns(last, cp, what);
-    if (!this.signedBy(last, cp, [this.opts.logKey])) {
+    if (!this.signedBy(last, cp, [this.opts.logKey])) this.lastByPreviousOnly = true;
+    if (this.lastByPreviousOnly && !this.signedBy(last, cp, this.lastKeys)) {
       throw new LedgerIntegrityError(
         'wrong-key',
         `the last evidence checkpoint (size ${last.size}) was signed by key ${last.keyId}, not by the configured signing key ${formatKeyId(this.opts.logKey.keyId)}; restore that key file`,
@@ -276,11 +310,33 @@ class IntegrityCheck {
   }
 
   private signedBy(stored: StoredCheckpoint, cp: Checkpoint, keys: readonly NoteVerifier[]): boolean {
-    // Every key list includes the configured log key, whose signer this is.
-    if (this.signer && signCheckpoint(cp, [this.signer]).equals(stored.note)) return true;
+    if (this.signedByOurSigners(stored, cp, keys)) return true;
     try {
       openCheckpoint(stored.note, keys, { origin: this.origin });
       return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The shortcut: when every signature line of the note is by a signer at
+   * hand (one of them a key allowed here), re-signing gives the same bytes
+   * exactly when the note is genuine.
+   */
+  private signedByOurSigners(stored: StoredCheckpoint, cp: Checkpoint, keys: readonly NoteVerifier[]): boolean {
+    if (this.signers.length === 0) return false;
+    let lines;
+    try {
+      lines = parseNote(stored.note).signatures;
+    } catch {
+      return false;
+    }
+    const by = lines.map((l) => this.signers.find((s) => s.name === l.name && s.keyId === l.keyId));
+    if (by.length === 0 || by.some((s) => s === undefined)) return false;
+    if (!by.some((s) => keys.some((k) => k.verifierKey === s!.verifierKey))) return false;
+    try {
+      return signCheckpoint(cp, by as NoteSigner[]).equals(stored.note);
     } catch {
       return false;
     }
@@ -318,19 +374,19 @@ class IntegrityCheck {
   }
 }
 
-/** Why the bytes of entry `index` cannot be entry `index` of this log, or undefined. */
-function entryFault(bytes: Buffer, index: number, origin: string): [reason: string, why: string] | undefined {
+/** The fields of entry `index`, or why its bytes cannot be entry `index` of this log. */
+function checkEntry(bytes: Buffer, index: number, origin: string): { fault: [reason: string, why: string] } | { fields: Record<string, unknown> } {
   let value: unknown;
   try {
     value = parseCanonical(bytes);
   } catch (err) {
-    return ['entry-not-canonical', `its bytes are not RFC 8785 canonical JSON (${(err as Error).message.replace(/^\$: /, '')})`];
+    return { fault: ['entry-not-canonical', `its bytes are not RFC 8785 canonical JSON (${(err as Error).message.replace(/^\$: /, '')})`] };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return ['entry-not-object', 'its bytes are not a JSON object'];
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { fault: ['entry-not-object', 'its bytes are not a JSON object'] };
   const fields = value as Record<string, unknown>;
-  if (fields['index'] !== index) return ['entry-index-mismatch', `its index field is ${brief(fields['index'])}, not ${index}`];
-  if (fields['origin'] !== origin) return ['entry-origin-mismatch', `its origin field is ${brief(fields['origin'])}, not the log's ${JSON.stringify(origin)}`];
-  return undefined;
+  if (fields['index'] !== index) return { fault: ['entry-index-mismatch', `its index field is ${brief(fields['index'])}, not ${index}`] };
+  if (fields['origin'] !== origin) return { fault: ['entry-origin-mismatch', `its origin field is ${brief(fields['origin'])}, not the log's ${JSON.stringify(origin)}`] };
+  return { fields };
 }
 
 function nodeFault(n: StoredNode, what: string, cause?: unknown): LedgerIntegrityError {

@@ -64,3 +64,28 @@ export interface LedgerStorage extends LedgerReadStorage {
   /** Durably stores a signed checkpoint. */
   insertCheckpoint(cp: StoredCheckpoint): Promise<void>;
 }
+
+/** A checkpoint note with witness cosignatures added (evidence_cosigned_checkpoints). */
+export interface StoredCosignedCheckpoint {
+  readonly size: number;
+  /** The log key id of the checkpoint (as in StoredCheckpoint). */
+  readonly keyId: string;
+  /** The log's signed note plus the witnesses' signature lines, verbatim. */
+  readonly note: Buffer;
+  /** How many witnesses cosigned. */
+  readonly cosigners: number;
+  readonly cosignedAt: number;
+}
+
+/** Reads cosigned notes; a database from before they existed has none. */
+export interface CosignedCheckpointReader {
+  /** The cosigned note of the largest size (the last stored at that size). */
+  latestCosignedCheckpoint(): Promise<StoredCosignedCheckpoint | undefined>;
+  /** The first cosigned note of a size of at least `size` (the last stored at that size). */
+  cosignedCheckpointAtLeast(size: number): Promise<StoredCosignedCheckpoint | undefined>;
+}
+
+export interface CosignedCheckpointStorage extends CosignedCheckpointReader {
+  /** Durably stores a cosigned note (append-only). */
+  insertCosignedCheckpoint(c: StoredCosignedCheckpoint): Promise<void>;
+}

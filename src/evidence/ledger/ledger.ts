@@ -8,6 +8,7 @@ import { canonicalize } from '../canonical-json';
 import { signCheckpoint } from '../checkpoint';
 import { consistencyProof, hashLeaf, rootAt, verifyConsistency, type StoredNode } from '../merkle';
 import { formatKeyId, parseVerifierKey, type NoteSigner } from '../note-key';
+import type { CheckpointWitnessing } from './checkpoint-cosigning';
 import { EVIDENCE_TYPES, LEDGER_FIELDS, type EvidenceDraft, type EvidenceRef, type EvidenceSink } from './evidence-sink';
 import {
   bundleSourceFor,
@@ -20,6 +21,7 @@ import {
   type LedgerEntry,
 } from './ledger-reader';
 import { checkLedgerIntegrity } from './integrity-check';
+import type { EvidenceKeyStore, PreviousLogKey } from './key-history';
 import type { LedgerStorage, PreparedBatch, StoredCheckpoint, StoredEntry } from './ledger-storage';
 import { appendToEdge, type TreeHead } from './right-edge';
 
@@ -37,7 +39,32 @@ export interface LedgerOptions {
   checkpointIntervalMs?: number;
   /** A heartbeat entry is written after this long without entries; default 5 min. */
   heartbeatIntervalMs?: number;
+  /** The key the latest rotation retired (key-history.ts): it co-signs checkpoints until its overlap ends. */
+  previous?: PreviousLogKey;
+  /** Every retired log key (verifier keys), oldest first: the checkpoints they signed are accepted at open. */
+  retiredKeys?: readonly string[];
+  /** Where rotateKey writes the new key; without one, rotateKey is refused. */
+  keyStore?: EvidenceKeyStore;
+  /** Gets each new checkpoint cosigned by witnesses, in the background (checkpoint-cosigning.ts). */
+  witnessing?: CheckpointWitnessing;
 }
+
+/** What rotateKey did. */
+export interface KeyRotation {
+  /** The new log key. */
+  readonly verifierKey: string;
+  readonly keyId: string;
+  readonly previousVerifierKey: string;
+  /** Until when (ms) the previous key co-signs. */
+  readonly overlapUntil: number;
+  /** The `key.rotated` entry. */
+  readonly ref: EvidenceRef;
+  /** The first checkpoint covering it, signed by both keys. */
+  readonly checkpoint: LedgerCheckpoint;
+}
+
+/** An operator's reason for a rotation is recorded verbatim; keep it to one short line. */
+const MAX_REASON_CHARS = 256;
 
 /** A signed checkpoint with its log's origin. */
 export interface LedgerCheckpoint extends StoredCheckpoint {
@@ -70,16 +97,22 @@ interface Batch extends PreparedBatch {
  */
 export class Ledger implements EvidenceSink {
   readonly origin: string;
-  /** The Go-style verifier key of the log key. */
-  readonly verifierKey: string;
-  readonly keyId: string;
   private readonly storage: LedgerStorage;
-  private readonly signer: NoteSigner;
   private readonly clock: Clock;
   private readonly log: Logger | undefined;
   private readonly checkpointIntervalMs: number;
   private readonly heartbeatIntervalMs: number;
+  private readonly retiredKeys: readonly string[];
+  private readonly keyStore: EvidenceKeyStore | undefined;
+  private readonly witnessing: CheckpointWitnessing | undefined;
 
+  /** The current log key: it signs every checkpoint. */
+  #signer: NoteSigner;
+  /** The key the latest rotation retired; its signer co-signs until the overlap ends. */
+  #previous: PreviousLogKey | undefined;
+  /** A `key.rotated` entry to append before the next checkpoint, which both keys sign. */
+  #unrecorded: EvidenceDraft | undefined;
+  #rotationRef: EvidenceRef | undefined;
   #queue: PendingAppend[] = [];
   #scheduled = false;
   #inflight = new Set<Promise<unknown>>();
@@ -95,22 +128,37 @@ export class Ledger implements EvidenceSink {
   private constructor(opts: LedgerOptions) {
     this.origin = opts.origin;
     this.storage = opts.storage;
-    this.signer = opts.signer;
+    this.#signer = opts.signer;
+    this.#previous = opts.previous;
+    this.retiredKeys = opts.retiredKeys ?? (opts.previous ? [opts.previous.verifierKey] : []);
+    this.keyStore = opts.keyStore;
+    this.witnessing = opts.witnessing;
     this.clock = opts.clock;
     this.log = opts.log;
-    this.verifierKey = opts.signer.verifierKey;
-    this.keyId = formatKeyId(opts.signer.keyId);
     this.checkpointIntervalMs = opts.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
     this.#lastAppendAt = opts.clock.now();
+  }
+
+  /** The Go-style verifier key of the current log key. */
+  get verifierKey(): string {
+    return this.#signer.verifierKey;
+  }
+
+  /** The current log key's id, 8 hex digits. */
+  get keyId(): string {
+    return formatKeyId(this.#signer.keyId);
   }
 
   /**
    * Opens the log over its storage. First checks every stored entry, tree
    * node and checkpoint (integrity-check.ts: O(n), streaming) and refuses
    * (FAILED_PRECONDITION, "evidence: entry N: ...") on any mismatch, or when
-   * the last checkpoint is for another origin or was signed by another key;
-   * then signs a checkpoint covering every durable entry. Timers start with start().
+   * the last checkpoint is for another origin or was signed by another key
+   * (than the current one, or the previous one after a rotation; earlier
+   * checkpoints may be signed by any retired key); records a key rotation the
+   * log does not show yet; then signs a checkpoint covering every durable
+   * entry. Timers start with start().
    */
   static async open(opts: LedgerOptions): Promise<Ledger> {
     if (opts.signer.name !== opts.origin) {
@@ -124,11 +172,15 @@ export class Ledger implements EvidenceSink {
   // The whole stored log is checked against its checkpoints before anything is appended or signed.
   async #recover(): Promise<void> {
     const started = performance.now();
+    const previous = this.#previous;
     const report = await checkLedgerIntegrity({
       storage: this.storage,
       origin: this.origin,
       logKey: parseVerifierKey(this.verifierKey),
-      signer: this.signer,
+      olderLogKeys: this.retiredKeys.map(parseVerifierKey),
+      ...(previous ? { previousLogKey: parseVerifierKey(previous.verifierKey) } : {}),
+      signer: this.#signer,
+      ...(previous?.signer ? { previousSigner: previous.signer } : {}),
     });
     this.log?.info(
       { entries: report.size, checkpoints: report.checkpoints, ms: Math.round(performance.now() - started) },
@@ -136,7 +188,12 @@ export class Ledger implements EvidenceSink {
     );
     if (report.last) this.#latest = { ...report.last, origin: this.origin };
     this.#committedSize = report.size;
-    if (!report.last || report.size > report.last.size) await this.signCheckpoint();
+    if (previous && report.rotatedTo !== this.keyId) {
+      // The daemon stopped between rotating the key files and recording it: record it now.
+      this.#unrecorded = rotationDraft(this.#signer, previous.verifierKey, previous.until, { recovered: true });
+      this.log?.warn({ key_id: this.keyId }, 'evidence: recording a signing-key rotation that was not recorded before the broker stopped');
+    }
+    if (!report.last || report.size > report.last.size || this.#unrecorded) await this.signCheckpoint();
   }
 
   /** Starts the checkpoint and heartbeat timers (unref'd: they never keep the process alive). */
@@ -165,6 +222,7 @@ export class Ledger implements EvidenceSink {
       await this.signCheckpoint().catch((err: unknown) => this.log?.error({ err }, 'evidence: cannot sign the final checkpoint'));
     }
     await this.#signing;
+    await this.witnessing?.close();
   }
 
   /** Entries known to be durable. */
@@ -283,6 +341,11 @@ export class Ledger implements EvidenceSink {
     return this.#latest!;
   }
 
+  /** The newest checkpoint witnesses cosigned (its note carries their cosignatures), if any. */
+  latestCosignedCheckpoint(): LedgerCheckpoint | undefined {
+    return this.witnessing?.latest();
+  }
+
   /**
    * Signs a checkpoint over every durable entry, unless the latest already
    * covers them. Signings run one at a time, and a checkpoint is signed only
@@ -313,6 +376,12 @@ export class Ledger implements EvidenceSink {
 
   async #signNow(): Promise<LedgerCheckpoint> {
     if (this.#broken) throw this.#broken;
+    // The checkpoint that first covers a key.rotated entry is signed by both keys, whatever the overlap.
+    const rotation = this.#unrecorded;
+    if (rotation) {
+      [this.#rotationRef] = await this.append([rotation]);
+      this.#unrecorded = undefined;
+    }
     const last = this.#latest;
     const size = await this.storage.size();
     if (last && size === last.size) return last;
@@ -326,12 +395,59 @@ export class Ledger implements EvidenceSink {
         throw this.#stop(`the stored evidence tree at size ${size} is not consistent with the checkpoint signed at size ${last.size}`);
       }
     }
-    const note = signCheckpoint({ origin: this.origin, size, rootHash }, [this.signer]);
+    const note = signCheckpoint({ origin: this.origin, size, rootHash }, await this.#signers(rotation !== undefined));
     const cp: LedgerCheckpoint = { origin: this.origin, size, rootHash, keyId: this.keyId, note, signedAt: this.clock.now() };
     await this.storage.insertCheckpoint(cp);
     this.#latest = cp;
     this.#committedSize = Math.max(this.#committedSize, size);
+    this.witnessing?.submit(cp);
     return cp;
+  }
+
+  /** The current key, and the previous one while its overlap runs (or `both` demands it). */
+  async #signers(both: boolean): Promise<NoteSigner[]> {
+    const p = this.#previous;
+    if (!p?.signer) return [this.#signer];
+    if (both || this.clock.now() < p.until) return [this.#signer, p.signer];
+    // The overlap is over: only the new key signs from now on, and the old private key goes.
+    this.#previous = { verifierKey: p.verifierKey, until: p.until };
+    this.log?.info({ key_id: this.keyId, previous_key_id: formatKeyId(p.signer.keyId) }, 'evidence: the previous signing key\'s overlap is over; only the current key signs');
+    await this.keyStore?.retirePrevious().catch((err: unknown) => this.log?.error({ err }, 'evidence: cannot delete the previous signing key file'));
+    return [this.#signer];
+  }
+
+  // ------------------------------------------------------------ key rotation
+
+  /**
+   * Rotates the log key: a new Ed25519 key (named after the origin) becomes
+   * the current one on disk (key-history.ts), a `key.rotated` entry records
+   * it, and the checkpoint covering that entry is signed by both keys, as is
+   * every checkpoint until the overlap ends. Runs in turn with signings.
+   */
+  rotateKey(req: { reason?: string; operator?: string } = {}): Promise<KeyRotation> {
+    if (this.#closed) return Promise.reject(unavailable('evidence log'));
+    if (!this.keyStore) return Promise.reject(new BrokerError('failed_precondition', 'evidence key rotation is not available on this ledger'));
+    const reason = req.reason ?? '';
+    if (reason.length > MAX_REASON_CHARS || /[\p{Cc}]/u.test(reason)) {
+      return Promise.reject(new BrokerError('invalid_argument', `reason: at most ${MAX_REASON_CHARS} characters on one line`));
+    }
+    const run = this.#signing.then(() => this.#rotateNow(this.keyStore!, reason, req.operator));
+    this.#signing = run.catch(() => undefined);
+    return run;
+  }
+
+  async #rotateNow(keyStore: EvidenceKeyStore, reason: string, operator: string | undefined): Promise<KeyRotation> {
+    if (this.#broken) throw this.#broken;
+    // An earlier rotation whose entry could not be written yet goes first.
+    if (this.#unrecorded) await this.#signNow();
+    const old = this.#signer;
+    const { next, until } = await keyStore.rotate(old, this.clock.now());
+    this.#signer = next;
+    this.#previous = { verifierKey: old.verifierKey, until, signer: old };
+    this.#unrecorded = rotationDraft(next, old.verifierKey, until, { ...(reason ? { reason } : {}), ...(operator ? { operator } : {}) });
+    this.log?.info({ key_id: this.keyId, previous_key_id: formatKeyId(old.keyId), overlap_until: new Date(until).toISOString() }, 'evidence: signing key rotated');
+    const checkpoint = await this.#signNow();
+    return { verifierKey: next.verifierKey, keyId: this.keyId, previousVerifierKey: old.verifierKey, overlapUntil: until, ref: this.#rotationRef!, checkpoint };
   }
 
   #stop(why: string): BrokerError {
@@ -378,6 +494,26 @@ function checkDraft(d: EvidenceDraft): void {
   for (const f of LEDGER_FIELDS) {
     if (Object.prototype.hasOwnProperty.call(d, f)) throw new BrokerError('invalid_argument', `evidence draft: "${f}" is set by the ledger`);
   }
+}
+
+/** The `key.rotated` entry: the new verifier key, and the key it replaces. */
+function rotationDraft(
+  next: Pick<NoteSigner, 'verifierKey' | 'keyId'>,
+  previous: string,
+  until: number,
+  why: { reason?: string; operator?: string; recovered?: boolean },
+): EvidenceDraft {
+  return {
+    type: 'key.rotated',
+    verifier_key: next.verifierKey,
+    key_id: formatKeyId(next.keyId),
+    previous_verifier_key: previous,
+    previous_key_id: formatKeyId(parseVerifierKey(previous).keyId),
+    overlap_until: new Date(until).toISOString(),
+    ...(why.operator ? { operator: why.operator } : {}),
+    ...(why.reason ? { reason: why.reason } : {}),
+    ...(why.recovered ? { recovered: true } : {}),
+  };
 }
 
 function notYet(index: number, size: number): BrokerError {

@@ -4,11 +4,22 @@ import type { GroupCommit } from '../../store/sqlite/group-commit';
 import type { BundleEntry } from '../bundle';
 import { EvidenceError } from '../evidence-error';
 import type { NodeKey } from '../merkle';
-import type { LedgerReadStorage, LedgerStorage, PreparedBatch, StoredCheckpoint, StoredEntry } from './ledger-storage';
+import type {
+  CosignedCheckpointReader,
+  CosignedCheckpointStorage,
+  LedgerReadStorage,
+  LedgerStorage,
+  PreparedBatch,
+  StoredCheckpoint,
+  StoredCosignedCheckpoint,
+  StoredEntry,
+} from './ledger-storage';
 import { EMPTY_HEAD, headFromEdge, rightEdgeKeys, type TreeHead } from './right-edge';
 
 /** The schema version (store/sqlite/migrations.ts) that created the evidence tables. */
 export const EVIDENCE_SCHEMA_VERSION = 3;
+/** The schema version that added evidence_cosigned_checkpoints. */
+export const COSIGNED_SCHEMA_VERSION = 5;
 
 const PAGE = 512;
 
@@ -28,6 +39,22 @@ interface CheckpointRow {
   signed_at: number;
 }
 
+interface CosignedRow {
+  size: number;
+  key_id: string;
+  note: Buffer;
+  cosigners: number;
+  cosigned_at: number;
+}
+
+const toCosigned = (r: CosignedRow): StoredCosignedCheckpoint => ({
+  size: r.size,
+  keyId: r.key_id,
+  note: Buffer.from(r.note),
+  cosigners: r.cosigners,
+  cosignedAt: r.cosigned_at,
+});
+
 const toCheckpoint = (r: CheckpointRow): StoredCheckpoint => ({
   size: r.size,
   rootHash: Buffer.from(r.root_hash),
@@ -46,10 +73,20 @@ function storeFailure(err: unknown): BrokerError {
  * handful of primary-key lookups, which in-process SQLite answers faster
  * one by one than through one dynamically built query.
  */
-export class SqliteLedgerReadStorage implements LedgerReadStorage {
+export class SqliteLedgerReadStorage implements LedgerReadStorage, CosignedCheckpointReader {
   protected readonly st;
+  // Absent on a database from before schema version 4 (read-only: it cannot be migrated here).
+  private readonly cst;
 
   constructor(protected readonly db: Database.Database) {
+    const hasCosigned = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'evidence_cosigned_checkpoints'").pluck().get() !== undefined;
+    const cosignedColumns = 'size, key_id, note, cosigners, cosigned_at';
+    this.cst = hasCosigned
+      ? {
+          latest: db.prepare(`SELECT ${cosignedColumns} FROM evidence_cosigned_checkpoints ORDER BY size DESC, seq DESC LIMIT 1`),
+          atLeast: db.prepare(`SELECT ${cosignedColumns} FROM evidence_cosigned_checkpoints WHERE size >= ? ORDER BY size, seq DESC LIMIT 1`),
+        }
+      : undefined;
     this.st = {
       maxIndex: db.prepare('SELECT MAX(idx) AS m FROM evidence_entries').pluck(),
       node: db.prepare('SELECT hash FROM evidence_nodes WHERE level = ? AND idx = ?').pluck(),
@@ -137,6 +174,20 @@ export class SqliteLedgerReadStorage implements LedgerReadStorage {
       return r && toCheckpoint(r);
     });
   }
+
+  latestCosignedCheckpoint(): Promise<StoredCosignedCheckpoint | undefined> {
+    return this.read(() => {
+      const r = this.cst?.latest.get() as CosignedRow | undefined;
+      return r && toCosigned(r);
+    });
+  }
+
+  cosignedCheckpointAtLeast(size: number): Promise<StoredCosignedCheckpoint | undefined> {
+    return this.read(() => {
+      const r = this.cst?.atLeast.get(size) as CosignedRow | undefined;
+      return r && toCosigned(r);
+    });
+  }
 }
 
 /**
@@ -144,7 +195,7 @@ export class SqliteLedgerReadStorage implements LedgerReadStorage {
  * GroupCommit as SqliteStore, so an append shares its transaction and fsync
  * with the lease writes queued in the same turn of the event loop.
  */
-export class SqliteLedgerStorage extends SqliteLedgerReadStorage implements LedgerStorage {
+export class SqliteLedgerStorage extends SqliteLedgerReadStorage implements LedgerStorage, CosignedCheckpointStorage {
   private readonly wst;
   // The head after the last batch this object wrote. Used only when the stored
   // size still equals its size: this object is the log's only writer, so then
@@ -160,6 +211,7 @@ export class SqliteLedgerStorage extends SqliteLedgerReadStorage implements Ledg
       entry: db.prepare('INSERT INTO evidence_entries (idx, type, time_ms, bytes, leaf_hash) VALUES (?, ?, ?, ?, ?)'),
       node: db.prepare('INSERT INTO evidence_nodes (level, idx, hash) VALUES (?, ?, ?)'),
       checkpoint: db.prepare('INSERT INTO evidence_checkpoints (size, root_hash, key_id, note, signed_at) VALUES (?, ?, ?, ?, ?)'),
+      cosigned: db.prepare('INSERT INTO evidence_cosigned_checkpoints (size, key_id, note, cosigners, cosigned_at) VALUES (?, ?, ?, ?, ?)'),
     };
   }
 
@@ -186,6 +238,16 @@ export class SqliteLedgerStorage extends SqliteLedgerReadStorage implements Ledg
     return this.writes
       .run(() => {
         this.wst.checkpoint.run(cp.size, cp.rootHash, cp.keyId, cp.note, cp.signedAt);
+      })
+      .catch((err: unknown) => {
+        throw unavailable('evidence log', err);
+      });
+  }
+
+  insertCosignedCheckpoint(c: StoredCosignedCheckpoint): Promise<void> {
+    return this.writes
+      .run(() => {
+        this.wst.cosigned.run(c.size, c.keyId, c.note, c.cosigners, c.cosignedAt);
       })
       .catch((err: unknown) => {
         throw unavailable('evidence log', err);

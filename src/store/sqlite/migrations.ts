@@ -89,4 +89,25 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; s
       CREATE TRIGGER evidence_checkpoints_no_delete BEFORE DELETE ON evidence_checkpoints BEGIN SELECT RAISE(ABORT, 'evidence checkpoints are append-only'); END;
     `,
   },
+  {
+    version: 4,
+    name: 'witness-cosigned evidence checkpoints',
+    // A signed checkpoint with the cosignatures witnesses returned for it
+    // (c2sp.org/tlog-cosignature). The log's own note stays in
+    // evidence_checkpoints; this is what GetCheckpoint and exports hand out.
+    // Append-only, like the other evidence tables.
+    sql: `
+      CREATE TABLE evidence_cosigned_checkpoints (
+        seq INTEGER PRIMARY KEY,
+        size INTEGER NOT NULL CHECK (size >= 0),
+        key_id TEXT NOT NULL,
+        note BLOB NOT NULL,
+        cosigners INTEGER NOT NULL CHECK (cosigners >= 1),
+        cosigned_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX evidence_cosigned_checkpoints_size ON evidence_cosigned_checkpoints (size);
+      CREATE TRIGGER evidence_cosigned_checkpoints_no_update BEFORE UPDATE ON evidence_cosigned_checkpoints BEGIN SELECT RAISE(ABORT, 'evidence checkpoints are append-only'); END;
+      CREATE TRIGGER evidence_cosigned_checkpoints_no_delete BEFORE DELETE ON evidence_cosigned_checkpoints BEGIN SELECT RAISE(ABORT, 'evidence checkpoints are append-only'); END;
+    `,
+  },
 ];

@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { compileConfig } from '../../../src/config/compile';
 import { loadConfig } from '../../../src/config/load';
 import { ConfigError } from '../../../src/config/problems';
+import { generateCosignerKey } from '../../../src/evidence/cosignature';
+import { generateNoteKey } from '../../../src/evidence/note-key';
 import { tempDir } from '../../helpers/broker-harness';
 
 const good = (): Record<string, unknown> => ({
@@ -84,6 +86,60 @@ describe('config', () => {
     ]) {
       assert.ok(paths.includes(want), `missing ${want} in ${paths.join(', ')}`);
     }
+  });
+
+  it('compiles evidence.key_overlap and evidence.witnesses (ca relative to the config file)', () => {
+    const plain = compileConfig(good(), '/etc/sb/config.yaml');
+    assert.equal(plain.evidence.keyOverlapMs, 24 * 3_600_000);
+    assert.deepEqual(plain.evidence.witnesses, []);
+    const w = generateCosignerKey('witness.example/w1').verifierKey;
+    const raw = good();
+    raw['evidence'] = {
+      origin: 'example.org/secret-broker',
+      signing_key: 'evidence.key',
+      key_overlap: '2h',
+      witnesses: [{ url: 'https://witness.example/w1', key: w, ca: 'pki/witness-ca.pem' }, { url: 'http://127.0.0.1:7380', key: w }],
+    };
+    const c = compileConfig(raw, '/etc/sb/config.yaml');
+    assert.equal(c.evidence.keyOverlapMs, 2 * 3_600_000);
+    assert.deepEqual(c.evidence.witnesses, [
+      { url: 'https://witness.example/w1', key: w, ca: '/etc/sb/pki/witness-ca.pem' },
+      { url: 'http://127.0.0.1:7380', key: w },
+    ]);
+    assert.ok(Object.isFrozen(c.evidence.witnesses[0]));
+  });
+
+  it('reports every bad witness entry with its path, unknown keys included', () => {
+    const w = generateCosignerKey('witness.example/w1').verifierKey;
+    const raw = good();
+    raw['evidence'] = {
+      origin: 'example.org/secret-broker',
+      signing_key: 'evidence.key',
+      key_overlap: '1 day',
+      min_witnesses: 1,
+      witnesses: [
+        { url: 'https://witness.example/w1?token=x', key: w },
+        { url: 'ftp://witness.example', key: w },
+        { url: 'https://witness.example', key: generateNoteKey('example.org/secret-broker').verifierKey },
+        { url: 'https://witness.example', key: 'not-a-key' },
+        { url: 'https://witness.example', key: w, colour: 'blue' },
+        { url: 'https://witness.example', key: w },
+        'https://witness.example',
+      ],
+    };
+    const problems = problemsOf(raw);
+    const at = (p: string): string | undefined => problems.find((x) => x.path === p)?.message;
+    assert.match(at('evidence.key_overlap') ?? '', /duration/);
+    assert.match(at('evidence.min_witnesses') ?? '', /unknown key/);
+    assert.match(at('evidence.witnesses[0].url') ?? '', /without credentials, query or fragment/);
+    assert.match(at('evidence.witnesses[1].url') ?? '', /http\(s\) URL/);
+    assert.match(at('evidence.witnesses[2].key') ?? '', /witness cosigner verifier key \(type 0x04\)/);
+    assert.match(at('evidence.witnesses[3].key') ?? '', /witness cosigner verifier key/);
+    assert.match(at('evidence.witnesses[4].colour') ?? '', /unknown key/);
+    assert.match(at('evidence.witnesses[5]') ?? '', /same witness/);
+    assert.match(at('evidence.witnesses[6]') ?? '', /expected a mapping/);
+    raw['evidence'] = { origin: 'example.org/secret-broker', signing_key: 'evidence.key', witnesses: { url: 'https://witness.example' } };
+    assert.match(problemsOf(raw).find((x) => x.path === 'evidence.witnesses')!.message, /expected a list of witnesses/);
   });
 
   it('rejects duplicate identities', () => {

@@ -5,9 +5,13 @@ import type { EvidenceRef as _secretbroker_v1_EvidenceRef, EvidenceRef__Output a
 export interface RotateEvidenceKeyResponse {
   'verifierKey'?: (string);
   'evidence'?: (_secretbroker_v1_EvidenceRef | null);
+  'previousVerifierKey'?: (string);
+  'overlapUntil'?: (string);
 }
 
 export interface RotateEvidenceKeyResponse__Output {
   'verifierKey': (string);
   'evidence': (_secretbroker_v1_EvidenceRef__Output | null);
+  'previousVerifierKey': (string);
+  'overlapUntil': (string);
 }

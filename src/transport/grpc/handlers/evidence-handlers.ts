@@ -10,7 +10,7 @@ import { BrokerError } from '../../../lib/errors';
 import type { Handlers } from '../server';
 
 /** What the Evidence service reads from the ledger. */
-export type EvidenceReader = Pick<Ledger, 'latestCheckpoint' | 'getEntry' | 'receipt' | 'consistencyProof'>;
+export type EvidenceReader = Pick<Ledger, 'latestCheckpoint' | 'getEntry' | 'receipt' | 'consistencyProof'> & Partial<Pick<Ledger, 'latestCosignedCheckpoint'>>;
 
 /**
  * A uint64 field (a decimal string with longs: String) as a number. Tree sizes
@@ -28,7 +28,8 @@ export function evidenceHandlers(ledger: EvidenceReader): Handlers {
   return {
     Evidence: {
       GetCheckpoint: async (): Promise<Checkpoint> => {
-        const cp = ledger.latestCheckpoint();
+        // With witnesses configured, the newest checkpoint they cosigned (one witness round behind the log at most).
+        const cp = ledger.latestCosignedCheckpoint?.() ?? ledger.latestCheckpoint();
         return { note: cp.note, origin: cp.origin, size: String(cp.size), rootHash: cp.rootHash };
       },
       GetEntry: async (req: GetEntryRequest__Output): Promise<EvidenceEntry> => {
