@@ -5,9 +5,8 @@
  * group or others may read is refused. Errors name the file, never key bytes.
  */
 import { promises as fs } from 'node:fs';
-import { dirname } from 'node:path';
-import { fsyncDir, makeDirDurable, tempPathFor, writeNewFile } from '../backends/local/atomic-write';
-import { errCode } from '../backends/local/errno';
+import { createFileOnce } from '../lib/durable-files';
+import { errCode } from '../lib/errno';
 import { generateCosignerKey, parseCosignerKey } from '../evidence/cosignature';
 import type { Clock } from '../lib/clock';
 import { BrokerError } from '../lib/errors';
@@ -85,21 +84,9 @@ export async function ensureCosignerKey(path: string, name: string, opts: Cosign
     const { signerKey } = generateCosignerKey(name);
     const data = Buffer.from(`${signerKey.revealString()}\n`, 'utf8');
     signerKey.wipe();
-    const dir = dirname(path);
-    const tmp = tempPathFor(path);
     try {
-      await makeDirDurable(dir, 0o700);
-      await writeNewFile(tmp, data, 0o600);
-      try {
-        await fs.link(tmp, path);
-        created = true;
-      } catch (err) {
-        if (errCode(err) !== 'EEXIST') throw err;
-      }
-      await fs.rm(tmp, { force: true });
-      await fsyncDir(dir);
+      created = await createFileOnce(path, data);
     } catch (err) {
-      await fs.rm(tmp, { force: true }).catch(() => undefined);
       throw keyError(`witness key ${path} could not be created (${errCode(err)})`, err);
     } finally {
       data.fill(0);

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
-import { makeDirDurable, writeFileAtomic } from '../backends/local/atomic-write';
-import { errCode } from '../backends/local/errno';
+import { makeDirDurable, writeFileAtomic } from '../lib/durable-files';
+import { errCode } from '../lib/errno';
 import { HASH_SIZE } from '../evidence/merkle-hash';
 import { decodeBase64Strict, encodeBase64 } from '../evidence/strict-encoding';
 import { BrokerError } from '../lib/errors';

@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
-import { makeDirDurable, removeOrphanTemps } from '../backends/local/atomic-write';
-import { errCode } from '../backends/local/errno';
+import { makeDirDurable, removeOrphanTemps } from '../lib/durable-files';
+import { errCode } from '../lib/errno';
 import { acquireFileLock, type HeldLock } from '../backends/local/file-lock';
 import { openCheckpoint, parseCheckpoint, type Checkpoint, type OpenedCheckpoint } from '../evidence/checkpoint';
 import { parseCosignerKey } from '../evidence/cosignature';

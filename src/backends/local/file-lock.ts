@@ -23,7 +23,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../../lib/clock';
 import { BrokerError } from '../../lib/errors';
-import { errCode } from './errno';
+import { errCode } from '../../lib/errno';
 
 export interface FileLockOptions {
   clock: Clock;

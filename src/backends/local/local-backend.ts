@@ -28,8 +28,8 @@ import type {
   SecretVersionInfo,
   WritableSecretBackend,
 } from '../backend';
-import { makeDirDurable, removeOrphanTemps, writeFileAtomic } from './atomic-write';
-import { errCode } from './errno';
+import { makeDirDurable, removeOrphanTemps, writeFileAtomic } from '../../lib/durable-files';
+import { errCode } from '../../lib/errno';
 import { acquireFileLock } from './file-lock';
 import { loadMasterKey } from './master-key';
 import { parseSealedStore, serializeSealedStore, type SealedStore } from './sealed-file-format';

@@ -5,10 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { dirname } from 'node:path';
 import { BrokerError } from '../../lib/errors';
-import { fsyncDir, makeDirDurable, tempPathFor, writeNewFile } from './atomic-write';
-import { errCode } from './errno';
+import { createFileOnce } from '../../lib/durable-files';
+import { errCode } from '../../lib/errno';
 import { MASTER_KEY_BYTES } from './sealing';
 
 export interface LoadMasterKeyOptions {
@@ -99,23 +98,11 @@ export async function ensureMasterKey(path: string, opts: EnsureMasterKeyOptions
       `master key file ${path} is missing but sealed file ${opts.sealedFile} exists; restore the key file instead of creating a new one`,
     );
   }
-  const dir = dirname(path);
-  const tmp = tempPathFor(path);
   const key = randomBytes(MASTER_KEY_BYTES);
-  let created = false;
+  let created: boolean;
   try {
-    await makeDirDurable(dir, 0o700);
-    await writeNewFile(tmp, key, 0o600);
-    try {
-      await fs.link(tmp, path);
-      created = true;
-    } catch (err) {
-      if (errCode(err) !== 'EEXIST') throw err;
-    }
-    await fs.rm(tmp, { force: true });
-    await fsyncDir(dir);
+    created = await createFileOnce(path, key);
   } catch (err) {
-    await fs.rm(tmp, { force: true }).catch(() => undefined);
     throw keyError(`master key file ${path} could not be created (${errCode(err)})`, err);
   } finally {
     key.fill(0);

@@ -18,8 +18,8 @@
  */
 import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
-import { fsyncDir, writeFileAtomic } from '../../backends/local/atomic-write';
-import { errCode } from '../../backends/local/errno';
+import { fsyncDir, writeFileAtomic } from '../../lib/durable-files';
+import { errCode } from '../../lib/errno';
 import { BrokerError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import { SIG_TYPE_ED25519, decodeVerifierKey, formatKeyId, generateNoteKey, parseSignerKey, type NoteSigner } from '../note-key';

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../../../src/backends/local/atomic-write';
+import { writeFileAtomic } from '../../../src/lib/durable-files';
 
 describe('writeFileAtomic', () => {
   let dir: string;

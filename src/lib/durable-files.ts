@@ -83,3 +83,33 @@ export async function removeOrphanTemps(path: string): Promise<void> {
     }
   }
 }
+
+/**
+ * Creates `path` holding `data` (mode 0600) unless it already exists, and says
+ * whether this call created it. The data goes to an O_EXCL temp file that is
+ * fsynced and then hard-linked into place, so the file is never seen
+ * half-written or with a wider mode, and of two racing creators exactly one
+ * wins (the loser gets false and uses the winner's file). Errors are raw
+ * Node errors; callers translate them.
+ */
+export async function createFileOnce(path: string, data: Uint8Array): Promise<boolean> {
+  const dir = dirname(path);
+  const tmp = tempPathFor(path);
+  let created = false;
+  try {
+    await makeDirDurable(dir, 0o700);
+    await writeNewFile(tmp, data, 0o600);
+    try {
+      await fs.link(tmp, path);
+      created = true;
+    } catch (err) {
+      if (errCode(err) !== 'EEXIST') throw err;
+    }
+    await fs.rm(tmp, { force: true });
+    await fsyncDir(dir);
+    return created;
+  } catch (err) {
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+}
