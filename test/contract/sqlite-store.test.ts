@@ -84,4 +84,21 @@ describe('sqlite store specifics', () => {
       t.cleanup();
     }
   });
+
+  it('a write that fails in a batch rolls back alone (single statements need no savepoint)', async () => {
+    const t = tempDir();
+    const s = new SqliteStore({ path: path.join(t.dir, 'b.db') });
+    try {
+      const a = lease();
+      const b = lease();
+      const r = await Promise.allSettled([s.insertLease(a), s.insertLease({ ...a }), s.insertLease(b)]);
+      assert.deepEqual(r.map((x) => x.status), ['fulfilled', 'rejected', 'fulfilled']);
+      assert.ok(await s.getLease(a.id));
+      assert.ok(await s.getLease(b.id));
+      assert.equal(await s.countActiveLeases('support-bot'), 2, 'the failed insert left no trace, not even in the trigger-kept counter');
+    } finally {
+      await s.close();
+      t.cleanup();
+    }
+  });
 });

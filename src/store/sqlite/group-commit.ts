@@ -4,6 +4,7 @@ import { unavailable } from '../../lib/errors';
 
 interface Pending {
   fn: (db: Database.Database) => unknown;
+  savepoint: boolean;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
 }
@@ -40,11 +41,16 @@ export class GroupCommit {
     private readonly walPath?: string,
   ) {}
 
-  run<T>(fn: (db: Database.Database) => T): Promise<T> {
+  /**
+   * Queues a write. `single: true` marks a write that is one SQL statement:
+   * SQLite already makes a statement (with its triggers) atomic, so it needs no
+   * savepoint of its own, which saves two statements per write on the hot path.
+   */
+  run<T>(fn: (db: Database.Database) => T, opts: { single?: boolean } = {}): Promise<T> {
     if (this.closed) return Promise.reject(unavailable('state store'));
     if (this.broken) return Promise.reject(unavailable('state store', this.broken));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ fn, savepoint: opts.single !== true, resolve: resolve as (v: unknown) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -62,7 +68,7 @@ export class GroupCommit {
       this.db.transaction(() => {
         for (const p of batch) {
           try {
-            results.push({ p, ok: true, v: this.db.transaction(() => p.fn(this.db))() });
+            results.push({ p, ok: true, v: p.savepoint ? this.db.transaction(() => p.fn(this.db))() : p.fn(this.db) });
           } catch (e) {
             results.push({ p, ok: false, e });
           }

@@ -118,6 +118,11 @@ export class SqliteStore implements Store {
     };
   }
 
+  /** Every write here is one SQL statement (with its triggers), atomic on its own: no savepoint needed. */
+  private write<T>(fn: () => T): Promise<T> {
+    return this.writes.run(fn, { single: true });
+  }
+
   private read<T>(fn: () => T): Promise<T> {
     try {
       return Promise.resolve(fn());
@@ -127,7 +132,7 @@ export class SqliteStore implements Store {
   }
 
   insertLease(l: LeaseRecord): Promise<void> {
-    return this.writes.run(() => {
+    return this.write(() => {
       this.st.insert.run({
         id: l.id,
         agent: l.agent,
@@ -162,7 +167,7 @@ export class SqliteStore implements Store {
   }
 
   useLease(id: string, agent: string, now: number): Promise<{ lease: LeaseRecord; useNumber: number } | undefined> {
-    return this.writes.run(() => {
+    return this.write(() => {
       const r = this.st.use.get({ id, agent, now }) as LeaseRow | undefined;
       if (!r) return undefined;
       const lease = fromRow(r);
@@ -171,14 +176,14 @@ export class SqliteStore implements Store {
   }
 
   renewLease(id: string, agent: string, expiresAt: number, now: number): Promise<LeaseRecord | undefined> {
-    return this.writes.run(() => {
+    return this.write(() => {
       const r = this.st.renew.get({ id, agent, expires_at: expiresAt, now }) as LeaseRow | undefined;
       return r ? fromRow(r) : undefined;
     });
   }
 
   endLease(id: string, status: 'revoked' | 'expired' | 'revoke_failed', reason: string, now: number): Promise<LeaseRecord | undefined> {
-    return this.writes.run(() => {
+    return this.write(() => {
       const r = this.st.end.get({ id, status, reason, now }) as LeaseRow | undefined;
       return r ? fromRow(r) : undefined;
     });
@@ -202,7 +207,7 @@ export class SqliteStore implements Store {
   }
 
   expireDue(now: number, limit: number): Promise<LeaseRecord[]> {
-    return this.writes.run(() => (this.st.expireDue.all({ now, limit }) as LeaseRow[]).map(fromRow));
+    return this.write(() => (this.st.expireDue.all({ now, limit }) as LeaseRow[]).map(fromRow));
   }
 
   getTrust(agent: string): Promise<TrustRecord | undefined> {
@@ -213,7 +218,7 @@ export class SqliteStore implements Store {
   }
 
   setTrust(rec: TrustRecord): Promise<void> {
-    return this.writes.run(() => {
+    return this.write(() => {
       this.st.setTrust.run({ agent: rec.agent, score: rec.score, updated_at: rec.updatedAt });
     });
   }
