@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import * as path from 'node:path';
-import { parseDocument } from 'yaml';
+import { parseYaml, readConfigFile } from '../config/load';
 import { ConfigError, Problems, Section, describe, join } from '../config/problems';
 import { isValidKeyName, parseVerifierKey } from '../evidence/note-key';
 
@@ -34,27 +33,13 @@ export interface WitnessConfig {
 }
 
 export function loadWitnessConfig(file: string): WitnessConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new ConfigError(file, [{ path: '(file)', message: `cannot read the config file (${code})` }]);
-  }
-  return parseWitnessConfigText(text, file);
+  return parseWitnessConfigText(readConfigFile(file), file);
 }
 
 export function parseWitnessConfigText(text: string, file: string): WitnessConfig {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => ({ path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(yaml)', message: e.message.split('\n')[0]! })),
-    );
-  }
   const problems = new Problems();
   const baseDir = path.dirname(path.resolve(file));
-  const root = Section.of('', doc.toJS(), problems);
+  const root = Section.of('', parseYaml(text, file), problems);
   if (!root) throw new ConfigError(file, problems.list);
 
   const listen = hostPort(root, 'listen');
