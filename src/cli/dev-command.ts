@@ -58,7 +58,7 @@ export const devCommand: Command = {
     io.stderr.write(
       [
         `secret-broker (DEV MODE) serving on ${config.listen.host}:${app.port} (mTLS); health on ${config.healthListen?.host}:${app.healthPort} (plaintext)`,
-        `demo upstream (the "helpdesk" and "stripe" APIs) on https://localhost:${upstream.port}; it demands the tokens sealed in ${path.relative(process.cwd(), local.path)}`,
+        `demo upstream (the "helpdesk" and "stripe" APIs) on https://127.0.0.1:${upstream.port}; it demands the tokens sealed in ${path.relative(process.cwd(), local.path)}`,
         '',
         'try, as the agent support-bot (see README "Quick start"):',
         `  export SECRET_BROKER_ADDR=127.0.0.1:${app.port} SECRET_BROKER_CA=${pki}/ca.pem SECRET_BROKER_CERT=${pki}/agents/support-bot.pem SECRET_BROKER_KEY=${pki}/agents/support-bot.key`,
