@@ -24,7 +24,7 @@ export interface CanonicalOptions {
  */
 export function canonicalize(value: unknown, opts: CanonicalOptions = {}): Buffer {
   const maxBytes = opts.maxBytes ?? MAX_ENTRY_BYTES;
-  assertJsonData(value, '$', 0, new Set());
+  assertJsonData(value, [], 0, new Set());
   const text = canonicalizeJson(value);
   if (text === undefined) throw invalid('not-json', '$', 'value has no JSON form');
   const bytes = Buffer.from(text, 'utf8');
@@ -69,37 +69,45 @@ export function parseCanonical(bytes: Uint8Array, opts: CanonicalOptions = {}): 
   return value;
 }
 
-function assertJsonData(value: unknown, path: string, depth: number, ancestors: Set<object>): void {
-  if (depth > MAX_DEPTH) throw invalid('too-deep', path, `nested deeper than ${MAX_DEPTH}`);
+/** The JSON path of the value being checked, built only when an error names it (keys vary per entry; strings per key are not free). */
+function pathText(path: readonly (string | number)[]): string {
+  return path.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : `${acc}.${k}`), '$');
+}
+
+function assertJsonData(value: unknown, path: (string | number)[], depth: number, ancestors: Set<object>): void {
+  if (depth > MAX_DEPTH) throw invalid('too-deep', pathText(path), `nested deeper than ${MAX_DEPTH}`);
   switch (typeof value) {
     case 'boolean':
       return;
     case 'string':
-      if (hasLoneSurrogate(value)) throw invalid('lone-surrogate', path, 'string has an unpaired surrogate');
+      if (hasLoneSurrogate(value)) throw invalid('lone-surrogate', pathText(path), 'string has an unpaired surrogate');
       return;
     case 'number':
-      if (!Number.isFinite(value)) throw invalid('non-finite', path, 'number is not finite');
+      if (!Number.isFinite(value)) throw invalid('non-finite', pathText(path), 'number is not finite');
       return;
     case 'object':
       break;
     default:
-      throw invalid('not-json', path, `${typeof value} is not JSON data`);
+      throw invalid('not-json', pathText(path), `${typeof value} is not JSON data`);
   }
   if (value === null) return;
-  if (ancestors.has(value)) throw invalid('circular', path, 'value is circular');
+  if (ancestors.has(value)) throw invalid('circular', pathText(path), 'value is circular');
   ancestors.add(value);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      if (!(i in value)) throw invalid('not-json', `${path}[${i}]`, 'array has a hole');
-      assertJsonData(value[i], `${path}[${i}]`, depth + 1, ancestors);
+      path.push(i);
+      if (!(i in value)) throw invalid('not-json', pathText(path), 'array has a hole');
+      assertJsonData(value[i], path, depth + 1, ancestors);
+      path.pop();
     }
   } else {
     const proto: unknown = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) throw invalid('not-json', path, 'only plain objects are JSON data');
+    if (proto !== Object.prototype && proto !== null) throw invalid('not-json', pathText(path), 'only plain objects are JSON data');
     for (const key of Object.keys(value)) {
-      const at = `${path}.${key}`;
-      if (hasLoneSurrogate(key)) throw invalid('lone-surrogate', at, 'key has an unpaired surrogate');
-      assertJsonData((value as Record<string, unknown>)[key], at, depth + 1, ancestors);
+      path.push(key);
+      if (hasLoneSurrogate(key)) throw invalid('lone-surrogate', pathText(path), 'key has an unpaired surrogate');
+      assertJsonData((value as Record<string, unknown>)[key], path, depth + 1, ancestors);
+      path.pop();
     }
   }
   ancestors.delete(value);
