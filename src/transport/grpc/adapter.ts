@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Limits, OperatorRole } from '../../config/config-types';
-import { BrokerError, permissionDenied, resourceExhausted } from '../../lib/errors';
+import { newRequestId } from '../../lib/ids';
+import { permissionDenied, resourceExhausted } from '../../lib/errors';
 import type { Authenticator, Principal } from './authn';
 import { toStatus } from './error-status';
 import { checkDepth, type RateLimiter, type StreamCounter } from './limits';
@@ -75,7 +75,7 @@ export class Gate {
 
   unary<Req, Res>(method: string, access: Access, handler: UnaryHandler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
-      const requestId = randomBytes(8).toString('hex');
+      const requestId = newRequestId();
       let log: Logger | undefined;
       Promise.resolve()
         .then(() => {
@@ -94,7 +94,7 @@ export class Gate {
 
   serverStream<Req, Res>(method: string, access: Access, handler: StreamHandler<Req, Res>): grpc.handleServerStreamingCall<Req, Res> {
     return (call) => {
-      const requestId = randomBytes(8).toString('hex');
+      const requestId = newRequestId();
       let log: Logger | undefined;
       let release: (() => void) | undefined;
       Promise.resolve()
@@ -134,4 +134,3 @@ export function withRecordedSizes(def: grpc.ServiceDefinition): grpc.ServiceDefi
   return out as grpc.ServiceDefinition;
 }
 
-export { BrokerError };
