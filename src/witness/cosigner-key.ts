@@ -10,6 +10,7 @@ import { errCode } from '../lib/errno';
 import { generateCosignerKey, parseCosignerKey } from '../evidence/cosignature';
 import type { Clock } from '../lib/clock';
 import { BrokerError } from '../lib/errors';
+import { readPrivateFile } from '../lib/private-file';
 import { SecretValue } from '../lib/secret-value';
 
 const MAX_KEY_FILE_BYTES = 4096;
@@ -33,31 +34,12 @@ const keyError = (message: string, cause?: unknown): BrokerError =>
 
 /** Reads and checks the witness key; its name must be `name`. */
 export async function loadCosignerKey(path: string, name: string, opts: CosignerKeyOptions = {}): Promise<LoadedCosignerKey> {
-  let fh: fs.FileHandle;
-  try {
-    fh = await fs.open(path, 'r');
-  } catch (err) {
-    const code = errCode(err);
-    throw keyError(
-      code === 'ENOENT' ? `witness key ${path} does not exist; \`secret-broker witness key --config FILE\` creates it` : `witness key ${path} cannot be opened (${code})`,
-      err,
-    );
-  }
-  let raw: Buffer;
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw keyError(`witness key ${path} is not a regular file`);
-    const mode = st.mode & 0o777;
-    if ((mode & 0o077) !== 0) {
-      const octal = mode.toString(8).padStart(4, '0');
-      if (!opts.allowInsecurePermissions) throw keyError(`witness key ${path} is accessible by group or others (mode ${octal}); run \`chmod 600 ${path}\``);
-      opts.warn?.(`witness key ${path} has insecure mode ${octal}; accepted only because dev_mode is on`);
-    }
-    if (st.size > MAX_KEY_FILE_BYTES) throw keyError(`witness key ${path} is ${st.size} bytes, too large for a signer key`);
-    raw = await fh.readFile();
-  } finally {
-    await fh.close();
-  }
+  const raw = await readPrivateFile(path, {
+    label: 'witness key',
+    createHint: '`secret-broker witness key --config FILE` creates it',
+    ...opts,
+    checkSize: (n) => (n > MAX_KEY_FILE_BYTES ? `is ${n} bytes, too large for a signer key` : undefined),
+  });
   const signerKey = SecretValue.fromString(raw.toString('utf8').trim());
   raw.fill(0);
   try {

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { BrokerError } from '../../lib/errors';
+import { readPrivateFile } from '../../lib/private-file';
 import { createFileOnce } from '../../lib/durable-files';
 import { errCode } from '../../lib/errno';
 import { MASTER_KEY_BYTES } from './sealing';
@@ -31,53 +32,16 @@ const keyError = (message: string, cause?: unknown): BrokerError =>
  * through them); the checks apply to the file they lead to.
  */
 export async function loadMasterKey(path: string, opts: LoadMasterKeyOptions = {}): Promise<Uint8Array> {
-  let fh: fs.FileHandle;
-  try {
-    fh = await fs.open(path, 'r');
-  } catch (err) {
-    const code = errCode(err);
-    if (code === 'ENOENT') {
-      throw keyError(`master key file ${path} does not exist; \`secret-broker secrets put\` creates it`, err);
-    }
-    throw keyError(`master key file ${path} cannot be opened (${code})`, err);
-  }
-  try {
-    // One descriptor for stat and read: no swap between the check and the use.
-    const st = await fh.stat();
-    if (!st.isFile()) throw keyError(`master key file ${path} is not a regular file`);
-    const mode = st.mode & 0o777;
-    if ((mode & 0o077) !== 0) {
-      const octal = mode.toString(8).padStart(4, '0');
-      if (!opts.allowInsecurePermissions) {
-        throw keyError(
-          `master key file ${path} is accessible by group or others (mode ${octal}); run \`chmod 600 ${path}\``,
-        );
-      }
-      opts.warn?.(`master key file ${path} has insecure mode ${octal}; accepted only because dev mode is on`);
-    }
-    if (st.size !== MASTER_KEY_BYTES) {
-      throw keyError(
-        `master key file ${path} must hold exactly ${MASTER_KEY_BYTES} raw bytes (not hex or base64); it holds ${st.size}`,
-      );
-    }
-    const buf = Buffer.alloc(MASTER_KEY_BYTES);
-    let filled = 0;
-    while (filled < buf.length) {
-      const { bytesRead } = await fh.read(buf, filled, buf.length - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    if (filled !== MASTER_KEY_BYTES) {
-      buf.fill(0);
-      throw keyError(`master key file ${path} changed while it was read`);
-    }
-    const key = new Uint8Array(MASTER_KEY_BYTES);
-    key.set(buf);
-    buf.fill(0);
-    return key;
-  } finally {
-    await fh.close();
-  }
+  const raw = await readPrivateFile(path, {
+    label: 'master key file',
+    createHint: '`secret-broker secrets put` creates it',
+    ...opts,
+    checkSize: (n) => (n === MASTER_KEY_BYTES ? undefined : `must hold exactly ${MASTER_KEY_BYTES} raw bytes (not hex or base64); it holds ${n}`),
+  });
+  const key = new Uint8Array(MASTER_KEY_BYTES);
+  key.set(raw);
+  raw.fill(0);
+  return key;
 }
 
 /**

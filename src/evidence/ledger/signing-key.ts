@@ -8,6 +8,7 @@ import { promises as fs } from 'node:fs';
 import { createFileOnce } from '../../lib/durable-files';
 import { errCode } from '../../lib/errno';
 import { BrokerError } from '../../lib/errors';
+import { readPrivateFile } from '../../lib/private-file';
 import { SecretValue } from '../../lib/secret-value';
 import { generateNoteKey, parseSignerKey, type NoteSigner } from '../note-key';
 
@@ -29,36 +30,12 @@ const keyError = (message: string, cause?: unknown): BrokerError =>
  * and what is wrong, never any key material.
  */
 export async function loadSigningKey(path: string, origin: string, opts: SigningKeyOptions = {}): Promise<NoteSigner> {
-  let fh: fs.FileHandle;
-  try {
-    fh = await fs.open(path, 'r');
-  } catch (err) {
-    const code = errCode(err);
-    throw keyError(
-      code === 'ENOENT'
-        ? `evidence signing key ${path} does not exist; \`secret-broker evidence key --config FILE\` creates it`
-        : `evidence signing key ${path} cannot be opened (${code})`,
-      err,
-    );
-  }
-  let raw: Buffer | undefined;
-  try {
-    // One descriptor for stat and read: no swap between the check and the use.
-    const st = await fh.stat();
-    if (!st.isFile()) throw keyError(`evidence signing key ${path} is not a regular file`);
-    const mode = st.mode & 0o777;
-    if ((mode & 0o077) !== 0) {
-      const octal = mode.toString(8).padStart(4, '0');
-      if (!opts.allowInsecurePermissions) {
-        throw keyError(`evidence signing key ${path} is accessible by group or others (mode ${octal}); run \`chmod 600 ${path}\``);
-      }
-      opts.warn?.(`evidence signing key ${path} has insecure mode ${octal}; accepted only because dev mode is on`);
-    }
-    if (st.size > MAX_KEY_FILE_BYTES) throw keyError(`evidence signing key ${path} is ${st.size} bytes, too large for a signer key`);
-    raw = await fh.readFile();
-  } finally {
-    await fh.close();
-  }
+  const raw = await readPrivateFile(path, {
+    label: 'evidence signing key',
+    createHint: '`secret-broker evidence key --config FILE` creates it',
+    ...opts,
+    checkSize: (n) => (n > MAX_KEY_FILE_BYTES ? `is ${n} bytes, too large for a signer key` : undefined),
+  });
   const text = SecretValue.fromString(raw.toString('utf8').trim());
   raw.fill(0);
   let signer: NoteSigner;
