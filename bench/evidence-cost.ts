@@ -16,10 +16,8 @@
  * It also measures in-process, in the same run: SqliteStore.insertLease alone
  * against insertLease + ledger.append of the two entries in the same tick.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
 import { call, connect } from '../src/client/grpc-client';
 import { generateNoteKey, parseSignerKey } from '../src/evidence/note-key';
 import { Ledger } from '../src/evidence/ledger/ledger';
@@ -35,26 +33,7 @@ import type { EvidenceMode } from './evidence-server-process';
 import { spawnServer, type ServerProcess } from './spawn-server';
 
 function spawnEvidenceServer(mode: EvidenceMode, raw: Record<string, unknown>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['-r', 'reflect-metadata', '-r', 'tsx/cjs', path.join(__dirname, 'evidence-server-process.ts'), mode, JSON.stringify(raw)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.once('line', (line) => {
-      const { port } = JSON.parse(line) as { port: number };
-      resolve({
-        port,
-        child,
-        stop: () =>
-          new Promise<void>((res) => {
-            child.once('exit', () => res());
-            child.stdin!.end();
-            setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-          }),
-      });
-    });
-    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
-  });
+  return spawnServer(mode, raw, 'evidence-server-process.ts');
 }
 
 function evidenceEntries(dbFile: string): number {

@@ -8,9 +8,13 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts bench/server-process.ts in a child process and waits for its port. */
-export function spawnServer(mode: 'broker' | 'echo', raw: Record<string, unknown>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...(process.env['BENCH_PROFILE'] === mode ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), '-r', 'reflect-metadata', '-r', 'tsx/cjs', path.join(__dirname, 'server-process.ts'), mode, JSON.stringify(raw)], {
+/**
+ * Starts a bench server script (default bench/server-process.ts) in a child
+ * process and waits for the {"port":N} line it prints. BENCH_PROFILE=<mode>
+ * CPU-profiles that child into /tmp/prof.
+ */
+export function spawnServer(mode: string, raw: Record<string, unknown>, script = 'server-process.ts'): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...(process.env['BENCH_PROFILE'] === mode ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), '-r', 'reflect-metadata', '-r', 'tsx/cjs', path.join(__dirname, script), mode, JSON.stringify(raw)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
