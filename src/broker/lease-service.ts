@@ -164,7 +164,10 @@ export class LeaseService {
     if (ins.status === 'rejected') throw ins.reason;
     if (ev.status === 'rejected') {
       // The lease row landed but its evidence did not: end it before anyone learns its id.
-      await this.deps.store.endLease(lease.id, 'revoked', 'evidence could not be recorded', this.deps.clock.now()).catch(() => undefined);
+      await this.deps.store.endLease(lease.id, 'revoked', 'evidence could not be recorded', this.deps.clock.now()).catch((err: unknown) => {
+        // Never returned, so nobody holds its id; it expires on its own. Say so rather than drop it quietly.
+        log.error({ err, lease_id: lease.id, expires_at: lease.expiresAt }, 'lease without evidence could not be ended; it stays active until it expires');
+      });
       throw ev.reason;
     }
     const refs = ev.value;
