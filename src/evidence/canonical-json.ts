@@ -24,7 +24,7 @@ export interface CanonicalOptions {
  */
 export function canonicalize(value: unknown, opts: CanonicalOptions = {}): Buffer {
   const maxBytes = opts.maxBytes ?? MAX_ENTRY_BYTES;
-  assertJsonData(value, [], 0, new Set());
+  assertJsonData(value, [], 0, []);
   const text = canonicalizeJson(value);
   if (text === undefined) throw invalid('not-json', '$', 'value has no JSON form');
   const bytes = Buffer.from(text, 'utf8');
@@ -74,8 +74,13 @@ function pathText(path: readonly (string | number)[]): string {
   return path.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : `${acc}.${k}`), '$');
 }
 
-function assertJsonData(value: unknown, path: (string | number)[], depth: number, ancestors: Set<object>): void {
-  if (depth > MAX_DEPTH) throw invalid('too-deep', pathText(path), `nested deeper than ${MAX_DEPTH}`);
+// `ancestors` is the stack of objects above `value`. It is only searched once
+// the depth limit is hit: a cycle always gets there, and most entries never do.
+function assertJsonData(value: unknown, path: (string | number)[], depth: number, ancestors: object[]): void {
+  if (depth > MAX_DEPTH) {
+    if (typeof value === 'object' && value !== null && ancestors.includes(value)) throw invalid('circular', pathText(path), 'value is circular');
+    throw invalid('too-deep', pathText(path), `nested deeper than ${MAX_DEPTH}`);
+  }
   switch (typeof value) {
     case 'boolean':
       return;
@@ -91,8 +96,7 @@ function assertJsonData(value: unknown, path: (string | number)[], depth: number
       throw invalid('not-json', pathText(path), `${typeof value} is not JSON data`);
   }
   if (value === null) return;
-  if (ancestors.has(value)) throw invalid('circular', pathText(path), 'value is circular');
-  ancestors.add(value);
+  ancestors.push(value);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       path.push(i);
@@ -110,7 +114,7 @@ function assertJsonData(value: unknown, path: (string | number)[], depth: number
       path.pop();
     }
   }
-  ancestors.delete(value);
+  ancestors.pop();
 }
 
 function invalid(reason: string, path: string, what: string, cause?: unknown): EvidenceError {

@@ -40,7 +40,8 @@ export function decodeUtf8Strict(bytes: Uint8Array): string | undefined {
 
 /** True when a JS string holds an unpaired surrogate (it has no UTF-8 form). */
 export function hasLoneSurrogate(text: string): boolean {
-  return /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
+  // String.prototype.isWellFormed (ES2024, Node >= 20) is native; ES2022's lib does not declare it.
+  return !(text as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
 /** True when text has an ASCII control character (below U+0020) other than newline. */
