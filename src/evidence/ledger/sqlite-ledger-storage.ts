@@ -18,8 +18,16 @@ import { EMPTY_HEAD, headFromEdge, rightEdgeKeys, type TreeHead } from './right-
 
 /** The schema version (store/sqlite/migrations.ts) that created the evidence tables. */
 export const EVIDENCE_SCHEMA_VERSION = 3;
-/** The schema version that added evidence_cosigned_checkpoints. */
-export const COSIGNED_SCHEMA_VERSION = 5;
+
+/**
+ * Where an interior node (level >= 1) is stored. From schema version 5 it is
+ * in the `subtrees` column of the entry that completes it: node (L, k) is
+ * completed by entry (k+1)*2^L - 1, at offset 32*(L-1). Before that it was a
+ * row of evidence_nodes; a read-only export may still meet such a database.
+ */
+export function completingEntry(level: number, index: number): number {
+  return (index + 1) * 2 ** level - 1;
+}
 
 const PAGE = 512;
 
@@ -78,8 +86,13 @@ export class SqliteLedgerReadStorage implements LedgerReadStorage, CosignedCheck
   // Absent on a database from before schema version 4 (read-only: it cannot be migrated here).
   private readonly cst;
 
+  /** A database from before schema version 5 (only ever opened read-only here: the daemon migrates). */
+  private readonly hasNodeTable: boolean;
+
   constructor(protected readonly db: Database.Database) {
-    const hasCosigned = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'evidence_cosigned_checkpoints'").pluck().get() !== undefined;
+    const hasTable = (name: string): boolean => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(name) !== undefined;
+    const hasCosigned = hasTable('evidence_cosigned_checkpoints');
+    this.hasNodeTable = hasTable('evidence_nodes');
     const cosignedColumns = 'size, key_id, note, cosigners, cosigned_at';
     this.cst = hasCosigned
       ? {
@@ -89,7 +102,8 @@ export class SqliteLedgerReadStorage implements LedgerReadStorage, CosignedCheck
       : undefined;
     this.st = {
       maxIndex: db.prepare('SELECT MAX(idx) AS m FROM evidence_entries').pluck(),
-      node: db.prepare('SELECT hash FROM evidence_nodes WHERE level = ? AND idx = ?').pluck(),
+      subtrees: this.hasNodeTable ? undefined : db.prepare('SELECT subtrees FROM evidence_entries WHERE idx = ?').pluck(),
+      node: this.hasNodeTable ? db.prepare('SELECT hash FROM evidence_nodes WHERE level = ? AND idx = ?').pluck() : undefined,
       leaf: db.prepare('SELECT leaf_hash FROM evidence_entries WHERE idx = ?').pluck(),
       entry: db.prepare('SELECT idx, type, time_ms, bytes, leaf_hash FROM evidence_entries WHERE idx = ?'),
       page: db.prepare('SELECT idx, bytes FROM evidence_entries WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
@@ -106,11 +120,16 @@ export class SqliteLedgerReadStorage implements LedgerReadStorage, CosignedCheck
 
   protected nodesSync(keys: readonly NodeKey[]): Buffer[] {
     return keys.map((k) => {
-      // Level 0 (the leaf hashes) lives in the entry rows.
-      const h = (k.level === 0 ? this.st.leaf.get(k.index) : this.st.node.get(k.level, k.index)) as Buffer | undefined;
+      const h = k.level === 0 ? (this.st.leaf.get(k.index) as Buffer | undefined) : this.interiorSync(k.level, k.index);
       if (!h) throw new EvidenceError('EVIDENCE_TREE_STORE', 'missing-node', `evidence node ${k.level}/${k.index} is not stored`);
       return h;
     });
+  }
+
+  private interiorSync(level: number, index: number): Buffer | undefined {
+    if (this.st.node) return this.st.node.get(level, index) as Buffer | undefined;
+    const subtrees = this.st.subtrees!.get(completingEntry(level, index)) as Buffer | undefined;
+    return subtrees && subtrees.length >= 32 * level ? subtrees.subarray(32 * (level - 1), 32 * level) : undefined;
   }
 
   protected headSync(): TreeHead {
@@ -208,8 +227,7 @@ export class SqliteLedgerStorage extends SqliteLedgerReadStorage implements Ledg
   ) {
     super(db);
     this.wst = {
-      entry: db.prepare('INSERT INTO evidence_entries (idx, type, time_ms, bytes, leaf_hash) VALUES (?, ?, ?, ?, ?)'),
-      node: db.prepare('INSERT INTO evidence_nodes (level, idx, hash) VALUES (?, ?, ?)'),
+      entry: db.prepare('INSERT INTO evidence_entries (idx, type, time_ms, bytes, leaf_hash, subtrees) VALUES (?, ?, ?, ?, ?, ?)'),
       checkpoint: db.prepare('INSERT INTO evidence_checkpoints (size, root_hash, key_id, note, signed_at) VALUES (?, ?, ?, ?, ?)'),
       cosigned: db.prepare('INSERT INTO evidence_cosigned_checkpoints (size, key_id, note, cosigners, cosigned_at) VALUES (?, ?, ?, ?, ?)'),
     };
@@ -223,8 +241,8 @@ export class SqliteLedgerStorage extends SqliteLedgerReadStorage implements Ledg
         const head = cached && cached.size === this.sizeSync() ? cached : this.headSync();
         const batch = build(head);
         checkBatch(head, batch);
-        for (const e of batch.entries) this.wst.entry.run(e.index, e.type, e.timeMs, e.bytes, e.leafHash);
-        for (const n of batch.nodes) this.wst.node.run(n.level, n.index, n.hash);
+        const subtrees = subtreesByEntry(head.size, batch);
+        batch.entries.forEach((e, i) => this.wst.entry.run(e.index, e.type, e.timeMs, e.bytes, e.leafHash, subtrees[i]));
         this.#head = batch.head;
         return batch;
       })
@@ -262,12 +280,27 @@ function checkBatch(head: TreeHead, batch: PreparedBatch): void {
       throw new EvidenceError('EVIDENCE_TREE_STORE', 'index-gap', `evidence batch gives index ${e.index} where ${head.size + i} is due`);
     }
   });
-  for (const n of batch.nodes) {
-    if (n.level < 1) throw new EvidenceError('EVIDENCE_TREE_STORE', 'leaf-node', `evidence batch gives leaf node ${n.index} apart from its entry`);
-  }
   if (batch.head.size !== head.size + batch.entries.length) {
     throw new EvidenceError('EVIDENCE_TREE_STORE', 'bad-head', `evidence batch ends at size ${batch.head.size}, not ${head.size + batch.entries.length}`);
   }
+}
+
+/**
+ * The `subtrees` column of each entry in the batch: the batch's nodes grouped
+ * by the entry that completes them, in level order. Refuses a leaf node, a
+ * node no entry of the batch completes, and a gap in an entry's levels (the
+ * table's CHECK also holds each row to exactly its trailing-ones count).
+ */
+function subtreesByEntry(start: number, batch: PreparedBatch): Buffer[] {
+  const hashes: Buffer[][] = batch.entries.map(() => []);
+  for (const n of batch.nodes) {
+    if (n.level < 1) throw new EvidenceError('EVIDENCE_TREE_STORE', 'leaf-node', `evidence batch gives leaf node ${n.index} apart from its entry`);
+    const own = hashes[completingEntry(n.level, n.index) - start];
+    if (!own) throw new EvidenceError('EVIDENCE_TREE_STORE', 'foreign-node', `evidence batch gives node ${n.level}/${n.index}, which none of its entries completes`);
+    if (own.length !== n.level - 1) throw new EvidenceError('EVIDENCE_TREE_STORE', 'node-order', `evidence batch gives node ${n.level}/${n.index} out of level order`);
+    own.push(n.hash);
+  }
+  return hashes.map((h) => (h.length === 1 ? h[0]! : Buffer.concat(h)));
 }
 
 /**

@@ -110,4 +110,45 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; s
       CREATE TRIGGER evidence_cosigned_checkpoints_no_delete BEFORE DELETE ON evidence_cosigned_checkpoints BEGIN SELECT RAISE(ABORT, 'evidence checkpoints are append-only'); END;
     `,
   },
+  {
+    version: 5,
+    name: 'evidence subtree hashes in their entry rows',
+    // The tree's nodes above the leaves move into the entry row that completes
+    // them: node (level L, index k) is completed by entry n = (k+1)*2^L - 1,
+    // and entry n completes one node per trailing 1 bit of n, levels 1..t, which
+    // `subtrees` holds in level order (32 bytes each; empty when t = 0). An
+    // append is then one row insert, always at the end of one B-tree, where a
+    // (level, idx) table took another insert per node, each in the middle of
+    // its own level's range (a page split, and a WAL frame, per level). The
+    // CHECK holds each row to exactly t hashes. Existing nodes are copied over;
+    // a node missing from the old table fails the CHECK, and the migration
+    // with it. The open-intent triggers on evidence_entries go with the old
+    // table; sqlite-open-intents.ts recreates them whenever the log opens.
+    sql: `
+      CREATE TABLE evidence_entries_v5 (
+        idx INTEGER PRIMARY KEY CHECK (idx >= 0),
+        type TEXT NOT NULL,
+        time_ms INTEGER NOT NULL,
+        bytes BLOB NOT NULL CHECK (length(bytes) BETWEEN 2 AND 65536),
+        leaf_hash BLOB NOT NULL CHECK (length(leaf_hash) = 32),
+        subtrees BLOB NOT NULL CHECK (
+          length(subtrees) % 32 = 0
+          AND (((idx + 1) >> (length(subtrees) / 32)) & 1) = 1
+          AND ((idx + 1) & ((1 << (length(subtrees) / 32)) - 1)) = 0
+        )
+      ) STRICT;
+      INSERT INTO evidence_entries_v5 (idx, type, time_ms, bytes, leaf_hash, subtrees)
+        SELECT e.idx, e.type, e.time_ms, e.bytes, e.leaf_hash, COALESCE(n.hashes, x'')
+        FROM evidence_entries e LEFT JOIN (
+          SELECT ((idx + 1) << level) - 1 AS entry, unhex(group_concat(hex(hash), '' ORDER BY level)) AS hashes
+          FROM evidence_nodes GROUP BY entry
+        ) n ON n.entry = e.idx
+        ORDER BY e.idx;
+      DROP TABLE evidence_nodes;
+      DROP TABLE evidence_entries;
+      ALTER TABLE evidence_entries_v5 RENAME TO evidence_entries;
+      CREATE TRIGGER evidence_entries_no_update BEFORE UPDATE ON evidence_entries BEGIN SELECT RAISE(ABORT, 'evidence entries are append-only'); END;
+      CREATE TRIGGER evidence_entries_no_delete BEFORE DELETE ON evidence_entries BEGIN SELECT RAISE(ABORT, 'evidence entries are append-only'); END;
+    `,
+  },
 ];

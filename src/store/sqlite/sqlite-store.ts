@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import type { LeaseFilter, LeaseRecord, LeaseStatus } from '../../leases/lease';
-import { unavailable } from '../../lib/errors';
+import { BrokerError, unavailable } from '../../lib/errors';
 import type { Store, TrustRecord } from '../store';
 import { GroupCommit } from './group-commit';
 import { SQLITE_MIGRATIONS } from './migrations';
@@ -57,10 +57,15 @@ export function migrate(db: Database.Database): number {
   if (current > latest) throw new Error(`the state database is at schema version ${current}, newer than this broker understands (${latest})`);
   for (const m of SQLITE_MIGRATIONS) {
     if (m.version <= current) continue;
-    db.transaction(() => {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
-    })();
+    try {
+      db.transaction(() => {
+        db.exec(m.sql);
+        db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+      })();
+    } catch (err) {
+      // The transaction rolled back: the database is still at the version before this one.
+      throw new Error(`schema migration ${m.version} (${m.name}) failed: ${(err as Error).message}`, { cause: err });
+    }
   }
   return latest;
 }
@@ -89,9 +94,15 @@ export class SqliteStore implements Store {
       // Savepoint sub-journals (GroupCommit gives most writes a savepoint) stay in memory: on disk
       // they spilled past 64 KiB and cost about as many write(2) calls as the WAL itself.
       this.db.pragma('temp_store = MEMORY');
-      migrate(this.db);
     } catch (cause) {
       throw unavailable(`state database ${opts.path}`, cause);
+    }
+    try {
+      migrate(this.db);
+    } catch (cause) {
+      this.db.close();
+      // Not a passing outage: say which migration failed and why (SQLite's message names no data).
+      throw new BrokerError('failed_precondition', `state database ${opts.path}: ${(cause as Error).message}`, { cause });
     }
     this.writes = new GroupCommit(this.db, `${opts.path}-wal`);
     this.st = this.prepare();

@@ -40,14 +40,13 @@ const setBytes = (db: Database.Database, idx: number, bytes: Buffer): void => vo
 function rewriteWithHashes(db: Database.Database, edit: (idx: number, bytes: Buffer) => Buffer): void {
   const rows = db.prepare('SELECT idx, bytes FROM evidence_entries ORDER BY idx').all() as { idx: number; bytes: Buffer }[];
   const edge: StoredNode[] = [];
-  db.exec('DELETE FROM evidence_nodes');
-  const putNode = db.prepare('INSERT INTO evidence_nodes (level, idx, hash) VALUES (?, ?, ?)');
-  const putEntry = db.prepare('UPDATE evidence_entries SET bytes = ?, leaf_hash = ? WHERE idx = ?');
+  // Each entry row holds the subtree hashes it completes (schema version 5).
+  const putEntry = db.prepare('UPDATE evidence_entries SET bytes = ?, leaf_hash = ?, subtrees = ? WHERE idx = ?');
   for (const r of rows) {
     const bytes = edit(r.idx, r.bytes);
     const leaf = hashLeaf(bytes);
-    putEntry.run(bytes, leaf, r.idx);
-    for (const n of appendToEdge(edge, r.idx, leaf)) if (n.level > 0) putNode.run(n.level, n.index, n.hash);
+    const subtrees = appendToEdge(edge, r.idx, leaf).filter((n) => n.level > 0).map((n) => n.hash);
+    putEntry.run(bytes, leaf, Buffer.concat(subtrees), r.idx);
   }
 }
 

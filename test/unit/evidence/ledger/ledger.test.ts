@@ -296,8 +296,11 @@ describe('evidence/ledger: the SQLite-backed evidence log', function () {
       await fx.ledger.signCheckpoint();
       await fx.closeAll();
       const s = new SqliteStore({ path: fx.file });
-      s.db.exec('DROP TRIGGER evidence_nodes_no_update');
-      s.db.prepare('UPDATE evidence_nodes SET hash = ? WHERE level = 2 AND idx = 0').run(Buffer.alloc(32, 7));
+      // Node (2, 0) is the second hash in the subtrees of entry 3, the entry that completes it.
+      s.db.exec('DROP TRIGGER evidence_entries_no_update');
+      const subtrees = s.db.prepare('SELECT subtrees FROM evidence_entries WHERE idx = 3').pluck().get() as Buffer;
+      assert.equal(subtrees.length, 64);
+      s.db.prepare('UPDATE evidence_entries SET subtrees = ? WHERE idx = 3').run(Buffer.concat([subtrees.subarray(0, 32), Buffer.alloc(32, 7)]));
       await s.close();
       const err = await rejection(fx.open());
       assert.equal(err.kind, 'failed_precondition');

@@ -1,0 +1,182 @@
+import { strict as assert } from 'node:assert';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { rootAt } from '../../../../src/evidence/merkle';
+import { Ledger } from '../../../../src/evidence/ledger/ledger';
+import type { EvidenceDraft } from '../../../../src/evidence/ledger/evidence-sink';
+import { SqliteLedgerStorage, completingEntry, openSqliteLedgerReadOnly } from '../../../../src/evidence/ledger/sqlite-ledger-storage';
+import { BrokerError } from '../../../../src/lib/errors';
+import { SQLITE_MIGRATIONS } from '../../../../src/store/sqlite/migrations';
+import { SqliteStore } from '../../../../src/store/sqlite/sqlite-store';
+import { LedgerFixture, ORIGIN } from './ledger-fixture';
+
+/*
+ * Schema version 5 moved the tree's interior nodes from evidence_nodes into
+ * the `subtrees` column of the entry that completes them. These tests build a
+ * version-4 database the way the broker used to write it (from a log written
+ * by the current code, so entries and checkpoints are genuine), then check
+ * that the migration keeps every node, that a read-only export still reads an
+ * unmigrated database, and that a damaged one stops the migration.
+ */
+
+const N = 37;
+
+const decision = (i: number): EvidenceDraft => ({
+  type: 'decision',
+  agent: 'support-bot',
+  action: 'tickets.update',
+  resource: `ticket/T-${i}`,
+  decision: { effect: 'allow', policies: ['p1'], policy_version: 'v1' },
+});
+
+interface Node {
+  level: number;
+  index: number;
+  hash: Buffer;
+}
+
+/** Writes a version-4 database at `file` holding the log stored in `from` (a version-5 database). */
+function writeV4(from: string, file: string, drop?: (n: Node) => boolean): Node[] {
+  const src = new Database(from, { readonly: true });
+  const db = new Database(file);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT');
+    for (const m of SQLITE_MIGRATIONS.filter((x) => x.version <= 4)) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-01-01T00:00:00.000Z');
+    }
+    const nodes: Node[] = [];
+    const putEntry = db.prepare('INSERT INTO evidence_entries (idx, type, time_ms, bytes, leaf_hash) VALUES (?, ?, ?, ?, ?)');
+    const putNode = db.prepare('INSERT INTO evidence_nodes (level, idx, hash) VALUES (?, ?, ?)');
+    type Row = { idx: number; type: string; time_ms: number; bytes: Buffer; leaf_hash: Buffer; subtrees: Buffer };
+    for (const r of src.prepare('SELECT * FROM evidence_entries ORDER BY idx').all() as Row[]) {
+      putEntry.run(r.idx, r.type, r.time_ms, r.bytes, r.leaf_hash);
+      for (let level = 1; level <= r.subtrees.length / 32; level++) {
+        const n = { level, index: (r.idx + 1) / 2 ** level - 1, hash: r.subtrees.subarray(32 * (level - 1), 32 * level) };
+        assert.equal(completingEntry(n.level, n.index), r.idx);
+        nodes.push(n);
+        if (!drop?.(n)) putNode.run(n.level, n.index, n.hash);
+      }
+    }
+    const putCp = db.prepare('INSERT INTO evidence_checkpoints (size, root_hash, key_id, note, signed_at) VALUES (?, ?, ?, ?, ?)');
+    for (const c of src.prepare('SELECT size, root_hash, key_id, note, signed_at FROM evidence_checkpoints ORDER BY seq').all() as Record<string, unknown>[]) {
+      putCp.run(c['size'], c['root_hash'], c['key_id'], c['note'], c['signed_at']);
+    }
+    return nodes;
+  } finally {
+    db.close();
+    src.close();
+  }
+}
+
+describe('evidence/ledger: schema version 5 (subtree hashes in entry rows)', function () {
+  this.timeout(60_000);
+  let fx: LedgerFixture;
+  let v4: string;
+  let root: Buffer;
+
+  beforeEach(async () => {
+    fx = new LedgerFixture();
+    await fx.open();
+    await fx.ledger.append(Array.from({ length: N }, (_, i) => decision(i)));
+    root = (await fx.ledger.signCheckpoint()).rootHash;
+    await fx.closeAll();
+    v4 = path.join(fx.tmp.dir, 'v4.db');
+  });
+  afterEach(async () => {
+    await fx.cleanup();
+  });
+
+  it('stores exactly the nodes each entry completes, in level order', async () => {
+    const db = new Database(fx.file, { readonly: true });
+    try {
+      const rows = db.prepare('SELECT idx, subtrees FROM evidence_entries ORDER BY idx').all() as { idx: number; subtrees: Buffer }[];
+      assert.equal(rows.length, N);
+      for (const r of rows) {
+        let trailingOnes = 0;
+        while ((r.idx >> trailingOnes) & 1) trailingOnes++;
+        assert.equal(r.subtrees.length, 32 * trailingOnes, `entry ${r.idx}`);
+      }
+      assert.equal(db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'evidence_nodes'").pluck().get(), 0);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('refuses a row whose subtrees do not fit its index', async () => {
+    const s = new SqliteStore({ path: fx.file });
+    try {
+      const put = s.db.prepare("INSERT INTO evidence_entries (idx, type, time_ms, bytes, leaf_hash, subtrees) VALUES (?, 'decision', 0, ?, ?, ?)");
+      const bytes = Buffer.from('{}');
+      // Entry 37 (binary 100101) completes one node; entry 38 none; entry 39 (100111) three.
+      assert.throws(() => put.run(37, bytes, Buffer.alloc(32), Buffer.alloc(0)), /CHECK constraint failed/);
+      assert.throws(() => put.run(37, bytes, Buffer.alloc(32), Buffer.alloc(64)), /CHECK constraint failed/);
+      assert.throws(() => put.run(37, bytes, Buffer.alloc(32), Buffer.alloc(33)), /CHECK constraint failed/);
+      assert.throws(() => put.run(38, bytes, Buffer.alloc(32), Buffer.alloc(32)), /CHECK constraint failed/);
+      assert.throws(() => put.run(39, bytes, Buffer.alloc(32), Buffer.alloc(64)), /CHECK constraint failed/);
+      // And the right shapes are accepted.
+      put.run(37, bytes, Buffer.alloc(32), Buffer.alloc(32));
+      put.run(38, bytes, Buffer.alloc(32), Buffer.alloc(0));
+      put.run(39, bytes, Buffer.alloc(32), Buffer.alloc(96));
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('migrates a version-4 log: every node kept, the ledger opens against its checkpoint and appends on', async () => {
+    const nodes = writeV4(fx.file, v4);
+    assert.ok(nodes.length > 30);
+
+    // Read-only, unmigrated (as `evidence export` may meet it): the old node table is read.
+    const ro = openSqliteLedgerReadOnly(v4);
+    try {
+      assert.deepEqual(await ro.storage.getNodes(nodes), nodes.map((n) => n.hash));
+      assert.deepEqual(await rootAt(N, ro.storage), root);
+    } finally {
+      ro.close();
+    }
+
+    const store = new SqliteStore({ path: v4 });
+    try {
+      assert.equal(store.db.prepare('SELECT MAX(version) FROM schema_migrations').pluck().get(), SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]!.version);
+      const storage = new SqliteLedgerStorage(store.db, store.writes);
+      assert.deepEqual(await storage.getNodes(nodes), nodes.map((n) => n.hash));
+      const ledger = await Ledger.open({ storage, origin: ORIGIN, signer: fx.key.signer, clock: fx.clock });
+      assert.equal(ledger.size, N);
+      const [ref] = await ledger.append([decision(N)]);
+      assert.equal(ref!.index, N);
+      const cp = await ledger.signCheckpoint();
+      assert.equal(cp.size, N + 1);
+      // Still append-only after the table was rebuilt.
+      assert.throws(() => store.db.prepare('DELETE FROM evidence_entries WHERE idx = 0').run(), /append-only/);
+      assert.throws(() => store.db.prepare("UPDATE evidence_entries SET type = 'x' WHERE idx = 0").run(), /append-only/);
+      await ledger.close();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a version-4 log missing a node stops the migration, names it, and leaves the database as it was', async () => {
+    writeV4(fx.file, v4, (n) => n.level === 2 && n.index === 3);
+    const err = (() => {
+      try {
+        new SqliteStore({ path: v4 });
+      } catch (e) {
+        return e;
+      }
+      return assert.fail('the store opened');
+    })();
+    assert.ok(err instanceof BrokerError);
+    assert.equal(err.kind, 'failed_precondition');
+    assert.match(err.message, /schema migration 5 \(evidence subtree hashes in their entry rows\) failed: CHECK constraint failed/);
+    const db = new Database(v4, { readonly: true });
+    try {
+      assert.equal(db.prepare('SELECT MAX(version) FROM schema_migrations').pluck().get(), 4);
+      assert.equal(db.prepare('SELECT COUNT(*) FROM evidence_entries').pluck().get(), N);
+      assert.equal(db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'evidence_nodes'").pluck().get(), 1);
+    } finally {
+      db.close();
+    }
+  });
+});
