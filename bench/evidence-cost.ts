@@ -2,21 +2,21 @@
  * What evidence costs RequestLease: throughput and p50/p99 with evidence off
  * and on, interleaved in the same run (the machines are shared and noisy, so
  * only ratios mean much), with the bare grpc-js echo server as the usual
- * baseline. Each broker runs in its own process on its own database.
+ * baseline. Each broker runs in its own process on its own database. Beside
+ * throughput it reads each server's CPU time from /proc (Linux): CPU per
+ * request is what evidence adds, and it is far less noisy than throughput on
+ * a machine whose other core runs the load generator.
  *
- *   npx tsx bench/evidence-cost.ts [--seconds 5] [--concurrency 32] [--rounds 2] [--micro-seconds 2]
+ *   npx tsx bench/evidence-cost.ts [--seconds 5] [--concurrency 32] [--rounds 3] [--micro-seconds 2]
  *
  * Modes (bench/evidence-server-process.ts):
  *   off  buildApp({ evidence: false })
  *   on   buildApp({}): evidence as the composition root wires it into RequestLease
- *   sim  off + this bench's own wiring (decision + lease.issued appended in the
- *        same tick as the lease insert), which measures the ledger's cost before
- *        RequestLease appends evidence itself.
  *
  * It also measures in-process, in the same run: SqliteStore.insertLease alone
  * against insertLease + ledger.append of the two entries in the same tick.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { call, connect } from '../src/client/grpc-client';
 import { generateNoteKey, parseSignerKey } from '../src/evidence/note-key';
@@ -34,6 +34,13 @@ import { spawnServer, type ServerProcess } from './spawn-server';
 
 function spawnEvidenceServer(mode: EvidenceMode, raw: Record<string, unknown>): Promise<ServerProcess> {
   return spawnServer(mode, raw, 'evidence-server-process.ts');
+}
+
+/** User + system CPU of a process, in ms (from /proc; undefined where there is none). */
+function cpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return undefined;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in USER_HZ (100 on Linux)
 }
 
 function evidenceEntries(dbFile: string): number {
@@ -90,7 +97,7 @@ async function micro(dir: string, seconds: number, concurrency: number): Promise
 async function main(): Promise<void> {
   const seconds = arg('seconds', 5);
   const concurrency = arg('concurrency', 32);
-  const rounds = arg('rounds', 2);
+  const rounds = arg('rounds', 3);
   const microSeconds = arg('micro-seconds', 2);
   const tmp = tempDir('sb-bench-evidence-');
   const pki = await makeTestPki(path.join(tmp.dir, 'pki'), ['support-bot'], ['alice']);
@@ -98,7 +105,7 @@ async function main(): Promise<void> {
     log_level: 'warn',
     limits: { requests_per_second: 100000, burst: 100000, active_leases: 10000000, max_body_bytes: 65536 },
   });
-  const modes: EvidenceMode[] = ['off', 'on', 'sim'];
+  const modes: EvidenceMode[] = ['off', 'on'];
   const dbOf = (mode: EvidenceMode): string => path.join(tmp.dir, `broker-${mode}.db`);
   const servers = new Map<EvidenceMode, ServerProcess>();
   for (const mode of modes) {
@@ -120,33 +127,57 @@ async function main(): Promise<void> {
     const res = await call<unknown, { status: string }>(clients.get(m)!.agent, 'RequestLease', req());
     if (res.status !== 'GRANTED') throw new Error(`RequestLease: ${res.status}`);
   };
+  // Server CPU per request (ms) of each run, by label.
+  const cpuPerRequest = new Map<string, number>();
+  const measured = async (label: string, server: ServerProcess, fn: () => Promise<unknown>): Promise<RunStats> => {
+    const before = cpuMs(server.child.pid);
+    const r = await closedLoop(label, fn, { seconds, concurrency });
+    const after = cpuMs(server.child.pid);
+    if (before !== undefined && after !== undefined && r.ops > 0) cpuPerRequest.set(label, (after - before) / r.ops);
+    return r;
+  };
 
   await closedLoop('warmup', () => call(echoClient.agent, 'RequestLease', req()), { seconds: 1, concurrency });
   for (const m of modes) await closedLoop('warmup', requestLease(m), { seconds: 1, concurrency });
 
   const rows: RunStats[] = [];
   for (let r = 0; r < rounds; r++) {
-    rows.push(await closedLoop(`echo (bare grpc-js, mTLS) #${r + 1}`, () => call(echoClient.agent, 'RequestLease', req()), { seconds, concurrency }));
-    for (const m of modes) rows.push(await closedLoop(`broker evidence=${m} #${r + 1}`, requestLease(m), { seconds, concurrency }));
+    rows.push(await measured(`echo (bare grpc-js, mTLS) #${r + 1}`, echo, () => call(echoClient.agent, 'RequestLease', req())));
+    for (const m of modes) rows.push(await measured(`broker evidence=${m} #${r + 1}`, servers.get(m)!, requestLease(m)));
   }
   printTable(rows);
+  if (cpuPerRequest.size > 0) {
+    console.log('\nserver CPU per request (user + system, from /proc):');
+    for (const r of rows) console.log(`  ${r.label.padEnd(34)} ${((cpuPerRequest.get(r.label) ?? NaN) * 1000).toFixed(0).padStart(5)} us`);
+  }
   const mean = (label: string, f: (x: RunStats) => number): number => {
     const xs = rows.filter((x) => x.label.startsWith(label));
     return xs.reduce((s, x) => s + f(x), 0) / xs.length;
   };
+  const cpu = (x: RunStats): number => cpuPerRequest.get(x.label) ?? NaN;
   const ratio = (a: string, b: string): string =>
     `throughput ${(mean(a, (x) => x.throughput) / mean(b, (x) => x.throughput)).toFixed(2)}, p50 ${(mean(a, (x) => x.p50) / mean(b, (x) => x.p50)).toFixed(2)}, p99 ${(mean(a, (x) => x.p99) / mean(b, (x) => x.p99)).toFixed(2)}`;
+  const perRound = (a: string, b: string): string =>
+    Array.from({ length: rounds }, (_, i) => {
+      const x = rows.find((y) => y.label === `${a} #${i + 1}`)!;
+      const y = rows.find((z) => z.label === `${b} #${i + 1}`)!;
+      return (x.throughput / y.throughput).toFixed(2);
+    }).join(' ');
   console.log(`\nconcurrency ${concurrency}, ${rounds} x ${seconds}s each, interleaved; servers in their own processes`);
   console.log(`off/echo: ${ratio('broker evidence=off', 'echo')}`);
-  console.log(`on/off:   ${ratio('broker evidence=on', 'broker evidence=off')}`);
-  console.log(`sim/off:  ${ratio('broker evidence=sim', 'broker evidence=off')}`);
+  console.log(`on/off:   ${ratio('broker evidence=on', 'broker evidence=off')}  (throughput by round: ${perRound('broker evidence=on', 'broker evidence=off')})`);
+  const cpuOn = mean('broker evidence=on', cpu);
+  const cpuOff = mean('broker evidence=off', cpu);
+  if (Number.isFinite(cpuOn) && Number.isFinite(cpuOff)) {
+    console.log(`server CPU per request: off ${(cpuOff * 1000).toFixed(0)} us, on ${(cpuOn * 1000).toFixed(0)} us; evidence adds ${((cpuOn - cpuOff) * 1000).toFixed(0)} us; off/on ${(cpuOff / cpuOn).toFixed(2)} (the throughput a CPU-bound server would keep)`);
+  }
 
   for (const c of [...clients.values(), echoClient]) c.close();
   for (const s of [...servers.values(), echo]) await s.stop();
   const counts = Object.fromEntries(modes.map((m) => [m, evidenceEntries(dbOf(m))]));
   console.log(`evidence entries written: ${JSON.stringify(counts)}`);
   if (counts['off']! > 0) console.log('warning: evidence=off wrote entries; buildApp does not honour { evidence: false }');
-  if (counts['on']! === 0) console.log('note: evidence=on wrote no entries: RequestLease does not append evidence yet, so read sim/off as the cost');
+  if (counts['on']! === 0) console.log('warning: evidence=on wrote no entries');
 
   const microRows = await micro(tmp.dir, microSeconds, concurrency);
   console.log('');
