@@ -1,7 +1,9 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { rootAt } from '../../../../src/evidence/merkle';
+import { hashLeaf, rootAt } from '../../../../src/evidence/merkle';
+import { appendToEdge, type TreeHead } from '../../../../src/evidence/ledger/right-edge';
+import type { StoredNode } from '../../../../src/evidence/merkle';
 import { Ledger } from '../../../../src/evidence/ledger/ledger';
 import type { EvidenceDraft } from '../../../../src/evidence/ledger/evidence-sink';
 import { SqliteLedgerStorage, completingEntry, openSqliteLedgerReadOnly } from '../../../../src/evidence/ledger/sqlite-ledger-storage';
@@ -121,6 +123,38 @@ describe('evidence/ledger: schema version 5 (subtree hashes in entry rows)', fun
       put.run(39, bytes, Buffer.alloc(32), Buffer.alloc(96));
     } finally {
       await s.close();
+    }
+  });
+
+  it('refuses a batch whose nodes do not belong to its entries, and writes none of it', async () => {
+    const store = new SqliteStore({ path: fx.file });
+    try {
+      const storage = new SqliteLedgerStorage(store.db, store.writes);
+      // Entry 37 (100101b) completes node (1, 18); 38 none; 39 (100111b) nodes (1, 19), (2, 9) and (3, 4).
+      const batch = (head: TreeHead, edit: (nodes: StoredNode[]) => StoredNode[]) => {
+        const edge = [...head.edge];
+        const entries = [head.size, head.size + 1, head.size + 2].map((index) => {
+          const bytes = Buffer.from(JSON.stringify({ index }));
+          return { index, type: 'decision', timeMs: 0, bytes, leafHash: hashLeaf(bytes) };
+        });
+        const nodes = entries.flatMap((e) => appendToEdge(edge, e.index, e.leafHash).filter((n) => n.level > 0));
+        return { entries, nodes: edit(nodes), head: { size: head.size + 3, edge } };
+      };
+      const h = Buffer.alloc(32, 1);
+      const cases: Array<[string, (nodes: StoredNode[]) => StoredNode[]]> = [
+        ['leaf-node', (nodes) => [...nodes, { level: 0, index: 37, hash: h }]],
+        ['foreign-node', (nodes) => [...nodes, { level: 1, index: 3, hash: h }]],
+        ['node-order', (nodes) => [...nodes].reverse()],
+      ];
+      for (const [reason, edit] of cases) {
+        await assert.rejects(storage.appendBatch((head) => batch(head, edit)), { reason }, reason);
+        assert.equal(await storage.size(), N, `${reason}: nothing written`);
+      }
+      // The same batch unedited is stored.
+      await storage.appendBatch((head) => batch(head, (nodes) => nodes));
+      assert.equal(await storage.size(), N + 3);
+    } finally {
+      await store.close();
     }
   });
 
