@@ -85,15 +85,21 @@ export async function writeBundle(dir: string, source: BundleSource, opts: Write
   await fs.writeFile(path.join(dir, MANIFEST_FILE), formatManifest({ origin, size, start }));
 
   let next = start;
-  for await (const entry of source.entries(start, size)) {
-    if (entry.index !== next) {
-      throw new EvidenceError('EVIDENCE_TREE_STORE', 'entry-order', `export source gave entry ${entry.index} where ${next} was due`);
+  const files = new FileWriter();
+  try {
+    for await (const entry of source.entries(start, size)) {
+      if (entry.index !== next) {
+        throw new EvidenceError('EVIDENCE_TREE_STORE', 'entry-order', `export source gave entry ${entry.index} where ${next} was due`);
+      }
+      const proof = await source.inclusionProof(entry.index, size);
+      await files.write(entryFile(dir, entry.index), entry.bytes);
+      await files.write(proofFile(dir, entry.index), formatTlogProof({ index: entry.index, proof, checkpointNote: note }));
+      next++;
     }
-    const proof = await source.inclusionProof(entry.index, size);
-    await fs.writeFile(entryFile(dir, entry.index), entry.bytes);
-    await fs.writeFile(proofFile(dir, entry.index), formatTlogProof({ index: entry.index, proof, checkpointNote: note }));
-    next++;
+  } finally {
+    await files.drain();
   }
+  files.throwIfFailed();
   if (next !== size) {
     throw new EvidenceError('EVIDENCE_TREE_STORE', 'entries-missing', `export source ended at entry ${next}, before the checkpoint size ${size}`);
   }
@@ -103,6 +109,38 @@ export async function writeBundle(dir: string, source: BundleSource, opts: Write
     await fs.writeFile(consistencyFile(dir, m, size), formatConsistencyProof(m, size, await source.consistencyProof(m, size)));
   }
   return { origin, size, start, entries: size - start, consistencyFrom: olderSizes };
+}
+
+/** Files written at once: one at a time, an export spent most of its time waiting on open/write/close round trips. */
+const WRITES_IN_FLIGHT = 32;
+
+/** Writes files with a bounded number in flight; the first failure is kept and stops further writes. */
+class FileWriter {
+  readonly #inFlight = new Set<Promise<void>>();
+  #failure: { err: unknown } | undefined;
+
+  async write(file: string, data: string | Uint8Array): Promise<void> {
+    this.throwIfFailed();
+    if (this.#inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(this.#inFlight);
+    this.throwIfFailed();
+    const p: Promise<void> = fs.writeFile(file, data).then(
+      () => void this.#inFlight.delete(p),
+      (err: unknown) => {
+        this.#failure ??= { err };
+        this.#inFlight.delete(p);
+      },
+    );
+    this.#inFlight.add(p);
+  }
+
+  /** Waits for every write in flight (they never reject: failures are kept for throwIfFailed). */
+  async drain(): Promise<void> {
+    await Promise.all(this.#inFlight);
+  }
+
+  throwIfFailed(): void {
+    if (this.#failure) throw this.#failure.err;
+  }
 }
 
 async function prepareEmptyDir(dir: string): Promise<void> {
