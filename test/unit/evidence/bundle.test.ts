@@ -106,6 +106,26 @@ describe('evidence/bundle: export and offline verification', function () {
       assert.deepEqual(r.cosigners, [{ name: 'witness.example/w1', keyId: witness.verifierKey.split('+')[1], timestamp: clock.now() / 1000 }]);
     });
 
+    it('a write that fails mid-export fails the export (after the writes in flight settle), and the partial bundle does not verify', async () => {
+      const log = await logOf(200);
+      const source = await log.source();
+      const dir = freshDir();
+      let seen = 0;
+      const failing = {
+        ...source,
+        async *entries(start: number, end: number) {
+          for await (const e of source.entries(start, end)) {
+            // Halfway through, the proofs directory moves away: later proof writes fail with ENOENT.
+            if (++seen === 100) fs.renameSync(path.join(dir, 'proofs'), path.join(tmp, `moved-${seq}`));
+            yield e;
+          }
+        },
+      };
+      await assert.rejects(writeBundle(dir, failing), { code: 'ENOENT' });
+      assert.ok(seen < 200, `the export stopped at the first failure (read ${seen} entries)`);
+      await assert.rejects(verifyBundle(dir, { keys }), BundleVerifyError);
+    });
+
     it('refuses to export into a non-empty directory', async () => {
       const dir = await exported(await logOf(2));
       await assert.rejects(writeBundle(dir, await (await logOf(2)).source()), { reason: 'dir-not-empty' });
