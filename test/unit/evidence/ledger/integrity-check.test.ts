@@ -4,23 +4,14 @@ import { canonicalize } from '../../../../src/evidence/canonical-json';
 import { signCheckpoint } from '../../../../src/evidence/checkpoint';
 import { hashLeaf, type NodeKey, type StoredNode } from '../../../../src/evidence/merkle';
 import { parseVerifierKey } from '../../../../src/evidence/note-key';
-import type { EvidenceDraft } from '../../../../src/evidence/ledger/evidence-sink';
 import { LedgerIntegrityError, checkLedgerIntegrity, type IntegrityCheckOptions } from '../../../../src/evidence/ledger/integrity-check';
 import type { LedgerReadStorage } from '../../../../src/evidence/ledger/ledger-storage';
 import { appendToEdge } from '../../../../src/evidence/ledger/right-edge';
 import { openSqliteLedgerReadOnly } from '../../../../src/evidence/ledger/sqlite-ledger-storage';
 import { BrokerError } from '../../../../src/lib/errors';
-import { LedgerFixture, ORIGIN, testKey } from './ledger-fixture';
+import { LedgerFixture, ORIGIN, testKey, decision } from './ledger-fixture';
 
-const decision = (i: number): EvidenceDraft => ({
-  type: 'decision',
-  agent: 'support-bot',
-  action: 'tickets.update',
-  resource: `ticket/T-${i}`,
-  decision: { effect: 'allow', policies: ['p1'], policy_version: 'v1' },
-});
-
-const TRIGGERS = ['entries', 'nodes', 'checkpoints'].flatMap((t) => [`evidence_${t}_no_update`, `evidence_${t}_no_delete`]);
+const TRIGGERS = ['entries', 'checkpoints'].flatMap((t) => [`evidence_${t}_no_update`, `evidence_${t}_no_delete`]);
 
 /** Edits the closed database as an attacker with file access would: triggers dropped first. */
 function tamper(file: string, fn: (db: Database.Database) => void): void {

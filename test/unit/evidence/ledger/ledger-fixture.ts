@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { generateNoteKey, parseSignerKey } from '../../../../src/evidence/note-key';
+import type { EvidenceDraft } from '../../../../src/evidence/ledger/evidence-sink';
 import { Ledger, type LedgerOptions } from '../../../../src/evidence/ledger/ledger';
 import { SqliteLedgerStorage } from '../../../../src/evidence/ledger/sqlite-ledger-storage';
 import { ManualClock } from '../../../../src/lib/clock';
@@ -7,6 +8,15 @@ import { SqliteStore } from '../../../../src/store/sqlite/sqlite-store';
 import { tempDir } from '../../../helpers/broker-harness';
 
 export const ORIGIN = 'test.example/secret-broker';
+
+/** A small allow decision for ticket T-i: the entry the ledger tests append. */
+export const decision = (i: number): EvidenceDraft => ({
+  type: 'decision',
+  agent: 'support-bot',
+  action: 'tickets.update',
+  resource: `ticket/T-${i}`,
+  decision: { effect: 'allow', policies: ['p1'], policy_version: 'v1' },
+});
 
 /** A key pair for the test log: the signer plus the vkey an auditor would hold. */
 export function testKey(origin = ORIGIN): { signer: ReturnType<typeof parseSignerKey>; verifierKey: string } {

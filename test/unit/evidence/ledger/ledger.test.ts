@@ -16,15 +16,7 @@ import { BrokerError } from '../../../../src/lib/errors';
 import { newLeaseId } from '../../../../src/lib/ids';
 import type { LeaseRecord } from '../../../../src/leases/lease';
 import { SqliteStore } from '../../../../src/store/sqlite/sqlite-store';
-import { LedgerFixture, ORIGIN, testKey } from './ledger-fixture';
-
-const decision = (i: number): EvidenceDraft => ({
-  type: 'decision',
-  agent: 'support-bot',
-  action: 'tickets.update',
-  resource: `ticket/T-${i}`,
-  decision: { effect: 'allow', policies: ['p1'], policy_version: 'v1' },
-});
+import { LedgerFixture, ORIGIN, testKey, decision } from './ledger-fixture';
 
 async function rejection(p: Promise<unknown>): Promise<BrokerError> {
   const err = await p.then(

@@ -5,12 +5,11 @@ import { hashLeaf, rootAt } from '../../../../src/evidence/merkle';
 import { appendToEdge, type TreeHead } from '../../../../src/evidence/ledger/right-edge';
 import type { StoredNode } from '../../../../src/evidence/merkle';
 import { Ledger } from '../../../../src/evidence/ledger/ledger';
-import type { EvidenceDraft } from '../../../../src/evidence/ledger/evidence-sink';
 import { SqliteLedgerStorage, completingEntry, openSqliteLedgerReadOnly } from '../../../../src/evidence/ledger/sqlite-ledger-storage';
 import { BrokerError } from '../../../../src/lib/errors';
 import { SQLITE_MIGRATIONS } from '../../../../src/store/sqlite/migrations';
 import { SqliteStore } from '../../../../src/store/sqlite/sqlite-store';
-import { LedgerFixture, ORIGIN } from './ledger-fixture';
+import { LedgerFixture, ORIGIN, decision } from './ledger-fixture';
 
 /*
  * Schema version 5 moved the tree's interior nodes from evidence_nodes into
@@ -22,14 +21,6 @@ import { LedgerFixture, ORIGIN } from './ledger-fixture';
  */
 
 const N = 37;
-
-const decision = (i: number): EvidenceDraft => ({
-  type: 'decision',
-  agent: 'support-bot',
-  action: 'tickets.update',
-  resource: `ticket/T-${i}`,
-  decision: { effect: 'allow', policies: ['p1'], policy_version: 'v1' },
-});
 
 interface Node {
   level: number;
