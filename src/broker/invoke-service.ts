@@ -90,6 +90,8 @@ export class InvokeService {
     const prepared = prepareCall(spec, { method: req.method, path: req.path, query: req.query, headers: req.headers, body: req.body });
 
     let lease: LeaseRecord;
+    // A one-shot lease is stored with its one use already spent (nobody else can know its id).
+    let oneShot: { lease: LeaseRecord; useNumber: number } | undefined;
     if (leased) {
       const status = effectiveStatus(leased, this.deps.clock.now());
       if (status !== 'active') throw failedPrecondition(`lease is ${status}`);
@@ -106,11 +108,12 @@ export class InvokeService {
       }
       lease = leased;
     } else {
-      lease = await this.oneShotLease(agent, req, prepared.context);
+      oneShot = await this.oneShotLease(agent, req, prepared.context, log);
+      lease = oneShot.lease;
     }
 
     // 4. Spend one use atomically: of 50 concurrent Invokes on a one-use lease exactly one gets here.
-    const used = await this.deps.store.useLease(lease.id, agent.name, this.deps.clock.now());
+    const used = oneShot ?? (await this.deps.store.useLease(lease.id, agent.name, this.deps.clock.now()));
     if (!used) {
       const now = await this.deps.store.getLease(lease.id);
       throw failedPrecondition(`lease is ${now ? effectiveStatus(now, this.deps.clock.now()) : 'gone'}`);
@@ -193,8 +196,14 @@ export class InvokeService {
     else await this.deps.evidence?.append([draft]);
   }
 
-  /** A one-shot call is decided on the spot and runs under a one-use lease of its own. */
-  private async oneShotLease(agent: AgentConfig, req: InvokeInput, context: Readonly<Record<string, string | number>>): Promise<LeaseRecord> {
+  /**
+   * A one-shot call is decided on the spot and runs under a one-use lease of
+   * its own. The lease is stored with that use already spent (status
+   * exhausted, use number 1), in the same commit as its `decision` and
+   * `lease.issued` entries: one fsync where issue-then-use took three, and no
+   * other request can spend a use of a lease whose id nobody has yet.
+   */
+  private async oneShotLease(agent: AgentConfig, req: InvokeInput, context: Readonly<Record<string, string | number>>, log: Logger): Promise<{ lease: LeaseRecord; useNumber: number }> {
     const resource = checkResource(req.resource);
     const trust = await this.deps.leases.trustOf(agent.name);
     const decision: PolicyDecision = this.deps.leases.decide(agent, req.action, resource, { ...context }, req.params, trust);
@@ -222,17 +231,8 @@ export class InvokeService {
       tier: trust.tier,
       updatedAt: now,
     };
-    await this.deps.evidence?.append([
-      {
-        type: 'decision',
-        agent: agent.name,
-        action: req.action,
-        resource,
-        decision: { effect: decision.decision, policies: lease.policyIds, policy_version: decision.policyVersion },
-      },
-      { type: 'lease.issued', agent: agent.name, action: req.action, resource, lease: { id: lease.id, expires_at: new Date(lease.expiresAt).toISOString(), max_uses: 1, one_shot: true } },
-    ]);
-    await this.deps.store.insertLease(lease);
-    return lease;
+    const row: LeaseRecord = { ...lease, status: 'exhausted', usesLeft: 0 };
+    await this.deps.leases.issue(lease, decisionDraft(agent.name, req.action, resource, decision, trust), log, { row, extra: { one_shot: true } });
+    return { lease: row, useNumber: 1 };
   }
 }

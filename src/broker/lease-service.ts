@@ -155,25 +155,45 @@ export class LeaseService {
       tier: trust.tier,
       updatedAt: now,
     };
-    // Evidence before effect: the decision and the issue are durable before the lease is returned.
-    // Queued in the same tick, the entries and the lease row share one commit and one fsync.
+    const refs = await this.issue(lease, decisionDraft(agent.name, action.name, resource, decision, trust), log);
+    log.info({ lease_id: lease.id, action: action.name, resource, expires_at: lease.expiresAt, max_uses: maxUses }, 'lease granted');
+    const ref = refs?.[1];
+    return { status: 'GRANTED', lease, explanation: decision.explanation, decision, ...(ref ? { evidence: ref } : {}) };
+  }
+
+  /**
+   * Stores a new lease with its evidence, `decision` (the draft given) and
+   * `lease.issued`, queued in the same tick so that they share one commit and
+   * one fsync; resolves once both are durable, with the refs of the two
+   * entries (none when the broker runs without a log). `row` is what is
+   * stored when it differs from `lease` (a one-shot call's lease is stored
+   * already used). Either half can fail alone:
+   * - the row landed but its evidence did not: the row is ended before
+   *   anyone learns its id (evidence before effect);
+   * - the evidence landed but the row did not: a `lease.revoked` entry says
+   *   the lease was never usable, so the log does not claim a grant that
+   *   never took effect.
+   * Either way the caller gets the error.
+   */
+  async issue(lease: LeaseRecord, decision: EvidenceDraft, log: Logger, opts: { row?: LeaseRecord; extra?: Record<string, unknown> } = {}): Promise<EvidenceRef[] | undefined> {
     const [ev, ins] = await Promise.allSettled([
-      this.deps.evidence?.append([decisionDraft(agent.name, action.name, resource, decision, trust), leaseDraft('lease.issued', lease)]) ?? Promise.resolve([]),
-      this.deps.store.insertLease(lease),
+      this.deps.evidence?.append([decision, leaseDraft('lease.issued', lease, opts.extra)]),
+      this.deps.store.insertLease(opts.row ?? lease),
     ]);
-    if (ins.status === 'rejected') throw ins.reason;
+    if (ins.status === 'rejected') {
+      if (ev.status === 'fulfilled' && ev.value) {
+        await this.recordEnded(leaseDraft('lease.revoked', { ...lease, status: 'revoked' }, { by: 'broker', reason: 'the lease could not be stored' }), log);
+      }
+      throw ins.reason;
+    }
     if (ev.status === 'rejected') {
-      // The lease row landed but its evidence did not: end it before anyone learns its id.
       await this.deps.store.endLease(lease.id, 'revoked', 'evidence could not be recorded', this.deps.clock.now()).catch((err: unknown) => {
         // Never returned, so nobody holds its id; it expires on its own. Say so rather than drop it quietly.
         log.error({ err, lease_id: lease.id, expires_at: lease.expiresAt }, 'lease without evidence could not be ended; it stays active until it expires');
       });
       throw ev.reason;
     }
-    const refs = ev.value;
-    log.info({ lease_id: lease.id, action: action.name, resource, expires_at: lease.expiresAt, max_uses: maxUses }, 'lease granted');
-    const ref = refs[1];
-    return { status: 'GRANTED', lease, explanation: decision.explanation, decision, ...(ref ? { evidence: ref } : {}) };
+    return ev.value;
   }
 
   /** The agent's own lease, or NOT_FOUND (another agent's lease is indistinguishable from a missing one). */

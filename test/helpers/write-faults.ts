@@ -17,14 +17,17 @@ export function sqliteFullError(): Error {
  *   transaction commit (a page allocation that fails for the larger write).
  *   Done with a TEMP trigger on this connection calling a JS function that
  *   throws; nothing is added to the database file.
- * `clear()` removes both; writes then succeed again on the same connection.
+ * - `failLeaseInserts()`: likewise, only the INSERT of a lease row fails.
+ * `clear()` removes them all; writes then succeed again on the same connection.
  */
 export class WriteFaults {
   private evidenceFaults = false;
+  private leaseFaults = false;
   private installed = false;
   /** How many writes each fault refused. */
   commitsFailed = 0;
   evidenceInsertsFailed = 0;
+  leaseInsertsFailed = 0;
 
   constructor(private readonly store: SqliteStore) {}
 
@@ -36,22 +39,33 @@ export class WriteFaults {
   }
 
   failEvidenceInserts(): void {
-    const db = this.store.db;
-    if (!this.installed) {
-      db.function('sb_test_evidence_fault', { deterministic: false }, () => {
-        if (!this.evidenceFaults) return 0;
-        this.evidenceInsertsFailed++;
-        throw sqliteFullError();
-      });
-      this.installed = true;
-    }
-    db.exec('CREATE TEMP TRIGGER IF NOT EXISTS sb_test_evidence_fault BEFORE INSERT ON main.evidence_entries BEGIN SELECT sb_test_evidence_fault(); END');
+    this.install();
+    this.store.db.exec('CREATE TEMP TRIGGER IF NOT EXISTS sb_test_evidence_fault BEFORE INSERT ON main.evidence_entries BEGIN SELECT sb_test_insert_fault(1); END');
     this.evidenceFaults = true;
+  }
+
+  failLeaseInserts(): void {
+    this.install();
+    this.store.db.exec('CREATE TEMP TRIGGER IF NOT EXISTS sb_test_lease_fault BEFORE INSERT ON main.leases BEGIN SELECT sb_test_insert_fault(2); END');
+    this.leaseFaults = true;
+  }
+
+  /** The JS function the TEMP triggers call: 1 for an evidence insert, 2 for a lease insert. */
+  private install(): void {
+    if (this.installed) return;
+    this.store.db.function('sb_test_insert_fault', { deterministic: false }, (table: unknown) => {
+      if (table === 1 && this.evidenceFaults) this.evidenceInsertsFailed++;
+      else if (table === 2 && this.leaseFaults) this.leaseInsertsFailed++;
+      else return 0;
+      throw sqliteFullError();
+    });
+    this.installed = true;
   }
 
   clear(): void {
     this.store.writes.faultInjector = undefined;
     this.evidenceFaults = false;
-    if (this.installed) this.store.db.exec('DROP TRIGGER IF EXISTS temp.sb_test_evidence_fault');
+    this.leaseFaults = false;
+    if (this.installed) this.store.db.exec('DROP TRIGGER IF EXISTS temp.sb_test_evidence_fault; DROP TRIGGER IF EXISTS temp.sb_test_lease_fault');
   }
 }

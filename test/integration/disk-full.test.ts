@@ -176,15 +176,40 @@ describe('disk full: fail closed, recover open (invariant 3)', function () {
     assert.ok(faults.evidenceInsertsFailed >= 3, 'the fault was hit');
     assert.equal(upstream.requests.length, 0, 'no secret reached the upstream');
     const rowsAfter = await leaseRows();
-    // RequestLease writes the lease row in the same transaction as its evidence; here the row
-    // committed while the evidence insert failed, so the service ended it. No lease is usable.
+    // RequestLease and a one-shot Invoke write the lease row in the same transaction as its
+    // evidence; here the rows committed while the evidence inserts failed, so the service ended
+    // them. No lease is usable.
     const added = [...rowsAfter.values()].filter((l) => !rowsBefore.has(l.id));
-    assert.equal(added.length, 1, 'the lease row of the refused RequestLease (the one-shot stored none)');
-    assert.equal(added[0]!.status, 'revoked');
-    assert.equal(added[0]!.revokeReason, 'evidence could not be recorded');
+    assert.equal(added.length, 2, 'the lease rows of the refused RequestLease and one-shot Invoke');
+    for (const l of added) {
+      assert.equal(l.status, 'revoked');
+      assert.equal(l.revokeReason, 'evidence could not be recorded');
+    }
     // The use was spent before the intent failed: fail closed, never a send without its intent.
     assert.equal(rowsAfter.get(leaseBefore)!.usesLeft, rowsBefore.get(leaseBefore)!.usesLeft - 1);
     assert.equal(ledger.size, sizeBefore, 'no evidence entry was written');
+  });
+
+  it('while only lease inserts fail: the grant that was recorded is recorded as revoked too; nothing is sent', async () => {
+    const sizeBefore = ledger.size;
+    const rowsBefore = await leaseRows();
+    faults.failLeaseInserts();
+    await expectUnavailable(requestLease('T-6'), 'RequestLease');
+    await expectUnavailable(invokeOneShot('T-7'), 'one-shot Invoke');
+    assert.equal(faults.leaseInsertsFailed, 2, 'the fault was hit');
+    faults.clear();
+    assert.equal(upstream.requests.length, 0, 'no secret reached the upstream');
+    assert.deepEqual([...(await leaseRows()).keys()].sort(), [...rowsBefore.keys()].sort(), 'no lease row was written');
+    // The log says what happened: each grant, then that the lease was never usable.
+    const added = entriesOfType('lease.issued').filter((e) => e.index >= sizeBefore);
+    assert.equal(added.length, 2);
+    const revoked = entriesOfType('lease.revoked').filter((e) => e.index >= sizeBefore);
+    assert.deepEqual(revoked.map((e) => e.lease?.id).sort(), added.map((e) => e.lease?.id).sort());
+    for (const e of revoked) {
+      assert.equal(e['by'], 'broker');
+      assert.equal(e['reason'], 'the lease could not be stored');
+    }
+    assert.deepEqual(openIntents(), [], 'no intent was recorded');
   });
 
   it('once the fault clears, the same requests succeed without a restart', async () => {

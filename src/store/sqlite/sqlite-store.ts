@@ -70,6 +70,18 @@ export function migrate(db: Database.Database): number {
   return latest;
 }
 
+/**
+ * A write that failed alone (its statement rolled back, the rest of the batch
+ * committed) for a reason outside the request, a full disk or an I/O error, is
+ * UNAVAILABLE like a failed commit: the client may retry. Anything else (a
+ * violated constraint: a bug) stays as it is and surfaces as INTERNAL.
+ */
+function storageFault(err: unknown): unknown {
+  const code = (err as { code?: unknown })?.code;
+  if (err instanceof BrokerError || typeof code !== 'string') return err;
+  return /^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN|NOMEM|CORRUPT|NOTADB)/.test(code) ? unavailable('state store', err) : err;
+}
+
 export interface SqliteStoreOptions {
   path: string;
 }
@@ -134,7 +146,9 @@ export class SqliteStore implements Store {
 
   /** Every write here is one SQL statement (with its triggers), atomic on its own: no savepoint needed. */
   private write<T>(fn: () => T): Promise<T> {
-    return this.writes.run(fn, { single: true });
+    return this.writes.run(fn, { single: true }).catch((err: unknown) => {
+      throw storageFault(err);
+    });
   }
 
   private read<T>(fn: () => T): Promise<T> {
