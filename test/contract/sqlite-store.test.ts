@@ -22,6 +22,8 @@ describe('sqlite store specifics', () => {
     try {
       assert.equal(s.db.pragma('journal_mode', { simple: true }), 'wal');
       assert.equal(s.db.pragma('synchronous', { simple: true }), 1);
+      // Savepoint sub-journals in memory (2 = MEMORY), not spilled to temp files.
+      assert.equal(s.db.pragma('temp_store', { simple: true }), 2);
       assert.equal(s.db.pragma('busy_timeout', { simple: true }), 5000);
       assert.deepEqual(
         s.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all(),

@@ -103,9 +103,6 @@ export class SqliteStore implements Store {
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('busy_timeout = 5000');
       this.db.pragma('foreign_keys = ON');
-      // Savepoint sub-journals (GroupCommit gives most writes a savepoint) stay in memory: on disk
-      // they spilled past 64 KiB and cost about as many write(2) calls as the WAL itself.
-      this.db.pragma('temp_store = MEMORY');
     } catch (cause) {
       throw unavailable(`state database ${opts.path}`, cause);
     }
@@ -116,6 +113,10 @@ export class SqliteStore implements Store {
       // Not a passing outage: say which migration failed and why (SQLite's message names no data).
       throw new BrokerError('failed_precondition', `state database ${opts.path}: ${(cause as Error).message}`, { cause });
     }
+    // Savepoint sub-journals (GroupCommit gives most writes a savepoint) stay in memory: on disk
+    // they spilled past 64 KiB and cost about as many write(2) calls as the WAL itself. Set after
+    // the migrations, whose sorts over a whole table may be larger than memory should hold.
+    this.db.pragma('temp_store = MEMORY');
     this.writes = new GroupCommit(this.db, `${opts.path}-wal`);
     this.st = this.prepare();
   }
