@@ -232,7 +232,7 @@ export class InvokeService {
       updatedAt: now,
     };
     const row: LeaseRecord = { ...lease, status: 'exhausted', usesLeft: 0 };
-    await this.deps.leases.issue(lease, decisionDraft(agent.name, req.action, resource, decision, trust), log, { row, extra: { one_shot: true } });
+    await this.deps.leases.issue(lease, decisionDraft(agent.name, req.action, resource, decision, trust), log, { row, leaseExtra: { one_shot: true } });
     return { lease: row, useNumber: 1 };
   }
 }

@@ -56,13 +56,19 @@ export function decisionDraft(agent: string, action: string, resource: string, d
   };
 }
 
-export function leaseDraft(type: 'lease.issued' | 'lease.renewed' | 'lease.revoked' | 'lease.expired', l: LeaseRecord, extra: Record<string, unknown> = {}): EvidenceDraft {
+/** A lease event; `extra` goes at the top level of the entry, `leaseExtra` into its `lease` object. */
+export function leaseDraft(
+  type: 'lease.issued' | 'lease.renewed' | 'lease.revoked' | 'lease.expired',
+  l: LeaseRecord,
+  extra: Record<string, unknown> = {},
+  leaseExtra: Record<string, unknown> = {},
+): EvidenceDraft {
   return {
     type,
     agent: l.agent,
     action: l.action,
     resource: l.resource,
-    lease: { id: l.id, expires_at: iso(l.expiresAt), max_expires_at: iso(l.maxExpiresAt), max_uses: l.maxUses, uses_left: l.usesLeft },
+    lease: { id: l.id, expires_at: iso(l.expiresAt), max_expires_at: iso(l.maxExpiresAt), max_uses: l.maxUses, uses_left: l.usesLeft, ...leaseExtra },
     ...extra,
   };
 }
@@ -172,12 +178,15 @@ export class LeaseService {
    *   anyone learns its id (evidence before effect);
    * - the evidence landed but the row did not: a `lease.revoked` entry says
    *   the lease was never usable, so the log does not claim a grant that
-   *   never took effect.
+   *   never took effect. It is a later commit (retried in the background if
+   *   the log refuses it): a broker that stops in between leaves the
+   *   `lease.issued` of a lease that was never stored, never returned and
+   *   never usable.
    * Either way the caller gets the error.
    */
-  async issue(lease: LeaseRecord, decision: EvidenceDraft, log: Logger, opts: { row?: LeaseRecord; extra?: Record<string, unknown> } = {}): Promise<EvidenceRef[] | undefined> {
+  async issue(lease: LeaseRecord, decision: EvidenceDraft, log: Logger, opts: { row?: LeaseRecord; leaseExtra?: Record<string, unknown> } = {}): Promise<EvidenceRef[] | undefined> {
     const [ev, ins] = await Promise.allSettled([
-      this.deps.evidence?.append([decision, leaseDraft('lease.issued', lease, opts.extra)]),
+      this.deps.evidence?.append([decision, leaseDraft('lease.issued', lease, {}, opts.leaseExtra)]),
       this.deps.store.insertLease(opts.row ?? lease),
     ]);
     if (ins.status === 'rejected') {

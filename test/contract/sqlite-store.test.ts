@@ -103,4 +103,32 @@ describe('sqlite store specifics', () => {
       t.cleanup();
     }
   });
+
+  it('an error after which SQLite rolled back the whole transaction fails the whole batch: nothing before or after it is kept', async () => {
+    const t = tempDir();
+    const s = new SqliteStore({ path: path.join(t.dir, 'b.db') });
+    try {
+      const before = lease();
+      const after = lease();
+      // As SQLite does on an I/O error: the transaction is gone when the statement fails.
+      const ioError = (): never => {
+        s.db.exec('ROLLBACK');
+        throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
+      };
+      const r = await Promise.allSettled([s.insertLease(before), s.writes.run(ioError, { single: true }), s.insertLease(after)]);
+      for (const x of r) {
+        assert.equal(x.status, 'rejected');
+        assert.equal((x.reason as { kind?: string }).kind, 'unavailable');
+      }
+      assert.equal(await s.getLease(before.id), undefined, 'the write before the error was rolled back with it');
+      assert.equal(await s.getLease(after.id), undefined, 'the write after the error did not commit on its own');
+      assert.equal(await s.countActiveLeases('support-bot'), 0);
+      // The store goes on: the next batch commits.
+      await s.insertLease(after);
+      assert.ok(await s.getLease(after.id));
+    } finally {
+      await s.close();
+      t.cleanup();
+    }
+  });
 });

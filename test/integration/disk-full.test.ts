@@ -203,6 +203,7 @@ describe('disk full: fail closed, recover open (invariant 3)', function () {
     // The log says what happened: each grant, then that the lease was never usable.
     const added = entriesOfType('lease.issued').filter((e) => e.index >= sizeBefore);
     assert.equal(added.length, 2);
+    assert.deepEqual(added.map((e) => (e.lease as { one_shot?: boolean }).one_shot), [undefined, true], 'the one-shot lease says so');
     const revoked = entriesOfType('lease.revoked').filter((e) => e.index >= sizeBefore);
     assert.deepEqual(revoked.map((e) => e.lease?.id).sort(), added.map((e) => e.lease?.id).sort());
     for (const e of revoked) {

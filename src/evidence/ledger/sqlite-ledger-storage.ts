@@ -3,7 +3,7 @@ import { BrokerError, unavailable } from '../../lib/errors';
 import type { GroupCommit } from '../../store/sqlite/group-commit';
 import type { BundleEntry } from '../bundle';
 import { EvidenceError } from '../evidence-error';
-import type { NodeKey } from '../merkle';
+import { HASH_SIZE, type NodeKey } from '../merkle';
 import type {
   CosignedCheckpointReader,
   CosignedCheckpointStorage,
@@ -295,6 +295,7 @@ function subtreesByEntry(start: number, batch: PreparedBatch): Buffer[] {
   const hashes: Buffer[][] = batch.entries.map(() => []);
   for (const n of batch.nodes) {
     if (n.level < 1) throw new EvidenceError('EVIDENCE_TREE_STORE', 'leaf-node', `evidence batch gives leaf node ${n.index} apart from its entry`);
+    if (n.hash.length !== HASH_SIZE) throw new EvidenceError('EVIDENCE_TREE_STORE', 'bad-hash', `evidence batch gives node ${n.level}/${n.index} a ${n.hash.length}-byte hash`);
     const own = hashes[completingEntry(n.level, n.index) - start];
     if (!own) throw new EvidenceError('EVIDENCE_TREE_STORE', 'foreign-node', `evidence batch gives node ${n.level}/${n.index}, which none of its entries completes`);
     if (own.length !== n.level - 1) throw new EvidenceError('EVIDENCE_TREE_STORE', 'node-order', `evidence batch gives node ${n.level}/${n.index} out of level order`);

@@ -14,7 +14,8 @@ type Settled = { p: Pending; ok: true; v: unknown } | { p: Pending; ok: false; e
 /**
  * Group commit for better-sqlite3. Writes queued in the same turn of the event
  * loop run in one transaction, each in its own savepoint (a write that throws
- * rolls back alone; a failed COMMIT fails them all).
+ * rolls back alone; a failed COMMIT, or an error after which SQLite rolled
+ * back the whole transaction, fails them all).
  *
  * Durability: the database runs with synchronous=NORMAL, so COMMIT does not
  * fsync on the event loop; instead the WAL file is fdatasync'ed on libuv's
@@ -70,6 +71,11 @@ export class GroupCommit {
           try {
             results.push({ p, ok: true, v: p.savepoint ? this.db.transaction(() => p.fn(this.db))() : p.fn(this.db) });
           } catch (e) {
+            // Some errors (an I/O error always; a full disk or no memory where no statement
+            // journal was kept) make SQLite roll back the whole transaction, not the one
+            // statement. Then the writes before this one are gone, and the ones after it would
+            // each commit on their own: stop, and fail the whole batch.
+            if (!this.db.inTransaction) throw e;
             results.push({ p, ok: false, e });
           }
         }

@@ -70,16 +70,22 @@ export function migrate(db: Database.Database): number {
   return latest;
 }
 
+/** SQLite result codes for a condition outside the request that may pass: a full disk, an I/O error, contention, memory. */
+const PASSING = /^SQLITE_(FULL|IOERR|BUSY|LOCKED|NOMEM)/;
+
+function isPassing(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && PASSING.test(code);
+}
+
 /**
  * A write that failed alone (its statement rolled back, the rest of the batch
- * committed) for a reason outside the request, a full disk or an I/O error, is
- * UNAVAILABLE like a failed commit: the client may retry. Anything else (a
- * violated constraint: a bug) stays as it is and surfaces as INTERNAL.
+ * committed) for a passing reason is UNAVAILABLE like a failed commit: the
+ * client may retry. Anything else (a violated constraint: a bug; a corrupt
+ * database: not worth retrying) stays as it is and surfaces as INTERNAL.
  */
 function storageFault(err: unknown): unknown {
-  const code = (err as { code?: unknown })?.code;
-  if (err instanceof BrokerError || typeof code !== 'string') return err;
-  return /^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN|NOMEM|CORRUPT|NOTADB)/.test(code) ? unavailable('state store', err) : err;
+  return !(err instanceof BrokerError) && isPassing(err) ? unavailable('state store', err) : err;
 }
 
 export interface SqliteStoreOptions {
@@ -108,15 +114,17 @@ export class SqliteStore implements Store {
     }
     try {
       migrate(this.db);
+      // Savepoint sub-journals (GroupCommit gives most writes a savepoint) stay in memory: on disk
+      // they spilled past 64 KiB and cost about as many write(2) calls as the WAL itself. Set after
+      // the migrations, whose sorts over a whole table may be larger than memory should hold.
+      this.db.pragma('temp_store = MEMORY');
     } catch (cause) {
       this.db.close();
-      // Not a passing outage: say which migration failed and why (SQLite's message names no data).
-      throw new BrokerError('failed_precondition', `state database ${opts.path}: ${(cause as Error).message}`, { cause });
+      // Say which migration failed and why (SQLite's message names no data): UNAVAILABLE when it may
+      // pass (a full disk: a migration rewrites a whole table), otherwise a state to fix first.
+      const why = `state database ${opts.path}: ${(cause as Error).message}`;
+      throw new BrokerError(isPassing((cause as { cause?: unknown }).cause ?? cause) ? 'unavailable' : 'failed_precondition', why, { cause });
     }
-    // Savepoint sub-journals (GroupCommit gives most writes a savepoint) stay in memory: on disk
-    // they spilled past 64 KiB and cost about as many write(2) calls as the WAL itself. Set after
-    // the migrations, whose sorts over a whole table may be larger than memory should hold.
-    this.db.pragma('temp_store = MEMORY');
     this.writes = new GroupCommit(this.db, `${opts.path}-wal`);
     this.st = this.prepare();
   }

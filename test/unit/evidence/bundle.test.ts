@@ -123,6 +123,11 @@ describe('evidence/bundle: export and offline verification', function () {
       };
       await assert.rejects(writeBundle(dir, failing), { code: 'ENOENT' });
       assert.ok(seen < 200, `the export stopped at the first failure (read ${seen} entries)`);
+      // Nothing was still being written when it rejected: the files stay as they are.
+      const files = (): string[] => [...fs.readdirSync(path.join(dir, 'entries')), ...fs.readdirSync(path.join(tmp, `moved-${seq}`))].sort();
+      const atRejection = files();
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(files(), atRejection);
       await assert.rejects(verifyBundle(dir, { keys }), BundleVerifyError);
     });
 

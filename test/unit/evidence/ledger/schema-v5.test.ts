@@ -7,6 +7,9 @@ import type { StoredNode } from '../../../../src/evidence/merkle';
 import { Ledger } from '../../../../src/evidence/ledger/ledger';
 import { SqliteLedgerStorage, completingEntry, openSqliteLedgerReadOnly } from '../../../../src/evidence/ledger/sqlite-ledger-storage';
 import { BrokerError } from '../../../../src/lib/errors';
+import { SqliteOpenIntents } from '../../../../src/evidence/ledger/sqlite-open-intents';
+import { settleOpenIntents } from '../../../../src/evidence/ledger/unknown-outcomes';
+import { GroupCommit } from '../../../../src/store/sqlite/group-commit';
 import { SQLITE_MIGRATIONS } from '../../../../src/store/sqlite/migrations';
 import { SqliteStore } from '../../../../src/store/sqlite/sqlite-store';
 import { LedgerFixture, ORIGIN, decision } from './ledger-fixture';
@@ -56,6 +59,8 @@ function writeV4(from: string, file: string, drop?: (n: Node) => boolean): Node[
     for (const c of src.prepare('SELECT size, root_hash, key_id, note, signed_at FROM evidence_checkpoints ORDER BY seq').all() as Record<string, unknown>[]) {
       putCp.run(c['size'], c['root_hash'], c['key_id'], c['note'], c['signed_at']);
     }
+    // A real version-4 database has the open-intents index and its triggers on evidence_entries.
+    SqliteOpenIntents.install(db, new GroupCommit(db));
     return nodes;
   } finally {
     db.close();
@@ -136,6 +141,7 @@ describe('evidence/ledger: schema version 5 (subtree hashes in entry rows)', fun
         ['leaf-node', (nodes) => [...nodes, { level: 0, index: 37, hash: h }]],
         ['foreign-node', (nodes) => [...nodes, { level: 1, index: 3, hash: h }]],
         ['node-order', (nodes) => [...nodes].reverse()],
+        ['bad-hash', (nodes) => nodes.map((n, i) => (i === 1 ? { ...n, hash: Buffer.alloc(31) } : i === 2 ? { ...n, hash: Buffer.alloc(33) } : n))],
       ];
       for (const [reason, edit] of cases) {
         await assert.rejects(storage.appendBatch((head) => batch(head, edit)), { reason }, reason);
@@ -171,8 +177,18 @@ describe('evidence/ledger: schema version 5 (subtree hashes in entry rows)', fun
       assert.equal(ledger.size, N);
       const [ref] = await ledger.append([decision(N)]);
       assert.equal(ref!.index, N);
+      // The open-intent triggers went with the old table; the start-up step puts them back.
+      const triggers = () => store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'evidence_open_intent_%' ORDER BY name").pluck().all();
+      assert.deepEqual(triggers(), []);
+      assert.equal(await settleOpenIntents({ store, evidence: ledger }), 0);
+      assert.deepEqual(triggers(), ['evidence_open_intent_add', 'evidence_open_intent_settle']);
+      const intent = { type: 'invoke.intent' as const, agent: 'support-bot', action: 'tickets.update', resource: 'ticket/T-1', lease: { id: 'lease_x', use: 1 } };
+      await ledger.append([intent]);
+      assert.deepEqual(store.db.prepare('SELECT lease_id, use_no FROM evidence_open_intents').all(), [{ lease_id: 'lease_x', use_no: 1 }]);
+      await ledger.append([{ ...intent, type: 'invoke.result' as const, outcome: 'ok' }]);
+      assert.deepEqual(store.db.prepare('SELECT lease_id FROM evidence_open_intents').all(), []);
       const cp = await ledger.signCheckpoint();
-      assert.equal(cp.size, N + 1);
+      assert.equal(cp.size, N + 3);
       // Still append-only after the table was rebuilt.
       assert.throws(() => store.db.prepare('DELETE FROM evidence_entries WHERE idx = 0').run(), /append-only/);
       assert.throws(() => store.db.prepare("UPDATE evidence_entries SET type = 'x' WHERE idx = 0").run(), /append-only/);
