@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../../lib/clock';
 import { BrokerError, unavailable } from '../../lib/errors';
+import { randomPoolBytes } from '../../lib/ids';
 import type { Logger } from '../../lib/logger';
 import type { BundleSource } from '../bundle';
 import { canonicalize } from '../canonical-json';
@@ -305,8 +305,8 @@ export class Ledger implements EvidenceSink {
     const edge = [...head.edge];
     const entries: StoredEntry[] = [];
     const nodes: StoredNode[] = [];
-    // One draw of randomness for the whole batch's entry ids.
-    const ids = randomBytes(16 * appends.reduce((n, p) => n + p.drafts.length, 0));
+    const count = appends.reduce((n, p) => n + p.drafts.length, 0);
+    const ids = randomPoolBytes(16 * count);
     let drawn = 0;
     let next = head.size;
     for (const p of appends) {

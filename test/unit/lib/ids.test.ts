@@ -1,0 +1,33 @@
+import { strict as assert } from 'node:assert';
+import { newLeaseId, newRequestId, randomPoolBytes } from '../../../src/lib/ids';
+
+describe('lib/ids: random ids from a CSPRNG pool', () => {
+  it('never hands out the same bytes twice, across many refills', () => {
+    const seen = new Set<string>();
+    // 20,000 x 18 bytes is about 90 refills of the 4 KiB pool.
+    for (let i = 0; i < 20_000; i++) {
+      const b = randomPoolBytes(18);
+      assert.equal(b.length, 18);
+      seen.add(b.toString('hex'));
+    }
+    assert.equal(seen.size, 20_000);
+  });
+
+  it('a view handed out earlier does not change when the pool refills', () => {
+    const held = randomPoolBytes(32);
+    const copy = Buffer.from(held);
+    for (let i = 0; i < 1000; i++) randomPoolBytes(64);
+    assert.deepEqual(held, copy);
+  });
+
+  it('large draws bypass the pool and still have the asked length', () => {
+    assert.equal(randomPoolBytes(5000).length, 5000);
+    assert.equal(randomPoolBytes(0).length, 0);
+  });
+
+  it('lease ids carry 144 bits (24 base64url characters) and request ids 64 bits', () => {
+    assert.match(newLeaseId(), /^lease_[A-Za-z0-9_-]{24}$/);
+    assert.match(newRequestId(), /^[0-9a-f]{16}$/);
+    assert.notEqual(newLeaseId(), newLeaseId());
+  });
+});
