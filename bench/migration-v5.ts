@@ -19,55 +19,12 @@ import { Ledger } from '../src/evidence/ledger/ledger';
 import { SqliteLedgerStorage } from '../src/evidence/ledger/sqlite-ledger-storage';
 import { generateNoteKey, parseSignerKey } from '../src/evidence/note-key';
 import { systemClock } from '../src/lib/clock';
-import { SQLITE_MIGRATIONS } from '../src/store/sqlite/migrations';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store';
 import { tempDir } from '../test/helpers/broker-harness';
+import { writeV4Database } from '../test/helpers/v4-database';
 import { arg } from './bench-lib';
 
 const ORIGIN = 'bench.example/secret-broker';
-
-interface Row {
-  idx: number;
-  type: string;
-  time_ms: number;
-  bytes: Buffer;
-  leaf_hash: Buffer;
-  subtrees: Buffer;
-}
-
-/** Rewrites the version-5 log in `from` as a version-4 database at `to`. */
-function writeV4(from: string, to: string): number {
-  const src = new Database(from, { readonly: true });
-  const db = new Database(to);
-  let nodes = 0;
-  try {
-    db.pragma('journal_mode = WAL');
-    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT');
-    db.transaction(() => {
-      for (const m of SQLITE_MIGRATIONS.filter((x) => x.version <= 4)) {
-        db.exec(m.sql);
-        db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
-      }
-      const putEntry = db.prepare('INSERT INTO evidence_entries (idx, type, time_ms, bytes, leaf_hash) VALUES (?, ?, ?, ?, ?)');
-      const putNode = db.prepare('INSERT INTO evidence_nodes (level, idx, hash) VALUES (?, ?, ?)');
-      const putCheckpoint = db.prepare('INSERT INTO evidence_checkpoints (size, root_hash, key_id, note, signed_at) VALUES (?, ?, ?, ?, ?)');
-      for (const r of src.prepare('SELECT idx, type, time_ms, bytes, leaf_hash, subtrees FROM evidence_entries ORDER BY idx').iterate() as Iterable<Row>) {
-        putEntry.run(r.idx, r.type, r.time_ms, r.bytes, r.leaf_hash);
-        for (let level = 1; level <= r.subtrees.length / 32; level++) {
-          putNode.run(level, (r.idx + 1) / 2 ** level - 1, r.subtrees.subarray(32 * (level - 1), 32 * level));
-          nodes++;
-        }
-      }
-      for (const c of src.prepare('SELECT size, root_hash, key_id, note, signed_at FROM evidence_checkpoints ORDER BY seq').all() as Array<Record<string, unknown>>) {
-        putCheckpoint.run(c['size'], c['root_hash'], c['key_id'], c['note'], c['signed_at']);
-      }
-    })();
-  } finally {
-    db.close();
-    src.close();
-  }
-  return nodes;
-}
 
 /** The baseline: one INSERT ... SELECT of every entry into a fresh table, in one transaction. */
 function copyBaseline(file: string): number {
@@ -105,7 +62,7 @@ async function main(): Promise<void> {
     await ledger.signCheckpoint();
     await ledger.close();
     await built.close();
-    const nodes = writeV4(v5, v4);
+    const nodes = writeV4Database(v5, v4).length;
     console.log(`a version-4 log of ${entries} entries and ${nodes} interior nodes`);
 
     const baseline = copyBaseline(v4);

@@ -8,10 +8,11 @@ import { systemClock } from '../../src/lib/clock';
 import { createLogger } from '../../src/lib/logger';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type TestPki } from '../helpers/broker-harness';
+import { writeV4Database } from '../helpers/v4-database';
 
 /*
- * invoke.unknown at start-up, in process: the open-intents index is filled
- * from a log written before it existed (one-time backfill), kept by the
+ * invoke.unknown at start-up, in process: the open-intents index is built
+ * by schema migration 5 from a log written before it existed, kept by the
  * database afterwards, and each start settles exactly the intents left open,
  * once, before serving.
  */
@@ -55,10 +56,11 @@ describe('crash recovery: invoke.unknown for intents left open', function () {
   });
   after(() => tmp?.cleanup());
 
-  it('a log written before the index existed is backfilled; only the open intents get invoke.unknown', async () => {
-    // A log as an older broker wrote it: the ledger alone, no open-intents index.
+  it('a log written before the index existed is indexed by migration 5; only the open intents get invoke.unknown', async () => {
+    // A log as an older broker wrote it: a version-4 database with no open-intents index.
     const config = compileConfig(raw, path.join(tmp.dir, 'config.yaml'));
-    const store = new SqliteStore({ path: (config.state as { path: string }).path });
+    const current = path.join(tmp.dir, 'written-now.db');
+    const store = new SqliteStore({ path: current });
     const ledger = await openEvidence({ config, store, clock: systemClock, log: createLogger({ level: 'silent' }) });
     await ledger.append([intent('lease-a', 1), intent('lease-b', 1), intent('lease-a', 2)]);
     await ledger.append([result('lease-a', 1)]);
@@ -66,6 +68,7 @@ describe('crash recovery: invoke.unknown for intents left open', function () {
     await ledger.append([intent('lease-c', 3)]);
     await ledger.close();
     await store.close();
+    writeV4Database(current, (config.state as { path: string }).path, { openIntents: false });
 
     const broker = await startBroker({ pki, dir: tmp.dir, raw });
     try {

@@ -31,7 +31,8 @@ export function completingEntry(level: number, index: number): number {
 
 const PAGE = 512;
 
-interface EntryRow {
+/** A row of evidence_entries as the reads select it (not `subtrees`). */
+export interface EntryRow {
   idx: number;
   type: string;
   time_ms: number;

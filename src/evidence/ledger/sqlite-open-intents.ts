@@ -1,6 +1,5 @@
 import type Database from 'better-sqlite3';
-import { unavailable } from '../../lib/errors';
-import type { GroupCommit } from '../../store/sqlite/group-commit';
+import { BrokerError, unavailable } from '../../lib/errors';
 import type { OpenIntent, OpenIntentIndex } from './open-intents';
 
 /*
@@ -14,78 +13,13 @@ import type { OpenIntent, OpenIntentIndex } from './open-intents';
  * the log, so the check costs the same for a log of 100 entries or 100
  * million.
  *
- * The schema is installed at start-up (`CREATE ... IF NOT EXISTS`), in one
- * transaction with a one-time backfill from the entries already stored (a
- * log written before the index existed), so the index is never behind the
- * log. It is not in store/sqlite/migrations.ts because that file is owned
- * elsewhere; moving the DDL into a numbered migration later changes nothing
- * here (the IF NOT EXISTS statements become no-ops).
+ * The table and its triggers are schema migration 5 (store/sqlite/
+ * migrations.ts), which also builds the index from the entries already
+ * stored, so it is never behind the log.
  */
 
 const TABLE = 'evidence_open_intents';
-
-// Entries are canonical JSON (text) stored as a BLOB; json_extract needs TEXT (a BLOB would be read as JSONB).
-const leaseId = `json_extract(CAST(NEW.bytes AS TEXT), '$.lease.id')`;
-const leaseUse = `json_extract(CAST(NEW.bytes AS TEXT), '$.lease.use')`;
-
-const DDL = `
-  CREATE TABLE IF NOT EXISTS ${TABLE} (
-    lease_id TEXT NOT NULL,
-    use_no INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    PRIMARY KEY (lease_id, use_no)
-  ) WITHOUT ROWID;
-  CREATE TRIGGER IF NOT EXISTS evidence_open_intent_add AFTER INSERT ON evidence_entries
-  WHEN NEW.type = 'invoke.intent' BEGIN
-    INSERT OR IGNORE INTO ${TABLE} (lease_id, use_no, idx) VALUES (${leaseId}, ${leaseUse}, NEW.idx);
-  END;
-  CREATE TRIGGER IF NOT EXISTS evidence_open_intent_settle AFTER INSERT ON evidence_entries
-  WHEN NEW.type IN ('invoke.result', 'invoke.unknown') BEGIN
-    DELETE FROM ${TABLE} WHERE lease_id = ${leaseId} AND use_no = ${leaseUse};
-  END;
-`;
-
-interface LeaseRef {
-  lease?: { id?: unknown; use?: unknown };
-}
-
-const keyOf = (bytes: Buffer): string | undefined => {
-  let parsed: LeaseRef;
-  try {
-    parsed = JSON.parse(bytes.toString('utf8')) as LeaseRef;
-  } catch {
-    return undefined;
-  }
-  const id = parsed.lease?.id;
-  const use = parsed.lease?.use;
-  return typeof id === 'string' && Number.isSafeInteger(use) ? JSON.stringify([id, use]) : undefined;
-};
-
-/** Creates the table and triggers if missing and, the first time, fills the table from the stored entries. */
-function install(db: Database.Database): number {
-  const exists = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).pluck().get(TABLE) !== undefined;
-  db.exec(DDL);
-  if (exists) return 0;
-  // One-time backfill for a log written before the index existed: a single ordered pass over the
-  // invoke entries; memory holds only the intents still open at each point.
-  const open = new Map<string, number>();
-  const rows = db.prepare(`SELECT idx, type, bytes FROM evidence_entries WHERE type IN ('invoke.intent', 'invoke.result', 'invoke.unknown') ORDER BY idx`);
-  for (const r of rows.iterate() as IterableIterator<{ idx: number; type: string; bytes: Buffer }>) {
-    const key = keyOf(r.bytes);
-    if (key === undefined) continue;
-    if (r.type === 'invoke.intent') {
-      if (!open.has(key)) open.set(key, r.idx);
-    } else {
-      open.delete(key);
-    }
-  }
-  const insert = db.prepare(`INSERT OR IGNORE INTO ${TABLE} (lease_id, use_no, idx) VALUES (?, ?, ?)`);
-  for (const [key, idx] of open) {
-    const [id, use] = JSON.parse(key) as [string, number];
-    insert.run(id, use, idx);
-  }
-  return open.size;
-}
+const TRIGGERS = ['evidence_open_intent_add', 'evidence_open_intent_settle'];
 
 export class SqliteOpenIntents implements OpenIntentIndex {
   private readonly list;
@@ -95,15 +29,14 @@ export class SqliteOpenIntents implements OpenIntentIndex {
   }
 
   /**
-   * Installs the index (durably, through the store's group commit) and
-   * returns it. Call before anything can append an `invoke.intent`.
+   * The index of a migrated database; FAILED_PRECONDITION if its table or a
+   * trigger is missing (a database altered by hand: intents would go
+   * untracked).
    */
-  static async install(db: Database.Database, writes: GroupCommit): Promise<SqliteOpenIntents> {
-    try {
-      await writes.run(() => install(db));
-    } catch (err) {
-      throw unavailable('evidence open-intents index', err);
-    }
+  static of(db: Database.Database): SqliteOpenIntents {
+    const have = new Set(db.prepare(`SELECT name FROM sqlite_master WHERE name IN (?, ?, ?)`).pluck().all(TABLE, ...TRIGGERS) as string[]);
+    const missing = [TABLE, ...TRIGGERS].filter((n) => !have.has(n));
+    if (missing.length > 0) throw new BrokerError('failed_precondition', `the state database lacks the evidence open-intents index (${missing.join(', ')}); it is created by schema migration 5`);
     return new SqliteOpenIntents(db);
   }
 

@@ -75,10 +75,10 @@ export async function recordUnknownOutcomes(opts: { index: OpenIntentIndex; evid
   return count;
 }
 
-/** The open-intents index of the store the ledger writes to; installs it when missing. */
+/** The open-intents index of the store the ledger writes to. */
 export async function openIntentIndexFor(store: Store): Promise<OpenIntentIndex> {
   const s = store as Store & { db?: Database.Database; writes?: GroupCommit };
-  if (store.kind === 'sqlite' && s.db && s.writes) return SqliteOpenIntents.install(s.db, s.writes);
+  if (store.kind === 'sqlite' && s.db) return SqliteOpenIntents.of(s.db);
   throw unimplemented('the evidence log on this state store', 'a later issue');
 }
 

@@ -122,8 +122,16 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; s
     // its own level's range (a page split, and a WAL frame, per level). The
     // CHECK holds each row to exactly t hashes. Existing nodes are copied over;
     // a node missing from the old table fails the CHECK, and the migration
-    // with it. The open-intent triggers on evidence_entries go with the old
-    // table; sqlite-open-intents.ts recreates them whenever the log opens.
+    // with it.
+    //
+    // It also takes over the open-intents index (evidence_open_intents: one
+    // row per invoke.intent with no invoke.result or invoke.unknown yet, kept
+    // by two AFTER INSERT triggers on evidence_entries in the very
+    // transaction that stores the entries). Before, the ledger created it at
+    // start-up; its triggers went with the old table here, so the migration
+    // rebuilds the index from the entries (a log written before the index
+    // existed gets it too) and recreates the triggers: the index is never
+    // behind the log, whatever opens the database next.
     // The grouped nodes go through a temp table keyed by entry: joining the
     // grouped subquery directly was quadratic (146 s for 100,000 entries
     // against 0.4 s; bench/migration-v5.ts).
@@ -154,6 +162,39 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; s
       ALTER TABLE evidence_entries_v5 RENAME TO evidence_entries;
       CREATE TRIGGER evidence_entries_no_update BEFORE UPDATE ON evidence_entries BEGIN SELECT RAISE(ABORT, 'evidence entries are append-only'); END;
       CREATE TRIGGER evidence_entries_no_delete BEFORE DELETE ON evidence_entries BEGIN SELECT RAISE(ABORT, 'evidence entries are append-only'); END;
+
+      DROP TABLE IF EXISTS evidence_open_intents;
+      CREATE TABLE evidence_open_intents (
+        lease_id TEXT NOT NULL,
+        use_no INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        PRIMARY KEY (lease_id, use_no)
+      ) WITHOUT ROWID;
+      CREATE TEMP TABLE evidence_settled_v5 (lease_id TEXT NOT NULL, use_no INTEGER NOT NULL, PRIMARY KEY (lease_id, use_no)) WITHOUT ROWID;
+      INSERT OR IGNORE INTO temp.evidence_settled_v5 (lease_id, use_no)
+        SELECT lease_id, use_no FROM (
+          SELECT json_extract(CAST(bytes AS TEXT), '$.lease.id') AS lease_id, json_extract(CAST(bytes AS TEXT), '$.lease.use') AS use_no
+          FROM evidence_entries WHERE type IN ('invoke.result', 'invoke.unknown')
+        ) WHERE typeof(lease_id) = 'text' AND typeof(use_no) = 'integer';
+      INSERT OR IGNORE INTO evidence_open_intents (lease_id, use_no, idx)
+        SELECT lease_id, use_no, idx FROM (
+          SELECT json_extract(CAST(bytes AS TEXT), '$.lease.id') AS lease_id, json_extract(CAST(bytes AS TEXT), '$.lease.use') AS use_no, idx
+          FROM evidence_entries WHERE type = 'invoke.intent'
+        ) i
+        WHERE typeof(lease_id) = 'text' AND typeof(use_no) = 'integer'
+          AND NOT EXISTS (SELECT 1 FROM temp.evidence_settled_v5 s WHERE s.lease_id = i.lease_id AND s.use_no = i.use_no)
+        ORDER BY idx;
+      DROP TABLE temp.evidence_settled_v5;
+      CREATE TRIGGER evidence_open_intent_add AFTER INSERT ON evidence_entries
+      WHEN NEW.type = 'invoke.intent' BEGIN
+        INSERT OR IGNORE INTO evidence_open_intents (lease_id, use_no, idx)
+        VALUES (json_extract(CAST(NEW.bytes AS TEXT), '$.lease.id'), json_extract(CAST(NEW.bytes AS TEXT), '$.lease.use'), NEW.idx);
+      END;
+      CREATE TRIGGER evidence_open_intent_settle AFTER INSERT ON evidence_entries
+      WHEN NEW.type IN ('invoke.result', 'invoke.unknown') BEGIN
+        DELETE FROM evidence_open_intents
+        WHERE lease_id = json_extract(CAST(NEW.bytes AS TEXT), '$.lease.id') AND use_no = json_extract(CAST(NEW.bytes AS TEXT), '$.lease.use');
+      END;
     `,
   },
 ];

@@ -5,13 +5,12 @@ import { hashLeaf, rootAt } from '../../../../src/evidence/merkle';
 import { appendToEdge, type TreeHead } from '../../../../src/evidence/ledger/right-edge';
 import type { StoredNode } from '../../../../src/evidence/merkle';
 import { Ledger } from '../../../../src/evidence/ledger/ledger';
-import { SqliteLedgerStorage, completingEntry, openSqliteLedgerReadOnly } from '../../../../src/evidence/ledger/sqlite-ledger-storage';
+import { SqliteLedgerStorage, openSqliteLedgerReadOnly } from '../../../../src/evidence/ledger/sqlite-ledger-storage';
 import { BrokerError } from '../../../../src/lib/errors';
-import { SqliteOpenIntents } from '../../../../src/evidence/ledger/sqlite-open-intents';
 import { settleOpenIntents } from '../../../../src/evidence/ledger/unknown-outcomes';
-import { GroupCommit } from '../../../../src/store/sqlite/group-commit';
 import { SQLITE_MIGRATIONS } from '../../../../src/store/sqlite/migrations';
 import { SqliteStore } from '../../../../src/store/sqlite/sqlite-store';
+import { writeV4Database } from '../../../helpers/v4-database';
 import { LedgerFixture, ORIGIN, decision } from './ledger-fixture';
 
 /*
@@ -24,49 +23,6 @@ import { LedgerFixture, ORIGIN, decision } from './ledger-fixture';
  */
 
 const N = 37;
-
-interface Node {
-  level: number;
-  index: number;
-  hash: Buffer;
-}
-
-/** Writes a version-4 database at `file` holding the log stored in `from` (a version-5 database). */
-function writeV4(from: string, file: string, drop?: (n: Node) => boolean): Node[] {
-  const src = new Database(from, { readonly: true });
-  const db = new Database(file);
-  try {
-    db.pragma('journal_mode = WAL');
-    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT');
-    for (const m of SQLITE_MIGRATIONS.filter((x) => x.version <= 4)) {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-01-01T00:00:00.000Z');
-    }
-    const nodes: Node[] = [];
-    const putEntry = db.prepare('INSERT INTO evidence_entries (idx, type, time_ms, bytes, leaf_hash) VALUES (?, ?, ?, ?, ?)');
-    const putNode = db.prepare('INSERT INTO evidence_nodes (level, idx, hash) VALUES (?, ?, ?)');
-    type Row = { idx: number; type: string; time_ms: number; bytes: Buffer; leaf_hash: Buffer; subtrees: Buffer };
-    for (const r of src.prepare('SELECT * FROM evidence_entries ORDER BY idx').all() as Row[]) {
-      putEntry.run(r.idx, r.type, r.time_ms, r.bytes, r.leaf_hash);
-      for (let level = 1; level <= r.subtrees.length / 32; level++) {
-        const n = { level, index: (r.idx + 1) / 2 ** level - 1, hash: r.subtrees.subarray(32 * (level - 1), 32 * level) };
-        assert.equal(completingEntry(n.level, n.index), r.idx);
-        nodes.push(n);
-        if (!drop?.(n)) putNode.run(n.level, n.index, n.hash);
-      }
-    }
-    const putCp = db.prepare('INSERT INTO evidence_checkpoints (size, root_hash, key_id, note, signed_at) VALUES (?, ?, ?, ?, ?)');
-    for (const c of src.prepare('SELECT size, root_hash, key_id, note, signed_at FROM evidence_checkpoints ORDER BY seq').all() as Record<string, unknown>[]) {
-      putCp.run(c['size'], c['root_hash'], c['key_id'], c['note'], c['signed_at']);
-    }
-    // A real version-4 database has the open-intents index and its triggers on evidence_entries.
-    SqliteOpenIntents.install(db, new GroupCommit(db));
-    return nodes;
-  } finally {
-    db.close();
-    src.close();
-  }
-}
 
 describe('evidence/ledger: schema version 5 (subtree hashes in entry rows)', function () {
   this.timeout(60_000);
@@ -156,7 +112,7 @@ describe('evidence/ledger: schema version 5 (subtree hashes in entry rows)', fun
   });
 
   it('migrates a version-4 log: every node kept, the ledger opens against its checkpoint and appends on', async () => {
-    const nodes = writeV4(fx.file, v4);
+    const nodes = writeV4Database(fx.file, v4);
     assert.ok(nodes.length > 30);
 
     // Read-only, unmigrated (as `evidence export` may meet it): the old node table is read.
@@ -177,11 +133,10 @@ describe('evidence/ledger: schema version 5 (subtree hashes in entry rows)', fun
       assert.equal(ledger.size, N);
       const [ref] = await ledger.append([decision(N)]);
       assert.equal(ref!.index, N);
-      // The open-intent triggers went with the old table; the start-up step puts them back.
+      // The open-intent triggers went with the old table; the migration recreated them.
       const triggers = () => store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'evidence_open_intent_%' ORDER BY name").pluck().all();
-      assert.deepEqual(triggers(), []);
-      assert.equal(await settleOpenIntents({ store, evidence: ledger }), 0);
       assert.deepEqual(triggers(), ['evidence_open_intent_add', 'evidence_open_intent_settle']);
+      assert.equal(await settleOpenIntents({ store, evidence: ledger }), 0);
       const intent = { type: 'invoke.intent' as const, agent: 'support-bot', action: 'tickets.update', resource: 'ticket/T-1', lease: { id: 'lease_x', use: 1 } };
       await ledger.append([intent]);
       assert.deepEqual(store.db.prepare('SELECT lease_id, use_no FROM evidence_open_intents').all(), [{ lease_id: 'lease_x', use_no: 1 }]);
@@ -198,8 +153,27 @@ describe('evidence/ledger: schema version 5 (subtree hashes in entry rows)', fun
     }
   });
 
+  for (const hadIndex of [true, false]) {
+    it(`rebuilds the open-intents index from the entries (the version-4 database ${hadIndex ? 'had' : 'predates'} it)`, async () => {
+      await fx.open();
+      const intent = (id: string, use: number) => ({ type: 'invoke.intent' as const, agent: 'support-bot', action: 'tickets.update', resource: 'ticket/T-1', lease: { id, use } });
+      await fx.ledger.append([intent('lease_open', 1), intent('lease_done', 1), intent('lease_open', 2)]);
+      await fx.ledger.append([{ ...intent('lease_done', 1), type: 'invoke.result' as const, outcome: 'ok' }]);
+      await fx.ledger.append([{ ...intent('lease_open', 2), type: 'invoke.unknown' as const }]);
+      await fx.ledger.signCheckpoint();
+      await fx.closeAll();
+      writeV4Database(fx.file, v4, { openIntents: hadIndex });
+      const store = new SqliteStore({ path: v4 });
+      try {
+        assert.deepEqual(store.db.prepare('SELECT lease_id, use_no, idx FROM evidence_open_intents').all(), [{ lease_id: 'lease_open', use_no: 1, idx: N }]);
+      } finally {
+        await store.close();
+      }
+    });
+  }
+
   it('a version-4 log missing a node stops the migration, names it, and leaves the database as it was', async () => {
-    writeV4(fx.file, v4, (n) => n.level === 2 && n.index === 3);
+    writeV4Database(fx.file, v4, { dropNode: (n) => n.level === 2 && n.index === 3 });
     const err = (() => {
       try {
         new SqliteStore({ path: v4 });
