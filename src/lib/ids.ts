@@ -10,8 +10,13 @@ const POOL_BYTES = 4096;
 let pool = Buffer.alloc(0);
 let offset = 0;
 
-/** `n` fresh random bytes (a view into the pool; never handed out again). */
+/**
+ * `n` fresh random bytes, never handed out again. The result is a view into
+ * the pool: turn it into a string (or copy it) and never read its `.buffer`,
+ * which holds other ids too.
+ */
 export function randomPoolBytes(n: number): Buffer {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`randomPoolBytes: expected a whole number of bytes, got ${n}`);
   if (n > POOL_BYTES / 4) return randomBytes(n);
   if (offset + n > pool.length) {
     pool = randomFillSync(Buffer.allocUnsafeSlow(POOL_BYTES));

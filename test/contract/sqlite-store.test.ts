@@ -108,24 +108,39 @@ describe('sqlite store specifics', () => {
     const t = tempDir();
     const s = new SqliteStore({ path: path.join(t.dir, 'b.db') });
     try {
-      const before = lease();
-      const after = lease();
       // As SQLite does on an I/O error: the transaction is gone when the statement fails.
       const ioError = (): never => {
         s.db.exec('ROLLBACK');
         throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
       };
-      const r = await Promise.allSettled([s.insertLease(before), s.writes.run(ioError, { single: true }), s.insertLease(after)]);
-      for (const x of r) {
-        assert.equal(x.status, 'rejected');
-        assert.equal((x.reason as { kind?: string }).kind, 'unavailable');
+      const swallowed = (): void => {
+        try {
+          ioError();
+        } catch {
+          // caught by the write itself: the transaction is gone all the same
+        }
+      };
+      const cases: Array<[string, () => Promise<unknown>]> = [
+        ['a single-statement write that throws', () => s.writes.run(ioError, { single: true })],
+        ['a write in a savepoint that throws', () => s.writes.run(ioError)],
+        ['a write that catches the error itself', () => s.writes.run(swallowed, { single: true })],
+      ];
+      for (const [what, failing] of cases) {
+        const before = lease();
+        const after = lease();
+        const r = await Promise.allSettled([s.insertLease(before), failing(), s.insertLease(after)]);
+        for (const x of r) {
+          assert.equal(x.status, 'rejected', what);
+          assert.equal((x.reason as { kind?: string }).kind, 'unavailable', what);
+        }
+        assert.equal(await s.getLease(before.id), undefined, `${what}: the write before it was rolled back with it`);
+        assert.equal(await s.getLease(after.id), undefined, `${what}: the write after it did not commit on its own`);
+        assert.equal(await s.countActiveLeases('support-bot'), 0, what);
+        // The store goes on: the next batch commits.
+        await s.insertLease(after);
+        assert.ok(await s.getLease(after.id), what);
+        await s.endLease(after.id, 'revoked', 'test', Date.now());
       }
-      assert.equal(await s.getLease(before.id), undefined, 'the write before the error was rolled back with it');
-      assert.equal(await s.getLease(after.id), undefined, 'the write after the error did not commit on its own');
-      assert.equal(await s.countActiveLeases('support-bot'), 0);
-      // The store goes on: the next batch commits.
-      await s.insertLease(after);
-      assert.ok(await s.getLease(after.id));
     } finally {
       await s.close();
       t.cleanup();

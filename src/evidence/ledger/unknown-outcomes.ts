@@ -1,7 +1,6 @@
 import type Database from 'better-sqlite3';
 import { unimplemented } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
-import type { GroupCommit } from '../../store/sqlite/group-commit';
 import type { Store } from '../../store/store';
 import type { EvidenceDraft, EvidenceSink } from './evidence-sink';
 import type { OpenIntent, OpenIntentIndex } from './open-intents';
@@ -77,14 +76,14 @@ export async function recordUnknownOutcomes(opts: { index: OpenIntentIndex; evid
 
 /** The open-intents index of the store the ledger writes to. */
 export async function openIntentIndexFor(store: Store): Promise<OpenIntentIndex> {
-  const s = store as Store & { db?: Database.Database; writes?: GroupCommit };
+  const s = store as Store & { db?: Database.Database };
   if (store.kind === 'sqlite' && s.db) return SqliteOpenIntents.of(s.db);
   throw unimplemented('the evidence log on this state store', 'a later issue');
 }
 
 /**
- * The start-up step: installs the index if need be, then settles every open
- * intent with `invoke.unknown`. Call after the ledger opened, before serving.
+ * The start-up step: settles every open intent (the index is schema
+ * migration 5's) with `invoke.unknown`. Call after the ledger opened, before serving.
  */
 export async function settleOpenIntents(opts: { store: Store; evidence: EvidenceSink; log?: Logger }): Promise<number> {
   const index = await openIntentIndexFor(opts.store);

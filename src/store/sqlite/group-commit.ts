@@ -71,12 +71,15 @@ export class GroupCommit {
           try {
             results.push({ p, ok: true, v: p.savepoint ? this.db.transaction(() => p.fn(this.db))() : p.fn(this.db) });
           } catch (e) {
-            // Some errors (an I/O error always; a full disk or no memory where no statement
-            // journal was kept) make SQLite roll back the whole transaction, not the one
-            // statement. Then the writes before this one are gone, and the ones after it would
-            // each commit on their own: stop, and fail the whole batch.
-            if (!this.db.inTransaction) throw e;
             results.push({ p, ok: false, e });
+          }
+          // Some errors (an I/O error always; a full disk or no memory where no statement
+          // journal was kept) make SQLite roll back the whole transaction, not the one
+          // statement, even when the write caught the error itself. Then the writes before
+          // are gone, and the ones after would each commit on their own: stop, fail them all.
+          if (!this.db.inTransaction) {
+            const last = results[results.length - 1]!;
+            throw new Error('SQLite rolled back the group-commit transaction', last.ok ? {} : { cause: last.e });
           }
         }
         this.faultInjector?.();

@@ -13,6 +13,24 @@ describe('lib/ids: random ids from a CSPRNG pool', () => {
     assert.equal(seen.size, 20_000);
   });
 
+  it('hands out disjoint byte ranges', () => {
+    const ranges = new Map<ArrayBufferLike, Array<[number, number]>>();
+    for (let i = 0; i < 2000; i++) {
+      const b = randomPoolBytes(1 + (i % 40));
+      const list = ranges.get(b.buffer) ?? [];
+      list.push([b.byteOffset, b.byteOffset + b.length]);
+      ranges.set(b.buffer, list);
+    }
+    for (const list of ranges.values()) {
+      list.sort((x, y) => x[0] - y[0]);
+      for (let i = 1; i < list.length; i++) assert.ok(list[i]![0] >= list[i - 1]![1], `ranges ${list[i - 1]} and ${list[i]} overlap`);
+    }
+  });
+
+  it('refuses a length that is not a whole number of bytes', () => {
+    for (const n of [NaN, -1, 1.5, Infinity]) assert.throws(() => randomPoolBytes(n), RangeError);
+  });
+
   it('a view handed out earlier does not change when the pool refills', () => {
     const held = randomPoolBytes(32);
     const copy = Buffer.from(held);

@@ -160,17 +160,39 @@ describe('evidence/ledger: schema version 5 (subtree hashes in entry rows)', fun
       await fx.ledger.append([intent('lease_open', 1), intent('lease_done', 1), intent('lease_open', 2)]);
       await fx.ledger.append([{ ...intent('lease_done', 1), type: 'invoke.result' as const, outcome: 'ok' }]);
       await fx.ledger.append([{ ...intent('lease_open', 2), type: 'invoke.unknown' as const }]);
+      // An intent after a result for the same lease and use is open again, as the triggers keep it.
+      await fx.ledger.append([{ ...intent('lease_again', 1), type: 'invoke.result' as const, outcome: 'ok' }]);
+      await fx.ledger.append([intent('lease_again', 1)]);
       await fx.ledger.signCheckpoint();
       await fx.closeAll();
       writeV4Database(fx.file, v4, { openIntents: hadIndex });
       const store = new SqliteStore({ path: v4 });
       try {
-        assert.deepEqual(store.db.prepare('SELECT lease_id, use_no, idx FROM evidence_open_intents').all(), [{ lease_id: 'lease_open', use_no: 1, idx: N }]);
+        assert.deepEqual(store.db.prepare('SELECT lease_id, use_no, idx FROM evidence_open_intents ORDER BY idx').all(), [
+          { lease_id: 'lease_open', use_no: 1, idx: N },
+          { lease_id: 'lease_again', use_no: 1, idx: N + 6 },
+        ]);
       } finally {
         await store.close();
       }
     });
   }
+
+  it('an invoke entry that is not JSON does not stop the rebuild (the integrity check names it next)', async () => {
+    writeV4Database(fx.file, v4, { openIntents: false });
+    const db = new Database(v4);
+    db.prepare("INSERT INTO evidence_entries (idx, type, time_ms, bytes, leaf_hash) VALUES (?, 'invoke.intent', 0, ?, ?)").run(N, Buffer.from('{"lease":'), Buffer.alloc(32));
+    // Entry 37 (100101b) completes node (1, 18).
+    db.prepare('INSERT INTO evidence_nodes (level, idx, hash) VALUES (1, 18, ?)').run(Buffer.alloc(32));
+    db.close();
+    const store = new SqliteStore({ path: v4 });
+    try {
+      assert.deepEqual(store.db.prepare('SELECT COUNT(*) AS n FROM evidence_open_intents').get(), { n: 0 });
+      await assert.rejects(Ledger.open({ storage: new SqliteLedgerStorage(store.db, store.writes), origin: ORIGIN, signer: fx.key.signer, clock: fx.clock }), /entry 37/);
+    } finally {
+      await store.close();
+    }
+  });
 
   it('a version-4 log missing a node stops the migration, names it, and leaves the database as it was', async () => {
     writeV4Database(fx.file, v4, { dropNode: (n) => n.level === 2 && n.index === 3 });
