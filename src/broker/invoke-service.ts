@@ -214,7 +214,7 @@ export class InvokeService {
     const now = this.deps.clock.now();
     const ttl = 60_000;
     const lease: LeaseRecord = {
-      id: newLeaseId(),
+      id: newLeaseId(now),
       agent: agent.name,
       action: req.action,
       resource,

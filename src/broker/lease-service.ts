@@ -144,7 +144,7 @@ export class LeaseService {
     const ttlMs = Math.min(req.ttlSeconds > 0 ? req.ttlSeconds * 1000 : action.defaultTtlMs, maxTtlMs);
     const maxUses = Math.min(req.maxUses > 0 ? req.maxUses : action.defaultMaxUses, decision.obligations.maxUses ?? Infinity);
     const lease: LeaseRecord = {
-      id: newLeaseId(),
+      id: newLeaseId(now),
       agent: agent.name,
       action: action.name,
       resource,

@@ -71,7 +71,7 @@ describe('leases over the real daemon and mTLS', function () {
     const res = await ticketLease();
     assert.equal(res.status, 'GRANTED', JSON.stringify(res.explanation));
     const l = res.lease!;
-    assert.match(l.leaseId, /^lease_[A-Za-z0-9_-]{24}$/, '144 random bits, base64url');
+    assert.match(l.leaseId, /^lease_[0-9a-f]{12}[A-Za-z0-9_-]{24}$/, 'the issue time, then 144 random bits, base64url');
     assert.equal(l.action, 'tickets.update');
     assert.equal(l.status, 'ACTIVE');
     assert.equal(l.usesLeft, 3);

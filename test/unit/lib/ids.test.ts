@@ -44,7 +44,10 @@ describe('lib/ids: random ids from a CSPRNG pool', () => {
   });
 
   it('lease ids carry 144 bits (24 base64url characters) and request ids 64 bits', () => {
-    assert.match(newLeaseId(), /^lease_[A-Za-z0-9_-]{24}$/);
+    assert.match(newLeaseId(), /^lease_[0-9a-f]{12}[A-Za-z0-9_-]{24}$/);
+    // The issue time first, so ids sort (and index) in issue order.
+    assert.ok(newLeaseId(Date.UTC(2026, 0, 1)) < newLeaseId(Date.UTC(2026, 0, 1, 0, 0, 0, 1)));
+    assert.equal(newLeaseId(Date.UTC(2026, 0, 1)).slice(6, 18), Date.UTC(2026, 0, 1).toString(16).padStart(12, '0'));
     assert.match(newRequestId(), /^[0-9a-f]{16}$/);
     assert.notEqual(newLeaseId(), newLeaseId());
   });
