@@ -8,6 +8,7 @@ import { call } from '../../src/client/grpc-client';
 import { hashLeaf } from '../../src/evidence/merkle';
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type TestPki } from '../helpers/broker-harness';
+import { bytesOf, oneByteEdit, setBytes, tamperDb } from '../helpers/evidence-tamper';
 import { runCapture } from '../helpers/run-cli';
 
 /*
@@ -17,35 +18,11 @@ import { runCapture } from '../helpers/run-cli';
  * of an honest log) must fail `evidence verify`, or fail to export, naming it.
  */
 
-const TRIGGERS = ['entries', 'checkpoints'].flatMap((t) => [`evidence_${t}_no_update`, `evidence_${t}_no_delete`]);
-
 interface Case {
   dir: string;
   raw: Record<string, unknown>;
   cfg: string;
   db: string;
-}
-
-function tamperDb(file: string, fn: (db: Database.Database) => void): void {
-  const db = new Database(file);
-  try {
-    for (const t of TRIGGERS) db.exec(`DROP TRIGGER IF EXISTS ${t}`);
-    fn(db);
-  } finally {
-    db.close();
-  }
-}
-
-const bytesOf = (db: Database.Database, idx: number): Buffer => db.prepare('SELECT bytes FROM evidence_entries WHERE idx = ?').pluck().get(idx) as Buffer;
-const setBytes = (db: Database.Database, idx: number, bytes: Buffer): void => void db.prepare('UPDATE evidence_entries SET bytes = ? WHERE idx = ?').run(bytes, idx);
-
-/** One byte: "support-bot" becomes "support-bou", still canonical JSON. */
-function oneByte(bytes: Buffer): Buffer {
-  const at = bytes.indexOf('"support-bot"');
-  assert.ok(at >= 0);
-  const out = Buffer.from(bytes);
-  out[at + '"support-bo'.length] = 'u'.charCodeAt(0);
-  return out;
 }
 
 describe('evidence tamper: a changed stored log is refused by the daemon and by export/verify, naming the entry', function () {
@@ -169,7 +146,7 @@ describe('evidence tamper: a changed stored log is refused by the daemon and by 
     it('(a) one byte of one entry changed', async () => {
       const k = supportEntries[4]!;
       const c = writeCase('db-one-byte', pristine.db);
-      tamperDb(c.db, (db) => setBytes(db, k, oneByte(bytesOf(db, k))));
+      tamperDb(c.db, (db) => setBytes(db, k, oneByteEdit(bytesOf(db, k))));
       await expectRefusal(c, k, /its bytes do not hash to its stored leaf hash/);
       await expectExportOrVerifyFails(c, k);
     });
@@ -200,7 +177,7 @@ describe('evidence tamper: a changed stored log is refused by the daemon and by 
       const k = supportEntries[3]!;
       const c = writeCase('db-rehashed', pristine.db);
       tamperDb(c.db, (db) => {
-        const bytes = oneByte(bytesOf(db, k));
+        const bytes = oneByteEdit(bytesOf(db, k));
         db.prepare('UPDATE evidence_entries SET bytes = ?, leaf_hash = ? WHERE idx = ?').run(bytes, hashLeaf(bytes), k);
       });
       // The leaf's parent node no longer matches: the message names the first entry under it.
@@ -233,7 +210,7 @@ describe('evidence tamper: a changed stored log is refused by the daemon and by 
     it('(a) one byte of one entry file changed', async () => {
       const k = supportEntries[4]!;
       const dir = copy('file-one-byte');
-      fs.writeFileSync(entry(dir, k), oneByte(fs.readFileSync(entry(dir, k))));
+      fs.writeFileSync(entry(dir, k), oneByteEdit(fs.readFileSync(entry(dir, k))));
       await expectVerifyFails(dir, k);
     });
 

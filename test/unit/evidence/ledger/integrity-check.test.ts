@@ -9,23 +9,8 @@ import type { LedgerReadStorage } from '../../../../src/evidence/ledger/ledger-s
 import { appendToEdge } from '../../../../src/evidence/ledger/right-edge';
 import { openSqliteLedgerReadOnly } from '../../../../src/evidence/ledger/sqlite-ledger-storage';
 import { BrokerError } from '../../../../src/lib/errors';
+import { bytesOf, oneByteEdit, setBytes, tamperDb } from '../../../helpers/evidence-tamper';
 import { LedgerFixture, ORIGIN, testKey, decision } from './ledger-fixture';
-
-const TRIGGERS = ['entries', 'checkpoints'].flatMap((t) => [`evidence_${t}_no_update`, `evidence_${t}_no_delete`]);
-
-/** Edits the closed database as an attacker with file access would: triggers dropped first. */
-function tamper(file: string, fn: (db: Database.Database) => void): void {
-  const db = new Database(file);
-  try {
-    for (const t of TRIGGERS) db.exec(`DROP TRIGGER IF EXISTS ${t}`);
-    fn(db);
-  } finally {
-    db.close();
-  }
-}
-
-const bytesOf = (db: Database.Database, idx: number): Buffer => db.prepare('SELECT bytes FROM evidence_entries WHERE idx = ?').pluck().get(idx) as Buffer;
-const setBytes = (db: Database.Database, idx: number, bytes: Buffer): void => void db.prepare('UPDATE evidence_entries SET bytes = ? WHERE idx = ?').run(bytes, idx);
 
 /** Rewrites entry bytes and then every stored hash to match: only the signed checkpoints can tell. */
 function rewriteWithHashes(db: Database.Database, edit: (idx: number, bytes: Buffer) => Buffer): void {
@@ -41,11 +26,6 @@ function rewriteWithHashes(db: Database.Database, edit: (idx: number, bytes: Buf
   }
 }
 
-function oneByteEdit(bytes: Buffer): Buffer {
-  const text = bytes.toString('utf8');
-  assert.ok(text.includes('"support-bot"'));
-  return Buffer.from(text.replace('"support-bot"', '"support-bou"'));
-}
 
 async function refusal(p: Promise<unknown>): Promise<BrokerError> {
   const err = await p.then(
@@ -126,7 +106,7 @@ describe('evidence/ledger/integrity-check: the start-up check of the whole store
   });
 
   it('names the entry when one byte of its bytes changed (the stored leaf hash is not trusted)', async () => {
-    tamper(fx.file, (db) => setBytes(db, 13, oneByteEdit(bytesOf(db, 13))));
+    tamperDb(fx.file, (db) => setBytes(db, 13, oneByteEdit(bytesOf(db, 13))));
     const err = await refusal(fx.open());
     assert.equal(err.message, 'evidence: entry 13: its bytes do not hash to its stored leaf hash: the entry or its leaf hash was changed');
     assert.ok(err instanceof LedgerIntegrityError);
@@ -135,15 +115,15 @@ describe('evidence/ledger/integrity-check: the start-up check of the whole store
   });
 
   it('names the entry whose bytes are not canonical JSON, or not an object', async () => {
-    tamper(fx.file, (db) => setBytes(db, 3, Buffer.from(bytesOf(db, 3).toString().replace(/^\{/, '{ '))));
+    tamperDb(fx.file, (db) => setBytes(db, 3, Buffer.from(bytesOf(db, 3).toString().replace(/^\{/, '{ '))));
     assert.match((await refusal(fx.open())).message, /^evidence: entry 3: its bytes are not RFC 8785 canonical JSON \(/);
     await fx.store.close();
-    tamper(fx.file, (db) => setBytes(db, 2, Buffer.from('[2]')));
+    tamperDb(fx.file, (db) => setBytes(db, 2, Buffer.from('[2]')));
     assert.equal((await refusal(fx.open())).message, 'evidence: entry 2: its bytes are not a JSON object');
   });
 
   it('names the first of two swapped entries by its index field', async () => {
-    tamper(fx.file, (db) => {
+    tamperDb(fx.file, (db) => {
       const [a, b] = [bytesOf(db, 7), bytesOf(db, 9)];
       setBytes(db, 7, b);
       setBytes(db, 9, a);
@@ -152,7 +132,7 @@ describe('evidence/ledger/integrity-check: the start-up check of the whole store
   });
 
   it("names an entry of another origin, even with its leaf hash updated", async () => {
-    tamper(fx.file, (db) => {
+    tamperDb(fx.file, (db) => {
       const v = JSON.parse(bytesOf(db, 4).toString()) as Record<string, unknown>;
       const bytes = canonicalize({ ...v, origin: 'evil.example/log' });
       db.prepare('UPDATE evidence_entries SET bytes = ?, leaf_hash = ? WHERE idx = 4').run(bytes, hashLeaf(bytes));
@@ -161,7 +141,7 @@ describe('evidence/ledger/integrity-check: the start-up check of the whole store
   });
 
   it('names the covering tree node when an entry and its leaf hash were changed together', async () => {
-    tamper(fx.file, (db) => {
+    tamperDb(fx.file, (db) => {
       const bytes = oneByteEdit(bytesOf(db, 13));
       db.prepare('UPDATE evidence_entries SET bytes = ?, leaf_hash = ? WHERE idx = 13').run(bytes, hashLeaf(bytes));
     });
@@ -171,22 +151,22 @@ describe('evidence/ledger/integrity-check: the start-up check of the whole store
   });
 
   it('names the range after the last matching checkpoint when every stored hash was rewritten to match', async () => {
-    tamper(fx.file, (db) => rewriteWithHashes(db, (i, b) => (i === 13 ? oneByteEdit(b) : b)));
+    tamperDb(fx.file, (db) => rewriteWithHashes(db, (i, b) => (i === 13 ? oneByteEdit(b) : b)));
     const err = await refusal(fx.open());
     assert.match(err.message, /^evidence: entries 11\.\.19: the stored entries and their tree nodes give another root at size 20 than the signed checkpoint of that size \(the one at size 11 matches\)/);
     assert.equal((err as LedgerIntegrityError).reason, 'root-mismatch');
   });
 
   it('names a missing entry in the middle, and the first dropped entry at the end', async () => {
-    tamper(fx.file, (db) => db.prepare('DELETE FROM evidence_entries WHERE idx = 10').run());
+    tamperDb(fx.file, (db) => db.prepare('DELETE FROM evidence_entries WHERE idx = 10').run());
     assert.equal((await refusal(fx.open())).message, `evidence: entry 10: missing: it is not stored, though entries up to ${SIZE - 1} are`);
     await fx.store.close();
-    tamper(fx.file, (db) => db.prepare('DELETE FROM evidence_entries WHERE idx >= 10').run());
+    tamperDb(fx.file, (db) => db.prepare('DELETE FROM evidence_entries WHERE idx >= 10').run());
     assert.equal((await refusal(fx.open())).message, 'evidence: entry 10: missing: the state database holds 10 evidence entries, fewer than the checkpoint signed at size 11');
   });
 
   it('names the first dropped entry when the last entries a checkpoint covered are gone', async () => {
-    tamper(fx.file, (db) => db.prepare('DELETE FROM evidence_entries WHERE idx >= 29').run());
+    tamperDb(fx.file, (db) => db.prepare('DELETE FROM evidence_entries WHERE idx >= 29').run());
     assert.equal((await refusal(fx.open())).message, `evidence: entry 29: missing: the state database holds 29 evidence entries, fewer than the last signed checkpoint's ${SIZE}`);
   });
 
@@ -195,7 +175,7 @@ describe('evidence/ledger/integrity-check: the start-up check of the whole store
     await fx.ledger.append([decision(40), decision(41), decision(42)]);
     // No close(): nothing signs a checkpoint over the three entries.
     await fx.store.close();
-    tamper(fx.file, (db) => setBytes(db, SIZE + 1, oneByteEdit(bytesOf(db, SIZE + 1))));
+    tamperDb(fx.file, (db) => setBytes(db, SIZE + 1, oneByteEdit(bytesOf(db, SIZE + 1))));
     assert.match((await refusal(fx.open())).message, new RegExp(`^evidence: entry ${SIZE + 1}: its bytes do not hash to its stored leaf hash`));
   });
 
@@ -220,10 +200,10 @@ describe('evidence/ledger/integrity-check: the start-up check of the whole store
     });
 
     it('still names a changed entry before that checkpoint, and the first entry it is missing', async () => {
-      tamper(fx.file, (db) => setBytes(db, 25, oneByteEdit(bytesOf(db, 25))));
+      tamperDb(fx.file, (db) => setBytes(db, 25, oneByteEdit(bytesOf(db, 25))));
       assert.equal((await check({ upToLastCheckpoint: true }, seenBefore)).size, 20, 'entry 25 is past the pinned checkpoint');
       assert.match((await refusal(check({ upToLastCheckpoint: true }))).message, /^evidence: entry 25: /);
-      tamper(fx.file, (db) => db.prepare('DELETE FROM evidence_entries WHERE idx >= 18').run());
+      tamperDb(fx.file, (db) => db.prepare('DELETE FROM evidence_entries WHERE idx >= 18').run());
       assert.equal(
         (await refusal(check({ upToLastCheckpoint: true }, seenBefore))).message,
         "evidence: entry 18: missing: the state database holds 18 evidence entries, fewer than the last signed checkpoint's 20",
@@ -246,7 +226,7 @@ describe('evidence/ledger/integrity-check: the start-up check of the whole store
 
     it('refuses an earlier checkpoint not signed by the log key', async () => {
       const other = testKey();
-      tamper(fx.file, (db) => {
+      tamperDb(fx.file, (db) => {
         const r = rowAt(db, 20);
         const note = signCheckpoint({ origin: ORIGIN, size: 20, rootHash: r.root_hash }, [other.signer]);
         db.prepare('UPDATE evidence_checkpoints SET note = ? WHERE seq = ?').run(note, r.seq);
@@ -255,7 +235,7 @@ describe('evidence/ledger/integrity-check: the start-up check of the whole store
     });
 
     it('refuses an earlier checkpoint whose signature was altered, or whose columns disagree with its note', async () => {
-      tamper(fx.file, (db) => {
+      tamperDb(fx.file, (db) => {
         const r = rowAt(db, 11);
         const note = Buffer.from(r.note);
         const sig = note.lastIndexOf(' ') + 10;
@@ -264,7 +244,7 @@ describe('evidence/ledger/integrity-check: the start-up check of the whole store
       });
       assert.match((await refusal(fx.open())).message, /checkpoint of size 11 .* is not signed by the log key/);
       await fx.store.close();
-      tamper(fx.file, (db) => {
+      tamperDb(fx.file, (db) => {
         const r = rowAt(db, 11);
         db.prepare('UPDATE evidence_checkpoints SET note = ?, root_hash = ? WHERE seq = ?').run(rowAt(db, 5).note, r.root_hash, r.seq);
       });
@@ -272,7 +252,7 @@ describe('evidence/ledger/integrity-check: the start-up check of the whole store
     });
 
     it('refuses a checkpoint signed by the log key that is not consistent with the earlier ones', async () => {
-      tamper(fx.file, (db) => {
+      tamperDb(fx.file, (db) => {
         // A fork at size 25, then the real last checkpoint again so that it stays the last.
         const note = signCheckpoint({ origin: ORIGIN, size: 25, rootHash: Buffer.alloc(32, 9) }, [fx.key.signer]);
         insert(db, { size: 25, root_hash: Buffer.alloc(32, 9), key_id: fx.ledger.keyId, note, signed_at: 1 });
@@ -283,7 +263,7 @@ describe('evidence/ledger/integrity-check: the start-up check of the whole store
     });
 
     it('refuses a log whose last checkpoint is smaller than one signed before it (a rollback)', async () => {
-      tamper(fx.file, (db) => insert(db, rowAt(db, 20)));
+      tamperDb(fx.file, (db) => insert(db, rowAt(db, 20)));
       assert.equal((await refusal(fx.open())).message, 'evidence: a checkpoint of size 21 was signed before the last one, of size 20: the stored log was rolled back');
     });
 
