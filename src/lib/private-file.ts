@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { BrokerError } from './errors';
 import { errCode } from './errno';
+import { SecretValue } from './secret-value';
 
 export interface ReadPrivateFileOptions {
   /** How errors name the file, e.g. "evidence signing key". */
@@ -14,8 +15,25 @@ export interface ReadPrivateFileOptions {
   checkSize: (size: number) => string | undefined;
 }
 
-const keyError = (message: string, cause?: unknown): BrokerError =>
+/** A key file that cannot be used: FAILED_PRECONDITION, naming the file and the problem, never key material. */
+export const keyError = (message: string, cause?: unknown): BrokerError =>
   new BrokerError('failed_precondition', message, cause === undefined ? {} : { cause });
+
+/** The largest signer-key file: one line holding a Go-style signer key string (about 100 bytes). */
+const MAX_SIGNER_KEY_FILE_BYTES = 4096;
+
+/** Reads a signer-key file (checked as readPrivateFile does) into a SecretValue; the raw bytes are wiped. */
+export async function readSignerKeyFile(path: string, o: Omit<ReadPrivateFileOptions, 'checkSize'>): Promise<SecretValue> {
+  const raw = await readPrivateFile(path, {
+    ...o,
+    checkSize: (n) => (n > MAX_SIGNER_KEY_FILE_BYTES ? `is ${n} bytes, too large for a signer key` : undefined),
+  });
+  try {
+    return SecretValue.fromString(raw.toString('utf8').trim());
+  } finally {
+    raw.fill(0);
+  }
+}
 
 /**
  * Reads a file that holds key material: it must be a regular file readable by

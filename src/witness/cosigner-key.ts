@@ -10,10 +10,8 @@ import { errCode } from '../lib/errno';
 import { generateCosignerKey, parseCosignerKey } from '../evidence/cosignature';
 import type { Clock } from '../lib/clock';
 import { BrokerError } from '../lib/errors';
-import { readPrivateFile } from '../lib/private-file';
+import { keyError, readSignerKeyFile } from '../lib/private-file';
 import { SecretValue } from '../lib/secret-value';
-
-const MAX_KEY_FILE_BYTES = 4096;
 
 export interface CosignerKeyOptions {
   /** Dev mode only: accept a key file that group or others may read. */
@@ -29,19 +27,10 @@ export interface LoadedCosignerKey {
   readonly verifierKey: string;
 }
 
-const keyError = (message: string, cause?: unknown): BrokerError =>
-  new BrokerError('failed_precondition', message, cause === undefined ? {} : { cause });
 
 /** Reads and checks the witness key; its name must be `name`. */
 export async function loadCosignerKey(path: string, name: string, opts: CosignerKeyOptions = {}): Promise<LoadedCosignerKey> {
-  const raw = await readPrivateFile(path, {
-    label: 'witness key',
-    createHint: '`secret-broker witness key --config FILE` creates it',
-    ...opts,
-    checkSize: (n) => (n > MAX_KEY_FILE_BYTES ? `is ${n} bytes, too large for a signer key` : undefined),
-  });
-  const signerKey = SecretValue.fromString(raw.toString('utf8').trim());
-  raw.fill(0);
+  const signerKey = await readSignerKeyFile(path, { label: 'witness key', createHint: '`secret-broker witness key --config FILE` creates it', ...opts });
   try {
     // Any clock will do: this signer only checks the key and derives the verifier key.
     const signer = parseCosignerKey(signerKey, { now: () => 0 } satisfies Clock);

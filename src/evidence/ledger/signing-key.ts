@@ -7,13 +7,8 @@
 import { promises as fs } from 'node:fs';
 import { createFileOnce } from '../../lib/durable-files';
 import { errCode } from '../../lib/errno';
-import { BrokerError } from '../../lib/errors';
-import { readPrivateFile } from '../../lib/private-file';
-import { SecretValue } from '../../lib/secret-value';
+import { keyError, readSignerKeyFile } from '../../lib/private-file';
 import { generateNoteKey, parseSignerKey, type NoteSigner } from '../note-key';
-
-// A signer key line is ~100 bytes; anything much larger is not one.
-const MAX_KEY_FILE_BYTES = 4096;
 
 export interface SigningKeyOptions {
   /** Dev mode only: accept a key file that group or others may read. */
@@ -22,22 +17,13 @@ export interface SigningKeyOptions {
   warn?: (message: string) => void;
 }
 
-const keyError = (message: string, cause?: unknown): BrokerError =>
-  new BrokerError('failed_precondition', message, cause === undefined ? {} : { cause });
 
 /**
  * Reads and checks the signing key for the log `origin`. Errors name the file
  * and what is wrong, never any key material.
  */
 export async function loadSigningKey(path: string, origin: string, opts: SigningKeyOptions = {}): Promise<NoteSigner> {
-  const raw = await readPrivateFile(path, {
-    label: 'evidence signing key',
-    createHint: '`secret-broker evidence key --config FILE` creates it',
-    ...opts,
-    checkSize: (n) => (n > MAX_KEY_FILE_BYTES ? `is ${n} bytes, too large for a signer key` : undefined),
-  });
-  const text = SecretValue.fromString(raw.toString('utf8').trim());
-  raw.fill(0);
+  const text = await readSignerKeyFile(path, { label: 'evidence signing key', createHint: '`secret-broker evidence key --config FILE` creates it', ...opts });
   let signer: NoteSigner;
   try {
     signer = parseSignerKey(text);
