@@ -19,6 +19,17 @@ export interface ReadPrivateFileOptions {
 export const keyError = (message: string, cause?: unknown): BrokerError =>
   new BrokerError('failed_precondition', message, cause === undefined ? {} : { cause });
 
+/** Whether a key file exists (lstat: a symlink counts); FAILED_PRECONDITION when that cannot be told. */
+export async function keyFileExists(path: string): Promise<boolean> {
+  try {
+    await fs.lstat(path);
+    return true;
+  } catch (err) {
+    if (errCode(err) === 'ENOENT') return false;
+    throw keyError(`${path} cannot be checked (${errCode(err)})`, err);
+  }
+}
+
 /** The largest signer-key file: one line holding a Go-style signer key string (about 100 bytes). */
 const MAX_SIGNER_KEY_FILE_BYTES = 4096;
 

@@ -4,13 +4,12 @@
  * and `witness key` create it when missing; outside dev mode a key file the
  * group or others may read is refused. Errors name the file, never key bytes.
  */
-import { promises as fs } from 'node:fs';
 import { createFileOnce } from '../lib/durable-files';
 import { errCode } from '../lib/errno';
 import { generateCosignerKey, parseCosignerKey } from '../evidence/cosignature';
 import type { Clock } from '../lib/clock';
 import { BrokerError } from '../lib/errors';
-import { keyError, readSignerKeyFile } from '../lib/private-file';
+import { keyError, keyFileExists, readSignerKeyFile } from '../lib/private-file';
 import { SecretValue } from '../lib/secret-value';
 
 export interface CosignerKeyOptions {
@@ -51,7 +50,7 @@ export async function loadCosignerKey(path: string, name: string, opts: Cosigner
  */
 export async function ensureCosignerKey(path: string, name: string, opts: CosignerKeyOptions = {}): Promise<LoadedCosignerKey & { created: boolean }> {
   let created = false;
-  if (!(await exists(path))) {
+  if (!(await keyFileExists(path))) {
     const { signerKey } = generateCosignerKey(name);
     const data = Buffer.from(`${signerKey.revealString()}\n`, 'utf8');
     signerKey.wipe();
@@ -66,12 +65,3 @@ export async function ensureCosignerKey(path: string, name: string, opts: Cosign
   return { ...(await loadCosignerKey(path, name, opts)), created };
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await fs.lstat(path);
-    return true;
-  } catch (err) {
-    if (errCode(err) === 'ENOENT') return false;
-    throw keyError(`${path} cannot be checked (${errCode(err)})`, err);
-  }
-}

@@ -4,9 +4,7 @@
  * daemon only loads it.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import { BrokerError } from '../../lib/errors';
-import { readPrivateFile } from '../../lib/private-file';
+import { keyError, keyFileExists, readPrivateFile } from '../../lib/private-file';
 import { createFileOnce } from '../../lib/durable-files';
 import { errCode } from '../../lib/errno';
 import { MASTER_KEY_BYTES } from './sealing';
@@ -23,8 +21,6 @@ export interface EnsureMasterKeyOptions extends LoadMasterKeyOptions {
   sealedFile?: string;
 }
 
-const keyError = (message: string, cause?: unknown): BrokerError =>
-  new BrokerError('failed_precondition', message, cause === undefined ? {} : { cause });
 
 /**
  * Reads and checks the key. The caller owns the returned bytes and wipes them
@@ -52,11 +48,11 @@ export async function loadMasterKey(path: string, opts: LoadMasterKeyOptions = {
  * Pass `sealedFile` so a lost key is reported instead of silently replaced.
  */
 export async function ensureMasterKey(path: string, opts: EnsureMasterKeyOptions = {}): Promise<{ created: boolean }> {
-  if (await exists(path)) {
+  if (await keyFileExists(path)) {
     (await loadMasterKey(path, opts)).fill(0);
     return { created: false };
   }
-  if (opts.sealedFile !== undefined && (await exists(opts.sealedFile))) {
+  if (opts.sealedFile !== undefined && (await keyFileExists(opts.sealedFile))) {
     // A new key could never open what is already stored; the old key was lost or moved.
     throw keyError(
       `master key file ${path} is missing but sealed file ${opts.sealedFile} exists; restore the key file instead of creating a new one`,
@@ -76,12 +72,3 @@ export async function ensureMasterKey(path: string, opts: EnsureMasterKeyOptions
   return { created };
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await fs.lstat(path);
-    return true;
-  } catch (err) {
-    if (errCode(err) === 'ENOENT') return false;
-    throw keyError(`${path} cannot be checked (${errCode(err)})`, err);
-  }
-}

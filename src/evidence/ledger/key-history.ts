@@ -24,6 +24,7 @@ import { BrokerError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import { SIG_TYPE_ED25519, decodeVerifierKey, formatKeyId, generateNoteKey, parseSignerKey, type NoteSigner } from '../note-key';
 import { ensureSigningKey, loadSigningKey, type SigningKeyOptions } from './signing-key';
+import { keyError, keyFileExists } from '../../lib/private-file';
 
 // A history of 1000 rotations is ~200 KiB; anything much larger is not one.
 const MAX_HISTORY_BYTES = 1024 * 1024;
@@ -83,8 +84,6 @@ export const keyFilesOf = (path: string): { key: string; prev: string; next: str
   history: `${path}.history`,
 });
 
-const keyError = (message: string, cause?: unknown): BrokerError =>
-  new BrokerError('failed_precondition', message, cause === undefined ? {} : { cause });
 
 /** `name+keyid` of a verifier key, for messages. */
 export function keyLabel(verifierKey: string): string {
@@ -181,9 +180,9 @@ export async function openEvidenceKeys(path: string, origin: string, opts: Signi
   const f = keyFilesOf(path);
   const history = await readKeyHistory(path, origin);
   const current = history?.keys[history.keys.length - 1];
-  if (await exists(f.next)) {
+  if (await keyFileExists(f.next)) {
     const next = current ? await loadSigningKey(f.next, origin, opts) : undefined;
-    const held = current && (await exists(f.key)) ? await loadSigningKey(f.key, origin, opts) : undefined;
+    const held = current && (await keyFileExists(f.key)) ? await loadSigningKey(f.key, origin, opts) : undefined;
     if (current && next?.verifierKey === current.verifierKey && held?.verifierKey !== current.verifierKey) {
       // The history names the new key: the rotation was decided; finish it.
       await fs.rename(f.next, f.key);
@@ -194,7 +193,7 @@ export async function openEvidenceKeys(path: string, origin: string, opts: Signi
       await removeDurably(f.next);
     }
   }
-  if (current && !(await exists(f.key))) {
+  if (current && !(await keyFileExists(f.key))) {
     throw keyError(
       `evidence signing key ${path} is missing, but the key history ${f.history} names ${keyLabel(current.verifierKey)} as the log's current key; restore that key file (a new key would not match the log)`,
     );
@@ -214,7 +213,7 @@ export async function openEvidenceKeys(path: string, origin: string, opts: Signi
   }
   const prevRecord = history.keys.length >= 2 ? history.keys[history.keys.length - 2]! : undefined;
   let prevSigner: NoteSigner | undefined;
-  if (await exists(f.prev)) {
+  if (await keyFileExists(f.prev)) {
     const p = await loadSigningKey(f.prev, origin, opts);
     if (p.verifierKey === signer.verifierKey) await removeDurably(f.prev);
     else if (prevRecord && p.verifierKey === prevRecord.verifierKey) prevSigner = p;
@@ -230,7 +229,7 @@ export async function openEvidenceKeys(path: string, origin: string, opts: Signi
 
 /** `.prev` without a history: left by a first rotation that never reached its history (then it equals the key). */
 async function dropStalePrev(prev: string, signer: NoteSigner, origin: string, opts: SigningKeyOptions & { log?: Logger }): Promise<void> {
-  if (!(await exists(prev))) return;
+  if (!(await keyFileExists(prev))) return;
   const p = await loadSigningKey(prev, origin, opts);
   if (p.verifierKey === signer.verifierKey) await removeDurably(prev);
   else opts.log?.warn({ file: prev }, 'evidence: ignoring a previous signing key that no key history lists');
@@ -260,7 +259,7 @@ export async function readLogKeys(path: string, origin: string, opts: SigningKey
     return { current: signer.verifierKey, retired: [], signer };
   }
   const current = history.keys[history.keys.length - 1]!.verifierKey;
-  const signer = (await exists(path)) ? await loadSigningKey(path, origin, opts) : undefined;
+  const signer = (await keyFileExists(path)) ? await loadSigningKey(path, origin, opts) : undefined;
   const retired = history.keys.slice(0, -1).map((k) => k.verifierKey);
   return { current, ...(retired.length ? { previous: retired[retired.length - 1]! } : {}), retired, ...(signer?.verifierKey === current ? { signer } : {}) };
 }
@@ -335,12 +334,3 @@ async function removeDurably(file: string): Promise<void> {
   await fsyncDir(dirname(file));
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await fs.lstat(path);
-    return true;
-  } catch (err) {
-    if (errCode(err) === 'ENOENT') return false;
-    throw keyError(`${path} cannot be checked (${errCode(err)})`, err);
-  }
-}

@@ -4,10 +4,9 @@
  * and `evidence key` create it when missing; outside dev mode a key file the
  * group or others may read is refused.
  */
-import { promises as fs } from 'node:fs';
 import { createFileOnce } from '../../lib/durable-files';
 import { errCode } from '../../lib/errno';
-import { keyError, readSignerKeyFile } from '../../lib/private-file';
+import { keyError, keyFileExists, readSignerKeyFile } from '../../lib/private-file';
 import { generateNoteKey, parseSignerKey, type NoteSigner } from '../note-key';
 
 export interface SigningKeyOptions {
@@ -49,7 +48,7 @@ export async function loadSigningKey(path: string, origin: string, opts: Signing
  */
 export async function ensureSigningKey(path: string, origin: string, opts: SigningKeyOptions = {}): Promise<{ signer: NoteSigner; created: boolean }> {
   let created = false;
-  if (!(await exists(path))) {
+  if (!(await keyFileExists(path))) {
     const { signerKey } = generateNoteKey(origin);
     const data = Buffer.from(`${signerKey.revealString()}\n`, 'utf8');
     signerKey.wipe();
@@ -64,12 +63,3 @@ export async function ensureSigningKey(path: string, origin: string, opts: Signi
   return { signer: await loadSigningKey(path, origin, opts), created };
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await fs.lstat(path);
-    return true;
-  } catch (err) {
-    if (errCode(err) === 'ENOENT') return false;
-    throw keyError(`${path} cannot be checked (${errCode(err)})`, err);
-  }
-}
