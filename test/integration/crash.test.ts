@@ -2,12 +2,9 @@ import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { PassThrough } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import { ensureMasterKey, openLocalBackend } from '../../src/backends/local';
-import { runCli } from '../../src/cli/cli';
-import { evidenceCommands } from '../../src/cli/evidence-commands';
 import { call, connect, type BrokerClients } from '../../src/client/grpc-client';
 import { verifyBundle } from '../../src/evidence/bundle-verify';
 import { openCheckpoint } from '../../src/evidence/checkpoint';
@@ -21,6 +18,7 @@ import type { Receipt__Output } from '../../src/gen/secretbroker/v1/Receipt';
 import { systemClock } from '../../src/lib/clock';
 import { SecretValue } from '../../src/lib/secret-value';
 import { baseRawConfig, makeTestPki, tempDir, type TestPki } from '../helpers/broker-harness';
+import { runCapture } from '../helpers/run-cli';
 import { startHttpsUpstream, type HttpsUpstream } from '../helpers/https-upstream';
 import { spawnDaemon, type DaemonProcess } from '../helpers/spawn-daemon';
 
@@ -55,18 +53,6 @@ interface Entry {
   [k: string]: unknown;
 }
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const stdin = new PassThrough();
-  stdin.end();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await runCli(argv, { stdout, stderr, stdin, env: {}, cwd: process.cwd() }, evidenceCommands);
-  return { code, out, err };
-}
 
 const idempotencyKey = (leaseId: string, use: number): string => createHash('sha256').update(`secret-broker/idempotency/v1\0${leaseId}\0${use}`).digest('hex').slice(0, 32);
 
@@ -142,7 +128,7 @@ describe('crash: kill -9 under load, then restart (invariant 3)', function () {
     daemon = await spawnDaemon(raw);
     const first = daemon;
     // The child created the evidence signing key; `evidence key` reads it (and does not recreate it).
-    const key = await cli(['evidence', 'key', '--config', cfgFile, '--json']);
+    const key = await runCapture(['evidence', 'key', '--config', cfgFile, '--json']);
     assert.equal(key.code, 0, key.err);
     vkey = (JSON.parse(key.out) as { verifier_key: string; created: boolean }).verifier_key;
 
@@ -247,7 +233,7 @@ describe('crash: kill -9 under load, then restart (invariant 3)', function () {
   it('the export verifies offline and has every entry, in order', async () => {
     assert.ok(daemon, 'restarted');
     const out = path.join(tmp.dir, 'export');
-    const ex = await cli(['evidence', 'export', '--config', cfgFile, '--out', out, '--json']);
+    const ex = await runCapture(['evidence', 'export', '--config', cfgFile, '--out', out, '--json']);
     assert.equal(ex.code, 0, ex.err);
     const v = await verifyBundle(out, { keys: [vkey], origin: ORIGIN, start: 0 });
     const files = readdirSync(path.join(out, 'entries')).map((f) => Number(f.replace(/\.json$/, ''))).sort((a, b) => a - b);

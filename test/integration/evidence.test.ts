@@ -1,12 +1,9 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PassThrough } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import { buildApp, type App, type AppOptions } from '../../src/app';
-import { runCli } from '../../src/cli/cli';
-import { evidenceCommands } from '../../src/cli/evidence-commands';
 import { call, connect, type BrokerClients } from '../../src/client/grpc-client';
 import { compileConfig } from '../../src/config/compile';
 import type { BrokerConfig } from '../../src/config/config-types';
@@ -25,19 +22,8 @@ import { createLogger } from '../../src/lib/logger';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
 import { evidenceHandlers } from '../../src/transport/grpc/handlers/evidence-handlers';
 import { LogCapture, baseRawConfig, makeTestPki, tempDir, type TestPki } from '../helpers/broker-harness';
+import { runCapture } from '../helpers/run-cli';
 
-async function cli(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const stdin = new PassThrough();
-  stdin.end();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await runCli(argv, { stdout, stderr, stdin, env, cwd: process.cwd() }, evidenceCommands);
-  return { code, out, err };
-}
 
 async function expectCode(p: Promise<unknown>, want: grpc.status, msg?: RegExp): Promise<void> {
   try {
@@ -95,7 +81,7 @@ describe('evidence over the real daemon and mTLS', function () {
     fs.writeFileSync(cfgFile, stringify(raw));
     config = compileConfig(raw, cfgFile);
     // `evidence key` creates the signing key before the daemon ever ran, as `serve` would.
-    const key = await cli(['evidence', 'key', '--config', cfgFile, '--json']);
+    const key = await runCapture(['evidence', 'key', '--config', cfgFile, '--json']);
     assert.equal(key.code, 0, key.err);
     const k = JSON.parse(key.out) as { verifier_key: string; created: boolean; origin: string };
     assert.equal(k.created, true);
@@ -122,7 +108,7 @@ describe('evidence over the real daemon and mTLS', function () {
 
   it('`evidence key` prints the same verifier key the daemon signs with, and does not recreate it', async () => {
     assert.equal(vkey, daemon.ledger.verifierKey);
-    const again = await cli(['evidence', 'key', '--config', cfgFile]);
+    const again = await runCapture(['evidence', 'key', '--config', cfgFile]);
     assert.equal(again.code, 0, again.err);
     assert.equal(again.out.trim(), vkey);
     assert.equal(again.err, '');
@@ -177,11 +163,11 @@ describe('evidence over the real daemon and mTLS', function () {
   it('`evidence checkpoint` prints the latest signed note', async () => {
     const a = pki.layout.agents['support-bot']!;
     const env = { SECRET_BROKER_ADDR: `127.0.0.1:${daemon.app.port}`, SECRET_BROKER_CA: pki.layout.caCert, SECRET_BROKER_CERT: a.cert, SECRET_BROKER_KEY: a.key };
-    const r = await cli(['evidence', 'checkpoint'], env);
+    const r = await runCapture(['evidence', 'checkpoint'], '', env);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out, daemon.ledger.latestCheckpoint().note.toString());
     openCheckpoint(r.out, [parseVerifierKey(vkey)]);
-    const j = await cli(['evidence', 'checkpoint', '--json'], env);
+    const j = await runCapture(['evidence', 'checkpoint', '--json'], '', env);
     assert.equal((JSON.parse(j.out) as { size: number }).size, daemon.ledger.latestCheckpoint().size);
   });
 
@@ -189,7 +175,7 @@ describe('evidence over the real daemon and mTLS', function () {
     await daemon.ledger.signCheckpoint();
     const out = path.join(tmp.dir, 'export-1');
     const state = path.join(tmp.dir, 'auditor', 'state.json');
-    const ex = await cli(['evidence', 'export', '--config', cfgFile, '--out', out, '--json']);
+    const ex = await runCapture(['evidence', 'export', '--config', cfgFile, '--out', out, '--json']);
     assert.equal(ex.code, 0, ex.err);
     const summary = JSON.parse(ex.out) as { size: number; entries: number; start: number };
     assert.equal(summary.start, 0);
@@ -198,26 +184,26 @@ describe('evidence over the real daemon and mTLS', function () {
     assert.ok(fs.existsSync(path.join(out, 'entries', '0.json')));
     assert.ok(fs.existsSync(path.join(out, 'proofs', '0.tlog-proof')));
 
-    const ok = await cli(['evidence', 'verify', out, '--key', vkey, '--state', state, '--json']);
+    const ok = await runCapture(['evidence', 'verify', out, '--key', vkey, '--state', state, '--json']);
     assert.equal(ok.code, 0, ok.err);
     assert.equal((JSON.parse(ok.out) as { ok: boolean; size: number }).size, summary.size);
-    const human = await cli(['evidence', 'verify', out, '--key', vkey, '--state', state]);
+    const human = await runCapture(['evidence', 'verify', out, '--key', vkey, '--state', state]);
     assert.equal(human.code, 0, human.err);
     assert.match(human.out, /^OK: test\.example\/secret-broker checkpoint size \d+/);
 
     const file = path.join(out, 'entries', '12.json');
     fs.writeFileSync(file, fs.readFileSync(file).toString().replace('"support-bot"', '"support-bos"'));
-    const bad = await cli(['evidence', 'verify', out, '--key', vkey, '--state', state]);
+    const bad = await runCapture(['evidence', 'verify', out, '--key', vkey, '--state', state]);
     assert.equal(bad.code, 1);
     assert.match(bad.err, /^secret-broker: evidence verify failed: entry 12: /);
     assert.equal(bad.err.trim().split('\n').length, 1);
-    const badJson = await cli(['evidence', 'verify', out, '--key', vkey, '--state', state, '--json']);
+    const badJson = await runCapture(['evidence', 'verify', out, '--key', vkey, '--state', state, '--json']);
     assert.equal(badJson.code, 1);
     assert.equal((JSON.parse(badJson.out) as { index: number }).index, 12);
 
-    const badKey = await cli(['evidence', 'verify', out, '--key', 'not-a-key', '--state', state]);
+    const badKey = await runCapture(['evidence', 'verify', out, '--key', 'not-a-key', '--state', state]);
     assert.equal(badKey.code, 2);
-    const noKey = await cli(['evidence', 'verify', out]);
+    const noKey = await runCapture(['evidence', 'verify', out]);
     assert.equal(noKey.code, 2);
   });
 
@@ -228,21 +214,21 @@ describe('evidence over the real daemon and mTLS', function () {
     await daemon.ledger.signCheckpoint();
     const previous = JSON.parse(fs.readFileSync(state, 'utf8')) as { accepted: Array<{ size: number }> };
     const prevSize = previous.accepted[0]!.size;
-    const ex = await cli(['evidence', 'export', '--config', cfgFile, '--out', out, '--from', '10', '--consistency-from', String(prevSize), '--json']);
+    const ex = await runCapture(['evidence', 'export', '--config', cfgFile, '--out', out, '--from', '10', '--consistency-from', String(prevSize), '--json']);
     assert.equal(ex.code, 0, ex.err);
     assert.equal((JSON.parse(ex.out) as { start: number }).start, 10);
-    const ok = await cli(['evidence', 'verify', out, '--key', vkey, '--state', state, '--json']);
+    const ok = await runCapture(['evidence', 'verify', out, '--key', vkey, '--state', state, '--json']);
     assert.equal(ok.code, 0, ok.out + ok.err);
     const res = JSON.parse(ok.out) as { consistency: Array<{ how: string; previousSize: number }> };
     assert.deepEqual(res.consistency.map((c) => [c.how, c.previousSize]), [['proof', prevSize]]);
 
     const upTo = path.join(tmp.dir, 'export-3');
-    const ranged = await cli(['evidence', 'export', '--config', cfgFile, '--out', upTo, '--from', '2', '--to', '5', '--json']);
+    const ranged = await runCapture(['evidence', 'export', '--config', cfgFile, '--out', upTo, '--from', '2', '--to', '5', '--json']);
     assert.equal(ranged.code, 0, ranged.err);
     const rs = JSON.parse(ranged.out) as { start: number; size: number };
     assert.equal(rs.start, 2);
     assert.ok(rs.size >= 6);
-    const v = await cli(['evidence', 'verify', upTo, '--key', vkey, '--state', path.join(tmp.dir, 'fresh-state.json')]);
+    const v = await runCapture(['evidence', 'verify', upTo, '--key', vkey, '--state', path.join(tmp.dir, 'fresh-state.json')]);
     assert.equal(v.code, 0, v.err);
   });
 
@@ -260,10 +246,10 @@ describe('evidence over the real daemon and mTLS', function () {
     for (const c of clients.splice(0)) c.close();
     await daemon.close();
     const out = path.join(tmp.dir, 'export-offline');
-    const ex = await cli(['evidence', 'export', '--config', cfgFile, '--out', out, '--json']);
+    const ex = await runCapture(['evidence', 'export', '--config', cfgFile, '--out', out, '--json']);
     assert.equal(ex.code, 0, ex.err);
     assert.equal((JSON.parse(ex.out) as { size: number }).size, size, 'closing signed a final checkpoint');
-    const ok = await cli(['evidence', 'verify', out, '--key', vkey, '--state', path.join(tmp.dir, 'auditor', 'state.json')]);
+    const ok = await runCapture(['evidence', 'verify', out, '--key', vkey, '--state', path.join(tmp.dir, 'auditor', 'state.json')]);
     assert.equal(ok.code, 0, ok.err);
 
     daemon = await startWithEvidence(config, new LogCapture());

@@ -13,9 +13,8 @@ import { Ledger } from '../../../../src/evidence/ledger/ledger';
 import { bundleSourceFor } from '../../../../src/evidence/ledger/ledger-reader';
 import { SqliteLedgerStorage, openSqliteLedgerReadOnly } from '../../../../src/evidence/ledger/sqlite-ledger-storage';
 import { BrokerError } from '../../../../src/lib/errors';
-import { newLeaseId } from '../../../../src/lib/ids';
-import type { LeaseRecord } from '../../../../src/leases/lease';
 import { SqliteStore } from '../../../../src/store/sqlite/sqlite-store';
+import { lease } from '../../../contract/store-contract';
 import { LedgerFixture, ORIGIN, testKey, decision } from './ledger-fixture';
 
 async function rejection(p: Promise<unknown>): Promise<BrokerError> {
@@ -27,27 +26,6 @@ async function rejection(p: Promise<unknown>): Promise<BrokerError> {
   return err;
 }
 
-function lease(): LeaseRecord {
-  const now = Date.UTC(2026, 0, 2);
-  return {
-    id: newLeaseId(),
-    agent: 'support-bot',
-    action: 'tickets.update',
-    resource: 'ticket/T-1',
-    context: {},
-    purpose: '',
-    status: 'active',
-    issuedAt: now,
-    expiresAt: now + 60_000,
-    maxExpiresAt: now + 60_000,
-    maxUses: 1,
-    usesLeft: 1,
-    policyVersion: 'v1',
-    policyIds: ['p1'],
-    tier: 'standard',
-    updatedAt: now,
-  };
-}
 
 describe('evidence/ledger: the SQLite-backed evidence log', function () {
   this.timeout(60_000);
