@@ -6,7 +6,8 @@ import { ManualClock } from '../../../src/lib/clock';
 import { writeBundle } from '../../../src/evidence/bundle';
 import { BundleVerifyError, verifyBundle, type VerifyBundleOptions } from '../../../src/evidence/bundle-verify';
 import { generateCosignerKey, parseCosignerKey } from '../../../src/evidence/cosignature';
-import { addSignatures, generateNoteKey, parseSignerKey } from '../../../src/evidence/signed-note';
+import { addSignatures } from '../../../src/evidence/signed-note';
+import { generateNoteKey, parseSignerKey } from '../../../src/evidence/note-key';
 import { MemoryLog } from './memory-log';
 
 const ORIGIN = 'example.org/secret-broker';

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { formatCheckpoint, openCheckpoint, parseCheckpoint, signCheckpoint } from '../../../src/evidence/checkpoint';
-import { generateNoteKey, parseSignerKey, parseVerifierKey } from '../../../src/evidence/signed-note';
+import { generateNoteKey, parseSignerKey, parseVerifierKey } from '../../../src/evidence/note-key';
 
 describe('evidence/checkpoint (tlog-checkpoint)', () => {
   const root = createHash('sha256').update('root').digest();

@@ -9,7 +9,8 @@ import {
   parseCosignatureVerifierKey,
   parseCosignerKey,
 } from '../../../src/evidence/cosignature';
-import { addSignatures, generateNoteKey, openNote, parseSignerKey, parseVerifierKey } from '../../../src/evidence/signed-note';
+import { addSignatures, openNote } from '../../../src/evidence/signed-note';
+import { generateNoteKey, parseSignerKey, parseVerifierKey } from '../../../src/evidence/note-key';
 import { parseAnyVerifierKey } from '../../../src/evidence/verifier-keys';
 
 describe('evidence/cosignature (tlog-cosignature, type 0x04)', () => {

@@ -3,7 +3,7 @@ import { canonicalize } from '../../../src/evidence/canonical-json';
 import { signCheckpoint } from '../../../src/evidence/checkpoint';
 import { InMemoryTreeNodes } from '../../../src/evidence/in-memory-tree-nodes';
 import { consistencyProof, hashLeaf, inclusionProof, rootAt } from '../../../src/evidence/merkle';
-import type { NoteSigner } from '../../../src/evidence/signed-note';
+import type { NoteSigner } from '../../../src/evidence/note-key';
 
 /** A whole evidence log in memory, as the ledger will hold it in a store. For tests only. */
 export class MemoryLog {

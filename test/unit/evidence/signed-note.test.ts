@@ -3,18 +3,8 @@ import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
 import { generateCosignerKey } from '../../../src/evidence/cosignature';
 import { SecretValue } from '../../../src/lib/secret-value';
-import {
-  SIG_TYPE_ED25519,
-  addSignatures,
-  computeKeyId,
-  generateNoteKey,
-  openNote,
-  parseNote,
-  parseSignerKey,
-  parseVerifierKey,
-  signNote,
-  type NoteVerifier,
-} from '../../../src/evidence/signed-note';
+import { addSignatures, openNote, parseNote, signNote } from '../../../src/evidence/signed-note';
+import { SIG_TYPE_ED25519, computeKeyId, generateNoteKey, parseSignerKey, parseVerifierKey, type NoteVerifier } from '../../../src/evidence/note-key';
 import { readVector } from './vector-files';
 
 interface NoteVector {

@@ -3,7 +3,7 @@ import { canonicalize } from '../../../src/evidence/canonical-json';
 import { signCheckpoint } from '../../../src/evidence/checkpoint';
 import { InMemoryTreeNodes } from '../../../src/evidence/in-memory-tree-nodes';
 import { hashLeaf, inclusionProof, rootAt } from '../../../src/evidence/merkle';
-import { generateNoteKey, parseSignerKey, parseVerifierKey } from '../../../src/evidence/signed-note';
+import { generateNoteKey, parseSignerKey, parseVerifierKey } from '../../../src/evidence/note-key';
 import { TLOG_PROOF_HEADER, formatTlogProof, parseTlogProof, verifyTlogProof } from '../../../src/evidence/tlog-proof';
 
 describe('evidence/tlog-proof', () => {
