@@ -11,6 +11,7 @@ import { agentPathProblem, matchPath } from './path-template';
 import type { PreparedCall } from './prepare-call';
 import { filterAgentHeaders } from './request-headers';
 import { decodeResponseBody, tooLarge } from './response-body';
+import { checkTextEncoding, checkTransferEncoding } from './response-form';
 import { scrubResponseHeaders } from './response-headers';
 import { SecretScrubber } from './secret-scrubber';
 import type { TlsContexts } from './tls-contexts';
@@ -78,10 +79,12 @@ export async function sendCall(prepared: PreparedCall, spec: HttpActionSpec, sec
     const target = await untilAborted(resolveUpstream(spec, opts.resolver ?? systemResolver), controller.signal);
     const headers = requestHeaders(prepared, spec, secret, opts.idempotencyKey);
     const raw = await exchange(prepared, spec, target, headers, controller.signal, () => abort('connect'), opts.tlsContexts);
+    checkTransferEncoding(spec.name, raw.rawHeaders);
     const contentEncoding = headerValue(raw.rawHeaders, 'content-encoding');
     const decoded = await decodeResponseBody(spec.name, raw.body, contentEncoding, spec.limits.maxResponseBodyBytes);
+    checkTextEncoding(spec.name, raw.rawHeaders, decoded);
     const body = scrubber.scrub(decoded);
-    const h = scrubResponseHeaders(raw.rawHeaders, { requestUrl: prepared.url, origin: spec.origin, scrubber, bodyLength: body.value.length });
+    const h = scrubResponseHeaders(raw.rawHeaders, { action: spec.name, requestUrl: prepared.url, origin: spec.origin, scrubber, bodyLength: body.value.length });
     return Object.freeze({
       statusCode: raw.statusCode,
       headers: Object.freeze(h.headers),
