@@ -9,7 +9,7 @@ import { authHeader } from './auth-injection';
 import type { HttpActionSpec } from './http-action';
 import { agentPathProblem, matchPath } from './path-template';
 import type { PreparedCall } from './prepare-call';
-import { filterAgentHeaders } from './request-headers';
+import { outboundHeaders } from './request-digest';
 import { decodeResponseBody, tooLarge } from './response-body';
 import { checkTextEncoding, checkTransferEncoding } from './response-form';
 import { scrubResponseHeaders } from './response-headers';
@@ -48,8 +48,6 @@ interface RawResponse {
 }
 
 type AbortWhy = 'deadline' | 'connect' | 'cancelled';
-
-const BODY_METHODS: readonly string[] = Object.freeze(['POST', 'PUT', 'PATCH']);
 
 /**
  * Performs a prepared call with the secret injected, through the outbound
@@ -122,12 +120,8 @@ function checkPrepared(prepared: PreparedCall, spec: HttpActionSpec, idempotency
 }
 
 function requestHeaders(prepared: PreparedCall, spec: HttpActionSpec, secret: SecretValue, idempotencyKey: string): Record<string, string> {
-  // Filter again: the allow-list is the last word even if a caller built the headers by hand.
-  const headers = filterAgentHeaders(spec, prepared.headers);
-  if (spec.jsonBody) headers['content-type'] = 'application/json';
-  headers['accept-encoding'] = 'identity';
-  headers['idempotency-key'] = idempotencyKey;
-  if (prepared.body.length > 0 || BODY_METHODS.includes(prepared.method)) headers['content-length'] = String(prepared.body.length);
+  // What invoke.intent digests, plus the credential.
+  const headers = outboundHeaders(prepared, spec, idempotencyKey);
   const [name, value] = authHeader(spec.auth, secret);
   headers[name] = value;
   return headers;
