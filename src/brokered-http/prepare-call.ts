@@ -46,6 +46,28 @@ const isJsonMediaType = (ct: string | undefined): boolean =>
 
 const isFormMediaType = (ct: string | undefined): boolean => ct !== undefined && /^application\/x-www-form-urlencoded\s*(;|$)/i.test(ct.trim());
 
+const JSON_WS: readonly number[] = Object.freeze([0x20, 0x09, 0x0a, 0x0d]);
+
+/**
+ * Top-level field names an upstream could read from the body: the keys of a
+ * JSON object (also one not labelled JSON: some servers decode the body
+ * whatever its Content-Type) or the names of a form.
+ */
+function bodyFieldNames(spec: HttpActionSpec, body: Buffer, json: JsonValue | undefined, contentType: string | undefined): Iterable<string> {
+  if (json instanceof Map) return json.keys();
+  if (spec.jsonBody || body.length === 0) return [];
+  if (isFormMediaType(contentType)) return formFieldNames(body);
+  let i = 0;
+  while (i < body.length && JSON_WS.includes(body[i]!)) i++;
+  if (body[i] !== 0x7b) return [];
+  try {
+    const value = parseStrictJson(body);
+    return value instanceof Map ? value.keys() : [];
+  } catch {
+    return []; // not JSON after all
+  }
+}
+
 /**
  * Checks an agent's request against the action and builds the exact call the
  * broker will make. Pure and synchronous; throws BrokerError
@@ -86,8 +108,7 @@ export function prepareCall(spec: HttpActionSpec, req: AgentHttpRequest): Prepar
     }
     if (spec.jsonBody && !(json instanceof Map)) throw invalidArgument('body', 'must be a JSON object (the action reads fields from it)');
   }
-  if (json instanceof Map) checkParamNames(spec, 'body', json.keys());
-  else if (!spec.jsonBody && body.length > 0 && isFormMediaType(agentContentType(req.headers))) checkParamNames(spec, 'body', formFieldNames(body));
+  checkParamNames(spec, 'body', bodyFieldNames(spec, body, json, agentContentType(req.headers)));
   // The broker vouches for the body's type: an agent could otherwise send JSON
   // labelled as a form, which the upstream would parse into different fields.
   if (spec.jsonBody) headers['content-type'] = 'application/json';

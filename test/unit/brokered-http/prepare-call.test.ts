@@ -187,6 +187,8 @@ describe('brokered-http prepareCall', () => {
 
       it('reads form names only from a form body; JSON keys only at the top level', () => {
         prepareCall(ticket, { method: 'PUT', path: '/tickets/T-1', headers: { 'content-type': 'text/plain' }, body: body('id=T-9') });
+        refused({ method: 'PUT', path: '/tickets/T-1', headers: { 'content-type': 'text/plain' }, body: body(' \n{"id":"T-9"}') }, ticket, 'invalid_argument', /body\."id"/);
+        prepareCall(ticket, { method: 'PUT', path: '/tickets/T-1', headers: { 'content-type': 'text/plain' }, body: body('{"id": not json') });
         prepareCall(ticket, { method: 'PUT', path: '/tickets/T-1', headers: form, body: body('status=closed&note=id%3DT-9') });
         prepareCall(ticket, { method: 'PUT', path: '/tickets/T-1', headers: { 'content-type': 'application/json' }, body: body('{"ticket_meta":{"id":"T-9"}}') });
         refused({ method: 'PUT', path: '/tickets/T-1', headers: { 'content-type': 'application/json' }, body: body('{"ID":"T-9"}') }, ticket, 'invalid_argument', /body\."ID"/);
