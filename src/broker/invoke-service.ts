@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { checkCallBinding, prepareCall, sendCall, TlsContexts, type BrokeredResponse, type HttpActionSpec, type Resolver } from '../brokered-http';
+import { checkCallBinding, prepareCall, sendCall, sentRequestDigest, TlsContexts, type BrokeredResponse, type HttpActionSpec, type Resolver } from '../brokered-http';
 import type { AgentConfig, BrokerConfig } from '../config/config-types';
 import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledger/evidence-sink';
 import type { LeaseRecord } from '../leases/lease';
@@ -119,7 +119,7 @@ export class InvokeService {
       throw failedPrecondition(`lease is ${now ? effectiveStatus(now, this.deps.clock.now()) : 'gone'}`);
     }
     const idempotencyKey = sha256(`secret-broker/idempotency/v1\0${lease.id}\0${used.useNumber}`).slice(0, 32);
-    const requestDigest = sha256(Buffer.concat([Buffer.from(`${prepared.method} ${prepared.url}\n`), prepared.body]));
+    const requestDigest = sentRequestDigest(prepared, spec, idempotencyKey);
 
     // 5. Evidence before effect. If the log cannot take the intent, this throws UNAVAILABLE: the use
     // stays spent and nothing is resolved or sent (fail closed).

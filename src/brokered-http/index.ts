@@ -25,6 +25,7 @@ export {
 } from './http-action';
 export { checkAddress, type AddressVerdict } from './network-guard';
 export { prepareCall, type AgentHttpRequest, type PreparedCall } from './prepare-call';
+export { canonicalRequest, outboundHeaders, sentRequestDigest, type SentRequest } from './request-digest';
 export type { HeaderInput } from './request-headers';
 export type { QueryInput } from './query-params';
 export { REDACTED, SecretScrubber } from './secret-scrubber';

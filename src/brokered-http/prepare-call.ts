@@ -1,6 +1,7 @@
 import { BrokerError, invalidArgument } from '../lib/errors';
 import { extractContext, type ContextValue } from './context-fields';
 import type { HttpActionSpec } from './http-action';
+import { checkParamNames, formFieldNames } from './parameter-names';
 import { agentPathProblem, matchPath, renderPath } from './path-template';
 import { checkQuery, encodeQuery, type QueryInput } from './query-params';
 import { agentContentType, filterAgentHeaders, type HeaderInput } from './request-headers';
@@ -43,6 +44,30 @@ const BODYLESS_METHODS: readonly string[] = Object.freeze(['GET', 'HEAD']);
 const isJsonMediaType = (ct: string | undefined): boolean =>
   ct !== undefined && /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i.test(ct.trim());
 
+const isFormMediaType = (ct: string | undefined): boolean => ct !== undefined && /^application\/x-www-form-urlencoded\s*(;|$)/i.test(ct.trim());
+
+const JSON_WS: readonly number[] = Object.freeze([0x20, 0x09, 0x0a, 0x0d]);
+
+/**
+ * Top-level field names an upstream could read from the body: the keys of a
+ * JSON object (also one not labelled JSON: some servers decode the body
+ * whatever its Content-Type) or the names of a form.
+ */
+function bodyFieldNames(spec: HttpActionSpec, body: Buffer, json: JsonValue | undefined, contentType: string | undefined): Iterable<string> {
+  if (json instanceof Map) return json.keys();
+  if (spec.jsonBody || body.length === 0) return [];
+  if (isFormMediaType(contentType)) return formFieldNames(body);
+  let i = 0;
+  while (i < body.length && JSON_WS.includes(body[i]!)) i++;
+  if (body[i] !== 0x7b) return [];
+  try {
+    const value = parseStrictJson(body);
+    return value instanceof Map ? value.keys() : [];
+  } catch {
+    return []; // not JSON after all
+  }
+}
+
 /**
  * Checks an agent's request against the action and builds the exact call the
  * broker will make. Pure and synchronous; throws BrokerError
@@ -62,6 +87,7 @@ export function prepareCall(spec: HttpActionSpec, req: AgentHttpRequest): Prepar
 
   const queryContext = spec.contextFields.flatMap((f) => (f.from.kind === 'query' ? [f.from.name] : []));
   const query = checkQuery(req.query, queryContext);
+  checkParamNames(spec, 'query', query.map(([name]) => name));
 
   const headers = filterAgentHeaders(spec, req.headers);
 
@@ -82,6 +108,7 @@ export function prepareCall(spec: HttpActionSpec, req: AgentHttpRequest): Prepar
     }
     if (spec.jsonBody && !(json instanceof Map)) throw invalidArgument('body', 'must be a JSON object (the action reads fields from it)');
   }
+  checkParamNames(spec, 'body', bodyFieldNames(spec, body, json, agentContentType(req.headers)));
   // The broker vouches for the body's type: an agent could otherwise send JSON
   // labelled as a form, which the upstream would parse into different fields.
   if (spec.jsonBody) headers['content-type'] = 'application/json';

@@ -2,16 +2,18 @@
  * The literal byte patterns a secret can take in an upstream's answer, before
  * any escaping: the secret itself, its hex, and the stable cores of its
  * base64 and base64url encodings. The scrubber looks for these in the raw
- * bytes and in decoded views (JSON, URL, HTML, all mixed), which covers the
- * escaped forms of each.
+ * bytes and in decoded views (JSON, URL, HTML, all mixed, each also without
+ * line breaks), which covers the escaped and wrapped forms of each.
  */
 
 export interface SecretPatterns {
-  /** Searched in the raw bytes and in every decoded view. */
+  /** Case-sensitive (base64 and base64url cores), searched in every view. */
   readonly literal: readonly Buffer[];
-  /** The secret with "+" for each space (form encoding), searched where "+" was not decoded. */
-  readonly plusForSpace: readonly Buffer[];
-  /** Lower-case ASCII (hex), searched in a lower-cased copy of the raw bytes. */
+  /**
+   * Matched in any ASCII case: the secret, the secret with "+" for each space
+   * (form encoding), and its hex. Stored lower-cased (A-Z only) and searched
+   * in a lower-cased copy of every view.
+   */
   readonly caseless: readonly Buffer[];
 }
 
@@ -33,8 +35,15 @@ export function base64Core(secret: Uint8Array, offset: 0 | 1 | 2, encoding: 'bas
 
 const unique = (list: Buffer[]): Buffer[] => list.filter((b, i) => b.length > 0 && list.findIndex((o) => o.equals(b)) === i);
 
+/** A-Z to a-z; every other byte unchanged (so UTF-8 and binary secrets keep their bytes). */
+export function lowerAscii(b: Uint8Array): Buffer {
+  const out = Buffer.from(b);
+  for (let i = 0; i < out.length; i++) if (out[i]! >= 0x41 && out[i]! <= 0x5a) out[i]! += 0x20;
+  return out;
+}
+
 export function secretPatterns(secret: Uint8Array): SecretPatterns {
-  if (secret.length === 0) return { literal: [], plusForSpace: [], caseless: [] };
+  if (secret.length === 0) return { literal: [], caseless: [] };
   const raw = Buffer.from(secret);
   const cores: Buffer[] = [];
   for (const encoding of ['base64', 'base64url'] as const) {
@@ -43,9 +52,9 @@ export function secretPatterns(secret: Uint8Array): SecretPatterns {
       if (core.length >= MIN_BASE64_CORE) cores.push(Buffer.from(core, 'latin1'));
     }
   }
+  const plusForSpace = raw.includes(0x20) ? [Buffer.from(raw.map((b) => (b === 0x20 ? 0x2b : b)))] : [];
   return {
-    literal: unique([raw, ...cores]),
-    plusForSpace: raw.includes(0x20) ? [Buffer.from(raw.map((b) => (b === 0x20 ? 0x2b : b)))] : [],
-    caseless: [Buffer.from(raw.toString('hex'), 'latin1')],
+    literal: unique(cores),
+    caseless: unique([raw, ...plusForSpace, Buffer.from(raw.toString('hex'), 'latin1')].map(lowerAscii)),
   };
 }

@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import type { SecretValue } from '../lib/secret-value';
 import { decodeView, sourceRange, type DecodedView, type Escaping } from './decoded-views';
-import { secretPatterns, type SecretPatterns } from './secret-forms';
+import { lowerAscii, secretPatterns, type SecretPatterns } from './secret-forms';
 
 export const REDACTED = '[REDACTED]';
 const REDACTED_BYTES = Buffer.from(REDACTED, 'latin1');
@@ -15,12 +15,6 @@ function presentEscapings(b: Buffer): Escaping[] {
   return present;
 }
 
-function lowerAscii(b: Buffer): Buffer {
-  const out = Buffer.from(b);
-  for (let i = 0; i < out.length; i++) if (out[i]! >= 0x41 && out[i]! <= 0x5a) out[i]! += 0x20;
-  return out;
-}
-
 /** Every occurrence of each pattern (non-overlapping per pattern), as source ranges. */
 function find(hay: Buffer, patterns: readonly Buffer[], toSource: (i: number, len: number) => [number, number], out: Array<[number, number]>): void {
   for (const pat of patterns) {
@@ -28,11 +22,48 @@ function find(hay: Buffer, patterns: readonly Buffer[], toSource: (i: number, le
   }
 }
 
+/** Bytes to search, and how a match in them maps back to a range of the source. */
+interface Haystack {
+  readonly bytes: Buffer;
+  readonly toSource: (i: number, len: number) => [number, number];
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
 /**
- * Removes every known form of one or more secrets from upstream output: raw,
- * hex (any case), base64 and base64url at the three byte offsets, each also
- * JSON-escaped (\uXXXX, \/ …), URL-encoded (%XX either case, + for space) or
- * HTML-escaped, including escapes mixed within one occurrence. Each
+ * The haystack without CR and LF bytes, for base64 wrapped at 76 columns
+ * (MIME) or 64 (PEM). A match maps to the range of `hay` from its first to
+ * its last byte, line breaks inside included. Undefined without line breaks.
+ */
+function withoutLineBreaks(hay: Haystack): Haystack | undefined {
+  const src = hay.bytes;
+  if (!src.includes(LF) && !src.includes(CR)) return undefined;
+  const out = Buffer.allocUnsafe(src.length);
+  const index = new Uint32Array(src.length);
+  let o = 0;
+  for (let p = 0; p < src.length; p++) {
+    const c = src[p]!;
+    if (c === LF || c === CR) continue;
+    out[o] = c;
+    index[o++] = p;
+  }
+  return {
+    bytes: out.subarray(0, o),
+    toSource: (i, len) => {
+      const from = index[i]!;
+      return hay.toSource(from, index[i + len - 1]! + 1 - from);
+    },
+  };
+}
+
+/**
+ * Removes every known form of one or more secrets from upstream output: raw
+ * and hex (both in any case), base64 and base64url at the three byte offsets,
+ * each also JSON-escaped (\uXXXX, \/ …), URL-encoded (%XX either case, + for
+ * space) or HTML-escaped, including escapes mixed within one occurrence (so
+ * hex whose digits are escaped one by one), and each also broken over lines
+ * (CR/LF, raw or escaped as \n). Each
  * occurrence becomes "[REDACTED]" (fixed length, so the secret's length does
  * not show). Linear in the input: decoded views plus native substring search,
  * so a hostile upstream cannot stall the event loop with crafted bodies.
@@ -62,22 +93,24 @@ export class SecretScrubber {
   scrub(input: Uint8Array): { value: Buffer; count: number } {
     const b = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
     const literal = this.#patterns.flatMap((p) => p.literal);
-    const plus = this.#patterns.flatMap((p) => p.plusForSpace);
     const caseless = this.#patterns.flatMap((p) => p.caseless);
     const ranges: Array<[number, number]> = [];
-    const direct = (i: number, len: number): [number, number] => [i, i + len];
 
-    find(b, [...literal, ...plus], direct, ranges);
-    if (caseless.length > 0) find(lowerAscii(b), caseless, direct, ranges);
-
+    const hays: Haystack[] = [{ bytes: b, toSource: (i, len) => [i, i + len] }];
     const present = presentEscapings(b);
     const views: Escaping[][] = present.map((e) => [e]);
     if (present.length > 1) views.push(present);
     for (const escapings of views) {
       const view: DecodedView | undefined = decodeView(b, escapings);
-      if (!view) continue;
-      const patterns = escapings.includes('url') ? [...literal, ...plus] : literal;
-      find(view.bytes, patterns, (i, len) => sourceRange(view, i, len, b.length), ranges);
+      if (view) hays.push({ bytes: view.bytes, toSource: (i, len) => sourceRange(view, i, len, b.length) });
+    }
+    for (const hay of [...hays]) {
+      const unwrapped = withoutLineBreaks(hay);
+      if (unwrapped) hays.push(unwrapped);
+    }
+    for (const hay of hays) {
+      find(hay.bytes, literal, hay.toSource, ranges);
+      if (caseless.length > 0) find(lowerAscii(hay.bytes), caseless, hay.toSource, ranges);
     }
     if (ranges.length === 0) return { value: b, count: 0 };
 

@@ -9,8 +9,9 @@ import { authHeader } from './auth-injection';
 import type { HttpActionSpec } from './http-action';
 import { agentPathProblem, matchPath } from './path-template';
 import type { PreparedCall } from './prepare-call';
-import { filterAgentHeaders } from './request-headers';
+import { outboundHeaders } from './request-digest';
 import { decodeResponseBody, tooLarge } from './response-body';
+import { checkTextEncoding, checkTransferEncoding } from './response-form';
 import { scrubResponseHeaders } from './response-headers';
 import { SecretScrubber } from './secret-scrubber';
 import type { TlsContexts } from './tls-contexts';
@@ -48,8 +49,6 @@ interface RawResponse {
 
 type AbortWhy = 'deadline' | 'connect' | 'cancelled';
 
-const BODY_METHODS: readonly string[] = Object.freeze(['POST', 'PUT', 'PATCH']);
-
 /**
  * Performs a prepared call with the secret injected, through the outbound
  * guard: one DNS resolution whose every answer is checked, a connection to
@@ -78,10 +77,12 @@ export async function sendCall(prepared: PreparedCall, spec: HttpActionSpec, sec
     const target = await untilAborted(resolveUpstream(spec, opts.resolver ?? systemResolver), controller.signal);
     const headers = requestHeaders(prepared, spec, secret, opts.idempotencyKey);
     const raw = await exchange(prepared, spec, target, headers, controller.signal, () => abort('connect'), opts.tlsContexts);
+    checkTransferEncoding(spec.name, raw.rawHeaders);
     const contentEncoding = headerValue(raw.rawHeaders, 'content-encoding');
     const decoded = await decodeResponseBody(spec.name, raw.body, contentEncoding, spec.limits.maxResponseBodyBytes);
+    checkTextEncoding(spec.name, raw.rawHeaders, decoded);
     const body = scrubber.scrub(decoded);
-    const h = scrubResponseHeaders(raw.rawHeaders, { requestUrl: prepared.url, origin: spec.origin, scrubber, bodyLength: body.value.length });
+    const h = scrubResponseHeaders(raw.rawHeaders, { action: spec.name, requestUrl: prepared.url, origin: spec.origin, scrubber, bodyLength: body.value.length });
     return Object.freeze({
       statusCode: raw.statusCode,
       headers: Object.freeze(h.headers),
@@ -119,12 +120,8 @@ function checkPrepared(prepared: PreparedCall, spec: HttpActionSpec, idempotency
 }
 
 function requestHeaders(prepared: PreparedCall, spec: HttpActionSpec, secret: SecretValue, idempotencyKey: string): Record<string, string> {
-  // Filter again: the allow-list is the last word even if a caller built the headers by hand.
-  const headers = filterAgentHeaders(spec, prepared.headers);
-  if (spec.jsonBody) headers['content-type'] = 'application/json';
-  headers['accept-encoding'] = 'identity';
-  headers['idempotency-key'] = idempotencyKey;
-  if (prepared.body.length > 0 || BODY_METHODS.includes(prepared.method)) headers['content-length'] = String(prepared.body.length);
+  // What invoke.intent digests, plus the credential.
+  const headers = outboundHeaders(prepared, spec, idempotencyKey);
   const [name, value] = authHeader(spec.auth, secret);
   headers[name] = value;
   return headers;

@@ -18,6 +18,7 @@ import { createTestCa } from './test-ca';
  *   /huge?bytes=N[&declare=1]         N bytes (chunked, or with Content-Length when declare=1)
  *   /bomb?bytes=N                     gzip of N zero bytes, Content-Encoding: gzip
  *   /hang                             never answers
+ *   /hostile/<kind>                   the secret in a form the scrubber once missed (see hostileResponse)
  *   anything else                     200 JSON { method, url, body }
  */
 
@@ -90,6 +91,66 @@ export function secretEchoForms(secret: string): Record<string, string> {
     url_every_byte: Array.from(s, (b) => `%${hex2(b).toUpperCase()}`).join(''),
     html_entities: everyChar((c) => `&#${c};`),
   };
+}
+
+/** Base64 of a blob holding the secret at `offset`, wrapped like MIME (RFC 2045: 76 columns). */
+export function wrappedBase64(secret: string, offset: number, eol: string): string {
+  const blob = Buffer.concat([Buffer.alloc(offset, 0x41), Buffer.from(secret), Buffer.from(' and some more text after it')]);
+  return (blob.toString('base64').match(/.{1,76}/g) ?? []).join(eol);
+}
+
+/**
+ * Hostile answers, one per form a secret can hide in (`/hostile/<kind>`):
+ *   utf16?charset=<label>&bom=1   the body in UTF-16LE (UTF-32LE for a utf-32 label), with or without a BOM
+ *   latin1                        text/plain; charset=iso-8859-1 holding the raw secret (ASCII-compatible)
+ *   case                          the raw secret upper-cased, and its hex with \u00XX- or %XX-escaped digits
+ *   mime?offset=N                 base64 wrapped at 76 columns (CRLF, LF) and inside a JSON string (\n)
+ *   split-headers                 the secret split over two header values
+ *   links?same=1                  Link and Refresh to another origin (or, with same=1, to this one)
+ */
+export function hostileResponse(kind: string, secret: string, q: URLSearchParams): { headers: Record<string, string>; body: Buffer } {
+  const hex = Buffer.from(secret).toString('hex');
+  switch (kind) {
+    case 'utf16': {
+      const label = q.get('charset') ?? '';
+      const text = `{"token":"${secret}"}`;
+      const utf32 = /32/.test(label);
+      const encoded = utf32 ? Buffer.concat(Array.from(text, (c) => Buffer.from([c.charCodeAt(0), 0, 0, 0]))) : Buffer.from(text, 'utf16le');
+      const bom = q.get('bom') === '1' ? Buffer.from(utf32 ? [0xff, 0xfe, 0, 0] : [0xff, 0xfe]) : Buffer.alloc(0);
+      return { headers: { 'content-type': label ? `application/json; charset=${label}` : 'application/json' }, body: Buffer.concat([bom, encoded]) };
+    }
+    case 'latin1':
+      return { headers: { 'content-type': 'text/plain; charset=iso-8859-1' }, body: Buffer.from(`token=${secret} caf\xe9`, 'latin1') };
+    case 'case': {
+      const escU = Array.from(hex, (c) => `\\u00${c.charCodeAt(0).toString(16)}`).join('');
+      const escP = Array.from(hex.toUpperCase(), (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).join('');
+      const lines = [
+        `upper=${secret.toUpperCase()}`,
+        `swapped=${Array.from(secret, (c) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase())).join('')}`,
+        `json={"hex":"${escU}"}`,
+        `url=hex%3D${escP}`,
+        `mixed=${Array.from(hex.toUpperCase(), (c, i) => (i % 2 ? c : `\\u00${c.charCodeAt(0).toString(16)}`)).join('')}`,
+      ];
+      return { headers: { 'content-type': 'text/plain' }, body: Buffer.from(lines.join('\n')) };
+    }
+    case 'mime': {
+      const offset = Number(q.get('offset') ?? '0');
+      const crlf = wrappedBase64(secret, offset, '\r\n');
+      const lf = wrappedBase64(secret, offset, '\n');
+      const body = `--b\r\nContent-Transfer-Encoding: base64\r\n\r\n${crlf}\r\n--b\r\n${lf}\n${JSON.stringify({ attachment: lf, crlf })}\n`;
+      return { headers: { 'content-type': 'text/plain' }, body: Buffer.from(body) };
+    }
+    case 'split-headers': {
+      const cut = Math.floor(secret.length / 2);
+      return { headers: { 'content-type': 'text/plain', 'x-part-a': secret.slice(0, cut), 'x-part-b': secret.slice(cut) }, body: Buffer.from('ok') };
+    }
+    case 'links': {
+      const target = q.get('same') === '1' ? '/tickets/T-2' : 'https://elsewhere.test/steal?sig=capability';
+      return { headers: { 'content-type': 'text/plain', link: `<${target}>; rel="next"`, refresh: `0; url=${target}` }, body: Buffer.from('ok') };
+    }
+    default:
+      return { headers: { 'content-type': 'text/plain' }, body: Buffer.from(`unknown hostile kind ${kind}`) };
+  }
 }
 
 function expectedCredential(auth: UpstreamAuth, secret: string): [string, string] {
@@ -180,7 +241,18 @@ export async function startHttpsUpstream(opts: UpstreamOptions): Promise<HttpsUp
       }
       case '/hang':
         return; // never answers; the socket is destroyed on close()
+      case '/hostile/te-gzip':
+        // A gzip *transfer* coding: Node's client strips only the chunked framing and passes gzip through.
+        res.writeHead(200, { 'content-type': 'text/plain', 'transfer-encoding': 'gzip, chunked' });
+        res.end(zlib.gzipSync(Buffer.from(`token=${opts.secret}\n`)));
+        return;
       default:
+        if (url.pathname.startsWith('/hostile/')) {
+          const r = hostileResponse(url.pathname.slice('/hostile/'.length), opts.secret, url.searchParams);
+          res.writeHead(200, r.headers);
+          res.end(r.body);
+          return;
+        }
         res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes' });
         res.end(JSON.stringify({ method: req.method, url: req.url, body: body.toString('utf8') }));
     }

@@ -148,6 +148,53 @@ describe('brokered-http prepareCall', () => {
       it(`refuses ${name}`, () => refused({ ...ok, ...change }, refund(), 'invalid_argument', why));
     }
 
+    describe('no parameter smuggling', () => {
+      const shadowing: Array<[string, Partial<AgentHttpRequest>, RegExp]> = [
+        ['a query parameter named after a body field', { query: { qty: '3', amount: '999999' } }, /query\."amount": must not shadow the context field amount \(body\.amount\)/],
+        ['a folded variant (case, [], . _ -)', { query: { qty: '3', 'Amount[]': '9' } }, /shadow the context field amount/],
+        ['a bracket family', { query: { qty: '3', 'amount[x]': '9' } }, /shadow the context field amount/],
+        ['a query parameter named after the source leaf of a nested field', { query: { qty: '3', REASON: 'x' } }, /shadow the context field reason/],
+        ['a query parameter named after a path field', { query: { qty: '3', charge: 'ch_2' } }, /shadow the context field charge \(path\.charge\)/],
+        ['a top-level body field named after a query field', { body: body('{"amount":1250,"meta":{"reason":"dup"},"qty":30}') }, /body\."qty": must not shadow/],
+        ['a top-level body field named after a nested leaf', { body: body('{"amount":1250,"meta":{"reason":"dup"},"reason":"other"}') }, /body\."reason"/],
+        ['_method in the query', { query: { qty: '3', _method: 'DELETE' } }, /query\."_method": method and path override/],
+        ['__METHOD in the query', { query: { qty: '3', __METHOD: 'DELETE' } }, /override/],
+        ['an override header name in the query', { query: { qty: '3', 'X_Http_Method_Override': 'DELETE' } }, /override/],
+        ['x-original-url in the query', { query: { qty: '3', 'x.original.url': '/admin' } }, /override/],
+        ['_method in a JSON body', { body: body('{"amount":1250,"meta":{"reason":"dup"},"_method":"DELETE"}') }, /body\."_method"/],
+      ];
+      for (const [name, change, why] of shadowing) {
+        it(`refuses ${name}`, () => refused({ ...ok, ...change }, refund(), 'invalid_argument', why));
+      }
+
+      it('lets the declared source itself and unrelated names through', () => {
+        const p = prepareCall(refund(), { ...ok, query: { qty: '3', amount_cap: '1', expand: 'x' } });
+        assert.equal(p.context['qty'], 3);
+        assert.equal(p.url, 'https://api.stripe.com/v1/refunds/ch_1?qty=3&amount_cap=1&expand=x');
+      });
+
+      const form = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' };
+      const ticket = spec({ paths: ['/tickets/{id}'], context: { ticket: 'path.id' } });
+      for (const [name, text, why] of [
+        ['a form field named after the path source', 'status=closed&id=T-9', /body\."id": must not shadow the context field ticket/],
+        ['a form field named after the context field, %-encoded', 'status=closed&%54icket=T-9', /body\."Ticket"/],
+        ['a form field after ";"', 'status=closed;_method=DELETE', /body\."_method"/],
+        ['a form override with + for space', 'x-http-method+=DELETE', /override/],
+        ['a malformed form name', 'st%ZZ=1', /bad %-escape/],
+      ] as const) {
+        it(`refuses ${name}`, () => refused({ method: 'PUT', path: '/tickets/T-1', headers: form, body: body(text) }, ticket, 'invalid_argument', why));
+      }
+
+      it('reads form names only from a form body; JSON keys only at the top level', () => {
+        prepareCall(ticket, { method: 'PUT', path: '/tickets/T-1', headers: { 'content-type': 'text/plain' }, body: body('id=T-9') });
+        refused({ method: 'PUT', path: '/tickets/T-1', headers: { 'content-type': 'text/plain' }, body: body(' \n{"id":"T-9"}') }, ticket, 'invalid_argument', /body\."id"/);
+        prepareCall(ticket, { method: 'PUT', path: '/tickets/T-1', headers: { 'content-type': 'text/plain' }, body: body('{"id": not json') });
+        prepareCall(ticket, { method: 'PUT', path: '/tickets/T-1', headers: form, body: body('status=closed&note=id%3DT-9') });
+        prepareCall(ticket, { method: 'PUT', path: '/tickets/T-1', headers: { 'content-type': 'application/json' }, body: body('{"ticket_meta":{"id":"T-9"}}') });
+        refused({ method: 'PUT', path: '/tickets/T-1', headers: { 'content-type': 'application/json' }, body: body('{"ID":"T-9"}') }, ticket, 'invalid_argument', /body\."ID"/);
+      });
+    });
+
     it('never echoes a huge input in the message', () => {
       try {
         prepareCall(refund(), { ...ok, query: [['qty', '3'], ['x'.repeat(200), '1'], ['X'.repeat(200), '2']] });

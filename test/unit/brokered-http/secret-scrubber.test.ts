@@ -93,6 +93,40 @@ describe('brokered-http SecretScrubber', () => {
     }
   });
 
+  it('matches the raw secret in any ASCII case, and hex whose digits are \\u00XX- or %XX-escaped one by one', () => {
+    const secret = 'tok_Ab9Zq';
+    const scrubber = scrubberFor(secret);
+    const hex = Buffer.from(secret).toString('hex');
+    const forms = [
+      'TOK_AB9ZQ',
+      'tOK_aB9zQ',
+      Array.from(hex, (c) => `\\u00${hex2(c.charCodeAt(0))}`).join(''),
+      Array.from(hex.toUpperCase(), (c) => `%${hex2(c.charCodeAt(0)).toUpperCase()}`).join(''),
+      Array.from(hex.toUpperCase(), (c, i) => (i % 2 ? `&#${c.charCodeAt(0)};` : `\\u00${hex2(c.charCodeAt(0))}`)).join(''),
+    ];
+    for (const form of forms) assert.equal(scrubber.scrubString(`a ${form} b`).value, `a ${REDACTED} b`, form);
+    // Base64 stays case-sensitive: a case-changed core is other data.
+    const core = Buffer.from(secret).toString('base64').slice(0, 8);
+    assert.equal(scrubber.scrubString(`x ${core.toLowerCase()} y`).count, core === core.toLowerCase() ? 1 : 0);
+  });
+
+  it('finds base64 wrapped at 76 columns (CRLF or LF, raw or as JSON \\n), redacting across the line break only', () => {
+    const secret = 'sk_live_3Jd8Qw2Lp5Zx9Rt7Vn4Hc1';
+    const scrubber = scrubberFor(secret);
+    for (let offset = 30; offset < 57; offset++) {
+      const blob = Buffer.concat([Buffer.alloc(offset, 0x41), Buffer.from(secret), Buffer.alloc(40, 0x42)]).toString('base64');
+      const lines = blob.match(/.{1,76}/g)!;
+      for (const text of [lines.join('\r\n'), lines.join('\n'), JSON.stringify({ a: lines.join('\n') }), JSON.stringify({ a: lines.join('\r\n') })]) {
+        const out = scrubber.scrubString(text).value;
+        const rejoined = out.replace(/\\r|\\n|\r|\n/g, '');
+        for (const run of rejoined.match(/[A-Za-z0-9+/=]{8,}/g) ?? []) {
+          assert.ok(!Buffer.from(run, 'base64').toString('latin1').includes(secret), `offset ${offset}: ${out}`);
+        }
+        assert.ok(out.startsWith(text.slice(0, 10)) && out.endsWith(text.slice(-10)), 'only the occurrence is redacted');
+      }
+    }
+  });
+
   describe('property: a random secret embedded in random text is always removed', () => {
     it('raw bytes', () => {
       fc.assert(
