@@ -19,6 +19,7 @@ export function lease(over: Partial<LeaseRecord> = {}): LeaseRecord {
     action: 'tickets.update',
     resource: 'ticket/T-1',
     context: { ticket: 'T-1', amount: 500 },
+    params: { ticket: 'T-1', amount: 500, reason: 'customer asked', nested: { list: [1, 'two', true, null] } },
     purpose: '',
     status: 'active',
     issuedAt: now,

@@ -4,8 +4,12 @@ import Database from 'better-sqlite3';
 import type { LeaseFilter, LeaseRecord, LeaseStatus } from '../../leases/lease';
 import { BrokerError, unavailable } from '../../lib/errors';
 import type { Store, TrustRecord } from '../store';
+import { canonicalize } from '../../evidence/canonical-json';
 import { GroupCommit } from './group-commit';
 import { SQLITE_MIGRATIONS } from './migrations';
+
+/** The params column's bound (migration 6); RequestLease refuses larger params first. */
+const MAX_PARAMS_BYTES = 8192;
 
 interface LeaseRow {
   id: string;
@@ -13,6 +17,7 @@ interface LeaseRow {
   action: string;
   resource: string;
   context: string;
+  params: string;
   purpose: string;
   status: LeaseStatus;
   issued_at: number;
@@ -34,6 +39,7 @@ function fromRow(r: LeaseRow): LeaseRecord {
     action: r.action,
     resource: r.resource,
     context: JSON.parse(r.context) as LeaseRecord['context'],
+    params: JSON.parse(r.params) as LeaseRecord['params'],
     purpose: r.purpose,
     status: r.status,
     issuedAt: r.issued_at,
@@ -132,9 +138,9 @@ export class SqliteStore implements Store {
   private prepare() {
     const d = this.db;
     return {
-      insert: d.prepare(`INSERT INTO leases (id, agent, action, resource, context, purpose, status, issued_at, expires_at, max_expires_at,
+      insert: d.prepare(`INSERT INTO leases (id, agent, action, resource, context, params, purpose, status, issued_at, expires_at, max_expires_at,
         max_uses, uses_left, policy_version, policy_ids, tier, revoke_reason, updated_at)
-        VALUES (@id, @agent, @action, @resource, @context, @purpose, @status, @issued_at, @expires_at, @max_expires_at,
+        VALUES (@id, @agent, @action, @resource, @context, @params, @purpose, @status, @issued_at, @expires_at, @max_expires_at,
         @max_uses, @uses_left, @policy_version, @policy_ids, @tier, @revoke_reason, @updated_at)`),
       get: d.prepare('SELECT * FROM leases WHERE id = ?'),
       countActive: d.prepare('SELECT n FROM agent_active_leases WHERE agent = ?'),
@@ -176,6 +182,7 @@ export class SqliteStore implements Store {
         action: l.action,
         resource: l.resource,
         context: JSON.stringify(l.context),
+        params: canonicalize(l.params, { maxBytes: MAX_PARAMS_BYTES }).toString('utf8'),
         purpose: l.purpose,
         status: l.status,
         issued_at: l.issuedAt,
