@@ -234,11 +234,27 @@ export class LeaseService {
     }
     const ttlMs = ttlSeconds > 0 ? ttlSeconds * 1000 : action.defaultTtlMs;
     const expiresAt = Math.min(now + ttlMs, lease.maxExpiresAt);
-    await this.deps.evidence?.append([leaseDraft('lease.renewed', { ...lease, expiresAt })]);
-    const renewed = await this.deps.store.renewLease(id, agent.name, expiresAt, now);
+    const renewed = await this.renewRecorded(id, agent.name, expiresAt, now);
     if (!renewed) throw failedPrecondition('lease is no longer active');
     log.info({ lease_id: id, expires_at: renewed.expiresAt, max_expires_at: renewed.maxExpiresAt }, 'lease renewed');
     return { lease: renewed, explanation: decision.explanation };
+  }
+
+  /**
+   * The conditional renewal and its `lease.renewed` entry commit together, or
+   * neither: a renewal that loses a race with a revocation leaves no entry,
+   * and the entry records the expiry as stored (the store caps it at max TTL).
+   */
+  private async renewRecorded(id: string, agent: string, expiresAt: number, now: number): Promise<LeaseRecord | undefined> {
+    const { evidence, store } = this.deps;
+    if (!evidence) return store.renewLease(id, agent, expiresAt, now);
+    const statements = store.statements;
+    if (!evidence.appendWith || !statements) throw unimplemented('renewing a lease with evidence on this state store', 'a later issue');
+    const done = await evidence.appendWith(
+      () => statements.renewLease(id, agent, expiresAt, now),
+      (renewed) => [leaseDraft('lease.renewed', renewed)],
+    );
+    return done?.value;
   }
 
   async revoke(agent: AgentConfig, id: string, reason: string, log: Logger): Promise<LeaseRecord> {

@@ -260,4 +260,50 @@ describe('authority bound to what was decided, over the real daemon', function (
       }
     });
   });
+
+  describe('item 9: lease.renewed is committed with the renewal, or not at all', () => {
+    it('renewals racing revocations never leave a lease.renewed for a refused or later-revoked renewal', async () => {
+      const size = broker.app.ledger!.size;
+      const leases = await Promise.all(Array.from({ length: 30 }, (_, i) => granted({ action: 'tickets.update', params: params({ ticket: `R-${i}` }), ttlSeconds: 60 })));
+      const outcomes = await Promise.all(
+        leases.map(async (l, i) => {
+          // Both orders of sending, so that each side wins some races.
+          const renewing = () => call<unknown, LeaseResponse__Output>(agent(), 'RenewLease', { leaseId: l.leaseId, ttlSeconds: 120 });
+          const revoking = () => call(agent(), 'RevokeLease', { leaseId: l.leaseId, reason: 'race' });
+          const [renew] = i % 2 ? await Promise.allSettled([renewing(), revoking()]) : await Promise.allSettled([revoking(), renewing()]).then(([a, b]) => [b, a]);
+          return { id: l.leaseId, renewed: renew.status === 'fulfilled', err: renew.status === 'rejected' ? (renew.reason as grpc.ServiceError) : undefined };
+        }),
+      );
+      for (const o of outcomes) if (o.err) assert.equal(o.err.code, grpc.status.FAILED_PRECONDITION, o.err.message);
+      const ev = await entries(size);
+      let refused = 0;
+      for (const o of outcomes) {
+        const renewedAt = ev.filter((e) => e.type === 'lease.renewed' && e.lease.id === o.id).map((e) => e.index);
+        const revokedAt = ev.filter((e) => e.type === 'lease.revoked' && e.lease.id === o.id).map((e) => e.index);
+        assert.equal(revokedAt.length, 1, `lease ${o.id} revoked once`);
+        if (!o.renewed) {
+          refused++;
+          assert.deepEqual(renewedAt, [], `lease ${o.id}: the renewal was refused, yet the log says lease.renewed`);
+        } else {
+          assert.equal(renewedAt.length, 1, `lease ${o.id}: the granted renewal is recorded once`);
+          assert.ok(renewedAt[0]! < revokedAt[0]!, `lease ${o.id}: lease.renewed follows its lease.revoked`);
+        }
+      }
+      assert.ok(refused > 0, 'the race happened: some renewals lost to their revocation');
+      assert.ok(refused < outcomes.length, 'the race happened: some renewals won');
+    });
+
+    it('lease.renewed records the expiry the store kept, never past max TTL', async () => {
+      const l = await granted({ action: 'tickets.update', params: params({ ticket: 'T-50' }), ttlSeconds: 60 });
+      const size = broker.app.ledger!.size;
+      const r = await call<unknown, LeaseResponse__Output>(agent(), 'RenewLease', { leaseId: l.leaseId, ttlSeconds: 100_000 });
+      const stored = (await broker.app.store.getLease(l.leaseId))!;
+      assert.equal(r.lease!.expiresAt, new Date(stored.expiresAt).toISOString());
+      assert.equal(stored.expiresAt, stored.maxExpiresAt, 'capped at max TTL');
+      const [renewed] = (await entries(size)).filter((e) => e.type === 'lease.renewed');
+      assert.ok(renewed, 'lease.renewed recorded');
+      assert.equal(renewed.lease.expires_at, new Date(stored.expiresAt).toISOString());
+      assert.ok(Date.parse(renewed.lease.expires_at) <= Date.parse(renewed.lease.max_expires_at));
+    });
+  });
 });

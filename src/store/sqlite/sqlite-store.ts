@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import type { LeaseFilter, LeaseRecord, LeaseStatus } from '../../leases/lease';
 import { BrokerError, unavailable } from '../../lib/errors';
-import type { Store, TrustRecord } from '../store';
+import type { LeaseStatements, Store, TrustRecord } from '../store';
 import { canonicalize } from '../../evidence/canonical-json';
 import { GroupCommit } from './group-commit';
 import { SQLITE_MIGRATIONS } from './migrations';
@@ -104,6 +104,13 @@ export class SqliteStore implements Store {
   readonly db: Database.Database;
   readonly writes: GroupCommit;
   private readonly st: ReturnType<SqliteStore['prepare']>;
+  /** For a write transaction already open on this database (the evidence log's appendWith). */
+  readonly statements: LeaseStatements = {
+    renewLease: (id, agent, expiresAt, now) => {
+      const r = this.st.renew.get({ id, agent, expires_at: expiresAt, now }) as LeaseRow | undefined;
+      return r ? fromRow(r) : undefined;
+    },
+  };
 
   constructor(opts: SqliteStoreOptions) {
     mkdirSync(path.dirname(opts.path), { recursive: true, mode: 0o700 });
@@ -220,10 +227,7 @@ export class SqliteStore implements Store {
   }
 
   renewLease(id: string, agent: string, expiresAt: number, now: number): Promise<LeaseRecord | undefined> {
-    return this.write(() => {
-      const r = this.st.renew.get({ id, agent, expires_at: expiresAt, now }) as LeaseRow | undefined;
-      return r ? fromRow(r) : undefined;
-    });
+    return this.write(() => this.statements.renewLease(id, agent, expiresAt, now));
   }
 
   endLease(id: string, status: 'revoked' | 'expired' | 'revoke_failed', reason: string, now: number): Promise<LeaseRecord | undefined> {
