@@ -97,7 +97,9 @@ export class InvokeService {
       if (status !== 'active') throw failedPrecondition(`lease is ${status}`);
       // 2. Exactly what was decided: every declared context value must match, and so the resource
       // the call renders (a stated resource must be the lease's).
-      checkStatedResource(req.resource, leased.resource, (_field, why) => failedPrecondition(`resource differs from the lease: ${why}`));
+      if (req.resource && req.resource !== leased.resource) {
+        throw failedPrecondition(`resource differs from the lease: ${JSON.stringify(req.resource.slice(0, 256))} is not ${JSON.stringify(leased.resource)}; leave it empty`);
+      }
       checkCallBinding(prepared, { context: leased.context });
       const rendered = renderResource(action, prepared.context, (f) => `context.${f} (from ${action.http?.context[f] ?? 'the call'})`);
       if (rendered !== leased.resource) throw failedPrecondition(`this call is on ${JSON.stringify(rendered)}, but the lease covers ${JSON.stringify(leased.resource)}`);

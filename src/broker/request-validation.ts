@@ -37,13 +37,12 @@ export function renderResource(action: ActionConfig, context: Readonly<Record<st
 }
 
 /**
- * The stated resource of a request must be empty (the broker fills it in) or
- * exactly the rendered one; `refuse` makes the error (INVALID_ARGUMENT for a
- * new decision, FAILED_PRECONDITION for a use of a lease).
+ * The stated resource of a new request (RequestLease, one-shot Invoke) must be
+ * empty (the broker fills it in) or exactly the rendered one.
  */
-export function checkStatedResource(stated: string, rendered: string, refuse: (field: string, why: string) => Error = invalidArgument): string {
+export function checkStatedResource(stated: string, rendered: string): string {
   if (stated && stated !== rendered) {
-    throw refuse('resource', `is ${JSON.stringify(stated.slice(0, 256))}, but this call is on ${JSON.stringify(rendered)}; leave it empty and the broker fills it in`);
+    throw invalidArgument('resource', `is ${JSON.stringify(stated.slice(0, 256))}, but this call is on ${JSON.stringify(rendered)}; leave it empty and the broker fills it in`);
   }
   return rendered;
 }
