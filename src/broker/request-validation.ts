@@ -7,7 +7,7 @@ import type { Json } from './struct';
 const RESOURCE = /^[A-Za-z0-9._~:/@+=-]{1,256}$/;
 
 export function checkResource(resource: string): string {
-  if (!RESOURCE.test(resource)) throw invalidArgument('resource', 'required: 1 to 256 characters of letters, digits and ._~:/@+=-');
+  if (!RESOURCE.test(resource)) throw invalidArgument('resource', 'empty (the broker renders it) or 1 to 256 characters of letters, digits and ._~:/@+=-');
   return resource;
 }
 
