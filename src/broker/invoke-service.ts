@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { checkCallBinding, prepareCall, sendCall, TlsContexts, type BrokeredResponse, type HttpActionSpec, type Resolver } from '../brokered-http';
-import type { ActionConfig, AgentConfig, BrokerConfig } from '../config/config-types';
+import type { AgentConfig, BrokerConfig } from '../config/config-types';
 import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledger/evidence-sink';
 import type { LeaseRecord } from '../leases/lease';
 import type { Clock } from '../lib/clock';
@@ -211,7 +211,7 @@ export class InvokeService {
    */
   private async oneShotLease(
     agent: AgentConfig,
-    action: ActionConfig,
+    action: BrokerConfig['actions'][string],
     req: InvokeInput,
     context: Readonly<Record<string, string | number>>,
     log: Logger,
