@@ -68,7 +68,7 @@ async function micro(dir: string, seconds: number, concurrency: number): Promise
   const lease = (): LeaseRecord => {
     const now = Date.now();
     return {
-      id: newLeaseId(), agent: 'support-bot', action: 'tickets.update', resource: 'ticket/T-1', context: { ticket: 'T-1' }, purpose: '',
+      id: newLeaseId(), agent: 'support-bot', action: 'tickets.update', resource: 'ticket/T-1', context: { ticket: 'T-1' }, params: { ticket: 'T-1' }, purpose: '',
       status: 'active', issuedAt: now, expiresAt: now + 60_000, maxExpiresAt: now + 60_000, maxUses: 1, usesLeft: 1,
       policyVersion: 'sha256:0123456789abcdef', policyIds: ['tickets-update-support'], tier: 'standard', updatedAt: now,
     };

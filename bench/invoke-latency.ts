@@ -42,8 +42,9 @@ async function main(): Promise<void> {
   const caFile = path.join(tmp.dir, 'upstream-ca.pem');
   writeFileSync(caFile, upstream.caPem);
   const raw = baseRawConfig(pki, tmp.dir, { log_level: 'warn', limits: { requests_per_second: 100000, burst: 100000, active_leases: 1000000, max_body_bytes: 65536 } });
-  (raw['actions'] as Record<string, { http: Record<string, unknown>; max_uses?: number }>)['tickets.update'] = {
+  (raw['actions'] as Record<string, { http: Record<string, unknown>; resource?: string; max_uses?: number }>)['tickets.update'] = {
     http: { base_url: `https://127.0.0.1:${upstream.port}`, methods: ['GET'], paths: ['/tickets/{id}'], auth: { bearer: 'helpdesk-token' }, allow_networks: ['127.0.0.0/8'], ca_files: [caFile], context: { ticket: 'path.id' } },
+    resource: 'ticket/{ticket}',
     max_uses: 1000000,
   };
   const local = (raw['backends'] as { local: { path: string; key_file: string } }).local;

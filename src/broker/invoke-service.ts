@@ -13,7 +13,7 @@ import type { Store } from '../store/store';
 import type { DenialFolder } from './denial-folder';
 import { LateEvidence } from './late-evidence';
 import { decisionDraft, effectiveStatus, type LeaseService, type TrustView } from './lease-service';
-import { checkResource } from './request-validation';
+import { checkParams, checkResource, checkStatedResource, renderResource } from './request-validation';
 import type { SecretResolver } from './secret-resolver';
 import type { Json } from './struct';
 
@@ -95,12 +95,18 @@ export class InvokeService {
     if (leased) {
       const status = effectiveStatus(leased, this.deps.clock.now());
       if (status !== 'active') throw failedPrecondition(`lease is ${status}`);
-      if (req.resource && req.resource !== leased.resource) throw failedPrecondition('resource differs from the lease');
-      // 2. Exactly what was decided: every declared context value must match.
+      // 2. Exactly what was decided: every declared context value must match, and so the resource
+      // the call renders (a stated resource must be the lease's).
+      if (req.resource && req.resource !== leased.resource) {
+        throw failedPrecondition(`resource differs from the lease: ${JSON.stringify(req.resource.slice(0, 256))} is not ${JSON.stringify(leased.resource)}; leave it empty`);
+      }
       checkCallBinding(prepared, { context: leased.context });
-      // 3. Re-check trust and policy on every use (cached, so cheap when nothing changed).
+      const rendered = renderResource(action, prepared.context, (f) => `context.${f} (from ${action.http?.context[f] ?? 'the call'})`);
+      if (rendered !== leased.resource) throw failedPrecondition(`this call is on ${JSON.stringify(rendered)}, but the lease covers ${JSON.stringify(leased.resource)}`);
+      // 3. Re-check trust and policy on every use (cached, so cheap when nothing changed), with the
+      // decision's own inputs: the lease's context and params.
       const trust = await this.deps.leases.trustOf(agent.name);
-      const decision = this.deps.leases.decide(agent, leased.action, leased.resource, { ...leased.context }, {}, trust);
+      const decision = this.deps.leases.decide(agent, leased.action, leased.resource, { ...leased.context }, leased.params, trust);
       if (decision.decision === 'deny' || decision.obligations.approvals.length > 0) {
         log.info({ lease_id: leased.id, tier: trust.tier }, 'invoke denied on re-check');
         await this.recordDenial(agent, leased.action, leased.resource, decision, trust);
@@ -108,7 +114,7 @@ export class InvokeService {
       }
       lease = leased;
     } else {
-      oneShot = await this.oneShotLease(agent, req, prepared.context, log);
+      oneShot = await this.oneShotLease(agent, action, req, prepared.context, log);
       lease = oneShot.lease;
     }
 
@@ -203,10 +209,19 @@ export class InvokeService {
    * `lease.issued` entries: one fsync where issue-then-use took three, and no
    * other request can spend a use of a lease whose id nobody has yet.
    */
-  private async oneShotLease(agent: AgentConfig, req: InvokeInput, context: Readonly<Record<string, string | number>>, log: Logger): Promise<{ lease: LeaseRecord; useNumber: number }> {
-    const resource = checkResource(req.resource);
+  private async oneShotLease(
+    agent: AgentConfig,
+    action: BrokerConfig['actions'][string],
+    req: InvokeInput,
+    context: Readonly<Record<string, string | number>>,
+    log: Logger,
+  ): Promise<{ lease: LeaseRecord; useNumber: number }> {
+    // The broker renders the resource from the call; a stated one must be exactly that (before any decision).
+    if (req.resource) checkResource(req.resource);
+    const params = checkParams(req.params);
+    const resource = checkStatedResource(req.resource, renderResource(action, context, (f) => `context.${f} (from ${action.http?.context[f] ?? 'the call'})`));
     const trust = await this.deps.leases.trustOf(agent.name);
-    const decision: PolicyDecision = this.deps.leases.decide(agent, req.action, resource, { ...context }, req.params, trust);
+    const decision: PolicyDecision = this.deps.leases.decide(agent, req.action, resource, { ...context }, params, trust);
     if (decision.decision === 'deny' || decision.obligations.approvals.length > 0) {
       await this.recordDenial(agent, req.action, resource, decision, trust);
       throw invokeDenied(decision.explanation);
@@ -219,6 +234,7 @@ export class InvokeService {
       action: req.action,
       resource,
       context: { ...context },
+      params,
       purpose: req.purpose.slice(0, 1024),
       status: 'active',
       issuedAt: now,

@@ -10,7 +10,7 @@ import type { Store } from '../store/store';
 import type { DenialFolder } from './denial-folder';
 import { LateEvidence } from './late-evidence';
 import { DEFAULT_INITIAL_TRUST_SCORE, tierFor, type Tier } from '../trust';
-import { checkPurpose, checkResource, contextFromParams } from './request-validation';
+import { checkParams, checkPurpose, checkResource, checkStatedResource, contextFromParams, renderResource } from './request-validation';
 import type { Json } from './struct';
 
 export interface LeaseRequestInput {
@@ -109,7 +109,7 @@ export class LeaseService {
   }
 
   /** Runs the policy for one request; never allows on error (the engine denies on its own failures). */
-  decide(agent: AgentConfig, action: string, resource: string, context: Record<string, unknown>, params: Record<string, Json>, trust: TrustView): PolicyDecision {
+  decide(agent: AgentConfig, action: string, resource: string, context: Record<string, unknown>, params: Readonly<Record<string, Json>>, trust: TrustView): PolicyDecision {
     return this.deps.policy().decide({
       agent: { name: agent.name, groups: agent.groups },
       action,
@@ -122,12 +122,15 @@ export class LeaseService {
     if (!req.action) throw invalidArgument('action', 'required: a configured action name');
     const action = this.deps.config.actions[req.action];
     if (!action) throw invalidArgument('action', `"${req.action.slice(0, 64)}" is not a configured action`);
-    const resource = checkResource(req.resource);
+    if (req.resource) checkResource(req.resource);
     const purpose = checkPurpose(req.purpose);
     if (req.approvalId) throw unimplemented('approvals', 'a later issue');
-    const context = contextFromParams(action, req.params);
+    const params = checkParams(req.params);
+    const context = contextFromParams(action, params);
+    // The broker renders the resource; a stated one must be exactly that (before any decision).
+    const resource = checkStatedResource(req.resource, renderResource(action, context, (f) => `params.${f}`));
     const trust = await this.trustOf(agent.name);
-    const decision = this.decide(agent, action.name, resource, context, req.params, trust);
+    const decision = this.decide(agent, action.name, resource, context, params, trust);
     if (decision.decision === 'deny' || decision.obligations.approvals.length > 0) {
       // Approval obligations cannot be met until the approvals workflow exists: deny, explained.
       log.info({ action: action.name, resource, policy: decision.determining.map((d) => d.id) }, 'lease denied');
@@ -142,13 +145,15 @@ export class LeaseService {
     const policyTtlMs = decision.obligations.maxTtlSeconds !== undefined ? decision.obligations.maxTtlSeconds * 1000 : Infinity;
     const maxTtlMs = Math.min(action.maxTtlMs, policyTtlMs);
     const ttlMs = Math.min(req.ttlSeconds > 0 ? req.ttlSeconds * 1000 : action.defaultTtlMs, maxTtlMs);
-    const maxUses = Math.min(req.maxUses > 0 ? req.maxUses : action.defaultMaxUses, decision.obligations.maxUses ?? Infinity);
+    // Uses are capped like the TTL: by the action's max_uses and by the policy's @max_uses.
+    const maxUses = Math.min(req.maxUses > 0 ? req.maxUses : action.defaultUses, action.maxUses, decision.obligations.maxUses ?? Infinity);
     const lease: LeaseRecord = {
       id: newLeaseId(now),
       agent: agent.name,
       action: action.name,
       resource,
       context,
+      params,
       purpose,
       status: 'active',
       issuedAt: now,
@@ -221,7 +226,7 @@ export class LeaseService {
     if (!action) throw failedPrecondition('the lease\'s action is no longer configured');
     // Renewal extends authority, so the current policy and trust must still permit it.
     const trust = await this.trustOf(agent.name);
-    const decision = this.decide(agent, lease.action, lease.resource, { ...lease.context }, {}, trust);
+    const decision = this.decide(agent, lease.action, lease.resource, { ...lease.context }, lease.params, trust);
     if (decision.decision === 'deny' || decision.obligations.approvals.length > 0) {
       throw new BrokerError('failed_precondition', 'policy no longer permits renewing this lease', {
         trailers: { 'secretbroker-explanation': JSON.stringify(decision.explanation) },
@@ -229,11 +234,27 @@ export class LeaseService {
     }
     const ttlMs = ttlSeconds > 0 ? ttlSeconds * 1000 : action.defaultTtlMs;
     const expiresAt = Math.min(now + ttlMs, lease.maxExpiresAt);
-    await this.deps.evidence?.append([leaseDraft('lease.renewed', { ...lease, expiresAt })]);
-    const renewed = await this.deps.store.renewLease(id, agent.name, expiresAt, now);
+    const renewed = await this.renewRecorded(id, agent.name, expiresAt, now);
     if (!renewed) throw failedPrecondition('lease is no longer active');
     log.info({ lease_id: id, expires_at: renewed.expiresAt, max_expires_at: renewed.maxExpiresAt }, 'lease renewed');
     return { lease: renewed, explanation: decision.explanation };
+  }
+
+  /**
+   * The conditional renewal and its `lease.renewed` entry commit together, or
+   * neither: a renewal that loses a race with a revocation leaves no entry,
+   * and the entry records the expiry as stored (the store caps it at max TTL).
+   */
+  private async renewRecorded(id: string, agent: string, expiresAt: number, now: number): Promise<LeaseRecord | undefined> {
+    const { evidence, store } = this.deps;
+    if (!evidence) return store.renewLease(id, agent, expiresAt, now);
+    const statements = store.statements;
+    if (!evidence.appendWith || !statements) throw unimplemented('renewing a lease with evidence on this state store', 'a later issue');
+    const done = await evidence.appendWith(
+      () => statements.renewLease(id, agent, expiresAt, now),
+      (renewed) => [leaseDraft('lease.renewed', renewed)],
+    );
+    return done?.value;
   }
 
   async revoke(agent: AgentConfig, id: string, reason: string, log: Logger): Promise<LeaseRecord> {

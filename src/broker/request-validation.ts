@@ -1,13 +1,64 @@
 import type { ActionConfig } from '../config/config-types';
 import type { ContextValue } from '../leases/lease';
+import { canonicalize } from '../evidence/canonical-json';
 import { invalidArgument } from '../lib/errors';
 import type { Json } from './struct';
 
 const RESOURCE = /^[A-Za-z0-9._~:/@+=-]{1,256}$/;
 
 export function checkResource(resource: string): string {
-  if (!RESOURCE.test(resource)) throw invalidArgument('resource', 'required: 1 to 256 characters of letters, digits and ._~:/@+=-');
+  if (!RESOURCE.test(resource)) throw invalidArgument('resource', 'empty (the broker renders it) or 1 to 256 characters of letters, digits and ._~:/@+=-');
   return resource;
+}
+
+/** A value substituted into a resource template: one segment, so no value can reach into another's place. */
+const RESOURCE_SEGMENT = /^[A-Za-z0-9._~-]{1,256}$/;
+
+/**
+ * The resource, as the broker renders it from the action's `resource:` and
+ * the declared context values; `fieldName` names a field in errors
+ * (`params.ticket` at RequestLease, `context.ticket (from path.id)` at Invoke).
+ */
+export function renderResource(action: ActionConfig, context: Readonly<Record<string, ContextValue>>, fieldName: (field: string) => string): string {
+  let out = '';
+  for (const part of action.resource.parts) {
+    if ('text' in part) {
+      out += part.text;
+      continue;
+    }
+    const v = context[part.field];
+    const s = typeof v === 'number' ? String(v) : v;
+    if (s === undefined || !RESOURCE_SEGMENT.test(s)) {
+      throw invalidArgument(fieldName(part.field), `the resource ${action.resource.source} takes it as one segment of letters, digits and ._~- (1 to 256)`);
+    }
+    out += s;
+  }
+  return out;
+}
+
+/**
+ * The stated resource of a new request (RequestLease, one-shot Invoke) must be
+ * empty (the broker fills it in) or exactly the rendered one.
+ */
+export function checkStatedResource(stated: string, rendered: string): string {
+  if (stated && stated !== rendered) {
+    throw invalidArgument('resource', `is ${JSON.stringify(stated.slice(0, 256))}, but this call is on ${JSON.stringify(rendered)}; leave it empty and the broker fills it in`);
+  }
+  return rendered;
+}
+
+/** The params a lease keeps to re-decide with at every use and renewal (DESIGN: decisions are pure functions of their inputs). */
+export const MAX_PARAMS_BYTES = 8 * 1024;
+
+export function checkParams(params: Readonly<Record<string, Json>>): Readonly<Record<string, Json>> {
+  let size: number;
+  try {
+    size = canonicalize(params, { maxBytes: 1 << 20 }).length;
+  } catch {
+    throw invalidArgument('params', `at most ${MAX_PARAMS_BYTES} bytes of plain JSON`);
+  }
+  if (size > MAX_PARAMS_BYTES) throw invalidArgument('params', `at most ${MAX_PARAMS_BYTES} bytes as canonical JSON, got ${size} (the lease keeps them to re-decide at every use)`);
+  return params;
 }
 
 export function checkPurpose(purpose: string): string {

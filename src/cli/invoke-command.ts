@@ -17,7 +17,7 @@ function pairs(values: string[], sep: string, flag: string): Array<{ name: strin
 export const invokeCommand: Command = {
   path: ['invoke'],
   summary: 'have the broker perform a brokered HTTP call (under a lease, or one-shot)',
-  usage: 'invoke (--lease ID | ACTION RESOURCE [--param k=v]...) --method M --path P [--query k=v]... [--header k:v]... [--body TEXT | --body-file F]',
+  usage: 'invoke (--lease ID | ACTION [RESOURCE] [--param k=v]...) --method M --path P [--query k=v]... [--header k:v]... [--body TEXT | --body-file F]',
   options: {
     ...CLIENT_FLAGS,
     lease: { type: 'string' },
@@ -34,8 +34,9 @@ export const invokeCommand: Command = {
   positionals: [0, 2],
   async run(values, pos, io) {
     const leaseId = str(values, 'lease') ?? '';
-    if (!leaseId && pos.length !== 2) throw new UsageError('give --lease ID, or ACTION RESOURCE for a one-shot call');
-    if (leaseId && pos.length) throw new UsageError('with --lease, give no ACTION RESOURCE');
+    // RESOURCE is optional: the broker renders it from the call; a stated one must match.
+    if (!leaseId && pos.length === 0) throw new UsageError('give --lease ID, or ACTION [RESOURCE] for a one-shot call');
+    if (leaseId && pos.length) throw new UsageError('with --lease, give no ACTION or RESOURCE');
     const method = (str(values, 'method') ?? 'GET').toUpperCase();
     const p = str(values, 'path');
     if (!p) throw new UsageError('--path is required, e.g. /tickets/T-1');

@@ -42,7 +42,7 @@ async function rpc<T>(fn: () => Promise<T>): Promise<T> {
 export const leaseRequestCommand: Command = {
   path: ['lease', 'request'],
   summary: 'ask for a lease on one action',
-  usage: 'lease request ACTION RESOURCE [--param k=v]... [--params-json JSON] [--ttl S] [--max-uses N] [--purpose P]',
+  usage: 'lease request ACTION [RESOURCE] [--param k=v]... [--params-json JSON] [--ttl S] [--max-uses N] [--purpose P]',
   options: {
     ...CLIENT_FLAGS,
     param: { type: 'string', multiple: true },
@@ -51,8 +51,9 @@ export const leaseRequestCommand: Command = {
     'max-uses': { type: 'string' },
     purpose: { type: 'string' },
   },
-  positionals: [2, 2],
-  async run(values, [action, resource], io) {
+  // RESOURCE is optional: the broker renders it from the params; a stated one must match.
+  positionals: [1, 2],
+  async run(values, [action, resource = ''], io) {
     const params = parseParams(list(values, 'param'), str(values, 'params-json'));
     const c = clientFromFlags(values, io);
     try {

@@ -17,6 +17,7 @@ import {
   type OperatorRole,
   type PostgresActionConfig,
   type PostgresGrant,
+  type ResourceTemplate,
   type SecretConfig,
   type StateConfig,
   type WitnessEndpointConfig,
@@ -299,6 +300,43 @@ function postgresAction(s: Section): PostgresActionConfig | undefined {
   return b ? { backend: b, grants, ttlMs } : undefined;
 }
 
+const DEFAULT_USES = 1;
+const DEFAULT_MAX_USES = 100;
+/** Literal text of a resource: what RequestLease has always accepted, minus the braces of placeholders. */
+const RESOURCE_TEXT = /^[A-Za-z0-9._~:/@+=-]*$/;
+
+/**
+ * `resource:` as a template over the action's declared context fields
+ * ("ticket/{ticket}") or a fixed string; the action's name by default.
+ */
+function resourceTemplate(s: Section, name: string, contextFields: readonly string[]): ResourceTemplate {
+  const source = s.string('resource', { required: false, expect: 'a resource such as "stripe", or a template such as "ticket/{ticket}"' }) ?? name;
+  const parts: Array<{ text: string } | { field: string }> = [];
+  const re = /\{([^{}]*)\}/g;
+  let at = 0;
+  let bad = false;
+  const text = (t: string): void => {
+    if (!RESOURCE_TEXT.test(t)) bad = true;
+    else if (t) parts.push({ text: t });
+  };
+  for (let m = re.exec(source); m; m = re.exec(source)) {
+    text(source.slice(at, m.index));
+    at = m.index + m[0].length;
+    const field = m[1]!;
+    if (!contextFields.includes(field)) {
+      s.problems.add(
+        s.at('resource'),
+        `names {${field}}, which is not a declared context field of this action (declared: ${contextFields.join(', ') || 'none'}; declare it under http.context)`,
+      );
+    } else parts.push({ field });
+  }
+  text(source.slice(at));
+  if (bad || source.length === 0 || source.length > 256) {
+    s.problems.add(s.at('resource'), `expected 1 to 256 characters of letters, digits and ._~:/@+=- with {field} placeholders, got ${JSON.stringify(source)}`);
+  }
+  return { source, parts };
+}
+
 function action(name: string, s: Section, baseDir: string): ActionConfig | undefined {
   const hs = s.section('http', false);
   const ps = s.section('postgres', false);
@@ -310,7 +348,11 @@ function action(name: string, s: Section, baseDir: string): ActionConfig | undef
   const defaultTtlMs = duration(s, 'default_ttl', postgres?.ttlMs ?? 300_000)!;
   const maxTtlMs = duration(s, 'max_ttl', Math.max(defaultTtlMs, 3_600_000))!;
   if (maxTtlMs < defaultTtlMs) s.problems.add(s.at('max_ttl'), `must be at least default_ttl (${defaultTtlMs / 1000}s)`);
-  const defaultMaxUses = s.int('max_uses', { min: 1, max: 1_000_000, fallback: 1000 })!;
+  const maxUses = s.int('max_uses', { min: 1, max: 1_000_000, fallback: DEFAULT_MAX_USES })!;
+  const defaultUses = s.int('default_uses', { min: 1, max: 1_000_000, fallback: DEFAULT_USES })!;
+  if (defaultUses > maxUses) s.problems.add(s.at('default_uses'), `is ${defaultUses}, more than max_uses (${maxUses})`);
+  const contextFields = http ? Object.keys(http.context) : [];
+  const resource = resourceTemplate(s, name, contextFields);
   let budget: ActionConfig['budget'];
   const bs = s.section('budget', false);
   if (bs) {
@@ -327,9 +369,11 @@ function action(name: string, s: Section, baseDir: string): ActionConfig | undef
     ...(postgres ? { postgres } : {}),
     defaultTtlMs,
     maxTtlMs,
-    defaultMaxUses,
+    defaultUses,
+    maxUses,
+    resource,
     ...(budget ? { budget } : {}),
-    contextFields: http ? Object.keys(http.context) : [],
+    contextFields,
   };
 }
 

@@ -77,10 +77,25 @@ export interface ActionConfig {
   postgres?: PostgresActionConfig;
   defaultTtlMs: number;
   maxTtlMs: number;
-  defaultMaxUses: number;
+  /** Uses granted when a request names none. */
+  defaultUses: number;
+  /** A hard cap: uses granted = min(requested or defaultUses, maxUses, the policy's @max_uses). */
+  maxUses: number;
+  /**
+   * What the action touches, rendered by the broker: literal text and `{field}`
+   * placeholders over declared context fields ("ticket/{ticket}"), or a fixed
+   * string; the action's name when the config gives none.
+   */
+  resource: ResourceTemplate;
   budget?: { field: string; perMs: number };
   /** The declared context fields (keys of http.context, or none). */
   contextFields: readonly string[];
+}
+
+/** A compiled `resource:`: the parts in order, each literal text or a declared context field. */
+export interface ResourceTemplate {
+  readonly source: string;
+  readonly parts: ReadonlyArray<{ readonly text: string } | { readonly field: string }>;
 }
 
 export interface AgentConfig {

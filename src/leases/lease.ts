@@ -4,6 +4,9 @@ export type LeaseStatus = 'active' | 'expired' | 'revoked' | 'exhausted' | 'revo
 /** Declared context values: strings, or integers (amounts are integer cents). */
 export type ContextValue = string | number;
 
+/** A JSON value, as params arrive (google.protobuf.Struct). */
+export type LeaseParam = null | boolean | number | string | LeaseParam[] | { [k: string]: LeaseParam };
+
 export interface LeaseRecord {
   id: string;
   agent: string;
@@ -11,6 +14,11 @@ export interface LeaseRecord {
   resource: string;
   /** The declared context values the lease was granted for; every use must match them. */
   context: Readonly<Record<string, ContextValue>>;
+  /**
+   * The agent's params the lease was decided with (canonical JSON at most
+   * 8 KiB): every use and renewal re-decides with them and `context`.
+   */
+  params: Readonly<Record<string, LeaseParam>>;
   purpose: string;
   status: LeaseStatus;
   issuedAt: number;

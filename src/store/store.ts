@@ -30,6 +30,18 @@ export interface LeaseStore {
   expireDue(now: number, limit: number): Promise<LeaseRecord[]>;
 }
 
+/**
+ * Lease writes for a caller that already holds a write transaction on the
+ * store's database: the evidence log's `appendWith` runs one inside its append
+ * transaction, so the row and its entry commit together, or neither.
+ * Synchronous; never call one outside such a transaction (it would commit
+ * alone, before any fsync).
+ */
+export interface LeaseStatements {
+  /** As LeaseStore.renewLease: a conditional update; undefined when nothing changed. */
+  renewLease(id: string, agent: string, expiresAt: number, now: number): LeaseRecord | undefined;
+}
+
 export interface TrustRecord {
   agent: string;
   score: number;
@@ -43,5 +55,7 @@ export interface TrustStore {
 
 export interface Store extends LeaseStore, TrustStore {
   readonly kind: 'sqlite' | 'postgres';
+  /** Present when the store shares its database and transactions with the evidence log. */
+  readonly statements?: LeaseStatements;
   close(): Promise<void>;
 }

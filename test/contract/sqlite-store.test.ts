@@ -147,3 +147,29 @@ describe('sqlite store specifics', () => {
     }
   });
 });
+
+describe('sqlite store: migration 6 (lease decision params)', () => {
+  it('gives a lease stored before it the params {} it was re-checked with, and refuses params over 8 KiB', async () => {
+    const t = tempDir();
+    const file = path.join(t.dir, 'b.db');
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(file);
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT');
+    for (const m of SQLITE_MIGRATIONS.filter((x) => x.version <= 5)) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-01-01T00:00:00.000Z');
+    }
+    const old = lease();
+    db.prepare(`INSERT INTO leases (id, agent, action, resource, context, purpose, status, issued_at, expires_at, max_expires_at, max_uses, uses_left, policy_version, policy_ids, tier, updated_at)
+      VALUES (?, ?, ?, ?, ?, '', 'active', ?, ?, ?, 1, 1, 'v1', '["p1"]', 'standard', ?)`).run(old.id, old.agent, old.action, old.resource, JSON.stringify(old.context), old.issuedAt, old.expiresAt, old.maxExpiresAt, old.updatedAt);
+    db.close();
+    const s = new SqliteStore({ path: file });
+    try {
+      assert.deepEqual((await s.getLease(old.id))!.params, {});
+      await assert.rejects(s.insertLease(lease({ params: { pad: 'x'.repeat(9000) } })));
+    } finally {
+      await s.close();
+      t.cleanup();
+    }
+  });
+});

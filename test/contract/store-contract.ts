@@ -19,6 +19,7 @@ export function lease(over: Partial<LeaseRecord> = {}): LeaseRecord {
     action: 'tickets.update',
     resource: 'ticket/T-1',
     context: { ticket: 'T-1', amount: 500 },
+    params: { ticket: 'T-1', amount: 500, reason: 'customer asked', nested: { list: [1, 'two', true, null] } },
     purpose: '',
     status: 'active',
     issuedAt: now,
@@ -54,6 +55,17 @@ export function storeContract(name: string, factory: () => StoreFactory): void {
       await store.insertLease(l);
       assert.deepEqual(await store.getLease(l.id), l);
       assert.equal(await store.getLease('nope'), undefined);
+    });
+
+    it('keeps the params a lease was decided with through every update (re-checks decide with them)', async () => {
+      const params = { ticket: 'T-1', reason: 'customer asked', n: 12, ok: true, none: null, list: [1, { deep: 'x' }] };
+      const l = lease({ params, maxUses: 3, usesLeft: 3 });
+      await store.insertLease(l);
+      assert.deepEqual((await store.useLease(l.id, l.agent, 1_000_100))!.lease.params, params);
+      assert.deepEqual((await store.renewLease(l.id, l.agent, 1_070_000, 1_000_200))!.params, params);
+      assert.deepEqual((await store.endLease(l.id, 'revoked', 't', 1_000_300))!.params, params);
+      assert.deepEqual((await store.getLease(l.id))!.params, params);
+      await store.insertLease(lease({ params: {} }));
     });
 
     it('50 concurrent uses of a one-use lease consume it exactly once', async () => {

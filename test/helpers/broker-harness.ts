@@ -87,6 +87,7 @@ export function baseRawConfig(pki: TestPki, dir: string, over: Record<string, un
           allow_networks: ['127.0.0.0/8'],
           context: { ticket: 'path.id' },
         },
+        resource: 'ticket/{ticket}',
       },
     },
     agents: {

@@ -73,6 +73,15 @@ describe('CLI: secrets put|list and lease request|show|renew|revoke against the 
     assert.match(denied.out, /next: /);
   });
 
+  it('lease request takes RESOURCE as optional: the broker renders it, and refuses another one', async () => {
+    const ok = await runCapture(['lease', 'request', 'tickets.update', '--param', 'ticket=T-5', '--json'], '', env);
+    assert.equal(ok.code, 0, ok.err);
+    assert.equal((JSON.parse(ok.out) as { lease: { resource: string } }).lease.resource, 'ticket/T-5');
+    const other = await runCapture(['lease', 'request', 'tickets.update', 'ticket/T-6', '--param', 'ticket=T-5'], '', env);
+    assert.equal(other.code, 1);
+    assert.match(other.err, /resource: is "ticket\/T-6", but this call is on "ticket\/T-5"/);
+  });
+
   it('client commands report missing flags as usage errors, and an unreachable broker in one line', async () => {
     const r = await runCapture(['lease', 'show', 'lease_x'], '', {});
     assert.equal(r.code, 2);

@@ -102,7 +102,7 @@ describe('crash: kill -9 under load, then restart (invariant 3)', function () {
       ...extra,
     });
     base['actions'] = {
-      'tickets.update': { http: http({ methods: ['PUT', 'GET'], paths: ['/tickets/{id}'], context: { ticket: 'path.id' } }), max_uses: 5 },
+      'tickets.update': { http: http({ methods: ['PUT', 'GET'], paths: ['/tickets/{id}'], context: { ticket: 'path.id' } }), resource: 'ticket/{ticket}', max_uses: 5 },
       // A long timeout: the call must still be in flight at the kill, however slow the machine.
       'helpdesk.hang': { http: http({ methods: ['GET'], paths: ['/hang'], timeout: '10m' }) },
     };
@@ -134,7 +134,7 @@ describe('crash: kill -9 under load, then restart (invariant 3)', function () {
 
     // A call that is in flight at the kill: its intent is durable (it reached the upstream), its result never comes.
     const hangClient = clientFor(first.port);
-    const hung = call<unknown, InvokeResponse__Output>(hangClient.agent, 'Invoke', { action: 'helpdesk.hang', resource: 'hang', method: 'GET', path: '/hang' }, { deadlineMs: 60_000 }).then(
+    const hung = call<unknown, InvokeResponse__Output>(hangClient.agent, 'Invoke', { action: 'helpdesk.hang', method: 'GET', path: '/hang' }, { deadlineMs: 60_000 }).then(
       () => 'answered',
       (e: grpc.ServiceError) => grpc.status[e.code],
     );

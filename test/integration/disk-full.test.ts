@@ -88,7 +88,7 @@ describe('disk full: fail closed, recover open (invariant 3)', function () {
       ...extra,
     });
     raw['actions'] = {
-      'tickets.update': { http: http(upstream.port, { methods: ['PUT', 'GET'], paths: ['/tickets/{id}'], context: { ticket: 'path.id' } }), max_uses: 10 },
+      'tickets.update': { http: http(upstream.port, { methods: ['PUT', 'GET'], paths: ['/tickets/{id}'], context: { ticket: 'path.id' } }), resource: 'ticket/{ticket}', max_uses: 10 },
       'gated.call': { http: http(gated.port, { methods: ['GET'], paths: ['/call'] }) },
       'gated.slow': { http: http(gated.port, { methods: ['GET'], paths: ['/slow'], timeout: '2s' }) },
     };
@@ -231,7 +231,7 @@ describe('disk full: fail closed, recover open (invariant 3)', function () {
   });
 
   it('a failed call whose invoke.result the log refused gets it once the log recovers', async () => {
-    const pending = call<unknown, InvokeResponse__Output>(agent(), 'Invoke', { action: 'gated.slow', resource: 'slow', method: 'GET', path: '/slow' }).then(
+    const pending = call<unknown, InvokeResponse__Output>(agent(), 'Invoke', { action: 'gated.slow', method: 'GET', path: '/slow' }).then(
       () => assert.fail('the held call should time out'),
       (e: grpc.ServiceError) => e,
     );
@@ -251,7 +251,7 @@ describe('disk full: fail closed, recover open (invariant 3)', function () {
   });
 
   it('a call that reached the upstream but whose result the log refused: UNAVAILABLE saying it was sent; the result is recorded later', async () => {
-    const pending = call<unknown, InvokeResponse__Output>(agent(), 'Invoke', { action: 'gated.call', resource: 'call', method: 'GET', path: '/call' }).then(
+    const pending = call<unknown, InvokeResponse__Output>(agent(), 'Invoke', { action: 'gated.call', method: 'GET', path: '/call' }).then(
       () => assert.fail('the call should fail: its result cannot be recorded'),
       (e: grpc.ServiceError) => e,
     );

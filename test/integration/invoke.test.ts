@@ -53,6 +53,7 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
           allow_headers: ['x-request-note'],
           context: { ticket: 'path.id' },
         }),
+        resource: 'ticket/{ticket}',
         max_uses: 20,
       },
       'helpdesk.misc': {
@@ -78,6 +79,7 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
           allow_networks: ['127.0.0.0/8'],
           context: { amount: 'body.amount' },
         }),
+        resource: 'stripe',
         max_uses: 1,
         budget: { field: 'amount', per: '24h' },
       },
@@ -155,7 +157,7 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
 
   it('an upstream echoing the secret in every form, gzipped and chunked, leaks none of it', async () => {
     for (const encoding of ['', 'gzip', 'br', 'deflate']) {
-      const res = await invoke({ action: 'helpdesk.misc', resource: 'echo', method: 'GET', path: '/echo', query: encoding ? [{ name: 'encoding', value: encoding }] : [] }).catch((e: grpc.ServiceError) => e);
+      const res = await invoke({ action: 'helpdesk.misc', method: 'GET', path: '/echo', query: encoding ? [{ name: 'encoding', value: encoding }] : [] }).catch((e: grpc.ServiceError) => e);
       if (!('statusCode' in res)) assert.fail(`echo ${encoding}: ${(res as grpc.ServiceError).message}`);
       const text = res.body.toString('latin1');
       const headerText = res.headers.map((h) => `${h.name}: ${h.value}`).join('\n');
@@ -168,7 +170,7 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
       const cl = res.headers.find((h) => h.name === 'content-length');
       assert.equal(Number(cl?.value), res.body.length, 'Content-Length recomputed');
     }
-    const cookie = await invoke({ action: 'helpdesk.misc', resource: 'c', method: 'GET', path: '/cookie' });
+    const cookie = await invoke({ action: 'helpdesk.misc', method: 'GET', path: '/cookie' });
     assert.ok(!cookie.headers.some((h) => h.name === 'set-cookie'), 'Set-Cookie is stripped');
   });
 
@@ -230,7 +232,7 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
   });
 
   it('a redirect is not followed', async () => {
-    const res = await invoke({ action: 'helpdesk.misc', resource: 'r', method: 'GET', path: '/redirect-away' });
+    const res = await invoke({ action: 'helpdesk.misc', method: 'GET', path: '/redirect-away' });
     assert.equal(res.statusCode, 302);
     assert.equal(helpdesk.requests.length, 1);
     assert.ok(!res.headers.some((h) => h.name === 'location'), 'a cross-origin Location is dropped');
@@ -238,7 +240,7 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
 
   it('a hostname resolving to 127.0.0.1 or 169.254.169.254 is refused without allow_networks', async () => {
     for (const action of ['tickets.read', 'tickets.meta']) {
-      await expectCode(invoke({ action, resource: 'ticket/T-1', method: 'GET', path: '/tickets/T-1' }), grpc.status.PERMISSION_DENIED, /allow_networks/);
+      await expectCode(invoke({ action, method: 'GET', path: '/tickets/T-1' }), grpc.status.PERMISSION_DENIED, /allow_networks/);
     }
     assert.equal(helpdesk.requests.length, 0);
   });

@@ -22,6 +22,7 @@ function rawConfig(pki: TestPki, dir: string): Record<string, unknown> {
       allow_networks: ['127.0.0.0/8'],
       context: { amount: 'body.amount' },
     },
+    resource: 'stripe',
     max_uses: 1,
   };
   (raw['agents'] as Record<string, unknown>)['support-bot'] = {
@@ -139,7 +140,8 @@ describe('leases over the real daemon and mTLS', function () {
     await restartWith(dir);
     const c = broker.clientFor('agents', 'support-bot');
     await expectCode(call(c.agent, 'RequestLease', { action: 'nope.nope', resource: 'x' }), grpc.status.INVALID_ARGUMENT, /^action: /);
-    await expectCode(call(c.agent, 'RequestLease', { action: 'tickets.update', resource: '' , params: { fields: { ticket: { stringValue: 'T-1' } } } }), grpc.status.INVALID_ARGUMENT, /^resource: /);
+    await expectCode(call(c.agent, 'RequestLease', { action: 'tickets.update', resource: 'ticket/T-1 ', params: { fields: { ticket: { stringValue: 'T-1' } } } }), grpc.status.INVALID_ARGUMENT, /^resource: /);
+    await expectCode(call(c.agent, 'RequestLease', { action: 'tickets.update', resource: 'ticket/T-2', params: { fields: { ticket: { stringValue: 'T-1' } } } }), grpc.status.INVALID_ARGUMENT, /^resource: is "ticket\/T-2", but this call is on "ticket\/T-1"/);
     await expectCode(call(c.agent, 'RequestLease', { action: 'tickets.update', resource: 'ticket/T-1' }), grpc.status.INVALID_ARGUMENT, /^params\.ticket: required/);
     await expectCode(
       call(c.agent, 'RequestLease', { action: 'billing.refund', resource: 'stripe', params: { fields: { amount: { numberValue: 10.5 } } } }),

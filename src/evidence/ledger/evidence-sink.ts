@@ -48,6 +48,15 @@ export interface EvidenceRef {
 export interface EvidenceSink {
   /** Appends in order; resolves when durable; rejects with UNAVAILABLE when the log cannot be written. */
   append(drafts: readonly EvidenceDraft[]): Promise<EvidenceRef[]>;
+  /**
+   * A conditional state change committed with its evidence, or neither:
+   * `change` runs synchronously inside the append's write transaction (a
+   * store statement on the same database, Store.statements); when it returns
+   * undefined nothing changed and nothing is appended (resolves undefined);
+   * otherwise `drafts(value)` are appended in the same commit, so an entry
+   * records exactly what the change stored. Resolves once durable.
+   */
+  appendWith?<T>(change: () => T | undefined, drafts: (value: T) => readonly EvidenceDraft[]): Promise<{ value: T; refs: EvidenceRef[] } | undefined>;
 }
 
 /** Every entry type, for checking drafts at run time. */

@@ -27,6 +27,11 @@ export interface PreparedBatch {
   readonly head: TreeHead;
 }
 
+/** What a batch's build may do inside the append transaction. */
+export interface BatchTransaction {
+  atomically<R>(fn: () => R): R;
+}
+
 export interface StoredCheckpoint {
   readonly size: number;
   readonly rootHash: Buffer;
@@ -58,9 +63,11 @@ export interface LedgerStorage extends LedgerReadStorage {
    * from settling the caller's own bookkeeping) and writes what it returns.
    * Resolves with build's result once committed (fsynced); rejects with
    * UNAVAILABLE when the transaction cannot be written, and then nothing of
-   * it is stored. A build returning no entries writes nothing.
+   * it is stored. A build returning no entries writes nothing. `tx.atomically`
+   * runs part of the build as a unit inside the transaction (a savepoint):
+   * when it throws, what it wrote is undone and the rest of the batch stays.
    */
-  appendBatch<T extends PreparedBatch>(build: (head: TreeHead) => T): Promise<T>;
+  appendBatch<T extends PreparedBatch>(build: (head: TreeHead, tx: BatchTransaction) => T): Promise<T>;
   /** Durably stores a signed checkpoint. */
   insertCheckpoint(cp: StoredCheckpoint): Promise<void>;
 }

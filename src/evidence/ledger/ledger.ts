@@ -22,7 +22,7 @@ import {
 } from './ledger-reader';
 import { checkLedgerIntegrity } from './integrity-check';
 import type { EvidenceKeyStore, PreviousLogKey } from './key-history';
-import type { LedgerStorage, PreparedBatch, StoredCheckpoint, StoredEntry } from './ledger-storage';
+import type { BatchTransaction, LedgerStorage, PreparedBatch, StoredCheckpoint, StoredEntry } from './ledger-storage';
 import { appendToEdge, type TreeHead } from './right-edge';
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
@@ -73,6 +73,11 @@ export interface LedgerCheckpoint extends StoredCheckpoint {
 
 interface PendingAppend {
   readonly drafts: readonly EvidenceDraft[];
+  /**
+   * appendWith: runs inside the transaction and gives the drafts (replacing
+   * `drafts`), or undefined when its change did not happen.
+   */
+  readonly change?: () => readonly EvidenceDraft[] | undefined;
   readonly timeMs: number;
   readonly resolve: (refs: EvidenceRef[]) => void;
   readonly reject: (err: unknown) => void;
@@ -252,6 +257,38 @@ export class Ledger implements EvidenceSink {
     });
   }
 
+  /**
+   * A conditional change committed with its evidence, or neither (see
+   * EvidenceSink.appendWith): `change` runs in this append's transaction, in
+   * a savepoint with the entries it leads to, so an entry the log refuses
+   * undoes the change too.
+   */
+  appendWith<T>(change: () => T | undefined, drafts: (value: T) => readonly EvidenceDraft[]): Promise<{ value: T; refs: EvidenceRef[] } | undefined> {
+    if (this.#closed) return Promise.reject(unavailable('evidence log'));
+    if (this.#broken) return Promise.reject(this.#broken);
+    const timeMs = this.clock.now();
+    let value: T | undefined;
+    return new Promise((resolve, reject) => {
+      this.#queue.push({
+        drafts: [],
+        change: () => {
+          value = change();
+          if (value === undefined) return undefined;
+          const out = drafts(value);
+          out.forEach(checkDraft);
+          return out;
+        },
+        timeMs,
+        resolve: (refs) => resolve(value === undefined ? undefined : { value, refs }),
+        reject,
+      });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        this.#write();
+      }
+    });
+  }
+
   /** Records the policy set the broker now enforces (called at start and on reload). */
   async recordPolicyLoaded(version: string, ids: readonly string[]): Promise<EvidenceRef> {
     const [ref] = await this.append([{ type: 'policy.loaded', policy_version: version, policies: [...ids] }]);
@@ -270,11 +307,11 @@ export class Ledger implements EvidenceSink {
   #write(): void {
     let taken: PendingAppend[] | undefined;
     const run = this.storage
-      .appendBatch((head): Batch => {
+      .appendBatch((head, tx): Batch => {
         taken = this.#queue;
         this.#queue = [];
         this.#scheduled = false;
-        return this.#build(head, taken);
+        return this.#build(head, taken, tx);
       })
       .then(
         (batch) => {
@@ -301,7 +338,7 @@ export class Ledger implements EvidenceSink {
   }
 
   /** Pure apart from rejecting appends whose entries are invalid: those get no index. */
-  #build(head: TreeHead, appends: readonly PendingAppend[]): Batch {
+  #build(head: TreeHead, appends: readonly PendingAppend[], tx: BatchTransaction): Batch {
     const edge = [...head.edge];
     const entries: StoredEntry[] = [];
     const nodes: StoredNode[] = [];
@@ -313,7 +350,15 @@ export class Ledger implements EvidenceSink {
       let encoded: StoredEntry[];
       try {
         const time = new Date(p.timeMs).toISOString();
-        encoded = p.drafts.map((d, i) => this.#encode(d, next + i, p.timeMs, time, ids.toString('hex', 16 * drawn, 16 * ++drawn)));
+        const change = p.change;
+        encoded = change
+          ? // The change and its entries as one unit: a refused entry undoes the change.
+            tx.atomically(() => {
+              const drafts = change() ?? [];
+              const own = randomPoolBytes(16 * drafts.length);
+              return drafts.map((d, i) => this.#encode(d, next + i, p.timeMs, time, own.toString('hex', 16 * i, 16 * (i + 1))));
+            })
+          : p.drafts.map((d, i) => this.#encode(d, next + i, p.timeMs, time, ids.toString('hex', 16 * drawn, 16 * ++drawn)));
       } catch (err) {
         p.refused = true;
         p.reject(err);

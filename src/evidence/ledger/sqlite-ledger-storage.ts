@@ -5,6 +5,7 @@ import type { BundleEntry } from '../bundle';
 import { EvidenceError } from '../evidence-error';
 import { HASH_SIZE, type NodeKey } from '../merkle';
 import type {
+  BatchTransaction,
   CosignedCheckpointReader,
   CosignedCheckpointStorage,
   LedgerReadStorage,
@@ -234,13 +235,23 @@ export class SqliteLedgerStorage extends SqliteLedgerReadStorage implements Ledg
     };
   }
 
-  appendBatch<T extends PreparedBatch>(build: (head: TreeHead) => T): Promise<T> {
+  appendBatch<T extends PreparedBatch>(build: (head: TreeHead, tx: BatchTransaction) => T): Promise<T> {
     return this.writes
       .run(() => {
         const cached = this.#head;
         this.#head = undefined;
         const head = cached && cached.size === this.sizeSync() ? cached : this.headSync();
-        const batch = build(head);
+        // Nested in GroupCommit's transaction, better-sqlite3 makes this a savepoint. Some errors
+        // (an I/O error) roll back the whole transaction: then no later change may run (it would
+        // commit on its own), and the batch fails as a whole.
+        const tx: BatchTransaction = {
+          atomically: (fn) => {
+            if (!this.db.inTransaction) throw unavailable('evidence log', new Error('the append transaction was rolled back'));
+            return this.db.transaction(fn)();
+          },
+        };
+        const batch = build(head, tx);
+        if (!this.db.inTransaction) throw unavailable('evidence log', new Error('the append transaction was rolled back'));
         checkBatch(head, batch);
         const subtrees = subtreesByEntry(head.size, batch);
         batch.entries.forEach((e, i) => this.wst.entry.run(e.index, e.type, e.timeMs, e.bytes, e.leafHash, subtrees[i]));

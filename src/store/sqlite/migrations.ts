@@ -201,4 +201,12 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; s
       END;
     `,
   },
+  {
+    version: 6,
+    name: 'lease decision params',
+    // The params a lease was decided with (canonical JSON, at most 8 KiB,
+    // checked at RequestLease), so every use and renewal re-decides the same
+    // question. Leases from before keep '{}', what they were re-checked with.
+    sql: `ALTER TABLE leases ADD COLUMN params TEXT NOT NULL DEFAULT '{}' CHECK (length(params) <= 8192);`,
+  },
 ];

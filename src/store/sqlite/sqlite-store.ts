@@ -3,9 +3,13 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import type { LeaseFilter, LeaseRecord, LeaseStatus } from '../../leases/lease';
 import { BrokerError, unavailable } from '../../lib/errors';
-import type { Store, TrustRecord } from '../store';
+import type { LeaseStatements, Store, TrustRecord } from '../store';
+import { canonicalize } from '../../evidence/canonical-json';
 import { GroupCommit } from './group-commit';
 import { SQLITE_MIGRATIONS } from './migrations';
+
+/** The params column's bound (migration 6); RequestLease refuses larger params first. */
+const MAX_PARAMS_BYTES = 8192;
 
 interface LeaseRow {
   id: string;
@@ -13,6 +17,7 @@ interface LeaseRow {
   action: string;
   resource: string;
   context: string;
+  params: string;
   purpose: string;
   status: LeaseStatus;
   issued_at: number;
@@ -34,6 +39,7 @@ function fromRow(r: LeaseRow): LeaseRecord {
     action: r.action,
     resource: r.resource,
     context: JSON.parse(r.context) as LeaseRecord['context'],
+    params: JSON.parse(r.params) as LeaseRecord['params'],
     purpose: r.purpose,
     status: r.status,
     issuedAt: r.issued_at,
@@ -98,6 +104,13 @@ export class SqliteStore implements Store {
   readonly db: Database.Database;
   readonly writes: GroupCommit;
   private readonly st: ReturnType<SqliteStore['prepare']>;
+  /** For a write transaction already open on this database (the evidence log's appendWith). */
+  readonly statements: LeaseStatements = {
+    renewLease: (id, agent, expiresAt, now) => {
+      const r = this.st.renew.get({ id, agent, expires_at: expiresAt, now }) as LeaseRow | undefined;
+      return r ? fromRow(r) : undefined;
+    },
+  };
 
   constructor(opts: SqliteStoreOptions) {
     mkdirSync(path.dirname(opts.path), { recursive: true, mode: 0o700 });
@@ -132,9 +145,9 @@ export class SqliteStore implements Store {
   private prepare() {
     const d = this.db;
     return {
-      insert: d.prepare(`INSERT INTO leases (id, agent, action, resource, context, purpose, status, issued_at, expires_at, max_expires_at,
+      insert: d.prepare(`INSERT INTO leases (id, agent, action, resource, context, params, purpose, status, issued_at, expires_at, max_expires_at,
         max_uses, uses_left, policy_version, policy_ids, tier, revoke_reason, updated_at)
-        VALUES (@id, @agent, @action, @resource, @context, @purpose, @status, @issued_at, @expires_at, @max_expires_at,
+        VALUES (@id, @agent, @action, @resource, @context, @params, @purpose, @status, @issued_at, @expires_at, @max_expires_at,
         @max_uses, @uses_left, @policy_version, @policy_ids, @tier, @revoke_reason, @updated_at)`),
       get: d.prepare('SELECT * FROM leases WHERE id = ?'),
       countActive: d.prepare('SELECT n FROM agent_active_leases WHERE agent = ?'),
@@ -176,6 +189,7 @@ export class SqliteStore implements Store {
         action: l.action,
         resource: l.resource,
         context: JSON.stringify(l.context),
+        params: canonicalize(l.params, { maxBytes: MAX_PARAMS_BYTES }).toString('utf8'),
         purpose: l.purpose,
         status: l.status,
         issued_at: l.issuedAt,
@@ -213,10 +227,7 @@ export class SqliteStore implements Store {
   }
 
   renewLease(id: string, agent: string, expiresAt: number, now: number): Promise<LeaseRecord | undefined> {
-    return this.write(() => {
-      const r = this.st.renew.get({ id, agent, expires_at: expiresAt, now }) as LeaseRow | undefined;
-      return r ? fromRow(r) : undefined;
-    });
+    return this.write(() => this.statements.renewLease(id, agent, expiresAt, now));
   }
 
   endLease(id: string, status: 'revoked' | 'expired' | 'revoke_failed', reason: string, now: number): Promise<LeaseRecord | undefined> {

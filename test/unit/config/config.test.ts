@@ -160,9 +160,45 @@ describe('config', () => {
     }
   });
 
+  const http = { base_url: 'https://helpdesk.example.com/api', methods: ['PUT'], paths: ['/tickets/{id}'], auth: { bearer: 'helpdesk-token' }, context: { ticket: 'path.id' } };
+
+  it('compiles resource templates, default_uses and max_uses, with their defaults', () => {
+    const raw = good();
+    raw['actions'] = {
+      'tickets.update': { http, resource: 'ticket/{ticket}', default_uses: 3, max_uses: 10 },
+      'tickets.read': { http, resource: 'helpdesk' },
+      'tickets.list': { http },
+    };
+    const c = compileConfig(raw, '/etc/sb/config.yaml');
+    const t = c.actions['tickets.update']!;
+    assert.deepEqual(t.resource, { source: 'ticket/{ticket}', parts: [{ text: 'ticket/' }, { field: 'ticket' }] });
+    assert.deepEqual([t.defaultUses, t.maxUses], [3, 10]);
+    assert.deepEqual(c.actions['tickets.read']!.resource.parts, [{ text: 'helpdesk' }]);
+    const l = c.actions['tickets.list']!;
+    assert.deepEqual(l.resource.parts, [{ text: 'tickets.list' }], 'the action name by default');
+    assert.deepEqual([l.defaultUses, l.maxUses], [1, 100], 'default_uses 1, max_uses 100 (a hard cap)');
+  });
+
+  it('refuses a resource template naming an undeclared field, a bad resource, and default_uses over max_uses', () => {
+    const raw = good();
+    raw['actions'] = {
+      'tickets.update': { http, resource: 'ticket/{id}', default_uses: 5, max_uses: 2 },
+      'tickets.read': { http, resource: 'ticket {ticket}' },
+    };
+    const problems = problemsOf(raw);
+    const at = (p: string) => problems.filter((x) => x.path === p).map((x) => x.message);
+    assert.equal(at('actions.tickets.update.resource').length, 1, JSON.stringify(problems));
+    assert.match(at('actions.tickets.update.resource')[0]!, /names \{id\}, which is not a declared context field of this action \(declared: ticket/);
+    assert.match(at('actions.tickets.update.default_uses')[0]!, /more than max_uses \(2\)/);
+    assert.match(at('actions.tickets.read.resource')[0]!, /letters, digits/);
+    assert.equal(problems.length, 3, JSON.stringify(problems));
+  });
+
   it('loads the dev config shipped in deploy/dev', () => {
     const c = loadConfig(path.resolve(__dirname, '../../../deploy/dev/config.yaml'));
     assert.equal(c.devMode, true);
     assert.ok(c.actions['billing.refund']!.budget);
+    assert.equal(c.actions['tickets.update']!.resource.source, 'ticket/{ticket}');
+    assert.equal(c.actions['billing.refund']!.resource.source, 'stripe');
   });
 });
