@@ -1,6 +1,7 @@
 import type { BrokerConfig } from './config/config-types';
 import { checkKeyFilePermissions } from './identity/key-files';
 import { systemClock, type Clock } from './lib/clock';
+import { IdSource } from './lib/ids';
 import { createLogger, type Logger } from './lib/logger';
 import { compileHttpActions } from './broker/http-actions';
 import { InvokeService } from './broker/invoke-service';
@@ -97,6 +98,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const { config } = opts;
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger({ level: config.logLevel });
+  // One pool of CSPRNG bytes for every id the daemon makes (lease, request, evidence entry).
+  const ids = new IdSource();
   if (config.devMode) {
     log.warn('DEV MODE: key-file permission checks are off. Never run dev mode outside a workstation.');
   } else {
@@ -110,7 +113,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   if (opts.evidence !== false) {
     try {
       // Creates the signing key if missing; refuses to start if the stored tree does not match its last checkpoint.
-      ledger = await openEvidence({ config, store, clock, log });
+      ledger = await openEvidence({ config, store, clock, log, ids });
       await ledger.recordPolicyLoaded(policy.version, policy.policySet.policies.map((p) => p.id));
       // Brokered calls whose invoke.result a stop lost get invoke.unknown, durably, before anything is served.
       await settleOpenIntents({ store, evidence: ledger, log });
@@ -125,9 +128,9 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const denials = ledger
     ? new DenialFolder({ sink: ledger, clock, log, bytesPerMinute: (a) => (config.agents[a] ?? config).limits.evidenceBytesPerMinute })
     : undefined;
-  const leases = new LeaseService({ config, store, policy: () => policy, clock, ...evidence, ...(denials ? { denials } : {}) });
+  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}) });
   const secrets = new SecretResolver({ config, clock });
-  const invoke = new InvokeService({ config, store, leases, specs, secrets, clock, ...evidence, ...(denials ? { denials } : {}), ...(opts.resolver ? { resolver: opts.resolver } : {}) });
+  const invoke = new InvokeService({ config, store, leases, specs, secrets, clock, ids, ...evidence, ...(denials ? { denials } : {}), ...(opts.resolver ? { resolver: opts.resolver } : {}) });
   const reaper = new LeaseReaper({
     store,
     clock,
@@ -148,7 +151,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   );
   let grpcServers: GrpcServers;
   try {
-    grpcServers = await startGrpc({ config, handlers: mergeHandlers(handlers, opts.handlerOverrides), log, clock });
+    grpcServers = await startGrpc({ config, handlers: mergeHandlers(handlers, opts.handlerOverrides), log, clock, ids });
   } catch (err) {
     await ledger?.close();
     await store.close();

@@ -5,7 +5,7 @@ import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledge
 import type { LeaseRecord } from '../leases/lease';
 import type { Clock } from '../lib/clock';
 import { BrokerError, failedPrecondition, invalidArgument, permissionDenied } from '../lib/errors';
-import { newLeaseId } from '../lib/ids';
+import type { LeaseIds } from '../lib/ids';
 import type { Logger } from '../lib/logger';
 import type { SecretValue } from '../lib/secret-value';
 import type { Explanation, PolicyDecision } from '../policy';
@@ -44,6 +44,8 @@ export interface InvokeServiceDeps {
   specs: ReadonlyMap<string, HttpActionSpec>;
   secrets: SecretResolver;
   clock: Clock;
+  /** Where lease ids come from (one IdSource, built by the composition root). */
+  ids: LeaseIds;
   evidence?: EvidenceSink;
   /** Folds repeated identical denials (bounded evidence per agent). */
   denials?: DenialFolder;
@@ -214,7 +216,7 @@ export class InvokeService {
     const now = this.deps.clock.now();
     const ttl = 60_000;
     const lease: LeaseRecord = {
-      id: newLeaseId(now),
+      id: this.deps.ids.newLeaseId(now),
       agent: agent.name,
       action: req.action,
       resource,

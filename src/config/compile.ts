@@ -26,10 +26,10 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const NAME_EXPECTED = 'a name of letters, digits, ".", "_" or "-" (at most 64)';
 const ACTION_NAME = /^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$/;
 const URI_ID = /^[a-z][a-z0-9+.-]*:\/\/[^\s]+$/;
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
-const PRIVILEGES = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE']);
+const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
+const PRIVILEGES: ReadonlySet<string> = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE']);
 const SQL_IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
-const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+const LOG_LEVELS: ReadonlySet<string> = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 const DEFAULT_KEY_OVERLAP_MS = 24 * 3_600_000;
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({

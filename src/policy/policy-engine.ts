@@ -290,7 +290,7 @@ export function createPolicyEngine(policySet: PolicySet, opts: PolicyEngineOptio
   });
 }
 
-const NOTHING_SATISFIED: CheckOutcome = { satisfied: new Set(), errored: new Map() };
+const NOTHING_SATISFIED: CheckOutcome = Object.freeze({ satisfied: new Set<string>(), errored: new Map<string, string>() });
 
 function byIdOrder(a: PolicyInfo, b: PolicyInfo): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
