@@ -44,6 +44,8 @@ export interface App {
   store: Store;
   ledger?: Ledger;
   leases: LeaseService;
+  /** The policy engine (tests read its decision-cache stats). */
+  policy: PolicyEngine;
   reaper: LeaseReaper;
   port: number;
   healthPort?: number;
@@ -69,7 +71,7 @@ export function keyFilesOf(config: BrokerConfig): string[] {
 }
 
 /** Loads the policy set and checks that every approval obligation names a configured approval group. */
-export async function loadPolicies(config: Pick<BrokerConfig, 'policies' | 'approvals'>, log?: Logger): Promise<PolicyEngine> {
+export async function loadPolicies(config: Pick<BrokerConfig, 'policies' | 'approvals'> & Partial<Pick<BrokerConfig, 'policy'>>, log?: Logger): Promise<PolicyEngine> {
   const set = await loadPolicySet(config.policies);
   const problems: string[] = [];
   for (const p of set.policies) {
@@ -78,7 +80,10 @@ export async function loadPolicies(config: Pick<BrokerConfig, 'policies' | 'appr
     }
   }
   if (problems.length) throw new StartupError(problems.join('; '));
-  return createPolicyEngine(set, { onError: (err) => log?.error({ err }, 'policy evaluation failed; denied') });
+  return createPolicyEngine(set, {
+    ...(config.policy ? { cacheBytes: config.policy.cacheBytes } : {}),
+    onError: (err) => log?.error({ err }, 'policy evaluation failed; denied'),
+  });
 }
 
 function mergeHandlers(base: Handlers, extra: Handlers | undefined): Handlers {
@@ -166,6 +171,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     store,
     ...(ledger ? { ledger } : {}),
     leases,
+    policy,
     reaper,
     port: grpcServers.port,
     ...(grpcServers.healthPort !== undefined ? { healthPort: grpcServers.healthPort } : {}),

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { parseCosignatureVerifierKey } from '../evidence/cosignature';
 import { DURATION_EXPECTED, parseDuration } from './duration';
 import { ConfigError, Problems, Section, describe, isObj, join } from './problems';
+import { policySection } from './policy-section';
 import {
   OPERATOR_ROLES,
   type ActionConfig,
@@ -446,6 +447,7 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
   });
 
   const policiesRel = root.string('policies', { expect: 'a directory of .cedar files' });
+  const policy = policySection(root.section('policy', false));
   const logLevel = (root.string('log_level', { required: false }) ?? 'info') as BrokerConfig['logLevel'];
   if (!LOG_LEVELS.has(logLevel)) problems.add('log_level', `expected one of ${[...LOG_LEVELS].join(', ')}`);
   root.done();
@@ -469,6 +471,7 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     operators,
     approvals,
     policies: path.resolve(baseDir, policiesRel),
+    policy,
     logLevel,
   });
 }
