@@ -4,7 +4,7 @@ import { systemClock, type Clock } from './lib/clock';
 import { IdSource } from './lib/ids';
 import { createLogger, type Logger } from './lib/logger';
 import { compileHttpActions } from './broker/http-actions';
-import { InvokeService } from './broker/invoke-service';
+import { InvokeService, type InvokeHooks } from './broker/invoke-service';
 import { DenialFolder } from './broker/denial-folder';
 import { LeaseService, leaseDraft } from './broker/lease-service';
 import { SecretResolver } from './broker/secret-resolver';
@@ -36,6 +36,10 @@ export interface AppOptions {
   evidence?: boolean;
   /** Replaces or adds handlers; tests use it to inject faults through the real transport. */
   handlerOverrides?: Handlers;
+  /** Tests only: hooks into a brokered call (a barrier before a use is spent). */
+  hooks?: InvokeHooks;
+  /** How often the lease reaper runs; default 1 s (tests shorten it). */
+  reaperIntervalMs?: number;
 }
 
 export interface App {
@@ -135,13 +139,13 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     : undefined;
   const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}) });
   const secrets = new SecretResolver({ config, clock });
-  const invoke = new InvokeService({ config, store, leases, specs, secrets, clock, ids, ...evidence, ...(denials ? { denials } : {}), ...(opts.resolver ? { resolver: opts.resolver } : {}) });
+  const invoke = new InvokeService({ config, store, leases, specs, secrets, clock, ids, ...evidence, ...(denials ? { denials } : {}), ...(opts.resolver ? { resolver: opts.resolver } : {}), ...(opts.hooks ? { hooks: opts.hooks } : {}) });
   const reaper = new LeaseReaper({
     store,
     clock,
     log,
     ...(ledger ? { onExpired: (l) => leases.recordEnded(leaseDraft('lease.expired', l), log) } : {}),
-  });
+  }, opts.reaperIntervalMs);
   try {
     // Leases that expired while the daemon was down are expired before it serves.
     await reaper.tick();

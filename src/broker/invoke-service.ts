@@ -51,6 +51,16 @@ export interface InvokeServiceDeps {
   denials?: DenialFolder;
   /** DNS for upstream hosts; tests inject one so a hostname can resolve to a chosen address. */
   resolver?: Resolver;
+  /** Test hooks (through AppOptions); never set in the daemon. */
+  hooks?: InvokeHooks;
+}
+
+export interface InvokeHooks {
+  /**
+   * Runs on an Invoke on a lease after every check passed and before its use is
+   * spent: a test's barrier here makes concurrent Invokes race for the use.
+   */
+  beforeUse?: () => Promise<void>;
 }
 
 /** A denial of an Invoke: PERMISSION_DENIED, the explanation as JSON in the trailer, the hint as the status detail. */
@@ -115,6 +125,7 @@ export class InvokeService {
     }
 
     // 4. Spend one use atomically: of 50 concurrent Invokes on a one-use lease exactly one gets here.
+    if (!oneShot) await this.deps.hooks?.beforeUse?.();
     const used = oneShot ?? (await this.deps.store.useLease(lease.id, agent.name, this.deps.clock.now()));
     if (!used) {
       const now = await this.deps.store.getLease(lease.id);
