@@ -278,7 +278,18 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
     assert.equal(helpdesk.requests.length, 0);
   });
 
-  it('the secrets never appear in the logs or the SQLite files', async () => {
+  it('the secrets never appear in the logs or the SQLite files (and the log scanned holds the calls made)', async () => {
+    // A call whose outbound request carried the token: its log line must be there, or the scan below proves nothing.
+    const id = await lease('T-11', 1);
+    await invoke({ leaseId: id, method: 'PUT', path: '/tickets/T-11', body: Buffer.from('{"status":"closed"}') });
+    const lines = broker.logs.text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const done = lines.filter((l) => l['msg'] === 'brokered call done');
+    assert.ok(
+      done.some((l) => l['lease_id'] === id && l['status'] === 200 && typeof l['request_id'] === 'string'),
+      `no "brokered call done" line for ${id} among ${lines.length} log lines`,
+    );
+    assert.ok(done.length >= 5, `only ${done.length} brokered calls logged over the whole suite`);
+    assert.ok(lines.some((l) => l['msg'] === 'lease granted' && l['lease_id'] === id), 'the grant is logged');
     const forms = [TOKEN, STRIPE, ...Object.values(secretEchoForms(TOKEN)).filter((v) => v.length > 12)];
     for (const f of readdirSync(tmp.dir).filter((n) => n.startsWith('broker.db'))) {
       const bytes = readFileSync(path.join(tmp.dir, f)).toString('latin1');
