@@ -24,7 +24,7 @@ import { Ledger } from '../src/evidence/ledger/ledger';
 import { SqliteLedgerStorage } from '../src/evidence/ledger/sqlite-ledger-storage';
 import type { LeaseRecord } from '../src/leases/lease';
 import { systemClock } from '../src/lib/clock';
-import { newLeaseId } from '../src/lib/ids';
+import { IdSource } from '../src/lib/ids';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store';
 import Database from 'better-sqlite3';
 import { baseRawConfig, makeTestPki, tempDir } from '../test/helpers/broker-harness';
@@ -58,17 +58,19 @@ function evidenceEntries(dbFile: string): number {
 async function micro(dir: string, seconds: number, concurrency: number): Promise<RunStats[]> {
   const store = new SqliteStore({ path: path.join(dir, 'micro.db') });
   const origin = 'bench.example/secret-broker';
+  const ids = new IdSource();
   const ledger = await Ledger.open({
     storage: new SqliteLedgerStorage(store.db, store.writes),
     origin,
     signer: parseSignerKey(generateNoteKey(origin).signerKey),
     clock: systemClock,
+    ids,
   });
   ledger.start();
   const lease = (): LeaseRecord => {
     const now = Date.now();
     return {
-      id: newLeaseId(), agent: 'support-bot', action: 'tickets.update', resource: 'ticket/T-1', context: { ticket: 'T-1' }, params: { ticket: 'T-1' }, purpose: '',
+      id: ids.newLeaseId(now), agent: 'support-bot', action: 'tickets.update', resource: 'ticket/T-1', context: { ticket: 'T-1' }, params: { ticket: 'T-1' }, purpose: '',
       status: 'active', issuedAt: now, expiresAt: now + 60_000, maxExpiresAt: now + 60_000, maxUses: 1, usesLeft: 1,
       policyVersion: 'sha256:0123456789abcdef', policyIds: ['tickets-update-support'], tier: 'standard', updatedAt: now,
     };

@@ -1,9 +1,10 @@
 import type { BrokerConfig } from './config/config-types';
 import { checkKeyFilePermissions } from './identity/key-files';
 import { systemClock, type Clock } from './lib/clock';
+import { IdSource } from './lib/ids';
 import { createLogger, type Logger } from './lib/logger';
 import { compileHttpActions } from './broker/http-actions';
-import { InvokeService } from './broker/invoke-service';
+import { InvokeService, type InvokeHooks } from './broker/invoke-service';
 import { DenialFolder } from './broker/denial-folder';
 import { LeaseService, leaseDraft } from './broker/lease-service';
 import { SecretResolver } from './broker/secret-resolver';
@@ -35,6 +36,10 @@ export interface AppOptions {
   evidence?: boolean;
   /** Replaces or adds handlers; tests use it to inject faults through the real transport. */
   handlerOverrides?: Handlers;
+  /** Tests only: hooks into a brokered call (a barrier before a use is spent). */
+  hooks?: InvokeHooks;
+  /** How often the lease reaper runs; default 1 s (tests shorten it). */
+  reaperIntervalMs?: number;
 }
 
 export interface App {
@@ -43,6 +48,8 @@ export interface App {
   store: Store;
   ledger?: Ledger;
   leases: LeaseService;
+  /** The policy engine (tests read its decision-cache stats). */
+  policy: PolicyEngine;
   reaper: LeaseReaper;
   port: number;
   healthPort?: number;
@@ -68,7 +75,7 @@ export function keyFilesOf(config: BrokerConfig): string[] {
 }
 
 /** Loads the policy set and checks that every approval obligation names a configured approval group. */
-export async function loadPolicies(config: Pick<BrokerConfig, 'policies' | 'approvals'>, log?: Logger): Promise<PolicyEngine> {
+export async function loadPolicies(config: Pick<BrokerConfig, 'policies' | 'approvals'> & Partial<Pick<BrokerConfig, 'policy'>>, log?: Logger): Promise<PolicyEngine> {
   const set = await loadPolicySet(config.policies);
   const problems: string[] = [];
   for (const p of set.policies) {
@@ -77,7 +84,10 @@ export async function loadPolicies(config: Pick<BrokerConfig, 'policies' | 'appr
     }
   }
   if (problems.length) throw new StartupError(problems.join('; '));
-  return createPolicyEngine(set, { onError: (err) => log?.error({ err }, 'policy evaluation failed; denied') });
+  return createPolicyEngine(set, {
+    ...(config.policy ? { cacheBytes: config.policy.cacheBytes } : {}),
+    onError: (err) => log?.error({ err }, 'policy evaluation failed; denied'),
+  });
 }
 
 function mergeHandlers(base: Handlers, extra: Handlers | undefined): Handlers {
@@ -97,6 +107,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const { config } = opts;
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger({ level: config.logLevel });
+  // One pool of CSPRNG bytes for every id the daemon makes (lease, request, evidence entry).
+  const ids = new IdSource();
   if (config.devMode) {
     log.warn('DEV MODE: key-file permission checks are off. Never run dev mode outside a workstation.');
   } else {
@@ -110,7 +122,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   if (opts.evidence !== false) {
     try {
       // Creates the signing key if missing; refuses to start if the stored tree does not match its last checkpoint.
-      ledger = await openEvidence({ config, store, clock, log });
+      ledger = await openEvidence({ config, store, clock, log, ids });
       await ledger.recordPolicyLoaded(policy.version, policy.policySet.policies.map((p) => p.id));
       // Brokered calls whose invoke.result a stop lost get invoke.unknown, durably, before anything is served.
       await settleOpenIntents({ store, evidence: ledger, log });
@@ -125,15 +137,15 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const denials = ledger
     ? new DenialFolder({ sink: ledger, clock, log, bytesPerMinute: (a) => (config.agents[a] ?? config).limits.evidenceBytesPerMinute })
     : undefined;
-  const leases = new LeaseService({ config, store, policy: () => policy, clock, ...evidence, ...(denials ? { denials } : {}) });
+  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}) });
   const secrets = new SecretResolver({ config, clock });
-  const invoke = new InvokeService({ config, store, leases, specs, secrets, clock, ...evidence, ...(denials ? { denials } : {}), ...(opts.resolver ? { resolver: opts.resolver } : {}) });
+  const invoke = new InvokeService({ config, store, leases, specs, secrets, clock, ids, ...evidence, ...(denials ? { denials } : {}), ...(opts.resolver ? { resolver: opts.resolver } : {}), ...(opts.hooks ? { hooks: opts.hooks } : {}) });
   const reaper = new LeaseReaper({
     store,
     clock,
     log,
     ...(ledger ? { onExpired: (l) => leases.recordEnded(leaseDraft('lease.expired', l), log) } : {}),
-  });
+  }, opts.reaperIntervalMs);
   try {
     // Leases that expired while the daemon was down are expired before it serves.
     await reaper.tick();
@@ -148,7 +160,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   );
   let grpcServers: GrpcServers;
   try {
-    grpcServers = await startGrpc({ config, handlers: mergeHandlers(handlers, opts.handlerOverrides), log, clock });
+    grpcServers = await startGrpc({ config, handlers: mergeHandlers(handlers, opts.handlerOverrides), log, clock, ids });
   } catch (err) {
     await ledger?.close();
     await store.close();
@@ -163,6 +175,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     store,
     ...(ledger ? { ledger } : {}),
     leases,
+    policy,
     reaper,
     port: grpcServers.port,
     ...(grpcServers.healthPort !== undefined ? { healthPort: grpcServers.healthPort } : {}),

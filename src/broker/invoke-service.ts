@@ -5,7 +5,7 @@ import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledge
 import type { LeaseRecord } from '../leases/lease';
 import type { Clock } from '../lib/clock';
 import { BrokerError, failedPrecondition, invalidArgument, permissionDenied } from '../lib/errors';
-import { newLeaseId } from '../lib/ids';
+import type { LeaseIds } from '../lib/ids';
 import type { Logger } from '../lib/logger';
 import type { SecretValue } from '../lib/secret-value';
 import type { Explanation, PolicyDecision } from '../policy';
@@ -44,11 +44,23 @@ export interface InvokeServiceDeps {
   specs: ReadonlyMap<string, HttpActionSpec>;
   secrets: SecretResolver;
   clock: Clock;
+  /** Where lease ids come from (one IdSource, built by the composition root). */
+  ids: LeaseIds;
   evidence?: EvidenceSink;
   /** Folds repeated identical denials (bounded evidence per agent). */
   denials?: DenialFolder;
   /** DNS for upstream hosts; tests inject one so a hostname can resolve to a chosen address. */
   resolver?: Resolver;
+  /** Test hooks (through AppOptions); never set in the daemon. */
+  hooks?: InvokeHooks;
+}
+
+export interface InvokeHooks {
+  /**
+   * Runs on an Invoke on a lease after every check passed and before its use is
+   * spent: a test's barrier here makes concurrent Invokes race for the use.
+   */
+  beforeUse?: () => Promise<void>;
 }
 
 /** A denial of an Invoke: PERMISSION_DENIED, the explanation as JSON in the trailer, the hint as the status detail. */
@@ -119,6 +131,7 @@ export class InvokeService {
     }
 
     // 4. Spend one use atomically: of 50 concurrent Invokes on a one-use lease exactly one gets here.
+    if (!oneShot) await this.deps.hooks?.beforeUse?.();
     const used = oneShot ?? (await this.deps.store.useLease(lease.id, agent.name, this.deps.clock.now()));
     if (!used) {
       const now = await this.deps.store.getLease(lease.id);
@@ -229,7 +242,7 @@ export class InvokeService {
     const now = this.deps.clock.now();
     const ttl = 60_000;
     const lease: LeaseRecord = {
-      id: newLeaseId(now),
+      id: this.deps.ids.newLeaseId(now),
       agent: agent.name,
       action: req.action,
       resource,

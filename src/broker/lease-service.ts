@@ -3,7 +3,7 @@ import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledge
 import type { LeaseRecord, LeaseStatus } from '../leases/lease';
 import type { Clock } from '../lib/clock';
 import { BrokerError, failedPrecondition, invalidArgument, notFound, resourceExhausted, unimplemented } from '../lib/errors';
-import { newLeaseId } from '../lib/ids';
+import type { LeaseIds } from '../lib/ids';
 import type { Logger } from '../lib/logger';
 import type { Explanation, PolicyDecision, PolicyEngine } from '../policy';
 import type { Store } from '../store/store';
@@ -32,6 +32,8 @@ export interface LeaseServiceDeps {
   store: Store;
   policy: () => PolicyEngine;
   clock: Clock;
+  /** Where lease ids come from (one IdSource, built by the composition root). */
+  ids: LeaseIds;
   /** Where decisions and lease events are recorded; append resolves when durable. */
   evidence?: EvidenceSink;
   /** Folds repeated identical denials (bounded evidence per agent). */
@@ -148,7 +150,7 @@ export class LeaseService {
     // Uses are capped like the TTL: by the action's max_uses and by the policy's @max_uses.
     const maxUses = Math.min(req.maxUses > 0 ? req.maxUses : action.defaultUses, action.maxUses, decision.obligations.maxUses ?? Infinity);
     const lease: LeaseRecord = {
-      id: newLeaseId(now),
+      id: this.deps.ids.newLeaseId(now),
       agent: agent.name,
       action: action.name,
       resource,

@@ -13,7 +13,7 @@ import { secretsListCommand, secretsPutCommand } from './secrets-commands';
 import { witnessCommand, witnessKeyCommand } from '../witness/witness-command';
 
 /** Client commands whose RPCs later issues build; they parse flags and say so plainly. */
-const PLANNED: Array<[string[], string]> = [
+const PLANNED: ReadonlyArray<[string[], string]> = [
   [['approvals', 'list'], 'a later issue'],
   [['approvals', 'approve'], 'a later issue'],
   [['approvals', 'deny'], 'a later issue'],

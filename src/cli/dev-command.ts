@@ -19,9 +19,9 @@ export function devConfigPath(): string {
   return path.resolve('deploy/dev/config.yaml');
 }
 
-const DEMO_SECRETS = ['helpdesk-token', 'stripe-key'];
+const DEMO_SECRETS = Object.freeze(['helpdesk-token', 'stripe-key']);
 
-export const devCommand: Command = {
+export const devCommand: Command = Object.freeze<Command>({
   path: ['dev'],
   summary: 'quick start: dev PKI, demo secrets and a demo HTTPS upstream under var/dev, then serve deploy/dev/config.yaml',
   usage: 'dev [--config FILE]',
@@ -77,4 +77,4 @@ export const devCommand: Command = {
     for (const t of Object.values(tokens)) t.wipe();
     return EXIT.ok;
   },
-};
+});

@@ -46,7 +46,7 @@ export function defaultVerifierStatePath(env: NodeJS.ProcessEnv): string {
   return path.join(base, 'secret-broker', 'verifier-state.json');
 }
 
-export const evidenceKeyCommand: Command = {
+export const evidenceKeyCommand: Command = Object.freeze<Command>({
   path: ['evidence', 'key'],
   summary: "print the evidence log's verifier key (creates the signing key if missing, as serve does)",
   usage: 'evidence key --config FILE [--json]',
@@ -82,9 +82,9 @@ export const evidenceKeyCommand: Command = {
     );
     return EXIT.ok;
   },
-};
+});
 
-export const evidenceExportCommand: Command = {
+export const evidenceExportCommand: Command = Object.freeze<Command>({
   path: ['evidence', 'export'],
   summary: 'write an offline-verifiable bundle of the evidence log (reads the state database directly, read-only)',
   usage: 'evidence export --config FILE --out DIR [--from N] [--to M] [--consistency-from SIZE]... [--json]',
@@ -170,7 +170,7 @@ export const evidenceExportCommand: Command = {
       db.close();
     }
   },
-};
+});
 
 /**
  * The witness-cosigned note to export, if any: the newest one (or the first
@@ -214,7 +214,7 @@ function withProgress(source: BundleSource, total: number, io: CliIo): BundleSou
   };
 }
 
-export const evidenceVerifyCommand: Command = {
+export const evidenceVerifyCommand: Command = Object.freeze<Command>({
   path: ['evidence', 'verify'],
   summary: 'verify an exported evidence bundle offline (no config, no daemon)',
   usage: 'evidence verify DIR --key VKEY [--key VKEY]... [--witness VKEY]... [--min-witnesses K] [--state FILE] [--origin ORIGIN] [--json]',
@@ -289,10 +289,10 @@ export const evidenceVerifyCommand: Command = {
       return EXIT.failure;
     }
   },
-};
+});
 
 /** verifyBundle's EVIDENCE_KEY_INVALID reasons that are about the quorum, not a --key. */
-const WITNESS_FLAG_REASONS = new Set(['bad-witness-quorum', 'witness-quorum-unreachable']);
+const WITNESS_FLAG_REASONS: ReadonlySet<string> = new Set(['bad-witness-quorum', 'witness-quorum-unreachable']);
 
 /** A --witness must be a cosigner key (type 0x04); its problems are named after the flag. */
 function checkWitnessKey(vkey: string): void {
@@ -319,7 +319,7 @@ function minWitnessesFlag(values: Values, witnesses: readonly string[]): number 
   return k;
 }
 
-export const evidenceRotateKeyCommand: Command = {
+export const evidenceRotateKeyCommand: Command = Object.freeze<Command>({
   path: ['evidence', 'rotate-key'],
   summary: "rotate the daemon's evidence signing key (role admin); both keys sign during the overlap",
   usage: 'evidence rotate-key [--reason TEXT] [--addr A --ca F --cert F --key F | --config F] [--json]',
@@ -356,9 +356,9 @@ export const evidenceRotateKeyCommand: Command = {
       c.close();
     }
   },
-};
+});
 
-export const evidenceCheckpointCommand: Command = {
+export const evidenceCheckpointCommand: Command = Object.freeze<Command>({
   path: ['evidence', 'checkpoint'],
   summary: "print the daemon's latest signed checkpoint note",
   usage: 'evidence checkpoint [--addr A --ca F --cert F --key F | --config F] [--json]',
@@ -383,6 +383,6 @@ export const evidenceCheckpointCommand: Command = {
       c.close();
     }
   },
-};
+});
 
-export const evidenceCommands: Command[] = [evidenceKeyCommand, evidenceExportCommand, evidenceVerifyCommand, evidenceCheckpointCommand, evidenceRotateKeyCommand];
+export const evidenceCommands: readonly Command[] = Object.freeze([evidenceKeyCommand, evidenceExportCommand, evidenceVerifyCommand, evidenceCheckpointCommand, evidenceRotateKeyCommand]);

@@ -14,7 +14,7 @@ function pairs(values: string[], sep: string, flag: string): Array<{ name: strin
   });
 }
 
-export const invokeCommand: Command = {
+export const invokeCommand: Command = Object.freeze<Command>({
   path: ['invoke'],
   summary: 'have the broker perform a brokered HTTP call (under a lease, or one-shot)',
   usage: 'invoke (--lease ID | ACTION [RESOURCE] [--param k=v]...) --method M --path P [--query k=v]... [--header k:v]... [--body TEXT | --body-file F]',
@@ -82,4 +82,4 @@ export const invokeCommand: Command = {
       c.close();
     }
   },
-};
+});

@@ -39,7 +39,7 @@ async function rpc<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export const leaseRequestCommand: Command = {
+export const leaseRequestCommand: Command = Object.freeze<Command>({
   path: ['lease', 'request'],
   summary: 'ask for a lease on one action',
   usage: 'lease request ACTION [RESOURCE] [--param k=v]... [--params-json JSON] [--ttl S] [--max-uses N] [--purpose P]',
@@ -77,7 +77,7 @@ export const leaseRequestCommand: Command = {
       c.close();
     }
   },
-};
+});
 
 function idCommand(verb: 'show' | 'renew' | 'revoke'): Command {
   const method = { show: 'GetLease', renew: 'RenewLease', revoke: 'RevokeLease' }[verb];
@@ -103,4 +103,4 @@ function idCommand(verb: 'show' | 'renew' | 'revoke'): Command {
   };
 }
 
-export const leaseCommands: Command[] = [leaseRequestCommand, idCommand('show'), idCommand('renew'), idCommand('revoke')];
+export const leaseCommands: readonly Command[] = Object.freeze([leaseRequestCommand, idCommand('show'), idCommand('renew'), idCommand('revoke')]);

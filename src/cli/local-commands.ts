@@ -6,7 +6,7 @@ import { JSON_FLAG, list, str, type Command } from './command';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-export const serveCommand: Command = {
+export const serveCommand: Command = Object.freeze<Command>({
   path: ['serve'],
   summary: 'run the broker daemon',
   usage: 'serve --config FILE',
@@ -26,9 +26,9 @@ export const serveCommand: Command = {
     await app.close();
     return EXIT.ok;
   },
-};
+});
 
-export const configCheckCommand: Command = {
+export const configCheckCommand: Command = Object.freeze<Command>({
   path: ['config', 'check'],
   summary: 'validate a config file and report every problem',
   usage: 'config check --config FILE [--json]',
@@ -52,9 +52,9 @@ export const configCheckCommand: Command = {
     emit(io, values.json === true, summary, `${file}: ok (${summary.agents} agents, ${summary.operators} operators, ${summary.actions} actions, ${summary.backends} backends, ${summary.secrets} secrets, ${summary.policies} policies, version ${summary.policy_version.slice(0, 12)})`);
     return EXIT.ok;
   },
-};
+});
 
-export const pkiInitCommand: Command = {
+export const pkiInitCommand: Command = Object.freeze<Command>({
   path: ['pki', 'init'],
   summary: 'create a dev/test PKI: CA, server, agent and operator certificates',
   usage: 'pki init --dir DIR [--agent NAME]... [--operator NAME]... [--trust-domain DOMAIN] [--json]',
@@ -85,4 +85,4 @@ export const pkiInitCommand: Command = {
     );
     return EXIT.ok;
   },
-};
+});

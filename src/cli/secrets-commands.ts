@@ -12,7 +12,7 @@ function localBackend(config: BrokerConfig, name: string | undefined): Extract<B
   return b;
 }
 
-export const secretsPutCommand: Command = {
+export const secretsPutCommand: Command = Object.freeze<Command>({
   path: ['secrets', 'put'],
   summary: 'add a version of a secret to the local sealed store; the value is read from stdin, never argv',
   usage: 'secrets put NAME --config FILE [--backend NAME] [--json]  < value',
@@ -38,9 +38,9 @@ export const secretsPutCommand: Command = {
       await backend.close();
     }
   },
-};
+});
 
-export const secretsListCommand: Command = {
+export const secretsListCommand: Command = Object.freeze<Command>({
   path: ['secrets', 'list'],
   summary: 'list secret names and their integer versions (never values)',
   usage: 'secrets list --config FILE [--backend NAME] [--json]',
@@ -59,4 +59,4 @@ export const secretsListCommand: Command = {
       await backend.close();
     }
   },
-};
+});

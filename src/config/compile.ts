@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { parseCosignatureVerifierKey } from '../evidence/cosignature';
 import { DURATION_EXPECTED, parseDuration } from './duration';
 import { ConfigError, Problems, Section, describe, isObj, join } from './problems';
+import { policySection } from './policy-section';
 import {
   OPERATOR_ROLES,
   type ActionConfig,
@@ -27,10 +28,10 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const NAME_EXPECTED = 'a name of letters, digits, ".", "_" or "-" (at most 64)';
 const ACTION_NAME = /^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$/;
 const URI_ID = /^[a-z][a-z0-9+.-]*:\/\/[^\s]+$/;
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
-const PRIVILEGES = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE']);
+const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
+const PRIVILEGES: ReadonlySet<string> = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE']);
 const SQL_IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
-const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+const LOG_LEVELS: ReadonlySet<string> = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 const DEFAULT_KEY_OVERLAP_MS = 24 * 3_600_000;
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -490,6 +491,7 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
   });
 
   const policiesRel = root.string('policies', { expect: 'a directory of .cedar files' });
+  const policy = policySection(root.section('policy', false));
   const logLevel = (root.string('log_level', { required: false }) ?? 'info') as BrokerConfig['logLevel'];
   if (!LOG_LEVELS.has(logLevel)) problems.add('log_level', `expected one of ${[...LOG_LEVELS].join(', ')}`);
   root.done();
@@ -513,6 +515,7 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     operators,
     approvals,
     policies: path.resolve(baseDir, policiesRel),
+    policy,
     logLevel,
   });
 }

@@ -137,6 +137,12 @@ export interface EvidenceConfig {
   witnesses: readonly WitnessEndpointConfig[];
 }
 
+/** `policy:` — how decisions are made (the policies themselves are in `policies:`). */
+export interface PolicyConfig {
+  /** The decision cache's bound in bytes; 0 turns it off. */
+  cacheBytes: number;
+}
+
 export interface BrokerConfig {
   file: string;
   devMode: boolean;
@@ -153,5 +159,6 @@ export interface BrokerConfig {
   operators: Readonly<Record<string, OperatorConfig>>;
   approvals: Readonly<Record<string, ApprovalGroupConfig>>;
   policies: string;
+  policy: PolicyConfig;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 }

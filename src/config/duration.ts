@@ -1,4 +1,4 @@
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** Parses "30s", "5m", "24h", "30d" into milliseconds; undefined when malformed. */
 export function parseDuration(text: string): number | undefined {

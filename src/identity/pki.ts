@@ -7,7 +7,7 @@ const x509 = x509Lib();
 
 type KeyPair = webcrypto.CryptoKeyPair;
 
-const ALG: webcrypto.EcKeyGenParams & webcrypto.EcdsaParams = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+const ALG: Readonly<webcrypto.EcKeyGenParams & webcrypto.EcdsaParams> = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
 
 export interface KeyPairPem {
   certPem: string;

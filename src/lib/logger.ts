@@ -6,7 +6,7 @@ export type { Logger };
  * Paths pino censors wherever they appear. SecretValue already prints as
  * [REDACTED]; this is the second net for plain strings under tell-tale keys.
  */
-export const REDACT_PATHS = [
+export const REDACT_PATHS: readonly string[] = [
   'password',
   'token',
   'secret',
@@ -30,7 +30,7 @@ export function createLogger(opts: { level?: string; destination?: NodeJS.Writab
     {
       level: opts.level ?? 'info',
       base: { service: 'secret-broker' },
-      redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+      redact: { paths: [...REDACT_PATHS], censor: '[REDACTED]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     (opts.destination as pino.DestinationStream | undefined) ?? pino.destination({ fd: 2, sync: false }),

@@ -41,16 +41,16 @@ export interface DecisionInputs {
 export const FULL_INPUTS: DecisionInputs = Object.freeze({ resource: true, context: 'all' as const });
 
 /** Always in the key: explanations report the trust score and tier. */
-const ALWAYS_KEYED_CONTEXT = ['trust', 'tier'];
+const ALWAYS_KEYED_CONTEXT: readonly string[] = ['trust', 'tier'];
 
 /** Entity types whose entities are fully described by key inputs (principal, groups, action). */
-const KEYED_ENTITY_TYPES = new Set([PRINCIPAL_TYPE, GROUP_TYPE, ACTION_TYPE]);
+const KEYED_ENTITY_TYPES: ReadonlySet<string> = new Set([PRINCIPAL_TYPE, GROUP_TYPE, ACTION_TYPE]);
 
-const POLICY_KEYS = new Set(['effect', 'principal', 'action', 'resource', 'conditions', 'annotations']);
-const UNARY = new Set(['!', 'neg', 'isEmpty']);
-const BINARY = new Set(['==', '!=', 'in', '<', '<=', '>', '>=', '&&', '||', '+', '-', '*', 'contains', 'containsAll', 'containsAny', 'getTag', 'hasTag']);
+const POLICY_KEYS: ReadonlySet<string> = new Set(['effect', 'principal', 'action', 'resource', 'conditions', 'annotations']);
+const UNARY: ReadonlySet<string> = new Set(['!', 'neg', 'isEmpty']);
+const BINARY: ReadonlySet<string> = new Set(['==', '!=', 'in', '<', '<=', '>', '>=', '&&', '||', '+', '-', '*', 'contains', 'containsAll', 'containsAny', 'getTag', 'hasTag']);
 /** Cedar's extension functions and methods (ipaddr, decimal, datetime): pure functions of their arguments. */
-const EXTENSION_FUNCTIONS = new Set([
+const EXTENSION_FUNCTIONS: ReadonlySet<string> = new Set([
   'ip', 'isIpv4', 'isIpv6', 'isLoopback', 'isMulticast', 'isInRange',
   'decimal', 'lessThan', 'lessThanOrEqual', 'greaterThan', 'greaterThanOrEqual',
   'datetime', 'duration', 'offset', 'durationSince', 'toDate', 'toTime',

@@ -58,9 +58,9 @@ export class MalformedRequestError extends Error {
   }
 }
 
-const DROPPED_KEYS = new Set(['trust_age_seconds']);
+const DROPPED_KEYS: ReadonlySet<string> = new Set(['trust_age_seconds']);
 /** JSON keys Cedar reads as entity or extension escapes; agent data must not smuggle them in. */
-const ESCAPE_KEYS = new Set(['__entity', '__extn', '__expr']);
+const ESCAPE_KEYS: ReadonlySet<string> = new Set(['__entity', '__extn', '__expr']);
 const MAX_DEPTH = 32;
 /** In a `u` regex a surrogate pair is one code point, so this matches only lone surrogates. */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;

@@ -21,7 +21,7 @@ export interface ConditionCheck {
 }
 
 const ALL = { op: 'All' } as const;
-const TRUST_KEYS = new Set(['trust', 'tier']);
+const TRUST_KEYS: ReadonlySet<string> = new Set(['trust', 'tier']);
 
 export function entityText(uid: EntityUidJson): string {
   const { type, id } = '__entity' in uid ? uid.__entity : uid;

@@ -2,7 +2,7 @@ import { BrokerError } from '../lib/errors';
 import { isTier } from '../trust/trust-tiers';
 import { isTrustScore } from '../trust/trust-score';
 import { CedarApi, cedarErrorText, defaultCedarApi, PolicyJson } from './cedar-api';
-import { createDecisionCache, decisionCacheKey } from './decision-cache';
+import { createDecisionCache, decisionCacheKey, type DecisionCacheStats } from './decision-cache';
 import { analyzeDecisionInputs } from './decision-inputs';
 import { CedarInput, cedarEntities, DecisionRequest, MalformedRequestError, toCedarInput } from './decision-request';
 import { deepFreeze } from './deep-freeze';
@@ -38,8 +38,10 @@ export interface PolicyDecision {
 }
 
 export interface PolicyEngineOptions {
-  /** LRU size of the decision cache; 0 turns it off. Default 10 000. */
+  /** LRU size of the decision cache in entries; 0 turns it off. Default 10 000. */
   readonly cacheSize?: number;
+  /** The decision cache's bound in bytes (policy.cache_bytes); 0 turns it off. Default 16 MiB. */
+  readonly cacheBytes?: number;
   /** For tests that need Cedar to fail. */
   readonly cedar?: CedarApi;
   /** Told the hidden cause whenever a decision fails closed; for server-side logs. */
@@ -55,7 +57,7 @@ export interface PolicyEngine {
    * failure is a deny explained as "policy evaluation failed".
    */
   decide(req: DecisionRequest): PolicyDecision;
-  cacheStats(): { size: number; hits: number; misses: number };
+  cacheStats(): DecisionCacheStats;
 }
 
 export const EVALUATION_FAILED = 'policy evaluation failed';
@@ -83,6 +85,18 @@ interface CacheEntry extends Evaluated {
   readonly resource: string;
 }
 const DEFAULT_CACHE_SIZE = 10_000;
+export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * What a cache entry holds, in bytes, estimated from above: twice the length
+ * of its JSON (V8 keeps most strings at one byte per character, and object
+ * headers and pointers stay under the rest). The deny basis shares its
+ * candidates with the decision and its plans with the engine.
+ */
+function entryBytes(e: unknown): number {
+  const { decision, resource } = e as CacheEntry;
+  return 2 * (JSON.stringify(decision).length + resource.length);
+}
 
 class EngineError extends Error {
   constructor(
@@ -96,7 +110,11 @@ class EngineError extends Error {
 
 export function createPolicyEngine(policySet: PolicySet, opts: PolicyEngineOptions = {}): PolicyEngine {
   const cedar = opts.cedar ?? defaultCedarApi;
-  const cache = createDecisionCache<CacheEntry>(opts.cacheSize ?? DEFAULT_CACHE_SIZE);
+  const cache = createDecisionCache<CacheEntry>({
+    maxEntries: opts.cacheSize ?? DEFAULT_CACHE_SIZE,
+    maxBytes: opts.cacheBytes ?? DEFAULT_CACHE_BYTES,
+    sizeOf: entryBytes,
+  });
   // Which inputs the policies can observe; the cache key holds only those.
   const inputs = analyzeDecisionInputs(policySet.policies);
   const byId = new Map(policySet.policies.map((p) => [p.id, p]));
@@ -290,7 +308,7 @@ export function createPolicyEngine(policySet: PolicySet, opts: PolicyEngineOptio
   });
 }
 
-const NOTHING_SATISFIED: CheckOutcome = { satisfied: new Set(), errored: new Map() };
+const NOTHING_SATISFIED: CheckOutcome = Object.freeze({ satisfied: new Set<string>(), errored: new Map<string, string>() });
 
 function byIdOrder(a: PolicyInfo, b: PolicyInfo): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;

@@ -50,7 +50,7 @@ const VERSION_DOMAIN = 'secret-broker/policy-set/v1';
 /** Policy files in a directory; dotfiles are editor droppings, not policies. */
 const POLICY_FILE = /^[^.].*\.cedar$/;
 /** Decisions must not depend on a clock (DESIGN, Policies), and the decision cache relies on it. */
-const FORBIDDEN_CONTEXT_KEYS = ['trust_age_seconds'];
+const FORBIDDEN_CONTEXT_KEYS: readonly string[] = ['trust_age_seconds'];
 
 /**
  * Reads every `*.cedar` file directly in `dir` (sorted by name; symlinks such

@@ -105,7 +105,7 @@ export function makeWitnessCommand(deps: WitnessCommandDeps = {}): Command {
 export const witnessCommand: Command = makeWitnessCommand();
 
 /** `witness key --config W`: prints the witness verifier key (creates the key if missing). */
-export const witnessKeyCommand: Command = {
+export const witnessKeyCommand: Command = Object.freeze<Command>({
   path: ['witness', 'key'],
   summary: "print the witness's cosigner verifier key (creates the key file if missing)",
   usage: 'witness key --config W [--json]',
@@ -118,4 +118,4 @@ export const witnessKeyCommand: Command = {
     emit(io, values.json === true, { name: key.name, verifier_key: key.verifierKey, key_file: config.keyPath, created: key.created }, key.verifierKey);
     return EXIT.ok;
   },
-};
+});

@@ -13,6 +13,7 @@ import { createLogger } from '../../src/lib/logger';
 import type { Handlers } from '../../src/transport/grpc/server';
 import type { Resolver } from '../../src/brokered-http';
 import type { Store } from '../../src/store/store';
+import type { InvokeHooks } from '../../src/broker/invoke-service';
 import { x509Lib } from '../../src/lib/x509';
 
 const x509 = x509Lib();
@@ -135,6 +136,9 @@ export async function startBroker(opts: {
   handlerOverrides?: Handlers;
   resolver?: Resolver;
   store?: Store;
+  hooks?: InvokeHooks;
+  /** How often the lease reaper runs (default 1 s). */
+  reaperIntervalMs?: number;
 }): Promise<RunningBroker> {
   const raw = opts.raw ?? baseRawConfig(opts.pki, opts.dir);
   const config = compileConfig(raw, path.join(opts.dir, 'config.yaml'));
@@ -146,6 +150,8 @@ export async function startBroker(opts: {
     ...(opts.handlerOverrides ? { handlerOverrides: opts.handlerOverrides } : {}),
     ...(opts.resolver ? { resolver: opts.resolver } : {}),
     ...(opts.store ? { store: opts.store } : {}),
+    ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    ...(opts.reaperIntervalMs !== undefined ? { reaperIntervalMs: opts.reaperIntervalMs } : {}),
   });
   const addr = `127.0.0.1:${app.port}`;
   const caPem = readFileSync(opts.pki.layout.caCert);

@@ -101,6 +101,9 @@ describe('CLI: secrets put|list and lease request|show|renew|revoke against the 
       const bytes = readFileSync(path.join(tmp.dir, f));
       for (const form of forms) assert.ok(!bytes.includes(form), `${f} contains a form of the secret`);
     }
+    // The scan means something only if the log holds the requests made above.
+    assert.match(broker.logs.text, /"msg":"lease granted"/);
+    assert.match(broker.logs.text, /"msg":"lease denied"/);
     for (const form of forms) assert.ok(!broker.logs.text.includes(form), 'logs');
   });
 });

@@ -13,6 +13,8 @@ import { runCapture } from '../helpers/run-cli';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { secretEchoForms, startHttpsUpstream, type HttpsUpstream } from '../helpers/https-upstream';
 import { expectCode } from '../helpers/grpc-expect';
+import { raceForUses } from '../helpers/invoke-broker';
+import type { InvokeHooks } from '../../src/broker/invoke-service';
 
 const TOKEN = 'hd_live_9fK2mQx7Lr4Tz8Wv1Yb6';
 const STRIPE = 'sk_live_3Jd8Qw2Lp5Zx9Rt7Vn4Hc1';
@@ -28,6 +30,8 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
   let configFile: string;
   // Test DNS: the hostnames the actions use, pointed where each test needs them.
   const dns = new Map<string, string[]>();
+  // The race test sets a barrier here.
+  const hooks: InvokeHooks = {};
 
   before(async () => {
     tmp = tempDir();
@@ -103,6 +107,7 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
       pki,
       dir: tmp.dir,
       raw,
+      hooks,
       resolver: async (host) => {
         const a = dns.get(host);
         if (!a) throw Object.assign(new Error(`ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
@@ -245,12 +250,15 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
     assert.equal(helpdesk.requests.length, 0);
   });
 
-  it('50 concurrent Invokes on a one-use lease make exactly one upstream call', async () => {
+  it('50 concurrent Invokes on a one-use lease, all past the checks together, make exactly one upstream call', async () => {
     const id = await lease('T-7', 1);
-    const results = await Promise.allSettled(Array.from({ length: 50 }, () => invoke({ leaseId: id, method: 'GET', path: '/tickets/T-7' })));
-    const ok = results.filter((r) => r.status === 'fulfilled');
-    assert.equal(ok.length, 1);
-    for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as grpc.ServiceError).code, grpc.status.FAILED_PRECONDITION);
+    // A barrier before the use is spent: all 50 pass the status and policy checks before any spends,
+    // so only the store's atomic use stands between them and 50 calls (invoke-race.test.ts shows this
+    // test failing against a store whose use is read-then-write).
+    const race = await raceForUses({ agent: agent(), hooks, leaseId: id, path: '/tickets/T-7' });
+    assert.ok(race.barrier.full, `only ${race.barrier.arrived} of 50 Invokes reached the use together`);
+    assert.equal(race.ok, 1);
+    assert.deepEqual(new Set(race.codes), new Set([grpc.status.FAILED_PRECONDITION]));
     assert.equal(helpdesk.requests.length, 1);
   });
 
@@ -272,7 +280,18 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
     assert.equal(helpdesk.requests.length, 0);
   });
 
-  it('the secrets never appear in the logs or the SQLite files', async () => {
+  it('the secrets never appear in the logs or the SQLite files (and the log scanned holds the calls made)', async () => {
+    // A call whose outbound request carried the token: its log line must be there, or the scan below proves nothing.
+    const id = await lease('T-11', 1);
+    await invoke({ leaseId: id, method: 'PUT', path: '/tickets/T-11', body: Buffer.from('{"status":"closed"}') });
+    const lines = broker.logs.text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const done = lines.filter((l) => l['msg'] === 'brokered call done');
+    assert.ok(
+      done.some((l) => l['lease_id'] === id && l['status'] === 200 && typeof l['request_id'] === 'string'),
+      `no "brokered call done" line for ${id} among ${lines.length} log lines`,
+    );
+    assert.ok(done.length >= 5, `only ${done.length} brokered calls logged over the whole suite`);
+    assert.ok(lines.some((l) => l['msg'] === 'lease granted' && l['lease_id'] === id), 'the grant is logged');
     const forms = [TOKEN, STRIPE, ...Object.values(secretEchoForms(TOKEN)).filter((v) => v.length > 12)];
     for (const f of readdirSync(tmp.dir).filter((n) => n.startsWith('broker.db'))) {
       const bytes = readFileSync(path.join(tmp.dir, f)).toString('latin1');

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../../lib/clock';
 import { BrokerError, unavailable } from '../../lib/errors';
-import { randomPoolBytes } from '../../lib/ids';
+import { IdSource } from '../../lib/ids';
 import type { Logger } from '../../lib/logger';
 import type { BundleSource } from '../bundle';
 import { canonicalize } from '../canonical-json';
@@ -35,6 +35,8 @@ export interface LedgerOptions {
   signer: NoteSigner;
   clock: Clock;
   log?: Logger;
+  /** Where entry ids come from; the composition root passes its one IdSource (default: a pool of the ledger's own). */
+  ids?: Pick<IdSource, 'randomPoolBytes'>;
   /** How often new entries get a checkpoint; default 1 s. */
   checkpointIntervalMs?: number;
   /** A heartbeat entry is written after this long without entries; default 5 min. */
@@ -104,6 +106,7 @@ export class Ledger implements EvidenceSink {
   readonly origin: string;
   private readonly storage: LedgerStorage;
   private readonly clock: Clock;
+  private readonly ids: Pick<IdSource, 'randomPoolBytes'>;
   private readonly log: Logger | undefined;
   private readonly checkpointIntervalMs: number;
   private readonly heartbeatIntervalMs: number;
@@ -139,6 +142,7 @@ export class Ledger implements EvidenceSink {
     this.keyStore = opts.keyStore;
     this.witnessing = opts.witnessing;
     this.clock = opts.clock;
+    this.ids = opts.ids ?? new IdSource();
     this.log = opts.log;
     this.checkpointIntervalMs = opts.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
@@ -343,7 +347,7 @@ export class Ledger implements EvidenceSink {
     const entries: StoredEntry[] = [];
     const nodes: StoredNode[] = [];
     const count = appends.reduce((n, p) => n + p.drafts.length, 0);
-    const ids = randomPoolBytes(16 * count);
+    const ids = this.ids.randomPoolBytes(16 * count);
     let drawn = 0;
     let next = head.size;
     for (const p of appends) {
@@ -355,7 +359,7 @@ export class Ledger implements EvidenceSink {
           ? // The change and its entries as one unit: a refused entry undoes the change.
             tx.atomically(() => {
               const drafts = change() ?? [];
-              const own = randomPoolBytes(16 * drafts.length);
+              const own = this.ids.randomPoolBytes(16 * drafts.length);
               return drafts.map((d, i) => this.#encode(d, next + i, p.timeMs, time, own.toString('hex', 16 * i, 16 * (i + 1))));
             })
           : p.drafts.map((d, i) => this.#encode(d, next + i, p.timeMs, time, ids.toString('hex', 16 * drawn, 16 * ++drawn)));

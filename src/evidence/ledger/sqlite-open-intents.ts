@@ -19,7 +19,7 @@ import type { OpenIntent, OpenIntentIndex } from './open-intents';
  */
 
 const TABLE = 'evidence_open_intents';
-const TRIGGERS = ['evidence_open_intent_add', 'evidence_open_intent_settle'];
+const TRIGGERS = Object.freeze(['evidence_open_intent_add', 'evidence_open_intent_settle']);
 
 export class SqliteOpenIntents implements OpenIntentIndex {
   private readonly list;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { BrokerConfig } from '../../config/config-types';
 import type { Clock } from '../../lib/clock';
 import { BrokerError, unimplemented } from '../../lib/errors';
+import type { IdSource } from '../../lib/ids';
 import type { Logger } from '../../lib/logger';
 import type { GroupCommit } from '../../store/sqlite/group-commit';
 import type { Store } from '../../store/store';
@@ -24,6 +25,8 @@ export interface OpenEvidenceOptions {
   store: Store;
   clock: Clock;
   log: Logger;
+  /** Where entry ids come from (the composition root's IdSource). */
+  ids?: Pick<IdSource, 'randomPoolBytes'>;
   /** Tests shorten these; defaults 1 s and 5 min. */
   checkpointIntervalMs?: number;
   heartbeatIntervalMs?: number;
@@ -65,6 +68,7 @@ export async function openEvidence(opts: OpenEvidenceOptions): Promise<Ledger> {
       ...(witnessing ? { witnessing } : {}),
       clock,
       log,
+      ...(opts.ids ? { ids: opts.ids } : {}),
       ...(opts.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: opts.checkpointIntervalMs } : {}),
       ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
     });

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Limits, OperatorRole } from '../../config/config-types';
-import { newRequestId } from '../../lib/ids';
+import type { RequestIds } from '../../lib/ids';
 import { permissionDenied, resourceExhausted } from '../../lib/errors';
 import type { Authenticator, Principal } from './authn';
 import { toStatus } from './error-status';
@@ -30,6 +30,7 @@ export interface GateDeps {
   streams: StreamCounter;
   limits: Limits;
   log: Logger;
+  ids: RequestIds;
 }
 
 /**
@@ -75,7 +76,7 @@ export class Gate {
 
   unary<Req, Res>(method: string, access: Access, handler: UnaryHandler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
-      const requestId = newRequestId();
+      const requestId = this.deps.ids.newRequestId();
       let log: Logger | undefined;
       Promise.resolve()
         .then(() => {
@@ -94,7 +95,7 @@ export class Gate {
 
   serverStream<Req, Res>(method: string, access: Access, handler: StreamHandler<Req, Res>): grpc.handleServerStreamingCall<Req, Res> {
     return (call) => {
-      const requestId = newRequestId();
+      const requestId = this.deps.ids.newRequestId();
       let log: Logger | undefined;
       let release: (() => void) | undefined;
       Promise.resolve()

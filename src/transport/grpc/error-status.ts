@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { BrokerError, type ErrorKind } from '../../lib/errors';
 
-const CODES: Record<ErrorKind, grpc.status> = {
+const CODES: Record<ErrorKind, grpc.status> = Object.freeze<Record<ErrorKind, grpc.status>>({
   invalid_argument: grpc.status.INVALID_ARGUMENT,
   unauthenticated: grpc.status.UNAUTHENTICATED,
   permission_denied: grpc.status.PERMISSION_DENIED,
@@ -12,7 +12,7 @@ const CODES: Record<ErrorKind, grpc.status> = {
   unavailable: grpc.status.UNAVAILABLE,
   unimplemented: grpc.status.UNIMPLEMENTED,
   internal: grpc.status.INTERNAL,
-};
+});
 
 /**
  * The one place errors become gRPC statuses. A BrokerError shows its public

@@ -4,14 +4,14 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType } from '../../gen/broker';
 
 /** Options shared by the server, the CLI client and tests; the generated types assume them. */
-export const PROTO_OPTIONS: protoLoader.Options = {
+export const PROTO_OPTIONS: protoLoader.Options = Object.freeze<protoLoader.Options>({
   keepCase: false,
   longs: String,
   enums: String,
   defaults: true,
   oneofs: true,
   includeDirs: [path.resolve(__dirname, '../../../../proto'), path.resolve(__dirname, '../../../proto')],
-};
+});
 
 export const PROTO_FILE = 'secretbroker/v1/broker.proto';
 

@@ -6,6 +6,7 @@ import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../../config/config-types';
 import type { Clock } from '../../lib/clock';
+import type { RequestIds } from '../../lib/ids';
 import { unimplemented } from '../../lib/errors';
 import { ACCESS } from './access';
 import { Gate, withRecordedSizes, type StreamHandler, type UnaryHandler } from './adapter';
@@ -27,11 +28,11 @@ export interface GrpcServers {
   shutdown(): Promise<void>;
 }
 
-const ISSUE_FOR: Record<string, string> = {
+const ISSUE_FOR: Record<string, string> = Object.freeze<Record<string, string>>({
   AgentBroker: 'issue 3/4',
   Operator: 'a later issue',
   Evidence: 'issue 5',
-};
+});
 
 async function bind(server: grpc.Server, addr: string, creds: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -53,6 +54,8 @@ export async function startGrpc(opts: {
   handlers: Handlers;
   log: Logger;
   clock: Clock;
+  /** Request ids (the composition root's IdSource). */
+  ids: RequestIds;
 }): Promise<GrpcServers> {
   const { config, handlers, log, clock } = opts;
   const { packageDefinition, api } = loadProto();
@@ -62,6 +65,7 @@ export async function startGrpc(opts: {
     streams: new StreamCounter(),
     limits: config.limits,
     log,
+    ids: opts.ids,
   });
   const maxBytes = maxMessageBytes(config);
   const server = new grpc.Server({

@@ -49,6 +49,20 @@ describe('config', () => {
     assert.throws(() => ((c as { devMode: boolean }).devMode = true));
   });
 
+  it('policy.cache_bytes: 16 MiB by default; an integer or a size such as "64KiB"; anything else names the field', () => {
+    assert.equal(compileConfig(good(), '/etc/sb/config.yaml').policy.cacheBytes, 16 * 1024 * 1024);
+    for (const [v, want] of [[65536, 65536], ['64KiB', 65536], ['16MiB', 16 * 1024 * 1024], ['1GiB', 1024 ** 3], ['512B', 512], [0, 0]] as const) {
+      assert.equal(compileConfig({ ...good(), policy: { cache_bytes: v } }, '/etc/sb/config.yaml').policy.cacheBytes, want, String(v));
+    }
+    for (const v of ['16MB', '16 mib', -1, 1.5, '', 'lots', '5GiB', true]) {
+      const problems = problemsOf({ ...good(), policy: { cache_bytes: v } });
+      assert.equal(problems.length, 1, JSON.stringify(problems));
+      assert.equal(problems[0]!.path, 'policy.cache_bytes');
+      assert.match(problems[0]!.message, /byte count.*"16MiB"/);
+    }
+    assert.deepEqual(problemsOf({ ...good(), policy: { cache_size: 10 } }).map((p) => p.path), ['policy.cache_size']);
+  });
+
   it('reports five distinct mistakes, each with its path, in one run', () => {
     const raw = good();
     raw['listen'] = 'localhost'; // 1: no port

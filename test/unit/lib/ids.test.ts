@@ -1,7 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { newLeaseId, newRequestId, randomPoolBytes } from '../../../src/lib/ids';
+import { IdSource } from '../../../src/lib/ids';
 
 describe('lib/ids: random ids from a CSPRNG pool', () => {
+  const ids = new IdSource();
+  const randomPoolBytes = (n: number): Buffer => ids.randomPoolBytes(n);
+
   it('never hands out the same bytes twice, across many refills', () => {
     const seen = new Set<string>();
     // 20,000 x 18 bytes is about 90 refills of the 4 KiB pool.
@@ -43,12 +46,21 @@ describe('lib/ids: random ids from a CSPRNG pool', () => {
     assert.equal(randomPoolBytes(0).length, 0);
   });
 
+  it('two sources keep separate pools: one never hands out bytes from the other', () => {
+    const other = new IdSource();
+    const a = randomPoolBytes(16);
+    const b = other.randomPoolBytes(16);
+    assert.notEqual(a.buffer, b.buffer);
+    assert.notDeepEqual(a, b);
+  });
+
   it('lease ids carry 144 bits (24 base64url characters) and request ids 64 bits', () => {
-    assert.match(newLeaseId(), /^lease_[0-9a-f]{12}[A-Za-z0-9_-]{24}$/);
+    const now = Date.UTC(2026, 0, 1);
+    assert.match(ids.newLeaseId(now), /^lease_[0-9a-f]{12}[A-Za-z0-9_-]{24}$/);
     // The issue time first, so ids sort (and index) in issue order.
-    assert.ok(newLeaseId(Date.UTC(2026, 0, 1)) < newLeaseId(Date.UTC(2026, 0, 1, 0, 0, 0, 1)));
-    assert.equal(newLeaseId(Date.UTC(2026, 0, 1)).slice(6, 18), Date.UTC(2026, 0, 1).toString(16).padStart(12, '0'));
-    assert.match(newRequestId(), /^[0-9a-f]{16}$/);
-    assert.notEqual(newLeaseId(), newLeaseId());
+    assert.ok(ids.newLeaseId(now) < ids.newLeaseId(now + 1));
+    assert.equal(ids.newLeaseId(now).slice(6, 18), now.toString(16).padStart(12, '0'));
+    assert.match(ids.newRequestId(), /^[0-9a-f]{16}$/);
+    assert.notEqual(ids.newLeaseId(now), ids.newLeaseId(now));
   });
 });

@@ -157,7 +157,8 @@ describe('policy engine', () => {
       const b = engine.decide(refund(100));
       assert.equal(a, b);
       assert.ok(Object.isFrozen(a) && Object.isFrozen(a.explanation.candidates));
-      assert.deepEqual(engine.cacheStats(), { size: 1, hits: 1, misses: 1 });
+      const { size, hits, misses } = engine.cacheStats();
+      assert.deepEqual({ size, hits, misses }, { size: 1, hits: 1, misses: 1 });
     });
 
     it('gives the same result with and without the cache', () => {
@@ -220,7 +221,8 @@ describe('policy engine', () => {
         refund(100, { extra: true }), // a new attribute name: Cedar lists the names present in some errors
       ];
       for (const v of keyed) engine.decide(v);
-      assert.deepEqual(engine.cacheStats(), { size: keyed.length, hits: 0, misses: keyed.length });
+      const { size, hits, misses } = engine.cacheStats();
+      assert.deepEqual({ size, hits, misses }, { size: keyed.length, hits: 0, misses: keyed.length });
       const a = engine.decide({ ...base, resource: 'stripe-eu' });
       const b = engine.decide(refund(100, { params: { note: 'x' } }));
       assert.equal(engine.cacheStats().hits, 2);
@@ -251,6 +253,42 @@ describe('policy engine', () => {
       const misses = engine.cacheStats().misses;
       engine.decide(refund(2));
       assert.equal(engine.cacheStats().misses, misses + 1);
+    });
+
+    it('is bounded in bytes (cacheBytes): distinct large params a policy reads never hold more than the bound', () => {
+      const reader = compilePolicySet([
+        { name: 'r.cedar', text: '@id("notes") permit (principal, action == Action::"billing.refund", resource) when { context.params has note && context.params.note != "" };' },
+      ]);
+      const limit = 64 * 1024;
+      const engine = createPolicyEngine(reader, { cacheBytes: limit });
+      const big = (i: number) => refund(100, { params: { note: `${i}:${'n'.repeat(6000)}` } });
+      const first = engine.decide(big(0));
+      assert.equal(engine.decide(big(0)), first, 'a hit returns the identical (frozen) decision');
+      for (let i = 1; i <= 500; i++) {
+        engine.decide(big(i));
+        assert.ok(engine.cacheStats().bytes <= limit, `${engine.cacheStats().bytes} bytes after ${i} decisions`);
+      }
+      const stats = engine.cacheStats();
+      assert.equal(stats.maxBytes, limit);
+      assert.ok(stats.size > 1 && stats.size < 500, `evicted by bytes, kept some: ${JSON.stringify(stats)}`);
+      // The most recent decision is still a hit, and identical.
+      const last = engine.decide(big(500));
+      assert.equal(engine.cacheStats().hits, stats.hits + 1);
+      assert.deepEqual(last, createPolicyEngine(reader, { cacheSize: 0 }).decide(big(500)));
+      // cacheBytes 0 turns the cache off.
+      const off = createPolicyEngine(reader, { cacheBytes: 0 });
+      off.decide(big(1));
+      off.decide(big(1));
+      assert.deepEqual([off.cacheStats().size, off.cacheStats().hits], [0, 0]);
+    });
+
+    it('keys on a SHA-256 of the inputs, so an entry never holds the params', () => {
+      const reader = compilePolicySet([{ name: 'r.cedar', text: '@id("notes") permit (principal, action, resource) when { context.params has note };' }]);
+      const engine = createPolicyEngine(reader);
+      const note = 'p'.repeat(50_000);
+      engine.decide(refund(100, { params: { note } }));
+      // Each entry is accounted at a few KB at most, whatever the params' size.
+      assert.ok(engine.cacheStats().bytes < 8 * 1024, `${engine.cacheStats().bytes} bytes for one entry`);
     });
 
     it('does not cache a failed evaluation', () => {

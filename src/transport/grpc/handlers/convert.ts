@@ -5,13 +5,13 @@ import type { Lease } from '../../../gen/secretbroker/v1/Lease';
 import type { LeaseRecord, LeaseStatus } from '../../../leases/lease';
 import type { Explanation } from '../../../policy';
 
-const STATUS: Record<LeaseStatus, NonNullable<Lease['status']>> = {
+const STATUS: Record<LeaseStatus, NonNullable<Lease['status']>> = Object.freeze<Record<LeaseStatus, NonNullable<Lease['status']>>>({
   active: 'ACTIVE',
   expired: 'EXPIRED',
   revoked: 'REVOKED',
   exhausted: 'EXHAUSTED',
   revoke_failed: 'REVOKE_FAILED',
-};
+});
 
 export const STATUS_FROM_PROTO: Record<string, LeaseStatus> = Object.fromEntries(Object.entries(STATUS).map(([k, v]) => [v, k as LeaseStatus]));
 

@@ -1,0 +1,113 @@
+import { strict as assert } from 'node:assert';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { call } from '../../src/client/grpc-client';
+import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
+import { ManualClock } from '../../src/lib/clock';
+import { makeTestPki, tempDir, type TestPki } from '../helpers/broker-harness';
+import { expectCode } from '../helpers/grpc-expect';
+import { startInvokeBroker } from '../helpers/invoke-broker';
+
+/**
+ * Guards for invariants whose breach went unnoticed (issue 10, item 13), over
+ * the real daemon and a real HTTPS upstream:
+ * - a one-shot Invoke whose permit carries an approval obligation is denied
+ *   (invariant 6: authority is what was decided, and an approval is part of it);
+ * - the reaper's own timer (no manual tick) expires a lease and records
+ *   lease.expired (invariant 4: every lease ends, visibly).
+ */
+
+interface Entry {
+  type: string;
+  agent?: string;
+  action?: string;
+  lease?: { id: string };
+  decision?: { effect: string; approvals?: string[] };
+}
+
+describe('invariant guards over the real daemon: one-shot approval obligations, the reaper timer', function () {
+  this.timeout(60_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let pki: TestPki;
+  let running: Awaited<ReturnType<typeof startInvokeBroker>>;
+  // Time for the broker (lease expiry, the reaper); TLS keeps real time.
+  const clock = new ManualClock(Date.now());
+
+  before(async () => {
+    tmp = tempDir();
+    pki = await makeTestPki(path.join(tmp.dir, 'pki'));
+    running = await startInvokeBroker({
+      pki,
+      dir: tmp.dir,
+      clock,
+      reaperIntervalMs: 50,
+      actions: (http) => ({ 'payments.send': { http: http({ methods: ['POST'], paths: ['/payments'] }) } }),
+      policies: {
+        'payments.cedar':
+          '@id("payments-need-finance") @reason("Every payment needs a finance approver.") @obligation("approval:finance")\n' +
+          'permit (principal in Group::"support", action == Action::"payments.send", resource);\n',
+      },
+    });
+  });
+  after(async () => {
+    await running?.close();
+    tmp?.cleanup();
+  });
+  beforeEach(() => {
+    running.upstream.requests.length = 0;
+  });
+
+  const agent = () => running.broker.clientFor('agents', 'support-bot').agent;
+  const entries = async (): Promise<Entry[]> => {
+    const ledger = running.broker.app.ledger!;
+    const out: Entry[] = [];
+    for (let i = 0; i < ledger.size; i++) out.push(JSON.parse((await ledger.getEntry(i)).bytes.toString()) as Entry);
+    return out;
+  };
+
+  it('a one-shot Invoke whose permit carries @obligation("approval:finance") is PERMISSION_DENIED, explained, and sends nothing', async () => {
+    const before = running.broker.app.ledger!.size;
+    const err = await expectCode(
+      call(agent(), 'Invoke', { action: 'payments.send', resource: 'payments.send', method: 'POST', path: '/payments', headers: [{ name: 'content-type', value: 'application/json' }], body: Buffer.from('{"to":"acct_1","amount":100}') }),
+      grpc.status.PERMISSION_DENIED,
+    );
+    const expl = JSON.parse(String(err.metadata.get('secretbroker-explanation')[0])) as { decision: string; hint: string; deciding_policies: Array<{ id: string }> };
+    assert.equal(expl.decision, 'allow_with_obligations', 'the permit matched: it is the approval that is missing');
+    assert.deepEqual(expl.deciding_policies.map((p) => p.id), ['payments-need-finance']);
+    assert.match(expl.hint, /approval from finance/);
+    assert.equal(err.details, expl.hint);
+    assert.equal(running.upstream.requests.length, 0, 'nothing reached the upstream');
+    // Recorded as a decision that needs finance, and no lease was issued or used.
+    const added = (await entries()).slice(before);
+    assert.deepEqual(added.map((e) => e.type), ['decision']);
+    assert.deepEqual(added[0]!.decision?.approvals, ['finance']);
+    assert.equal((await running.broker.app.store.listLeases({ action: 'payments.send', limit: 10 })).length, 0);
+  });
+
+  it("the reaper's own timer (no tick() from the test) expires a lease and records lease.expired", async () => {
+    const r = await call<unknown, LeaseResponse__Output>(agent(), 'RequestLease', {
+      action: 'tickets.update',
+      resource: 'ticket/T-1',
+      params: { fields: { ticket: { stringValue: 'T-1' } } },
+      ttlSeconds: 60,
+    });
+    assert.equal(r.status, 'GRANTED', JSON.stringify(r.explanation));
+    const id = r.lease!.leaseId;
+    // Still active while its time has not come, however often the timer runs.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal((await running.broker.app.store.getLease(id))?.status, 'active');
+    clock.advance(61_000);
+    // Nothing but the reaper's interval (50 ms here) can now mark it expired and record it.
+    const deadline = Date.now() + 10_000;
+    let expired: Entry | undefined;
+    while (Date.now() < deadline) {
+      expired = (await entries()).find((e) => e.type === 'lease.expired' && e.lease?.id === id);
+      if (expired && (await running.broker.app.store.getLease(id))?.status === 'expired') break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    assert.ok(expired, 'lease.expired was recorded');
+    assert.equal((await running.broker.app.store.getLease(id))?.status, 'expired');
+    assert.equal(expired.agent, 'support-bot');
+    assert.equal(expired.action, 'tickets.update');
+  });
+});
