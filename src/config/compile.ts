@@ -42,6 +42,15 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   evidenceBytesPerMinute: 1_048_576,
 });
 
+/**
+ * A key the config format reserves for a feature that is not built yet. It is
+ * parsed (so its own mistakes are reported too) but refused: a key that is
+ * accepted must take effect. Each later issue lifts its own refusal.
+ */
+function notBuiltYet(problems: Problems, at: string, what: string): void {
+  problems.add(at, `${what} is not built yet; remove it (a later release adds it)`);
+}
+
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -120,6 +129,7 @@ function backend(name: string, s: Section, baseDir: string): BackendConfig | und
       return p && keyFile ? { kind, name, path: p, keyFile } : undefined;
     }
     case 'vault': {
+      notBuiltYet(s.problems, s.at('kind'), 'a backend of kind vault');
       const address = s.string('address', { pattern: /^https?:\/\/[^\s/]+(\/.*)?$/, expect: 'an http(s) URL' });
       const tokenFile = file(s, 'token_file', baseDir);
       const mount = s.string('mount', { required: false, pattern: /^[A-Za-z0-9_-]+$/ }) ?? 'secret';
@@ -127,11 +137,13 @@ function backend(name: string, s: Section, baseDir: string): BackendConfig | und
       return address && tokenFile ? { kind, name, address, tokenFile, mount, ...(caFile ? { caFile } : {}) } : undefined;
     }
     case 'aws-secrets-manager': {
+      notBuiltYet(s.problems, s.at('kind'), 'a backend of kind aws-secrets-manager');
       const region = s.string('region', { pattern: /^[a-z]{2}(-[a-z]+)+-[0-9]+$/, expect: 'an AWS region such as eu-west-1' });
       const endpoint = s.string('endpoint', { required: false, pattern: /^https?:\/\//, expect: 'an http(s) URL' });
       return region ? { kind, name, region, ...(endpoint ? { endpoint } : {}) } : undefined;
     }
     case 'postgres': {
+      notBuiltYet(s.problems, s.at('kind'), 'a backend of kind postgres');
       const us = s.section('url_secret');
       const b = us?.string('backend');
       const n = us?.string('name');
@@ -153,6 +165,7 @@ function secret(name: string, s: Section): SecretConfig | undefined {
   let rotation: SecretConfig['rotation'];
   const rs = s.section('rotation', false);
   if (rs) {
+    notBuiltYet(s.problems, rs.path, 'secret rotation');
     const everyMs = duration(rs, 'every');
     const gs = rs.section('generator');
     const gkind = gs?.string('kind', { pattern: /^random$/, expect: '"random"' });
@@ -305,6 +318,7 @@ function action(name: string, s: Section, baseDir: string): ActionConfig | undef
   if ((hs ? 1 : 0) + (ps ? 1 : 0) !== 1) s.problems.add(s.path, 'expected exactly one of http or postgres');
   const http = hs ? httpAction(hs, baseDir) : undefined;
   hs?.done();
+  if (ps) notBuiltYet(s.problems, ps.path, 'an action of kind postgres');
   const postgres = ps ? postgresAction(ps) : undefined;
   ps?.done();
   const defaultTtlMs = duration(s, 'default_ttl', postgres?.ttlMs ?? 300_000)!;
@@ -314,6 +328,7 @@ function action(name: string, s: Section, baseDir: string): ActionConfig | undef
   let budget: ActionConfig['budget'];
   const bs = s.section('budget', false);
   if (bs) {
+    notBuiltYet(s.problems, bs.path, 'an action budget');
     const field = bs.string('field');
     const perMs = duration(bs, 'per');
     bs.done();
@@ -355,6 +370,7 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     const pg = ss.section('postgres', false);
     const urlEnv = pg?.string('url_env', { pattern: /^[A-Z_][A-Z0-9_]*$/, expect: 'an environment variable name' });
     pg?.done();
+    if (pg) notBuiltYet(problems, pg.path, 'the postgres state store');
     if ((sqlite ? 1 : 0) + (pg ? 1 : 0) !== 1) problems.add(ss.path, 'expected exactly one of sqlite or postgres');
     else state = sqlite ? { kind: 'sqlite', path: sqlite } : urlEnv ? { kind: 'postgres', urlEnv } : undefined;
     ss.done();

@@ -79,7 +79,6 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
           context: { amount: 'body.amount' },
         }),
         max_uses: 1,
-        budget: { field: 'amount', per: '24h' },
       },
     };
     // Policies for the extra test actions, beside the dev ones.
