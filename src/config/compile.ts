@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { parseCosignatureVerifierKey } from '../evidence/cosignature';
+import { BYTE_SIZE_EXPECTED, parseByteSize } from './byte-size';
 import { DURATION_EXPECTED, parseDuration } from './duration';
 import { ConfigError, Problems, Section, describe, isObj, join } from './problems';
 import {
@@ -18,6 +19,7 @@ import {
   type PostgresActionConfig,
   type PostgresGrant,
   type SecretConfig,
+  type ServerConfig,
   type StateConfig,
   type WitnessEndpointConfig,
 } from './config-types';
@@ -40,6 +42,14 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxMessageDepth: 32,
   openStreams: 16,
   evidenceBytesPerMinute: 1_048_576,
+  invokesInFlight: 16,
+});
+
+export const DEFAULT_SERVER: ServerConfig = Object.freeze({
+  invokesInFlight: 256,
+  bufferedResponseBytes: 256 * 1024 * 1024,
+  maxConcurrentStreams: 128,
+  maxConnections: 1024,
 });
 
 /**
@@ -68,6 +78,34 @@ function duration(s: Section, key: string, fallback?: number): number | undefine
   const ms = typeof raw === 'string' ? parseDuration(raw) : undefined;
   if (ms === undefined) s.problems.add(s.at(key), `expected ${DURATION_EXPECTED}, got ${describe(raw)}`);
   return ms ?? fallback;
+}
+
+/** A byte count: a plain integer or a string with a binary unit ("256MiB"). */
+function byteSize(s: Section, key: string, opts: { min: number; max: number; fallback: number }): number {
+  const raw = s.value(key);
+  if (raw === undefined || raw === null) return opts.fallback;
+  const n = typeof raw === 'number' ? (Number.isSafeInteger(raw) ? raw : undefined) : typeof raw === 'string' ? parseByteSize(raw) : undefined;
+  if (n === undefined) {
+    s.problems.add(s.at(key), `expected ${BYTE_SIZE_EXPECTED}, got ${describe(raw)}`);
+    return opts.fallback;
+  }
+  if (n < opts.min || n > opts.max) {
+    s.problems.add(s.at(key), `must be between ${opts.min} and ${opts.max} bytes, got ${n}`);
+    return opts.fallback;
+  }
+  return n;
+}
+
+function server(s: Section | undefined): ServerConfig {
+  if (!s) return DEFAULT_SERVER;
+  const out: ServerConfig = {
+    invokesInFlight: s.int('invokes_in_flight', { min: 1, max: 100_000, fallback: DEFAULT_SERVER.invokesInFlight })!,
+    bufferedResponseBytes: byteSize(s, 'buffered_response_bytes', { min: 64 * 1024, max: 64 * 1024 ** 3, fallback: DEFAULT_SERVER.bufferedResponseBytes }),
+    maxConcurrentStreams: s.int('max_concurrent_streams', { min: 1, max: 100_000, fallback: DEFAULT_SERVER.maxConcurrentStreams })!,
+    maxConnections: s.int('max_connections', { min: 1, max: 1_000_000, fallback: DEFAULT_SERVER.maxConnections })!,
+  };
+  s.done();
+  return out;
 }
 
 function hostPort(s: Section, key: string, required: boolean): HostPort | undefined {
@@ -115,6 +153,7 @@ function limits(s: Section | undefined, base: Limits): Limits {
     maxMessageDepth: s.int('max_message_depth', { min: 2, max: 100, fallback: base.maxMessageDepth })!,
     openStreams: s.int('open_streams', { min: 1, max: 10_000, fallback: base.openStreams })!,
     evidenceBytesPerMinute: s.int('evidence_bytes_per_minute', { min: 4096, fallback: base.evidenceBytesPerMinute })!,
+    invokesInFlight: s.int('invokes_in_flight', { min: 1, max: 100_000, fallback: base.invokesInFlight })!,
   };
   s.done();
   return out;
@@ -384,6 +423,7 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
   es?.done();
 
   const baseLimits = limits(root.section('limits', false), DEFAULT_LIMITS);
+  const serverLimits = server(root.section('server', false));
 
   const backends: Record<string, BackendConfig> = {};
   eachNamed(root, 'backends', NAME, NAME_EXPECTED, (name, s) => {
@@ -410,6 +450,9 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     if (!a) return;
     actions[name] = a;
     if (a.http && !(a.http.auth.secret in secrets)) problems.add(`actions.${name}.http.auth`, `names an unknown secret ${JSON.stringify(a.http.auth.secret)}`);
+    // A response larger than the daemon-wide buffer could never be delivered.
+    if (a.http && a.http.maxResponseBytes > serverLimits.bufferedResponseBytes)
+      problems.add(`actions.${name}.http.max_response_bytes`, `is ${a.http.maxResponseBytes} bytes, more than server.buffered_response_bytes (${serverLimits.bufferedResponseBytes})`);
     if (a.postgres) {
       const b = backends[a.postgres.backend];
       if (!b || b.kind !== 'postgres') problems.add(`actions.${name}.postgres.backend`, `must name a backend of kind postgres, got ${JSON.stringify(a.postgres.backend)}`);
@@ -478,6 +521,7 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     state,
     evidence: { origin, signingKey, keyOverlapMs, witnesses },
     limits: baseLimits,
+    server: serverLimits,
     backends,
     secrets,
     actions,

@@ -167,6 +167,45 @@ describe('config', () => {
     assert.equal(c.actions['billing.refund']!.budget, undefined);
   });
 
+  it('compiles limits.invokes_in_flight (per agent, overridable) and the server section, with defaults', () => {
+    const plain = compileConfig(good(), '/etc/sb/config.yaml');
+    assert.equal(plain.limits.invokesInFlight, 16);
+    assert.deepEqual({ ...plain.server }, { invokesInFlight: 256, bufferedResponseBytes: 256 * 1024 * 1024, maxConcurrentStreams: 128, maxConnections: 1024 });
+    const raw = good();
+    raw['limits'] = { invokes_in_flight: 4 };
+    (raw['agents'] as Record<string, Record<string, unknown>>)['support-bot']!['limits'] = { invokes_in_flight: 2 };
+    raw['server'] = { invokes_in_flight: 64, buffered_response_bytes: '64MiB', max_concurrent_streams: 32, max_connections: 100 };
+    const c = compileConfig(raw, '/etc/sb/config.yaml');
+    assert.equal(c.limits.invokesInFlight, 4);
+    assert.equal(c.agents['support-bot']!.limits.invokesInFlight, 2);
+    assert.deepEqual({ ...c.server }, { invokesInFlight: 64, bufferedResponseBytes: 64 * 1024 * 1024, maxConcurrentStreams: 32, maxConnections: 100 });
+    for (const [text, bytes] of [['1GiB', 1024 ** 3], ['8MiB', 8 * 1024 ** 2], ['5000000B', 5_000_000], [4194304, 4194304], ['4194304', 4194304]] as const) {
+      raw['server'] = { buffered_response_bytes: text };
+      assert.equal(compileConfig(raw, '/etc/sb/config.yaml').server.bufferedResponseBytes, bytes, String(text));
+    }
+  });
+
+  it('reports bad server limits and byte sizes with their path and what was expected', () => {
+    const raw = good();
+    raw['server'] = { invokes_in_flight: 0, buffered_response_bytes: '256 MB', max_concurrent_streams: 'many', max_connections: 1.5, colour: 1 };
+    raw['limits'] = { invokes_in_flight: -1 };
+    const problems = problemsOf(raw);
+    const at = (p: string): string => problems.find((x) => x.path === p)?.message ?? `(no problem at ${p}: ${JSON.stringify(problems)})`;
+    assert.match(at('server.invokes_in_flight'), /1/);
+    assert.match(at('server.buffered_response_bytes'), /byte size such as .*"256MiB"/);
+    assert.match(at('server.max_concurrent_streams'), /integer/);
+    assert.match(at('server.max_connections'), /integer/);
+    assert.match(at('server.colour'), /unknown key/);
+    assert.match(at('limits.invokes_in_flight'), /1/);
+    raw['limits'] = {};
+    raw['server'] = { buffered_response_bytes: '1KiB' };
+    assert.match(problemsOf(raw).find((x) => x.path === 'server.buffered_response_bytes')!.message, /between 65536 and/);
+    // An action whose responses could never fit in the daemon-wide buffer is a mistake.
+    raw['server'] = { buffered_response_bytes: '1MiB' };
+    ((raw['actions'] as Record<string, Record<string, Record<string, unknown>>>)['tickets.update']!['http']!)['max_response_bytes'] = 2 * 1024 * 1024;
+    assert.match(problemsOf(raw).find((x) => x.path === 'actions.tickets.update.http.max_response_bytes')!.message, /more than server\.buffered_response_bytes/);
+  });
+
   describe('refuses keys for features that are not built yet, naming the path', () => {
     type Raw = Record<string, unknown>;
     const cases: Array<[string, (raw: Raw) => void, string]> = [
