@@ -14,7 +14,7 @@ import { Authenticator } from './authn';
 import { toStatus } from './error-status';
 import { HealthService } from './health-service';
 import { RateLimiter, StreamCounter } from './limits';
-import { loadProto } from './proto';
+import { loadProto, PROTO_FILE, PROTO_OPTIONS } from './proto';
 import { addReflection } from './reflection';
 
 export type ServiceName = 'AgentBroker' | 'Operator' | 'Evidence';
@@ -82,7 +82,7 @@ export async function startGrpc(opts: {
   clock: Clock;
 }): Promise<GrpcServers> {
   const { config, handlers, log, clock } = opts;
-  const { packageDefinition, api } = loadProto();
+  const { api } = loadProto();
   const gate = new Gate({
     authenticator: new Authenticator(config),
     rateLimiter: new RateLimiter(clock),
@@ -122,7 +122,9 @@ export async function startGrpc(opts: {
   // so grpcurl and other stock clients work; on this port only to configured agents and operators.
   const healthDefinition = protoLoader.loadSync(healthProtoPath, { keepCase: true });
   const authenticator = new Authenticator(config);
-  addReflection(server, { ...packageDefinition, ...healthDefinition }, (call) => {
+  // Reflection describes the .proto as written (snake_case field names), so it loads its own copy.
+  const described = protoLoader.loadSync(PROTO_FILE, { ...PROTO_OPTIONS, keepCase: true });
+  addReflection(server, { ...described, ...healthDefinition }, (call) => {
     try {
       authenticator.authenticate(call);
       return undefined;
