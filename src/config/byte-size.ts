@@ -1,4 +1,4 @@
-const UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+const UNITS: Readonly<Record<string, number>> = Object.freeze({ B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 });
 
 /** Parses "512B", "64KiB", "256MiB", "1GiB" or a plain decimal count of bytes; undefined when malformed or unsafe. */
 export function parseByteSize(text: string): number | undefined {
