@@ -5,6 +5,8 @@ import { IdSource } from './lib/ids';
 import { createLogger, type Logger } from './lib/logger';
 import { compileHttpActions } from './broker/http-actions';
 import { InvokeService, type InvokeHooks } from './broker/invoke-service';
+import { InvokesInFlight } from './broker/invokes-in-flight';
+import { ByteBudget } from './brokered-http/response-budget';
 import { DenialFolder } from './broker/denial-folder';
 import { LeaseService, leaseDraft } from './broker/lease-service';
 import { SecretResolver } from './broker/secret-resolver';
@@ -22,6 +24,7 @@ import type { Store } from './store/store';
 import { openStore } from './store/open-store';
 import { invokeHandlers } from './transport/grpc/handlers/invoke-handlers';
 import { leaseHandlers } from './transport/grpc/handlers/lease-handlers';
+import type { HealthService } from './transport/grpc/health-service';
 import { startGrpc, type GrpcServers, type Handlers } from './transport/grpc/server';
 
 export interface AppOptions {
@@ -53,6 +56,12 @@ export interface App {
   reaper: LeaseReaper;
   port: number;
   healthPort?: number;
+  /** grpc.health.v1 (both ports). */
+  health: HealthService;
+  /** Brokered calls in flight (limits.invokes_in_flight, server.invokes_in_flight). */
+  inFlight: InvokesInFlight;
+  /** Buffered upstream response bytes (server.buffered_response_bytes). */
+  responseBudget: ByteBudget;
   close(): Promise<void>;
 }
 
@@ -139,7 +148,10 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     : undefined;
   const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}) });
   const secrets = new SecretResolver({ config, clock });
-  const invoke = new InvokeService({ config, store, leases, specs, secrets, clock, ids, ...evidence, ...(denials ? { denials } : {}), ...(opts.resolver ? { resolver: opts.resolver } : {}), ...(opts.hooks ? { hooks: opts.hooks } : {}) });
+  // Bounded work in flight (per agent and daemon-wide) and the daemon-wide buffer for upstream responses.
+  const inFlight = new InvokesInFlight(config.server.invokesInFlight);
+  const responseBudget = new ByteBudget(config.server.bufferedResponseBytes);
+  const invoke = new InvokeService({ config, store, leases, specs, secrets, clock, ids, responseBudget, ...evidence, ...(denials ? { denials } : {}), ...(opts.resolver ? { resolver: opts.resolver } : {}), ...(opts.hooks ? { hooks: opts.hooks } : {}) });
   const reaper = new LeaseReaper({
     store,
     clock,
@@ -155,7 +167,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     throw err;
   }
   const handlers: Handlers = mergeHandlers(
-    mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke)),
+    mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke, inFlight)),
     ledger ? mergeHandlers(evidenceHandlers(ledger), evidenceKeyHandlers(ledger)) : undefined,
   );
   let grpcServers: GrpcServers;
@@ -178,6 +190,9 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     policy,
     reaper,
     port: grpcServers.port,
+    health: grpcServers.health,
+    inFlight,
+    responseBudget,
     ...(grpcServers.healthPort !== undefined ? { healthPort: grpcServers.healthPort } : {}),
     close: async () => {
       await reaper.stop();

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { checkCallBinding, prepareCall, sendCall, sentRequestDigest, TlsContexts, type BrokeredResponse, type HttpActionSpec, type Resolver } from '../brokered-http';
+import type { ResponseBudget } from '../brokered-http/response-budget';
 import type { AgentConfig, BrokerConfig } from '../config/config-types';
 import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledger/evidence-sink';
 import type { LeaseRecord } from '../leases/lease';
@@ -51,6 +52,8 @@ export interface InvokeServiceDeps {
   denials?: DenialFolder;
   /** DNS for upstream hosts; tests inject one so a hostname can resolve to a chosen address. */
   resolver?: Resolver;
+  /** The daemon-wide budget of buffered upstream response bytes (server.buffered_response_bytes). */
+  responseBudget?: ResponseBudget;
   /** Test hooks (through AppOptions); never set in the daemon. */
   hooks?: InvokeHooks;
 }
@@ -167,6 +170,7 @@ export class InvokeService {
         clock: this.deps.clock,
         tlsContexts: this.tlsContexts,
         ...(this.deps.resolver ? { resolver: this.deps.resolver } : {}),
+        ...(this.deps.responseBudget ? { responseBudget: this.deps.responseBudget } : {}),
         ...(signal ? { signal } : {}),
       });
     } catch (err) {

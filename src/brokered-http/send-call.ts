@@ -12,6 +12,7 @@ import type { PreparedCall } from './prepare-call';
 import { outboundHeaders } from './request-digest';
 import { decodeResponseBody, tooLarge } from './response-body';
 import { checkTextEncoding, checkTransferEncoding } from './response-form';
+import type { ResponseBudget } from './response-budget';
 import { scrubResponseHeaders } from './response-headers';
 import { SecretScrubber } from './secret-scrubber';
 import type { TlsContexts } from './tls-contexts';
@@ -28,6 +29,8 @@ export interface SendCallOptions {
   readonly clock?: Clock;
   /** Reuses each action's TLS context (CA set) across calls; without it one is built per call. */
   readonly tlsContexts?: TlsContexts;
+  /** Shared budget of buffered response bytes: each chunk is reserved as it arrives, all released when the call ends. */
+  readonly responseBudget?: ResponseBudget;
 }
 
 /** The upstream's answer as the agent may see it: decompressed, scrubbed, without cookies or hop-by-hop headers. */
@@ -73,10 +76,17 @@ export async function sendCall(prepared: PreparedCall, spec: HttpActionSpec, sec
   opts.signal?.addEventListener('abort', onCancel, { once: true });
 
   const scrubber = SecretScrubber.of(secret);
+  let reserved = 0;
+  const reserve = (n: number): boolean => {
+    if (!opts.responseBudget) return true;
+    if (!opts.responseBudget.tryReserve(n)) return false;
+    reserved += n;
+    return true;
+  };
   try {
     const target = await untilAborted(resolveUpstream(spec, opts.resolver ?? systemResolver), controller.signal);
     const headers = requestHeaders(prepared, spec, secret, opts.idempotencyKey);
-    const raw = await exchange(prepared, spec, target, headers, controller.signal, () => abort('connect'), opts.tlsContexts);
+    const raw = await exchange(prepared, spec, target, headers, controller.signal, () => abort('connect'), opts.tlsContexts, reserve);
     checkTransferEncoding(spec.name, raw.rawHeaders);
     const contentEncoding = headerValue(raw.rawHeaders, 'content-encoding');
     const decoded = await decodeResponseBody(spec.name, raw.body, contentEncoding, spec.limits.maxResponseBodyBytes);
@@ -95,6 +105,7 @@ export async function sendCall(prepared: PreparedCall, spec: HttpActionSpec, sec
   } finally {
     clearTimeout(deadline);
     opts.signal?.removeEventListener('abort', onCancel);
+    if (reserved > 0) opts.responseBudget?.release(reserved);
   }
 }
 
@@ -148,6 +159,7 @@ function exchange(
   signal: AbortSignal,
   onConnectTimeout: () => void,
   tlsContexts: TlsContexts | undefined,
+  reserve: (n: number) => boolean,
 ): Promise<RawResponse> {
   const url = new URL(prepared.url);
   const limit = spec.limits.maxResponseBodyBytes;
@@ -189,6 +201,11 @@ function exchange(
         total += chunk.length;
         if (total > limit) {
           reject(tooLarge(spec.name, limit));
+          req.destroy();
+          return;
+        }
+        if (!reserve(chunk.length)) {
+          reject(new BrokerError('resource_exhausted', 'the broker is buffering too many upstream response bytes (server.buffered_response_bytes); try again shortly'));
           req.destroy();
           return;
         }

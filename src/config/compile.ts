@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { parseCosignatureVerifierKey } from '../evidence/cosignature';
+import { BYTE_SIZE_EXPECTED, parseByteSize } from './byte-size';
 import { DURATION_EXPECTED, parseDuration } from './duration';
 import { ConfigError, Problems, Section, describe, isObj, join } from './problems';
 import { policySection } from './policy-section';
@@ -20,6 +21,7 @@ import {
   type PostgresGrant,
   type ResourceTemplate,
   type SecretConfig,
+  type ServerConfig,
   type StateConfig,
   type WitnessEndpointConfig,
 } from './config-types';
@@ -42,7 +44,24 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxMessageDepth: 32,
   openStreams: 16,
   evidenceBytesPerMinute: 1_048_576,
+  invokesInFlight: 16,
 });
+
+export const DEFAULT_SERVER: ServerConfig = Object.freeze({
+  invokesInFlight: 256,
+  bufferedResponseBytes: 256 * 1024 * 1024,
+  maxConcurrentStreams: 128,
+  maxConnections: 1024,
+});
+
+/**
+ * A key the config format reserves for a feature that is not built yet. It is
+ * parsed (so its own mistakes are reported too) but refused: a key that is
+ * accepted must take effect. Each later issue lifts its own refusal.
+ */
+function notBuiltYet(problems: Problems, at: string, what: string): void {
+  problems.add(at, `${what} is not built yet; remove it (a later release adds it)`);
+}
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -61,6 +80,34 @@ function duration(s: Section, key: string, fallback?: number): number | undefine
   const ms = typeof raw === 'string' ? parseDuration(raw) : undefined;
   if (ms === undefined) s.problems.add(s.at(key), `expected ${DURATION_EXPECTED}, got ${describe(raw)}`);
   return ms ?? fallback;
+}
+
+/** A byte count: a plain integer or a string with a binary unit ("256MiB"). */
+function byteSize(s: Section, key: string, opts: { min: number; max: number; fallback: number }): number {
+  const raw = s.value(key);
+  if (raw === undefined || raw === null) return opts.fallback;
+  const n = typeof raw === 'number' ? (Number.isSafeInteger(raw) ? raw : undefined) : typeof raw === 'string' ? parseByteSize(raw) : undefined;
+  if (n === undefined) {
+    s.problems.add(s.at(key), `expected ${BYTE_SIZE_EXPECTED}, got ${describe(raw)}`);
+    return opts.fallback;
+  }
+  if (n < opts.min || n > opts.max) {
+    s.problems.add(s.at(key), `must be between ${opts.min} and ${opts.max} bytes, got ${n}`);
+    return opts.fallback;
+  }
+  return n;
+}
+
+function server(s: Section | undefined): ServerConfig {
+  if (!s) return DEFAULT_SERVER;
+  const out: ServerConfig = {
+    invokesInFlight: s.int('invokes_in_flight', { min: 1, max: 100_000, fallback: DEFAULT_SERVER.invokesInFlight })!,
+    bufferedResponseBytes: byteSize(s, 'buffered_response_bytes', { min: 64 * 1024, max: 64 * 1024 ** 3, fallback: DEFAULT_SERVER.bufferedResponseBytes }),
+    maxConcurrentStreams: s.int('max_concurrent_streams', { min: 1, max: 100_000, fallback: DEFAULT_SERVER.maxConcurrentStreams })!,
+    maxConnections: s.int('max_connections', { min: 1, max: 1_000_000, fallback: DEFAULT_SERVER.maxConnections })!,
+  };
+  s.done();
+  return out;
 }
 
 function hostPort(s: Section, key: string, required: boolean): HostPort | undefined {
@@ -108,6 +155,7 @@ function limits(s: Section | undefined, base: Limits): Limits {
     maxMessageDepth: s.int('max_message_depth', { min: 2, max: 100, fallback: base.maxMessageDepth })!,
     openStreams: s.int('open_streams', { min: 1, max: 10_000, fallback: base.openStreams })!,
     evidenceBytesPerMinute: s.int('evidence_bytes_per_minute', { min: 4096, fallback: base.evidenceBytesPerMinute })!,
+    invokesInFlight: s.int('invokes_in_flight', { min: 1, max: 100_000, fallback: base.invokesInFlight })!,
   };
   s.done();
   return out;
@@ -122,6 +170,7 @@ function backend(name: string, s: Section, baseDir: string): BackendConfig | und
       return p && keyFile ? { kind, name, path: p, keyFile } : undefined;
     }
     case 'vault': {
+      notBuiltYet(s.problems, s.at('kind'), 'a backend of kind vault');
       const address = s.string('address', { pattern: /^https?:\/\/[^\s/]+(\/.*)?$/, expect: 'an http(s) URL' });
       const tokenFile = file(s, 'token_file', baseDir);
       const mount = s.string('mount', { required: false, pattern: /^[A-Za-z0-9_-]+$/ }) ?? 'secret';
@@ -129,11 +178,13 @@ function backend(name: string, s: Section, baseDir: string): BackendConfig | und
       return address && tokenFile ? { kind, name, address, tokenFile, mount, ...(caFile ? { caFile } : {}) } : undefined;
     }
     case 'aws-secrets-manager': {
+      notBuiltYet(s.problems, s.at('kind'), 'a backend of kind aws-secrets-manager');
       const region = s.string('region', { pattern: /^[a-z]{2}(-[a-z]+)+-[0-9]+$/, expect: 'an AWS region such as eu-west-1' });
       const endpoint = s.string('endpoint', { required: false, pattern: /^https?:\/\//, expect: 'an http(s) URL' });
       return region ? { kind, name, region, ...(endpoint ? { endpoint } : {}) } : undefined;
     }
     case 'postgres': {
+      notBuiltYet(s.problems, s.at('kind'), 'a backend of kind postgres');
       const us = s.section('url_secret');
       const b = us?.string('backend');
       const n = us?.string('name');
@@ -155,6 +206,7 @@ function secret(name: string, s: Section): SecretConfig | undefined {
   let rotation: SecretConfig['rotation'];
   const rs = s.section('rotation', false);
   if (rs) {
+    notBuiltYet(s.problems, rs.path, 'secret rotation');
     const everyMs = duration(rs, 'every');
     const gs = rs.section('generator');
     const gkind = gs?.string('kind', { pattern: /^random$/, expect: '"random"' });
@@ -344,6 +396,7 @@ function action(name: string, s: Section, baseDir: string): ActionConfig | undef
   if ((hs ? 1 : 0) + (ps ? 1 : 0) !== 1) s.problems.add(s.path, 'expected exactly one of http or postgres');
   const http = hs ? httpAction(hs, baseDir) : undefined;
   hs?.done();
+  if (ps) notBuiltYet(s.problems, ps.path, 'an action of kind postgres');
   const postgres = ps ? postgresAction(ps) : undefined;
   ps?.done();
   const defaultTtlMs = duration(s, 'default_ttl', postgres?.ttlMs ?? 300_000)!;
@@ -357,6 +410,7 @@ function action(name: string, s: Section, baseDir: string): ActionConfig | undef
   let budget: ActionConfig['budget'];
   const bs = s.section('budget', false);
   if (bs) {
+    notBuiltYet(s.problems, bs.path, 'an action budget');
     const field = bs.string('field');
     const perMs = duration(bs, 'per');
     bs.done();
@@ -400,6 +454,7 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     const pg = ss.section('postgres', false);
     const urlEnv = pg?.string('url_env', { pattern: /^[A-Z_][A-Z0-9_]*$/, expect: 'an environment variable name' });
     pg?.done();
+    if (pg) notBuiltYet(problems, pg.path, 'the postgres state store');
     if ((sqlite ? 1 : 0) + (pg ? 1 : 0) !== 1) problems.add(ss.path, 'expected exactly one of sqlite or postgres');
     else state = sqlite ? { kind: 'sqlite', path: sqlite } : urlEnv ? { kind: 'postgres', urlEnv } : undefined;
     ss.done();
@@ -413,6 +468,7 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
   es?.done();
 
   const baseLimits = limits(root.section('limits', false), DEFAULT_LIMITS);
+  const serverLimits = server(root.section('server', false));
 
   const backends: Record<string, BackendConfig> = {};
   eachNamed(root, 'backends', NAME, NAME_EXPECTED, (name, s) => {
@@ -439,6 +495,9 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     if (!a) return;
     actions[name] = a;
     if (a.http && !(a.http.auth.secret in secrets)) problems.add(`actions.${name}.http.auth`, `names an unknown secret ${JSON.stringify(a.http.auth.secret)}`);
+    // A response larger than the daemon-wide buffer could never be delivered.
+    if (a.http && a.http.maxResponseBytes > serverLimits.bufferedResponseBytes)
+      problems.add(`actions.${name}.http.max_response_bytes`, `is ${a.http.maxResponseBytes} bytes, more than server.buffered_response_bytes (${serverLimits.bufferedResponseBytes})`);
     if (a.postgres) {
       const b = backends[a.postgres.backend];
       if (!b || b.kind !== 'postgres') problems.add(`actions.${name}.postgres.backend`, `must name a backend of kind postgres, got ${JSON.stringify(a.postgres.backend)}`);
@@ -508,6 +567,7 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     state,
     evidence: { origin, signingKey, keyOverlapMs, witnesses },
     limits: baseLimits,
+    server: serverLimits,
     backends,
     secrets,
     actions,

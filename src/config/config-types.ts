@@ -16,6 +16,20 @@ export interface Limits {
   openStreams: number;
   /** Evidence bytes one agent may cause per minute before identical denials are folded. */
   evidenceBytesPerMinute: number;
+  /** Brokered calls (Invoke) one agent may have running at once. */
+  invokesInFlight: number;
+}
+
+/** Daemon-wide bounds (config `server`), shared by every agent. */
+export interface ServerConfig {
+  /** Brokered calls running at once, all agents together. */
+  invokesInFlight: number;
+  /** Upstream response bytes that in-flight brokered calls may hold buffered, all together. */
+  bufferedResponseBytes: number;
+  /** HTTP/2 streams per connection, on the mTLS and the health port. */
+  maxConcurrentStreams: number;
+  /** Open connections per port (mTLS and health). */
+  maxConnections: number;
 }
 
 export type StateConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; urlEnv: string };
@@ -152,6 +166,7 @@ export interface BrokerConfig {
   state: StateConfig;
   evidence: EvidenceConfig;
   limits: Limits;
+  server: ServerConfig;
   backends: Readonly<Record<string, BackendConfig>>;
   secrets: Readonly<Record<string, SecretConfig>>;
   actions: Readonly<Record<string, ActionConfig>>;

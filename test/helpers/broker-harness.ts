@@ -75,7 +75,8 @@ export function baseRawConfig(pki: TestPki, dir: string, over: Record<string, un
     tls: { ca: pki.layout.caCert, cert: pki.layout.serverCert, key: pki.layout.serverKey },
     state: { sqlite: path.join(dir, 'broker.db') },
     evidence: { origin: 'test.example/secret-broker', signing_key: path.join(dir, 'evidence.key') },
-    limits: { requests_per_second: 1000, burst: 1000, active_leases: 100, max_body_bytes: 65536 },
+    // invokes_in_flight above the default 16: the race tests hold 50 Invokes of one agent at once.
+    limits: { requests_per_second: 1000, burst: 1000, active_leases: 100, max_body_bytes: 65536, invokes_in_flight: 64 },
     backends: { local: { kind: 'local', path: path.join(dir, 'secrets.sealed'), key_file: path.join(dir, 'master.key') } },
     secrets: { 'helpdesk-token': { backend: 'local', name: 'helpdesk-token' } },
     actions: {

@@ -85,7 +85,6 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
         }),
         resource: 'stripe',
         max_uses: 1,
-        budget: { field: 'amount', per: '24h' },
       },
     };
     // Policies for the extra test actions, beside the dev ones.

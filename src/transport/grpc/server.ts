@@ -1,18 +1,21 @@
 import { readFileSync } from 'node:fs';
+import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { ReflectionService } from '@grpc/reflection';
 import * as protoLoader from '@grpc/proto-loader';
-import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
 import type { Logger } from 'pino';
-import type { BrokerConfig } from '../../config/config-types';
+import type { BrokerConfig, HostPort } from '../../config/config-types';
 import type { Clock } from '../../lib/clock';
 import type { RequestIds } from '../../lib/ids';
 import { unimplemented } from '../../lib/errors';
 import { ACCESS } from './access';
 import { Gate, withRecordedSizes, type StreamHandler, type UnaryHandler } from './adapter';
 import { Authenticator } from './authn';
+import { toStatus } from './error-status';
+import { HealthService } from './health-service';
 import { RateLimiter, StreamCounter } from './limits';
-import { loadProto } from './proto';
+import { loadProto, PROTO_FILE, PROTO_OPTIONS } from './proto';
+import { addReflection } from './reflection';
 
 export type ServiceName = 'AgentBroker' | 'Operator' | 'Evidence';
 
@@ -21,7 +24,7 @@ export type Handlers = Partial<Record<ServiceName, Record<string, UnaryHandler<n
 
 export interface GrpcServers {
   server: grpc.Server;
-  health: HealthImplementation;
+  health: HealthService;
   healthServer?: grpc.Server;
   port: number;
   healthPort?: number;
@@ -34,13 +37,36 @@ const ISSUE_FOR: Record<string, string> = Object.freeze<Record<string, string>>(
   Evidence: 'issue 5',
 });
 
-async function bind(server: grpc.Server, addr: string, creds: grpc.ServerCredentials): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(addr, creds, (err, port) => (err ? reject(err) : resolve(port)));
-  });
+interface Listener {
+  port: number;
+  /** Stops accepting connections (open ones are ended by the gRPC server's shutdown). */
+  close(): void;
 }
 
-const addr = (h: { host: string; port: number }): string => (h.host.includes(':') ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`);
+/**
+ * Listens on `at` and hands each accepted socket to the gRPC server, at most
+ * `maxConnections` at once (server.max_connections): Node's net.Server drops
+ * a connection past the limit as soon as it is accepted. grpc-js has no
+ * connection cap of its own, so the socket is taken here and injected.
+ */
+async function listen(server: grpc.Server, at: HostPort, creds: grpc.ServerCredentials, maxConnections: number): Promise<Listener> {
+  const injector = server.createConnectionInjector(creds);
+  const tcp = net.createServer((socket) => injector.injectConnection(socket));
+  tcp.maxConnections = maxConnections;
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', reject);
+    tcp.listen({ host: at.host, port: at.port }, () => {
+      tcp.off('error', reject);
+      resolve();
+    });
+  });
+  return { port: (tcp.address() as net.AddressInfo).port, close: () => tcp.close() };
+}
+
+/** The names Health answers for: the daemon, its services, and each configured backend. */
+export function healthNames(config: Pick<BrokerConfig, 'backends'>): string[] {
+  return ['', 'secretbroker.v1.AgentBroker', 'secretbroker.v1.Operator', 'secretbroker.v1.Evidence', ...Object.keys(config.backends).map((b) => `secretbroker.backend.${b}`)];
+}
 
 export function maxMessageBytes(config: Pick<BrokerConfig, 'limits' | 'agents'>): number {
   const all = [config.limits.maxBodyBytes, ...Object.values(config.agents).map((a) => a.limits.maxBodyBytes)];
@@ -58,7 +84,7 @@ export async function startGrpc(opts: {
   ids: RequestIds;
 }): Promise<GrpcServers> {
   const { config, handlers, log, clock } = opts;
-  const { packageDefinition, api } = loadProto();
+  const { api } = loadProto();
   const gate = new Gate({
     authenticator: new Authenticator(config),
     rateLimiter: new RateLimiter(clock),
@@ -71,6 +97,7 @@ export async function startGrpc(opts: {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxBytes,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
+    'grpc.max_concurrent_streams': config.server.maxConcurrentStreams,
   });
   const services = api.secretbroker.v1;
   for (const name of ['AgentBroker', 'Operator', 'Evidence'] as const) {
@@ -92,36 +119,56 @@ export async function startGrpc(opts: {
     }
     server.addService(withRecordedSizes(def), impl);
   }
-  const statusMap = {
-    '': 'SERVING' as const,
-    'secretbroker.v1.AgentBroker': 'SERVING' as const,
-    'secretbroker.v1.Operator': 'SERVING' as const,
-    'secretbroker.v1.Evidence': 'SERVING' as const,
-  };
-  const health = new HealthImplementation(statusMap);
+  const health = new HealthService(healthNames(config));
   health.addToServer(server);
-  // Reflection describes our API and the health service, so grpcurl and other stock clients work.
+  // Reflection describes our API and the health service (complete descriptors, imports included),
+  // so grpcurl and other stock clients work; on this port only to configured agents and operators.
   const healthDefinition = protoLoader.loadSync(healthProtoPath, { keepCase: true });
-  new ReflectionService({ ...packageDefinition, ...healthDefinition }).addToServer(server);
+  const authenticator = new Authenticator(config);
+  // Reflection describes the .proto as written (snake_case field names), so it loads its own copy.
+  const described = protoLoader.loadSync(PROTO_FILE, { ...PROTO_OPTIONS, keepCase: true });
+  addReflection(server, { ...described, ...healthDefinition }, (call) => {
+    try {
+      authenticator.authenticate(call);
+      return undefined;
+    } catch (err) {
+      return toStatus(err, opts.ids.newRequestId(), log.child({ method: 'ServerReflection' }));
+    }
+  });
 
   const creds = grpc.ServerCredentials.createSsl(
     readFileSync(config.tls.ca),
     [{ cert_chain: readFileSync(config.tls.cert), private_key: readFileSync(config.tls.key) }],
     true,
   );
-  const port = await bind(server, addr(config.listen), creds);
+  const listeners: Listener[] = [];
+  const main = await listen(server, config.listen, creds, config.server.maxConnections);
+  listeners.push(main);
+  const port = main.port;
 
   let healthServer: grpc.Server | undefined;
   let healthPort: number | undefined;
   if (config.healthListen) {
-    // Plaintext, health service only: load balancers and kubelets probe here without client certs.
-    healthServer = new grpc.Server({ 'grpc.max_receive_message_length': 4096 });
+    // Plaintext, health service only (and reflection of it alone): load balancers and kubelets probe here without client certs.
+    healthServer = new grpc.Server({ 'grpc.max_receive_message_length': 4096, 'grpc.max_concurrent_streams': config.server.maxConcurrentStreams });
     health.addToServer(healthServer);
-    healthPort = await bind(healthServer, addr(config.healthListen), grpc.ServerCredentials.createInsecure());
+    addReflection(healthServer, healthDefinition);
+    try {
+      const h = await listen(healthServer, config.healthListen, grpc.ServerCredentials.createInsecure(), config.server.maxConnections);
+      listeners.push(h);
+      healthPort = h.port;
+    } catch (err) {
+      main.close();
+      server.forceShutdown();
+      throw err;
+    }
   }
 
   const shutdown = async (): Promise<void> => {
-    health.setStatus('', 'NOT_SERVING');
+    for (const l of listeners) l.close();
+    // Watchers see NOT_SERVING, then their streams end so the graceful stop is not held up.
+    health.setAll('NOT_SERVING');
+    health.endWatchers();
     const stop = (s: grpc.Server) =>
       new Promise<void>((resolve) => {
         const t = setTimeout(() => {

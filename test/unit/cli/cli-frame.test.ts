@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../../helpers/broker-harness';
 import { runCapture } from '../../helpers/run-cli';
@@ -40,7 +40,23 @@ describe('cli frame', () => {
     const j = await runCapture(['config', 'check', '--config', f, '--json']);
     const parsed = JSON.parse(j.out) as { ok: boolean; problems: Array<{ path: string }> };
     assert.equal(parsed.ok, false);
-    assert.equal(parsed.problems.length, 6);
+    // state holds two: both stores, and postgres (not built yet).
+    assert.equal(parsed.problems.length, 7, JSON.stringify(parsed.problems));
+  });
+
+  it('config check refuses a key whose feature is not built yet, naming its path', async () => {
+    const dev = path.resolve(__dirname, '../../../deploy/dev/config.yaml');
+    const text = readFileSync(dev, 'utf8')
+      .replace(/^(\s+)max_uses: 1$/m, '$1max_uses: 1\n$1budget: { field: amount, per: 24h }')
+      .replace(/\.\.\/\.\.\//g, path.resolve(__dirname, '../../..') + '/')
+      .replace(/policies: policies\//, `policies: ${path.resolve(__dirname, '../../../deploy/dev/policies')}`);
+    assert.match(text, /budget:/);
+    const f = path.join(tmp.dir, 'budget.yaml');
+    writeFileSync(f, text);
+    const r = await runCapture(['config', 'check', '--config', f]);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.err, /actions\.billing\.refund\.budget: .*not built yet/);
+    assert.equal(r.err.trim().split('\n').filter((l) => /: /.test(l) && !/not built yet/.test(l) && /^\s/.test(l)).length, 0, r.err);
   });
 
   it('config check accepts the dev config', async () => {

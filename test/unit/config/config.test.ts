@@ -15,7 +15,7 @@ const good = (): Record<string, unknown> => ({
   state: { sqlite: 'broker.db' },
   evidence: { origin: 'example.org/secret-broker', signing_key: 'evidence.key' },
   backends: { local: { kind: 'local', path: 'secrets.sealed', key_file: 'master.key' } },
-  secrets: { 'helpdesk-token': { backend: 'local', name: 'helpdesk-token', rotation: { every: '30d', generator: { kind: 'random', length: 40 } } } },
+  secrets: { 'helpdesk-token': { backend: 'local', name: 'helpdesk-token' } },
   actions: {
     'tickets.update': {
       http: { base_url: 'https://helpdesk.example.com/api', methods: ['PUT'], paths: ['/tickets/{id}'], auth: { bearer: 'helpdesk-token' }, allow_networks: [] },
@@ -44,7 +44,7 @@ describe('config', () => {
     assert.equal(c.policies, '/etc/sb/policies');
     assert.equal(c.limits.requestsPerSecond, 50);
     assert.equal(c.agents['support-bot']!.limits.activeLeases, 1000);
-    assert.equal(c.secrets['helpdesk-token']!.rotation!.everyMs, 30 * 86_400_000);
+    assert.equal(c.secrets['helpdesk-token']!.ref, 'helpdesk-token');
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.actions['tickets.update']!.http!.methods));
     assert.throws(() => ((c as { devMode: boolean }).devMode = true));
   });
@@ -211,8 +211,80 @@ describe('config', () => {
   it('loads the dev config shipped in deploy/dev', () => {
     const c = loadConfig(path.resolve(__dirname, '../../../deploy/dev/config.yaml'));
     assert.equal(c.devMode, true);
-    assert.ok(c.actions['billing.refund']!.budget);
+    assert.ok(c.actions['billing.refund']);
+    assert.equal(c.actions['billing.refund']!.budget, undefined);
     assert.equal(c.actions['tickets.update']!.resource.source, 'ticket/{ticket}');
     assert.equal(c.actions['billing.refund']!.resource.source, 'stripe');
+  });
+
+  it('compiles limits.invokes_in_flight (per agent, overridable) and the server section, with defaults', () => {
+    const plain = compileConfig(good(), '/etc/sb/config.yaml');
+    assert.equal(plain.limits.invokesInFlight, 16);
+    assert.deepEqual({ ...plain.server }, { invokesInFlight: 256, bufferedResponseBytes: 256 * 1024 * 1024, maxConcurrentStreams: 128, maxConnections: 1024 });
+    const raw = good();
+    raw['limits'] = { invokes_in_flight: 4 };
+    (raw['agents'] as Record<string, Record<string, unknown>>)['support-bot']!['limits'] = { invokes_in_flight: 2 };
+    raw['server'] = { invokes_in_flight: 64, buffered_response_bytes: '64MiB', max_concurrent_streams: 32, max_connections: 100 };
+    const c = compileConfig(raw, '/etc/sb/config.yaml');
+    assert.equal(c.limits.invokesInFlight, 4);
+    assert.equal(c.agents['support-bot']!.limits.invokesInFlight, 2);
+    assert.deepEqual({ ...c.server }, { invokesInFlight: 64, bufferedResponseBytes: 64 * 1024 * 1024, maxConcurrentStreams: 32, maxConnections: 100 });
+    for (const [text, bytes] of [['1GiB', 1024 ** 3], ['8MiB', 8 * 1024 ** 2], ['5000000B', 5_000_000], [4194304, 4194304], ['4194304', 4194304]] as const) {
+      raw['server'] = { buffered_response_bytes: text };
+      assert.equal(compileConfig(raw, '/etc/sb/config.yaml').server.bufferedResponseBytes, bytes, String(text));
+    }
+  });
+
+  it('reports bad server limits and byte sizes with their path and what was expected', () => {
+    const raw = good();
+    raw['server'] = { invokes_in_flight: 0, buffered_response_bytes: '256 MB', max_concurrent_streams: 'many', max_connections: 1.5, colour: 1 };
+    raw['limits'] = { invokes_in_flight: -1 };
+    const problems = problemsOf(raw);
+    const at = (p: string): string => problems.find((x) => x.path === p)?.message ?? `(no problem at ${p}: ${JSON.stringify(problems)})`;
+    assert.match(at('server.invokes_in_flight'), /1/);
+    assert.match(at('server.buffered_response_bytes'), /byte size such as .*"256MiB"/);
+    assert.match(at('server.max_concurrent_streams'), /integer/);
+    assert.match(at('server.max_connections'), /integer/);
+    assert.match(at('server.colour'), /unknown key/);
+    assert.match(at('limits.invokes_in_flight'), /1/);
+    raw['limits'] = {};
+    raw['server'] = { buffered_response_bytes: '1KiB' };
+    assert.match(problemsOf(raw).find((x) => x.path === 'server.buffered_response_bytes')!.message, /between 65536 and/);
+    // An action whose responses could never fit in the daemon-wide buffer is a mistake.
+    raw['server'] = { buffered_response_bytes: '1MiB' };
+    ((raw['actions'] as Record<string, Record<string, Record<string, unknown>>>)['tickets.update']!['http']!)['max_response_bytes'] = 2 * 1024 * 1024;
+    assert.match(problemsOf(raw).find((x) => x.path === 'actions.tickets.update.http.max_response_bytes')!.message, /more than server\.buffered_response_bytes/);
+  });
+
+  describe('refuses keys for features that are not built yet, naming the path', () => {
+    type Raw = Record<string, unknown>;
+    const cases: Array<[string, (raw: Raw) => void, string]> = [
+      ['an action budget', (raw) => {
+        const a = (raw['actions'] as Raw)['tickets.update'] as Raw;
+        (a['http'] as Raw)['context'] = { ticket: 'path.id' };
+        a['budget'] = { field: 'ticket', per: '24h' };
+      }, 'actions.tickets.update.budget'],
+      ['secret rotation', (raw) => { ((raw['secrets'] as Raw)['helpdesk-token'] as Raw)['rotation'] = { every: '30d', generator: { kind: 'random', length: 40 } }; }, 'secrets.helpdesk-token.rotation'],
+      ['an action of kind postgres', (raw) => {
+        (raw['backends'] as Raw)['appdb'] = { kind: 'postgres', url_secret: { backend: 'local', name: 'appdb-admin' } };
+        (raw['actions'] as Raw)['analytics.query'] = { postgres: { backend: 'appdb', grants: [{ privilege: 'SELECT', schema: 'analytics' }], ttl: '5m' } };
+      }, 'actions.analytics.query.postgres'],
+      ['a vault backend', (raw) => { (raw['backends'] as Raw)['vault'] = { kind: 'vault', address: 'https://vault:8200', token_file: 't' }; }, 'backends.vault.kind'],
+      ['an aws-secrets-manager backend', (raw) => { (raw['backends'] as Raw)['aws'] = { kind: 'aws-secrets-manager', region: 'eu-west-1' }; }, 'backends.aws.kind'],
+      ['a postgres backend', (raw) => { (raw['backends'] as Raw)['appdb'] = { kind: 'postgres', url_secret: { backend: 'local', name: 'appdb-admin' } }; }, 'backends.appdb.kind'],
+      ['the postgres state store', (raw) => { raw['state'] = { postgres: { url_env: 'BROKER_DATABASE_URL' } }; }, 'state.postgres'],
+    ];
+    for (const [what, change, at] of cases) {
+      it(what, () => {
+        const raw = good();
+        change(raw);
+        const problems = problemsOf(raw);
+        const p = problems.find((x) => x.path === at);
+        assert.ok(p, `no problem at ${at}: ${JSON.stringify(problems)}`);
+        assert.match(p.message, /not built yet/);
+        // The refusal is the only problem: the rest of the key still parses.
+        assert.deepEqual(problems.filter((x) => /not built yet/.test(x.message) === false), [], JSON.stringify(problems));
+      });
+    }
   });
 });

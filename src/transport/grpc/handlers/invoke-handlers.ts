@@ -1,4 +1,5 @@
 import type { InvokeService } from '../../../broker/invoke-service';
+import type { InvokesInFlight } from '../../../broker/invokes-in-flight';
 import { structToJson } from '../../../broker/struct';
 import type { InvokeRequest__Output } from '../../../gen/secretbroker/v1/InvokeRequest';
 import type { InvokeResponse } from '../../../gen/secretbroker/v1/InvokeResponse';
@@ -9,11 +10,13 @@ import type { Handlers } from '../server';
 const pairs = (list: Array<{ name: string; value: string }>): Array<[string, string]> => list.map((h) => [h.name, h.value]);
 
 /** Translates Invoke to InvokeService; the denial format (trailer + hint) is built by the service's BrokerError. */
-export function invokeHandlers(invoke: InvokeService): Handlers {
+export function invokeHandlers(invoke: InvokeService, inFlight?: InvokesInFlight): Handlers {
   return {
     AgentBroker: {
       Invoke: async (req: InvokeRequest__Output, ctx: CallContext): Promise<InvokeResponse> => {
         if (ctx.principal.kind !== 'agent') throw new BrokerError('permission_denied', 'this RPC is for agents');
+        // Bounded work: past the agent's or the daemon's limit, refused before anything is decided or sent.
+        const release = inFlight?.acquire(ctx.principal.name, ctx.principal.agent.limits.invokesInFlight);
         const out = await invoke.invoke(
           ctx.principal.agent,
           {
@@ -30,7 +33,7 @@ export function invokeHandlers(invoke: InvokeService): Handlers {
           },
           ctx.log,
           ctx.signal,
-        );
+        ).finally(() => release?.());
         return {
           statusCode: out.response.statusCode,
           headers: Object.entries(out.response.headers).map(([name, value]) => ({ name, value })),
