@@ -4,6 +4,7 @@ import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { ensureMasterKey, openLocalBackend } from '../../src/backends/local';
 import { call, connect } from '../../src/client/grpc-client';
@@ -45,6 +46,12 @@ async function startSlowUpstream(): Promise<{
       return;
     }
     if (url.pathname === '/hang') return;
+    if (url.pathname === '/gzip') {
+      // A few hundred bytes on the wire that decode to bytes=N.
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-encoding': 'gzip' });
+      res.end(zlib.gzipSync(Buffer.alloc(Number(url.searchParams.get('bytes')), 0x61)));
+      return;
+    }
     if (url.pathname === '/drip') {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       res.write(Buffer.alloc(Number(url.searchParams.get('bytes')), 0x61));
@@ -115,7 +122,7 @@ describe('bounded work in flight (limits.invokes_in_flight, server.*) over the r
         http: {
           base_url: `https://upstream.test:${upstream.port}`,
           methods: ['GET'],
-          paths: ['/hang', '/drip', '/ok'],
+          paths: ['/hang', '/drip', '/gzip', '/ok'],
           auth: { bearer: 'upstream-token' },
           allow_networks: ['127.0.0.0/8'],
           ca_files: [caFile],
@@ -251,6 +258,28 @@ describe('bounded work in flight (limits.invokes_in_flight, server.*) over the r
     assert.equal(broker.app.responseBudget.used, 0, 'released when the calls ended');
     const again = await call<unknown, InvokeResponse__Output>(analyst, 'Invoke', req('/drip', [{ name: 'bytes', value: '150000' }]));
     assert.equal(again.body.length, 150_000);
+    assert.equal(broker.app.responseBudget.used, 0);
+  });
+
+  it('a compressed response is charged at its decoded size against server.buffered_response_bytes', async () => {
+    const support = broker.clientFor('agents', 'support-bot').agent;
+    const analyst = broker.clientFor('agents', 'analyst-bot').agent;
+    const slow = startInvoke(support, req('/drip', [{ name: 'bytes', value: '150000' }, { name: 'hold', value: '1' }]));
+    try {
+      await until('the first response buffered', () => broker.app.responseBudget.used >= 150_000);
+      // A few hundred bytes on the wire, 150000 once decoded: 150000 + 150000 > 256 KiB.
+      await expectCode(
+        call(analyst, 'Invoke', req('/gzip', [{ name: 'bytes', value: '150000' }])),
+        grpc.status.RESOURCE_EXHAUSTED,
+        /buffered_response_bytes/,
+      );
+    } finally {
+      upstream.release();
+    }
+    assert.equal(((await slow.done) as InvokeResponse__Output).statusCode, 200);
+    assert.equal(broker.app.responseBudget.used, 0, 'released when the calls ended');
+    const alone = await call<unknown, InvokeResponse__Output>(analyst, 'Invoke', req('/gzip', [{ name: 'bytes', value: '150000' }]));
+    assert.equal(alone.body.length, 150_000, 'within the budget it is served decoded');
     assert.equal(broker.app.responseBudget.used, 0);
   });
 
