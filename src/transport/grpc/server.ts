@@ -85,8 +85,10 @@ export async function startGrpc(opts: {
 }): Promise<GrpcServers> {
   const { config, handlers, log, clock } = opts;
   const { api } = loadProto();
+  // One authenticator for the RPCs and for reflection on this port.
+  const authenticator = new Authenticator(config);
   const gate = new Gate({
-    authenticator: new Authenticator(config),
+    authenticator,
     rateLimiter: new RateLimiter(clock),
     streams: new StreamCounter(),
     limits: config.limits,
@@ -124,7 +126,6 @@ export async function startGrpc(opts: {
   // Reflection describes our API and the health service (complete descriptors, imports included),
   // so grpcurl and other stock clients work; on this port only to configured agents and operators.
   const healthDefinition = protoLoader.loadSync(healthProtoPath, { keepCase: true });
-  const authenticator = new Authenticator(config);
   // Reflection describes the .proto as written (snake_case field names), so it loads its own copy.
   const described = protoLoader.loadSync(PROTO_FILE, { ...PROTO_OPTIONS, keepCase: true });
   addReflection(server, { ...described, ...healthDefinition }, (call) => {
