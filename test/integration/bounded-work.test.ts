@@ -6,14 +6,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
-import { ensureMasterKey, openLocalBackend } from '../../src/backends/local';
 import { call, connect } from '../../src/client/grpc-client';
 import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/InvokeResponse';
-import { systemClock } from '../../src/lib/clock';
-import { SecretValue } from '../../src/lib/secret-value';
 import { loadProto } from '../../src/transport/grpc/proto';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { expectCode } from '../helpers/grpc-expect';
+import { seedLocalSecrets, testResolver, writeCaBundle } from '../helpers/invoke-broker';
 import { healthCheck, healthClient } from '../helpers/stock-clients';
 import { createTestCa } from '../helpers/test-ca';
 
@@ -109,8 +107,7 @@ describe('bounded work in flight (limits.invokes_in_flight, server.*) over the r
     tmp = tempDir();
     pki = await makeTestPki(path.join(tmp.dir, 'pki'));
     upstream = await startSlowUpstream();
-    const caFile = path.join(tmp.dir, 'upstream-ca.pem');
-    writeFileSync(caFile, upstream.caPem);
+    const caFile = writeCaBundle(tmp.dir, [upstream]);
     const raw = baseRawConfig(pki, tmp.dir, {
       health_listen: '127.0.0.1:0',
       limits: { requests_per_second: 1000, burst: 1000, active_leases: 100, max_body_bytes: 65536, invokes_in_flight: 3, open_streams: 2 },
@@ -136,11 +133,7 @@ describe('bounded work in flight (limits.invokes_in_flight, server.*) over the r
       path.join(String(raw['policies']), 'upstream.cedar'),
       '@id("upstream-any") @reason("test") permit (principal, action == Action::"upstream.call", resource);',
     );
-    const local = (raw['backends'] as { local: { path: string; key_file: string } }).local;
-    await ensureMasterKey(local.key_file, { sealedFile: local.path });
-    const store = await openLocalBackend({ name: 'local', path: local.path, keyFile: local.key_file, clock: systemClock });
-    await store.put('upstream-token', SecretValue.fromString(TOKEN));
-    await store.close();
+    await seedLocalSecrets(raw, { 'upstream-token': TOKEN });
     broker = await startBroker({
       pki,
       dir: tmp.dir,
@@ -156,10 +149,7 @@ describe('bounded work in flight (limits.invokes_in_flight, server.*) over the r
           },
         },
       },
-      resolver: async (host) => {
-        if (host !== 'upstream.test') throw Object.assign(new Error(`ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
-        return ['127.0.0.1'];
-      },
+      resolver: testResolver(new Map([['upstream.test', ['127.0.0.1']]])),
     });
   });
   after(async () => {
@@ -236,18 +226,18 @@ describe('bounded work in flight (limits.invokes_in_flight, server.*) over the r
     await until('slots released', () => broker.app.inFlight.count() === 0);
   });
 
-  it('buffered response bytes are bounded daemon-wide (server.buffered_response_bytes) and released when a call ends', async () => {
+  /**
+   * While support-bot's call holds a 150000-byte response buffered, analyst-bot's call to `second`
+   * (150000 bytes as held: on the wire, or once decoded) would pass the 256 KiB budget: refused.
+   * Alone, it is served; every byte is given back when the calls end.
+   */
+  async function pastTheBudgetWhileOneIsHeld(second: string): Promise<void> {
     const support = broker.clientFor('agents', 'support-bot').agent;
     const analyst = broker.clientFor('agents', 'analyst-bot').agent;
     const slow = startInvoke(support, req('/drip', [{ name: 'bytes', value: '150000' }, { name: 'hold', value: '1' }]));
     try {
       await until('the first response buffered', () => broker.app.responseBudget.used >= 150_000);
-      // 150000 + 150000 > 256 KiB: the second call's response cannot be buffered.
-      await expectCode(
-        call(analyst, 'Invoke', req('/drip', [{ name: 'bytes', value: '150000' }])),
-        grpc.status.RESOURCE_EXHAUSTED,
-        /buffered_response_bytes/,
-      );
+      await expectCode(call(analyst, 'Invoke', req(second, [{ name: 'bytes', value: '150000' }])), grpc.status.RESOURCE_EXHAUSTED, /buffered_response_bytes/);
       assert.ok(broker.app.responseBudget.used <= 256 * 1024);
     } finally {
       upstream.release();
@@ -256,31 +246,18 @@ describe('bounded work in flight (limits.invokes_in_flight, server.*) over the r
     assert.equal(first.statusCode, 200);
     assert.equal(first.body.length, 150_000);
     assert.equal(broker.app.responseBudget.used, 0, 'released when the calls ended');
-    const again = await call<unknown, InvokeResponse__Output>(analyst, 'Invoke', req('/drip', [{ name: 'bytes', value: '150000' }]));
-    assert.equal(again.body.length, 150_000);
+    const again = await call<unknown, InvokeResponse__Output>(analyst, 'Invoke', req(second, [{ name: 'bytes', value: '150000' }]));
+    assert.equal(again.body.length, 150_000, 'within the budget it is served (decoded)');
     assert.equal(broker.app.responseBudget.used, 0);
+  }
+
+  it('buffered response bytes are bounded daemon-wide (server.buffered_response_bytes) and released when a call ends', async () => {
+    await pastTheBudgetWhileOneIsHeld('/drip');
   });
 
   it('a compressed response is charged at its decoded size against server.buffered_response_bytes', async () => {
-    const support = broker.clientFor('agents', 'support-bot').agent;
-    const analyst = broker.clientFor('agents', 'analyst-bot').agent;
-    const slow = startInvoke(support, req('/drip', [{ name: 'bytes', value: '150000' }, { name: 'hold', value: '1' }]));
-    try {
-      await until('the first response buffered', () => broker.app.responseBudget.used >= 150_000);
-      // A few hundred bytes on the wire, 150000 once decoded: 150000 + 150000 > 256 KiB.
-      await expectCode(
-        call(analyst, 'Invoke', req('/gzip', [{ name: 'bytes', value: '150000' }])),
-        grpc.status.RESOURCE_EXHAUSTED,
-        /buffered_response_bytes/,
-      );
-    } finally {
-      upstream.release();
-    }
-    assert.equal(((await slow.done) as InvokeResponse__Output).statusCode, 200);
-    assert.equal(broker.app.responseBudget.used, 0, 'released when the calls ended');
-    const alone = await call<unknown, InvokeResponse__Output>(analyst, 'Invoke', req('/gzip', [{ name: 'bytes', value: '150000' }]));
-    assert.equal(alone.body.length, 150_000, 'within the budget it is served decoded');
-    assert.equal(broker.app.responseBudget.used, 0);
+    // A few hundred bytes on the wire, 150000 once decoded.
+    await pastTheBudgetWhileOneIsHeld('/gzip');
   });
 
   it('limits.open_streams is enforced per agent over the real daemon, without touching another agent', async () => {
