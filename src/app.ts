@@ -43,6 +43,8 @@ export interface AppOptions {
   hooks?: InvokeHooks;
   /** How often the lease reaper runs; default 1 s (tests shorten it). */
   reaperIntervalMs?: number;
+  /** How long a client has to finish the TLS handshake on the mTLS port; default 10 s (tests shorten it). */
+  tlsHandshakeTimeoutMs?: number;
 }
 
 export interface App {
@@ -172,7 +174,14 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   );
   let grpcServers: GrpcServers;
   try {
-    grpcServers = await startGrpc({ config, handlers: mergeHandlers(handlers, opts.handlerOverrides), log, clock, ids });
+    grpcServers = await startGrpc({
+      config,
+      handlers: mergeHandlers(handlers, opts.handlerOverrides),
+      log,
+      clock,
+      ids,
+      ...(opts.tlsHandshakeTimeoutMs !== undefined ? { tlsHandshakeTimeoutMs: opts.tlsHandshakeTimeoutMs } : {}),
+    });
   } catch (err) {
     await ledger?.close();
     await store.close();

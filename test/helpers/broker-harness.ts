@@ -140,6 +140,8 @@ export async function startBroker(opts: {
   hooks?: InvokeHooks;
   /** How often the lease reaper runs (default 1 s). */
   reaperIntervalMs?: number;
+  /** How long a client has to finish the TLS handshake on the mTLS port (default 10 s). */
+  tlsHandshakeTimeoutMs?: number;
 }): Promise<RunningBroker> {
   const raw = opts.raw ?? baseRawConfig(opts.pki, opts.dir);
   const config = compileConfig(raw, path.join(opts.dir, 'config.yaml'));
@@ -153,6 +155,7 @@ export async function startBroker(opts: {
     ...(opts.store ? { store: opts.store } : {}),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
     ...(opts.reaperIntervalMs !== undefined ? { reaperIntervalMs: opts.reaperIntervalMs } : {}),
+    ...(opts.tlsHandshakeTimeoutMs !== undefined ? { tlsHandshakeTimeoutMs: opts.tlsHandshakeTimeoutMs } : {}),
   });
   const addr = `127.0.0.1:${app.port}`;
   const caPem = readFileSync(opts.pki.layout.caCert);

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { ServerResponse } from 'node:http';
 import * as https from 'node:https';
+import * as net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -330,7 +331,7 @@ describe('connection and stream bounds (server.max_concurrent_streams, server.ma
     tmp = tempDir();
     pki = await makeTestPki(path.join(tmp.dir, 'pki'));
     const raw = baseRawConfig(pki, tmp.dir, { health_listen: '127.0.0.1:0', server: { max_concurrent_streams: 2, max_connections: 3 } });
-    broker = await startBroker({ pki, dir: tmp.dir, raw });
+    broker = await startBroker({ pki, dir: tmp.dir, raw, tlsHandshakeTimeoutMs: 1500 });
   });
   after(async () => {
     await broker?.close();
@@ -396,6 +397,35 @@ describe('connection and stream bounds (server.max_concurrent_streams, server.ma
     }
   });
 
+  it('a connection that never finishes the TLS handshake gives its mTLS slot back after the handshake timeout', async () => {
+    // Three TCP connections that never send a byte take every slot of max_connections (3).
+    const port = Number(broker.addr.slice(broker.addr.lastIndexOf(':') + 1));
+    const idle = [0, 1, 2].map(() => net.connect(port, '127.0.0.1'));
+    const closed = idle.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve())));
+    for (const s of idle) s.on('error', () => undefined);
+    const e = pki.layout.agents['support-bot']!;
+    const creds = { addr: broker.addr, caPem: readFileSync(pki.layout.caCert), certPem: readFileSync(e.cert), keyPem: readFileSync(e.key) };
+    const local = { 'grpc.use_local_subchannel_pool': 1 };
+    try {
+      await Promise.all(idle.map((s) => new Promise((resolve) => s.once('connect', resolve))));
+      await new Promise((r) => setTimeout(r, 100));
+      const locked = connect(creds, local);
+      await assert.rejects(call(locked.evidence, 'GetCheckpoint', {}, { deadlineMs: 800 }), 'the idle connections hold every slot');
+      locked.close();
+      // Node's own TLS handshake timeout is 120 s; the daemon's (1.5 s here, 10 s by default) frees the slots.
+      const t0 = Date.now();
+      await Promise.race([Promise.all(closed), new Promise((_r, reject) => setTimeout(() => reject(new Error('the idle connections were still open after 6 s')), 6000))]);
+      assert.ok(Date.now() - t0 < 6000);
+      const agent = connect(creds, local);
+      try {
+        await call(agent.evidence, 'GetCheckpoint', {}, { deadlineMs: 3000 });
+      } finally {
+        agent.close();
+      }
+    } finally {
+      for (const s of idle) s.destroy();
+    }
+  });
 });
 
 function healthClientWith(addr: string, options: grpc.ChannelOptions, creds = grpc.credentials.createInsecure()): grpc.Client {

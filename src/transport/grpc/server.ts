@@ -63,6 +63,26 @@ async function listen(server: grpc.Server, at: HostPort, creds: grpc.ServerCrede
   return { port: (tcp.address() as net.AddressInfo).port, close: () => tcp.close() };
 }
 
+/**
+ * How long a client has to finish the TLS handshake on the mTLS port. Node's
+ * default (120 s) let connections that never handshake hold max_connections
+ * slots for two minutes each.
+ */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/**
+ * Sets the TLS handshake timeout of the server grpc-js builds for `creds`:
+ * grpc-js has no option for it, but passes its credentials' constructor
+ * options to http2.createSecureServer (grpc-js 1.14). If that ever changes,
+ * the daemon refuses to start rather than run without the bound.
+ */
+function withHandshakeTimeout(creds: grpc.ServerCredentials, ms: number): grpc.ServerCredentials {
+  const options = (creds as unknown as { _getConstructorOptions?: () => Record<string, unknown> | null })._getConstructorOptions?.();
+  if (!options) throw new Error('grpc-js no longer exposes its TLS server options: cannot bound the TLS handshake time');
+  options['handshakeTimeout'] = ms;
+  return creds;
+}
+
 /** The names Health answers for: the daemon, its services, and each configured backend. */
 export function healthNames(config: Pick<BrokerConfig, 'backends'>): string[] {
   return ['', 'secretbroker.v1.AgentBroker', 'secretbroker.v1.Operator', 'secretbroker.v1.Evidence', ...Object.keys(config.backends).map((b) => `secretbroker.backend.${b}`)];
@@ -82,6 +102,8 @@ export async function startGrpc(opts: {
   clock: Clock;
   /** Request ids (the composition root's IdSource). */
   ids: RequestIds;
+  /** Default TLS_HANDSHAKE_TIMEOUT_MS (tests shorten it). */
+  tlsHandshakeTimeoutMs?: number;
 }): Promise<GrpcServers> {
   const { config, handlers, log, clock } = opts;
   const { api } = loadProto();
@@ -137,10 +159,9 @@ export async function startGrpc(opts: {
     }
   });
 
-  const creds = grpc.ServerCredentials.createSsl(
-    readFileSync(config.tls.ca),
-    [{ cert_chain: readFileSync(config.tls.cert), private_key: readFileSync(config.tls.key) }],
-    true,
+  const creds = withHandshakeTimeout(
+    grpc.ServerCredentials.createSsl(readFileSync(config.tls.ca), [{ cert_chain: readFileSync(config.tls.cert), private_key: readFileSync(config.tls.key) }], true),
+    opts.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
   );
   const listeners: Listener[] = [];
   const main = await listen(server, config.listen, creds, config.server.maxConnections);
