@@ -331,7 +331,7 @@ describe('connection and stream bounds (server.max_concurrent_streams, server.ma
     tmp = tempDir();
     pki = await makeTestPki(path.join(tmp.dir, 'pki'));
     const raw = baseRawConfig(pki, tmp.dir, { health_listen: '127.0.0.1:0', server: { max_concurrent_streams: 2, max_connections: 3 } });
-    broker = await startBroker({ pki, dir: tmp.dir, raw, tlsHandshakeTimeoutMs: 1500 });
+    broker = await startBroker({ pki, dir: tmp.dir, raw, connectionTimeouts: { tlsHandshakeMs: 1500, healthIdleMs: 1500 } });
   });
   after(async () => {
     await broker?.close();
@@ -421,6 +421,43 @@ describe('connection and stream bounds (server.max_concurrent_streams, server.ma
         await call(agent.evidence, 'GetCheckpoint', {}, { deadlineMs: 3000 });
       } finally {
         agent.close();
+      }
+    } finally {
+      for (const s of idle) s.destroy();
+    }
+  });
+
+  it('a health-port connection that sends no request gives its slot back after the idle timeout', async () => {
+    // Three plaintext connections that send nothing (or only the HTTP/2 preface) and never read take every slot (3).
+    const port = broker.app.healthPort!;
+    const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+    const idle = [undefined, preface, Buffer.concat([preface, Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])])].map((first) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.pause();
+      s.on('error', () => undefined);
+      if (first) s.once('connect', () => s.write(first));
+      return s;
+    });
+    const local = { 'grpc.use_local_subchannel_pool': 1 };
+    try {
+      await Promise.all(idle.map((s) => new Promise((resolve) => (s.connecting ? s.once('connect', resolve) : resolve(undefined)))));
+      await new Promise((r) => setTimeout(r, 100));
+      const probe = healthClientWith(`127.0.0.1:${port}`, local);
+      await assert.rejects(checkWithin(probe, 800), 'the idle connections hold every slot');
+      probe.close();
+      // Past the idle timeout (1.5 s here, 30 s by default) and the close grace, a probe is served again.
+      const until = Date.now() + 8000;
+      for (;;) {
+        const again = healthClientWith(`127.0.0.1:${port}`, local);
+        try {
+          assert.equal(await checkWithin(again, 1000), 'SERVING');
+          break;
+        } catch (err) {
+          if (Date.now() > until) throw new Error("the idle connections still hold the health port's slots after 8 s", { cause: err });
+        } finally {
+          again.close();
+        }
+        await new Promise((r) => setTimeout(r, 200));
       }
     } finally {
       for (const s of idle) s.destroy();

@@ -51,7 +51,12 @@ interface Listener {
  */
 async function listen(server: grpc.Server, at: HostPort, creds: grpc.ServerCredentials, maxConnections: number): Promise<Listener> {
   const injector = server.createConnectionInjector(creds);
-  const tcp = net.createServer((socket) => injector.injectConnection(socket));
+  const tcp = net.createServer((socket) => {
+    // When the server has ended its side (an idle or shut-down session), a peer that never reads would
+    // keep the half-closed socket, and its slot, for good: it gets a moment to close, then it is destroyed.
+    socket.once('finish', () => setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref());
+    injector.injectConnection(socket);
+  });
   tcp.maxConnections = maxConnections;
   await new Promise<void>((resolve, reject) => {
     tcp.once('error', reject);
@@ -63,12 +68,20 @@ async function listen(server: grpc.Server, at: HostPort, creds: grpc.ServerCrede
   return { port: (tcp.address() as net.AddressInfo).port, close: () => tcp.close() };
 }
 
-/**
- * How long a client has to finish the TLS handshake on the mTLS port. Node's
- * default (120 s) let connections that never handshake hold max_connections
- * slots for two minutes each.
- */
-export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** How long a connection may hold one of the max_connections slots without doing anything. */
+export interface ConnectionTimeouts {
+  /** mTLS port: the TLS handshake must finish within this (Node's default, 120 s, let silent connections hold a slot for two minutes each). */
+  readonly tlsHandshakeMs: number;
+  /** mTLS port: a connection with no call open for this long is closed (GOAWAY; clients reconnect). */
+  readonly idleMs: number;
+  /** Health port: the same, shorter: probes reconnect, and a connection that never sends a request does not keep its slot. */
+  readonly healthIdleMs: number;
+}
+
+/** How long a peer has to close a connection the server has ended before the socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
+export const CONNECTION_TIMEOUTS: ConnectionTimeouts = Object.freeze({ tlsHandshakeMs: 10_000, idleMs: 5 * 60_000, healthIdleMs: 30_000 });
 
 /**
  * Sets the TLS handshake timeout of the server grpc-js builds for `creds`:
@@ -102,10 +115,11 @@ export async function startGrpc(opts: {
   clock: Clock;
   /** Request ids (the composition root's IdSource). */
   ids: RequestIds;
-  /** Default TLS_HANDSHAKE_TIMEOUT_MS (tests shorten it). */
-  tlsHandshakeTimeoutMs?: number;
+  /** Default CONNECTION_TIMEOUTS (tests shorten them). */
+  connectionTimeouts?: Partial<ConnectionTimeouts>;
 }): Promise<GrpcServers> {
   const { config, handlers, log, clock } = opts;
+  const timeouts: ConnectionTimeouts = { ...CONNECTION_TIMEOUTS, ...opts.connectionTimeouts };
   const { api } = loadProto();
   // One authenticator for the RPCs and for reflection on this port.
   const authenticator = new Authenticator(config);
@@ -122,6 +136,7 @@ export async function startGrpc(opts: {
     'grpc.max_receive_message_length': maxBytes,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
     'grpc.max_concurrent_streams': config.server.maxConcurrentStreams,
+    'grpc.max_connection_idle_ms': timeouts.idleMs,
   });
   const services = api.secretbroker.v1;
   for (const name of ['AgentBroker', 'Operator', 'Evidence'] as const) {
@@ -161,7 +176,7 @@ export async function startGrpc(opts: {
 
   const creds = withHandshakeTimeout(
     grpc.ServerCredentials.createSsl(readFileSync(config.tls.ca), [{ cert_chain: readFileSync(config.tls.cert), private_key: readFileSync(config.tls.key) }], true),
-    opts.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
+    timeouts.tlsHandshakeMs,
   );
   const listeners: Listener[] = [];
   const main = await listen(server, config.listen, creds, config.server.maxConnections);
@@ -172,7 +187,11 @@ export async function startGrpc(opts: {
   let healthPort: number | undefined;
   if (config.healthListen) {
     // Plaintext, health service only (and reflection of it alone): load balancers and kubelets probe here without client certs.
-    healthServer = new grpc.Server({ 'grpc.max_receive_message_length': 4096, 'grpc.max_concurrent_streams': config.server.maxConcurrentStreams });
+    healthServer = new grpc.Server({
+      'grpc.max_receive_message_length': 4096,
+      'grpc.max_concurrent_streams': config.server.maxConcurrentStreams,
+      'grpc.max_connection_idle_ms': timeouts.healthIdleMs,
+    });
     health.addToServer(healthServer);
     addReflection(healthServer, healthDefinition);
     try {
