@@ -331,7 +331,7 @@ describe('connection and stream bounds (server.max_concurrent_streams, server.ma
     tmp = tempDir();
     pki = await makeTestPki(path.join(tmp.dir, 'pki'));
     const raw = baseRawConfig(pki, tmp.dir, { health_listen: '127.0.0.1:0', server: { max_concurrent_streams: 2, max_connections: 3 } });
-    broker = await startBroker({ pki, dir: tmp.dir, raw, connectionTimeouts: { tlsHandshakeMs: 1500, healthIdleMs: 1500 } });
+    broker = await startBroker({ pki, dir: tmp.dir, raw, connectionTimeouts: { tlsHandshakeMs: 1500, healthIdleMs: 1500, closeGraceMs: 1000 } });
   });
   after(async () => {
     await broker?.close();
@@ -445,7 +445,7 @@ describe('connection and stream bounds (server.max_concurrent_streams, server.ma
       const probe = healthClientWith(`127.0.0.1:${port}`, local);
       await assert.rejects(checkWithin(probe, 800), 'the idle connections hold every slot');
       probe.close();
-      // Past the idle timeout (1.5 s here, 30 s by default) and the close grace, a probe is served again.
+      // Past the idle timeout (1.5 s here, 30 s by default) and the close grace (1 s here, 5 s by default), a probe is served again.
       const until = Date.now() + 8000;
       for (;;) {
         const again = healthClientWith(`127.0.0.1:${port}`, local);

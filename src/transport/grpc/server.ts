@@ -49,12 +49,12 @@ interface Listener {
  * a connection past the limit as soon as it is accepted. grpc-js has no
  * connection cap of its own, so the socket is taken here and injected.
  */
-async function listen(server: grpc.Server, at: HostPort, creds: grpc.ServerCredentials, maxConnections: number): Promise<Listener> {
+async function listen(server: grpc.Server, at: HostPort, creds: grpc.ServerCredentials, maxConnections: number, closeGraceMs: number): Promise<Listener> {
   const injector = server.createConnectionInjector(creds);
   const tcp = net.createServer((socket) => {
     // When the server has ended its side (an idle or shut-down session), a peer that never reads would
     // keep the half-closed socket, and its slot, for good: it gets a moment to close, then it is destroyed.
-    socket.once('finish', () => setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref());
+    socket.once('finish', () => setTimeout(() => socket.destroy(), closeGraceMs).unref());
     injector.injectConnection(socket);
   });
   tcp.maxConnections = maxConnections;
@@ -76,12 +76,16 @@ export interface ConnectionTimeouts {
   readonly idleMs: number;
   /** Health port: the same, shorter: probes reconnect, and a connection that never sends a request does not keep its slot. */
   readonly healthIdleMs: number;
+  /** Both ports: how long a peer has to close a connection the server has ended before the socket is destroyed. */
+  readonly closeGraceMs: number;
 }
 
-/** How long a peer has to close a connection the server has ended before the socket is destroyed. */
-const CLOSE_GRACE_MS = 1000;
-
-export const CONNECTION_TIMEOUTS: ConnectionTimeouts = Object.freeze({ tlsHandshakeMs: 10_000, idleMs: 5 * 60_000, healthIdleMs: 30_000 });
+export const CONNECTION_TIMEOUTS: ConnectionTimeouts = Object.freeze({
+  tlsHandshakeMs: 10_000,
+  idleMs: 5 * 60_000,
+  healthIdleMs: 30_000,
+  closeGraceMs: 5_000,
+});
 
 /**
  * Sets the TLS handshake timeout of the server grpc-js builds for `creds`:
@@ -179,7 +183,7 @@ export async function startGrpc(opts: {
     timeouts.tlsHandshakeMs,
   );
   const listeners: Listener[] = [];
-  const main = await listen(server, config.listen, creds, config.server.maxConnections);
+  const main = await listen(server, config.listen, creds, config.server.maxConnections, timeouts.closeGraceMs);
   listeners.push(main);
   const port = main.port;
 
@@ -195,7 +199,7 @@ export async function startGrpc(opts: {
     health.addToServer(healthServer);
     addReflection(healthServer, healthDefinition);
     try {
-      const h = await listen(healthServer, config.healthListen, grpc.ServerCredentials.createInsecure(), config.server.maxConnections);
+      const h = await listen(healthServer, config.healthListen, grpc.ServerCredentials.createInsecure(), config.server.maxConnections, timeouts.closeGraceMs);
       listeners.push(h);
       healthPort = h.port;
     } catch (err) {
