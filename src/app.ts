@@ -25,7 +25,7 @@ import { openStore } from './store/open-store';
 import { invokeHandlers } from './transport/grpc/handlers/invoke-handlers';
 import { leaseHandlers } from './transport/grpc/handlers/lease-handlers';
 import type { HealthService } from './transport/grpc/health-service';
-import { startGrpc, type GrpcServers, type Handlers } from './transport/grpc/server';
+import { startGrpc, type ConnectionTimeouts, type GrpcServers, type Handlers } from './transport/grpc/server';
 
 export interface AppOptions {
   config: BrokerConfig;
@@ -43,6 +43,8 @@ export interface AppOptions {
   hooks?: InvokeHooks;
   /** How often the lease reaper runs; default 1 s (tests shorten it). */
   reaperIntervalMs?: number;
+  /** Connection timeouts on both ports; default CONNECTION_TIMEOUTS (tests shorten them). */
+  connectionTimeouts?: Partial<ConnectionTimeouts>;
 }
 
 export interface App {
@@ -172,7 +174,14 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   );
   let grpcServers: GrpcServers;
   try {
-    grpcServers = await startGrpc({ config, handlers: mergeHandlers(handlers, opts.handlerOverrides), log, clock, ids });
+    grpcServers = await startGrpc({
+      config,
+      handlers: mergeHandlers(handlers, opts.handlerOverrides),
+      log,
+      clock,
+      ids,
+      ...(opts.connectionTimeouts ? { connectionTimeouts: opts.connectionTimeouts } : {}),
+    });
   } catch (err) {
     await ledger?.close();
     await store.close();

@@ -66,6 +66,10 @@ export interface InvokeHooks {
   beforeUse?: () => Promise<void>;
 }
 
+/** The resource a call renders; an error names the context field and where the call carried it. */
+const renderCallResource = (action: BrokerConfig['actions'][string], context: Readonly<Record<string, string | number>>): string =>
+  renderResource(action, context, (f) => `context.${f} (from ${action.http?.context[f] ?? 'the call'})`);
+
 /** A denial of an Invoke: PERMISSION_DENIED, the explanation as JSON in the trailer, the hint as the status detail. */
 export function invokeDenied(explanation: Explanation): BrokerError {
   return permissionDenied(explanation.hint || explanation.summary, { 'secretbroker-explanation': JSON.stringify(explanation) });
@@ -116,7 +120,7 @@ export class InvokeService {
         throw failedPrecondition(`resource differs from the lease: ${JSON.stringify(req.resource.slice(0, 256))} is not ${JSON.stringify(leased.resource)}; leave it empty`);
       }
       checkCallBinding(prepared, { context: leased.context });
-      const rendered = renderResource(action, prepared.context, (f) => `context.${f} (from ${action.http?.context[f] ?? 'the call'})`);
+      const rendered = renderCallResource(action, prepared.context);
       if (rendered !== leased.resource) throw failedPrecondition(`this call is on ${JSON.stringify(rendered)}, but the lease covers ${JSON.stringify(leased.resource)}`);
       // 3. Re-check trust and policy on every use (cached, so cheap when nothing changed), with the
       // decision's own inputs: the lease's context and params.
@@ -236,7 +240,7 @@ export class InvokeService {
     // The broker renders the resource from the call; a stated one must be exactly that (before any decision).
     if (req.resource) checkResource(req.resource);
     const params = checkParams(req.params);
-    const resource = checkStatedResource(req.resource, renderResource(action, context, (f) => `context.${f} (from ${action.http?.context[f] ?? 'the call'})`));
+    const resource = checkStatedResource(req.resource, renderCallResource(action, context));
     const trust = await this.deps.leases.trustOf(agent.name);
     const decision: PolicyDecision = this.deps.leases.decide(agent, req.action, resource, { ...context }, params, trust);
     if (decision.decision === 'deny' || decision.obligations.approvals.length > 0) {

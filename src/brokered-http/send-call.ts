@@ -90,6 +90,8 @@ export async function sendCall(prepared: PreparedCall, spec: HttpActionSpec, sec
     checkTransferEncoding(spec.name, raw.rawHeaders);
     const contentEncoding = headerValue(raw.rawHeaders, 'content-encoding');
     const decoded = await decodeResponseBody(spec.name, raw.body, contentEncoding, spec.limits.maxResponseBodyBytes);
+    // A decoded body is held beside the raw one: charge it too, or a small compressed body would pass the budget.
+    if (decoded !== raw.body && !reserve(decoded.length)) throw overBudget();
     checkTextEncoding(spec.name, raw.rawHeaders, decoded);
     const body = scrubber.scrub(decoded);
     const h = scrubResponseHeaders(raw.rawHeaders, { action: spec.name, requestUrl: prepared.url, origin: spec.origin, scrubber, bodyLength: body.value.length });
@@ -205,7 +207,7 @@ function exchange(
           return;
         }
         if (!reserve(chunk.length)) {
-          reject(new BrokerError('resource_exhausted', 'the broker is buffering too many upstream response bytes (server.buffered_response_bytes); try again shortly'));
+          reject(overBudget());
           req.destroy();
           return;
         }
@@ -220,6 +222,9 @@ function exchange(
     req.end(prepared.body);
   });
 }
+
+const overBudget = (): BrokerError =>
+  new BrokerError('resource_exhausted', 'the broker is buffering too many upstream response bytes (server.buffered_response_bytes); try again shortly');
 
 function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(new Error('aborted'));

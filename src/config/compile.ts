@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { parseCosignatureVerifierKey } from '../evidence/cosignature';
-import { BYTE_SIZE_EXPECTED, parseByteSize } from './byte-size';
+import { byteSizeField } from './byte-size';
 import { DURATION_EXPECTED, parseDuration } from './duration';
 import { ConfigError, Problems, Section, describe, isObj, join } from './problems';
 import { policySection } from './policy-section';
@@ -82,27 +82,11 @@ function duration(s: Section, key: string, fallback?: number): number | undefine
   return ms ?? fallback;
 }
 
-/** A byte count: a plain integer or a string with a binary unit ("256MiB"). */
-function byteSize(s: Section, key: string, opts: { min: number; max: number; fallback: number }): number {
-  const raw = s.value(key);
-  if (raw === undefined || raw === null) return opts.fallback;
-  const n = typeof raw === 'number' ? (Number.isSafeInteger(raw) ? raw : undefined) : typeof raw === 'string' ? parseByteSize(raw) : undefined;
-  if (n === undefined) {
-    s.problems.add(s.at(key), `expected ${BYTE_SIZE_EXPECTED}, got ${describe(raw)}`);
-    return opts.fallback;
-  }
-  if (n < opts.min || n > opts.max) {
-    s.problems.add(s.at(key), `must be between ${opts.min} and ${opts.max} bytes, got ${n}`);
-    return opts.fallback;
-  }
-  return n;
-}
-
 function server(s: Section | undefined): ServerConfig {
   if (!s) return DEFAULT_SERVER;
   const out: ServerConfig = {
     invokesInFlight: s.int('invokes_in_flight', { min: 1, max: 100_000, fallback: DEFAULT_SERVER.invokesInFlight })!,
-    bufferedResponseBytes: byteSize(s, 'buffered_response_bytes', { min: 64 * 1024, max: 64 * 1024 ** 3, fallback: DEFAULT_SERVER.bufferedResponseBytes }),
+    bufferedResponseBytes: byteSizeField(s, 'buffered_response_bytes', { min: 64 * 1024, max: 64 * 1024 ** 3, fallback: DEFAULT_SERVER.bufferedResponseBytes }),
     maxConcurrentStreams: s.int('max_concurrent_streams', { min: 1, max: 100_000, fallback: DEFAULT_SERVER.maxConcurrentStreams })!,
     maxConnections: s.int('max_connections', { min: 1, max: 1_000_000, fallback: DEFAULT_SERVER.maxConnections })!,
   };

@@ -10,7 +10,7 @@ import type { BrokerConfig } from '../../src/config/config-types';
 import { createCa, initPki, issueCert, type CertificateAuthority, type PkiLayout } from '../../src/identity/pki';
 import type { Clock } from '../../src/lib/clock';
 import { createLogger } from '../../src/lib/logger';
-import type { Handlers } from '../../src/transport/grpc/server';
+import type { ConnectionTimeouts, Handlers } from '../../src/transport/grpc/server';
 import type { Resolver } from '../../src/brokered-http';
 import type { Store } from '../../src/store/store';
 import type { InvokeHooks } from '../../src/broker/invoke-service';
@@ -140,6 +140,8 @@ export async function startBroker(opts: {
   hooks?: InvokeHooks;
   /** How often the lease reaper runs (default 1 s). */
   reaperIntervalMs?: number;
+  /** Connection timeouts (defaults: CONNECTION_TIMEOUTS in src/transport/grpc/server.ts); tests shorten them. */
+  connectionTimeouts?: Partial<ConnectionTimeouts>;
 }): Promise<RunningBroker> {
   const raw = opts.raw ?? baseRawConfig(opts.pki, opts.dir);
   const config = compileConfig(raw, path.join(opts.dir, 'config.yaml'));
@@ -153,6 +155,7 @@ export async function startBroker(opts: {
     ...(opts.store ? { store: opts.store } : {}),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
     ...(opts.reaperIntervalMs !== undefined ? { reaperIntervalMs: opts.reaperIntervalMs } : {}),
+    ...(opts.connectionTimeouts ? { connectionTimeouts: opts.connectionTimeouts } : {}),
   });
   const addr = `127.0.0.1:${app.port}`;
   const caPem = readFileSync(opts.pki.layout.caCert);

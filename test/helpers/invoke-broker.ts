@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { ensureMasterKey, openLocalBackend } from '../../src/backends/local';
 import type { InvokeHooks } from '../../src/broker/invoke-service';
+import type { Resolver } from '../../src/brokered-http';
 import { call } from '../../src/client/grpc-client';
 import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/InvokeResponse';
 import type { Clock } from '../../src/lib/clock';
@@ -13,6 +14,38 @@ import { baseRawConfig, startBroker, type RunningBroker, type TestPki } from './
 import { startHttpsUpstream, type HttpsUpstream } from './https-upstream';
 
 export const HELPDESK_TOKEN = 'hd_live_Q7v2Lm9Xc4Rt8Kp1Zs6W';
+
+/**
+ * Puts `secrets` (name → value) into the local backend of a test config
+ * (`baseRawConfig`), creating its master key first: what an operator does
+ * with `secret-broker secrets put` before the daemon starts.
+ */
+export async function seedLocalSecrets(raw: Record<string, unknown>, secrets: Readonly<Record<string, string>>): Promise<void> {
+  const local = (raw['backends'] as { local: { path: string; key_file: string } }).local;
+  await ensureMasterKey(local.key_file, { sealedFile: local.path });
+  const backend = await openLocalBackend({ name: 'local', path: local.path, keyFile: local.key_file, clock: systemClock });
+  try {
+    for (const [name, value] of Object.entries(secrets)) await backend.put(name, SecretValue.fromString(value));
+  } finally {
+    await backend.close();
+  }
+}
+
+/** Test DNS for the broker's upstream hosts: a name in `dns` resolves to its addresses, any other is ENOTFOUND. */
+export function testResolver(dns: ReadonlyMap<string, readonly string[]>): Resolver {
+  return async (host) => {
+    const a = dns.get(host);
+    if (!a) throw Object.assign(new Error(`ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+    return [...a];
+  };
+}
+
+/** Writes the upstreams' CA certificates as one bundle (for actions' `ca_files`); returns its path. */
+export function writeCaBundle(dir: string, upstreams: ReadonlyArray<{ caPem: string }>): string {
+  const file = path.join(dir, 'upstream-ca.pem');
+  writeFileSync(file, upstreams.map((u) => u.caPem).join('\n'));
+  return file;
+}
 
 /**
  * A real daemon with one real HTTPS upstream (the helpdesk, bearer token) and
@@ -32,8 +65,7 @@ export async function startInvokeBroker(opts: {
 }): Promise<{ broker: RunningBroker; upstream: HttpsUpstream; close(): Promise<void> }> {
   const upstream = await startHttpsUpstream({ secret: HELPDESK_TOKEN, auth: { kind: 'bearer' }, dnsNames: ['helpdesk.test'] });
   try {
-    const caFile = path.join(opts.dir, 'upstream-ca.pem');
-    writeFileSync(caFile, upstream.caPem);
+    const caFile = writeCaBundle(opts.dir, [upstream]);
     const raw = baseRawConfig(opts.pki, opts.dir);
     const http = (extra: Record<string, unknown>): Record<string, unknown> => ({
       base_url: `https://helpdesk.test:${upstream.port}`,
@@ -47,19 +79,12 @@ export async function startInvokeBroker(opts: {
       ...(opts.actions?.(http) ?? {}),
     };
     for (const [name, text] of Object.entries(opts.policies ?? {})) writeFileSync(path.join(String(raw['policies']), name), text);
-    const local = (raw['backends'] as { local: { path: string; key_file: string } }).local;
-    await ensureMasterKey(local.key_file, { sealedFile: local.path });
-    const secrets = await openLocalBackend({ name: 'local', path: local.path, keyFile: local.key_file, clock: systemClock });
-    await secrets.put('helpdesk-token', SecretValue.fromString(HELPDESK_TOKEN));
-    await secrets.close();
+    await seedLocalSecrets(raw, { 'helpdesk-token': HELPDESK_TOKEN });
     const broker = await startBroker({
       pki: opts.pki,
       dir: opts.dir,
       raw,
-      resolver: async (host) => {
-        if (host === 'helpdesk.test') return ['127.0.0.1'];
-        throw Object.assign(new Error(`ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
-      },
+      resolver: testResolver(new Map([['helpdesk.test', ['127.0.0.1']]])),
       ...(opts.store ? { store: opts.store } : {}),
       ...(opts.hooks ? { hooks: opts.hooks } : {}),
       ...(opts.clock ? { clock: opts.clock } : {}),

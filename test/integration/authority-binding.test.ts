@@ -2,15 +2,14 @@ import { strict as assert } from 'node:assert';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { ensureMasterKey, openLocalBackend } from '../../src/backends/local';
 import { call } from '../../src/client/grpc-client';
 import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/InvokeResponse';
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
-import { systemClock } from '../../src/lib/clock';
-import { SecretValue } from '../../src/lib/secret-value';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { expectCode } from '../helpers/grpc-expect';
+import { readEntries } from '../helpers/evidence-entries';
 import { startHttpsUpstream, type HttpsUpstream } from '../helpers/https-upstream';
+import { seedLocalSecrets, testResolver, writeCaBundle } from '../helpers/invoke-broker';
 
 const TOKEN = 'hd_live_Bq7Xw2Lp9Zr4Tn6Vm1Kc';
 const STRIPE = 'sk_live_8Hs3Jd6Qw1Lp4Zx7Rt2Vn';
@@ -47,7 +46,7 @@ describe('authority bound to what was decided, over the real daemon', function (
     ['stripe.test', ['127.0.0.1']],
   ]);
   const start = async (): Promise<void> => {
-    broker = await startBroker({ pki, dir: stateDir, raw, resolver: async (host) => dns.get(host) ?? [] });
+    broker = await startBroker({ pki, dir: stateDir, raw, resolver: testResolver(dns) });
   };
 
   before(async () => {
@@ -56,8 +55,7 @@ describe('authority bound to what was decided, over the real daemon', function (
     pki = await makeTestPki(path.join(tmp.dir, 'pki'));
     helpdesk = await startHttpsUpstream({ secret: TOKEN, auth: { kind: 'bearer' }, dnsNames: ['helpdesk.test'] });
     stripe = await startHttpsUpstream({ secret: STRIPE, auth: { kind: 'bearer' }, dnsNames: ['stripe.test'] });
-    const caFile = path.join(tmp.dir, 'upstream-ca.pem');
-    writeFileSync(caFile, helpdesk.caPem + '\n' + stripe.caPem);
+    const caFile = writeCaBundle(tmp.dir, [helpdesk, stripe]);
     raw = baseRawConfig(pki, tmp.dir);
     raw['secrets'] = { 'helpdesk-token': { backend: 'local' }, 'stripe-key': { backend: 'local' } };
     const helpdeskHttp = (paths: string[], context: Record<string, string>) => ({
@@ -96,12 +94,7 @@ describe('authority bound to what was decided, over the real daemon', function (
         'when { context.params has reason && context.params.reason == "capped" };',
       ].join('\n'),
     );
-    const local = (raw['backends'] as { local: { path: string; key_file: string } }).local;
-    await ensureMasterKey(local.key_file, { sealedFile: local.path });
-    const secrets = await openLocalBackend({ name: 'local', path: local.path, keyFile: local.key_file, clock: systemClock });
-    await secrets.put('helpdesk-token', SecretValue.fromString(TOKEN));
-    await secrets.put('stripe-key', SecretValue.fromString(STRIPE));
-    await secrets.close();
+    await seedLocalSecrets(raw, { 'helpdesk-token': TOKEN, 'stripe-key': STRIPE });
     await start();
   });
   after(async () => {
@@ -123,12 +116,7 @@ describe('authority bound to what was decided, over the real daemon', function (
     assert.equal(r.status, 'GRANTED', JSON.stringify(r.explanation));
     return r.lease!;
   };
-  const entries = async (from = 0): Promise<Entry[]> => {
-    const ledger = broker.app.ledger!;
-    const out: Entry[] = [];
-    for (let i = from; i < ledger.size; i++) out.push(JSON.parse((await ledger.getEntry(i)).bytes.toString()) as Entry);
-    return out;
-  };
+  const entries = (from = 0): Promise<Entry[]> => readEntries<Entry>(broker.app.ledger!, from);
 
   describe('item 1: the resource is rendered by the broker, never taken from the agent', () => {
     it('refuses a lease whose stated resource differs from the one its params render, before any decision', async () => {

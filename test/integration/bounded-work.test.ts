@@ -1,18 +1,18 @@
 import { strict as assert } from 'node:assert';
 import type { ServerResponse } from 'node:http';
 import * as https from 'node:https';
+import * as net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
-import { ensureMasterKey, openLocalBackend } from '../../src/backends/local';
 import { call, connect } from '../../src/client/grpc-client';
 import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/InvokeResponse';
-import { systemClock } from '../../src/lib/clock';
-import { SecretValue } from '../../src/lib/secret-value';
 import { loadProto } from '../../src/transport/grpc/proto';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { expectCode } from '../helpers/grpc-expect';
+import { seedLocalSecrets, testResolver, writeCaBundle } from '../helpers/invoke-broker';
 import { healthCheck, healthClient } from '../helpers/stock-clients';
 import { createTestCa } from '../helpers/test-ca';
 
@@ -45,6 +45,12 @@ async function startSlowUpstream(): Promise<{
       return;
     }
     if (url.pathname === '/hang') return;
+    if (url.pathname === '/gzip') {
+      // A few hundred bytes on the wire that decode to bytes=N.
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-encoding': 'gzip' });
+      res.end(zlib.gzipSync(Buffer.alloc(Number(url.searchParams.get('bytes')), 0x61)));
+      return;
+    }
     if (url.pathname === '/drip') {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       res.write(Buffer.alloc(Number(url.searchParams.get('bytes')), 0x61));
@@ -102,8 +108,7 @@ describe('bounded work in flight (limits.invokes_in_flight, server.*) over the r
     tmp = tempDir();
     pki = await makeTestPki(path.join(tmp.dir, 'pki'));
     upstream = await startSlowUpstream();
-    const caFile = path.join(tmp.dir, 'upstream-ca.pem');
-    writeFileSync(caFile, upstream.caPem);
+    const caFile = writeCaBundle(tmp.dir, [upstream]);
     const raw = baseRawConfig(pki, tmp.dir, {
       health_listen: '127.0.0.1:0',
       limits: { requests_per_second: 1000, burst: 1000, active_leases: 100, max_body_bytes: 65536, invokes_in_flight: 3, open_streams: 2 },
@@ -115,7 +120,7 @@ describe('bounded work in flight (limits.invokes_in_flight, server.*) over the r
         http: {
           base_url: `https://upstream.test:${upstream.port}`,
           methods: ['GET'],
-          paths: ['/hang', '/drip', '/ok'],
+          paths: ['/hang', '/drip', '/gzip', '/ok'],
           auth: { bearer: 'upstream-token' },
           allow_networks: ['127.0.0.0/8'],
           ca_files: [caFile],
@@ -129,11 +134,7 @@ describe('bounded work in flight (limits.invokes_in_flight, server.*) over the r
       path.join(String(raw['policies']), 'upstream.cedar'),
       '@id("upstream-any") @reason("test") permit (principal, action == Action::"upstream.call", resource);',
     );
-    const local = (raw['backends'] as { local: { path: string; key_file: string } }).local;
-    await ensureMasterKey(local.key_file, { sealedFile: local.path });
-    const store = await openLocalBackend({ name: 'local', path: local.path, keyFile: local.key_file, clock: systemClock });
-    await store.put('upstream-token', SecretValue.fromString(TOKEN));
-    await store.close();
+    await seedLocalSecrets(raw, { 'upstream-token': TOKEN });
     broker = await startBroker({
       pki,
       dir: tmp.dir,
@@ -149,10 +150,7 @@ describe('bounded work in flight (limits.invokes_in_flight, server.*) over the r
           },
         },
       },
-      resolver: async (host) => {
-        if (host !== 'upstream.test') throw Object.assign(new Error(`ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
-        return ['127.0.0.1'];
-      },
+      resolver: testResolver(new Map([['upstream.test', ['127.0.0.1']]])),
     });
   });
   after(async () => {
@@ -229,18 +227,18 @@ describe('bounded work in flight (limits.invokes_in_flight, server.*) over the r
     await until('slots released', () => broker.app.inFlight.count() === 0);
   });
 
-  it('buffered response bytes are bounded daemon-wide (server.buffered_response_bytes) and released when a call ends', async () => {
+  /**
+   * While support-bot's call holds a 150000-byte response buffered, analyst-bot's call to `second`
+   * (150000 bytes as held: on the wire, or once decoded) would pass the 256 KiB budget: refused.
+   * Alone, it is served; every byte is given back when the calls end.
+   */
+  async function pastTheBudgetWhileOneIsHeld(second: string): Promise<void> {
     const support = broker.clientFor('agents', 'support-bot').agent;
     const analyst = broker.clientFor('agents', 'analyst-bot').agent;
     const slow = startInvoke(support, req('/drip', [{ name: 'bytes', value: '150000' }, { name: 'hold', value: '1' }]));
     try {
       await until('the first response buffered', () => broker.app.responseBudget.used >= 150_000);
-      // 150000 + 150000 > 256 KiB: the second call's response cannot be buffered.
-      await expectCode(
-        call(analyst, 'Invoke', req('/drip', [{ name: 'bytes', value: '150000' }])),
-        grpc.status.RESOURCE_EXHAUSTED,
-        /buffered_response_bytes/,
-      );
+      await expectCode(call(analyst, 'Invoke', req(second, [{ name: 'bytes', value: '150000' }])), grpc.status.RESOURCE_EXHAUSTED, /buffered_response_bytes/);
       assert.ok(broker.app.responseBudget.used <= 256 * 1024);
     } finally {
       upstream.release();
@@ -249,9 +247,18 @@ describe('bounded work in flight (limits.invokes_in_flight, server.*) over the r
     assert.equal(first.statusCode, 200);
     assert.equal(first.body.length, 150_000);
     assert.equal(broker.app.responseBudget.used, 0, 'released when the calls ended');
-    const again = await call<unknown, InvokeResponse__Output>(analyst, 'Invoke', req('/drip', [{ name: 'bytes', value: '150000' }]));
-    assert.equal(again.body.length, 150_000);
+    const again = await call<unknown, InvokeResponse__Output>(analyst, 'Invoke', req(second, [{ name: 'bytes', value: '150000' }]));
+    assert.equal(again.body.length, 150_000, 'within the budget it is served (decoded)');
     assert.equal(broker.app.responseBudget.used, 0);
+  }
+
+  it('buffered response bytes are bounded daemon-wide (server.buffered_response_bytes) and released when a call ends', async () => {
+    await pastTheBudgetWhileOneIsHeld('/drip');
+  });
+
+  it('a compressed response is charged at its decoded size against server.buffered_response_bytes', async () => {
+    // A few hundred bytes on the wire, 150000 once decoded.
+    await pastTheBudgetWhileOneIsHeld('/gzip');
   });
 
   it('limits.open_streams is enforced per agent over the real daemon, without touching another agent', async () => {
@@ -324,7 +331,7 @@ describe('connection and stream bounds (server.max_concurrent_streams, server.ma
     tmp = tempDir();
     pki = await makeTestPki(path.join(tmp.dir, 'pki'));
     const raw = baseRawConfig(pki, tmp.dir, { health_listen: '127.0.0.1:0', server: { max_concurrent_streams: 2, max_connections: 3 } });
-    broker = await startBroker({ pki, dir: tmp.dir, raw });
+    broker = await startBroker({ pki, dir: tmp.dir, raw, connectionTimeouts: { tlsHandshakeMs: 1500, healthIdleMs: 1500, closeGraceMs: 1000 } });
   });
   after(async () => {
     await broker?.close();
@@ -390,6 +397,72 @@ describe('connection and stream bounds (server.max_concurrent_streams, server.ma
     }
   });
 
+  it('a connection that never finishes the TLS handshake gives its mTLS slot back after the handshake timeout', async () => {
+    // Three TCP connections that never send a byte take every slot of max_connections (3).
+    const port = Number(broker.addr.slice(broker.addr.lastIndexOf(':') + 1));
+    const idle = [0, 1, 2].map(() => net.connect(port, '127.0.0.1'));
+    const closed = idle.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve())));
+    for (const s of idle) s.on('error', () => undefined);
+    const e = pki.layout.agents['support-bot']!;
+    const creds = { addr: broker.addr, caPem: readFileSync(pki.layout.caCert), certPem: readFileSync(e.cert), keyPem: readFileSync(e.key) };
+    const local = { 'grpc.use_local_subchannel_pool': 1 };
+    try {
+      await Promise.all(idle.map((s) => new Promise((resolve) => s.once('connect', resolve))));
+      await new Promise((r) => setTimeout(r, 100));
+      const locked = connect(creds, local);
+      await assert.rejects(call(locked.evidence, 'GetCheckpoint', {}, { deadlineMs: 800 }), 'the idle connections hold every slot');
+      locked.close();
+      // Node's own TLS handshake timeout is 120 s; the daemon's (1.5 s here, 10 s by default) frees the slots.
+      const t0 = Date.now();
+      await Promise.race([Promise.all(closed), new Promise((_r, reject) => setTimeout(() => reject(new Error('the idle connections were still open after 6 s')), 6000))]);
+      assert.ok(Date.now() - t0 < 6000);
+      const agent = connect(creds, local);
+      try {
+        await call(agent.evidence, 'GetCheckpoint', {}, { deadlineMs: 3000 });
+      } finally {
+        agent.close();
+      }
+    } finally {
+      for (const s of idle) s.destroy();
+    }
+  });
+
+  it('a health-port connection that sends no request gives its slot back after the idle timeout', async () => {
+    // Three plaintext connections that send nothing (or only the HTTP/2 preface) and never read take every slot (3).
+    const port = broker.app.healthPort!;
+    const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+    const idle = [undefined, preface, Buffer.concat([preface, Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])])].map((first) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.pause();
+      s.on('error', () => undefined);
+      if (first) s.once('connect', () => s.write(first));
+      return s;
+    });
+    const local = { 'grpc.use_local_subchannel_pool': 1 };
+    try {
+      await Promise.all(idle.map((s) => new Promise((resolve) => (s.connecting ? s.once('connect', resolve) : resolve(undefined)))));
+      await new Promise((r) => setTimeout(r, 100));
+      const probe = healthClientWith(`127.0.0.1:${port}`, local);
+      await assert.rejects(checkWithin(probe, 800), 'the idle connections hold every slot');
+      probe.close();
+      // Past the idle timeout (1.5 s here, 30 s by default) and the close grace (1 s here, 5 s by default), a probe is served again.
+      const until = Date.now() + 8000;
+      for (;;) {
+        const again = healthClientWith(`127.0.0.1:${port}`, local);
+        try {
+          assert.equal(await checkWithin(again, 1000), 'SERVING');
+          break;
+        } catch (err) {
+          if (Date.now() > until) throw new Error("the idle connections still hold the health port's slots after 8 s", { cause: err });
+        } finally {
+          again.close();
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      for (const s of idle) s.destroy();
+    }
+  });
 });
 
 function healthClientWith(addr: string, options: grpc.ChannelOptions, creds = grpc.credentials.createInsecure()): grpc.Client {

@@ -7,6 +7,7 @@ import { openEvidence } from '../../src/evidence/ledger/wire';
 import { systemClock } from '../../src/lib/clock';
 import { createLogger } from '../../src/lib/logger';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
+import { readEntries } from '../helpers/evidence-entries';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type TestPki } from '../helpers/broker-harness';
 import { writeV4Database } from '../helpers/v4-database';
 
@@ -37,11 +38,7 @@ const intent = (id: string, use: number): EvidenceDraft => ({
 });
 const result = (id: string, use: number): EvidenceDraft => ({ type: 'invoke.result', agent: 'support-bot', action: 'tickets.update', lease: { id, use }, outcome: 'ok', status_code: 200 });
 
-async function readAll(ledger: Ledger): Promise<Entry[]> {
-  const out: Entry[] = [];
-  for (let i = 0; i < ledger.size; i++) out.push(JSON.parse((await ledger.getEntry(i)).bytes.toString()) as Entry);
-  return out;
-}
+const readAll = (ledger: Ledger): Promise<Entry[]> => readEntries<Entry>(ledger);
 
 describe('crash recovery: invoke.unknown for intents left open', function () {
   this.timeout(60_000);

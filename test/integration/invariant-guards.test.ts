@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { call } from '../../src/client/grpc-client';
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
 import { ManualClock } from '../../src/lib/clock';
+import { readEntries } from '../helpers/evidence-entries';
 import { makeTestPki, tempDir, type TestPki } from '../helpers/broker-harness';
 import { expectCode } from '../helpers/grpc-expect';
 import { startInvokeBroker } from '../helpers/invoke-broker';
@@ -58,12 +59,7 @@ describe('invariant guards over the real daemon: one-shot approval obligations, 
   });
 
   const agent = () => running.broker.clientFor('agents', 'support-bot').agent;
-  const entries = async (): Promise<Entry[]> => {
-    const ledger = running.broker.app.ledger!;
-    const out: Entry[] = [];
-    for (let i = 0; i < ledger.size; i++) out.push(JSON.parse((await ledger.getEntry(i)).bytes.toString()) as Entry);
-    return out;
-  };
+  const entries = (): Promise<Entry[]> => readEntries<Entry>(running.broker.app.ledger!);
 
   it('a one-shot Invoke whose permit carries @obligation("approval:finance") is PERMISSION_DENIED, explained, and sends nothing', async () => {
     const before = running.broker.app.ledger!.size;

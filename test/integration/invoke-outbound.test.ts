@@ -4,15 +4,14 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
-import { ensureMasterKey, openLocalBackend } from '../../src/backends/local';
 import { call } from '../../src/client/grpc-client';
 import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/InvokeResponse';
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
-import { systemClock } from '../../src/lib/clock';
-import { SecretValue } from '../../src/lib/secret-value';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { expectCode } from '../helpers/grpc-expect';
 import { startHttpsUpstream, type HttpsUpstream } from '../helpers/https-upstream';
+import { readEntries } from '../helpers/evidence-entries';
+import { seedLocalSecrets, testResolver, writeCaBundle } from '../helpers/invoke-broker';
 
 const TOKEN = 'hd_live_9fK2mQx7Lr4Tz8Wv1Yb6';
 const STRIPE = 'sk_live_3Jd8Qw2Lp5Zx9Rt7Vn4Hc1';
@@ -36,8 +35,7 @@ describe('Invoke: smuggled parameters, hostile upstream answers and the intent d
     pki = await makeTestPki(path.join(tmp.dir, 'pki'));
     helpdesk = await startHttpsUpstream({ secret: TOKEN, auth: { kind: 'bearer' }, dnsNames: ['helpdesk.test'] });
     stripe = await startHttpsUpstream({ secret: STRIPE, auth: { kind: 'bearer' }, dnsNames: ['stripe.test'] });
-    const caFile = path.join(tmp.dir, 'upstream-ca.pem');
-    writeFileSync(caFile, helpdesk.caPem + '\n' + stripe.caPem);
+    const caFile = writeCaBundle(tmp.dir, [helpdesk, stripe]);
     const raw = baseRawConfig(pki, tmp.dir);
     raw['secrets'] = { 'helpdesk-token': { backend: 'local' }, 'stripe-key': { backend: 'local' } };
     const http = (base: string, extra: Record<string, unknown>) => ({ base_url: base, ca_files: [caFile], allow_networks: ['127.0.0.0/8'], ...extra });
@@ -69,26 +67,12 @@ describe('Invoke: smuggled parameters, hostile upstream answers and the intent d
       path.join(String(raw['policies']), 'test-extra.cedar'),
       '@id("helpdesk-misc-support") @reason("test") permit (principal in Group::"support", action == Action::"helpdesk.misc", resource);',
     );
-    const local = (raw['backends'] as { local: { path: string; key_file: string } }).local;
-    await ensureMasterKey(local.key_file, { sealedFile: local.path });
-    const store = await openLocalBackend({ name: 'local', path: local.path, keyFile: local.key_file, clock: systemClock });
-    await store.put('helpdesk-token', SecretValue.fromString(TOKEN));
-    await store.put('stripe-key', SecretValue.fromString(STRIPE));
-    await store.close();
+    await seedLocalSecrets(raw, { 'helpdesk-token': TOKEN, 'stripe-key': STRIPE });
     const dns = new Map([
       ['helpdesk.test', ['127.0.0.1']],
       ['stripe.test', ['127.0.0.1']],
     ]);
-    broker = await startBroker({
-      pki,
-      dir: tmp.dir,
-      raw,
-      resolver: async (host) => {
-        const a = dns.get(host);
-        if (!a) throw Object.assign(new Error(`ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
-        return a;
-      },
-    });
+    broker = await startBroker({ pki, dir: tmp.dir, raw, resolver: testResolver(dns) });
   });
   after(async () => {
     await broker?.close();
@@ -270,11 +254,7 @@ describe('Invoke: smuggled parameters, hostile upstream answers and the intent d
       ]);
       const ledger = broker.app.ledger!;
       type Intent = { type: string; lease?: { id: string }; request: { digest: string } };
-      let intent: Intent | undefined;
-      for (let i = ledger.size - 1; i >= 0 && !intent; i--) {
-        const e = JSON.parse((await ledger.getEntry(i)).bytes.toString()) as Intent;
-        if (e.type === 'invoke.intent' && e.lease?.id === id) intent = e;
-      }
+      const intent = (await readEntries<Intent>(ledger)).find((e) => e.type === 'invoke.intent' && e.lease?.id === id);
       assert.ok(intent, 'the call has an invoke.intent entry');
       assert.equal(intent.request.digest, `sha256:${createHash('sha256').update(canonical).digest('hex')}`);
     });

@@ -2,18 +2,15 @@ import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { ensureMasterKey, openLocalBackend } from '../../src/backends/local';
 import { call } from '../../src/client/grpc-client';
 import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/InvokeResponse';
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
-import { systemClock } from '../../src/lib/clock';
-import { SecretValue } from '../../src/lib/secret-value';
 import { stringify } from 'yaml';
 import { runCapture } from '../helpers/run-cli';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { secretEchoForms, startHttpsUpstream, type HttpsUpstream } from '../helpers/https-upstream';
 import { expectCode } from '../helpers/grpc-expect';
-import { raceForUses } from '../helpers/invoke-broker';
+import { raceForUses, seedLocalSecrets, testResolver, writeCaBundle } from '../helpers/invoke-broker';
 import type { InvokeHooks } from '../../src/broker/invoke-service';
 
 const TOKEN = 'hd_live_9fK2mQx7Lr4Tz8Wv1Yb6';
@@ -38,8 +35,7 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
     pki = await makeTestPki(path.join(tmp.dir, 'pki'));
     helpdesk = await startHttpsUpstream({ secret: TOKEN, auth: { kind: 'bearer' }, dnsNames: ['helpdesk.test', 'metadata.test', 'internal.test'] });
     stripe = await startHttpsUpstream({ secret: STRIPE, auth: { kind: 'bearer' }, dnsNames: ['stripe.test'] });
-    const caFile = path.join(tmp.dir, 'upstream-ca.pem');
-    writeFileSync(caFile, helpdesk.caPem + '\n' + stripe.caPem);
+    const caFile = writeCaBundle(tmp.dir, [helpdesk, stripe]);
     dns.set('helpdesk.test', ['127.0.0.1']);
     dns.set('stripe.test', ['127.0.0.1']);
     dns.set('internal.test', ['127.0.0.1']);
@@ -94,12 +90,7 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
         .map((a) => `@id("${a}-support") @reason("test") permit (principal in Group::"support", action == Action::"${a}", resource);`)
         .join('\n'),
     );
-    const local = (raw['backends'] as { local: { path: string; key_file: string } }).local;
-    await ensureMasterKey(local.key_file, { sealedFile: local.path });
-    const store = await openLocalBackend({ name: 'local', path: local.path, keyFile: local.key_file, clock: systemClock });
-    await store.put('helpdesk-token', SecretValue.fromString(TOKEN));
-    await store.put('stripe-key', SecretValue.fromString(STRIPE));
-    await store.close();
+    await seedLocalSecrets(raw, { 'helpdesk-token': TOKEN, 'stripe-key': STRIPE });
     configFile = path.join(tmp.dir, 'config.yaml');
     writeFileSync(configFile, stringify(raw));
     broker = await startBroker({
@@ -107,11 +98,7 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
       dir: tmp.dir,
       raw,
       hooks,
-      resolver: async (host) => {
-        const a = dns.get(host);
-        if (!a) throw Object.assign(new Error(`ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
-        return a;
-      },
+      resolver: testResolver(dns),
     });
   });
   after(async () => {

@@ -2,12 +2,10 @@ import { strict as assert } from 'node:assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { ensureMasterKey, openLocalBackend } from '../../src/backends/local';
-import { systemClock } from '../../src/lib/clock';
-import { SecretValue } from '../../src/lib/secret-value';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, writeClientCert, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { findGrpcurl, grpcurl, GRPCURL_VERSION } from '../helpers/grpcurl';
 import { startHttpsUpstream, type HttpsUpstream } from '../helpers/https-upstream';
+import { seedLocalSecrets, testResolver, writeCaBundle } from '../helpers/invoke-broker';
 import { healthCheck, healthClient, reflectionListServices } from '../helpers/stock-clients';
 
 const TOKEN = 'ok_live_7Hq2Zp9Wm4Xr1Ks8Ld3N';
@@ -33,8 +31,7 @@ describe('health, reflection and stock clients (grpcurl) against the real daemon
     tmp = tempDir();
     pki = await makeTestPki(path.join(tmp.dir, 'pki'));
     upstream = await startHttpsUpstream({ secret: TOKEN, auth: { kind: 'bearer' }, dnsNames: ['api.test'] });
-    const caFile = path.join(tmp.dir, 'upstream-ca.pem');
-    writeFileSync(caFile, upstream.caPem);
+    const caFile = writeCaBundle(tmp.dir, [upstream]);
     const raw = baseRawConfig(pki, tmp.dir, { health_listen: '127.0.0.1:0' });
     raw['secrets'] = { 'api-token': { backend: 'local' } };
     raw['actions'] = {
@@ -54,19 +51,12 @@ describe('health, reflection and stock clients (grpcurl) against the real daemon
       path.join(String(raw['policies']), 'api.cedar'),
       '@id("api-support") @reason("test") permit (principal in Group::"support", action == Action::"api.call", resource);',
     );
-    const local = (raw['backends'] as { local: { path: string; key_file: string } }).local;
-    await ensureMasterKey(local.key_file, { sealedFile: local.path });
-    const store = await openLocalBackend({ name: 'local', path: local.path, keyFile: local.key_file, clock: systemClock });
-    await store.put('api-token', SecretValue.fromString(TOKEN));
-    await store.close();
+    await seedLocalSecrets(raw, { 'api-token': TOKEN });
     broker = await startBroker({
       pki,
       dir: tmp.dir,
       raw,
-      resolver: async (host) => {
-        if (host !== 'api.test') throw Object.assign(new Error(`ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
-        return ['127.0.0.1'];
-      },
+      resolver: testResolver(new Map([['api.test', ['127.0.0.1']]])),
     });
     healthAddr = `127.0.0.1:${broker.app.healthPort}`;
   });

@@ -49,9 +49,14 @@ interface Listener {
  * a connection past the limit as soon as it is accepted. grpc-js has no
  * connection cap of its own, so the socket is taken here and injected.
  */
-async function listen(server: grpc.Server, at: HostPort, creds: grpc.ServerCredentials, maxConnections: number): Promise<Listener> {
+async function listen(server: grpc.Server, at: HostPort, creds: grpc.ServerCredentials, maxConnections: number, closeGraceMs: number): Promise<Listener> {
   const injector = server.createConnectionInjector(creds);
-  const tcp = net.createServer((socket) => injector.injectConnection(socket));
+  const tcp = net.createServer((socket) => {
+    // When the server has ended its side (an idle or shut-down session), a peer that never reads would
+    // keep the half-closed socket, and its slot, for good: it gets a moment to close, then it is destroyed.
+    socket.once('finish', () => setTimeout(() => socket.destroy(), closeGraceMs).unref());
+    injector.injectConnection(socket);
+  });
   tcp.maxConnections = maxConnections;
   await new Promise<void>((resolve, reject) => {
     tcp.once('error', reject);
@@ -61,6 +66,38 @@ async function listen(server: grpc.Server, at: HostPort, creds: grpc.ServerCrede
     });
   });
   return { port: (tcp.address() as net.AddressInfo).port, close: () => tcp.close() };
+}
+
+/** How long a connection may hold one of the max_connections slots without doing anything. */
+export interface ConnectionTimeouts {
+  /** mTLS port: the TLS handshake must finish within this (Node's default, 120 s, let silent connections hold a slot for two minutes each). */
+  readonly tlsHandshakeMs: number;
+  /** mTLS port: a connection with no call open for this long is closed (GOAWAY; clients reconnect). */
+  readonly idleMs: number;
+  /** Health port: the same, shorter: probes reconnect, and a connection that never sends a request does not keep its slot. */
+  readonly healthIdleMs: number;
+  /** Both ports: how long a peer has to close a connection the server has ended before the socket is destroyed. */
+  readonly closeGraceMs: number;
+}
+
+export const CONNECTION_TIMEOUTS: ConnectionTimeouts = Object.freeze({
+  tlsHandshakeMs: 10_000,
+  idleMs: 5 * 60_000,
+  healthIdleMs: 30_000,
+  closeGraceMs: 5_000,
+});
+
+/**
+ * Sets the TLS handshake timeout of the server grpc-js builds for `creds`:
+ * grpc-js has no option for it, but passes its credentials' constructor
+ * options to http2.createSecureServer (grpc-js 1.14). If that ever changes,
+ * the daemon refuses to start rather than run without the bound.
+ */
+function withHandshakeTimeout(creds: grpc.ServerCredentials, ms: number): grpc.ServerCredentials {
+  const options = (creds as unknown as { _getConstructorOptions?: () => Record<string, unknown> | null })._getConstructorOptions?.();
+  if (!options) throw new Error('grpc-js no longer exposes its TLS server options: cannot bound the TLS handshake time');
+  options['handshakeTimeout'] = ms;
+  return creds;
 }
 
 /** The names Health answers for: the daemon, its services, and each configured backend. */
@@ -82,11 +119,16 @@ export async function startGrpc(opts: {
   clock: Clock;
   /** Request ids (the composition root's IdSource). */
   ids: RequestIds;
+  /** Default CONNECTION_TIMEOUTS (tests shorten them). */
+  connectionTimeouts?: Partial<ConnectionTimeouts>;
 }): Promise<GrpcServers> {
   const { config, handlers, log, clock } = opts;
+  const timeouts: ConnectionTimeouts = { ...CONNECTION_TIMEOUTS, ...opts.connectionTimeouts };
   const { api } = loadProto();
+  // One authenticator for the RPCs and for reflection on this port.
+  const authenticator = new Authenticator(config);
   const gate = new Gate({
-    authenticator: new Authenticator(config),
+    authenticator,
     rateLimiter: new RateLimiter(clock),
     streams: new StreamCounter(),
     limits: config.limits,
@@ -98,6 +140,7 @@ export async function startGrpc(opts: {
     'grpc.max_receive_message_length': maxBytes,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
     'grpc.max_concurrent_streams': config.server.maxConcurrentStreams,
+    'grpc.max_connection_idle_ms': timeouts.idleMs,
   });
   const services = api.secretbroker.v1;
   for (const name of ['AgentBroker', 'Operator', 'Evidence'] as const) {
@@ -124,7 +167,6 @@ export async function startGrpc(opts: {
   // Reflection describes our API and the health service (complete descriptors, imports included),
   // so grpcurl and other stock clients work; on this port only to configured agents and operators.
   const healthDefinition = protoLoader.loadSync(healthProtoPath, { keepCase: true });
-  const authenticator = new Authenticator(config);
   // Reflection describes the .proto as written (snake_case field names), so it loads its own copy.
   const described = protoLoader.loadSync(PROTO_FILE, { ...PROTO_OPTIONS, keepCase: true });
   addReflection(server, { ...described, ...healthDefinition }, (call) => {
@@ -136,13 +178,12 @@ export async function startGrpc(opts: {
     }
   });
 
-  const creds = grpc.ServerCredentials.createSsl(
-    readFileSync(config.tls.ca),
-    [{ cert_chain: readFileSync(config.tls.cert), private_key: readFileSync(config.tls.key) }],
-    true,
+  const creds = withHandshakeTimeout(
+    grpc.ServerCredentials.createSsl(readFileSync(config.tls.ca), [{ cert_chain: readFileSync(config.tls.cert), private_key: readFileSync(config.tls.key) }], true),
+    timeouts.tlsHandshakeMs,
   );
   const listeners: Listener[] = [];
-  const main = await listen(server, config.listen, creds, config.server.maxConnections);
+  const main = await listen(server, config.listen, creds, config.server.maxConnections, timeouts.closeGraceMs);
   listeners.push(main);
   const port = main.port;
 
@@ -150,11 +191,15 @@ export async function startGrpc(opts: {
   let healthPort: number | undefined;
   if (config.healthListen) {
     // Plaintext, health service only (and reflection of it alone): load balancers and kubelets probe here without client certs.
-    healthServer = new grpc.Server({ 'grpc.max_receive_message_length': 4096, 'grpc.max_concurrent_streams': config.server.maxConcurrentStreams });
+    healthServer = new grpc.Server({
+      'grpc.max_receive_message_length': 4096,
+      'grpc.max_concurrent_streams': config.server.maxConcurrentStreams,
+      'grpc.max_connection_idle_ms': timeouts.healthIdleMs,
+    });
     health.addToServer(healthServer);
     addReflection(healthServer, healthDefinition);
     try {
-      const h = await listen(healthServer, config.healthListen, grpc.ServerCredentials.createInsecure(), config.server.maxConnections);
+      const h = await listen(healthServer, config.healthListen, grpc.ServerCredentials.createInsecure(), config.server.maxConnections, timeouts.closeGraceMs);
       listeners.push(h);
       healthPort = h.port;
     } catch (err) {

@@ -15,25 +15,27 @@ export function invokeHandlers(invoke: InvokeService, inFlight?: InvokesInFlight
     AgentBroker: {
       Invoke: async (req: InvokeRequest__Output, ctx: CallContext): Promise<InvokeResponse> => {
         if (ctx.principal.kind !== 'agent') throw new BrokerError('permission_denied', 'this RPC is for agents');
+        const input = {
+          leaseId: req.leaseId,
+          action: req.action,
+          resource: req.resource,
+          params: structToJson(req.params),
+          method: req.method,
+          path: req.path,
+          query: pairs(req.query),
+          headers: pairs(req.headers),
+          body: req.body,
+          purpose: req.purpose,
+        };
         // Bounded work: past the agent's or the daemon's limit, refused before anything is decided or sent.
+        // The slot is given back exactly once however the call ends (nothing between taking it and the try can throw).
         const release = inFlight?.acquire(ctx.principal.name, ctx.principal.agent.limits.invokesInFlight);
-        const out = await invoke.invoke(
-          ctx.principal.agent,
-          {
-            leaseId: req.leaseId,
-            action: req.action,
-            resource: req.resource,
-            params: structToJson(req.params),
-            method: req.method,
-            path: req.path,
-            query: pairs(req.query),
-            headers: pairs(req.headers),
-            body: req.body,
-            purpose: req.purpose,
-          },
-          ctx.log,
-          ctx.signal,
-        ).finally(() => release?.());
+        let out;
+        try {
+          out = await invoke.invoke(ctx.principal.agent, input, ctx.log, ctx.signal);
+        } finally {
+          release?.();
+        }
         return {
           statusCode: out.response.statusCode,
           headers: Object.entries(out.response.headers).map(([name, value]) => ({ name, value })),
