@@ -50,21 +50,26 @@ const JSON_WS: readonly number[] = Object.freeze([0x20, 0x09, 0x0a, 0x0d]);
 
 /**
  * Top-level field names an upstream could read from the body: the keys of a
- * JSON object (also one not labelled JSON: some servers decode the body
- * whatever its Content-Type) or the names of a form.
+ * JSON object, also one not labelled JSON (some servers decode the body
+ * whatever its Content-Type), and the names of a form. A body that starts
+ * like a JSON object (after white space or a byte-order mark) must be strict
+ * JSON whatever its label: a lenient decoder keeps the last of duplicate keys
+ * and ignores what follows the first value, so one the strict parser refuses
+ * could still carry a smuggled field.
  */
-function bodyFieldNames(spec: HttpActionSpec, body: Buffer, json: JsonValue | undefined, contentType: string | undefined): Iterable<string> {
-  if (json instanceof Map) return json.keys();
+function bodyFieldNames(spec: HttpActionSpec, body: Buffer, json: JsonValue | undefined, contentType: string | undefined): string[] {
+  if (json instanceof Map) return [...json.keys()];
   if (spec.jsonBody || body.length === 0) return [];
-  if (isFormMediaType(contentType)) return formFieldNames(body);
-  let i = 0;
+  const names = isFormMediaType(contentType) ? formFieldNames(body) : [];
+  let i = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
   while (i < body.length && JSON_WS.includes(body[i]!)) i++;
-  if (body[i] !== 0x7b) return [];
+  if (body[i] !== 0x7b) return names;
   try {
     const value = parseStrictJson(body);
-    return value instanceof Map ? value.keys() : [];
-  } catch {
-    return []; // not JSON after all
+    return value instanceof Map ? [...names, ...value.keys()] : names;
+  } catch (err) {
+    if (err instanceof StrictJsonError) throw invalidArgument('body', `starts like a JSON object, so it must be unambiguous JSON whatever its Content-Type; it ${err.message}`);
+    throw err;
   }
 }
 

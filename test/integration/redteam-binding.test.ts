@@ -1,0 +1,83 @@
+import { strict as assert } from 'node:assert';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { call } from '../../src/client/grpc-client';
+import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/InvokeResponse';
+import { makeTestPki, tempDir, type TestPki } from '../helpers/broker-harness';
+import { expectCode } from '../helpers/grpc-expect';
+import { startInvokeBroker } from '../helpers/invoke-broker';
+
+const pair = (name: string, value: string) => ({ name, value });
+
+/**
+ * Red-team review of issue 10 over the real daemon and a real HTTPS upstream:
+ * the attacks on the binding (invariant 6) that got through the merged fixes.
+ * Each test failed before its fix.
+ */
+describe('red team: authority binding and smuggling, over the real daemon', function () {
+  this.timeout(120_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let pki: TestPki;
+  let b: Awaited<ReturnType<typeof startInvokeBroker>>;
+  before(async () => {
+    tmp = tempDir();
+    pki = await makeTestPki(path.join(tmp.dir, 'pki'));
+    b = await startInvokeBroker({
+      pki,
+      dir: tmp.dir,
+      policies: {
+        'redteam.cedar': [
+          '@id("refund-query") @reason("t") permit (principal, action == Action::"refund.query", resource);',
+          '@id("orders-status") @reason("t") permit (principal, action == Action::"orders.status", resource);',
+          // A permit written for leases, where params.amount is the bound amount.
+          '@id("pay-small") @reason("t") permit (principal, action == Action::"pay.body", resource) when { context.params has amount && context.params.amount <= 1000 };',
+          '@id("notes") @reason("t") permit (principal, action == Action::"notes.body", resource);',
+        ].join('\n'),
+      },
+      actions: (http) => ({
+        // The bound amount is in the query; a body is free text (no body fields declared).
+        'refund.query': { http: http({ methods: ['POST'], paths: ['/v1/refunds'], allow_headers: ['content-type'], context: { amount: 'query.amount' } }), resource: 'stripe' },
+        'orders.status': { http: http({ methods: ['POST'], paths: ['/orders'], allow_headers: ['content-type'], context: { status: 'query.status' } }), resource: 'orders' },
+        'pay.body': { http: http({ methods: ['POST'], paths: ['/pay'], context: { amount: 'body.amount' } }), resource: 'pay' },
+        'notes.body': { http: http({ methods: ['POST'], paths: ['/notes'], context: { note: 'body.note' } }), resource: 'note/{note}' },
+      }),
+    });
+  });
+  after(async () => {
+    await b?.close();
+    tmp?.cleanup();
+  });
+  beforeEach(() => {
+    b.upstream.requests.length = 0;
+  });
+
+  const agent = () => b.broker.clientFor('agents', 'support-bot').agent;
+  const invoke = (req: Record<string, unknown>) => call<unknown, InvokeResponse__Output>(agent(), 'Invoke', req);
+  const refund = (body: Buffer, headers: Array<{ name: string; value: string }> = []) =>
+    invoke({ action: 'refund.query', method: 'POST', path: '/v1/refunds', query: [pair('amount', '5000')], headers, body });
+
+  describe('a body that looks like a JSON object is read as one, whatever it is labelled', () => {
+    // Go handlers commonly json.NewDecoder(r.Body).Decode(&v) whatever the Content-Type: the last
+    // duplicate wins and anything after the first value is ignored. Before the fix a body the
+    // strict parser refused was taken for "not JSON" and sent without its names checked.
+    const smuggled: Array<[string, Buffer, Array<{ name: string; value: string }>]> = [
+      ['a duplicate key', Buffer.from('{"x":1,"x":2,"amount":500000}'), []],
+      ['trailing bytes after the object', Buffer.from('{"amount":500000} x'), []],
+      ['a UTF-8 byte-order mark', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"amount":500000}')]), []],
+      ['a duplicate key labelled text/x-json', Buffer.from('{"amount":1,"amount":500000}'), [pair('content-type', 'text/x-json')]],
+      ['JSON labelled as a form', Buffer.from('{"amount":500000}'), [pair('content-type', 'application/x-www-form-urlencoded')]],
+    ];
+    for (const [label, body, headers] of smuggled) {
+      it(`refuses ${label} and sends nothing`, async () => {
+        await expectCode(refund(body, headers), grpc.status.INVALID_ARGUMENT, /body/);
+        assert.equal(b.upstream.requests.length, 0);
+      });
+    }
+
+    it('still sends a plain-text body and a form body that shadow nothing', async () => {
+      await refund(Buffer.from('please refund {order 7}'), [pair('content-type', 'text/plain')]);
+      await refund(Buffer.from('reason=duplicate'), [pair('content-type', 'application/x-www-form-urlencoded')]);
+      assert.equal(b.upstream.requests.length, 2);
+    });
+  });
+});
