@@ -13,10 +13,19 @@ import { quote } from './quote-text';
  */
 
 /**
- * Lower case, `[` and `]` removed, spaces at the ends trimmed, and `.`, `_`,
- * `-` and space treated alike (as `_`; PHP turns spaces and dots into `_`).
+ * NFKC then lower case (Go's encoding/json matches keys with Unicode case
+ * folding, where U+017F long s is an `s` and U+212A Kelvin a `k`; NFKC maps
+ * those and fullwidth forms to ASCII), `[` and `]` removed, spaces at the ends
+ * trimmed, and `.`, `_`, `-` and space treated alike (as `_`; PHP turns
+ * spaces and dots into `_`).
  */
-export const foldParamName = (name: string): string => name.toLowerCase().replace(/[[\]]/g, '').trim().replace(/[. -]/g, '_');
+export const foldParamName = (name: string): string =>
+  name
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/[[\]]/g, '')
+    .trim()
+    .replace(/[. -]/g, '_');
 
 /** The name as a bracket-parsing framework files it: the part before the first `[`, folded. */
 const bracketHead = (name: string): string => foldParamName(name.split('[', 1)[0]!);

@@ -80,4 +80,25 @@ describe('red team: authority binding and smuggling, over the real daemon', func
       assert.equal(b.upstream.requests.length, 2);
     });
   });
+
+  describe('names that fold to a context field under Unicode compatibility', () => {
+    // Go's encoding/json matches keys to struct fields with Unicode case folding, where
+    // U+017F (long s) is an "s" and U+212A (Kelvin) a "k"; NFKC maps them and fullwidth forms too.
+    it('refuses a body key "\\u017ftatus" beside query.status', async () => {
+      await expectCode(
+        invoke({ action: 'orders.status', method: 'POST', path: '/orders', query: [pair('status', 'open')], headers: [pair('content-type', 'application/json')], body: Buffer.from('{"\u017ftatus":"refunded"}') }),
+        grpc.status.INVALID_ARGUMENT,
+        /shadow the context field status/,
+      );
+      assert.equal(b.upstream.requests.length, 0);
+    });
+    it('refuses a fullwidth query name beside query.status', async () => {
+      await expectCode(
+        invoke({ action: 'orders.status', method: 'POST', path: '/orders', query: [pair('status', 'open'), pair('\uff53\uff54\uff41\uff54\uff55\uff53', 'refunded')] }),
+        grpc.status.INVALID_ARGUMENT,
+        /shadow the context field status/,
+      );
+      assert.equal(b.upstream.requests.length, 0);
+    });
+  });
 });
