@@ -14,7 +14,7 @@ import type { Store } from '../store/store';
 import type { DenialFolder } from './denial-folder';
 import { LateEvidence } from './late-evidence';
 import { decisionDraft, effectiveStatus, type LeaseService, type TrustView } from './lease-service';
-import { checkParams, checkResource, checkStatedResource, renderResource } from './request-validation';
+import { checkParams, checkParamsAgree, checkResource, checkStatedResource, renderResource } from './request-validation';
 import type { SecretResolver } from './secret-resolver';
 import type { Json } from './struct';
 
@@ -236,6 +236,7 @@ export class InvokeService {
     // The broker renders the resource from the call; a stated one must be exactly that (before any decision).
     if (req.resource) checkResource(req.resource);
     const params = checkParams(req.params);
+    checkParamsAgree(action, params, context);
     const resource = checkStatedResource(req.resource, renderResource(action, context, (f) => `context.${f} (from ${action.http?.context[f] ?? 'the call'})`));
     const trust = await this.deps.leases.trustOf(agent.name);
     const decision: PolicyDecision = this.deps.leases.decide(agent, req.action, resource, { ...context }, params, trust);

@@ -7,6 +7,10 @@ import { makeTestPki, tempDir, type TestPki } from '../helpers/broker-harness';
 import { expectCode } from '../helpers/grpc-expect';
 import { startInvokeBroker } from '../helpers/invoke-broker';
 
+type Struct = { fields: Record<string, { stringValue?: string; numberValue?: number }> };
+const params = (p: Record<string, string | number>): Struct => ({
+  fields: Object.fromEntries(Object.entries(p).map(([k, v]) => [k, typeof v === 'number' ? { numberValue: v } : { stringValue: v }])),
+});
 const pair = (name: string, value: string) => ({ name, value });
 
 /**
@@ -99,6 +103,23 @@ describe('red team: authority binding and smuggling, over the real daemon', func
         /shadow the context field status/,
       );
       assert.equal(b.upstream.requests.length, 0);
+    });
+  });
+
+  describe('a one-shot Invoke: the params the policy sees agree with the call', () => {
+    it('refuses params.amount = 5 beside a body with amount 500000 (the permit reads context.params.amount)', async () => {
+      const size = b.broker.app.ledger!.size;
+      await expectCode(
+        invoke({ action: 'pay.body', params: params({ amount: 5 }), method: 'POST', path: '/pay', body: Buffer.from('{"amount":500000}') }),
+        grpc.status.INVALID_ARGUMENT,
+        /params\.amount/,
+      );
+      assert.equal(b.upstream.requests.length, 0);
+      assert.equal(b.broker.app.ledger!.size, size, 'refused before any decision');
+    });
+    it('still sends a call whose params agree with it', async () => {
+      await invoke({ action: 'pay.body', params: params({ amount: 5 }), method: 'POST', path: '/pay', body: Buffer.from('{"amount":5}') });
+      assert.equal(b.upstream.requests.length, 1);
     });
   });
 });
