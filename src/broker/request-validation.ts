@@ -28,8 +28,9 @@ export function renderResource(action: ActionConfig, context: Readonly<Record<st
     }
     const v = context[part.field];
     const s = typeof v === 'number' ? String(v) : v;
-    if (s === undefined || !RESOURCE_SEGMENT.test(s)) {
-      throw invalidArgument(fieldName(part.field), `the resource ${action.resource.source} takes it as one segment of letters, digits and ._~- (1 to 256)`);
+    // "." and ".." are no segment: "ticket/.." would read as a path to whatever consumes the resource.
+    if (s === undefined || !RESOURCE_SEGMENT.test(s) || s === '.' || s === '..') {
+      throw invalidArgument(fieldName(part.field), `the resource ${action.resource.source} takes it as one segment of letters, digits and ._~- (1 to 256, not . or ..)`);
     }
     out += s;
   }

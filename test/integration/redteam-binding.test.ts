@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { call } from '../../src/client/grpc-client';
 import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/InvokeResponse';
+import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
 import { makeTestPki, tempDir, type TestPki } from '../helpers/broker-harness';
 import { expectCode } from '../helpers/grpc-expect';
 import { startInvokeBroker } from '../helpers/invoke-broker';
@@ -57,6 +58,7 @@ describe('red team: authority binding and smuggling, over the real daemon', func
 
   const agent = () => b.broker.clientFor('agents', 'support-bot').agent;
   const invoke = (req: Record<string, unknown>) => call<unknown, InvokeResponse__Output>(agent(), 'Invoke', req);
+  const requestLease = (req: Record<string, unknown>) => call<unknown, LeaseResponse__Output>(agent(), 'RequestLease', req);
   const refund = (body: Buffer, headers: Array<{ name: string; value: string }> = []) =>
     invoke({ action: 'refund.query', method: 'POST', path: '/v1/refunds', query: [pair('amount', '5000')], headers, body });
 
@@ -121,5 +123,19 @@ describe('red team: authority binding and smuggling, over the real daemon', func
       await invoke({ action: 'pay.body', params: params({ amount: 5 }), method: 'POST', path: '/pay', body: Buffer.from('{"amount":5}') });
       assert.equal(b.upstream.requests.length, 1);
     });
+  });
+
+  describe('resource template values', () => {
+    for (const v of ['.', '..']) {
+      it(`refuses "${v}" as a whole value (it is no segment: "note/${v}")`, async () => {
+        await expectCode(requestLease({ action: 'notes.body', params: params({ note: v }) }), grpc.status.INVALID_ARGUMENT, /params\.note/);
+        await expectCode(
+          invoke({ action: 'notes.body', method: 'POST', path: '/notes', body: Buffer.from(JSON.stringify({ note: v })) }),
+          grpc.status.INVALID_ARGUMENT,
+          /context\.note/,
+        );
+        assert.equal(b.upstream.requests.length, 0);
+      });
+    }
   });
 });
