@@ -4,6 +4,7 @@ import type { HttpActionSpec } from './http-action';
 import { checkParamNames, formFieldNames } from './parameter-names';
 import { agentPathProblem, matchPath, renderPath } from './path-template';
 import { checkQuery, encodeQuery, type QueryInput } from './query-params';
+import { isAsciiCompatibleCharset } from './response-form';
 import { agentContentType, filterAgentHeaders, type HeaderInput } from './request-headers';
 import { parseStrictJson, StrictJsonError, type JsonValue } from './strict-json';
 
@@ -60,7 +61,7 @@ const JSON_WS: readonly number[] = Object.freeze([0x20, 0x09, 0x0a, 0x0d]);
 function bodyFieldNames(spec: HttpActionSpec, body: Buffer, json: JsonValue | undefined, contentType: string | undefined): string[] {
   if (json instanceof Map) return [...json.keys()];
   if (spec.jsonBody || body.length === 0) return [];
-  const names = isFormMediaType(contentType) ? formFieldNames(body) : [];
+  const names = isFormMediaType(contentType) ? formFieldNames(checkFormCharset(contentType, body)) : [];
   let i = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
   while (i < body.length && JSON_WS.includes(body[i]!)) i++;
   if (body[i] !== 0x7b) return names;
@@ -71,6 +72,20 @@ function bodyFieldNames(spec: HttpActionSpec, body: Buffer, json: JsonValue | un
     if (err instanceof StrictJsonError) throw invalidArgument('body', `starts like a JSON object, so it must be unambiguous JSON whatever its Content-Type; it ${err.message}`);
     throw err;
   }
+}
+
+/**
+ * A form body is read as bytes with `&` and `=` between names and values, but
+ * servers such as Tomcat decode each name and value in the declared charset:
+ * in UTF-16 the broker would see NUL-laden names where the upstream reads
+ * `amount`. So a form's charset must be ASCII-compatible (UTF-8, Latin-1, …).
+ */
+function checkFormCharset(contentType: string | undefined, body: Buffer): Buffer {
+  const m = /;\s*charset\s*=\s*(?:"([^"]*)"|([^\s;,]*))/i.exec(contentType ?? '');
+  if (m && !isAsciiCompatibleCharset(m[1] ?? m[2] ?? '')) {
+    throw invalidArgument('headers.content-type', 'a form body must be in an ASCII-compatible charset such as UTF-8 (its names are checked byte by byte)');
+  }
+  return body;
 }
 
 /**

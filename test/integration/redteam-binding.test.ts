@@ -80,7 +80,19 @@ describe('red team: authority binding and smuggling, over the real daemon', func
       });
     }
 
+    it('refuses a form body in a charset that is not ASCII-compatible (a servlet decodes names and values with it)', async () => {
+      // Tomcat splits a form on the bytes & and =, then decodes each name and value in the declared
+      // charset: these bytes read "amount=500000" as UTF-16LE, while the broker saw NUL-laden names.
+      const utf16 = Buffer.concat([Buffer.from('amount', 'utf16le'), Buffer.from('='), Buffer.from('500000', 'utf16le')]);
+      for (const charset of ['utf-16le', '"UTF-16"', 'utf-32']) {
+        await expectCode(refund(utf16, [pair('content-type', `application/x-www-form-urlencoded; charset=${charset}`)]), grpc.status.INVALID_ARGUMENT, /headers\.content-type/);
+      }
+      assert.equal(b.upstream.requests.length, 0);
+    });
+
     it('still sends a plain-text body and a form body that shadow nothing', async () => {
+      await refund(Buffer.from('reason=duplicate'), [pair('content-type', 'application/x-www-form-urlencoded; charset=UTF-8')]);
+      b.upstream.requests.length = 0;
       await refund(Buffer.from('please refund {order 7}'), [pair('content-type', 'text/plain')]);
       await refund(Buffer.from('reason=duplicate'), [pair('content-type', 'application/x-www-form-urlencoded')]);
       assert.equal(b.upstream.requests.length, 2);
