@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
@@ -43,16 +44,36 @@ interface Listener {
   close(): void;
 }
 
+/** How long a connection to the mTLS port may take to complete its TLS handshake. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+
 /**
  * Listens on `at` and hands each accepted socket to the gRPC server, at most
- * `maxConnections` at once (server.max_connections): Node's net.Server drops
- * a connection past the limit as soon as it is accepted. grpc-js has no
+ * `maxConnections` at once (server.max_connections). grpc-js has no
  * connection cap of its own, so the socket is taken here and injected.
+ * - Plaintext (the health port): Node's net.Server drops a connection past
+ *   the limit as soon as it is accepted.
+ * - mTLS (`tlsOptions`): TLS is terminated here, so a connection still in its
+ *   handshake (anyone on the network, no certificate needed) is told apart
+ *   from one whose client certificate verified. At the limit a new connection
+ *   evicts the oldest one still in its handshake, and is closed only when
+ *   every open connection is verified; a handshake must finish within
+ *   HANDSHAKE_TIMEOUT_MS. Otherwise idle sockets that never start TLS would
+ *   fill the limit and lock every agent out. Verified sockets go to the gRPC
+ *   server as they are; it reads the peer certificate from them.
  */
-async function listen(server: grpc.Server, at: HostPort, creds: grpc.ServerCredentials, maxConnections: number): Promise<Listener> {
-  const injector = server.createConnectionInjector(creds);
-  const tcp = net.createServer((socket) => injector.injectConnection(socket));
-  tcp.maxConnections = maxConnections;
+async function listen(server: grpc.Server, at: HostPort, maxConnections: number, tlsOptions?: tls.TlsOptions): Promise<Listener> {
+  let tcp: net.Server;
+  let dropHandshakes = (): void => undefined;
+  if (tlsOptions) {
+    const l = tlsListener(server, maxConnections, tlsOptions);
+    tcp = l.tcp;
+    dropHandshakes = l.dropHandshakes;
+  } else {
+    const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    tcp = net.createServer((socket) => injector.injectConnection(socket));
+    tcp.maxConnections = maxConnections;
+  }
   await new Promise<void>((resolve, reject) => {
     tcp.once('error', reject);
     tcp.listen({ host: at.host, port: at.port }, () => {
@@ -60,7 +81,70 @@ async function listen(server: grpc.Server, at: HostPort, creds: grpc.ServerCrede
       resolve();
     });
   });
-  return { port: (tcp.address() as net.AddressInfo).port, close: () => tcp.close() };
+  return {
+    port: (tcp.address() as net.AddressInfo).port,
+    close: () => {
+      tcp.close();
+      dropHandshakes();
+    },
+  };
+}
+
+function tlsListener(server: grpc.Server, maxConnections: number, tlsOptions: tls.TlsOptions): { tcp: net.Server; dropHandshakes(): void } {
+  // The sockets are TLS already, so the gRPC server sees them as plain connections; it takes the
+  // peer certificate from the TLSSocket (grpc-js getAuthContext), as with its own TLS.
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const tlsServer = tls.createServer({
+    ...tlsOptions,
+    requestCert: true,
+    rejectUnauthorized: true,
+    ALPNProtocols: ['h2'],
+    minVersion: 'TLSv1.2',
+    handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+  });
+  const open = new Set<net.Socket>();
+  /** Open connections still in their TLS handshake, oldest first. */
+  const handshaking = new Set<net.Socket>();
+  const byPeer = new Map<string, net.Socket>();
+  const peer = (s: net.Socket): string => `${s.remoteAddress}|${s.remotePort}`;
+  const forget = (raw: net.Socket, key: string): void => {
+    open.delete(raw);
+    handshaking.delete(raw);
+    if (byPeer.get(key) === raw) byPeer.delete(key);
+  };
+  tlsServer.on('secureConnection', (secure: tls.TLSSocket) => {
+    const raw = byPeer.get(peer(secure));
+    if (raw) handshaking.delete(raw);
+    secure.on('error', () => undefined);
+    secure.once('close', () => raw?.destroy());
+    injector.injectConnection(secure);
+  });
+  // A failed or timed-out handshake (no certificate, an unknown CA, a silent peer): close it.
+  tlsServer.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
+  const tcp = net.createServer((raw) => {
+    if (open.size >= maxConnections) {
+      const oldest = handshaking.values().next().value;
+      if (!oldest) {
+        raw.destroy();
+        return;
+      }
+      forget(oldest, peer(oldest));
+      oldest.destroy();
+    }
+    const key = peer(raw);
+    open.add(raw);
+    handshaking.add(raw);
+    byPeer.set(key, raw);
+    raw.on('error', () => undefined);
+    raw.once('close', () => forget(raw, key));
+    tlsServer.emit('connection', raw);
+  });
+  return {
+    tcp,
+    dropHandshakes: () => {
+      for (const raw of handshaking) raw.destroy();
+    },
+  };
 }
 
 /** The names Health answers for: the daemon, its services, and each configured backend. */
@@ -136,13 +220,9 @@ export async function startGrpc(opts: {
     }
   });
 
-  const creds = grpc.ServerCredentials.createSsl(
-    readFileSync(config.tls.ca),
-    [{ cert_chain: readFileSync(config.tls.cert), private_key: readFileSync(config.tls.key) }],
-    true,
-  );
+  const tlsOptions: tls.TlsOptions = { ca: readFileSync(config.tls.ca), cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) };
   const listeners: Listener[] = [];
-  const main = await listen(server, config.listen, creds, config.server.maxConnections);
+  const main = await listen(server, config.listen, config.server.maxConnections, tlsOptions);
   listeners.push(main);
   const port = main.port;
 
@@ -154,7 +234,7 @@ export async function startGrpc(opts: {
     health.addToServer(healthServer);
     addReflection(healthServer, healthDefinition);
     try {
-      const h = await listen(healthServer, config.healthListen, grpc.ServerCredentials.createInsecure(), config.server.maxConnections);
+      const h = await listen(healthServer, config.healthListen, config.server.maxConnections);
       listeners.push(h);
       healthPort = h.port;
     } catch (err) {
