@@ -62,7 +62,7 @@ describe('red team: server.max_connections cannot be filled by peers that never 
     await new Promise((r) => setTimeout(r, 200));
   });
 
-  it('authenticated connections are not evicted: past the cap a new one is refused', async () => {
+  it('an agent past the cap loses its newest connection, never one it already has', async () => {
     const local = { 'grpc.use_local_subchannel_pool': 1 };
     const creds = agentCreds();
     const conns = [0, 1, 2, 3].map(() => connect(creds, local));
@@ -75,6 +75,22 @@ describe('red team: server.max_connections cannot be filled by peers that never 
     } finally {
       for (const c of conns) c.close();
     }
+  });
+
+  it('one agent holding every connection does not lock another agent out (fair share, invariant 8)', async () => {
+    // Before the fix the other agent's connection was closed as it was accepted.
+    const local = { 'grpc.use_local_subchannel_pool': 1 };
+    const hog = [0, 1, 2, 3].map(() => connect(agentCreds(), local));
+    const e = pki.layout.agents['analyst-bot']!;
+    const other = connect({ addr: broker.addr, caPem: readFileSync(pki.layout.caCert), certPem: readFileSync(e.cert), keyPem: readFileSync(e.key) }, local);
+    try {
+      for (const c of hog) await call(c.evidence, 'GetCheckpoint', {});
+      await call(other.evidence, 'GetCheckpoint', {}, { deadlineMs: 5000 });
+    } finally {
+      for (const c of hog) c.close();
+      other.close();
+    }
+    await new Promise((r) => setTimeout(r, 200));
   });
 
   it('a client without a certificate is still refused', async () => {

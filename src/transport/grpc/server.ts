@@ -55,12 +55,16 @@ export const HANDSHAKE_TIMEOUT_MS = 10_000;
  *   the limit as soon as it is accepted.
  * - mTLS (`tlsOptions`): TLS is terminated here, so a connection still in its
  *   handshake (anyone on the network, no certificate needed) is told apart
- *   from one whose client certificate verified. At the limit a new connection
- *   evicts the oldest one still in its handshake, and is closed only when
- *   every open connection is verified; a handshake must finish within
- *   HANDSHAKE_TIMEOUT_MS. Otherwise idle sockets that never start TLS would
- *   fill the limit and lock every agent out. Verified sockets go to the gRPC
- *   server as they are; it reads the peer certificate from them.
+ *   from one whose client certificate verified, and verified ones are counted
+ *   by the identity their certificate names. At the limit a new connection
+ *   evicts the oldest one still in its handshake; when every open connection
+ *   is verified, the newcomer may finish its handshake, and then the identity
+ *   holding the most connections gives up its oldest (the newcomer itself
+ *   when that is its own identity). A handshake must finish within
+ *   HANDSHAKE_TIMEOUT_MS. So neither idle sockets that never start TLS nor
+ *   one agent's pile of connections can lock the other agents out. Verified
+ *   sockets go to the gRPC server as they are; it reads the peer certificate
+ *   from them.
  */
 async function listen(server: grpc.Server, at: HostPort, maxConnections: number, tlsOptions?: tls.TlsOptions): Promise<Listener> {
   let tcp: net.Server;
@@ -105,38 +109,79 @@ function tlsListener(server: grpc.Server, maxConnections: number, tlsOptions: tl
   const open = new Set<net.Socket>();
   /** Open connections still in their TLS handshake, oldest first. */
   const handshaking = new Set<net.Socket>();
+  /** Verified connections by the identity their certificate names, oldest first. */
+  const byIdentity = new Map<string, Set<net.Socket>>();
+  const identityOf = new Map<net.Socket, string>();
   const byPeer = new Map<string, net.Socket>();
   const peer = (s: net.Socket): string => `${s.remoteAddress}|${s.remotePort}`;
-  const forget = (raw: net.Socket, key: string): void => {
+  const oldest = (set: ReadonlySet<net.Socket> | undefined): net.Socket | undefined => set?.values().next().value;
+  const forget = (raw: net.Socket): void => {
     open.delete(raw);
     handshaking.delete(raw);
-    if (byPeer.get(key) === raw) byPeer.delete(key);
+    const id = identityOf.get(raw);
+    if (id !== undefined) {
+      identityOf.delete(raw);
+      const set = byIdentity.get(id);
+      set?.delete(raw);
+      if (set?.size === 0) byIdentity.delete(id);
+    }
+  };
+  const evict = (raw: net.Socket): void => {
+    forget(raw);
+    raw.destroy();
   };
   tlsServer.on('secureConnection', (secure: tls.TLSSocket) => {
-    const raw = byPeer.get(peer(secure));
-    if (raw) handshaking.delete(raw);
     secure.on('error', () => undefined);
-    secure.once('close', () => raw?.destroy());
+    const raw = byPeer.get(peer(secure));
+    if (!raw || !open.has(raw)) {
+      secure.destroy();
+      return;
+    }
+    handshaking.delete(raw);
+    const cert = secure.getPeerCertificate();
+    const id = cert.subjectaltname || cert.fingerprint256 || '';
+    if (open.size > maxConnections) {
+      // Past the limit (one handshake may run over it to learn whose it is): the identity holding
+      // the most connections gives up its oldest; when that is this one's own, this one goes.
+      let top = id;
+      let most = (byIdentity.get(id)?.size ?? 0) + 1;
+      for (const [other, set] of byIdentity) {
+        if (set.size > most) {
+          top = other;
+          most = set.size;
+        }
+      }
+      if (top === id) {
+        evict(raw);
+        return;
+      }
+      evict(oldest(byIdentity.get(top))!);
+    }
+    identityOf.set(raw, id);
+    byIdentity.set(id, (byIdentity.get(id) ?? new Set()).add(raw));
+    secure.once('close', () => raw.destroy());
     injector.injectConnection(secure);
   });
   // A failed or timed-out handshake (no certificate, an unknown CA, a silent peer): close it.
   tlsServer.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
   const tcp = net.createServer((raw) => {
     if (open.size >= maxConnections) {
-      const oldest = handshaking.values().next().value;
-      if (!oldest) {
+      const waiting = oldest(handshaking);
+      if (waiting) evict(waiting);
+      else if (open.size > maxConnections) {
         raw.destroy();
         return;
       }
-      forget(oldest, peer(oldest));
-      oldest.destroy();
     }
     const key = peer(raw);
     open.add(raw);
     handshaking.add(raw);
     byPeer.set(key, raw);
     raw.on('error', () => undefined);
-    raw.once('close', () => forget(raw, key));
+    raw.once('close', () => {
+      forget(raw);
+      if (byPeer.get(key) === raw) byPeer.delete(key);
+    });
     tlsServer.emit('connection', raw);
   });
   return {
