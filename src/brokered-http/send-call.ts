@@ -90,6 +90,8 @@ export async function sendCall(prepared: PreparedCall, spec: HttpActionSpec, sec
     checkTransferEncoding(spec.name, raw.rawHeaders);
     const contentEncoding = headerValue(raw.rawHeaders, 'content-encoding');
     const decoded = await decodeResponseBody(spec.name, raw.body, contentEncoding, spec.limits.maxResponseBodyBytes);
+    // A decompressed body is held too: a small gzip bomb must not hold more than the budget allows.
+    if (decoded !== raw.body && !reserve(decoded.length)) throw budgetExhausted();
     checkTextEncoding(spec.name, raw.rawHeaders, decoded);
     const body = scrubber.scrub(decoded);
     const h = scrubResponseHeaders(raw.rawHeaders, { action: spec.name, requestUrl: prepared.url, origin: spec.origin, scrubber, bodyLength: body.value.length });
@@ -108,6 +110,9 @@ export async function sendCall(prepared: PreparedCall, spec: HttpActionSpec, sec
     if (reserved > 0) opts.responseBudget?.release(reserved);
   }
 }
+
+const budgetExhausted = (): BrokerError =>
+  new BrokerError('resource_exhausted', 'the broker is buffering too many upstream response bytes (server.buffered_response_bytes); try again shortly');
 
 /** PreparedCall is plain data; re-check that it belongs to this action before attaching its credential. */
 function checkPrepared(prepared: PreparedCall, spec: HttpActionSpec, idempotencyKey: string): void {
@@ -205,7 +210,7 @@ function exchange(
           return;
         }
         if (!reserve(chunk.length)) {
-          reject(new BrokerError('resource_exhausted', 'the broker is buffering too many upstream response bytes (server.buffered_response_bytes); try again shortly'));
+          reject(budgetExhausted());
           req.destroy();
           return;
         }
