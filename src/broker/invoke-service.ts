@@ -14,7 +14,7 @@ import type { Store } from '../store/store';
 import type { DenialFolder } from './denial-folder';
 import { LateEvidence } from './late-evidence';
 import { decisionDraft, effectiveStatus, type LeaseService, type TrustView } from './lease-service';
-import { checkParams, checkParamsAgree, checkResource, checkStatedResource, renderResource } from './request-validation';
+import { checkParams, checkParamsAgree, checkPurpose, checkResource, checkStatedResource, renderResource } from './request-validation';
 import type { SecretResolver } from './secret-resolver';
 import type { Json } from './struct';
 
@@ -235,6 +235,7 @@ export class InvokeService {
   ): Promise<{ lease: LeaseRecord; useNumber: number }> {
     // The broker renders the resource from the call; a stated one must be exactly that (before any decision).
     if (req.resource) checkResource(req.resource);
+    const purpose = checkPurpose(req.purpose);
     const params = checkParams(req.params);
     checkParamsAgree(action, params, context);
     const resource = checkStatedResource(req.resource, renderResource(action, context, (f) => `context.${f} (from ${action.http?.context[f] ?? 'the call'})`));
@@ -253,7 +254,7 @@ export class InvokeService {
       resource,
       context: { ...context },
       params,
-      purpose: req.purpose.slice(0, 1024),
+      purpose,
       status: 'active',
       issuedAt: now,
       expiresAt: now + ttl,

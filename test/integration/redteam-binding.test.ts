@@ -131,6 +131,15 @@ describe('red team: authority binding and smuggling, over the real daemon', func
       assert.equal(b.upstream.requests.length, 0);
       assert.equal(b.broker.app.ledger!.size, size, 'refused before any decision');
     });
+    it('checks the purpose as RequestLease does (no control characters), rather than storing it cut', async () => {
+      await expectCode(
+        invoke({ action: 'pay.body', params: params({ amount: 5 }), purpose: 'refund\n\u001b[2Jok', method: 'POST', path: '/pay', body: Buffer.from('{"amount":5}') }),
+        grpc.status.INVALID_ARGUMENT,
+        /purpose/,
+      );
+      assert.equal(b.upstream.requests.length, 0);
+    });
+
     it('still sends a call whose params agree with it', async () => {
       await invoke({ action: 'pay.body', params: params({ amount: 5 }), method: 'POST', path: '/pay', body: Buffer.from('{"amount":5}') });
       assert.equal(b.upstream.requests.length, 1);
