@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { call } from '../../src/client/grpc-client';
 import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/InvokeResponse';
@@ -32,7 +33,7 @@ describe('red team: authority binding and smuggling, over the real daemon', func
       dir: tmp.dir,
       policies: {
         'redteam.cedar': [
-          '@id("refund-query") @reason("t") permit (principal, action == Action::"refund.query", resource);',
+          '@id("refund-query") @reason("t") permit (principal, action in [Action::"refund.query", Action::"refund.gzip"], resource);',
           '@id("orders-status") @reason("t") permit (principal, action == Action::"orders.status", resource);',
           // A permit written for leases, where params.amount is the bound amount.
           '@id("pay-small") @reason("t") permit (principal, action == Action::"pay.body", resource) when { context.params has amount && context.params.amount <= 1000 };',
@@ -42,6 +43,8 @@ describe('red team: authority binding and smuggling, over the real daemon', func
       actions: (http) => ({
         // The bound amount is in the query; a body is free text (no body fields declared).
         'refund.query': { http: http({ methods: ['POST'], paths: ['/v1/refunds'], allow_headers: ['content-type'], context: { amount: 'query.amount' } }), resource: 'stripe' },
+        // An operator who lets agents compress their bodies (Jetty's GzipHandler, Go middleware inflate them).
+        'refund.gzip': { http: http({ methods: ['POST'], paths: ['/v1/refunds'], allow_headers: ['content-type', 'content-encoding'], context: { amount: 'query.amount' } }), resource: 'stripe' },
         'orders.status': { http: http({ methods: ['POST'], paths: ['/orders'], allow_headers: ['content-type'], context: { status: 'query.status' } }), resource: 'orders' },
         'pay.body': { http: http({ methods: ['POST'], paths: ['/pay'], context: { amount: 'body.amount' } }), resource: 'pay' },
         'notes.body': { http: http({ methods: ['POST'], paths: ['/notes'], context: { note: 'body.note' } }), resource: 'note/{note}' },
@@ -88,6 +91,19 @@ describe('red team: authority binding and smuggling, over the real daemon', func
         await expectCode(refund(utf16, [pair('content-type', `application/x-www-form-urlencoded; charset=${charset}`)]), grpc.status.INVALID_ARGUMENT, /headers\.content-type/);
       }
       assert.equal(b.upstream.requests.length, 0);
+    });
+
+    it('refuses a compressed request body (Content-Encoding): the broker cannot check what it cannot read', async () => {
+      const body = gzipSync(Buffer.from('amount=500000'));
+      await expectCode(
+        invoke({ action: 'refund.gzip', method: 'POST', path: '/v1/refunds', query: [pair('amount', '5000')], headers: [pair('content-type', 'application/x-www-form-urlencoded'), pair('content-encoding', 'gzip')], body }),
+        grpc.status.INVALID_ARGUMENT,
+        /headers\.content-encoding/,
+      );
+      assert.equal(b.upstream.requests.length, 0);
+      // identity is no encoding: allowed
+      await invoke({ action: 'refund.gzip', method: 'POST', path: '/v1/refunds', query: [pair('amount', '5000')], headers: [pair('content-encoding', 'identity')], body: Buffer.from('hello') });
+      assert.equal(b.upstream.requests.length, 1);
     });
 
     it('still sends a plain-text body and a form body that shadow nothing', async () => {
