@@ -48,12 +48,14 @@ const isJsonMediaType = (ct: string | undefined): boolean =>
 const isFormMediaType = (ct: string | undefined): boolean => ct !== undefined && /^application\/x-www-form-urlencoded\s*(;|$)/i.test(ct.trim());
 
 const JSON_WS: readonly number[] = Object.freeze([0x20, 0x09, 0x0a, 0x0d]);
+const BOM_OR_NUL: readonly number[] = Object.freeze([0x00, 0xef, 0xbb, 0xbf, 0xfe, 0xff]);
 
 /**
  * Top-level field names an upstream could read from the body: the keys of a
  * JSON object, also one not labelled JSON (some servers decode the body
  * whatever its Content-Type), and the names of a form. A body that starts
- * like a JSON object (after white space or a byte-order mark) must be strict
+ * like a JSON object (after white space, NUL bytes or a byte-order mark, so
+ * UTF-16 and UTF-32 JSON count) must be strict
  * JSON whatever its label: a lenient decoder keeps the last of duplicate keys
  * and ignores what follows the first value, so one the strict parser refuses
  * could still carry a smuggled field.
@@ -62,8 +64,10 @@ function bodyFieldNames(spec: HttpActionSpec, body: Buffer, json: JsonValue | un
   if (json instanceof Map) return [...json.keys()];
   if (spec.jsonBody || body.length === 0) return [];
   const names = isFormMediaType(contentType) ? formFieldNames(checkFormCharset(contentType, body)) : [];
-  let i = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
-  while (i < body.length && JSON_WS.includes(body[i]!)) i++;
+  // Byte-order marks (UTF-8, UTF-16, UTF-32), white space and NUL bytes are skipped: Jackson detects
+  // UTF-16 and UTF-32 JSON by its first bytes, so `00 7B` starts an object too.
+  let i = 0;
+  while (i < body.length && (JSON_WS.includes(body[i]!) || BOM_OR_NUL.includes(body[i]!))) i++;
   if (body[i] !== 0x7b) return names;
   try {
     const value = parseStrictJson(body);

@@ -75,6 +75,10 @@ describe('red team: authority binding and smuggling, over the real daemon', func
       ['a UTF-8 byte-order mark', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"amount":500000}')]), []],
       ['a duplicate key labelled text/x-json', Buffer.from('{"amount":1,"amount":500000}'), [pair('content-type', 'text/x-json')]],
       ['JSON labelled as a form', Buffer.from('{"amount":500000}'), [pair('content-type', 'application/x-www-form-urlencoded')]],
+      // Jackson (objectMapper.readValue(request.getInputStream())) detects UTF-16 and UTF-32 JSON by its first bytes.
+      ['UTF-16BE JSON', Buffer.from('{"amount":500000}', 'utf16le').swap16(), [pair('content-type', 'text/plain')]],
+      ['UTF-16BE JSON after a BOM', Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from('{"amount":500000}', 'utf16le').swap16()]), []],
+      ['UTF-32BE JSON', Buffer.concat(Array.from('{"amount":500000}', (c) => Buffer.from([0, 0, 0, c.charCodeAt(0)]))), []],
     ];
     for (const [label, body, headers] of smuggled) {
       it(`refuses ${label} and sends nothing`, async () => {
