@@ -27,8 +27,12 @@ export const foldParamName = (name: string): string =>
     .trim()
     .replace(/[. -]/g, '_');
 
-/** The name as a bracket-parsing framework files it: the part before the first `[`, folded. */
-const bracketHead = (name: string): string => foldParamName(name.split('[', 1)[0]!);
+/**
+ * The name as a bracket-parsing framework files it: the part before the first
+ * `[`, and before the first NUL (PHP registers names as C strings, so
+ * `amount\0x` is `amount`), folded.
+ */
+const bracketHead = (name: string): string => foldParamName(name.split('\0', 1)[0]!.split('[', 1)[0]!);
 
 /** Method-override parameters: `_method`, `__method` and the override headers' names, folded. */
 const METHOD_OVERRIDE_NAMES: ReadonlySet<string> = new Set(['_method', '__method', ...OVERRIDE_HEADERS].map(foldParamName));

@@ -97,6 +97,14 @@ describe('red team: authority binding and smuggling, over the real daemon', func
       assert.equal(b.upstream.requests.length, 0);
     });
 
+    it('refuses a form name that PHP cuts at a NUL into a context field (amount%00x)', async () => {
+      // PHP registers variables by C string: "amount\0x" is filed as $_POST['amount'], and $_REQUEST lets it win.
+      for (const body of ['amount%00x=500000', 'reason=a&amount%00=500000']) {
+        await expectCode(refund(Buffer.from(body), [pair('content-type', 'application/x-www-form-urlencoded')]), grpc.status.INVALID_ARGUMENT, /shadow the context field amount/);
+      }
+      assert.equal(b.upstream.requests.length, 0);
+    });
+
     it('refuses a compressed request body (Content-Encoding): the broker cannot check what it cannot read', async () => {
       const body = gzipSync(Buffer.from('amount=500000'));
       await expectCode(
