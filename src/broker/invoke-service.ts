@@ -13,7 +13,7 @@ import type { Explanation, PolicyDecision } from '../policy';
 import type { Store } from '../store/store';
 import type { DenialFolder } from './denial-folder';
 import { LateEvidence } from './late-evidence';
-import { decisionDraft, effectiveStatus, type LeaseService, type TrustView } from './lease-service';
+import { checkPolicyLifetime, decisionDraft, effectiveStatus, type LeaseService, type TrustView } from './lease-service';
 import { checkParams, checkParamsAgree, checkPurpose, checkResource, checkStatedResource, renderResource } from './request-validation';
 import type { SecretResolver } from './secret-resolver';
 import type { Json } from './struct';
@@ -127,6 +127,7 @@ export class InvokeService {
         await this.recordDenial(agent, leased.action, leased.resource, decision, trust);
         throw invokeDenied(decision.explanation);
       }
+      checkPolicyLifetime(leased, decision, this.deps.clock.now());
       lease = leased;
     } else {
       oneShot = await this.oneShotLease(agent, action, req, prepared.context, log);

@@ -234,8 +234,10 @@ export class LeaseService {
         trailers: { 'secretbroker-explanation': JSON.stringify(decision.explanation) },
       });
     }
+    // The @max_ttl of the policy in force now bounds the lease too, not only the one it was granted under.
+    const policyEnd = checkPolicyLifetime(lease, decision, now);
     const ttlMs = ttlSeconds > 0 ? ttlSeconds * 1000 : action.defaultTtlMs;
-    const expiresAt = Math.min(now + ttlMs, lease.maxExpiresAt);
+    const expiresAt = Math.min(now + ttlMs, lease.maxExpiresAt, policyEnd);
     const renewed = await this.renewRecorded(id, agent.name, expiresAt, now);
     if (!renewed) throw failedPrecondition('lease is no longer active');
     log.info({ lease_id: id, expires_at: renewed.expiresAt, max_expires_at: renewed.maxExpiresAt }, 'lease renewed');
@@ -289,6 +291,19 @@ export class LeaseService {
     log.info({ count: out.length, ...filter }, 'leases revoked by operator');
     return out;
   }
+}
+
+/**
+ * When a re-decision's @max_ttl ends the lease (issue + max_ttl; Infinity when
+ * it sets none). A lease already past it is refused (FAILED_PRECONDITION): a
+ * policy tightened after the grant holds at the next use and renewal.
+ */
+export function checkPolicyLifetime(lease: LeaseRecord, decision: PolicyDecision, now: number): number {
+  const maxTtl = decision.obligations.maxTtlSeconds;
+  if (maxTtl === undefined) return Infinity;
+  const end = lease.issuedAt + maxTtl * 1000;
+  if (end <= now) throw failedPrecondition(`the policy now allows this lease ${maxTtl} s from its issue (@max_ttl), and they have passed; request a new lease`);
+  return end;
 }
 
 /** What a lease is right now: an active lease past its expiry is expired even before the reaper marks it. */
