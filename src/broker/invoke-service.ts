@@ -13,7 +13,7 @@ import type { Explanation, PolicyDecision } from '../policy';
 import type { Store } from '../store/store';
 import type { DenialFolder } from './denial-folder';
 import { LateEvidence } from './late-evidence';
-import { checkPolicyLifetime, decisionDraft, effectiveStatus, type LeaseService, type TrustView } from './lease-service';
+import { checkPolicyLifetime, checkPolicyUses, decisionDraft, effectiveStatus, type LeaseService, type TrustView } from './lease-service';
 import { checkParams, checkParamsAgree, checkPurpose, checkResource, checkStatedResource, renderResource } from './request-validation';
 import type { SecretResolver } from './secret-resolver';
 import type { Json } from './struct';
@@ -107,6 +107,8 @@ export class InvokeService {
     let lease: LeaseRecord;
     // A one-shot lease is stored with its one use already spent (nobody else can know its id).
     let oneShot: { lease: LeaseRecord; useNumber: number } | undefined;
+    /** The re-decision of an Invoke on a lease, whose @max_uses the spent use must fit. */
+    let recheck: PolicyDecision | undefined;
     if (leased) {
       const status = effectiveStatus(leased, this.deps.clock.now());
       if (status !== 'active') throw failedPrecondition(`lease is ${status}`);
@@ -128,6 +130,8 @@ export class InvokeService {
         throw invokeDenied(decision.explanation);
       }
       checkPolicyLifetime(leased, decision, this.deps.clock.now());
+      checkPolicyUses(leased.maxUses - leased.usesLeft + 1, decision);
+      recheck = decision;
       lease = leased;
     } else {
       oneShot = await this.oneShotLease(agent, action, req, prepared.context, log);
@@ -141,6 +145,8 @@ export class InvokeService {
       const now = await this.deps.store.getLease(lease.id);
       throw failedPrecondition(`lease is ${now ? effectiveStatus(now, this.deps.clock.now()) : 'gone'}`);
     }
+    // Again with the use actually spent: concurrent uses all passed the check above.
+    if (recheck) checkPolicyUses(used.useNumber, recheck);
     const idempotencyKey = sha256(`secret-broker/idempotency/v1\0${lease.id}\0${used.useNumber}`).slice(0, 32);
     const requestDigest = sentRequestDigest(prepared, spec, idempotencyKey);
 

@@ -306,6 +306,17 @@ export function checkPolicyLifetime(lease: LeaseRecord, decision: PolicyDecision
   return end;
 }
 
+/**
+ * Refuses (FAILED_PRECONDITION) a use whose number passes the @max_uses of a
+ * re-decision: a policy tightened after the grant holds at the next use.
+ */
+export function checkPolicyUses(useNumber: number, decision: PolicyDecision): void {
+  const maxUses = decision.obligations.maxUses;
+  if (maxUses !== undefined && useNumber > maxUses) {
+    throw failedPrecondition(`the policy now allows this lease ${maxUses} uses (@max_uses), and they are spent; request a new lease`);
+  }
+}
+
 /** What a lease is right now: an active lease past its expiry is expired even before the reaper marks it. */
 export function effectiveStatus(lease: LeaseRecord, now: number): LeaseStatus {
   return lease.status === 'active' && lease.expiresAt <= now ? 'expired' : lease.status;
