@@ -13,8 +13,8 @@ import type { Explanation, PolicyDecision } from '../policy';
 import type { Store } from '../store/store';
 import type { DenialFolder } from './denial-folder';
 import { LateEvidence } from './late-evidence';
-import { decisionDraft, effectiveStatus, type LeaseService, type TrustView } from './lease-service';
-import { checkParams, checkResource, checkStatedResource, renderResource } from './request-validation';
+import { checkPolicyLifetime, checkPolicyUses, decisionDraft, effectiveStatus, type LeaseService, type TrustView } from './lease-service';
+import { checkParams, checkParamsAgree, checkPurpose, checkResource, checkStatedResource, renderResource } from './request-validation';
 import type { SecretResolver } from './secret-resolver';
 import type { Json } from './struct';
 
@@ -111,6 +111,8 @@ export class InvokeService {
     let lease: LeaseRecord;
     // A one-shot lease is stored with its one use already spent (nobody else can know its id).
     let oneShot: { lease: LeaseRecord; useNumber: number } | undefined;
+    /** The re-decision of an Invoke on a lease, whose @max_uses the spent use must fit. */
+    let recheck: PolicyDecision | undefined;
     if (leased) {
       const status = effectiveStatus(leased, this.deps.clock.now());
       if (status !== 'active') throw failedPrecondition(`lease is ${status}`);
@@ -131,6 +133,9 @@ export class InvokeService {
         await this.recordDenial(agent, leased.action, leased.resource, decision, trust);
         throw invokeDenied(decision.explanation);
       }
+      checkPolicyLifetime(leased, decision, this.deps.clock.now());
+      checkPolicyUses(leased.maxUses - leased.usesLeft + 1, decision);
+      recheck = decision;
       lease = leased;
     } else {
       oneShot = await this.oneShotLease(agent, action, req, prepared.context, log);
@@ -144,6 +149,8 @@ export class InvokeService {
       const now = await this.deps.store.getLease(lease.id);
       throw failedPrecondition(`lease is ${now ? effectiveStatus(now, this.deps.clock.now()) : 'gone'}`);
     }
+    // Again with the use actually spent: concurrent uses all passed the check above.
+    if (recheck) checkPolicyUses(used.useNumber, recheck);
     const idempotencyKey = sha256(`secret-broker/idempotency/v1\0${lease.id}\0${used.useNumber}`).slice(0, 32);
     const requestDigest = sentRequestDigest(prepared, spec, idempotencyKey);
 
@@ -239,7 +246,9 @@ export class InvokeService {
   ): Promise<{ lease: LeaseRecord; useNumber: number }> {
     // The broker renders the resource from the call; a stated one must be exactly that (before any decision).
     if (req.resource) checkResource(req.resource);
+    const purpose = checkPurpose(req.purpose);
     const params = checkParams(req.params);
+    checkParamsAgree(action, params, context);
     const resource = checkStatedResource(req.resource, renderCallResource(action, context));
     const trust = await this.deps.leases.trustOf(agent.name);
     const decision: PolicyDecision = this.deps.leases.decide(agent, req.action, resource, { ...context }, params, trust);
@@ -256,7 +265,7 @@ export class InvokeService {
       resource,
       context: { ...context },
       params,
-      purpose: req.purpose.slice(0, 1024),
+      purpose,
       status: 'active',
       issuedAt: now,
       expiresAt: now + ttl,

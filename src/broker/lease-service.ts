@@ -234,8 +234,10 @@ export class LeaseService {
         trailers: { 'secretbroker-explanation': JSON.stringify(decision.explanation) },
       });
     }
+    // The @max_ttl of the policy in force now bounds the lease too, not only the one it was granted under.
+    const policyEnd = checkPolicyLifetime(lease, decision, now);
     const ttlMs = ttlSeconds > 0 ? ttlSeconds * 1000 : action.defaultTtlMs;
-    const expiresAt = Math.min(now + ttlMs, lease.maxExpiresAt);
+    const expiresAt = Math.min(now + ttlMs, lease.maxExpiresAt, policyEnd);
     const renewed = await this.renewRecorded(id, agent.name, expiresAt, now);
     if (!renewed) throw failedPrecondition('lease is no longer active');
     log.info({ lease_id: id, expires_at: renewed.expiresAt, max_expires_at: renewed.maxExpiresAt }, 'lease renewed');
@@ -288,6 +290,30 @@ export class LeaseService {
     }
     log.info({ count: out.length, ...filter }, 'leases revoked by operator');
     return out;
+  }
+}
+
+/**
+ * When a re-decision's @max_ttl ends the lease (issue + max_ttl; Infinity when
+ * it sets none). A lease already past it is refused (FAILED_PRECONDITION): a
+ * policy tightened after the grant holds at the next use and renewal.
+ */
+export function checkPolicyLifetime(lease: LeaseRecord, decision: PolicyDecision, now: number): number {
+  const maxTtl = decision.obligations.maxTtlSeconds;
+  if (maxTtl === undefined) return Infinity;
+  const end = lease.issuedAt + maxTtl * 1000;
+  if (end <= now) throw failedPrecondition(`the policy now allows this lease ${maxTtl} s from its issue (@max_ttl), and they have passed; request a new lease`);
+  return end;
+}
+
+/**
+ * Refuses (FAILED_PRECONDITION) a use whose number passes the @max_uses of a
+ * re-decision: a policy tightened after the grant holds at the next use.
+ */
+export function checkPolicyUses(useNumber: number, decision: PolicyDecision): void {
+  const maxUses = decision.obligations.maxUses;
+  if (maxUses !== undefined && useNumber > maxUses) {
+    throw failedPrecondition(`the policy now allows this lease ${maxUses} uses (@max_uses), and they are spent; request a new lease`);
   }
 }
 

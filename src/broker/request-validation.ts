@@ -28,8 +28,9 @@ export function renderResource(action: ActionConfig, context: Readonly<Record<st
     }
     const v = context[part.field];
     const s = typeof v === 'number' ? String(v) : v;
-    if (s === undefined || !RESOURCE_SEGMENT.test(s)) {
-      throw invalidArgument(fieldName(part.field), `the resource ${action.resource.source} takes it as one segment of letters, digits and ._~- (1 to 256)`);
+    // "." and ".." are no segment: "ticket/.." would read as a path to whatever consumes the resource.
+    if (s === undefined || !RESOURCE_SEGMENT.test(s) || s === '.' || s === '..') {
+      throw invalidArgument(fieldName(part.field), `the resource ${action.resource.source} takes it as one segment of letters, digits and ._~- (1 to 256, not . or ..)`);
     }
     out += s;
   }
@@ -91,18 +92,39 @@ export function contextValue(field: string, v: unknown): ContextValue {
 export function contextFromParams(action: ActionConfig, params: Readonly<Record<string, Json>>): Record<string, ContextValue> {
   const out: Record<string, ContextValue> = {};
   for (const field of action.contextFields) {
-    const name = `params.${field}`;
-    if (!Object.hasOwn(params, field)) throw invalidArgument(name, `required: ${action.name} declares the context field "${field}"`);
-    let v = contextValue(name, params[field]);
-    const source = action.http?.context[field] ?? '';
-    const integer = action.budget?.field === field;
-    if (integer && typeof v === 'string') {
-      if (!/^-?(0|[1-9][0-9]{0,15})$/.test(v) || !Number.isSafeInteger(Number(v))) throw invalidArgument(name, 'an integer (amounts are in cents)');
-      v = Number(v);
-    } else if (!integer && typeof v === 'number' && (source.startsWith('path.') || source.startsWith('query.'))) {
-      v = String(v);
-    }
-    out[field] = v;
+    if (!Object.hasOwn(params, field)) throw invalidArgument(`params.${field}`, `required: ${action.name} declares the context field "${field}"`);
+    out[field] = paramContextValue(action, field, params[field]);
   }
   return out;
+}
+
+/** params.<field> as the declared context value it stands for (see contextFromParams). */
+function paramContextValue(action: ActionConfig, field: string, param: Json | undefined): ContextValue {
+  const name = `params.${field}`;
+  let v = contextValue(name, param);
+  const source = action.http?.context[field] ?? '';
+  const integer = action.budget?.field === field;
+  if (integer && typeof v === 'string') {
+    if (!/^-?(0|[1-9][0-9]{0,15})$/.test(v) || !Number.isSafeInteger(Number(v))) throw invalidArgument(name, 'an integer (amounts are in cents)');
+    v = Number(v);
+  } else if (!integer && typeof v === 'number' && (source.startsWith('path.') || source.startsWith('query.'))) {
+    v = String(v);
+  }
+  return v;
+}
+
+/**
+ * For a one-shot Invoke the declared context comes from the call, but the
+ * policy also sees the agent's params: a declared field stated there must be
+ * the value the call sends (INVALID_ARGUMENT otherwise, before any decision),
+ * so `context.params.<field>` can be trusted as at RequestLease, where the
+ * context comes from params.
+ */
+export function checkParamsAgree(action: ActionConfig, params: Readonly<Record<string, Json>>, context: Readonly<Record<string, ContextValue>>): void {
+  for (const field of action.contextFields) {
+    if (!Object.hasOwn(params, field)) continue;
+    if (paramContextValue(action, field, params[field]) !== context[field]) {
+      throw invalidArgument(`params.${field}`, `must be what the call sends (context.${field}, from ${action.http?.context[field] ?? 'the call'}), or left out`);
+    }
+  }
 }

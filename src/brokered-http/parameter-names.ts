@@ -13,13 +13,26 @@ import { quote } from './quote-text';
  */
 
 /**
- * Lower case, `[` and `]` removed, spaces at the ends trimmed, and `.`, `_`,
- * `-` and space treated alike (as `_`; PHP turns spaces and dots into `_`).
+ * NFKC then lower case (Go's encoding/json matches keys with Unicode case
+ * folding, where U+017F long s is an `s` and U+212A Kelvin a `k`; NFKC maps
+ * those and fullwidth forms to ASCII), `[` and `]` removed, spaces at the ends
+ * trimmed, and `.`, `_`, `-` and space treated alike (as `_`; PHP turns
+ * spaces and dots into `_`).
  */
-export const foldParamName = (name: string): string => name.toLowerCase().replace(/[[\]]/g, '').trim().replace(/[. -]/g, '_');
+export const foldParamName = (name: string): string =>
+  name
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/[[\]]/g, '')
+    .trim()
+    .replace(/[. -]/g, '_');
 
-/** The name as a bracket-parsing framework files it: the part before the first `[`, folded. */
-const bracketHead = (name: string): string => foldParamName(name.split('[', 1)[0]!);
+/**
+ * The name as a bracket-parsing framework files it: the part before the first
+ * `[`, and before the first NUL (PHP registers names as C strings, so
+ * `amount\0x` is `amount`), folded.
+ */
+const bracketHead = (name: string): string => foldParamName(name.split('\0', 1)[0]!.split('[', 1)[0]!);
 
 /** Method-override parameters: `_method`, `__method` and the override headers' names, folded. */
 const METHOD_OVERRIDE_NAMES: ReadonlySet<string> = new Set(['_method', '__method', ...OVERRIDE_HEADERS].map(foldParamName));

@@ -4,6 +4,7 @@ import type { HttpActionSpec } from './http-action';
 import { checkParamNames, formFieldNames } from './parameter-names';
 import { agentPathProblem, matchPath, renderPath } from './path-template';
 import { checkQuery, encodeQuery, type QueryInput } from './query-params';
+import { isAsciiCompatibleCharset } from './response-form';
 import { agentContentType, filterAgentHeaders, type HeaderInput } from './request-headers';
 import { parseStrictJson, StrictJsonError, type JsonValue } from './strict-json';
 
@@ -47,25 +48,48 @@ const isJsonMediaType = (ct: string | undefined): boolean =>
 const isFormMediaType = (ct: string | undefined): boolean => ct !== undefined && /^application\/x-www-form-urlencoded\s*(;|$)/i.test(ct.trim());
 
 const JSON_WS: readonly number[] = Object.freeze([0x20, 0x09, 0x0a, 0x0d]);
+const BOM_OR_NUL: readonly number[] = Object.freeze([0x00, 0xef, 0xbb, 0xbf, 0xfe, 0xff]);
 
 /**
  * Top-level field names an upstream could read from the body: the keys of a
- * JSON object (also one not labelled JSON: some servers decode the body
- * whatever its Content-Type) or the names of a form.
+ * JSON object, also one not labelled JSON (some servers decode the body
+ * whatever its Content-Type), and the names of a form. A body that starts
+ * like a JSON object (after white space, NUL bytes or a byte-order mark, so
+ * UTF-16 and UTF-32 JSON count) must be strict
+ * JSON whatever its label: a lenient decoder keeps the last of duplicate keys
+ * and ignores what follows the first value, so one the strict parser refuses
+ * could still carry a smuggled field.
  */
-function bodyFieldNames(spec: HttpActionSpec, body: Buffer, json: JsonValue | undefined, contentType: string | undefined): Iterable<string> {
-  if (json instanceof Map) return json.keys();
+function bodyFieldNames(spec: HttpActionSpec, body: Buffer, json: JsonValue | undefined, contentType: string | undefined): string[] {
+  if (json instanceof Map) return [...json.keys()];
   if (spec.jsonBody || body.length === 0) return [];
-  if (isFormMediaType(contentType)) return formFieldNames(body);
+  const names = isFormMediaType(contentType) ? formFieldNames(checkFormCharset(contentType, body)) : [];
+  // Byte-order marks (UTF-8, UTF-16, UTF-32), white space and NUL bytes are skipped: Jackson detects
+  // UTF-16 and UTF-32 JSON by its first bytes, so `00 7B` starts an object too.
   let i = 0;
-  while (i < body.length && JSON_WS.includes(body[i]!)) i++;
-  if (body[i] !== 0x7b) return [];
+  while (i < body.length && (JSON_WS.includes(body[i]!) || BOM_OR_NUL.includes(body[i]!))) i++;
+  if (body[i] !== 0x7b) return names;
   try {
     const value = parseStrictJson(body);
-    return value instanceof Map ? value.keys() : [];
-  } catch {
-    return []; // not JSON after all
+    return value instanceof Map ? [...names, ...value.keys()] : names;
+  } catch (err) {
+    if (err instanceof StrictJsonError) throw invalidArgument('body', `starts like a JSON object, so it must be unambiguous JSON whatever its Content-Type; it ${err.message}`);
+    throw err;
   }
+}
+
+/**
+ * A form body is read as bytes with `&` and `=` between names and values, but
+ * servers such as Tomcat decode each name and value in the declared charset:
+ * in UTF-16 the broker would see NUL-laden names where the upstream reads
+ * `amount`. So a form's charset must be ASCII-compatible (UTF-8, Latin-1, …).
+ */
+function checkFormCharset(contentType: string | undefined, body: Buffer): Buffer {
+  const m = /;\s*charset\s*=\s*(?:"([^"]*)"|([^\s;,]*))/i.exec(contentType ?? '');
+  if (m && !isAsciiCompatibleCharset(m[1] ?? m[2] ?? '')) {
+    throw invalidArgument('headers.content-type', 'a form body must be in an ASCII-compatible charset such as UTF-8 (its names are checked byte by byte)');
+  }
+  return body;
 }
 
 /**

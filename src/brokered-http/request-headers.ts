@@ -32,6 +32,10 @@ export function filterAgentHeaders(spec: HttpActionSpec, input: HeaderInput | un
     }
     if (value.length > MAX_HEADER_VALUE_LENGTH) throw invalidArgument(`headers.${name}`, `value must be at most ${MAX_HEADER_VALUE_LENGTH} characters`);
     if (seen.has(name)) throw invalidArgument(`headers.${name}`, 'must appear once');
+    // A compressed body could carry any field past the smuggling checks, which read the body as sent.
+    if (name === 'content-encoding' && !/^\s*(identity\s*)?$/i.test(value)) {
+      throw invalidArgument('headers.content-encoding', 'must be identity or absent: the broker checks a request body as it is sent, so send it uncompressed');
+    }
     seen.add(name);
     const disposition = headerDisposition(name, rules);
     if (disposition === 'reject') {

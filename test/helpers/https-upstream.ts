@@ -18,6 +18,7 @@ import { createTestCa } from './test-ca';
  *   /huge?bytes=N[&declare=1]         N bytes (chunked, or with Content-Length when declare=1)
  *   /bomb?bytes=N                     gzip of N zero bytes, Content-Encoding: gzip
  *   /hang                             never answers
+ *   /hold?bytes=N                     200 and N bytes of body, then never ends
  *   /hostile/<kind>                   the secret in a form the scrubber once missed (see hostileResponse)
  *   anything else                     200 JSON { method, url, body }
  */
@@ -241,6 +242,11 @@ export async function startHttpsUpstream(opts: UpstreamOptions): Promise<HttpsUp
       }
       case '/hang':
         return; // never answers; the socket is destroyed on close()
+      case '/hold':
+        // N bytes of the body, then nothing more (the call holds them until it ends).
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.write(Buffer.alloc(Number(url.searchParams.get('bytes') ?? '1024'), 0x61));
+        return;
       case '/hostile/te-gzip':
         // A gzip *transfer* coding: Node's client strips only the chunked framing and passes gzip through.
         res.writeHead(200, { 'content-type': 'text/plain', 'transfer-encoding': 'gzip, chunked' });

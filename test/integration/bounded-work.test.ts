@@ -397,11 +397,11 @@ describe('connection and stream bounds (server.max_concurrent_streams, server.ma
     }
   });
 
-  it('a connection that never finishes the TLS handshake gives its mTLS slot back after the handshake timeout', async () => {
+  it('a connection that never finishes the TLS handshake is closed after the handshake timeout, and cannot keep an agent out meanwhile', async () => {
     // Three TCP connections that never send a byte take every slot of max_connections (3).
     const port = Number(broker.addr.slice(broker.addr.lastIndexOf(':') + 1));
     const idle = [0, 1, 2].map(() => net.connect(port, '127.0.0.1'));
-    const closed = idle.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve())));
+    const closedAt = idle.map((s) => new Promise<number>((resolve) => s.once('close', () => resolve(Date.now()))));
     for (const s of idle) s.on('error', () => undefined);
     const e = pki.layout.agents['support-bot']!;
     const creds = { addr: broker.addr, caPem: readFileSync(pki.layout.caCert), certPem: readFileSync(e.cert), keyPem: readFileSync(e.key) };
@@ -409,19 +409,21 @@ describe('connection and stream bounds (server.max_concurrent_streams, server.ma
     try {
       await Promise.all(idle.map((s) => new Promise((resolve) => s.once('connect', resolve))));
       await new Promise((r) => setTimeout(r, 100));
-      const locked = connect(creds, local);
-      await assert.rejects(call(locked.evidence, 'GetCheckpoint', {}, { deadlineMs: 800 }), 'the idle connections hold every slot');
-      locked.close();
-      // Node's own TLS handshake timeout is 120 s; the daemon's (1.5 s here, 10 s by default) frees the slots.
       const t0 = Date.now();
-      await Promise.race([Promise.all(closed), new Promise((_r, reject) => setTimeout(() => reject(new Error('the idle connections were still open after 6 s')), 6000))]);
-      assert.ok(Date.now() - t0 < 6000);
+      // An agent arriving while they hold every slot still gets in: the oldest connection still in its
+      // handshake makes room for it.
       const agent = connect(creds, local);
       try {
         await call(agent.evidence, 'GetCheckpoint', {}, { deadlineMs: 3000 });
       } finally {
         agent.close();
       }
+      // Node's own TLS handshake timeout is 120 s; the daemon's (1.5 s here, 10 s by default) closes the rest.
+      const times = await Promise.race([
+        Promise.all(closedAt),
+        new Promise<never>((_r, reject) => setTimeout(() => reject(new Error('the idle connections were still open after 6 s')), 6000)),
+      ]);
+      assert.ok(Math.max(...times) - t0 < 6000);
     } finally {
       for (const s of idle) s.destroy();
     }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
@@ -43,31 +44,6 @@ interface Listener {
   close(): void;
 }
 
-/**
- * Listens on `at` and hands each accepted socket to the gRPC server, at most
- * `maxConnections` at once (server.max_connections): Node's net.Server drops
- * a connection past the limit as soon as it is accepted. grpc-js has no
- * connection cap of its own, so the socket is taken here and injected.
- */
-async function listen(server: grpc.Server, at: HostPort, creds: grpc.ServerCredentials, maxConnections: number, closeGraceMs: number): Promise<Listener> {
-  const injector = server.createConnectionInjector(creds);
-  const tcp = net.createServer((socket) => {
-    // When the server has ended its side (an idle or shut-down session), a peer that never reads would
-    // keep the half-closed socket, and its slot, for good: it gets a moment to close, then it is destroyed.
-    socket.once('finish', () => setTimeout(() => socket.destroy(), closeGraceMs).unref());
-    injector.injectConnection(socket);
-  });
-  tcp.maxConnections = maxConnections;
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen({ host: at.host, port: at.port }, () => {
-      tcp.off('error', reject);
-      resolve();
-    });
-  });
-  return { port: (tcp.address() as net.AddressInfo).port, close: () => tcp.close() };
-}
-
 /** How long a connection may hold one of the max_connections slots without doing anything. */
 export interface ConnectionTimeouts {
   /** mTLS port: the TLS handshake must finish within this (Node's default, 120 s, let silent connections hold a slot for two minutes each). */
@@ -88,16 +64,161 @@ export const CONNECTION_TIMEOUTS: ConnectionTimeouts = Object.freeze({
 });
 
 /**
- * Sets the TLS handshake timeout of the server grpc-js builds for `creds`:
- * grpc-js has no option for it, but passes its credentials' constructor
- * options to http2.createSecureServer (grpc-js 1.14). If that ever changes,
- * the daemon refuses to start rather than run without the bound.
+ * When the server has ended its side of a connection (an idle or shut-down
+ * session), a peer that never reads would keep the half-closed socket, and its
+ * slot, for good: it gets `graceMs` to close, then it is destroyed.
  */
-function withHandshakeTimeout(creds: grpc.ServerCredentials, ms: number): grpc.ServerCredentials {
-  const options = (creds as unknown as { _getConstructorOptions?: () => Record<string, unknown> | null })._getConstructorOptions?.();
-  if (!options) throw new Error('grpc-js no longer exposes its TLS server options: cannot bound the TLS handshake time');
-  options['handshakeTimeout'] = ms;
-  return creds;
+function closeAfterGrace(socket: net.Socket, graceMs: number): void {
+  socket.once('finish', () => setTimeout(() => socket.destroy(), graceMs).unref());
+}
+
+/**
+ * Listens on `at` and hands each accepted socket to the gRPC server, at most
+ * `maxConnections` at once (server.max_connections). grpc-js has no
+ * connection cap of its own, so the socket is taken here and injected.
+ * - Plaintext (the health port): Node's net.Server drops a connection past
+ *   the limit as soon as it is accepted.
+ * - mTLS (`tlsOptions`): TLS is terminated here, so a connection still in its
+ *   handshake (anyone on the network, no certificate needed) is told apart
+ *   from one whose client certificate verified, and verified ones are counted
+ *   by the identity their certificate names. At the limit a new connection
+ *   evicts the oldest one still in its handshake; when every open connection
+ *   is verified, the newcomer may finish its handshake, and then the identity
+ *   holding the most connections gives up its oldest (the newcomer itself
+ *   when that is its own identity). A handshake must finish within
+ *   `timeouts.tlsHandshakeMs`. So neither idle sockets that never start TLS nor
+ *   one agent's pile of connections can lock the other agents out. Verified
+ *   sockets go to the gRPC server as they are; it reads the peer certificate
+ *   from them.
+ */
+async function listen(server: grpc.Server, at: HostPort, maxConnections: number, timeouts: ConnectionTimeouts, tlsOptions?: tls.TlsOptions): Promise<Listener> {
+  let tcp: net.Server;
+  let dropHandshakes = (): void => undefined;
+  if (tlsOptions) {
+    const l = tlsListener(server, maxConnections, timeouts, tlsOptions);
+    tcp = l.tcp;
+    dropHandshakes = l.dropHandshakes;
+  } else {
+    const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    tcp = net.createServer((socket) => {
+      closeAfterGrace(socket, timeouts.closeGraceMs);
+      injector.injectConnection(socket);
+    });
+    tcp.maxConnections = maxConnections;
+  }
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', reject);
+    tcp.listen({ host: at.host, port: at.port }, () => {
+      tcp.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    port: (tcp.address() as net.AddressInfo).port,
+    close: () => {
+      tcp.close();
+      dropHandshakes();
+    },
+  };
+}
+
+function tlsListener(server: grpc.Server, maxConnections: number, timeouts: ConnectionTimeouts, tlsOptions: tls.TlsOptions): { tcp: net.Server; dropHandshakes(): void } {
+  // The sockets are TLS already, so the gRPC server sees them as plain connections; it takes the
+  // peer certificate from the TLSSocket (grpc-js getAuthContext), as with its own TLS.
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const tlsServer = tls.createServer({
+    ...tlsOptions,
+    requestCert: true,
+    rejectUnauthorized: true,
+    ALPNProtocols: ['h2'],
+    minVersion: 'TLSv1.2',
+    handshakeTimeout: timeouts.tlsHandshakeMs,
+  });
+  const open = new Set<net.Socket>();
+  /** Open connections still in their TLS handshake, oldest first. */
+  const handshaking = new Set<net.Socket>();
+  /** Verified connections by the identity their certificate names, oldest first. */
+  const byIdentity = new Map<string, Set<net.Socket>>();
+  const identityOf = new Map<net.Socket, string>();
+  const byPeer = new Map<string, net.Socket>();
+  const peer = (s: net.Socket): string => `${s.remoteAddress}|${s.remotePort}`;
+  const oldest = (set: ReadonlySet<net.Socket> | undefined): net.Socket | undefined => set?.values().next().value;
+  const forget = (raw: net.Socket): void => {
+    open.delete(raw);
+    handshaking.delete(raw);
+    const id = identityOf.get(raw);
+    if (id !== undefined) {
+      identityOf.delete(raw);
+      const set = byIdentity.get(id);
+      set?.delete(raw);
+      if (set?.size === 0) byIdentity.delete(id);
+    }
+  };
+  const evict = (raw: net.Socket): void => {
+    forget(raw);
+    raw.destroy();
+  };
+  tlsServer.on('secureConnection', (secure: tls.TLSSocket) => {
+    secure.on('error', () => undefined);
+    const raw = byPeer.get(peer(secure));
+    if (!raw || !open.has(raw)) {
+      secure.destroy();
+      return;
+    }
+    handshaking.delete(raw);
+    const cert = secure.getPeerCertificate();
+    const id = cert.subjectaltname || cert.fingerprint256 || '';
+    if (open.size > maxConnections) {
+      // Past the limit (one handshake may run over it to learn whose it is): the identity holding
+      // the most connections gives up its oldest; when that is this one's own, this one goes.
+      let top = id;
+      let most = (byIdentity.get(id)?.size ?? 0) + 1;
+      for (const [other, set] of byIdentity) {
+        if (set.size > most) {
+          top = other;
+          most = set.size;
+        }
+      }
+      if (top === id) {
+        evict(raw);
+        return;
+      }
+      evict(oldest(byIdentity.get(top))!);
+    }
+    identityOf.set(raw, id);
+    byIdentity.set(id, (byIdentity.get(id) ?? new Set()).add(raw));
+    secure.once('close', () => raw.destroy());
+    closeAfterGrace(secure, timeouts.closeGraceMs);
+    injector.injectConnection(secure);
+  });
+  // A failed or timed-out handshake (no certificate, an unknown CA, a silent peer): close it.
+  tlsServer.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
+  const tcp = net.createServer((raw) => {
+    if (open.size >= maxConnections) {
+      const waiting = oldest(handshaking);
+      if (waiting) evict(waiting);
+      else if (open.size > maxConnections) {
+        raw.destroy();
+        return;
+      }
+    }
+    const key = peer(raw);
+    open.add(raw);
+    handshaking.add(raw);
+    byPeer.set(key, raw);
+    raw.on('error', () => undefined);
+    raw.once('close', () => {
+      forget(raw);
+      if (byPeer.get(key) === raw) byPeer.delete(key);
+    });
+    tlsServer.emit('connection', raw);
+  });
+  return {
+    tcp,
+    dropHandshakes: () => {
+      for (const raw of handshaking) raw.destroy();
+    },
+  };
 }
 
 /** The names Health answers for: the daemon, its services, and each configured backend. */
@@ -178,12 +299,9 @@ export async function startGrpc(opts: {
     }
   });
 
-  const creds = withHandshakeTimeout(
-    grpc.ServerCredentials.createSsl(readFileSync(config.tls.ca), [{ cert_chain: readFileSync(config.tls.cert), private_key: readFileSync(config.tls.key) }], true),
-    timeouts.tlsHandshakeMs,
-  );
+  const tlsOptions: tls.TlsOptions = { ca: readFileSync(config.tls.ca), cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) };
   const listeners: Listener[] = [];
-  const main = await listen(server, config.listen, creds, config.server.maxConnections, timeouts.closeGraceMs);
+  const main = await listen(server, config.listen, config.server.maxConnections, timeouts, tlsOptions);
   listeners.push(main);
   const port = main.port;
 
@@ -199,7 +317,7 @@ export async function startGrpc(opts: {
     health.addToServer(healthServer);
     addReflection(healthServer, healthDefinition);
     try {
-      const h = await listen(healthServer, config.healthListen, grpc.ServerCredentials.createInsecure(), config.server.maxConnections, timeouts.closeGraceMs);
+      const h = await listen(healthServer, config.healthListen, config.server.maxConnections, timeouts);
       listeners.push(h);
       healthPort = h.port;
     } catch (err) {

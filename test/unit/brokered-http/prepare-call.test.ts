@@ -106,8 +106,16 @@ describe('brokered-http prepareCall', () => {
 
   it('checks JSON strictly when the agent labels its body JSON, even without body fields', () => {
     refused({ method: 'PUT', path: '/tickets/T-1', headers: { 'content-type': 'application/merge-patch+json' }, body: body('{"a":1,"a":2}') }, spec(), 'invalid_argument', /duplicate key/);
-    const p = prepareCall(spec(), { method: 'PUT', path: '/tickets/T-1', headers: { 'content-type': 'text/plain' }, body: body('{"a":1,"a":2}') });
+    const p = prepareCall(spec(), { method: 'PUT', path: '/tickets/T-1', headers: { 'content-type': 'text/plain' }, body: body('[1, 2] or so') });
     assert.equal(p.headers['content-type'], 'text/plain');
+  });
+
+  it('checks a body that starts like a JSON object strictly whatever its label (a lenient decoder could read a smuggled field)', () => {
+    for (const text of ['{"a":1,"a":2}', '{"a":1} trailing', '\ufeff{"a":1}', '{"id": not json']) {
+      for (const ct of ['text/plain', 'application/x-www-form-urlencoded']) {
+        refused({ method: 'PUT', path: '/tickets/T-1', headers: { 'content-type': ct }, body: body(text) }, spec(), 'invalid_argument', /starts like a JSON object/);
+      }
+    }
   });
 
   describe('context fields', () => {
@@ -188,7 +196,8 @@ describe('brokered-http prepareCall', () => {
       it('reads form names only from a form body; JSON keys only at the top level', () => {
         prepareCall(ticket, { method: 'PUT', path: '/tickets/T-1', headers: { 'content-type': 'text/plain' }, body: body('id=T-9') });
         refused({ method: 'PUT', path: '/tickets/T-1', headers: { 'content-type': 'text/plain' }, body: body(' \n{"id":"T-9"}') }, ticket, 'invalid_argument', /body\."id"/);
-        prepareCall(ticket, { method: 'PUT', path: '/tickets/T-1', headers: { 'content-type': 'text/plain' }, body: body('{"id": not json') });
+        refused({ method: 'PUT', path: '/tickets/T-1', headers: { 'content-type': 'text/plain' }, body: body('{"id": not json') }, ticket, 'invalid_argument', /body/);
+        refused({ method: 'PUT', path: '/tickets/T-1', headers: form, body: body('{"id":"T-9"}') }, ticket, 'invalid_argument', /body\."id"/);
         prepareCall(ticket, { method: 'PUT', path: '/tickets/T-1', headers: form, body: body('status=closed&note=id%3DT-9') });
         prepareCall(ticket, { method: 'PUT', path: '/tickets/T-1', headers: { 'content-type': 'application/json' }, body: body('{"ticket_meta":{"id":"T-9"}}') });
         refused({ method: 'PUT', path: '/tickets/T-1', headers: { 'content-type': 'application/json' }, body: body('{"ID":"T-9"}') }, ticket, 'invalid_argument', /body\."ID"/);
