@@ -2,6 +2,8 @@ import { strict as assert } from 'node:assert';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { healthCheck, healthClient } from '../helpers/stock-clients';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 
 /** A gRPC frame of a ServerReflectionRequest { file_containing_symbol: symbol } (field 4). */
@@ -117,6 +119,35 @@ describe('red team: a health-port peer that never reads', function () {
       assert.equal(peer.daemonSide().length, 0, 'the daemon still holds the connection of a peer that never reads');
     } finally {
       peer?.close();
+    }
+  });
+
+  it('cannot lock probes out by holding every connection slot with Watch streams', async () => {
+    const broker: RunningBroker = await startBroker({ pki, dir: tmp.dir, raw: baseRawConfig(pki, tmp.dir, { health_listen: '127.0.0.1:0', server: { max_connections: 3 } }) });
+    const addr = `127.0.0.1:${broker.app.healthPort}`;
+    // A local subchannel pool per client: each is its own TCP connection.
+    const own = { 'grpc.use_local_subchannel_pool': 1 };
+    const Health = healthClient(addr, grpc.credentials.createInsecure()).constructor as new (a: string, c: grpc.ChannelCredentials, o: grpc.ChannelOptions) => grpc.Client;
+    const holders = [0, 1, 2].map(() => new Health(addr, grpc.credentials.createInsecure(), own));
+    try {
+      // Anyone can open Watch streams on the plaintext port, and an open stream is never idle.
+      const streams = holders.map((c) => (c as unknown as { Watch: (r: unknown) => grpc.ClientReadableStream<{ status: string }> }).Watch({ service: '' }));
+      for (const s of streams) s.on('error', () => undefined);
+      await Promise.all(streams.map((s) => new Promise((r) => s.once('data', r))));
+      // Before the fix the probe's connection was closed as it was accepted, for as long as the streams stayed open.
+      const probe = new Health(addr, grpc.credentials.createInsecure(), { ...own, 'grpc.initial_reconnect_backoff_ms': 100 });
+      try {
+        const status = await Promise.race([
+          healthCheck(probe),
+          new Promise<never>((_r, reject) => setTimeout(() => reject(new Error('a probe got no answer in 3 s while three Watch streams held every slot')), 3000)),
+        ]);
+        assert.equal(status, 'SERVING');
+      } finally {
+        probe.close();
+      }
+    } finally {
+      for (const c of holders) c.close();
+      await broker.close();
     }
   });
 });
