@@ -2,9 +2,11 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { call, connect } from '../../src/client/grpc-client';
-import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { baseRawConfig, makeTestPki, startBroker, tempDir, writeClientCert, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { healthClient } from '../helpers/stock-clients';
 import { expectCode } from '../helpers/grpc-expect';
 
 const held = async (n: number, port: number): Promise<net.Socket[]> => {
@@ -104,6 +106,93 @@ describe('red team: server.max_connections cannot be filled by peers that never 
       );
     } finally {
       client.close();
+    }
+  });
+
+  it('plaintext HTTP/2 never reaches the gRPC server on the mTLS port (not even the unauthenticated Health service)', async () => {
+    const plain = healthClient(broker.addr, grpc.credentials.createInsecure());
+    try {
+      const check = new Promise<string>((resolve, reject) =>
+        (plain as unknown as { Check: (r: unknown, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: { status: string }) => void) => void }).Check(
+          { service: '' },
+          { deadline: new Date(Date.now() + 2000) },
+          (e, r) => (e ? reject(e) : resolve(String(r.status))),
+        ),
+      );
+      await assert.rejects(check, (e: grpc.ServiceError) => e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED);
+    } finally {
+      plain.close();
+    }
+  });
+
+  it('every way a connection ends gives its slot back (failed, timed-out, reset and evicted connections leave nothing behind)', async () => {
+    const port = broker.app.port;
+    const caPem = readFileSync(pki.layout.caCert);
+    const foreign = await writeClientCert(pki, 'foreign-churn', { uris: ['spiffe://example.org/agent/support-bot'], foreign: true });
+    const agent = pki.layout.agents['support-bot']!;
+    const ends: Array<() => Promise<void>> = [];
+    const closed = (s: net.Socket) => new Promise<void>((r) => (s.destroyed ? r() : s.once('close', () => r())));
+    // Each step is bounded: a connection the daemon refuses must not hang the test.
+    const within = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(r, 3000))]);
+    for (let i = 0; i < 6; i++) {
+      // A TCP connection the peer resets at once.
+      ends.push(async () => {
+        const s = net.connect(port, '127.0.0.1');
+        s.on('error', () => undefined);
+        await within(new Promise((r) => s.once('connect', r)));
+        s.resetAndDestroy();
+      });
+      // A plaintext HTTP/2 preface, a TLS client without a certificate, one from a foreign CA.
+      ends.push(async () => {
+        const s = net.connect(port, '127.0.0.1', () => s.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'));
+        s.on('error', () => undefined);
+        s.resume();
+        await within(closed(s));
+      });
+      for (const id of [undefined, { cert: readFileSync(foreign.cert), key: readFileSync(foreign.key) }]) {
+        ends.push(async () => {
+          const s = tls.connect({ port, host: '127.0.0.1', ca: caPem, checkServerIdentity: () => undefined, ALPNProtocols: ['h2'], ...(id ?? {}) });
+          s.on('error', () => undefined);
+          s.resume();
+          await within(closed(s));
+        });
+      }
+      // A verified connection the peer resets after its handshake.
+      ends.push(async () => {
+        const raw = net.connect(port, '127.0.0.1');
+        raw.on('error', () => undefined);
+        await within(new Promise((r) => raw.once('connect', r)));
+        const s = tls.connect({ socket: raw, ca: caPem, checkServerIdentity: () => undefined, ALPNProtocols: ['h2'], cert: readFileSync(agent.cert), key: readFileSync(agent.key) });
+        s.on('error', () => undefined);
+        // The daemon's HTTP/2 SETTINGS: the connection was verified and handed to the gRPC server.
+        await within(new Promise((r) => s.once('data', r)));
+        raw.resetAndDestroy();
+      });
+    }
+    // Several at once, so the cap (4) is passed and connections are evicted too.
+    await Promise.all(ends.map((end) => end()));
+    await new Promise((r) => setTimeout(r, 300));
+    // Four verified connections of four identities now fit side by side: had any of the above kept its
+    // slot, the fourth would evict one of them (max_connections = 4).
+    const held = await Promise.all(
+      (['support-bot', 'analyst-bot', 'alice', 'carol'] as const).map(async (name) => {
+        const e = pki.layout.agents[name] ?? pki.layout.operators[name]!;
+        const s = tls.connect({ port, host: '127.0.0.1', ca: caPem, checkServerIdentity: () => undefined, ALPNProtocols: ['h2'], cert: readFileSync(e.cert), key: readFileSync(e.key) });
+        s.on('error', () => undefined);
+        s.resume();
+        await new Promise((r) => {
+          s.once('secureConnect', r);
+          s.once('close', r);
+          setTimeout(r, 3000);
+        });
+        return s;
+      }),
+    );
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(held.map((s) => !s.destroyed && !s.readableEnded && s.authorized), [true, true, true, true], 'a connection was refused or evicted: a slot was kept by a connection that had ended');
+    } finally {
+      for (const s of held) s.destroy();
     }
   });
 });

@@ -76,8 +76,10 @@ function closeAfterGrace(socket: net.Socket, graceMs: number): void {
  * Listens on `at` and hands each accepted socket to the gRPC server, at most
  * `maxConnections` at once (server.max_connections). grpc-js has no
  * connection cap of its own, so the socket is taken here and injected.
- * - Plaintext (the health port): Node's net.Server drops a connection past
- *   the limit as soon as it is accepted.
+ * - Plaintext (the health port): at the limit a new connection evicts the
+ *   oldest open one (anyone may connect there, and an open Watch stream is
+ *   never idle: dropping the newcomer instead let max_connections Watch
+ *   streams lock every probe out).
  * - mTLS (`tlsOptions`): TLS is terminated here, so a connection still in its
  *   handshake (anyone on the network, no certificate needed) is told apart
  *   from one whose client certificate verified, and verified ones are counted
@@ -100,11 +102,18 @@ async function listen(server: grpc.Server, at: HostPort, maxConnections: number,
     dropHandshakes = l.dropHandshakes;
   } else {
     const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    /** Open connections, oldest first. */
+    const open = new Set<net.Socket>();
     tcp = net.createServer((socket) => {
+      // At the limit the oldest connection makes room: probes are short, so only a peer holding
+      // long-lived streams (Watch, reflection) loses one, and it cannot lock the probes out.
+      if (open.size >= maxConnections) open.values().next().value?.destroy();
+      open.add(socket);
+      socket.on('error', () => undefined);
+      socket.once('close', () => open.delete(socket));
       closeAfterGrace(socket, timeouts.closeGraceMs);
       injector.injectConnection(socket);
     });
-    tcp.maxConnections = maxConnections;
   }
   await new Promise<void>((resolve, reject) => {
     tcp.once('error', reject);
