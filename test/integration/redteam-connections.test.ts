@@ -9,10 +9,10 @@ import { baseRawConfig, makeTestPki, startBroker, tempDir, writeClientCert, type
 import { healthClient } from '../helpers/stock-clients';
 import { expectCode } from '../helpers/grpc-expect';
 
-const held = async (n: number, port: number): Promise<net.Socket[]> => {
+const held = async (n: number, port: number, localAddress = '127.0.0.1'): Promise<net.Socket[]> => {
   const out = await Promise.all(
     Array.from({ length: n }, () => new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => resolve(s));
+      const s = net.connect({ port, host: '127.0.0.1', localAddress }, () => resolve(s));
       s.on('error', reject);
     })),
   );
@@ -44,10 +44,11 @@ describe('red team: server.max_connections cannot be filled by peers that never 
     return { addr: broker.addr, caPem: readFileSync(pki.layout.caCert), certPem: readFileSync(e.cert), keyPem: readFileSync(e.key) };
   };
 
-  it('an agent still gets in while an unauthenticated peer holds every connection slot with idle TCP sockets', async () => {
+  for (const from of ['127.0.0.1', '127.0.0.2']) it(`an agent still gets in while an unauthenticated peer (${from}) holds every connection slot with idle TCP sockets`, async () => {
     // Before the fix the fifth connection (the agent's) was closed as it was accepted: any network
     // peer, no certificate needed, locked every agent and operator out with max_connections idle sockets.
-    const squatters = await held(4, broker.app.port);
+    // From the agent's own address or another, the most crowded source gives up its oldest handshake.
+    const squatters = await held(4, broker.app.port, from);
     try {
       await new Promise((r) => setTimeout(r, 100));
       const agent = connect(agentCreds(), { 'grpc.use_local_subchannel_pool': 1 });
@@ -194,5 +195,112 @@ describe('red team: server.max_connections cannot be filled by peers that never 
     } finally {
       for (const s of held) s.destroy();
     }
+  });
+});
+
+/**
+ * Our last review (issue 10): at max_connections full of verified connections, a peer without a
+ * certificate opening a bare TCP connection every 20 ms kept every new agent out. Its own daemon:
+ * gRPC channels the tests above closed may still reconnect and take a slot.
+ */
+describe('red team: handshake room on the mTLS port is shared by source address', function () {
+  this.timeout(60_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let pki: TestPki;
+  let broker: RunningBroker;
+  before(async () => {
+    tmp = tempDir();
+    pki = await makeTestPki(path.join(tmp.dir, 'pki'));
+    broker = await startBroker({ pki, dir: tmp.dir, raw: baseRawConfig(pki, tmp.dir, { server: { max_connections: 4 } }) });
+  });
+  after(async () => {
+    await broker?.close();
+    tmp?.cleanup();
+  });
+
+  it('a peer churning bare TCP connects from another address cannot keep a new agent out while the cap is full of verified connections', async () => {
+    // Before the fix every bare connect evicted the oldest connection still in its handshake, the
+    // newcomer agent's: with one agent holding all four slots, churn every 10 ms let no other agent in.
+    const port = broker.app.port;
+    const caPem = readFileSync(pki.layout.caCert);
+    const first = pki.layout.agents['support-bot']!;
+    /** One verified connection of the first agent, once the daemon's HTTP/2 SETTINGS arrive (it was handed to gRPC); undefined if refused. */
+    const verified = (): Promise<tls.TLSSocket | undefined> =>
+      new Promise((resolve) => {
+        const s = tls.connect({ port, host: '127.0.0.1', ca: caPem, checkServerIdentity: () => undefined, ALPNProtocols: ['h2'], cert: readFileSync(first.cert), key: readFileSync(first.key) });
+        s.on('error', () => undefined);
+        const t = setTimeout(() => {
+          s.destroy();
+          resolve(undefined);
+        }, 2000);
+        s.once('data', () => {
+          clearTimeout(t);
+          resolve(s);
+        });
+        s.once('close', () => {
+          clearTimeout(t);
+          resolve(undefined);
+        });
+      });
+    const hog: tls.TLSSocket[] = [];
+    /** The first agent takes back every slot (the connection the last attempt evicted reconnects). */
+    const fill = async (): Promise<boolean> => {
+      for (let tries = 0; tries < 5; tries++) {
+        for (let i = hog.length - 1; i >= 0; i--) if (hog[i]!.destroyed) hog.splice(i, 1);
+        while (hog.length < 4) {
+          const s = await verified();
+          if (!s) break;
+          hog.push(s);
+        }
+        if (hog.length === 4) return true;
+        // The second agent's connection may not have closed yet: then this identity's extra one is refused.
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return false;
+    };
+    const e = pki.layout.agents['analyst-bot']!;
+    const otherCreds = { addr: broker.addr, caPem, certPem: readFileSync(e.cert), keyPem: readFileSync(e.key) };
+    const churned: net.Socket[] = [];
+    let churning = true;
+    let churn = Promise.resolve();
+    let ok = 0;
+    let hogFull = 0;
+    const failures: string[] = [];
+    try {
+      assert.ok(await fill(), 'the first agent holds all four slots');
+      // 127.0.0.2 opens a bare TCP connection every 10 ms and never starts TLS (bounded in time).
+      churn = (async () => {
+        const until = Date.now() + 40_000;
+        while (churning && Date.now() < until) {
+          const s = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+          s.on('error', () => undefined);
+          churned.push(s);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      })();
+      await new Promise((r) => setTimeout(r, 100));
+      const until = Date.now() + 30_000;
+      for (let i = 0; i < 20 && Date.now() < until; i++) {
+        if (await fill()) hogFull++;
+        const other = connect(otherCreds, { 'grpc.use_local_subchannel_pool': 1 });
+        try {
+          await call(other.evidence, 'GetCheckpoint', {}, { deadlineMs: 2000 });
+          ok++;
+        } catch (err) {
+          failures.push((err as grpc.ServiceError).details ?? String(err));
+        } finally {
+          other.close();
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      churning = false;
+      await churn;
+      for (const s of [...churned, ...hog]) s.destroy();
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.ok(churned.length > 100, `the churn ran (${churned.length} connects)`);
+    assert.ok(ok >= 19, `the second agent got in ${ok} of 20 times while 127.0.0.2 churned: ${failures.slice(0, 3).join('; ')}`);
+    assert.ok(hogFull >= 19, `the first agent held all four slots before ${hogFull} of 20 attempts`);
   });
 });

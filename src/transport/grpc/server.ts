@@ -17,6 +17,7 @@ import { HealthService } from './health-service';
 import { RateLimiter, StreamCounter } from './limits';
 import { loadProto, PROTO_FILE, PROTO_OPTIONS } from './proto';
 import { addReflection } from './reflection';
+import { sourceAddress } from './source-address';
 
 export type ServiceName = 'AgentBroker' | 'Operator' | 'Evidence';
 
@@ -83,15 +84,19 @@ function closeAfterGrace(socket: net.Socket, graceMs: number): void {
  * - mTLS (`tlsOptions`): TLS is terminated here, so a connection still in its
  *   handshake (anyone on the network, no certificate needed) is told apart
  *   from one whose client certificate verified, and verified ones are counted
- *   by the identity their certificate names. At the limit a new connection
- *   evicts the oldest one still in its handshake; when every open connection
- *   is verified, the newcomer may finish its handshake, and then the identity
- *   holding the most connections gives up its oldest (the newcomer itself
- *   when that is its own identity). A handshake must finish within
- *   `timeouts.tlsHandshakeMs`. So neither idle sockets that never start TLS nor
- *   one agent's pile of connections can lock the other agents out. Verified
- *   sockets go to the gRPC server as they are; it reads the peer certificate
- *   from them.
+ *   by the identity their certificate names. Handshakes may take the slots
+ *   verified connections leave, and never fewer than two. When a newcomer
+ *   finds no room, handshakes are shared by source address (sourceAddress):
+ *   the source with the most (the newcomer counted in its own) gives up its
+ *   oldest, and on a tie the newcomer's own source does (the newcomer itself
+ *   when it is its source's only one). When a handshake completes with the
+ *   verified connections at the limit, the identity holding the most
+ *   connections gives up its oldest (the newcomer itself when that is its own
+ *   identity). A handshake must finish within `timeouts.tlsHandshakeMs`. So
+ *   neither idle sockets that never start TLS, nor a peer churning new ones
+ *   from one address, nor one agent's pile of connections can lock the other
+ *   agents out. Verified sockets go to the gRPC server as they are; it reads
+ *   the peer certificate from them.
  */
 async function listen(server: grpc.Server, at: HostPort, maxConnections: number, timeouts: ConnectionTimeouts, tlsOptions?: tls.TlsOptions): Promise<Listener> {
   let tcp: net.Server;
@@ -144,14 +149,26 @@ function tlsListener(server: grpc.Server, maxConnections: number, timeouts: Conn
     handshakeTimeout: timeouts.tlsHandshakeMs,
   });
   const open = new Set<net.Socket>();
-  /** Open connections still in their TLS handshake, oldest first. */
-  const handshaking = new Set<net.Socket>();
+  /** Open connections still in their TLS handshake, oldest first, with their source address. */
+  const handshaking = new Map<net.Socket, string>();
   /** Verified connections by the identity their certificate names, oldest first. */
   const byIdentity = new Map<string, Set<net.Socket>>();
   const identityOf = new Map<net.Socket, string>();
   const byPeer = new Map<string, net.Socket>();
   const peer = (s: net.Socket): string => `${s.remoteAddress}|${s.remotePort}`;
   const oldest = (set: ReadonlySet<net.Socket> | undefined): net.Socket | undefined => set?.values().next().value;
+  /** The group that gives up a connection: the one holding the most, counting a newcomer in `own`; a tie goes against `own`. */
+  const mostCrowded = (groups: ReadonlyMap<string, ReadonlySet<net.Socket>>, own: string): string => {
+    let top = own;
+    let most = (groups.get(own)?.size ?? 0) + 1;
+    for (const [key, set] of groups) {
+      if (set.size > most) {
+        top = key;
+        most = set.size;
+      }
+    }
+    return top;
+  };
   const forget = (raw: net.Socket): void => {
     open.delete(raw);
     handshaking.delete(raw);
@@ -177,17 +194,10 @@ function tlsListener(server: grpc.Server, maxConnections: number, timeouts: Conn
     handshaking.delete(raw);
     const cert = secure.getPeerCertificate();
     const id = cert.subjectaltname || cert.fingerprint256 || '';
-    if (open.size > maxConnections) {
-      // Past the limit (one handshake may run over it to learn whose it is): the identity holding
+    if (identityOf.size >= maxConnections) {
+      // Past the limit (handshakes may run over it to learn whose they are): the identity holding
       // the most connections gives up its oldest; when that is this one's own, this one goes.
-      let top = id;
-      let most = (byIdentity.get(id)?.size ?? 0) + 1;
-      for (const [other, set] of byIdentity) {
-        if (set.size > most) {
-          top = other;
-          most = set.size;
-        }
-      }
+      const top = mostCrowded(byIdentity, id);
       if (top === id) {
         evict(raw);
         return;
@@ -203,17 +213,23 @@ function tlsListener(server: grpc.Server, maxConnections: number, timeouts: Conn
   // A failed or timed-out handshake (no certificate, an unknown CA, a silent peer): close it.
   tlsServer.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
   const tcp = net.createServer((raw) => {
-    if (open.size >= maxConnections) {
-      const waiting = oldest(handshaking);
-      if (waiting) evict(waiting);
-      else if (open.size > maxConnections) {
+    const source = sourceAddress(raw.remoteAddress);
+    // Two at least, so a newcomer gets in while another address keeps a handshake going.
+    const room = Math.max(2, maxConnections - identityOf.size);
+    if (handshaking.size >= room) {
+      // Shared by source: one address churning new connections only ever evicts its own.
+      const bySource = new Map<string, Set<net.Socket>>();
+      for (const [s, src] of handshaking) bySource.set(src, (bySource.get(src) ?? new Set()).add(s));
+      const waiting = oldest(bySource.get(mostCrowded(bySource, source)));
+      if (!waiting) {
         raw.destroy();
         return;
       }
+      evict(waiting);
     }
     const key = peer(raw);
     open.add(raw);
-    handshaking.add(raw);
+    handshaking.set(raw, source);
     byPeer.set(key, raw);
     raw.on('error', () => undefined);
     raw.once('close', () => {
@@ -225,7 +241,7 @@ function tlsListener(server: grpc.Server, maxConnections: number, timeouts: Conn
   return {
     tcp,
     dropHandshakes: () => {
-      for (const raw of handshaking) raw.destroy();
+      for (const raw of handshaking.keys()) raw.destroy();
     },
   };
 }
@@ -356,3 +372,4 @@ export async function startGrpc(opts: {
   };
   return { server, health, ...(healthServer ? { healthServer } : {}), port, ...(healthPort !== undefined ? { healthPort } : {}), shutdown };
 }
+
