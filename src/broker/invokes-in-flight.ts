@@ -1,4 +1,5 @@
 import { resourceExhausted } from '../lib/errors';
+import { KeyedSlots } from '../lib/keyed-slots';
 
 /**
  * Counts brokered calls (Invoke) running now, per agent (limits.invokes_in_flight)
@@ -8,30 +9,28 @@ import { resourceExhausted } from '../lib/errors';
  * Built once by the composition root.
  */
 export class InvokesInFlight {
-  private readonly byAgent = new Map<string, number>();
-  private total = 0;
+  private readonly byAgent = new KeyedSlots();
+  /** The daemon-wide count, under one key. */
+  private readonly all = new KeyedSlots();
   constructor(private readonly serverMax: number) {}
 
   /** Takes a slot for one call; the returned function gives it back (idempotent). */
   acquire(agent: string, agentMax: number): () => void {
-    const mine = this.byAgent.get(agent) ?? 0;
-    if (mine >= agentMax) throw resourceExhausted(`too many brokered calls in flight for this agent (at most ${agentMax}); wait for one to finish`);
-    if (this.total >= this.serverMax) throw resourceExhausted(`the broker has too many brokered calls in flight (at most ${this.serverMax}); try again shortly`);
-    this.byAgent.set(agent, mine + 1);
-    this.total += 1;
-    let released = false;
+    const mine = this.byAgent.tryAcquire(agent, agentMax);
+    if (!mine) throw resourceExhausted(`too many brokered calls in flight for this agent (at most ${agentMax}); wait for one to finish`);
+    const ours = this.all.tryAcquire('', this.serverMax);
+    if (!ours) {
+      mine();
+      throw resourceExhausted(`the broker has too many brokered calls in flight (at most ${this.serverMax}); try again shortly`);
+    }
     return () => {
-      if (released) return;
-      released = true;
-      this.total -= 1;
-      const left = (this.byAgent.get(agent) ?? 1) - 1;
-      if (left <= 0) this.byAgent.delete(agent);
-      else this.byAgent.set(agent, left);
+      mine();
+      ours();
     };
   }
 
   /** Calls in flight: one agent's, or all of them. */
   count(agent?: string): number {
-    return agent === undefined ? this.total : (this.byAgent.get(agent) ?? 0);
+    return agent === undefined ? this.all.count('') : this.byAgent.count(agent);
   }
 }

@@ -1,6 +1,7 @@
 import type { Limits } from '../../config/config-types';
 import type { Clock } from '../../lib/clock';
 import { BrokerError, resourceExhausted } from '../../lib/errors';
+import { KeyedSlots } from '../../lib/keyed-slots';
 
 /** Per-key token buckets (one per agent), so one agent's flood never drains another's budget. */
 export class RateLimiter {
@@ -23,19 +24,11 @@ export class RateLimiter {
 
 /** Counts concurrent server streams per key. */
 export class StreamCounter {
-  private readonly open = new Map<string, number>();
+  private readonly slots = new KeyedSlots();
   acquire(key: string, max: number): () => void {
-    const n = this.open.get(key) ?? 0;
-    if (n >= max) throw resourceExhausted(`too many open streams (at most ${max})`);
-    this.open.set(key, n + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.open.get(key) ?? 1) - 1;
-      if (left <= 0) this.open.delete(key);
-      else this.open.set(key, left);
-    };
+    const release = this.slots.tryAcquire(key, max);
+    if (!release) throw resourceExhausted(`too many open streams (at most ${max})`);
+    return release;
   }
 }
 
