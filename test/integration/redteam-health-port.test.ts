@@ -150,4 +150,31 @@ describe('red team: a health-port peer that never reads', function () {
       await broker.close();
     }
   });
+
+  it('a burst of connections arriving together never leaves more than max_connections open', async () => {
+    const broker: RunningBroker = await startBroker({ pki, dir: tmp.dir, raw: baseRawConfig(pki, tmp.dir, { health_listen: '127.0.0.1:0', server: { max_connections: 3 } }) });
+    const port = broker.app.healthPort!;
+    const clients: net.Socket[] = [];
+    const open = (): net.Socket => {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('error', () => undefined);
+      clients.push(s);
+      return s;
+    };
+    // The daemon's end of each connection to the health port.
+    const daemonSide = (): net.Socket[] =>
+      (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().filter((h): h is net.Socket => h instanceof net.Socket && !h.destroyed && h.localPort === port);
+    try {
+      await Promise.all([0, 1, 2].map(() => new Promise((r) => open().once('connect', r))));
+      // Fifty more at once: the listener accepts several in one turn of the event loop, before any
+      // socket it evicted has emitted 'close'.
+      await Promise.all(Array.from({ length: 50 }, () => new Promise((r) => open().once('connect', r))));
+      await new Promise((r) => setTimeout(r, 300));
+      const held = daemonSide().length;
+      assert.ok(held <= 3, `${held} connections open on the health port, max_connections is 3`);
+    } finally {
+      for (const s of clients) s.destroy();
+      await broker.close();
+    }
+  });
 });

@@ -112,7 +112,12 @@ async function listen(server: grpc.Server, at: HostPort, maxConnections: number,
     tcp = net.createServer((socket) => {
       // At the limit the oldest connection makes room: probes are short, so only a peer holding
       // long-lived streams (Watch, reflection) loses one, and it cannot lock the probes out.
-      if (open.size >= maxConnections) open.values().next().value?.destroy();
+      if (open.size >= maxConnections) {
+        // Out of the count now, not at its 'close': a burst accepted in one turn must not all evict the same one.
+        const oldest = open.values().next().value!;
+        open.delete(oldest);
+        oldest.destroy();
+      }
       open.add(socket);
       socket.on('error', () => undefined);
       socket.once('close', () => open.delete(socket));
