@@ -153,7 +153,6 @@ function tlsListener(server: grpc.Server, maxConnections: number, timeouts: Conn
     minVersion: 'TLSv1.2',
     handshakeTimeout: timeouts.tlsHandshakeMs,
   });
-  const open = new Set<net.Socket>();
   /** Open connections still in their TLS handshake, oldest first, with their source address. */
   const handshaking = new Map<net.Socket, string>();
   /** Verified connections by the identity their certificate names, oldest first. */
@@ -175,7 +174,6 @@ function tlsListener(server: grpc.Server, maxConnections: number, timeouts: Conn
     return top;
   };
   const forget = (raw: net.Socket): void => {
-    open.delete(raw);
     handshaking.delete(raw);
     const id = identityOf.get(raw);
     if (id !== undefined) {
@@ -192,7 +190,8 @@ function tlsListener(server: grpc.Server, maxConnections: number, timeouts: Conn
   tlsServer.on('secureConnection', (secure: tls.TLSSocket) => {
     secure.on('error', () => undefined);
     const raw = byPeer.get(peer(secure));
-    if (!raw || !open.has(raw)) {
+    // Only a connection still waiting for its handshake (not one evicted meanwhile) goes on.
+    if (!raw || !handshaking.has(raw)) {
       secure.destroy();
       return;
     }
@@ -233,7 +232,6 @@ function tlsListener(server: grpc.Server, maxConnections: number, timeouts: Conn
       evict(waiting);
     }
     const key = peer(raw);
-    open.add(raw);
     handshaking.set(raw, source);
     byPeer.set(key, raw);
     raw.on('error', () => undefined);
