@@ -80,7 +80,7 @@ export function keyFilesOf(config: BrokerConfig): string[] {
   const files = [config.tls.key, evidenceKeys.key, evidenceKeys.prev, evidenceKeys.next];
   for (const b of Object.values(config.backends)) {
     if (b.kind === 'local') files.push(b.keyFile);
-    if (b.kind === 'vault') files.push(b.tokenFile);
+    if (b.kind === 'vault') files.push(b.auth.kind === 'token_file' ? b.auth.tokenFile : b.auth.secretIdFile);
   }
   return files;
 }

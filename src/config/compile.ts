@@ -10,6 +10,7 @@ import {
   type AgentConfig,
   type ApprovalGroupConfig,
   type BackendConfig,
+  type BackendResilience,
   type BrokerConfig,
   type HostPort,
   type HttpActionConfig,
@@ -23,6 +24,8 @@ import {
   type SecretConfig,
   type ServerConfig,
   type StateConfig,
+  type VaultAuthConfig,
+  type VaultDynamicActionConfig,
   type WitnessEndpointConfig,
 } from './config-types';
 
@@ -45,6 +48,13 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   openStreams: 16,
   evidenceBytesPerMinute: 1_048_576,
   invokesInFlight: 16,
+});
+
+export const DEFAULT_RESILIENCE: BackendResilience = Object.freeze({
+  cacheTtlMs: 30_000,
+  timeoutMs: 5_000,
+  breakerFailures: 5,
+  breakerOpenMs: 10_000,
 });
 
 export const DEFAULT_SERVER: ServerConfig = Object.freeze({
@@ -145,6 +155,43 @@ function limits(s: Section | undefined, base: Limits): Limits {
   return out;
 }
 
+/** An http(s) URL with a host and nothing else but an optional port (no path, credentials, query or fragment). */
+function endpointUrl(s: Section, key: string, required = false): string | undefined {
+  const v = s.string(key, { required, expect: 'an http(s) URL such as https://host:8200' });
+  if (v === undefined) return undefined;
+  let ok: boolean;
+  try {
+    const u = new URL(v);
+    ok = (u.protocol === 'https:' || u.protocol === 'http:') && !!u.hostname && !u.username && !u.password && !u.search && !u.hash && (u.pathname === '/' || u.pathname === '');
+  } catch {
+    ok = false;
+  }
+  if (!ok) {
+    s.problems.add(s.at(key), `expected an http(s) URL with a host and optional port only (no path, credentials, query or fragment), got ${JSON.stringify(v)}`);
+    return undefined;
+  }
+  return v.replace(/\/+$/, '');
+}
+
+function vaultAddress(s: Section): string | undefined {
+  return endpointUrl(s, 'address', true);
+}
+
+/** cache_ttl, timeout and breaker of a remote backend. */
+function resilience(s: Section): BackendResilience {
+  // "0s" disables the cache (durations elsewhere are positive).
+  const cacheTtlMs = s.raw['cache_ttl'] === '0s' ? (s.value('cache_ttl'), 0) : duration(s, 'cache_ttl', DEFAULT_RESILIENCE.cacheTtlMs)!;
+  const timeoutMs = duration(s, 'timeout', DEFAULT_RESILIENCE.timeoutMs)!;
+  if (timeoutMs < 100 || timeoutMs > 120_000) s.problems.add(s.at('timeout'), 'expected a duration from 100ms to 2m');
+  if (cacheTtlMs > 24 * 3_600_000) s.problems.add(s.at('cache_ttl'), 'expected at most 24h (0s disables the cache)');
+  const bs = s.section('breaker', false);
+  const breakerFailures = bs?.int('failures', { min: 1, max: 1000, fallback: DEFAULT_RESILIENCE.breakerFailures }) ?? DEFAULT_RESILIENCE.breakerFailures;
+  const breakerOpenMs = bs ? duration(bs, 'open_for', DEFAULT_RESILIENCE.breakerOpenMs)! : DEFAULT_RESILIENCE.breakerOpenMs;
+  if (bs && (breakerOpenMs < 100 || breakerOpenMs > 3_600_000)) bs.problems.add(bs.at('open_for'), 'expected a duration from 100ms to 1h');
+  bs?.done();
+  return { cacheTtlMs, timeoutMs, breakerFailures, breakerOpenMs };
+}
+
 function backend(name: string, s: Section, baseDir: string): BackendConfig | undefined {
   const kind = s.string('kind', { expect: 'one of local, vault, aws-secrets-manager, postgres' });
   switch (kind) {
@@ -154,18 +201,32 @@ function backend(name: string, s: Section, baseDir: string): BackendConfig | und
       return p && keyFile ? { kind, name, path: p, keyFile } : undefined;
     }
     case 'vault': {
-      notBuiltYet(s.problems, s.at('kind'), 'a backend of kind vault');
-      const address = s.string('address', { pattern: /^https?:\/\/[^\s/]+(\/.*)?$/, expect: 'an http(s) URL' });
-      const tokenFile = file(s, 'token_file', baseDir);
-      const mount = s.string('mount', { required: false, pattern: /^[A-Za-z0-9_-]+$/ }) ?? 'secret';
+      const address = vaultAddress(s);
+      const mount = s.string('mount', { required: false, pattern: /^[A-Za-z0-9_-]+$/, expect: 'a mount name of letters, digits, "_" or "-"' }) ?? 'secret';
+      const databaseMount = s.string('database_mount', { required: false, pattern: /^[A-Za-z0-9_-]+$/, expect: 'a mount name of letters, digits, "_" or "-"' }) ?? 'database';
       const caFile = file(s, 'ca_file', baseDir, false);
-      return address && tokenFile ? { kind, name, address, tokenFile, mount, ...(caFile ? { caFile } : {}) } : undefined;
+      const namespace = s.string('namespace', { required: false, pattern: /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*\/?$/, expect: 'a Vault namespace such as team-a or admin/team-a' });
+      const tokenFile = file(s, 'token_file', baseDir, false);
+      const as = s.section('approle', false);
+      let auth: VaultAuthConfig | undefined;
+      if ((tokenFile ? 1 : 0) + (as ? 1 : 0) !== 1) s.problems.add(s.path, 'expected exactly one of token_file or approle: { role_id, secret_id_file }');
+      else if (tokenFile) auth = { kind: 'token_file', tokenFile };
+      if (as) {
+        const roleId = as.string('role_id', { pattern: /^[\x21-\x7e]{1,256}$/, expect: 'the AppRole role_id (printable, no spaces)' });
+        const secretIdFile = file(as, 'secret_id_file', baseDir);
+        const amount = as.string('mount', { required: false, pattern: /^[A-Za-z0-9_-]+$/, expect: 'an auth mount name' }) ?? 'approle';
+        as.done();
+        if (roleId && secretIdFile && !tokenFile) auth = { kind: 'approle', roleId, secretIdFile, mount: amount };
+      }
+      const r = resilience(s);
+      return address && auth ? { kind, name, address, mount, databaseMount, auth, ...(caFile ? { caFile } : {}), ...(namespace ? { namespace } : {}), ...r } : undefined;
     }
     case 'aws-secrets-manager': {
-      notBuiltYet(s.problems, s.at('kind'), 'a backend of kind aws-secrets-manager');
       const region = s.string('region', { pattern: /^[a-z]{2}(-[a-z]+)+-[0-9]+$/, expect: 'an AWS region such as eu-west-1' });
-      const endpoint = s.string('endpoint', { required: false, pattern: /^https?:\/\//, expect: 'an http(s) URL' });
-      return region ? { kind, name, region, ...(endpoint ? { endpoint } : {}) } : undefined;
+      const endpoint = endpointUrl(s, 'endpoint');
+      const caFile = file(s, 'ca_file', baseDir, false);
+      const r = resilience(s);
+      return region ? { kind, name, region, ...(endpoint ? { endpoint } : {}), ...(caFile ? { caFile } : {}), ...r } : undefined;
     }
     case 'postgres': {
       notBuiltYet(s.problems, s.at('kind'), 'a backend of kind postgres');
@@ -183,10 +244,28 @@ function backend(name: string, s: Section, baseDir: string): BackendConfig | und
   }
 }
 
+/** What each backend kind takes: `name` (local, vault) or `id` (aws); `field` not on local; `version` only on vault. */
+function checkSecretShape(sec: SecretConfig, b: BackendConfig | undefined, s: Section): void {
+  if (!b) return;
+  const has = (k: string): boolean => s.raw[k] !== undefined && s.raw[k] !== null;
+  if (has('name') && has('id')) s.problems.add(s.path, 'expected one of name or id, not both');
+  if (b.kind === 'aws-secrets-manager' && has('name')) s.problems.add(s.at('name'), 'an aws-secrets-manager secret is named by id (its name or ARN), not name');
+  if (b.kind !== 'aws-secrets-manager' && has('id')) s.problems.add(s.at('id'), `a ${b.kind} secret is named by name, not id`);
+  if (b.kind === 'local' && sec.field !== undefined) s.problems.add(s.at('field'), 'a local secret is one opaque value; field is for vault and aws-secrets-manager secrets');
+  if (b.kind !== 'vault' && sec.version !== undefined) s.problems.add(s.at('version'), 'only a vault secret can pin a version');
+  if (b.kind === 'vault' && !/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(sec.ref))
+    s.problems.add(s.at('name'), `expected a KV path of segments of letters, digits, "_", "." or "-" separated by "/", got ${JSON.stringify(sec.ref)}`);
+  if (b.kind === 'vault' && sec.ref.split('/').some((seg) => seg === '.' || seg === '..')) s.problems.add(s.at('name'), 'a KV path may not contain "." or ".." segments');
+  if (b.kind === 'aws-secrets-manager' && !/^[A-Za-z0-9/_+=.@:-]{1,2048}$/.test(sec.ref))
+    s.problems.add(s.at('id'), `expected a secret name or ARN (letters, digits and /_+=.@:-), got ${JSON.stringify(sec.ref)}`);
+  if (b.kind === 'postgres') s.problems.add(s.at('backend'), 'a postgres backend mints credentials; it holds no static secrets');
+}
+
 function secret(name: string, s: Section): SecretConfig | undefined {
   const b = s.string('backend');
   const ref = s.string('name', { required: false }) ?? s.string('id', { required: false }) ?? name;
-  const field = s.string('field', { required: false });
+  const field = s.string('field', { required: false, pattern: /^[\x21-\x7e]{1,256}$/, expect: 'a field name (printable, no spaces, at most 256)' });
+  const version = s.int('version', { required: false, min: 1, max: 2 ** 31 - 1 });
   let rotation: SecretConfig['rotation'];
   const rs = s.section('rotation', false);
   if (rs) {
@@ -199,7 +278,7 @@ function secret(name: string, s: Section): SecretConfig | undefined {
     rs.done();
     if (everyMs !== undefined && gkind && length !== undefined) rotation = { everyMs, generator: { kind: 'random', length } };
   }
-  return b ? { name, backend: b, ref, ...(field ? { field } : {}), ...(rotation ? { rotation } : {}) } : undefined;
+  return b ? { name, backend: b, ref, ...(field ? { field } : {}), ...(version !== undefined ? { version } : {}), ...(rotation ? { rotation } : {}) } : undefined;
 }
 
 function httpAction(s: Section, baseDir: string): HttpActionConfig | undefined {
@@ -377,12 +456,21 @@ function resourceTemplate(s: Section, name: string, contextFields: readonly stri
 function action(name: string, s: Section, baseDir: string): ActionConfig | undefined {
   const hs = s.section('http', false);
   const ps = s.section('postgres', false);
-  if ((hs ? 1 : 0) + (ps ? 1 : 0) !== 1) s.problems.add(s.path, 'expected exactly one of http or postgres');
+  const vs = s.section('vault_dynamic', false);
+  if ((hs ? 1 : 0) + (ps ? 1 : 0) + (vs ? 1 : 0) !== 1) s.problems.add(s.path, 'expected exactly one of http, postgres or vault_dynamic');
   const http = hs ? httpAction(hs, baseDir) : undefined;
   hs?.done();
   if (ps) notBuiltYet(s.problems, ps.path, 'an action of kind postgres');
   const postgres = ps ? postgresAction(ps) : undefined;
   ps?.done();
+  let vaultDynamic: VaultDynamicActionConfig | undefined;
+  if (vs) {
+    const b = vs.string('backend', { expect: 'a backend of kind vault' });
+    // Only database/creds/<role> is built: the role is one path segment, never a path.
+    const role = vs.string('role', { pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, expect: 'a Vault database role name (letters, digits, "_", "." or "-"; one path segment)' });
+    vs.done();
+    if (b && role) vaultDynamic = { backend: b, role };
+  }
   const defaultTtlMs = duration(s, 'default_ttl', postgres?.ttlMs ?? 300_000)!;
   const maxTtlMs = duration(s, 'max_ttl', Math.max(defaultTtlMs, 3_600_000))!;
   if (maxTtlMs < defaultTtlMs) s.problems.add(s.at('max_ttl'), `must be at least default_ttl (${defaultTtlMs / 1000}s)`);
@@ -401,11 +489,12 @@ function action(name: string, s: Section, baseDir: string): ActionConfig | undef
     if (field && http && !(field in http.context)) bs.problems.add(bs.at('field'), `must be a declared context field (one of: ${Object.keys(http.context).join(', ') || 'none'})`);
     if (field && perMs !== undefined) budget = { field, perMs };
   }
-  if (!http && !postgres) return undefined;
+  if (!http && !postgres && !vaultDynamic) return undefined;
   return {
     name,
     ...(http ? { http } : {}),
     ...(postgres ? { postgres } : {}),
+    ...(vaultDynamic ? { vaultDynamic } : {}),
     defaultTtlMs,
     maxTtlMs,
     defaultUses,
@@ -467,6 +556,7 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     secrets[name] = sec;
     const declared = isObj(root.raw['backends']) ? root.raw['backends'] : {};
     if (!(sec.backend in declared)) problems.add(s.at('backend'), `names an unknown backend ${JSON.stringify(sec.backend)}`);
+    checkSecretShape(sec, backends[sec.backend], s);
   });
   for (const b of Object.values(backends)) {
     if (b.kind === 'postgres' && !(b.urlSecret.backend in backends))
@@ -482,6 +572,10 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     // A response larger than the daemon-wide buffer could never be delivered.
     if (a.http && a.http.maxResponseBytes > serverLimits.bufferedResponseBytes)
       problems.add(`actions.${name}.http.max_response_bytes`, `is ${a.http.maxResponseBytes} bytes, more than server.buffered_response_bytes (${serverLimits.bufferedResponseBytes})`);
+    if (a.vaultDynamic) {
+      const b = backends[a.vaultDynamic.backend];
+      if (!b || b.kind !== 'vault') problems.add(`actions.${name}.vault_dynamic.backend`, `must name a backend of kind vault, got ${JSON.stringify(a.vaultDynamic.backend)}`);
+    }
     if (a.postgres) {
       const b = backends[a.postgres.backend];
       if (!b || b.kind !== 'postgres') problems.add(`actions.${name}.postgres.backend`, `must name a backend of kind postgres, got ${JSON.stringify(a.postgres.backend)}`);

@@ -34,10 +34,51 @@ export interface ServerConfig {
 
 export type StateConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; urlEnv: string };
 
+/** How a remote backend keeps a dead store from stalling requests (per backend). */
+export interface BackendResilience {
+  /** In-memory cache of static reads, per secret and version; 0 disables. Default 30 s. */
+  cacheTtlMs: number;
+  /** One request to the store, retries included. Default 5 s. */
+  timeoutMs: number;
+  /** Consecutive failures that open the circuit breaker. Default 5. */
+  breakerFailures: number;
+  /** How long the breaker stays open before one trial request (half-open). Default 10 s. */
+  breakerOpenMs: number;
+}
+
+/** Vault auth: exactly one of a token file or AppRole. */
+export type VaultAuthConfig =
+  | { kind: 'token_file'; tokenFile: string }
+  | { kind: 'approle'; roleId: string; secretIdFile: string; mount: string };
+
+export interface VaultBackendConfig extends BackendResilience {
+  kind: 'vault';
+  name: string;
+  /** http(s) URL of the Vault server, without a path (config `address`). */
+  address: string;
+  /** KV v2 mount (default "secret"). */
+  mount: string;
+  /** The database secrets engine mount for vault_dynamic actions (default "database"). */
+  databaseMount: string;
+  caFile?: string;
+  namespace?: string;
+  auth: VaultAuthConfig;
+}
+
+export interface AwsBackendConfig extends BackendResilience {
+  kind: 'aws-secrets-manager';
+  name: string;
+  region: string;
+  /** An endpoint override (moto, a VPC endpoint); the SDK's default when absent. */
+  endpoint?: string;
+  /** Extra CA bundle for the endpoint's TLS (PEM file). */
+  caFile?: string;
+}
+
 export type BackendConfig =
   | { kind: 'local'; name: string; path: string; keyFile: string }
-  | { kind: 'vault'; name: string; address: string; tokenFile: string; mount: string; caFile?: string }
-  | { kind: 'aws-secrets-manager'; name: string; region: string; endpoint?: string }
+  | VaultBackendConfig
+  | AwsBackendConfig
   | { kind: 'postgres'; name: string; urlSecret: { backend: string; name: string } };
 
 export interface RotationConfig {
@@ -50,7 +91,10 @@ export interface SecretConfig {
   backend: string;
   /** The name (local, vault) or id (aws) inside the backend. */
   ref: string;
+  /** A key of a Vault KV v2 data map, or of a JSON SecretString in AWS. */
   field?: string;
+  /** A pinned version (Vault KV v2); the current one when absent. */
+  version?: number;
   rotation?: RotationConfig;
 }
 
@@ -85,10 +129,19 @@ export interface PostgresActionConfig {
   ttlMs: number;
 }
 
+/** An action that hands the agent a Vault-issued database login (Vault `database/creds/<role>`), tied to the lease. */
+export interface VaultDynamicActionConfig {
+  /** A backend of kind vault. */
+  backend: string;
+  /** The Vault database role. */
+  role: string;
+}
+
 export interface ActionConfig {
   name: string;
   http?: HttpActionConfig;
   postgres?: PostgresActionConfig;
+  vaultDynamic?: VaultDynamicActionConfig;
   defaultTtlMs: number;
   maxTtlMs: number;
   /** Uses granted when a request names none. */

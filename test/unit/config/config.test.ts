@@ -269,8 +269,6 @@ describe('config', () => {
         (raw['backends'] as Raw)['appdb'] = { kind: 'postgres', url_secret: { backend: 'local', name: 'appdb-admin' } };
         (raw['actions'] as Raw)['analytics.query'] = { postgres: { backend: 'appdb', grants: [{ privilege: 'SELECT', schema: 'analytics' }], ttl: '5m' } };
       }, 'actions.analytics.query.postgres'],
-      ['a vault backend', (raw) => { (raw['backends'] as Raw)['vault'] = { kind: 'vault', address: 'https://vault:8200', token_file: 't' }; }, 'backends.vault.kind'],
-      ['an aws-secrets-manager backend', (raw) => { (raw['backends'] as Raw)['aws'] = { kind: 'aws-secrets-manager', region: 'eu-west-1' }; }, 'backends.aws.kind'],
       ['a postgres backend', (raw) => { (raw['backends'] as Raw)['appdb'] = { kind: 'postgres', url_secret: { backend: 'local', name: 'appdb-admin' } }; }, 'backends.appdb.kind'],
       ['the postgres state store', (raw) => { raw['state'] = { postgres: { url_env: 'BROKER_DATABASE_URL' } }; }, 'state.postgres'],
     ];

@@ -1,0 +1,135 @@
+import { strict as assert } from 'node:assert';
+import { compileConfig } from '../../../src/config/compile';
+import { ConfigError } from '../../../src/config/problems';
+
+type Raw = Record<string, unknown>;
+
+const good = (): Raw => ({
+  listen: '127.0.0.1:7443',
+  tls: { ca: 'ca.pem', cert: 'server.pem', key: 'server.key' },
+  state: { sqlite: 'broker.db' },
+  evidence: { origin: 'example.org/secret-broker', signing_key: 'evidence.key' },
+  backends: {
+    local: { kind: 'local', path: 'secrets.sealed', key_file: 'master.key' },
+    vault: { kind: 'vault', address: 'https://vault.example:8200', token_file: 'vault-token' },
+    aws: { kind: 'aws-secrets-manager', region: 'eu-west-1' },
+  },
+  secrets: {
+    'helpdesk-token': { backend: 'local', name: 'helpdesk-token' },
+    'crm-token': { backend: 'vault', name: 'app/crm', field: 'token' },
+    'stripe-key': { backend: 'aws', id: 'prod/stripe', field: 'api_key' },
+  },
+  actions: {
+    'tickets.update': {
+      http: { base_url: 'https://helpdesk.example.com/api', methods: ['PUT'], paths: ['/tickets/{id}'], auth: { bearer: 'crm-token' } },
+    },
+    'reporting.db': { vault_dynamic: { backend: 'vault', role: 'readonly' } },
+  },
+  agents: { 'support-bot': { id: 'spiffe://example.org/agent/support-bot', groups: ['support'] } },
+  policies: 'policies/',
+});
+
+function problemsOf(raw: unknown): Array<{ path: string; message: string }> {
+  try {
+    compileConfig(raw, '/etc/sb/config.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return [...err.problems];
+  }
+  assert.fail('expected a ConfigError');
+}
+
+function problemAt(raw: Raw, at: string): string {
+  const problems = problemsOf(raw);
+  const p = problems.find((x) => x.path === at);
+  assert.ok(p, `no problem at ${at}: ${JSON.stringify(problems)}`);
+  return p.message;
+}
+
+const backends = (raw: Raw): Record<string, Raw> => raw['backends'] as Record<string, Raw>;
+const secrets = (raw: Raw): Record<string, Raw> => raw['secrets'] as Record<string, Raw>;
+const actions = (raw: Raw): Record<string, Raw> => raw['actions'] as Record<string, Raw>;
+
+describe('config: vault and aws-secrets-manager backends', () => {
+  it('compiles both kinds with their defaults (mount secret, database mount, cache 30s, timeout 5s, breaker 5 / 10s)', () => {
+    const c = compileConfig(good(), '/etc/sb/config.yaml');
+    const v = c.backends['vault']!;
+    assert.equal(v.kind, 'vault');
+    if (v.kind !== 'vault') return;
+    assert.equal(v.address, 'https://vault.example:8200');
+    assert.equal(v.mount, 'secret');
+    assert.equal(v.databaseMount, 'database');
+    assert.deepEqual(v.auth, { kind: 'token_file', tokenFile: '/etc/sb/vault-token' });
+    assert.deepEqual([v.cacheTtlMs, v.timeoutMs, v.breakerFailures, v.breakerOpenMs], [30_000, 5_000, 5, 10_000]);
+    const a = c.backends['aws']!;
+    assert.ok(a.kind === 'aws-secrets-manager' && a.region === 'eu-west-1' && a.endpoint === undefined && a.cacheTtlMs === 30_000);
+    assert.deepEqual(c.secrets['crm-token'], { name: 'crm-token', backend: 'vault', ref: 'app/crm', field: 'token' });
+    assert.deepEqual(c.secrets['stripe-key'], { name: 'stripe-key', backend: 'aws', ref: 'prod/stripe', field: 'api_key' });
+    assert.deepEqual(c.actions['reporting.db']!.vaultDynamic, { backend: 'vault', role: 'readonly' });
+  });
+
+  it('vault auth is exactly one of token_file or approle { role_id, secret_id_file }', () => {
+    const raw = good();
+    backends(raw)['vault'] = { kind: 'vault', address: 'https://vault:8200', approle: { role_id: 'r-1', secret_id_file: 'sid' }, cache_ttl: '0s', namespace: 'team-a' };
+    const v = compileConfig(raw, '/etc/sb/config.yaml').backends['vault']!;
+    assert.ok(v.kind === 'vault');
+    assert.deepEqual(v.auth, { kind: 'approle', roleId: 'r-1', secretIdFile: '/etc/sb/sid', mount: 'approle' });
+    assert.equal(v.cacheTtlMs, 0);
+    assert.equal(v.namespace, 'team-a');
+    backends(raw)['vault'] = { kind: 'vault', address: 'https://vault:8200' };
+    assert.match(problemAt(raw, 'backends.vault'), /exactly one of token_file or approle/);
+    backends(raw)['vault'] = { kind: 'vault', address: 'https://vault:8200', token_file: 't', approle: { role_id: 'r', secret_id_file: 's' } };
+    assert.match(problemAt(raw, 'backends.vault'), /exactly one of token_file or approle/);
+    backends(raw)['vault'] = { kind: 'vault', address: 'https://vault:8200', approle: { role_id: 'r' } };
+    assert.match(problemAt(raw, 'backends.vault.approle.secret_id_file'), /required/);
+  });
+
+  it('refuses an address with a path, credentials or query, and bad durations, naming the field', () => {
+    for (const address of ['https://vault:8200/v1', 'https://u:p@vault:8200', 'vault:8200', 'https://vault:8200?x=1', 'ftp://vault']) {
+      const raw = good();
+      backends(raw)['vault']!['address'] = address;
+      assert.match(problemAt(raw, 'backends.vault.address'), /http\(s\) URL with a host and optional port only/, address);
+    }
+    const raw = good();
+    backends(raw)['aws'] = { kind: 'aws-secrets-manager', region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000/path', cache_ttl: 'soon', timeout: '1h', breaker: { failures: 0, open_for: '1ms' } };
+    assert.match(problemAt(raw, 'backends.aws.endpoint'), /no path/);
+    assert.match(problemAt(raw, 'backends.aws.cache_ttl'), /duration/);
+    assert.match(problemAt(raw, 'backends.aws.timeout'), /100ms to 2m/);
+    assert.match(problemAt(raw, 'backends.aws.breaker.failures'), /integer from 1/);
+    assert.match(problemAt(raw, 'backends.aws.breaker.open_for'), /100ms to 1h/);
+  });
+
+  it('checks each secret against its backend kind', () => {
+    const cases: Array<[string, Raw, string, RegExp]> = [
+      ['aws named by name', { backend: 'aws', name: 'prod/stripe' }, 'secrets.s.name', /named by id/],
+      ['vault named by id', { backend: 'vault', id: 'app/crm' }, 'secrets.s.id', /named by name/],
+      ['a field on local', { backend: 'local', name: 'x', field: 'f' }, 'secrets.s.field', /one opaque value/],
+      ['a version on aws', { backend: 'aws', id: 'x', version: 2 }, 'secrets.s.version', /only a vault secret/],
+      ['a vault path with ..', { backend: 'vault', name: 'app/../sys' }, 'secrets.s.name', /"\.\."/],
+      ['a vault path with a query', { backend: 'vault', name: 'app/crm?version=1' }, 'secrets.s.name', /KV path/],
+      ['a version that is not a positive integer', { backend: 'vault', name: 'app/crm', version: 0 }, 'secrets.s.version', /integer from 1/],
+    ];
+    for (const [what, sec, at, want] of cases) {
+      const raw = good();
+      secrets(raw)['s'] = sec;
+      assert.match(problemAt(raw, at), want, what);
+    }
+  });
+
+  it('vault_dynamic must name a vault backend and one role (no other Vault path)', () => {
+    let raw = good();
+    actions(raw)['reporting.db'] = { vault_dynamic: { backend: 'aws', role: 'readonly' } };
+    assert.match(problemAt(raw, 'actions.reporting.db.vault_dynamic.backend'), /kind vault/);
+    for (const role of ['../sys/leases', 'readonly/extra', 'a b', '']) {
+      raw = good();
+      actions(raw)['reporting.db'] = { vault_dynamic: { backend: 'vault', role } };
+      assert.match(problemAt(raw, 'actions.reporting.db.vault_dynamic.role'), /role name|non-empty/, role);
+    }
+    raw = good();
+    actions(raw)['reporting.db'] = { vault_dynamic: { backend: 'vault', role: 'readonly', path: 'sys/raw' } };
+    assert.match(problemAt(raw, 'actions.reporting.db.vault_dynamic.path'), /unknown key/);
+    raw = good();
+    actions(raw)['reporting.db'] = { vault_dynamic: { backend: 'vault', role: 'r' }, http: (actions(good())['tickets.update']!)['http'] };
+    assert.match(problemAt(raw, 'actions.reporting.db'), /exactly one of http, postgres or vault_dynamic/);
+  });
+});
