@@ -468,8 +468,13 @@ function action(name: string, s: Section, baseDir: string): ActionConfig | undef
     const b = vs.string('backend', { expect: 'a backend of kind vault' });
     // Only database/creds/<role> is built: the role is one path segment, never a path.
     const role = vs.string('role', { pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, expect: 'a Vault database role name (letters, digits, "_", "." or "-"; one path segment)' });
+    const cs = vs.section('connection');
+    const host = cs?.string('host', { pattern: /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]{1,253})$/, expect: 'the host agents connect to' });
+    const port = cs?.int('port', { min: 1, max: 65535, fallback: 5432 });
+    const database = cs?.string('database', { pattern: /^[\x21-\x7e]{1,63}$/, expect: 'a database name' });
+    cs?.done();
     vs.done();
-    if (b && role) vaultDynamic = { backend: b, role };
+    if (b && role && host && port !== undefined && database) vaultDynamic = { backend: b, role, connection: { host: host.replace(/^\[|\]$/g, ''), port, database } };
   }
   const defaultTtlMs = duration(s, 'default_ttl', postgres?.ttlMs ?? 300_000)!;
   const maxTtlMs = duration(s, 'max_ttl', Math.max(defaultTtlMs, 3_600_000))!;

@@ -135,6 +135,11 @@ export interface VaultDynamicActionConfig {
   backend: string;
   /** The Vault database role. */
   role: string;
+  /**
+   * Where agents connect with the login (Vault's creds response carries only
+   * username and password): the `database_credential` host, port and database.
+   */
+  connection: { host: string; port: number; database: string };
 }
 
 export interface ActionConfig {

@@ -23,7 +23,7 @@ const good = (): Raw => ({
     'tickets.update': {
       http: { base_url: 'https://helpdesk.example.com/api', methods: ['PUT'], paths: ['/tickets/{id}'], auth: { bearer: 'crm-token' } },
     },
-    'reporting.db': { vault_dynamic: { backend: 'vault', role: 'readonly' } },
+    'reporting.db': { vault_dynamic: { backend: 'vault', role: 'readonly', connection: { host: 'db.internal', database: 'app' } } },
   },
   agents: { 'support-bot': { id: 'spiffe://example.org/agent/support-bot', groups: ['support'] } },
   policies: 'policies/',
@@ -65,7 +65,7 @@ describe('config: vault and aws-secrets-manager backends', () => {
     assert.ok(a.kind === 'aws-secrets-manager' && a.region === 'eu-west-1' && a.endpoint === undefined && a.cacheTtlMs === 30_000);
     assert.deepEqual(c.secrets['crm-token'], { name: 'crm-token', backend: 'vault', ref: 'app/crm', field: 'token' });
     assert.deepEqual(c.secrets['stripe-key'], { name: 'stripe-key', backend: 'aws', ref: 'prod/stripe', field: 'api_key' });
-    assert.deepEqual(c.actions['reporting.db']!.vaultDynamic, { backend: 'vault', role: 'readonly' });
+    assert.deepEqual(c.actions['reporting.db']!.vaultDynamic, { backend: 'vault', role: 'readonly', connection: { host: 'db.internal', port: 5432, database: 'app' } });
   });
 
   it('vault auth is exactly one of token_file or approle { role_id, secret_id_file }', () => {
@@ -118,18 +118,18 @@ describe('config: vault and aws-secrets-manager backends', () => {
 
   it('vault_dynamic must name a vault backend and one role (no other Vault path)', () => {
     let raw = good();
-    actions(raw)['reporting.db'] = { vault_dynamic: { backend: 'aws', role: 'readonly' } };
+    actions(raw)['reporting.db'] = { vault_dynamic: { backend: 'aws', role: 'readonly', connection: { host: 'db', database: 'app' } } };
     assert.match(problemAt(raw, 'actions.reporting.db.vault_dynamic.backend'), /kind vault/);
     for (const role of ['../sys/leases', 'readonly/extra', 'a b', '']) {
       raw = good();
-      actions(raw)['reporting.db'] = { vault_dynamic: { backend: 'vault', role } };
+      actions(raw)['reporting.db'] = { vault_dynamic: { backend: 'vault', role, connection: { host: 'db', database: 'app' } } };
       assert.match(problemAt(raw, 'actions.reporting.db.vault_dynamic.role'), /role name|non-empty/, role);
     }
     raw = good();
-    actions(raw)['reporting.db'] = { vault_dynamic: { backend: 'vault', role: 'readonly', path: 'sys/raw' } };
+    actions(raw)['reporting.db'] = { vault_dynamic: { backend: 'vault', role: 'readonly', path: 'sys/raw', connection: { host: 'db', database: 'app' } } };
     assert.match(problemAt(raw, 'actions.reporting.db.vault_dynamic.path'), /unknown key/);
     raw = good();
-    actions(raw)['reporting.db'] = { vault_dynamic: { backend: 'vault', role: 'r' }, http: (actions(good())['tickets.update']!)['http'] };
+    actions(raw)['reporting.db'] = { vault_dynamic: { backend: 'vault', role: 'r', connection: { host: 'db', database: 'app' } }, http: (actions(good())['tickets.update']!)['http'] };
     assert.match(problemAt(raw, 'actions.reporting.db'), /exactly one of http, postgres or vault_dynamic/);
   });
 });
