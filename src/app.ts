@@ -9,12 +9,13 @@ import { InvokesInFlight } from './broker/invokes-in-flight';
 import { ByteBudget } from './brokered-http/response-budget';
 import { DenialFolder } from './broker/denial-folder';
 import { LeaseService, leaseDraft } from './broker/lease-service';
-import { SecretResolver } from './broker/secret-resolver';
 import type { Resolver } from './brokered-http';
 import type { Ledger } from './evidence/ledger/ledger';
 import { settleOpenIntents } from './evidence/ledger/unknown-outcomes';
 import { openEvidence } from './evidence/ledger/wire';
 import { BrokerError } from './lib/errors';
+import { BackendRegistry, type RemoteBackendFactories } from './backends/registry';
+import { remoteBackendFactories } from './backends/remote';
 import { evidenceHandlers } from './transport/grpc/handlers/evidence-handlers';
 import { evidenceKeyHandlers } from './transport/grpc/handlers/evidence-key-handlers';
 import { keyFilesOf as evidenceKeyFilesOf } from './evidence/ledger/key-history';
@@ -45,6 +46,8 @@ export interface AppOptions {
   reaperIntervalMs?: number;
   /** Connection timeouts on both ports; default CONNECTION_TIMEOUTS (tests shorten them). */
   connectionTimeouts?: Partial<ConnectionTimeouts>;
+  /** How remote backends (vault, aws-secrets-manager) are opened; the real clients by default. */
+  backendFactories?: RemoteBackendFactories;
 }
 
 export interface App {
@@ -60,6 +63,8 @@ export interface App {
   healthPort?: number;
   /** grpc.health.v1 (both ports). */
   health: HealthService;
+  /** Every configured backend, with its breaker and the read cache. */
+  backends: BackendRegistry;
   /** Brokered calls in flight (limits.invokes_in_flight, server.invokes_in_flight). */
   inFlight: InvokesInFlight;
   /** Buffered upstream response bytes (server.buffered_response_bytes). */
@@ -149,7 +154,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     ? new DenialFolder({ sink: ledger, clock, log, bytesPerMinute: (a) => (config.agents[a] ?? config).limits.evidenceBytesPerMinute })
     : undefined;
   const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}) });
-  const secrets = new SecretResolver({ config, clock });
+  const secrets = new BackendRegistry({ config, clock, log, factories: opts.backendFactories ?? remoteBackendFactories });
   // Bounded work in flight (per agent and daemon-wide) and the daemon-wide buffer for upstream responses.
   const inFlight = new InvokesInFlight(config.server.invokesInFlight);
   const responseBudget = new ByteBudget(config.server.bufferedResponseBytes);
@@ -187,6 +192,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     await store.close();
     throw new StartupError(`cannot listen on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`);
   }
+  // A backend's breaker state is its health (secretbroker.backend.<name>): SERVING only while closed.
+  secrets.onStateChange = (backend, state) => grpcServers.health.set(`secretbroker.backend.${backend}`, state === 'closed' ? 'SERVING' : 'NOT_SERVING');
   reaper.start();
   denials?.start();
   log.info({ port: grpcServers.port, health_port: grpcServers.healthPort }, 'secret-broker listening (mTLS)');
@@ -200,6 +207,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     reaper,
     port: grpcServers.port,
     health: grpcServers.health,
+    backends: secrets,
     inFlight,
     responseBudget,
     ...(grpcServers.healthPort !== undefined ? { healthPort: grpcServers.healthPort } : {}),

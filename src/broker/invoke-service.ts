@@ -15,7 +15,7 @@ import type { DenialFolder } from './denial-folder';
 import { LateEvidence } from './late-evidence';
 import { checkPolicyLifetime, checkPolicyUses, decisionDraft, effectiveStatus, type LeaseService, type TrustView } from './lease-service';
 import { checkParams, checkParamsAgree, checkPurpose, checkResource, checkStatedResource, renderResource } from './request-validation';
-import type { SecretResolver } from './secret-resolver';
+import type { ResolvedSecret } from '../backends/registry';
 import type { Json } from './struct';
 
 export interface InvokeInput {
@@ -43,7 +43,8 @@ export interface InvokeServiceDeps {
   store: Store;
   leases: LeaseService;
   specs: ReadonlyMap<string, HttpActionSpec>;
-  secrets: SecretResolver;
+  /** Reads the secret a call injects (the backend registry). */
+  secrets: { resolve(secretName: string): Promise<ResolvedSecret> };
   clock: Clock;
   /** Where lease ids come from (one IdSource, built by the composition root). */
   ids: LeaseIds;
@@ -174,8 +175,12 @@ export class InvokeService {
     const outcomeBase = { type: 'invoke.result', agent: agent.name, action: lease.action, lease: { id: lease.id, use: used.useNumber } } as const;
     let response: BrokeredResponse;
     let secret: SecretValue | undefined;
+    // Which version of which secret was injected (never the value): evidence names it.
+    let injected: Record<string, unknown> | undefined;
     try {
-      secret = await this.deps.secrets.resolve(spec.auth.secret);
+      const read = await this.deps.secrets.resolve(spec.auth.secret);
+      secret = read.value;
+      injected = { name: spec.auth.secret, backend: read.backend, version: read.version, ...(read.versionId !== undefined ? { version_id: read.versionId } : {}) };
       response = await sendCall(prepared, spec, secret, {
         idempotencyKey,
         clock: this.deps.clock,
@@ -185,7 +190,7 @@ export class InvokeService {
         ...(signal ? { signal } : {}),
       });
     } catch (err) {
-      const failed: EvidenceDraft = { ...outcomeBase, outcome: 'error', error: err instanceof BrokerError ? err.kind : 'internal', ...(secret ? {} : { sent: false }) };
+      const failed: EvidenceDraft = { ...outcomeBase, outcome: 'error', error: err instanceof BrokerError ? err.kind : 'internal', ...(secret ? {} : { sent: false }), ...(injected ? { secret: injected } : {}) };
       await this.deps.evidence?.append([failed]).catch((e: unknown) => {
         log.error({ err: e, lease_id: lease.id, use: used.useNumber }, 'could not record invoke.result; retrying in the background');
         this.retryResult(failed, log);
@@ -203,6 +208,7 @@ export class InvokeService {
       response_digest: `sha256:${resultDigest}`,
       latency_ms: response.latencyMs,
       redactions: response.scrubbed,
+      ...(injected ? { secret: injected } : {}),
     };
     let result: EvidenceRef | undefined;
     try {

@@ -44,6 +44,13 @@ export class HealthService {
     return this.statuses.get(name);
   }
 
+  /** Sets one known name (a backend's breaker) and tells its watchers; an unknown name is ignored. */
+  set(name: string, status: ServingStatus): void {
+    if (!this.statuses.has(name) || this.statuses.get(name) === status) return;
+    this.statuses.set(name, status);
+    for (const w of this.watchers) if (w.name === name) w.call.write({ status });
+  }
+
   /** Sets every known name (a daemon-wide change, such as shutdown) and tells the watchers. */
   setAll(status: ServingStatus): void {
     for (const name of this.statuses.keys()) this.statuses.set(name, status);

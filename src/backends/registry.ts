@@ -1,0 +1,217 @@
+import type { AwsBackendConfig, BackendConfig, BackendResilience, BrokerConfig, SecretConfig, VaultBackendConfig } from '../config/config-types';
+import type { Clock } from '../lib/clock';
+import { BrokerError } from '../lib/errors';
+import type { Logger } from '../lib/logger';
+import type { DynamicCredentialBackend, SecretVersion, StaticSecretBackend } from './backend';
+import { CircuitBreaker, type BreakerState } from './circuit-breaker';
+import { openLocalBackend } from './local';
+import { SecretCache } from './secret-cache';
+
+/** A secret read for one brokered call: the value and which version of it (recorded in evidence). */
+export interface ResolvedSecret {
+  value: SecretVersion['value'];
+  /** The configured backend name. */
+  backend: string;
+  version: number;
+  /** The store's own id of that version, when it has one (AWS VersionId). */
+  versionId?: string;
+}
+
+/** What a configured backend opens into: a static store, a credential minter, or both (Vault). */
+export interface OpenedBackend {
+  static?: StaticSecretBackend;
+  dynamic?: DynamicCredentialBackend;
+  health(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens the remote kinds; the composition root passes the real ones, tests may pass others. */
+export interface RemoteBackendFactories {
+  vault?: (cfg: VaultBackendConfig, deps: { clock: Clock; log: Logger }) => OpenedBackend;
+  aws?: (cfg: AwsBackendConfig, deps: { clock: Clock; log: Logger }) => OpenedBackend;
+}
+
+export interface BackendRegistryDeps {
+  config: Pick<BrokerConfig, 'secrets' | 'backends' | 'devMode'>;
+  clock: Clock;
+  log: Logger;
+  factories?: RemoteBackendFactories;
+}
+
+const NO_RESILIENCE: BackendResilience = Object.freeze({ cacheTtlMs: 0, timeoutMs: 0, breakerFailures: 0, breakerOpenMs: 0 });
+
+interface Slot {
+  cfg: BackendConfig;
+  /** Opened on first use (a daemon whose store is not there yet still starts). */
+  opened?: Promise<OpenedBackend>;
+  breaker?: CircuitBreaker;
+  probe?: NodeJS.Timeout;
+}
+
+/**
+ * Every configured backend, opened lazily, each behind its own circuit breaker
+ * (remote kinds), with one in-memory cache of static reads. A backend that is
+ * down fails only its own secrets (UNAVAILABLE, no backend text: the log has
+ * the detail); an open breaker is probed in the background, so service resumes
+ * without a restart when the store returns.
+ */
+export class BackendRegistry {
+  readonly #slots = new Map<string, Slot>();
+  readonly #cache: SecretCache;
+  #closed = false;
+  /** Told when a backend's breaker changes state (health service). */
+  onStateChange: ((backend: string, state: BreakerState) => void) | undefined;
+
+  constructor(private readonly deps: BackendRegistryDeps) {
+    this.#cache = new SecretCache({ clock: deps.clock });
+    for (const cfg of Object.values(deps.config.backends)) {
+      const slot: Slot = { cfg };
+      const r = resilienceOf(cfg);
+      if (r.breakerFailures > 0) {
+        slot.breaker = new CircuitBreaker({
+          name: cfg.name,
+          failures: r.breakerFailures,
+          openMs: r.breakerOpenMs,
+          clock: deps.clock,
+          onChange: (state, previous) => this.#changed(slot, state, previous),
+        });
+      }
+      this.#slots.set(cfg.name, slot);
+    }
+  }
+
+  /** The breaker state of each backend that has one. */
+  states(): Record<string, BreakerState> {
+    const out: Record<string, BreakerState> = {};
+    for (const [name, s] of this.#slots) if (s.breaker) out[name] = s.breaker.state;
+    return out;
+  }
+
+  /** Reads a configured secret for one call. The caller wipes the value. */
+  async resolve(secretName: string): Promise<ResolvedSecret> {
+    const s = this.deps.config.secrets[secretName];
+    if (!s) throw new BrokerError('internal', `secret ${secretName} is not configured`);
+    const slot = this.#slots.get(s.backend);
+    if (!slot) throw new BrokerError('internal', `backend ${s.backend} is not configured`);
+    const key = SecretCache.key(secretName, s.version, s.field);
+    const cached = this.#cache.get(key);
+    if (cached) return resolved(s, cached);
+    const v = await this.#read(slot, s);
+    this.#cache.set(key, secretName, v, resilienceOf(slot.cfg).cacheTtlMs);
+    return resolved(s, v);
+  }
+
+  /** Drops the cached reads of one configured secret (rotation calls it after a write). */
+  invalidate(secretName: string): void {
+    this.#cache.invalidate(secretName);
+  }
+
+  /** The credential minter of a backend (Vault database secrets), behind its breaker. */
+  async dynamic(backendName: string): Promise<DynamicCredentialBackend> {
+    const slot = this.#slots.get(backendName);
+    if (!slot) throw new BrokerError('internal', `backend ${backendName} is not configured`);
+    const b = await this.#open(slot);
+    if (!b.dynamic) throw new BrokerError('internal', `backend ${backendName} does not mint credentials`);
+    return b.dynamic;
+  }
+
+  /** Runs one call to a backend through its breaker, mapping failures to our own words. */
+  async call<T>(backendName: string, what: string, fn: (b: OpenedBackend) => Promise<T>): Promise<T> {
+    const slot = this.#slots.get(backendName);
+    if (!slot) throw new BrokerError('internal', `backend ${backendName} is not configured`);
+    return this.#guarded(slot, what, async () => fn(await this.#open(slot)));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#cache.clear();
+    for (const slot of this.#slots.values()) {
+      if (slot.probe) clearTimeout(slot.probe);
+      await slot.opened?.then((b) => b.close()).catch(() => undefined);
+      delete slot.opened;
+    }
+  }
+
+  async #read(slot: Slot, s: SecretConfig): Promise<SecretVersion> {
+    return this.#guarded(slot, `secret ${s.name}`, async () => {
+      const b = await this.#open(slot);
+      if (!b.static) throw new BrokerError('internal', `backend ${slot.cfg.name} holds no static secrets`);
+      return b.static.get(s.ref, { ...(s.version !== undefined ? { version: s.version } : {}), ...(s.field !== undefined ? { field: s.field } : {}) });
+    }, s.name);
+  }
+
+  async #guarded<T>(slot: Slot, what: string, fn: () => Promise<T>, secretName?: string): Promise<T> {
+    if (this.#closed) throw new BrokerError('unavailable', `backend ${slot.cfg.name} is unavailable (the broker is stopping)`);
+    try {
+      return slot.breaker ? await slot.breaker.run(fn) : await fn();
+    } catch (cause) {
+      // The detail (a vendor's text) goes to the log only; the caller gets our own words.
+      this.deps.log.warn({ err: cause, backend: slot.cfg.name, what }, 'backend call failed');
+      const kind = cause instanceof BrokerError ? cause.kind : 'unavailable';
+      if (kind === 'not_found' || kind === 'failed_precondition' || kind === 'invalid_argument' || kind === 'permission_denied') {
+        throw new BrokerError('failed_precondition', secretName ? `the broker cannot read secret ${secretName}` : `backend ${slot.cfg.name} refused ${what}`, { cause });
+      }
+      throw new BrokerError('unavailable', secretName ? `secret backend ${slot.cfg.name} is unavailable` : `backend ${slot.cfg.name} is unavailable`, { cause });
+    }
+  }
+
+  #open(slot: Slot): Promise<OpenedBackend> {
+    if (!slot.opened) {
+      const p = this.#openNow(slot.cfg);
+      slot.opened = p;
+      // A failed open is tried again on the next use.
+      p.catch(() => {
+        if (slot.opened === p) delete slot.opened;
+      });
+    }
+    return slot.opened;
+  }
+
+  async #openNow(cfg: BackendConfig): Promise<OpenedBackend> {
+    const { clock, log, factories } = this.deps;
+    switch (cfg.kind) {
+      case 'local': {
+        const b = await openLocalBackend({ name: cfg.name, path: cfg.path, keyFile: cfg.keyFile, clock, allowInsecurePermissions: this.deps.config.devMode });
+        return { static: b, health: () => b.health(), close: () => b.close() };
+      }
+      case 'vault':
+        if (!factories?.vault) throw new BrokerError('internal', `backend kind vault is not available in this build`);
+        return factories.vault(cfg, { clock, log: log.child({ backend: cfg.name }) });
+      case 'aws-secrets-manager':
+        if (!factories?.aws) throw new BrokerError('internal', `backend kind aws-secrets-manager is not available in this build`);
+        return factories.aws(cfg, { clock, log: log.child({ backend: cfg.name }) });
+      default:
+        throw new BrokerError('internal', `backend kind ${cfg.kind} is not built yet`);
+    }
+  }
+
+  #changed(slot: Slot, state: BreakerState, previous: BreakerState): void {
+    const log = this.deps.log;
+    if (state === 'open') log.error({ backend: slot.cfg.name, previous }, 'backend circuit open: its requests fail at once until a probe succeeds');
+    else log.info({ backend: slot.cfg.name, state, previous }, `backend circuit ${state.replace('_', '-')}`);
+    this.onStateChange?.(slot.cfg.name, state);
+    if (state === 'open') this.#scheduleProbe(slot);
+  }
+
+  /** While open, a health probe after each open period: its success closes the circuit without waiting for traffic. */
+  #scheduleProbe(slot: Slot): void {
+    if (slot.probe || this.#closed || !slot.breaker) return;
+    const r = resilienceOf(slot.cfg);
+    slot.probe = setTimeout(() => {
+      delete slot.probe;
+      if (this.#closed || slot.breaker?.state === 'closed') return;
+      this.#guarded(slot, 'health probe', async () => (await this.#open(slot)).health()).catch(() => {
+        if (slot.breaker?.state !== 'closed') this.#scheduleProbe(slot);
+      });
+    }, r.breakerOpenMs);
+    slot.probe.unref();
+  }
+}
+
+function resilienceOf(cfg: BackendConfig): BackendResilience {
+  return cfg.kind === 'vault' || cfg.kind === 'aws-secrets-manager' ? cfg : NO_RESILIENCE;
+}
+
+function resolved(s: SecretConfig, v: SecretVersion): ResolvedSecret {
+  return { value: v.value, backend: s.backend, version: v.version, ...(v.versionId !== undefined ? { versionId: v.versionId } : {}) };
+}
