@@ -8,6 +8,8 @@ import { InvokeService, type InvokeHooks } from './broker/invoke-service';
 import { InvokesInFlight } from './broker/invokes-in-flight';
 import { ByteBudget } from './brokered-http/response-budget';
 import { DenialFolder } from './broker/denial-folder';
+import { CredentialRevoker } from './broker/credential-revoker';
+import { NO_DYNAMIC_CREDENTIALS, type DynamicCredentialSource } from './broker/dynamic-credentials';
 import { LeaseService, leaseDraft } from './broker/lease-service';
 import { SecretResolver } from './broker/secret-resolver';
 import type { Resolver } from './brokered-http';
@@ -45,6 +47,12 @@ export interface AppOptions {
   reaperIntervalMs?: number;
   /** Connection timeouts on both ports; default CONNECTION_TIMEOUTS (tests shorten them). */
   connectionTimeouts?: Partial<ConnectionTimeouts>;
+  /**
+   * Where dynamic credential backends come from (vault_dynamic actions). Without
+   * one, such actions fail UNAVAILABLE ("backend not available") and credentials
+   * owed a revocation stay revoke_failed. Tests inject a fault injector here.
+   */
+  dynamicCredentials?: DynamicCredentialSource;
 }
 
 export interface App {
@@ -148,7 +156,11 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const denials = ledger
     ? new DenialFolder({ sink: ledger, clock, log, bytesPerMinute: (a) => (config.agents[a] ?? config).limits.evidenceBytesPerMinute })
     : undefined;
-  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}) });
+  const credentialSource = opts.dynamicCredentials ?? NO_DYNAMIC_CREDENTIALS;
+  // Revokes the credentials ended leases owe upstream, retrying failures (resumed after a restart).
+  const revoker = new CredentialRevoker({ store, source: credentialSource, clock, log, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}) });
+  const credentials = { credentials: { source: credentialSource, revoker } };
+  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}), ...credentials });
   const secrets = new SecretResolver({ config, clock });
   // Bounded work in flight (per agent and daemon-wide) and the daemon-wide buffer for upstream responses.
   const inFlight = new InvokesInFlight(config.server.invokesInFlight);
@@ -188,6 +200,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     throw new StartupError(`cannot listen on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`);
   }
   reaper.start();
+  revoker.start();
   denials?.start();
   log.info({ port: grpcServers.port, health_port: grpcServers.healthPort }, 'secret-broker listening (mTLS)');
   return {
@@ -205,6 +218,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     ...(grpcServers.healthPort !== undefined ? { healthPort: grpcServers.healthPort } : {}),
     close: async () => {
       await reaper.stop();
+      await revoker.stop();
       await grpcServers.shutdown();
       await secrets.close();
       await denials?.stop();
