@@ -170,7 +170,11 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     store,
     clock,
     log,
-    ...(ledger ? { onExpired: (l) => leases.recordEnded(leaseDraft('lease.expired', l), log) } : {}),
+    // Expiry is recorded first; then the credential an expired lease carries is owed a revocation.
+    onExpired: async (l) => {
+      if (ledger) await leases.recordEnded(leaseDraft('lease.expired', l), log);
+      revoker.owe(l, { by: 'broker' });
+    },
   }, opts.reaperIntervalMs);
   try {
     // Leases that expired while the daemon was down are expired before it serves.

@@ -43,11 +43,13 @@ interface Unstored {
 const MAX_UNSTORED = 10_000;
 const BATCH = 200;
 /**
- * A lease a request revoked is revoked upstream by that request; the retry loop
- * leaves it alone this long (it takes over after a crash in between), so the
- * entry names who ended it. Expired and revoke_failed leases are the loop's at once.
+ * A lease that just ended is revoked upstream by whoever ended it: the request
+ * (agent or operator) itself, or the loop once the reaper has recorded its
+ * expiry (`owe`). The loop leaves other freshly ended leases alone this long,
+ * so entries keep their order and name who ended the lease; after a crash in
+ * between it takes them over. revoke_failed leases are the loop's at once.
  */
-const REQUEST_GRACE_MS = 60_000;
+const FRESH_GRACE_MS = 60_000;
 
 /**
  * Revokes the dynamic credential of every lease that ends (invariant 4), after
@@ -78,6 +80,16 @@ export class CredentialRevoker {
   async revokeEnded(lease: LeaseRecord, end: LeaseEnd, log: Logger): Promise<LeaseRecord> {
     if (!lease.credential || lease.credentialRevokedAt !== undefined || lease.status === 'active' || lease.status === 'exhausted') return lease;
     return this.inFlight.get(lease.id) ?? this.attempt(lease, end, log);
+  }
+
+  /**
+   * A lease that ended without a request to revoke its credential (the reaper
+   * expired it, after recording that): the retry loop revokes it at its next
+   * pass, with the others, a few at a time.
+   */
+  owe(lease: LeaseRecord, end: LeaseEnd): void {
+    if (!lease.credential || this.backoff.has(lease.id)) return;
+    this.backoff.set(lease.id, { attempts: 0, nextAt: 0, by: end.by });
   }
 
   /**
@@ -113,7 +125,7 @@ export class CredentialRevoker {
     const due: Array<() => Promise<unknown>> = [];
     for (const l of owed) {
       if (this.inFlight.has(l.id) || (this.backoff.get(l.id)?.nextAt ?? 0) > now) continue;
-      if (l.status === 'revoked' && !this.backoff.has(l.id) && l.updatedAt > now - REQUEST_GRACE_MS) continue;
+      if (l.status !== 'revoke_failed' && !this.backoff.has(l.id) && l.updatedAt > now - FRESH_GRACE_MS) continue;
       due.push(() => this.attempt(l, { by: this.backoff.get(l.id)?.by ?? 'broker' }, this.deps.log));
     }
     for (const u of this.unstored.values()) {

@@ -217,6 +217,8 @@ describe('dynamic credential leases over the real daemon and mTLS', function () 
     assert.equal(entry!.lease_end, 'expired');
     assert.equal(entry!.by, 'broker');
     assert.equal((await getLease(e.leaseId)).status, 'EXPIRED');
+    const order = (await entries()).filter((x) => x.lease?.id === e.leaseId).map((x) => x.type);
+    assert.deepEqual(order, ['lease.issued', 'lease.expired', 'credential.revoked'], 'the expiry is recorded before the credential goes');
   });
 
   it('a failed revocation shows REVOKE_FAILED, is retried with backoff until it succeeds, and then the lease is REVOKED', async () => {
@@ -281,6 +283,21 @@ describe('dynamic credential leases over the real daemon and mTLS', function () 
     assert.ok(vault.calls.revoke.length > before);
     assert.equal(vault.forLease(lease.leaseId)!.revoked, true);
     assert.equal((await credentialRevoked(lease.leaseId)).length, 1);
+  });
+
+  it('a lease a stopped daemon ended but never revoked upstream is revoked by the next one', async () => {
+    const { lease } = await grant();
+    // As if the daemon stopped between ending the lease and revoking its credential.
+    await b().app.store.endLease(lease.leaseId, 'revoked', 'agent', clock.now());
+    await broker!.close();
+    await start();
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(vault.calls.revoke.length, 0, 'a freshly ended lease is left to whoever ended it for a while');
+    clock.advance(60_001);
+    await until('the new daemon to revoke it', async () => (await credentialRevoked(lease.leaseId)).length === 1);
+    assert.equal(vault.forLease(lease.leaseId)!.revoked, true);
+    assert.equal((await credentialRevoked(lease.leaseId))[0]!.by, 'broker');
+    assert.equal((await getLease(lease.leaseId)).status, 'REVOKED');
   });
 
   it('Invoke on a dynamic action is refused FAILED_PRECONDITION before any decision or use', async () => {
