@@ -8,6 +8,8 @@ import { InvokeService, type InvokeHooks } from './broker/invoke-service';
 import { InvokesInFlight } from './broker/invokes-in-flight';
 import { ByteBudget } from './brokered-http/response-budget';
 import { DenialFolder } from './broker/denial-folder';
+import { CredentialRevoker } from './broker/credential-revoker';
+import type { DynamicCredentialSource } from './broker/dynamic-credentials';
 import { LeaseService, leaseDraft } from './broker/lease-service';
 import type { Resolver } from './brokered-http';
 import type { Ledger } from './evidence/ledger/ledger';
@@ -48,6 +50,11 @@ export interface AppOptions {
   connectionTimeouts?: Partial<ConnectionTimeouts>;
   /** How remote backends (vault, aws-secrets-manager) are opened; the real clients by default. */
   backendFactories?: RemoteBackendFactories;
+  /**
+   * Where dynamic credential backends come from (vault_dynamic actions); the
+   * configured backends by default. Tests inject a fault injector here.
+   */
+  dynamicCredentials?: DynamicCredentialSource;
 }
 
 export interface App {
@@ -153,8 +160,12 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const denials = ledger
     ? new DenialFolder({ sink: ledger, clock, log, bytesPerMinute: (a) => (config.agents[a] ?? config).limits.evidenceBytesPerMinute })
     : undefined;
-  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}) });
   const secrets = new BackendRegistry({ config, clock, log, factories: opts.backendFactories ?? remoteBackendFactories });
+  const credentialSource = opts.dynamicCredentials ?? secrets.credentialSource(config.actions);
+  // Revokes the credentials ended leases owe upstream, retrying failures (resumed after a restart).
+  const revoker = new CredentialRevoker({ store, source: credentialSource, clock, log, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}) });
+  const credentials = { credentials: { source: credentialSource, revoker } };
+  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}), ...credentials });
   // Bounded work in flight (per agent and daemon-wide) and the daemon-wide buffer for upstream responses.
   const inFlight = new InvokesInFlight(config.server.invokesInFlight);
   const responseBudget = new ByteBudget(config.server.bufferedResponseBytes);
@@ -163,7 +174,11 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     store,
     clock,
     log,
-    ...(ledger ? { onExpired: (l) => leases.recordEnded(leaseDraft('lease.expired', l), log) } : {}),
+    // Expiry is recorded first; then the credential an expired lease carries is owed a revocation.
+    onExpired: async (l) => {
+      if (ledger) await leases.recordEnded(leaseDraft('lease.expired', l), log);
+      revoker.owe(l, { by: 'broker' });
+    },
   }, opts.reaperIntervalMs);
   try {
     // Leases that expired while the daemon was down are expired before it serves.
@@ -195,6 +210,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   // A backend's breaker state is its health (secretbroker.backend.<name>): SERVING only while closed.
   secrets.onStateChange = (backend, state) => grpcServers.health.set(`secretbroker.backend.${backend}`, state === 'closed' ? 'SERVING' : 'NOT_SERVING');
   reaper.start();
+  revoker.start();
   denials?.start();
   log.info({ port: grpcServers.port, health_port: grpcServers.healthPort }, 'secret-broker listening (mTLS)');
   return {
@@ -213,6 +229,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     ...(grpcServers.healthPort !== undefined ? { healthPort: grpcServers.healthPort } : {}),
     close: async () => {
       await reaper.stop();
+      await revoker.stop();
       await grpcServers.shutdown();
       await secrets.close();
       await denials?.stop();

@@ -1,4 +1,5 @@
-import type { AwsBackendConfig, BackendConfig, BackendResilience, BrokerConfig, SecretConfig, VaultBackendConfig } from '../config/config-types';
+import type { DynamicCredentialSource } from '../broker/dynamic-credentials';
+import type { ActionConfig, AwsBackendConfig, BackendConfig, BackendResilience, BrokerConfig, SecretConfig, VaultBackendConfig } from '../config/config-types';
 import type { Clock } from '../lib/clock';
 import { BrokerError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
@@ -106,13 +107,41 @@ export class BackendRegistry {
     this.#cache.invalidate(secretName);
   }
 
-  /** The credential minter of a backend (Vault database secrets), behind its breaker. */
-  async dynamic(backendName: string): Promise<DynamicCredentialBackend> {
-    const slot = this.#slots.get(backendName);
-    if (!slot) throw new BrokerError('internal', `backend ${backendName} is not configured`);
-    const b = await this.#open(slot);
-    if (!b.dynamic) throw new BrokerError('internal', `backend ${backendName} does not mint credentials`);
-    return b.dynamic;
+  /**
+   * The credential minters (Vault database secrets) for the lease service:
+   * each call opens its backend on first use and goes through its breaker.
+   */
+  credentialSource(actions: Readonly<Record<string, ActionConfig>>): DynamicCredentialSource {
+    const minters = new Map<string, DynamicCredentialBackend>();
+    for (const [name, slot] of this.#slots) if (slot.cfg.kind === 'vault') minters.set(name, this.#minter(slot));
+    return {
+      forAction: (action) => {
+        const a = actions[action.name] ?? action;
+        const backend = a.vaultDynamic ? minters.get(a.vaultDynamic.backend) : undefined;
+        return backend && a.vaultDynamic ? { backend, spec: { role: a.vaultDynamic.role, connection: a.vaultDynamic.connection } } : undefined;
+      },
+      byName: (name) => minters.get(name),
+    };
+  }
+
+  #minter(slot: Slot): DynamicCredentialBackend {
+    const name = slot.cfg.name;
+    const dynamicOf = async (): Promise<DynamicCredentialBackend> => {
+      const b = await this.#open(slot);
+      if (!b.dynamic) throw new BrokerError('internal', `backend ${name} does not mint credentials`);
+      return b.dynamic;
+    };
+    return {
+      kind: slot.cfg.kind,
+      name,
+      type: 'dynamic',
+      create: (spec, lease) => this.#guarded(slot, 'issuing a credential', async () => (await dynamicOf()).create(spec, lease)),
+      renew: (handle, lease) => this.#guarded(slot, 'renewing a credential', async () => (await dynamicOf()).renew(handle, lease)),
+      revoke: (handle) => this.#guarded(slot, 'revoking a credential', async () => (await dynamicOf()).revoke(handle)),
+      health: () => this.#guarded(slot, 'a health check', async () => (await this.#open(slot)).health()),
+      // The registry closes what it opened.
+      close: async () => undefined,
+    };
   }
 
   /** Runs one call to a backend through its breaker, mapping failures to our own words. */

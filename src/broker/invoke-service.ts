@@ -12,6 +12,7 @@ import type { SecretValue } from '../lib/secret-value';
 import type { Explanation, PolicyDecision } from '../policy';
 import type { Store } from '../store/store';
 import type { DenialFolder } from './denial-folder';
+import { credentialBackendOf } from './dynamic-credentials';
 import { LateEvidence } from './late-evidence';
 import { checkPolicyLifetime, checkPolicyUses, decisionDraft, effectiveStatus, type LeaseService, type TrustView } from './lease-service';
 import { checkParams, checkParamsAgree, checkPurpose, checkResource, checkStatedResource, renderResource } from './request-validation';
@@ -103,6 +104,7 @@ export class InvokeService {
     if (leased && req.action && req.action !== leased.action) throw failedPrecondition('action differs from the lease');
     const action = this.deps.config.actions[actionName];
     if (!action) throw invalidArgument('action', `"${actionName.slice(0, 64)}" is not a configured action`);
+    if (credentialBackendOf(action)) throw failedPrecondition(`${actionName} hands out a database credential; it has no brokered call`);
     const spec = this.deps.specs.get(actionName);
     if (!spec) throw invalidArgument('action', `${actionName} is not an HTTP action; request a lease for its credential instead`);
 

@@ -1,3 +1,4 @@
+import type { DynamicCredential, IssuedCredential } from '../backends/backend';
 import type { AgentConfig, BrokerConfig } from '../config/config-types';
 import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledger/evidence-sink';
 import type { LeaseRecord, LeaseStatus } from '../leases/lease';
@@ -7,7 +8,9 @@ import type { LeaseIds } from '../lib/ids';
 import type { Logger } from '../lib/logger';
 import type { Explanation, PolicyDecision, PolicyEngine } from '../policy';
 import type { Store } from '../store/store';
+import type { CredentialRevoker } from './credential-revoker';
 import type { DenialFolder } from './denial-folder';
+import { backendFailure, backendNotAvailable, credentialBackendOf, handleRef, type DynamicCredentialSource } from './dynamic-credentials';
 import { LateEvidence } from './late-evidence';
 import { DEFAULT_INITIAL_TRUST_SCORE, tierFor, type Tier } from '../trust';
 import { checkParams, checkPurpose, checkResource, checkStatedResource, contextFromParams, renderResource } from './request-validation';
@@ -24,7 +27,15 @@ export interface LeaseRequestInput {
 }
 
 export type LeaseOutcome =
-  | { status: 'GRANTED'; lease: LeaseRecord; explanation: Explanation; decision: PolicyDecision; evidence?: EvidenceRef }
+  | {
+      status: 'GRANTED';
+      lease: LeaseRecord;
+      explanation: Explanation;
+      decision: PolicyDecision;
+      evidence?: EvidenceRef;
+      /** The dynamic credential minted for this lease: for the RequestLease response to its agent only, never stored. */
+      credential?: DynamicCredential;
+    }
   | { status: 'DENIED'; explanation: Explanation; decision: PolicyDecision; evidence?: EvidenceRef };
 
 export interface LeaseServiceDeps {
@@ -38,6 +49,8 @@ export interface LeaseServiceDeps {
   evidence?: EvidenceSink;
   /** Folds repeated identical denials (bounded evidence per agent). */
   denials?: DenialFolder;
+  /** Dynamic credentials: where backends are found, and who revokes what ended leases owe upstream. */
+  credentials?: { source: DynamicCredentialSource; revoker: CredentialRevoker };
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -168,10 +181,71 @@ export class LeaseService {
       tier: trust.tier,
       updatedAt: now,
     };
-    const refs = await this.issue(lease, decisionDraft(agent.name, action.name, resource, decision, trust), log);
-    log.info({ lease_id: lease.id, action: action.name, resource, expires_at: lease.expiresAt, max_uses: maxUses }, 'lease granted');
+    // A dynamic action mints its credential now, bound to this lease; the lease ends no later than it.
+    const issued = await this.mint(action, lease, log);
+    if (issued) {
+      lease.expiresAt = Math.min(lease.expiresAt, issued.expiresAt);
+      lease.credential = issued.handle;
+    }
+    let refs: EvidenceRef[] | undefined;
+    try {
+      refs = await this.issue(lease, decisionDraft(agent.name, action.name, resource, decision, trust), log, issued ? { leaseExtra: { credential: handleRef(issued.handle) } } : {});
+    } catch (err) {
+      if (issued) {
+        // Nothing was handed out: revoke what was minted before the error returns (retried if that fails).
+        issued.credential.password.wipe();
+        await this.deps.credentials?.revoker.discard(lease, log);
+      }
+      throw err;
+    }
+    log.info({ lease_id: lease.id, action: action.name, resource, expires_at: lease.expiresAt, max_uses: maxUses, ...(issued ? { credential: handleRef(issued.handle) } : {}) }, 'lease granted');
     const ref = refs?.[1];
-    return { status: 'GRANTED', lease, explanation: decision.explanation, decision, ...(ref ? { evidence: ref } : {}) };
+    return { status: 'GRANTED', lease, explanation: decision.explanation, decision, ...(ref ? { evidence: ref } : {}), ...(issued ? { credential: issued.credential } : {}) };
+  }
+
+  /** For an action that hands out a credential: mints it for `lease` (undefined for any other action). */
+  private async mint(action: BrokerConfig['actions'][string], lease: LeaseRecord, log: Logger): Promise<IssuedCredential | undefined> {
+    const backendName = credentialBackendOf(action);
+    if (!backendName) return undefined;
+    const dyn = this.deps.credentials?.source.forAction(action);
+    if (!dyn) throw backendNotAvailable(backendName);
+    try {
+      return await dyn.backend.create(dyn.spec, {
+        leaseId: lease.id,
+        agent: lease.agent,
+        action: lease.action,
+        resource: lease.resource,
+        expiresAt: lease.expiresAt,
+        maxExpiresAt: lease.maxExpiresAt,
+      });
+    } catch (err) {
+      log.warn({ err, action: action.name, backend: backendName }, 'the backend could not issue a credential; nothing was granted');
+      throw backendFailure(backendName, `issue a credential for ${action.name}`, err);
+    }
+  }
+
+  /**
+   * Extends a lease's credential upstream before the lease: the backend's
+   * expiry (it may cap lower) bounds the renewal. A refusal renews nothing.
+   */
+  private async renewCredential(lease: LeaseRecord, expiresAt: number, log: Logger): Promise<number> {
+    const handle = lease.credential;
+    if (!handle) return expiresAt;
+    const backend = this.deps.credentials?.source.byName(handle.backend);
+    if (!backend) throw backendNotAvailable(handle.backend);
+    try {
+      const set = await backend.renew(handle, { leaseId: lease.id, expiresAt, maxExpiresAt: lease.maxExpiresAt });
+      return Math.min(expiresAt, set.expiresAt);
+    } catch (err) {
+      log.warn({ err, lease_id: lease.id, credential: handleRef(handle) }, 'the backend refused to renew a credential; the lease is not renewed');
+      throw backendFailure(handle.backend, 'renew the credential of this lease', err);
+    }
+  }
+
+  /** After a lease ended (authority first): its credential is revoked upstream, or shown revoke_failed and retried. */
+  private async endCredential(ended: LeaseRecord, by: string, log: Logger): Promise<LeaseRecord> {
+    if (!ended.credential || !this.deps.credentials) return ended;
+    return this.deps.credentials.revoker.revokeEnded(ended, { by }, log);
   }
 
   /**
@@ -237,7 +311,8 @@ export class LeaseService {
     // The @max_ttl of the policy in force now bounds the lease too, not only the one it was granted under.
     const policyEnd = checkPolicyLifetime(lease, decision, now);
     const ttlMs = ttlSeconds > 0 ? ttlSeconds * 1000 : action.defaultTtlMs;
-    const expiresAt = Math.min(now + ttlMs, lease.maxExpiresAt, policyEnd);
+    // A dynamic credential is renewed upstream first; the lease never outlives it.
+    const expiresAt = await this.renewCredential(lease, Math.min(now + ttlMs, lease.maxExpiresAt, policyEnd), log);
     const renewed = await this.renewRecorded(id, agent.name, expiresAt, now);
     if (!renewed) throw failedPrecondition('lease is no longer active');
     log.info({ lease_id: id, expires_at: renewed.expiresAt, max_expires_at: renewed.maxExpiresAt }, 'lease renewed');
@@ -263,13 +338,16 @@ export class LeaseService {
 
   async revoke(agent: AgentConfig, id: string, reason: string, log: Logger): Promise<LeaseRecord> {
     const lease = await this.get(agent, id);
+    // Ended already, its credential still owed upstream: try again now.
+    if (lease.status === 'revoke_failed' && lease.credential) return this.endCredential(lease, `agent:${agent.name}`, log);
     const ended = await this.deps.store.endLease(id, 'revoked', reason ? `agent: ${reason.slice(0, 200)}` : 'revoked by agent', this.deps.clock.now());
     if (ended) {
-      // Revocation takes away authority: it happens first, then it is recorded.
+      // Revocation takes away authority: it happens first, then it is recorded, then the credential goes.
       await this.recordEnded(leaseDraft('lease.revoked', ended, { by: `agent:${agent.name}` }), log);
       log.info({ lease_id: id }, 'lease revoked by agent');
+      return this.endCredential(ended, `agent:${agent.name}`, log);
     }
-    return ended ?? lease;
+    return lease;
   }
 
   async list(filter: { agent?: string; action?: string; statuses?: LeaseStatus[]; limit?: number }): Promise<LeaseRecord[]> {
@@ -282,10 +360,15 @@ export class LeaseService {
     const targets = await this.deps.store.listLeases({ ...filter, statuses: ['active', 'exhausted', 'revoke_failed'], limit: 10_000 });
     const out: LeaseRecord[] = [];
     for (const l of targets) {
+      if (l.status === 'revoke_failed' && l.credential) {
+        // Ended already, its credential still owed upstream: try again now (it stays revoke_failed if that fails).
+        out.push(await this.endCredential(l, `operator:${by}`, log));
+        continue;
+      }
       const ended = await this.deps.store.endLease(l.id, 'revoked', `operator ${by}: ${reason.slice(0, 200) || 'revoked'}`, now);
       if (ended) {
-        out.push(ended);
         await this.recordEnded(leaseDraft('lease.revoked', ended, { by: `operator:${by}` }), log);
+        out.push(await this.endCredential(ended, `operator:${by}`, log));
       }
     }
     log.info({ count: out.length, ...filter }, 'leases revoked by operator');

@@ -1,4 +1,14 @@
-/** A lease as stored. Times are ms since the epoch (from the Clock). */
+import type { CredentialHandle } from '../backends/backend';
+
+/**
+ * A lease as stored. Times are ms since the epoch (from the Clock).
+ *
+ * A lease that carries a dynamic credential (`credential`) ends in two steps:
+ * its status goes to revoked or expired (authority ends), then the credential
+ * is revoked upstream (`credentialRevokedAt` set). While that upstream
+ * revocation fails the status is `revoke_failed` (`endedAs` says what it ended
+ * as) and the broker retries; on success it returns to `endedAs`.
+ */
 export type LeaseStatus = 'active' | 'expired' | 'revoked' | 'exhausted' | 'revoke_failed';
 
 /** Declared context values: strings, or integers (amounts are integer cents). */
@@ -34,6 +44,12 @@ export interface LeaseRecord {
   tier: string;
   revokeReason?: string;
   updatedAt: number;
+  /** The dynamic credential minted for this lease (not secret: backend name and handle id). */
+  credential?: CredentialHandle;
+  /** When the credential was revoked upstream; unset while that is still owed. */
+  credentialRevokedAt?: number;
+  /** Set while status is revoke_failed: the terminal status the lease returns to once the credential is revoked. */
+  endedAs?: 'revoked' | 'expired';
 }
 
 export interface LeaseFilter {

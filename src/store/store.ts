@@ -28,6 +28,21 @@ export interface LeaseStore {
   listLeases(filter: LeaseFilter): Promise<LeaseRecord[]>;
   /** Marks active leases whose expiry has passed as expired and returns them. */
   expireDue(now: number, limit: number): Promise<LeaseRecord[]>;
+  /**
+   * The upstream revocation of an ended lease's credential failed: a revoked or
+   * expired lease with a credential still owed goes to revoke_failed,
+   * remembering what it ended as. Undefined when nothing changed.
+   */
+  markCredentialRevokeFailed(id: string, now: number): Promise<LeaseRecord | undefined>;
+  /**
+   * The credential of an ended lease (revoked, expired or revoke_failed) was
+   * revoked upstream: records when, and a revoke_failed lease returns to the
+   * status it ended as. Undefined when nothing was owed (already recorded, no
+   * credential, or the lease has not ended).
+   */
+  markCredentialRevoked(id: string, now: number): Promise<LeaseRecord | undefined>;
+  /** Ended leases whose credential is still owed an upstream revocation, least recently touched first. */
+  listCredentialRevocations(limit: number): Promise<LeaseRecord[]>;
 }
 
 /**

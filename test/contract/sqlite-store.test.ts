@@ -173,3 +173,33 @@ describe('sqlite store: migration 6 (lease decision params)', () => {
     }
   });
 });
+
+describe('sqlite store: migration 7 (dynamic credential handles)', () => {
+  it('leaves a lease stored before it with no credential (nothing owed), and refuses a handle that is not JSON', async () => {
+    const t = tempDir();
+    const file = path.join(t.dir, 'b.db');
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(file);
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT');
+    for (const m of SQLITE_MIGRATIONS.filter((x) => x.version <= 6)) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-01-01T00:00:00.000Z');
+    }
+    const old = lease();
+    db.prepare(`INSERT INTO leases (id, agent, action, resource, context, purpose, status, issued_at, expires_at, max_expires_at, max_uses, uses_left, policy_version, policy_ids, tier, updated_at)
+      VALUES (?, ?, ?, ?, ?, '', 'revoked', ?, ?, ?, 1, 1, 'v1', '["p1"]', 'standard', ?)`).run(old.id, old.agent, old.action, old.resource, JSON.stringify(old.context), old.issuedAt, old.expiresAt, old.maxExpiresAt, old.updatedAt);
+    db.close();
+    const s = new SqliteStore({ path: file });
+    try {
+      const got = (await s.getLease(old.id))!;
+      assert.equal(got.credential, undefined);
+      assert.equal(got.status, 'revoked');
+      assert.deepEqual(await s.listCredentialRevocations(10), []);
+      assert.throws(() => s.db.prepare(`UPDATE leases SET credential = 'not json' WHERE id = ?`).run(old.id), /CHECK constraint/);
+      assert.throws(() => s.db.prepare(`UPDATE leases SET ended_as = 'active' WHERE id = ?`).run(old.id), /CHECK constraint/);
+    } finally {
+      await s.close();
+      t.cleanup();
+    }
+  });
+});

@@ -137,6 +137,70 @@ export function storeContract(name: string, factory: () => StoreFactory): void {
       assert.equal(await store.endLease(l.id, 'revoked', 'again', 1_000_300), undefined, 'ending twice changes nothing');
     });
 
+    it('round-trips a dynamic credential handle through every update, and never needs a secret for it', async () => {
+      const credential = { backend: 'vault', id: 'database/creds/readonly/abc123', attributes: { role: 'readonly' } };
+      const l = lease({ credential, maxUses: 2, usesLeft: 2 });
+      await store.insertLease(l);
+      assert.deepEqual(await store.getLease(l.id), l);
+      assert.deepEqual((await store.renewLease(l.id, l.agent, 1_070_000, 1_000_100))!.credential, credential);
+      assert.deepEqual((await store.endLease(l.id, 'revoked', 't', 1_000_200))!.credential, credential);
+      assert.equal((await store.getLease(l.id))!.credentialRevokedAt, undefined);
+      const plain = lease();
+      await store.insertLease(plain);
+      assert.equal('credential' in (await store.getLease(plain.id))!, false, 'a lease without a credential has none');
+    });
+
+    it('owes an ended lease\'s credential a revocation until it is recorded; revoke_failed returns to what the lease ended as', async () => {
+      const credential = { backend: 'vault', id: 'h1' };
+      const revoked = lease({ credential });
+      const expired = lease({ credential, expiresAt: 1_010_000 });
+      const active = lease({ credential });
+      const plain = lease();
+      for (const l of [revoked, expired, active, plain]) await store.insertLease(l);
+      assert.deepEqual(await store.listCredentialRevocations(10), [], 'nothing has ended yet');
+      assert.equal(await store.markCredentialRevokeFailed(active.id, 1_000_050), undefined, 'an active lease is not revoke_failed');
+      assert.equal(await store.markCredentialRevoked(active.id, 1_000_050), undefined, 'an active lease owes nothing yet');
+
+      await store.endLease(revoked.id, 'revoked', 'agent', 1_000_100);
+      await store.endLease(plain.id, 'revoked', 'agent', 1_000_100);
+      await store.expireDue(1_020_000, 10);
+      assert.deepEqual((await store.listCredentialRevocations(10)).map((l) => l.id).sort(), [revoked.id, expired.id].sort());
+
+      const failed = (await store.markCredentialRevokeFailed(expired.id, 1_020_100))!;
+      assert.equal(failed.status, 'revoke_failed');
+      assert.equal(failed.endedAs, 'expired');
+      assert.equal(await store.markCredentialRevokeFailed(expired.id, 1_020_200), undefined, 'already revoke_failed');
+      assert.equal(await store.markCredentialRevokeFailed(plain.id, 1_020_200), undefined, 'no credential');
+      assert.deepEqual((await store.listLeases({ statuses: ['revoke_failed'], limit: 10 })).map((l) => l.id), [expired.id]);
+      assert.equal(await store.countActiveLeases('support-bot'), 1, 'revoke_failed does not count as active');
+
+      const back = (await store.markCredentialRevoked(expired.id, 1_020_300))!;
+      assert.equal(back.status, 'expired');
+      assert.equal(back.credentialRevokedAt, 1_020_300);
+      assert.equal(back.endedAs, undefined);
+      assert.equal(await store.markCredentialRevoked(expired.id, 1_020_400), undefined, 'recorded once');
+      assert.equal(await store.markCredentialRevokeFailed(expired.id, 1_020_400), undefined, 'nothing owed any more');
+
+      const r = (await store.markCredentialRevoked(revoked.id, 1_020_500))!;
+      assert.equal(r.status, 'revoked');
+      assert.equal(await store.markCredentialRevoked(plain.id, 1_020_500), undefined, 'no credential, nothing owed');
+      assert.deepEqual(await store.listCredentialRevocations(10), []);
+    });
+
+    it('keeps what a revoke_failed lease owes across a restart', async () => {
+      const l = lease({ credential: { backend: 'vault', id: 'h2' } });
+      await store.insertLease(l);
+      await store.endLease(l.id, 'revoked', 'agent', 1_000_100);
+      await store.markCredentialRevokeFailed(l.id, 1_000_200);
+      await store.close();
+      store = await f.reopen();
+      const [owed, ...more] = await store.listCredentialRevocations(10);
+      assert.equal(more.length, 0);
+      assert.equal(owed!.status, 'revoke_failed');
+      assert.equal(owed!.endedAs, 'revoked');
+      assert.deepEqual(owed!.credential, { backend: 'vault', id: 'h2' });
+    });
+
     it('lists by agent, action and status', async () => {
       await store.insertLease(lease({ agent: 'a1', action: 'x.y' }));
       await store.insertLease(lease({ agent: 'a1', action: 'x.z' }));

@@ -14,6 +14,8 @@ import type { ConnectionTimeouts, Handlers } from '../../src/transport/grpc/serv
 import type { Resolver } from '../../src/brokered-http';
 import type { Store } from '../../src/store/store';
 import type { InvokeHooks } from '../../src/broker/invoke-service';
+import type { RemoteBackendFactories } from '../../src/backends/registry';
+import type { DynamicCredentialSource } from '../../src/broker/dynamic-credentials';
 import { x509Lib } from '../../src/lib/x509';
 
 const x509 = x509Lib();
@@ -142,6 +144,10 @@ export async function startBroker(opts: {
   reaperIntervalMs?: number;
   /** Connection timeouts (defaults: CONNECTION_TIMEOUTS in src/transport/grpc/server.ts); tests shorten them. */
   connectionTimeouts?: Partial<ConnectionTimeouts>;
+  /** Dynamic credential backends (test/helpers/fault-credential-backend.ts). */
+  dynamicCredentials?: DynamicCredentialSource;
+  /** How remote backends are opened (default: the real clients). */
+  backendFactories?: RemoteBackendFactories;
 }): Promise<RunningBroker> {
   const raw = opts.raw ?? baseRawConfig(opts.pki, opts.dir);
   const config = compileConfig(raw, path.join(opts.dir, 'config.yaml'));
@@ -156,6 +162,8 @@ export async function startBroker(opts: {
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
     ...(opts.reaperIntervalMs !== undefined ? { reaperIntervalMs: opts.reaperIntervalMs } : {}),
     ...(opts.connectionTimeouts ? { connectionTimeouts: opts.connectionTimeouts } : {}),
+    ...(opts.dynamicCredentials ? { dynamicCredentials: opts.dynamicCredentials } : {}),
+    ...(opts.backendFactories ? { backendFactories: opts.backendFactories } : {}),
   });
   const addr = `127.0.0.1:${app.port}`;
   const caPem = readFileSync(opts.pki.layout.caCert);

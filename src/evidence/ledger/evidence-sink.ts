@@ -18,6 +18,7 @@ export type EvidenceType =
   | 'policy.loaded'
   | 'rotation'
   | 'breakglass'
+  | 'credential.revoked'
   | 'heartbeat'
   | 'key.rotated';
 
@@ -75,6 +76,7 @@ export const EVIDENCE_TYPES: readonly EvidenceType[] = Object.freeze([
   'policy.loaded',
   'rotation',
   'breakglass',
+  'credential.revoked',
   'heartbeat',
   'key.rotated',
 ] satisfies EvidenceType[]);

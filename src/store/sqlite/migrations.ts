@@ -209,4 +209,21 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; s
     // question. Leases from before keep '{}', what they were re-checked with.
     sql: `ALTER TABLE leases ADD COLUMN params TEXT NOT NULL DEFAULT '{}' CHECK (length(params) <= 8192);`,
   },
+  {
+    version: 7,
+    name: 'dynamic credential handles',
+    // The handle of a dynamic credential minted for a lease (backend name, id,
+    // attributes: JSON, never secret), when it was revoked upstream, and, while
+    // that revocation fails (status revoke_failed), the terminal status the
+    // lease returns to once it succeeds. The partial index holds only leases
+    // whose credential is still owed a revocation: the retry loop reads it
+    // after a restart too.
+    sql: `
+      ALTER TABLE leases ADD COLUMN credential TEXT CHECK (credential IS NULL OR (json_valid(credential) AND length(credential) <= 4096));
+      ALTER TABLE leases ADD COLUMN credential_revoked_at INTEGER;
+      ALTER TABLE leases ADD COLUMN ended_as TEXT CHECK (ended_as IS NULL OR ended_as IN ('revoked','expired'));
+      CREATE INDEX leases_credential_owed ON leases (updated_at)
+        WHERE credential IS NOT NULL AND credential_revoked_at IS NULL AND status IN ('revoked','expired','revoke_failed');
+    `,
+  },
 ];

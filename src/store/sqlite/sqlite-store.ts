@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
+import type { CredentialHandle } from '../../backends/backend';
 import type { LeaseFilter, LeaseRecord, LeaseStatus } from '../../leases/lease';
 import { BrokerError, unavailable } from '../../lib/errors';
 import type { LeaseStatements, Store, TrustRecord } from '../store';
@@ -30,6 +31,9 @@ interface LeaseRow {
   tier: string;
   revoke_reason: string | null;
   updated_at: number;
+  credential: string | null;
+  credential_revoked_at: number | null;
+  ended_as: 'revoked' | 'expired' | null;
 }
 
 function fromRow(r: LeaseRow): LeaseRecord {
@@ -52,6 +56,9 @@ function fromRow(r: LeaseRow): LeaseRecord {
     tier: r.tier,
     ...(r.revoke_reason ? { revokeReason: r.revoke_reason } : {}),
     updatedAt: r.updated_at,
+    ...(r.credential !== null ? { credential: JSON.parse(r.credential) as CredentialHandle } : {}),
+    ...(r.credential_revoked_at !== null ? { credentialRevokedAt: r.credential_revoked_at } : {}),
+    ...(r.ended_as !== null ? { endedAs: r.ended_as } : {}),
   };
 }
 
@@ -146,9 +153,9 @@ export class SqliteStore implements Store {
     const d = this.db;
     return {
       insert: d.prepare(`INSERT INTO leases (id, agent, action, resource, context, params, purpose, status, issued_at, expires_at, max_expires_at,
-        max_uses, uses_left, policy_version, policy_ids, tier, revoke_reason, updated_at)
+        max_uses, uses_left, policy_version, policy_ids, tier, revoke_reason, updated_at, credential, credential_revoked_at, ended_as)
         VALUES (@id, @agent, @action, @resource, @context, @params, @purpose, @status, @issued_at, @expires_at, @max_expires_at,
-        @max_uses, @uses_left, @policy_version, @policy_ids, @tier, @revoke_reason, @updated_at)`),
+        @max_uses, @uses_left, @policy_version, @policy_ids, @tier, @revoke_reason, @updated_at, @credential, @credential_revoked_at, @ended_as)`),
       get: d.prepare('SELECT * FROM leases WHERE id = ?'),
       countActive: d.prepare('SELECT n FROM agent_active_leases WHERE agent = ?'),
       use: d.prepare(`UPDATE leases SET uses_left = uses_left - 1, updated_at = @now,
@@ -160,6 +167,14 @@ export class SqliteStore implements Store {
         WHERE id = @id AND status IN ('active', 'exhausted', 'revoke_failed') AND status != @status RETURNING *`),
       expireDue: d.prepare(`UPDATE leases SET status = 'expired', updated_at = @now
         WHERE id IN (SELECT id FROM leases WHERE status = 'active' AND expires_at <= @now ORDER BY expires_at LIMIT @limit) RETURNING *`),
+      credentialFailed: d.prepare(`UPDATE leases SET ended_as = status, status = 'revoke_failed', updated_at = @now
+        WHERE id = @id AND status IN ('revoked', 'expired') AND credential IS NOT NULL AND credential_revoked_at IS NULL RETURNING *`),
+      credentialRevoked: d.prepare(`UPDATE leases SET credential_revoked_at = @now, updated_at = @now,
+        status = CASE WHEN status = 'revoke_failed' THEN COALESCE(ended_as, 'revoked') ELSE status END, ended_as = NULL
+        WHERE id = @id AND status IN ('revoked', 'expired', 'revoke_failed') AND credential IS NOT NULL AND credential_revoked_at IS NULL RETURNING *`),
+      credentialOwed: d.prepare(`SELECT * FROM leases
+        WHERE credential IS NOT NULL AND credential_revoked_at IS NULL AND status IN ('revoked','expired','revoke_failed')
+        ORDER BY updated_at LIMIT ?`),
       getTrust: d.prepare('SELECT agent, score, updated_at FROM trust WHERE agent = ?'),
       setTrust: d.prepare(`INSERT INTO trust (agent, score, updated_at) VALUES (@agent, @score, @updated_at)
         ON CONFLICT (agent) DO UPDATE SET score = excluded.score, updated_at = excluded.updated_at`),
@@ -202,6 +217,9 @@ export class SqliteStore implements Store {
         tier: l.tier,
         revoke_reason: l.revokeReason ?? null,
         updated_at: l.updatedAt,
+        credential: l.credential ? JSON.stringify(l.credential) : null,
+        credential_revoked_at: l.credentialRevokedAt ?? null,
+        ended_as: l.endedAs ?? null,
       });
     });
   }
@@ -256,6 +274,24 @@ export class SqliteStore implements Store {
 
   expireDue(now: number, limit: number): Promise<LeaseRecord[]> {
     return this.write(() => (this.st.expireDue.all({ now, limit }) as LeaseRow[]).map(fromRow));
+  }
+
+  markCredentialRevokeFailed(id: string, now: number): Promise<LeaseRecord | undefined> {
+    return this.write(() => {
+      const r = this.st.credentialFailed.get({ id, now }) as LeaseRow | undefined;
+      return r ? fromRow(r) : undefined;
+    });
+  }
+
+  markCredentialRevoked(id: string, now: number): Promise<LeaseRecord | undefined> {
+    return this.write(() => {
+      const r = this.st.credentialRevoked.get({ id, now }) as LeaseRow | undefined;
+      return r ? fromRow(r) : undefined;
+    });
+  }
+
+  listCredentialRevocations(limit: number): Promise<LeaseRecord[]> {
+    return this.read(() => (this.st.credentialOwed.all(limit) as LeaseRow[]).map(fromRow));
   }
 
   getTrust(agent: string): Promise<TrustRecord | undefined> {

@@ -1,3 +1,4 @@
+import type { DynamicCredential } from '../../../backends/backend';
 import { effectiveStatus } from '../../../broker/lease-service';
 import { jsonToStruct } from '../../../broker/struct';
 import type { Explanation as ProtoExplanation } from '../../../gen/secretbroker/v1/Explanation';
@@ -17,7 +18,13 @@ export const STATUS_FROM_PROTO: Record<string, LeaseStatus> = Object.fromEntries
 
 export const rfc3339 = (ms: number): string => new Date(ms).toISOString();
 
-export function toProtoLease(l: LeaseRecord, now: number): Lease {
+/**
+ * A lease as the API shows it. `credential` is given only by RequestLease, for
+ * the response to the agent the lease was granted to: the one place a dynamic
+ * credential's password leaves the broker (invariant 2). It becomes a proto
+ * string here, at the edge, and nowhere else.
+ */
+export function toProtoLease(l: LeaseRecord, now: number, credential?: DynamicCredential): Lease {
   return {
     leaseId: l.id,
     action: l.action,
@@ -31,6 +38,9 @@ export function toProtoLease(l: LeaseRecord, now: number): Lease {
     agent: l.agent,
     context: jsonToStruct(l.context),
     revokeReason: l.revokeReason ?? '',
+    ...(credential
+      ? { databaseCredential: { host: credential.host, port: credential.port, database: credential.database, user: credential.user, password: credential.password.revealString() } }
+      : {}),
   };
 }
 

@@ -40,7 +40,10 @@ export function leaseHandlers(leases: LeaseService, clock: Clock): Handlers {
         const explanation = toProtoExplanation(outcome.explanation, outcome.decision.policyVersion);
         const evidence = outcome.evidence ? { origin: outcome.evidence.origin, index: String(outcome.evidence.index), leafHash: outcome.evidence.leafHash } : undefined;
         if (outcome.status === 'DENIED') return { status: 'DENIED', explanation, ...(evidence ? { evidence } : {}) };
-        return { status: 'GRANTED', lease: toProtoLease(outcome.lease, clock.now()), explanation, ...(evidence ? { evidence } : {}) };
+        // The only response that carries a dynamic credential: to the agent the lease was just granted to.
+        const lease = toProtoLease(outcome.lease, clock.now(), outcome.credential);
+        outcome.credential?.password.wipe();
+        return { status: 'GRANTED', lease, explanation, ...(evidence ? { evidence } : {}) };
       },
       GetLease: async (req: GetLeaseRequest__Output, ctx: CallContext) => toProtoLease(await leases.get(agentOf(ctx.principal), req.leaseId), clock.now()),
       RenewLease: async (req: RenewLeaseRequest__Output, ctx: CallContext): Promise<LeaseResponse> => {

@@ -1,0 +1,247 @@
+import type { EvidenceDraft, EvidenceSink } from '../evidence/ledger/evidence-sink';
+import type { LeaseRecord } from '../leases/lease';
+import type { Clock } from '../lib/clock';
+import type { Logger } from '../lib/logger';
+import type { Store } from '../store/store';
+import { backendNotAvailable, handleRef, type DynamicCredentialSource } from './dynamic-credentials';
+import { LateEvidence } from './late-evidence';
+
+export interface CredentialRevokerDeps {
+  store: Pick<Store, 'getLease' | 'markCredentialRevoked' | 'markCredentialRevokeFailed' | 'listCredentialRevocations'>;
+  source: DynamicCredentialSource;
+  clock: Clock;
+  /** For the background loop; a request's own logger is used when a request ends a lease. */
+  log: Logger;
+  evidence?: EvidenceSink;
+  /** How often the retry loop looks for owed revocations (default 1 s). */
+  intervalMs?: number;
+  /** Backoff between attempts on one credential: from min, doubling, up to max (defaults 1 s and 5 min). */
+  minDelayMs?: number;
+  maxDelayMs?: number;
+  /** Upstream revocations in flight at once from the retry loop (default 4). */
+  concurrency?: number;
+}
+
+/** Who ended the lease, for the `credential.revoked` entry: `agent:<name>`, `operator:<name>` or `broker`. */
+export interface LeaseEnd {
+  by: string;
+}
+
+interface Backoff {
+  attempts: number;
+  nextAt: number;
+  /** Who ended the lease, when this process saw it end. */
+  by?: string;
+}
+
+/** A credential minted for a lease that was never stored: only this process knows its handle. */
+interface Unstored {
+  lease: LeaseRecord;
+  backoff: Backoff;
+}
+
+const MAX_UNSTORED = 10_000;
+const BATCH = 200;
+/**
+ * A lease that just ended is revoked upstream by whoever ended it: the request
+ * (agent or operator) itself, or the loop once the reaper has recorded its
+ * expiry (`owe`). The loop leaves other freshly ended leases alone this long,
+ * so entries keep their order and name who ended the lease; after a crash in
+ * between it takes them over. revoke_failed leases are the loop's at once.
+ */
+const FRESH_GRACE_MS = 60_000;
+
+/**
+ * Revokes the dynamic credential of every lease that ends (invariant 4), after
+ * the lease itself has ended (authority first). Success records
+ * `credential.revoked`; failure leaves the lease `revoke_failed` and retries
+ * with backoff, a few at a time, until it succeeds; the lease then returns to
+ * revoked or expired. What is owed is read from the store, so a restarted
+ * daemon resumes where the last one stopped.
+ */
+export class CredentialRevoker {
+  private readonly backoff = new Map<string, Backoff>();
+  /** Attempts under way, by lease id: a second caller waits for the first instead of revoking twice. */
+  private readonly inFlight = new Map<string, Promise<LeaseRecord>>();
+  private readonly unstored = new Map<string, Unstored>();
+  private readonly late: LateEvidence | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly deps: CredentialRevokerDeps) {
+    this.late = deps.evidence ? new LateEvidence({ sink: deps.evidence, clock: deps.clock }, 'credential.revoked', 'the credential was revoked but its entry is missing') : undefined;
+  }
+
+  /**
+   * Revokes the credential of a lease that has just ended. Never throws: a
+   * failure is shown as `revoke_failed` and retried. Resolves with the lease as
+   * stored afterwards.
+   */
+  async revokeEnded(lease: LeaseRecord, end: LeaseEnd, log: Logger): Promise<LeaseRecord> {
+    if (!lease.credential || lease.credentialRevokedAt !== undefined || lease.status === 'active' || lease.status === 'exhausted') return lease;
+    return this.inFlight.get(lease.id) ?? this.attempt(lease, end, log);
+  }
+
+  /**
+   * A lease that ended without a request to revoke its credential (the reaper
+   * expired it, after recording that): the retry loop revokes it at its next
+   * pass, with the others, a few at a time.
+   */
+  owe(lease: LeaseRecord, end: LeaseEnd): void {
+    if (!lease.credential || this.backoff.has(lease.id)) return;
+    this.backoff.set(lease.id, { attempts: 0, nextAt: 0, by: end.by });
+  }
+
+  /**
+   * A lease whose issue failed after its credential was minted (its row or its
+   * evidence could not be stored): revoke the credential now. A stored row that
+   * ended is retried like any other; one that was never stored is retried from
+   * memory.
+   */
+  async discard(lease: LeaseRecord, log: Logger): Promise<void> {
+    const handle = lease.credential;
+    if (!handle) return;
+    const stored = await this.deps.store.getLease(lease.id).catch(() => undefined);
+    if (stored?.credential && stored.status !== 'active' && stored.status !== 'exhausted') {
+      await this.revokeEnded(stored, { by: 'broker' }, log);
+      return;
+    }
+    // Not stored, or stored but still active (ending it failed): revoke upstream now regardless. An
+    // active row is revoked again when it expires (revoke is idempotent).
+    const u: Unstored = { lease, backoff: { attempts: 0, nextAt: 0 } };
+    if (!(await this.attemptUnstored(u, log)) && !stored) {
+      if (this.unstored.size >= MAX_UNSTORED) {
+        log.error({ lease_id: lease.id, credential: handleRef(handle) }, 'too many unstored credentials owed a revocation; this one is left to its upstream expiry');
+        return;
+      }
+      this.unstored.set(lease.id, u);
+    }
+  }
+
+  /** One pass of the retry loop: every owed revocation that is due, a few at a time. */
+  async tick(): Promise<void> {
+    const now = this.deps.clock.now();
+    const owed = await this.deps.store.listCredentialRevocations(BATCH);
+    const due: Array<() => Promise<unknown>> = [];
+    for (const l of owed) {
+      if (this.inFlight.has(l.id) || (this.backoff.get(l.id)?.nextAt ?? 0) > now) continue;
+      if (l.status !== 'revoke_failed' && !this.backoff.has(l.id) && l.updatedAt > now - FRESH_GRACE_MS) continue;
+      due.push(() => this.attempt(l, { by: this.backoff.get(l.id)?.by ?? 'broker' }, this.deps.log));
+    }
+    for (const u of this.unstored.values()) {
+      if (u.backoff.nextAt > now) continue;
+      due.push(async () => {
+        if (await this.attemptUnstored(u, this.deps.log)) this.unstored.delete(u.lease.id);
+      });
+    }
+    const workers = Array.from({ length: Math.min(this.deps.concurrency ?? 4, due.length) }, async () => {
+      for (let job = due.shift(); job; job = due.shift()) await job();
+    });
+    await Promise.all(workers);
+  }
+
+  start(): void {
+    const run = (): void => {
+      if (this.running) return;
+      this.running = this.tick()
+        .catch((err: unknown) => this.deps.log.warn({ err }, 'credential revocation retry failed; will retry'))
+        .finally(() => (this.running = undefined));
+    };
+    this.timer = setInterval(run, this.deps.intervalMs ?? 1000);
+    this.timer.unref();
+    // At start-up too: a revocation owed by the daemon that stopped is resumed at once.
+    run();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  private nextDelay(attempts: number): number {
+    const min = this.deps.minDelayMs ?? 1000;
+    return Math.min(min * 2 ** Math.min(attempts - 1, 30), this.deps.maxDelayMs ?? 5 * 60_000);
+  }
+
+  private attempt(lease: LeaseRecord, end: LeaseEnd, log: Logger): Promise<LeaseRecord> {
+    const p = this.attemptOnce(lease, end, log).finally(() => this.inFlight.delete(lease.id));
+    this.inFlight.set(lease.id, p);
+    return p;
+  }
+
+  private async attemptOnce(lease: LeaseRecord, end: LeaseEnd, log: Logger): Promise<LeaseRecord> {
+    const handle = lease.credential!;
+    try {
+      const backend = this.deps.source.byName(handle.backend);
+      if (!backend) throw backendNotAvailable(handle.backend);
+      await backend.revoke(handle);
+    } catch (err) {
+      const b = this.backoff.get(lease.id) ?? { attempts: 0, nextAt: 0 };
+      b.attempts += 1;
+      b.nextAt = this.deps.clock.now() + this.nextDelay(b.attempts);
+      b.by = end.by;
+      this.backoff.set(lease.id, b);
+      log.warn({ err, lease_id: lease.id, credential: handleRef(handle), attempts: b.attempts, retry_at: b.nextAt }, 'could not revoke the credential of an ended lease; it is revoke_failed and will be retried');
+      const failed = await this.deps.store.markCredentialRevokeFailed(lease.id, this.deps.clock.now()).catch((e: unknown) => {
+        log.error({ err: e, lease_id: lease.id }, 'could not mark the lease revoke_failed; the revocation is still retried');
+        return undefined;
+      });
+      return failed ?? lease;
+    }
+    const attempts = (this.backoff.get(lease.id)?.attempts ?? 0) + 1;
+    this.backoff.delete(lease.id);
+    const done = await this.deps.store.markCredentialRevoked(lease.id, this.deps.clock.now()).catch((e: unknown) => {
+      // Revoked upstream but not recorded: it stays owed and is revoked again (idempotent) later.
+      log.error({ err: e, lease_id: lease.id }, 'the credential was revoked but the store could not record it; it will be revoked again');
+      return undefined;
+    });
+    if (!done) return lease;
+    log.info({ lease_id: lease.id, credential: handleRef(handle), attempts }, 'credential revoked upstream');
+    await this.record(credentialRevokedDraft(done, done.status, end.by, attempts), log);
+    return done;
+  }
+
+  /** Resolves true once revoked upstream (and recorded). */
+  private async attemptUnstored(u: Unstored, log: Logger): Promise<boolean> {
+    const handle = u.lease.credential!;
+    try {
+      const backend = this.deps.source.byName(handle.backend);
+      if (!backend) throw backendNotAvailable(handle.backend);
+      await backend.revoke(handle);
+    } catch (err) {
+      u.backoff.attempts += 1;
+      u.backoff.nextAt = this.deps.clock.now() + this.nextDelay(u.backoff.attempts);
+      log.error({ err, lease_id: u.lease.id, credential: handleRef(handle), attempts: u.backoff.attempts }, 'could not revoke the credential of a lease that was not issued; retrying in the background');
+      return false;
+    }
+    log.info({ lease_id: u.lease.id, credential: handleRef(handle) }, 'credential of a lease that was not issued revoked upstream');
+    await this.record(credentialRevokedDraft(u.lease, 'revoked', 'broker', u.backoff.attempts + 1), log);
+    return true;
+  }
+
+  private async record(draft: EvidenceDraft, log: Logger): Promise<void> {
+    if (!this.deps.evidence) return;
+    try {
+      await this.deps.evidence.append([draft]);
+    } catch (err) {
+      log.error({ err, lease: draft.lease, type: draft.type }, 'could not record credential.revoked; retrying in the background');
+      this.late?.push(draft, log);
+    }
+  }
+}
+
+/** `credential.revoked`: which lease's credential, from which backend (handle id, never the secret), why and by whom. */
+export function credentialRevokedDraft(l: LeaseRecord, leaseEnd: string, by: string, attempts: number): EvidenceDraft {
+  return {
+    type: 'credential.revoked',
+    agent: l.agent,
+    action: l.action,
+    resource: l.resource,
+    lease: { id: l.id },
+    credential: handleRef(l.credential!),
+    lease_end: leaseEnd,
+    by,
+    attempts,
+  };
+}

@@ -1,0 +1,112 @@
+import { strict as assert } from 'node:assert';
+import * as path from 'node:path';
+import type { CredentialHandle } from '../../../src/backends/backend';
+import { CredentialRevoker } from '../../../src/broker/credential-revoker';
+import { ManualClock } from '../../../src/lib/clock';
+import { createLogger } from '../../../src/lib/logger';
+import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
+import { lease } from '../../contract/store-contract';
+import { LogCapture, tempDir } from '../../helpers/broker-harness';
+import { FaultCredentialBackend, faultSource } from '../../helpers/fault-credential-backend';
+
+const T0 = 1_000_000;
+
+/** A fault backend whose revocations wait at a gate, counting how many are upstream at once. */
+class GatedBackend extends FaultCredentialBackend {
+  inside = 0;
+  maxInside = 0;
+  private release: (() => void) | undefined;
+  private gate: Promise<void> = new Promise((r) => (this.release = r));
+
+  open(): void {
+    this.release?.();
+  }
+
+  override async revoke(handle: CredentialHandle): Promise<void> {
+    this.inside += 1;
+    this.maxInside = Math.max(this.maxInside, this.inside);
+    try {
+      await this.gate;
+      await super.revoke(handle);
+    } finally {
+      this.inside -= 1;
+    }
+  }
+}
+
+describe('CredentialRevoker', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let store: SqliteStore;
+  let clock: ManualClock;
+  const logs = new LogCapture();
+  const log = createLogger({ level: 'debug', destination: logs });
+
+  beforeEach(() => {
+    tmp = tempDir('sb-revoker-');
+    store = new SqliteStore({ path: path.join(tmp.dir, 'b.db') });
+    clock = new ManualClock(T0);
+  });
+  afterEach(async () => {
+    await store.close();
+    tmp.cleanup();
+  });
+
+  async function endedWithCredential(n: number, status: 'revoked' | 'expired' = 'revoked'): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const l = lease({ credential: { backend: 'vault', id: `h${i}` }, issuedAt: T0, expiresAt: T0 + 60_000, maxExpiresAt: T0 + 120_000, updatedAt: T0 });
+      await store.insertLease(l);
+      await store.endLease(l.id, status, 'test', T0 - 120_000);
+      ids.push(l.id);
+    }
+    return ids;
+  }
+
+  it('revokes owed credentials a few at a time (bounded concurrency), each once', async () => {
+    const backend = new GatedBackend('vault', clock);
+    const ids = await endedWithCredential(12);
+    const revoker = new CredentialRevoker({ store, source: faultSource(backend), clock, log, concurrency: 3 });
+    const pass = revoker.tick();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(backend.inside, 3, 'three upstream at once');
+    backend.open();
+    await pass;
+    assert.equal(backend.maxInside, 3);
+    assert.equal(backend.calls.revoke.length, 12);
+    for (const id of ids) assert.ok((await store.getLease(id))!.credentialRevokedAt !== undefined, id);
+    assert.deepEqual(await store.listCredentialRevocations(100), []);
+  });
+
+  it('backs off per credential: doubling delays up to the max, then succeeds and returns the lease to its end status', async () => {
+    const backend = new FaultCredentialBackend('vault', clock);
+    backend.failRevokes = Infinity;
+    const [id] = await endedWithCredential(1, 'expired');
+    const revoker = new CredentialRevoker({ store, source: faultSource(backend), clock, log, minDelayMs: 1_000, maxDelayMs: 4_000 });
+    const attemptsAt: number[] = [];
+    for (let t = 0; t <= 20_000; t += 500) {
+      clock.set(T0 + t);
+      const before = backend.calls.revoke.length;
+      await revoker.tick();
+      if (backend.calls.revoke.length > before) attemptsAt.push(t);
+    }
+    // 0, then +1 s, +2 s, +4 s, +4 s, ... (capped).
+    assert.deepEqual(attemptsAt.slice(0, 6), [0, 1_000, 3_000, 7_000, 11_000, 15_000]);
+    assert.equal((await store.getLease(id!))!.status, 'revoke_failed');
+    assert.equal((await store.getLease(id!))!.endedAs, 'expired');
+    backend.failRevokes = 0;
+    clock.set(T0 + 60_000);
+    await revoker.tick();
+    const done = (await store.getLease(id!))!;
+    assert.equal(done.status, 'expired');
+    assert.equal(done.credentialRevokedAt, T0 + 60_000);
+    assert.doesNotMatch(logs.text, /pw-[0-9a-f]{32}/, 'no password in the log');
+  });
+
+  it('a credential whose backend is not configured stays owed (revoke_failed), never dropped', async () => {
+    const [id] = await endedWithCredential(1);
+    const revoker = new CredentialRevoker({ store, source: faultSource(), clock, log });
+    await revoker.tick();
+    assert.equal((await store.getLease(id!))!.status, 'revoke_failed');
+    assert.equal((await store.listCredentialRevocations(10)).length, 1);
+  });
+});
