@@ -75,6 +75,7 @@ export function classifyAwsError(facts: AwsErrorFacts): { kind: ErrorKind; reaso
   if (name === 'DecryptionFailure') return { kind: 'failed_precondition', reason: 'its KMS key cannot decrypt it' };
   if (name === 'InvalidRequestException') return { kind: 'failed_precondition', reason: 'the secret is deleted or scheduled for deletion' };
   if (name === 'CredentialsProviderError') return { kind: 'failed_precondition', reason: 'no AWS credentials could be found' };
+  if (name === 'EndpointError') return { kind: 'failed_precondition', reason: 'no endpoint fits the configured region and endpoint' };
   if (code && TLS_CODES.has(code)) return { kind: 'failed_precondition', reason: 'the endpoint\'s TLS certificate did not verify' };
   if (PRECONDITION.has(name)) return { kind: 'failed_precondition', reason: 'AWS refused the request' };
   if (THROTTLING.has(name)) return { kind: 'unavailable', reason: 'throttled' };
