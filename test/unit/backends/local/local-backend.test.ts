@@ -5,6 +5,9 @@ import { SecretValue } from '../../../../src/lib/secret-value';
 import { canList, canPut } from '../../../../src/backends/backend';
 import { expectBrokerError, makeFixture, readJson, type Fixture } from './local-fixture';
 
+// What every static backend must do (current + 1 versions, put keeps the caller's value,
+// use after close is unavailable, ...) is in test/contract/secret-backend-contract.ts,
+// run for this store by test/contract/local-secret-backend.test.ts. Here: what is local's own.
 describe('local backend: put, get, versions, list', () => {
   let fx: Fixture;
   const clock = new ManualClock(Date.UTC(2026, 0, 1));
@@ -123,24 +126,6 @@ describe('local backend: put, get, versions, list', () => {
     const cts = new Set(doc.secrets.same!.map((e) => e.ciphertext));
     assert.equal(nonces.size, 10);
     assert.equal(cts.size, 10);
-  });
-
-  it('put does not consume or wipe the caller\'s SecretValue', async () => {
-    const b = await fx.open();
-    const v = SecretValue.fromString('keep-me');
-    await b.put('k', v);
-    assert.equal(v.revealString(), 'keep-me');
-  });
-
-  it('after close every call is unavailable, and close is idempotent', async () => {
-    const b = await fx.open();
-    await b.put('k', SecretValue.fromString('v'));
-    await b.close();
-    await b.close();
-    await expectBrokerError(b.get('k'), 'unavailable', /is closed/);
-    await expectBrokerError(b.put('k', SecretValue.fromString('v')), 'unavailable', /is closed/);
-    await expectBrokerError(b.list(), 'unavailable', /is closed/);
-    await expectBrokerError(b.health(), 'unavailable', /is closed/);
   });
 
   it('health passes on an empty and a populated store', async () => {
