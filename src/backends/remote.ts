@@ -1,4 +1,10 @@
-import type { RemoteBackendFactories } from './registry';
+import { openAwsBackend } from './aws';
+import type { OpenedBackend, RemoteBackendFactories } from './registry';
 
 /** The remote backend kinds this build opens (the composition root's default). */
-export const remoteBackendFactories: RemoteBackendFactories = Object.freeze({});
+export const remoteBackendFactories: RemoteBackendFactories = Object.freeze({
+  aws: (cfg, deps): OpenedBackend => {
+    const b = openAwsBackend(cfg, deps);
+    return { static: b, health: () => b.health(), close: () => b.close() };
+  },
+} satisfies RemoteBackendFactories);
