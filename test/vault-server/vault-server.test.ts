@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as https from 'node:https';
 import { Client } from 'pg';
-import { sharedPostgres, type EphemeralPostgres } from '../helpers/ephemeral-postgres';
+import { sharedPostgres, startEphemeralPostgres, type EphemeralPostgres } from '../helpers/ephemeral-postgres';
 import { vaultCall } from './vault-client';
 import { startVaultServer, type VaultServer } from './vault-server';
 
@@ -415,5 +415,49 @@ describe('Vault API server: database secrets engine on a real PostgreSQL', funct
     await assert.rejects(login(username, password), (e: Error & { code?: string }) => e.code === '28P01');
     assert.equal(v.leases().length, 0);
     assert.equal(await validUntil(username), null, 'the role is dropped, not just past VALID UNTIL');
+  });
+});
+
+describe('Vault API server: PostgreSQL down at renew or revoke', function () {
+  this.timeout(90_000);
+  let pg: EphemeralPostgres;
+  let v: VaultServer;
+  before(async () => {
+    // Its own cluster: stopping the shared one would break other files' pools.
+    pg = await startEphemeralPostgres();
+    v = await startVaultServer({ postgres: pg });
+    v.createDatabaseRole('app', { defaultTtl: '1h', maxTtl: '2h' });
+  });
+  after(async () => {
+    await v?.close();
+    await pg?.close();
+  });
+
+  it('renew and revoke answer 400 "failed to … entry" and keep the lease; once PostgreSQL is back, revoke drops the role', async () => {
+    const r = await vaultCall(v, 'GET', 'database/creds/app', { token: v.rootToken });
+    const leaseId = String(r.body!['lease_id']);
+    const { username, password } = data(r) as { username: string; password: string };
+    await pg.stop();
+    try {
+      const renew = await vaultCall(v, 'PUT', 'sys/leases/renew', { token: v.rootToken, body: { lease_id: leaseId } });
+      assert.equal(renew.status, 400);
+      assert.match(String((renew.body!['errors'] as string[])[0]), /^failed to renew entry: /);
+      const revoke = await vaultCall(v, 'PUT', 'sys/leases/revoke', { token: v.rootToken, body: { lease_id: leaseId } });
+      assert.equal(revoke.status, 400);
+      assert.match(String((revoke.body!['errors'] as string[])[0]), /^failed to revoke entry: /);
+      assert.deepEqual(v.leases().map((l) => l.leaseId), [leaseId], 'the lease stays until revoked');
+      const creds = await vaultCall(v, 'GET', 'database/creds/app', { token: v.rootToken });
+      assert.equal(creds.status, 500);
+    } finally {
+      await pg.start();
+    }
+    const c = new Client({ host: pg.host, port: pg.port, user: username, password, database: pg.database });
+    await c.connect();
+    await c.end();
+    const revoke = await vaultCall(v, 'PUT', 'sys/leases/revoke', { token: v.rootToken, body: { lease_id: leaseId } });
+    assert.equal(revoke.status, 204, revoke.text);
+    const c2 = new Client({ host: pg.host, port: pg.port, user: username, password, database: pg.database });
+    await assert.rejects(c2.connect(), (e: Error & { code?: string }) => e.code === '28P01');
+    assert.deepEqual(v.leases(), []);
   });
 });
