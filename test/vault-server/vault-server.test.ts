@@ -3,6 +3,7 @@ import * as https from 'node:https';
 import { Client } from 'pg';
 import { sharedPostgres, startEphemeralPostgres, type EphemeralPostgres } from '../helpers/ephemeral-postgres';
 import { vaultCall } from './vault-client';
+import { parseDuration, rewriteList, VaultHttpError } from './vault-http';
 import { startVaultServer, type VaultServer } from './vault-server';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -459,5 +460,24 @@ describe('Vault API server: PostgreSQL down at renew or revoke', function () {
     const c2 = new Client({ host: pg.host, port: pg.port, user: username, password, database: pg.database });
     await assert.rejects(c2.connect(), (e: Error & { code?: string }) => e.code === '28P01');
     assert.deepEqual(v.leases(), []);
+  });
+});
+
+describe('Vault API server: HTTP plumbing', () => {
+  it('rewriteList: a LIST request line becomes GET ?list=true; anything else is untouched', () => {
+    const r = (s: string): string => rewriteList(Buffer.from(s, 'latin1')).toString('latin1');
+    assert.equal(r('LIST /v1/secret/metadata/a HTTP/1.1\r\nHost: x\r\n\r\n'), 'GET /v1/secret/metadata/a?list=true HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.equal(r('LIST /v1/secret/metadata/a?x=1 HTTP/1.1\r\n\r\n'), 'GET /v1/secret/metadata/a?x=1&list=true HTTP/1.1\r\n\r\n');
+    for (const s of ['GET /v1/x HTTP/1.1\r\n\r\n', '{"LIST /v1/x HTTP/1.1":1}', 'LIST /v1/x HTTP/1.1']) assert.equal(r(s), s);
+  });
+
+  it('parseDuration: seconds and Go-style durations; anything else is a 400 naming the field', () => {
+    assert.equal(parseDuration('ttl', 90), 90);
+    assert.equal(parseDuration('ttl', '90'), 90);
+    assert.equal(parseDuration('ttl', '1h30m'), 5400);
+    assert.equal(parseDuration('ttl', '2d'), 172800);
+    for (const bad of ['1x', 'h', -1, 1.5, '1h 2m', null]) {
+      assert.throws(() => parseDuration('increment', bad), (e: VaultHttpError) => e.status === 400 && /"increment"/.test(e.errors[0]!), String(bad));
+    }
   });
 });
