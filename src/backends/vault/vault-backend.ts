@@ -24,7 +24,7 @@ export interface VaultBackend {
 }
 
 export function openVaultBackend(cfg: VaultBackendConfig, deps: { clock: Clock; log: Logger }): VaultBackend {
-  const session = new VaultSession(cfg, { clock: deps.clock, log: deps.log.child({ backend: cfg.name, kind: 'vault' }) });
+  const session = new VaultSession(cfg, { clock: deps.clock, log: deps.log.child({ kind: 'vault' }) });
   const close = async (): Promise<void> => session.close();
   return Object.freeze({
     kind: 'vault' as const,
