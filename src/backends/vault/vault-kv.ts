@@ -12,8 +12,9 @@
  * - `put(name, value)` writes `{ "value": <value> }` (the one key `value`, so a
  *   secret written by the broker reads back without a field) with
  *   check-and-set = the current version from `<mount>/metadata/<name>` (0 for
- *   a new name). When another writer got in between, it reads again and
- *   retries, at most 3 times. The value must be UTF-8 (a JSON string).
+ *   a new name). Puts from this backend to one name wait for each other;
+ *   when an outside writer got in between, it reads again and retries, at most
+ *   3 times. The value must be UTF-8 (a JSON string).
  * - `list()` walks `<mount>/metadata/` and reads each secret's metadata for its
  *   current version.
  */
@@ -62,6 +63,43 @@ export function createVaultKv(session: VaultSession, close: () => Promise<void>)
     if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) throw new Error('metadata has no current_version');
     const createdAt = parseTime(data?.versions?.[String(version)]?.created_time);
     return { version, ...(createdAt !== undefined ? { createdAt } : {}) };
+  };
+
+  /** Writes `{ value: text }` with check-and-set = the current version; reads again after a mismatch. */
+  const putWithCas = async (secret: string, text: string): Promise<SecretVersionInfo> => {
+    const ctx = ctxFor(secret, 'write');
+    const signal = session.deadline();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { version: cas } = await readMetadata(secret, signal);
+        const body = await session.call(
+          { method: 'POST', path: `${mount}/data/${encodePath(secret)}`, body: { options: { cas }, data: { [PUT_FIELD]: text } } },
+          signal,
+        );
+        const d = (body as { data?: { version?: unknown; created_time?: unknown } })?.data;
+        if (typeof d?.version !== 'number' || !Number.isSafeInteger(d.version)) throw badResponse(ctx, 'has no version');
+        const createdAt = parseTime(d.created_time);
+        return { version: d.version, ...(createdAt !== undefined ? { createdAt } : {}) };
+      } catch (err) {
+        if (isCasMismatch(err) && attempt < CAS_ATTEMPTS) continue;
+        if (isCasMismatch(err)) {
+          throw new BrokerError('unavailable', `secret "${secret}" in backend "${name}" kept changing while the broker wrote it; try again`, { cause: err });
+        }
+        throw toBrokerError(err, ctx);
+      }
+    }
+  };
+
+  /** Puts to one name from this backend wait for each other, so check-and-set retries are only for outside writers. */
+  const writes = new Map<string, Promise<unknown>>();
+  const serialized = <T>(secret: string, fn: () => Promise<T>): Promise<T> => {
+    const run = (writes.get(secret) ?? Promise.resolve()).then(fn);
+    const tail = run.catch(() => undefined);
+    writes.set(secret, tail);
+    void tail.then(() => {
+      if (writes.get(secret) === tail) writes.delete(secret);
+    });
+    return run;
   };
 
   const kv: VaultKvBackend = {
@@ -123,27 +161,7 @@ export function createVaultKv(session: VaultSession, close: () => Promise<void>)
       } finally {
         bytes.fill(0);
       }
-      const ctx = ctxFor(secret, 'write');
-      const signal = session.deadline();
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const { version: cas } = await readMetadata(secret, signal);
-          const body = await session.call(
-            { method: 'POST', path: `${mount}/data/${encodePath(secret)}`, body: { options: { cas }, data: { [PUT_FIELD]: text } } },
-            signal,
-          );
-          const d = (body as { data?: { version?: unknown; created_time?: unknown } })?.data;
-          if (typeof d?.version !== 'number' || !Number.isSafeInteger(d.version)) throw badResponse(ctx, 'has no version');
-          const createdAt = parseTime(d.created_time);
-          return { version: d.version, ...(createdAt !== undefined ? { createdAt } : {}) };
-        } catch (err) {
-          if (isCasMismatch(err) && attempt < CAS_ATTEMPTS) continue;
-          if (isCasMismatch(err)) {
-            throw new BrokerError('unavailable', `secret "${secret}" in backend "${name}" kept changing while the broker wrote it; try again`, { cause: err });
-          }
-          throw toBrokerError(err, ctx);
-        }
-      }
+      return serialized(secret, () => putWithCas(secret, text));
     },
 
     async list(): Promise<SecretListing[]> {
