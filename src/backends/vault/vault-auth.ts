@@ -190,7 +190,16 @@ class TokenFileAuth extends AuthBase {
 
   async token(signal: AbortSignal): Promise<SecretValue> {
     this.live();
-    if (!this.state || (await this.#changed())) await this.once('read', () => this.#read(), signal);
+    const had = this.state;
+    if (!had || (await this.#changed())) {
+      try {
+        await this.once('read', () => this.#read(), signal);
+      } catch (err) {
+        // A file caught mid-rewrite: keep the token in use until the file settles or Vault refuses it.
+        if (!had || this.state !== had || !(err instanceof BrokerError) || err.kind !== 'failed_precondition') throw err;
+        this.deps.log.warn({ backend: this.deps.backend, err: describe(err) }, 'vault: cannot use token_file now; keeping the current token');
+      }
+    }
     if (this.#needsLookup) await this.once('lookup', () => this.#lookup(), signal);
     const st = this.state;
     if (st && this.due(st)) {
