@@ -17,6 +17,9 @@ export interface VaultBackend {
   readonly name: string;
   readonly kv: VaultKvBackend;
   readonly database: VaultDatabaseBackend;
+  /** `kv` and `database` again, under the names the backend registry's `OpenedBackend` uses. */
+  readonly static: VaultKvBackend;
+  readonly dynamic: VaultDatabaseBackend;
   /** The token is valid and Vault answers (unsealed). */
   health(): Promise<void>;
   /** Stops renewal timers, drops the token and the connections. Idempotent. */
@@ -26,11 +29,15 @@ export interface VaultBackend {
 export function openVaultBackend(cfg: VaultBackendConfig, deps: { clock: Clock; log: Logger }): VaultBackend {
   const session = new VaultSession(cfg, { clock: deps.clock, log: deps.log.child({ kind: 'vault' }) });
   const close = async (): Promise<void> => session.close();
+  const kv = createVaultKv(session, close);
+  const database = createVaultDatabase(session, close);
   return Object.freeze({
     kind: 'vault' as const,
     name: cfg.name,
-    kv: createVaultKv(session, close),
-    database: createVaultDatabase(session, close),
+    kv,
+    database,
+    static: kv,
+    dynamic: database,
     health: () => healthCheck(session),
     close,
   });
