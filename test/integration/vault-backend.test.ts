@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { Client } from 'pg';
 import type { VaultBackendConfig } from '../../src/config/config-types';
 import { BrokerError } from '../../src/lib/errors';
-import { systemClock } from '../../src/lib/clock';
+import { ManualClock, systemClock } from '../../src/lib/clock';
 import { createLogger } from '../../src/lib/logger';
 import { SecretValue } from '../../src/lib/secret-value';
 import { canList, canPut, type LeaseBinding } from '../../src/backends/backend';
@@ -324,6 +324,34 @@ describe('vault backend (real in-repo Vault API server, real PostgreSQL)', funct
       assert.ok(renewals.length >= 1, 'renew-self was called');
       assert.equal((await b.kv.get('ttl/x')).value.revealString(), 'ttl-secret');
       assert.match(logs.text(), /token renewed/);
+    });
+
+    it('renewal and re-login are also due on use (the clock says so even when no timer fired)', async () => {
+      server.putKv('secret', 'due/x', { value: 'due' });
+      const clock = new ManualClock(Date.now());
+      const t = server.createToken({ ttl: 3600, renewable: true, paths: { 'secret/data/due/*': ['read'] } }).token;
+      const b = openVaultBackend(config({ auth: { kind: 'token_file', tokenFile: tokenFile(t) } }), { clock, log: logs.log });
+      opened.push(b);
+      await b.kv.get('due/x');
+      let n = server.requests.length;
+      clock.advance(1_000_000); // before 2/3 of the TTL: nothing to do
+      await b.kv.get('due/x');
+      assert.deepEqual(requestsSince(n).map((r) => r.path), ['secret/data/due/x']);
+      n = server.requests.length;
+      clock.advance(1_500_000); // past 2/3 of the TTL
+      await b.kv.get('due/x');
+      assert.deepEqual(requestsSince(n).map((r) => r.path), ['auth/token/renew-self', 'secret/data/due/x']);
+
+      const { roleId, secretId } = server.createAppRole('due-role', { tokenTtl: 3600, paths: { 'secret/data/due/*': ['read'] } });
+      const secretIdFile = path.join(dir, 'due-secret-id');
+      writeFileSync(secretIdFile, secretId);
+      const ar = openVaultBackend(config({ auth: { kind: 'approle', roleId, secretIdFile, mount: 'approle' } }), { clock, log: logs.log });
+      opened.push(ar);
+      await ar.kv.get('due/x');
+      n = server.requests.length;
+      clock.advance(2_500_000);
+      await ar.kv.get('due/x');
+      assert.deepEqual(requestsSince(n).map((r) => r.path), ['auth/approle/login', 'secret/data/due/x']);
     });
 
     it('close clears the renewal timer: no renew-self after close, and later calls are unavailable', async function () {
