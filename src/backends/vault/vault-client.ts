@@ -70,7 +70,8 @@ export function createVaultClient(opts: VaultClientOptions): VaultClient {
       const req: Omit<TransportRequest, 'uri'> & { path: string } = {
         method: c.method,
         path: `/${c.path}`,
-        headers: c.token ? { 'X-Vault-Token': c.token } : {},
+        // X-Vault-Request: as Vault's own clients send it (Vault Agent and Proxy may require it).
+        headers: { 'X-Vault-Request': 'true', ...(c.token ? { 'X-Vault-Token': c.token } : {}) },
         ...(c.body !== undefined ? { json: c.body } : {}),
         ...(c.signal ? { signal: c.signal } : {}),
       };

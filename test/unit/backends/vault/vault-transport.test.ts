@@ -13,9 +13,11 @@ describe('vault transport: what a front of Vault may answer', () => {
   let server: http.Server;
   let base: string;
   const hits: string[] = [];
+  const headers: http.IncomingHttpHeaders[] = [];
   before(async () => {
     server = http.createServer((req, res) => {
       hits.push(req.url ?? '');
+      headers.push(req.headers);
       if (req.url === '/v1/huge') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(`{"data":"${'x'.repeat(2 * 1024 * 1024)}"}`);
@@ -61,7 +63,10 @@ describe('vault transport: what a front of Vault may answer', () => {
       assert.equal(bad.status, 502);
       assert.deepEqual(bad.errors, []);
       assert.equal(toBrokerError(bad, ctx).kind, 'unavailable');
+      headers.length = 0;
       assert.deepEqual(await c.call({ method: 'GET', path: 'fine' }), { data: { ok: true } });
+      assert.equal(headers[0]!['x-vault-request'], 'true', 'sent like Vault\'s own clients (Vault Agent may require it)');
+      assert.equal(headers[0]!['x-vault-token'], undefined, 'no token unless the call has one');
     } finally {
       c.close();
     }
