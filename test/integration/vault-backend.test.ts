@@ -326,6 +326,18 @@ describe('vault backend (real in-repo Vault API server, real PostgreSQL)', funct
       assert.match(logs.text(), /token renewed/);
     });
 
+    it('token_file: a renewal capped by the token\'s max TTL stops the renewals (no renewing ever more often)', async function () {
+      this.timeout(20_000);
+      const t = server.createToken({ ttl: 3, renewable: true, explicitMaxTtl: 4 }).token;
+      const b = open({ auth: { kind: 'token_file', tokenFile: tokenFile(t) } });
+      const n = server.requests.length;
+      await b.health();
+      await sleep(4_500);
+      const renewals = requestsSince(n).filter((r) => r.path === 'auth/token/renew-self');
+      assert.equal(renewals.length, 1, `renew-self calls: ${renewals.length}`);
+      assert.match(logs.text(), /reached its max TTL/);
+    });
+
     it('renewal and re-login are also due on use (the clock says so even when no timer fired)', async () => {
       server.putKv('secret', 'due/x', { value: 'due' });
       const clock = new ManualClock(Date.now());

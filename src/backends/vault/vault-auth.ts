@@ -308,8 +308,13 @@ class TokenFileAuth extends AuthBase {
       })) as { auth?: { lease_duration?: unknown; renewable?: unknown } };
       if (this.state !== st || this.closed) return;
       const ttl = typeof body?.auth?.lease_duration === 'number' ? body.auth.lease_duration : 0;
-      this.setTtl(st, ttl, body?.auth?.renewable === true);
-      this.deps.log.info({ backend: this.deps.backend, ttlSeconds: ttl }, 'vault: token renewed');
+      const leftBefore = st.expiresAt === undefined ? undefined : st.expiresAt - this.deps.clock.now();
+      // Vault caps a renewal at the token's max TTL: when it no longer extends, stop renewing
+      // (token_file must bring a new token before then) instead of renewing ever more often.
+      const capped = leftBefore !== undefined && ttl > 0 && ttl * 1000 <= leftBefore + 1000;
+      this.setTtl(st, ttl, body?.auth?.renewable === true && !capped);
+      if (capped) this.deps.log.warn({ backend: this.deps.backend, ttlSeconds: ttl }, 'vault: the token reached its max TTL; token_file must provide a new token before it expires');
+      else this.deps.log.info({ backend: this.deps.backend, ttlSeconds: ttl }, 'vault: token renewed');
     } catch (err) {
       if (this.state === st) {
         // A refused token: look at the file again on the next use.
