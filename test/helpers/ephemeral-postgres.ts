@@ -303,12 +303,13 @@ let shared: Promise<EphemeralPostgres> | undefined;
 /**
  * The process-wide cluster, started on first use. It is stopped and its dir
  * removed when the process exits (also under mocha's --exit, which calls
- * process.exit), and by a watchdog if the process is killed. Tests must not
- * close() it; stop()/start() are fine if they start it again.
+ * process.exit), and by a watchdog if the process is killed. Its close() does
+ * nothing; stop()/start() are fine if the test starts it again.
  */
 export function sharedPostgres(): Promise<EphemeralPostgres> {
   if (!shared) {
-    shared = startEphemeralPostgres();
+    // close() is a no-op here: one test file closing the shared cluster must not take it from the files after it.
+    shared = startEphemeralPostgres().then((pg) => ({ ...pg, close: () => Promise.resolve() }));
     shared.catch(() => {
       shared = undefined;
     });

@@ -154,7 +154,7 @@ export class VaultDatabase {
   }
 
   private live(leaseId: unknown, namespace: string, missing: string): Lease {
-    if (typeof leaseId !== 'string' || leaseId === '') throw badRequest('missing lease ID');
+    if (typeof leaseId !== 'string' || leaseId === '') throw badRequest('lease_id must be specified');
     const l = this.leases.get(leaseId);
     if (!l || l.namespace !== namespace) throw badRequest(missing);
     return l;
@@ -174,7 +174,8 @@ export class VaultDatabase {
     try {
       await this.exec([`ALTER ROLE ${quoteIdent(l.username)} VALID UNTIL ${quoteLiteral(pgExpiration(expiresAt))}`], {});
     } catch (e) {
-      throw new VaultHttpError(500, [`1 error occurred:\n\t* failed to renew entry: ${(e as Error).message}\n\n`]);
+      // Vault's sys handlers answer a failed renew or revoke as ErrInvalidRequest: 400 with the error text.
+      throw badRequest(`failed to renew entry: ${(e as Error).message}`);
     }
     l.expiresAt = expiresAt;
     l.lastRenewal = now;
@@ -184,16 +185,17 @@ export class VaultDatabase {
   /**
    * `PUT sys/leases/revoke`: Vault answers 204 for an unknown or already
    * revoked lease id too (its expiration manager: "If there is no entry,
-   * nothing to revoke"). A failure to drop the role keeps the lease (500).
+   * nothing to revoke"). A failure to drop the role keeps the lease and is
+   * a 400 with the error text, as Vault's sys handlers answer it.
    */
   async revoke(leaseId: unknown, namespace: string): Promise<void> {
-    if (typeof leaseId !== 'string' || leaseId === '') throw badRequest('missing lease ID');
+    if (typeof leaseId !== 'string' || leaseId === '') throw badRequest('lease_id must be specified');
     const l = this.leases.get(leaseId);
     if (!l || l.namespace !== namespace) return;
     try {
       await this.dropUser(l.username);
     } catch (e) {
-      throw new VaultHttpError(500, [`1 error occurred:\n\t* failed to revoke entry: ${(e as Error).message}\n\n`]);
+      throw badRequest(`failed to revoke entry: ${(e as Error).message}`);
     }
     this.leases.delete(l.id);
   }

@@ -1,8 +1,9 @@
 import { strict as assert } from 'node:assert';
 import * as https from 'node:https';
 import { Client } from 'pg';
-import { sharedPostgres, type EphemeralPostgres } from '../helpers/ephemeral-postgres';
+import { sharedPostgres, startEphemeralPostgres, type EphemeralPostgres } from '../helpers/ephemeral-postgres';
 import { vaultCall } from './vault-client';
+import { parseDuration, rewriteList, VaultHttpError } from './vault-http';
 import { startVaultServer, type VaultServer } from './vault-server';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -415,5 +416,68 @@ describe('Vault API server: database secrets engine on a real PostgreSQL', funct
     await assert.rejects(login(username, password), (e: Error & { code?: string }) => e.code === '28P01');
     assert.equal(v.leases().length, 0);
     assert.equal(await validUntil(username), null, 'the role is dropped, not just past VALID UNTIL');
+  });
+});
+
+describe('Vault API server: PostgreSQL down at renew or revoke', function () {
+  this.timeout(90_000);
+  let pg: EphemeralPostgres;
+  let v: VaultServer;
+  before(async () => {
+    // Its own cluster: stopping the shared one would break other files' pools.
+    pg = await startEphemeralPostgres();
+    v = await startVaultServer({ postgres: pg });
+    v.createDatabaseRole('app', { defaultTtl: '1h', maxTtl: '2h' });
+  });
+  after(async () => {
+    await v?.close();
+    await pg?.close();
+  });
+
+  it('renew and revoke answer 400 "failed to … entry" and keep the lease; once PostgreSQL is back, revoke drops the role', async () => {
+    const r = await vaultCall(v, 'GET', 'database/creds/app', { token: v.rootToken });
+    const leaseId = String(r.body!['lease_id']);
+    const { username, password } = data(r) as { username: string; password: string };
+    await pg.stop();
+    try {
+      const renew = await vaultCall(v, 'PUT', 'sys/leases/renew', { token: v.rootToken, body: { lease_id: leaseId } });
+      assert.equal(renew.status, 400);
+      assert.match(String((renew.body!['errors'] as string[])[0]), /^failed to renew entry: /);
+      const revoke = await vaultCall(v, 'PUT', 'sys/leases/revoke', { token: v.rootToken, body: { lease_id: leaseId } });
+      assert.equal(revoke.status, 400);
+      assert.match(String((revoke.body!['errors'] as string[])[0]), /^failed to revoke entry: /);
+      assert.deepEqual(v.leases().map((l) => l.leaseId), [leaseId], 'the lease stays until revoked');
+      const creds = await vaultCall(v, 'GET', 'database/creds/app', { token: v.rootToken });
+      assert.equal(creds.status, 500);
+    } finally {
+      await pg.start();
+    }
+    const c = new Client({ host: pg.host, port: pg.port, user: username, password, database: pg.database });
+    await c.connect();
+    await c.end();
+    const revoke = await vaultCall(v, 'PUT', 'sys/leases/revoke', { token: v.rootToken, body: { lease_id: leaseId } });
+    assert.equal(revoke.status, 204, revoke.text);
+    const c2 = new Client({ host: pg.host, port: pg.port, user: username, password, database: pg.database });
+    await assert.rejects(c2.connect(), (e: Error & { code?: string }) => e.code === '28P01');
+    assert.deepEqual(v.leases(), []);
+  });
+});
+
+describe('Vault API server: HTTP plumbing', () => {
+  it('rewriteList: a LIST request line becomes GET ?list=true; anything else is untouched', () => {
+    const r = (s: string): string => rewriteList(Buffer.from(s, 'latin1')).toString('latin1');
+    assert.equal(r('LIST /v1/secret/metadata/a HTTP/1.1\r\nHost: x\r\n\r\n'), 'GET /v1/secret/metadata/a?list=true HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.equal(r('LIST /v1/secret/metadata/a?x=1 HTTP/1.1\r\n\r\n'), 'GET /v1/secret/metadata/a?x=1&list=true HTTP/1.1\r\n\r\n');
+    for (const s of ['GET /v1/x HTTP/1.1\r\n\r\n', '{"LIST /v1/x HTTP/1.1":1}', 'LIST /v1/x HTTP/1.1']) assert.equal(r(s), s);
+  });
+
+  it('parseDuration: seconds and Go-style durations; anything else is a 400 naming the field', () => {
+    assert.equal(parseDuration('ttl', 90), 90);
+    assert.equal(parseDuration('ttl', '90'), 90);
+    assert.equal(parseDuration('ttl', '1h30m'), 5400);
+    assert.equal(parseDuration('ttl', '2d'), 172800);
+    for (const bad of ['1x', 'h', -1, 1.5, '1h 2m', null]) {
+      assert.throws(() => parseDuration('increment', bad), (e: VaultHttpError) => e.status === 400 && /"increment"/.test(e.errors[0]!), String(bad));
+    }
   });
 });

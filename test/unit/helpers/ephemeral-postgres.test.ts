@@ -87,6 +87,8 @@ describe('ephemeral PostgreSQL (test helper)', function () {
     const a = await sharedPostgres();
     const b = await sharedPostgres();
     assert.equal(a, b);
+    await a.close();
+    assert.equal(existsSync(a.dir), true, 'close() of the shared cluster does nothing');
     const c = await connect(a);
     await c.end();
   });
