@@ -558,6 +558,26 @@ describe('vault backend (real in-repo Vault API server, real PostgreSQL)', funct
       await b.database.revoke({ backend: 'vault-test', id: 'database/creds/readonly/neverissued' }); // unknown
     });
 
+    it('the database down at revoke and renew (Vault: 400 "failed to … entry") is unavailable, so the revoke is retried; it succeeds when the database returns', async function () {
+      this.timeout(60_000);
+      const b = open();
+      const l = lease(60_000);
+      const issued = await b.database.create(spec('readonly'), l);
+      const password = issued.credential.password.revealString();
+      secrets.push(password);
+      await pg.stop();
+      try {
+        const revokeErr = await expectKind(b.database.revoke(issued.handle), 'unavailable', /^backend "vault-test" \(vault\) is unavailable$/);
+        assert.match(String((revokeErr.cause as Error).message), /400.*failed to revoke entry/);
+        await expectKind(b.database.renew(issued.handle, l), 'unavailable');
+      } finally {
+        await pg.start();
+      }
+      await login(issued.credential.user, password); // the lease was kept, so the login still exists
+      await b.database.revoke(issued.handle);
+      await assert.rejects(login(issued.credential.user, password), /password authentication failed|does not exist/);
+    });
+
     it('renew of a revoked lease is refused (not unavailable), with no Vault text', async () => {
       const b = open();
       const l = lease(60_000);

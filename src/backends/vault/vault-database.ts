@@ -21,7 +21,7 @@ import { BrokerError } from '../../lib/errors';
 import { SecretValue } from '../../lib/secret-value';
 import type { CredentialHandle, DynamicCredentialBackend, IssuedCredential, LeaseBinding } from '../backend';
 import { describe } from './vault-auth';
-import { badResponse, statusOf, toBrokerError, type VaultErrorContext } from './vault-errors';
+import { badResponse, statusOf, toBrokerError, VaultHttpError, type VaultErrorContext } from './vault-errors';
 import { assertRole } from './vault-paths';
 import { healthCheck } from './vault-kv';
 import type { VaultSession } from './vault-session';
@@ -42,6 +42,17 @@ export function createVaultDatabase(session: VaultSession, close: () => Promise<
   const name = session.name;
   const mount = encodeURIComponent(session.cfg.databaseMount);
   const leaseCtx = (verb: string): VaultErrorContext => ({ backend: name, subject: 'a credential lease', verb });
+  /**
+   * Vault's sys/leases handlers answer 400 "failed to renew entry: …" / "failed to
+   * revoke entry: …" when the database itself failed: retrying may help, so that is
+   * `unavailable`, not the `failed_precondition` other 400s ("lease not found") are.
+   */
+  const leaseError = (err: unknown, verb: string): BrokerError => {
+    if (err instanceof VaultHttpError && err.status === 400 && err.errors.some((e) => /^failed to (renew|revoke) entry/.test(e))) {
+      return new BrokerError('unavailable', `backend "${name}" (vault) is unavailable`, { cause: err });
+    }
+    return toBrokerError(err, leaseCtx(verb));
+  };
 
   const checkHandle = (handle: CredentialHandle): string => {
     if (!handle || handle.backend !== name) throw new BrokerError('invalid_argument', `handle.backend: expected "${name}"`);
@@ -63,7 +74,7 @@ export function createVaultDatabase(session: VaultSession, close: () => Promise<
       await session.call({ method: 'PUT', path: 'sys/leases/revoke', body: { lease_id: leaseId } }, signal);
     } catch (err) {
       if (statusOf(err) === 404) return;
-      throw toBrokerError(err, leaseCtx('revoke'));
+      throw leaseError(err, 'revoke');
     }
   };
 
@@ -107,7 +118,7 @@ export function createVaultDatabase(session: VaultSession, close: () => Promise<
             try {
               set = await renewLease(leaseId, increment, signal);
             } catch (err) {
-              throw toBrokerError(err, leaseCtx('shorten'));
+              throw leaseError(err, 'shorten');
             }
             vaultExpiresAt = set > 0 ? now + set * 1000 : Infinity;
           } else {
@@ -142,7 +153,7 @@ export function createVaultDatabase(session: VaultSession, close: () => Promise<
       try {
         set = await renewLease(leaseId, increment, session.deadline());
       } catch (err) {
-        throw toBrokerError(err, leaseCtx('renew'));
+        throw leaseError(err, 'renew');
       }
       return { expiresAt: set > 0 ? Math.min(target, now + set * 1000) : target };
     },
