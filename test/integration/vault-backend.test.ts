@@ -235,6 +235,15 @@ describe('vault backend (real in-repo Vault API server, real PostgreSQL)', funct
       await expectKind(b.health(), 'unavailable');
     });
 
+    it('an unreadable ca_file does not fail construction; every call is failed_precondition naming it', async () => {
+      const missing = path.join(dir, 'no-such-ca.pem');
+      const n = server.requests.length;
+      const b = open({ caFile: missing });
+      await expectKind(b.kv.get('app/x'), 'failed_precondition', /cannot read ca_file .*no-such-ca\.pem \(ENOENT\)/);
+      await expectKind(b.health(), 'failed_precondition');
+      assert.equal(server.requests.length, n);
+    });
+
     it('token_file: a missing or empty file is failed_precondition naming no token', async () => {
       const b = open({ auth: { kind: 'token_file', tokenFile: path.join(dir, 'missing-token') } });
       await expectKind(b.kv.get('app/x'), 'failed_precondition', /cannot authenticate to Vault: cannot read token_file \(ENOENT\)/);
