@@ -9,7 +9,7 @@ import { secretBackendContract } from './secret-backend-contract';
 
 // Vault KV v2 on the in-repo Vault API server (kept honest by Vault's official Go client, see
 // test/vault-conformance). The outside writer is the server's own admin side, as an operator's
-// `vault kv put` would be; the broker reads with a token limited to the contract's paths.
+// `vault kv put` would be; the broker reads with a token limited to the KV mount.
 describe('vault KV v2 on the in-repo Vault API server', function () {
   this.timeout(60_000);
   let server: VaultServer;
@@ -18,7 +18,8 @@ describe('vault KV v2 on the in-repo Vault API server', function () {
   before(async () => {
     server = await startVaultServer();
     dir = mkdtempSync(path.join(tmpdir(), 'sb-vault-contract-'));
-    const { token } = server.createToken({ paths: { 'secret/data/ct/*': ['read', 'create', 'update'], 'secret/metadata/ct/*': ['read', 'list'], 'secret/metadata/*': ['list'] }, ttl: '1h', renewable: true });
+    // list() walks the whole mount from its root, so this token may read and list all of it.
+    const { token } = server.createToken({ paths: { 'secret/data/*': ['read', 'create', 'update'], 'secret/metadata': ['list'], 'secret/metadata/*': ['read', 'list'] }, ttl: '1h', renewable: true });
     tokenFile = path.join(dir, 'token');
     writeFileSync(tokenFile, token, { mode: 0o600 });
   });
