@@ -81,7 +81,6 @@ describe('Vault and AWS backends in the daemon (in-repo Vault API server, real m
   let stripe: HttpsUpstream;
   let raw: Record<string, unknown>;
   let broker: RunningBroker | undefined;
-  let dbRole = 0;
 
   const sm = (): SecretsManagerClient => new SecretsManagerClient({ region: 'eu-west-1', endpoint: moto.endpoint });
   async function seedAws(): Promise<void> {
@@ -248,7 +247,6 @@ permit (principal in Group::"support", action in [Action::"tickets.read", Action
     assert.equal(revoked.length, 1);
     assert.ok(!JSON.stringify(await entries()).includes(cred.password), 'the password is in no evidence entry');
     assert.ok(!b().logs.text.includes(cred.password), 'nor in the log');
-    dbRole++;
   });
 
   it('a Vault that is down at revoke time leaves the lease REVOKE_FAILED until a retry succeeds; then the login stops working', async () => {
