@@ -98,6 +98,7 @@ describe('Vault and AWS backends in the daemon (in-repo Vault API server, real m
     pg = await sharedPostgres();
     vault = await startVaultServer({ postgres: pg });
     vault.putKv('secret', 'app/crm', { token: CRM, owner: 'sales' });
+    vault.putKv('secret', 'other/crm', { token: 'not-for-the-broker' });
     vault.createDatabaseRole('readonly', { defaultTtl: '1h', maxTtl: '24h' });
     const { token } = vault.createToken({
       paths: { 'secret/data/app/*': ['read'], 'database/creds/readonly': ['read'], 'sys/leases/renew': ['update'], 'sys/leases/revoke': ['update'] },
@@ -129,6 +130,10 @@ describe('Vault and AWS backends in the daemon (in-repo Vault API server, real m
       'crm-token': { backend: 'vault', name: 'app/crm', field: 'token' },
       'crm-token-cached': { backend: 'vault-cached', name: 'app/crm', field: 'token' },
       'stripe-key': { backend: 'aws', id: 'prod/stripe', field: 'api_key' },
+      // Not in Vault (404), outside the broker token's policy (403), not in AWS.
+      'crm-missing': { backend: 'vault', name: 'app/nope', field: 'token' },
+      'crm-forbidden': { backend: 'vault', name: 'other/crm', field: 'token' },
+      'stripe-missing': { backend: 'aws', id: 'prod/nope', field: 'api_key' },
     };
     const http = (host: string, port: number, secret: string) => ({
       base_url: `https://${host}:${port}`,
@@ -143,12 +148,15 @@ describe('Vault and AWS backends in the daemon (in-repo Vault API server, real m
       'crm.read': { http: http('crm.test', crm.port, 'crm-token') },
       'crm.cached': { http: http('crm.test', crm.port, 'crm-token-cached') },
       'billing.read': { http: http('stripe.test', stripe.port, 'stripe-key') },
+      'crm.missing': { http: http('crm.test', crm.port, 'crm-missing') },
+      'crm.forbidden': { http: http('crm.test', crm.port, 'crm-forbidden') },
+      'billing.missing': { http: http('stripe.test', stripe.port, 'stripe-missing') },
       'reporting.db': { vault_dynamic: { backend: 'vault', role: 'readonly', connection: { host: '127.0.0.1', port: pg.port, database: pg.database } }, default_ttl: '5m' },
     };
     writeFileSync(
       path.join(String(raw['policies']), 'remote.cedar'),
       `@id("remote-support")
-permit (principal in Group::"support", action in [Action::"tickets.read", Action::"crm.read", Action::"crm.cached", Action::"billing.read", Action::"reporting.db"], resource);
+permit (principal in Group::"support", action in [Action::"tickets.read", Action::"crm.read", Action::"crm.cached", Action::"billing.read", Action::"reporting.db", Action::"crm.missing", Action::"crm.forbidden", Action::"billing.missing"], resource);
 `,
     );
     await seedLocalSecrets(raw, { 'helpdesk-token': HELPDESK });
@@ -223,6 +231,20 @@ permit (principal in Group::"support", action in [Action::"tickets.read", Action
     await invoke('crm.read');
     const last = (await entries()).filter((e) => e.type === 'invoke.result' && e.secret?.['name'] === 'crm-token').at(-1)!;
     assert.equal(last.secret!['version'], 2);
+  });
+
+  it('a secret Vault does not have (404) or will not give the broker (403), or AWS does not have, is FAILED_PRECONDITION "the broker cannot read secret X"; no vendor text, nothing sent', async () => {
+    for (const [action, secret, upstream] of [['crm.missing', 'crm-missing', crm], ['crm.forbidden', 'crm-forbidden', crm], ['billing.missing', 'stripe-missing', stripe]] as const) {
+      const before = upstream.requests.length;
+      const err = await expectCode(invoke(action), grpc.status.FAILED_PRECONDITION, new RegExp(`^the broker cannot read secret ${secret}$`));
+      assert.ok(!/permission denied|ResourceNotFound|errors/i.test(err.details), err.details);
+      assert.equal(upstream.requests.length, before, 'nothing was sent upstream');
+    }
+    // The log has the detail for the operator.
+    assert.match(b().logs.text, /permission denied/);
+    // Answers from a store are not outages: the breakers stay closed.
+    assert.equal(health('vault'), 'SERVING');
+    assert.equal(health('aws'), 'SERVING');
   });
 
   it('a vault_dynamic lease hands the agent a PostgreSQL login that works; revoking the lease revokes the Vault lease and the login stops working', async () => {
