@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
+import { freeLoopbackPort } from './ephemeral-postgres';
 
 /**
  * A real `moto_server` (moto 5.x, `pip install 'moto[server]'`) on loopback,
@@ -69,20 +69,8 @@ export function setEnv(vars: Readonly<Record<string, string | undefined>>): () =
 /** Fake keys for moto in process.env; call the result to restore. */
 export const useFakeAwsCredentials = (): (() => void) => setEnv(FAKE_AWS_ENV);
 
-/** A port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 export async function startMotoServer(opts: MotoOptions = {}): Promise<MotoServer> {
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const scheme = opts.tls ? 'https' : 'http';
   const endpoint = `${scheme}://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
