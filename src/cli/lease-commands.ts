@@ -28,6 +28,13 @@ export function formatLease(l: Lease__Output): string {
     `  status ${l.status}, ${l.usesLeft}/${l.maxUses} uses left`,
     `  expires ${l.expiresAt} (renewable until ${l.maxExpiresAt})`,
     ...(l.revokeReason ? [`  revoked: ${l.revokeReason}`] : []),
+    // Only a RequestLease response carries it, to its own agent, once (as `vault read database/creds/…` prints it).
+    ...(l.databaseCredential
+      ? [
+          `  database login (shown once, valid while the lease is): ${l.databaseCredential.user}@${l.databaseCredential.host}:${l.databaseCredential.port}/${l.databaseCredential.database}`,
+          `  password ${l.databaseCredential.password}`,
+        ]
+      : []),
   ].join('\n');
 }
 
