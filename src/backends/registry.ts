@@ -2,6 +2,7 @@ import type { DynamicCredentialSource } from '../broker/dynamic-credentials';
 import type { ActionConfig, AwsBackendConfig, BackendConfig, BackendResilience, BrokerConfig, SecretConfig, VaultBackendConfig } from '../config/config-types';
 import type { Clock } from '../lib/clock';
 import { BrokerError } from '../lib/errors';
+import { SecretValue } from '../lib/secret-value';
 import type { Logger } from '../lib/logger';
 import type { DynamicCredentialBackend, SecretVersion, StaticSecretBackend } from './backend';
 import { CircuitBreaker, type BreakerState } from './circuit-breaker';
@@ -59,6 +60,8 @@ interface Slot {
 export class BackendRegistry {
   readonly #slots = new Map<string, Slot>();
   readonly #cache: SecretCache;
+  /** Store reads in flight, per cache key. */
+  readonly #reading = new Map<string, Promise<SecretVersion>>();
   #closed = false;
   /** Told when a backend's breaker changes state (health service). */
   onStateChange: ((backend: string, state: BreakerState) => void) | undefined;
@@ -97,9 +100,32 @@ export class BackendRegistry {
     const key = SecretCache.key(secretName, s.version, s.field);
     const cached = this.#cache.get(key);
     if (cached) return resolved(s, cached);
-    const v = await this.#read(slot, s);
-    this.#cache.set(key, secretName, v, resilienceOf(slot.cfg).cacheTtlMs);
-    return resolved(s, v);
+    // Concurrent cold reads of one secret share one store read (a burst of calls is one GetSecretValue,
+    // not N against the store's quota); each caller gets its own copy to wipe.
+    let read = this.#reading.get(key);
+    if (!read) {
+      read = this.#read(slot, s).then((v) => {
+        this.#cache.set(key, secretName, v, resilienceOf(slot.cfg).cacheTtlMs);
+        return v;
+      });
+      const mine = read;
+      this.#reading.set(key, mine);
+      const done = (): void => {
+        if (this.#reading.get(key) === mine) this.#reading.delete(key);
+      };
+      mine.then((v) => {
+        done();
+        // Every caller that got this read copies the value in a microtask; the shared original goes after.
+        setImmediate(() => v.value.wipe());
+      }, done);
+    }
+    const v = await read;
+    const bytes = v.value.reveal();
+    try {
+      return resolved(s, { ...v, value: SecretValue.fromBytes(bytes) });
+    } finally {
+      bytes.fill(0);
+    }
   }
 
   /** Drops the cached reads of one configured secret (rotation calls it after a write). */

@@ -170,7 +170,19 @@ function endpointUrl(s: Section, key: string, required = false): string | undefi
     s.problems.add(s.at(key), `expected an http(s) URL with a host and optional port only (no path, credentials, query or fragment), got ${JSON.stringify(v)}`);
     return undefined;
   }
+  // Tokens, secret ids and secret values travel on this connection: verified TLS, except to a
+  // process on this machine (a Vault Agent or proxy listening on loopback, a local moto).
+  const u = new URL(v);
+  if (u.protocol === 'http:' && !isLoopbackHost(u.hostname)) {
+    s.problems.add(s.at(key), `expected https:// (tokens and secret values travel on it); plain http:// is only for a loopback address such as 127.0.0.1, got ${JSON.stringify(v)}`);
+    return undefined;
+  }
   return v.replace(/\/+$/, '');
+}
+
+/** 127.0.0.0/8, ::1 or localhost: a listener on this machine. */
+function isLoopbackHost(host: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '[::1]' || host === 'localhost';
 }
 
 function vaultAddress(s: Section): string | undefined {

@@ -99,6 +99,24 @@ describe('config: vault and aws-secrets-manager backends', () => {
     assert.match(problemAt(raw, 'backends.aws.breaker.open_for'), /100ms to 1h/);
   });
 
+  it('wants https:// for vault and aws endpoints; plain http:// only on loopback (a local Vault Agent or proxy)', () => {
+    for (const [address, endpoint] of [['http://vault.example.com:8200', 'http://secretsmanager.example.com'], ['http://10.0.0.5:8200', 'http://[fd00::1]:5000']]) {
+      const raw = good();
+      backends(raw)['vault']!['address'] = address;
+      backends(raw)['aws']!['endpoint'] = endpoint;
+      assert.match(problemAt(raw, 'backends.vault.address'), /expected https:\/\/ .*only for a loopback address/);
+      assert.match(problemAt(raw, 'backends.aws.endpoint'), /expected https:\/\//);
+      raw['dev_mode'] = true;
+      assert.match(problemAt(raw, 'backends.vault.address'), /expected https:\/\//, 'dev mode does not lift it either');
+    }
+    for (const [address, endpoint] of [['http://127.0.0.1:8200', 'http://localhost:5000'], ['https://vault.example.com', 'http://[::1]:5000']]) {
+      const raw = good();
+      backends(raw)['vault']!['address'] = address;
+      backends(raw)['aws']!['endpoint'] = endpoint;
+      compileConfig(raw, '/etc/sb/config.yaml');
+    }
+  });
+
   it('checks each secret against its backend kind', () => {
     const cases: Array<[string, Raw, string, RegExp]> = [
       ['aws named by name', { backend: 'aws', name: 'prod/stripe' }, 'secrets.s.name', /named by id/],
