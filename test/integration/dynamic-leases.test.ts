@@ -8,6 +8,7 @@ import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseR
 import { failedPrecondition, unavailable } from '../../src/lib/errors';
 import { ManualClock } from '../../src/lib/clock';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store';
+import { lease as leaseRow } from '../contract/store-contract';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { readEntries } from '../helpers/evidence-entries';
 import { FaultCredentialBackend, faultSource } from '../helpers/fault-credential-backend';
@@ -298,6 +299,40 @@ describe('dynamic credential leases over the real daemon and mTLS', function () 
     assert.equal(vault.forLease(lease.leaseId)!.revoked, true);
     assert.equal((await credentialRevoked(lease.leaseId))[0]!.by, 'broker');
     assert.equal((await getLease(lease.leaseId)).status, 'REVOKED');
+  });
+
+  it('a revocation owed on a healthy backend is retried even while 200 older ones keep failing (no head-of-line starvation)', async () => {
+    // 200 ended leases whose backend was removed from the config: they can never be revoked.
+    const store = b().app.store;
+    const at = T0 - 600_000;
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        store.insertLease(
+          leaseRow({ action: 'reporting.db', resource: 'reporting', status: 'revoked', credential: { backend: 'retired', id: `gone-${i}` }, issuedAt: at, expiresAt: at + 300_000, maxExpiresAt: at + 300_000, updatedAt: at }),
+        ),
+      ),
+    );
+    await until('the 200 to be revoke_failed', async () => (await store.listLeases({ statuses: ['revoke_failed'], limit: 1000 })).length === 200);
+    clock.advance(5_000);
+    // A later lease on the healthy backend ends while that backend is briefly down.
+    const { lease } = await grant();
+    vault.failRevokes = 1;
+    const out = await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: lease.leaseId });
+    assert.equal(out.lease.status, 'REVOKE_FAILED');
+    for (let i = 0; i < 40 && (await credentialRevoked(lease.leaseId)).length === 0; i++) {
+      clock.advance(5_000);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal((await credentialRevoked(lease.leaseId)).length, 1, `the healthy backend's credential was never retried (revoke calls on it: ${vault.calls.revoke.length})`);
+    assert.equal((await getLease(lease.leaseId)).status, 'REVOKED');
+    // The ones that cannot be revoked stay owed and visible, and the log says why at error, once per period.
+    assert.equal((await store.listLeases({ statuses: ['revoke_failed'], limit: 1000 })).length, 200);
+    const errors = b()
+      .logs.text.split('\n')
+      .filter((l) => l.includes('"level":50') && l.includes('no longer configured'));
+    assert.equal(errors.length, 1, `one error line for the retired backend over ${40 * 5} s of retries, not one per lease or tick: ${errors.length}`);
+    assert.match(errors[0]!, /"backend":"retired"/);
+    assert.match(errors[0]!, /"leases":200/);
   });
 
   it('Invoke on a dynamic action is refused FAILED_PRECONDITION before any decision or use', async () => {
