@@ -8,10 +8,11 @@ import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseR
 import { failedPrecondition, unavailable } from '../../src/lib/errors';
 import { ManualClock } from '../../src/lib/clock';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store';
+import type { IssuedCredential, LeaseBinding } from '../../src/backends/backend';
 import { lease as leaseRow } from '../contract/store-contract';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { readEntries } from '../helpers/evidence-entries';
-import { FaultCredentialBackend, faultSource } from '../helpers/fault-credential-backend';
+import { FaultCredentialBackend, faultSource, type FaultSpec } from '../helpers/fault-credential-backend';
 import { expectCode } from '../helpers/grpc-expect';
 import { WriteFaults } from '../helpers/write-faults';
 
@@ -367,5 +368,83 @@ describe('dynamic credential leases over the real daemon and mTLS', function () 
     assert.equal([...vault.minted.values()][1]!.revoked, true, 'revoked upstream (row refused)');
     faults.clear();
     assert.equal(await b().app.store.countActiveLeases('support-bot'), 0);
+  });
+});
+
+/** Vault takes 300 ms to make a login (a real round trip plus CREATE ROLE). */
+class SlowBackend extends FaultCredentialBackend {
+  override async create(spec: FaultSpec, lease: LeaseBinding): Promise<IssuedCredential> {
+    await new Promise((r) => setTimeout(r, 300));
+    return super.create(spec, lease);
+  }
+}
+
+describe('the active_leases limit holds under concurrency, over the real daemon', function () {
+  this.timeout(60_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let pki: TestPki;
+  let broker: RunningBroker | undefined;
+  before(async () => {
+    tmp = tempDir('sb-limit-');
+    pki = await makeTestPki(`${tmp.dir}/pki`);
+  });
+  afterEach(async () => {
+    await broker?.close();
+    broker = undefined;
+  });
+  after(() => tmp?.cleanup());
+
+  async function start(): Promise<{ vault: SlowBackend; clock: ManualClock }> {
+    const clock = new ManualClock(T0);
+    const vault = new SlowBackend('vault', clock);
+    const dir = `${tmp.dir}/${Math.random().toString(36).slice(2)}`;
+    const raw = rawConfig(pki, dir);
+    (raw['limits'] as Record<string, unknown>)['active_leases'] = 2;
+    broker = await startBroker({ pki, dir, raw, clock, reaperIntervalMs: 25, dynamicCredentials: faultSource(vault) });
+    return { vault, clock };
+  }
+  const agent = () => broker!.clientFor('agents', 'support-bot').agent;
+  const settle = <T>(ps: Array<Promise<T>>) => Promise.allSettled(ps);
+
+  it('10 concurrent RequestLease for a dynamic credential with active_leases: 2 grant 2; the logins minted for the others are revoked; no grant is recorded for them', async () => {
+    const { vault } = await start();
+    const results = await settle(Array.from({ length: 10 }, () => call<unknown, LeaseResponse__Output>(agent(), 'RequestLease', { action: 'reporting.db', ttlSeconds: 300 })));
+    const granted = results.filter((r) => r.status === 'fulfilled' && r.value.status === 'GRANTED').length;
+    const store = broker!.app.store;
+    assert.equal(granted, 2, `granted ${granted} with active_leases: 2 (minted upstream ${vault.calls.create})`);
+    assert.equal(await store.countActiveLeases('support-bot'), 2);
+    for (const r of results) {
+      if (r.status === 'rejected') {
+        assert.equal((r.reason as grpc.ServiceError).code, grpc.status.RESOURCE_EXHAUSTED);
+        assert.match((r.reason as grpc.ServiceError).details, /^active lease limit reached \(2\)$/);
+      }
+    }
+    // Every login minted for a refused request is dropped upstream; the two granted ones live on.
+    const live = [...vault.minted.values()].filter((c) => !c.revoked);
+    assert.equal(live.length, 2);
+    const entries = await readEntries<Entry>(broker!.app.ledger!);
+    const issued = entries.filter((e) => e.type === 'lease.issued');
+    assert.equal(issued.length, 2, 'lease.issued only for the grants');
+    assert.equal(entries.filter((e) => e.type === 'decision').length, 2, 'no decision entry for a grant that never happened');
+    assert.equal(entries.filter((e) => e.type === 'lease.revoked').length, 0, 'nothing to take back: nothing was recorded');
+    assert.deepEqual(new Set(live.map((c) => c.binding.leaseId)), new Set(issued.map((e) => e.lease!.id)));
+    // Over the limit before any mint: refused without a login.
+    const before = vault.calls.create;
+    await expectCode(call(agent(), 'RequestLease', { action: 'reporting.db' }), grpc.status.RESOURCE_EXHAUSTED, /^active lease limit reached \(2\)$/);
+    assert.equal(vault.calls.create, before, 'the early check mints nothing');
+  });
+
+  it('10 concurrent RequestLease for a static action with active_leases: 2 grant exactly 2', async () => {
+    await start();
+    const results = await settle(
+      Array.from({ length: 10 }, () =>
+        call<unknown, LeaseResponse__Output>(agent(), 'RequestLease', { action: 'tickets.update', resource: 'ticket/T-1', params: { fields: { ticket: { stringValue: 'T-1' } } } }),
+      ),
+    );
+    const granted = results.filter((r) => r.status === 'fulfilled' && r.value.status === 'GRANTED').length;
+    assert.equal(granted, 2, JSON.stringify(results.map((r) => (r.status === 'fulfilled' ? r.value.status : (r.reason as grpc.ServiceError).details))));
+    assert.equal(await broker!.app.store.countActiveLeases('support-bot'), 2);
+    const entries = await readEntries<Entry>(broker!.app.ledger!);
+    assert.equal(entries.filter((e) => e.type === 'lease.issued').length, 2);
   });
 });
