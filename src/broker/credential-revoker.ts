@@ -20,6 +20,8 @@ export interface CredentialRevokerDeps {
   maxDelayMs?: number;
   /** Upstream revocations in flight at once from the retry loop (default 4). */
   concurrency?: number;
+  /** How often, at most, the error about a backend that is no longer configured is logged, per backend (default 5 min). */
+  missingBackendLogMs?: number;
 }
 
 /** Who ended the lease, for the `credential.revoked` entry: `agent:<name>`, `operator:<name>` or `broker`. */
@@ -41,6 +43,7 @@ interface Unstored {
 }
 
 const MAX_UNSTORED = 10_000;
+/** Owed revocations read per pass, earliest due first (the store orders by due time, so none waits behind failing ones). */
 const BATCH = 200;
 /**
  * A lease that just ended is revoked upstream by whoever ended it: the request
@@ -64,6 +67,8 @@ export class CredentialRevoker {
   /** Attempts under way, by lease id: a second caller waits for the first instead of revoking twice. */
   private readonly inFlight = new Map<string, Promise<LeaseRecord>>();
   private readonly unstored = new Map<string, Unstored>();
+  /** Leases owed a revocation on a backend that is no longer configured, by backend; and when that was last logged. */
+  private readonly orphaned = new Map<string, { leases: Set<string>; loggedAt: number | undefined }>();
   private readonly late: LateEvidence | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -118,10 +123,20 @@ export class CredentialRevoker {
     }
   }
 
-  /** One pass of the retry loop: every owed revocation that is due, a few at a time. */
-  async tick(): Promise<void> {
+  /**
+   * One pass of the retry loop: the owed revocations that are due, earliest
+   * due first, a few at a time. Each failure sets a later due time in the
+   * store, so every owed revocation is attempted within its backoff delay
+   * plus the time a pass of BATCH takes, whatever the others do.
+   */
+  tick(): Promise<void> {
+    return this.pass(this.deps.clock.now());
+  }
+
+  /** A pass over the owed revocations due by `dueBy` (all of them at start-up). */
+  private async pass(dueBy: number): Promise<void> {
     const now = this.deps.clock.now();
-    const owed = await this.deps.store.listCredentialRevocations(BATCH);
+    const owed = await this.deps.store.listCredentialRevocations(BATCH, dueBy);
     const due: Array<() => Promise<unknown>> = [];
     for (const l of owed) {
       if (this.inFlight.has(l.id) || (this.backoff.get(l.id)?.nextAt ?? 0) > now) continue;
@@ -138,14 +153,41 @@ export class CredentialRevoker {
       for (let job = due.shift(); job; job = due.shift()) await job();
     });
     await Promise.all(workers);
+    this.reportOrphaned(this.deps.log);
+  }
+
+  /**
+   * A credential whose backend is no longer configured cannot be revoked
+   * until the backend is configured again: it stays revoke_failed and owed.
+   * Said at error, once per backend per period (not per lease or pass), with
+   * how many leases wait on it.
+   */
+  private reportOrphaned(log: Logger): void {
+    const now = this.deps.clock.now();
+    const period = this.deps.missingBackendLogMs ?? 5 * 60_000;
+    for (const [backend, o] of this.orphaned) {
+      if (o.leases.size === 0) {
+        this.orphaned.delete(backend);
+        continue;
+      }
+      if (o.loggedAt !== undefined && now - o.loggedAt < period) continue;
+      o.loggedAt = now;
+      log.error(
+        { backend, leases: o.leases.size, lease_ids: [...o.leases].slice(0, 10) },
+        `credentials of ended leases cannot be revoked: their backend "${backend}" is no longer configured; they stay revoke_failed and are retried until it is configured again`,
+      );
+    }
   }
 
   start(): void {
+    let first = true;
     const run = (): void => {
       if (this.running) return;
-      this.running = this.tick()
+      // At start-up every owed revocation is due: the backoff of the daemon that stopped is not this one's.
+      this.running = (first ? this.pass(Number.MAX_SAFE_INTEGER) : this.tick())
         .catch((err: unknown) => this.deps.log.warn({ err }, 'credential revocation retry failed; will retry'))
         .finally(() => (this.running = undefined));
+      first = false;
     };
     this.timer = setInterval(run, this.deps.intervalMs ?? 1000);
     this.timer.unref();
@@ -172,8 +214,8 @@ export class CredentialRevoker {
 
   private async attemptOnce(lease: LeaseRecord, end: LeaseEnd, log: Logger): Promise<LeaseRecord> {
     const handle = lease.credential!;
+    const backend = this.deps.source.byName(handle.backend);
     try {
-      const backend = this.deps.source.byName(handle.backend);
       if (!backend) throw backendNotAvailable(handle.backend);
       await backend.revoke(handle);
     } catch (err) {
@@ -182,8 +224,15 @@ export class CredentialRevoker {
       b.nextAt = this.deps.clock.now() + this.nextDelay(b.attempts);
       b.by = end.by;
       this.backoff.set(lease.id, b);
-      log.warn({ err, lease_id: lease.id, credential: handleRef(handle), attempts: b.attempts, retry_at: b.nextAt }, 'could not revoke the credential of an ended lease; it is revoke_failed and will be retried');
-      const failed = await this.deps.store.markCredentialRevokeFailed(lease.id, this.deps.clock.now()).catch((e: unknown) => {
+      const fields = { err, lease_id: lease.id, credential: handleRef(handle), attempts: b.attempts, retry_at: b.nextAt };
+      if (backend) {
+        log.warn(fields, 'could not revoke the credential of an ended lease; it is revoke_failed and will be retried');
+      } else {
+        // Said at error once per backend per period (reportOrphaned), not once per lease and attempt.
+        log.debug(fields, 'could not revoke the credential of an ended lease: its backend is no longer configured');
+        this.orphanedOn(handle.backend).leases.add(lease.id);
+      }
+      const failed = await this.deps.store.markCredentialRevokeFailed(lease.id, this.deps.clock.now(), b.nextAt).catch((e: unknown) => {
         log.error({ err: e, lease_id: lease.id }, 'could not mark the lease revoke_failed; the revocation is still retried');
         return undefined;
       });
@@ -191,6 +240,7 @@ export class CredentialRevoker {
     }
     const attempts = (this.backoff.get(lease.id)?.attempts ?? 0) + 1;
     this.backoff.delete(lease.id);
+    this.orphaned.get(handle.backend)?.leases.delete(lease.id);
     const done = await this.deps.store.markCredentialRevoked(lease.id, this.deps.clock.now()).catch((e: unknown) => {
       // Revoked upstream but not recorded: it stays owed and is revoked again (idempotent) later.
       log.error({ err: e, lease_id: lease.id }, 'the credential was revoked but the store could not record it; it will be revoked again');
@@ -200,6 +250,12 @@ export class CredentialRevoker {
     log.info({ lease_id: lease.id, credential: handleRef(handle), attempts }, 'credential revoked upstream');
     await this.record(credentialRevokedDraft(done, done.status, end.by, attempts), log);
     return done;
+  }
+
+  private orphanedOn(backend: string): { leases: Set<string>; loggedAt: number | undefined } {
+    let o = this.orphaned.get(backend);
+    if (!o) this.orphaned.set(backend, (o = { leases: new Set(), loggedAt: undefined }));
+    return o;
   }
 
   /** Resolves true once revoked upstream (and recorded). */

@@ -154,8 +154,9 @@ export class LeaseService {
       return { status: 'DENIED', explanation: decision.explanation, decision, ...(ref ? { evidence: ref } : {}) };
     }
     const now = this.deps.clock.now();
+    // The cheap early check: a request over the limit mints nothing. The insert checks again, atomically.
     const active = await this.deps.store.countActiveLeases(agent.name);
-    if (active >= agent.limits.activeLeases) throw resourceExhausted(`active lease limit reached (${agent.limits.activeLeases})`);
+    if (active >= agent.limits.activeLeases) throw activeLeaseLimit(agent);
 
     const policyTtlMs = decision.obligations.maxTtlSeconds !== undefined ? decision.obligations.maxTtlSeconds * 1000 : Infinity;
     const maxTtlMs = Math.min(action.maxTtlMs, policyTtlMs);
@@ -189,10 +190,11 @@ export class LeaseService {
     }
     let refs: EvidenceRef[] | undefined;
     try {
-      refs = await this.issue(lease, decisionDraft(agent.name, action.name, resource, decision, trust), log, issued ? { leaseExtra: { credential: handleRef(issued.handle) } } : {});
+      refs = await this.issueWithin(agent, lease, decisionDraft(agent.name, action.name, resource, decision, trust), issued ? { credential: handleRef(issued.handle) } : {});
     } catch (err) {
       if (issued) {
-        // Nothing was handed out: revoke what was minted before the error returns (retried if that fails).
+        // Nothing was handed out (the limit was reached during the mint, or the grant could not be
+        // stored): revoke what was minted before the error returns (retried if that fails).
         issued.credential.password.wipe();
         await this.deps.credentials?.revoker.discard(lease, log);
       }
@@ -286,6 +288,31 @@ export class LeaseService {
     return ev.value;
   }
 
+  /**
+   * Stores a new lease only while its agent is under `limits.active_leases`,
+   * with its `decision` and `lease.issued` entries in the same commit, or
+   * nothing: the count, the insert and the entries are one atomic step, so
+   * concurrent grants (each checked early, then minting for a while) can
+   * never pass the limit together, and a grant refused at the limit leaves
+   * no entry. RESOURCE_EXHAUSTED when refused.
+   */
+  private async issueWithin(agent: AgentConfig, lease: LeaseRecord, decision: EvidenceDraft, leaseExtra: Record<string, unknown>): Promise<EvidenceRef[] | undefined> {
+    const { evidence, store } = this.deps;
+    const limit = agent.limits.activeLeases;
+    if (!evidence) {
+      if (!(await store.insertLeaseWithin(lease, limit))) throw activeLeaseLimit(agent);
+      return undefined;
+    }
+    const statements = store.statements;
+    if (!evidence.appendWith || !statements) throw unimplemented('granting a lease with evidence on this state store', 'a later issue');
+    const done = await evidence.appendWith(
+      () => statements.insertLeaseWithin(lease, limit),
+      (stored) => [decision, leaseDraft('lease.issued', stored, {}, leaseExtra)],
+    );
+    if (!done) throw activeLeaseLimit(agent);
+    return done.refs;
+  }
+
   /** The agent's own lease, or NOT_FOUND (another agent's lease is indistinguishable from a missing one). */
   async get(agent: AgentConfig, id: string): Promise<LeaseRecord> {
     if (!id) throw invalidArgument('lease_id', 'required');
@@ -374,6 +401,10 @@ export class LeaseService {
     log.info({ count: out.length, ...filter }, 'leases revoked by operator');
     return out;
   }
+}
+
+function activeLeaseLimit(agent: AgentConfig): BrokerError {
+  return resourceExhausted(`active lease limit reached (${agent.limits.activeLeases})`);
 }
 
 /**

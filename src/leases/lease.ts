@@ -50,6 +50,8 @@ export interface LeaseRecord {
   credentialRevokedAt?: number;
   /** Set while status is revoke_failed: the terminal status the lease returns to once the credential is revoked. */
   endedAs?: 'revoked' | 'expired';
+  /** Set by a failed upstream revocation while the credential is still owed: when the next attempt is due. */
+  credentialRetryAt?: number;
 }
 
 export interface LeaseFilter {

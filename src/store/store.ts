@@ -9,6 +9,13 @@ import type { LeaseFilter, LeaseRecord } from '../leases/lease';
  */
 export interface LeaseStore {
   insertLease(lease: LeaseRecord): Promise<void>;
+  /**
+   * Stores a new active lease only while its agent holds fewer than
+   * `maxActive` active leases: the count and the insert are one atomic step,
+   * so concurrent grants can never pass the limit together. False (nothing
+   * stored) when the agent is at the limit.
+   */
+  insertLeaseWithin(lease: LeaseRecord, maxActive: number): Promise<boolean>;
   getLease(id: string): Promise<LeaseRecord | undefined>;
   /**
    * Leases of `agent` in status active. O(1): a lease past its expiry counts
@@ -31,9 +38,12 @@ export interface LeaseStore {
   /**
    * The upstream revocation of an ended lease's credential failed: a revoked or
    * expired lease with a credential still owed goes to revoke_failed,
-   * remembering what it ended as. Undefined when nothing changed.
+   * remembering what it ended as, and every failure (the first or a retry's)
+   * sets when the next attempt is due (`retryAt`, default `now`), so a
+   * revocation that keeps failing goes behind the others. Undefined when
+   * nothing is owed.
    */
-  markCredentialRevokeFailed(id: string, now: number): Promise<LeaseRecord | undefined>;
+  markCredentialRevokeFailed(id: string, now: number, retryAt?: number): Promise<LeaseRecord | undefined>;
   /**
    * The credential of an ended lease (revoked, expired or revoke_failed) was
    * revoked upstream: records when, and a revoke_failed lease returns to the
@@ -41,8 +51,13 @@ export interface LeaseStore {
    * credential, or the lease has not ended).
    */
   markCredentialRevoked(id: string, now: number): Promise<LeaseRecord | undefined>;
-  /** Ended leases whose credential is still owed an upstream revocation, least recently touched first. */
-  listCredentialRevocations(limit: number): Promise<LeaseRecord[]>;
+  /**
+   * Ended leases whose credential is still owed an upstream revocation,
+   * earliest due first: a lease is due at its retry time
+   * (`credentialRetryAt`, set by a failed attempt), or else when it ended.
+   * With `dueBy`, only those due by then.
+   */
+  listCredentialRevocations(limit: number, dueBy?: number): Promise<LeaseRecord[]>;
 }
 
 /**
@@ -55,6 +70,8 @@ export interface LeaseStore {
 export interface LeaseStatements {
   /** As LeaseStore.renewLease: a conditional update; undefined when nothing changed. */
   renewLease(id: string, agent: string, expiresAt: number, now: number): LeaseRecord | undefined;
+  /** As LeaseStore.insertLeaseWithin: the stored lease, or undefined when the agent is at the limit. */
+  insertLeaseWithin(lease: LeaseRecord, maxActive: number): LeaseRecord | undefined;
 }
 
 export interface TrustRecord {

@@ -203,3 +203,36 @@ describe('sqlite store: migration 7 (dynamic credential handles)', () => {
     }
   });
 });
+
+describe('sqlite store: migration 8 (credential revocation due times)', () => {
+  it('keeps a revoke_failed lease stored before it owed and due at once, and reads owed revocations from their partial index', async () => {
+    const t = tempDir();
+    const file = path.join(t.dir, 'b.db');
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(file);
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT');
+    for (const m of SQLITE_MIGRATIONS.filter((x) => x.version <= 7)) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-01-01T00:00:00.000Z');
+    }
+    const old = lease();
+    db.prepare(`INSERT INTO leases (id, agent, action, resource, context, purpose, status, issued_at, expires_at, max_expires_at, max_uses, uses_left, policy_version, policy_ids, tier, updated_at, credential, ended_as)
+      VALUES (?, ?, ?, ?, ?, '', 'revoke_failed', ?, ?, ?, 1, 1, 'v1', '["p1"]', 'standard', ?, '{"backend":"vault","id":"h"}', 'expired')`).run(old.id, old.agent, old.action, old.resource, JSON.stringify(old.context), old.issuedAt, old.expiresAt, old.maxExpiresAt, old.updatedAt);
+    db.close();
+    const s = new SqliteStore({ path: file });
+    try {
+      const [owed, ...more] = await s.listCredentialRevocations(10, old.updatedAt);
+      assert.equal(more.length, 0);
+      assert.equal(owed!.id, old.id);
+      assert.equal(owed!.credentialRetryAt, undefined, 'due when it was last touched');
+      const plan = s.db
+        .prepare(`EXPLAIN QUERY PLAN SELECT * FROM leases INDEXED BY leases_credential_owed WHERE credential IS NOT NULL AND credential_revoked_at IS NULL
+          AND status IN ('revoked','expired','revoke_failed') AND COALESCE(credential_retry_at, updated_at) <= 1 ORDER BY COALESCE(credential_retry_at, updated_at), id LIMIT 1`)
+        .all() as Array<{ detail: string }>;
+      assert.deepEqual(plan.map((p) => p.detail), ['SEARCH leases USING INDEX leases_credential_owed (<expr><?)'], 'a range of the index, in order: no sort');
+    } finally {
+      await s.close();
+      t.cleanup();
+    }
+  });
+});

@@ -169,7 +169,10 @@ export function storeContract(name: string, factory: () => StoreFactory): void {
       const failed = (await store.markCredentialRevokeFailed(expired.id, 1_020_100))!;
       assert.equal(failed.status, 'revoke_failed');
       assert.equal(failed.endedAs, 'expired');
-      assert.equal(await store.markCredentialRevokeFailed(expired.id, 1_020_200), undefined, 'already revoke_failed');
+      const again = (await store.markCredentialRevokeFailed(expired.id, 1_020_200, 1_024_200))!;
+      assert.equal(again.status, 'revoke_failed', 'a retry that fails too keeps it revoke_failed');
+      assert.equal(again.endedAs, 'expired', 'still remembering what it ended as');
+      assert.equal(again.credentialRetryAt, 1_024_200);
       assert.equal(await store.markCredentialRevokeFailed(plain.id, 1_020_200), undefined, 'no credential');
       assert.deepEqual((await store.listLeases({ statuses: ['revoke_failed'], limit: 10 })).map((l) => l.id), [expired.id]);
       assert.equal(await store.countActiveLeases('support-bot'), 1, 'revoke_failed does not count as active');
@@ -178,6 +181,7 @@ export function storeContract(name: string, factory: () => StoreFactory): void {
       assert.equal(back.status, 'expired');
       assert.equal(back.credentialRevokedAt, 1_020_300);
       assert.equal(back.endedAs, undefined);
+      assert.equal(back.credentialRetryAt, undefined, 'nothing owed, nothing to retry');
       assert.equal(await store.markCredentialRevoked(expired.id, 1_020_400), undefined, 'recorded once');
       assert.equal(await store.markCredentialRevokeFailed(expired.id, 1_020_400), undefined, 'nothing owed any more');
 
@@ -185,6 +189,48 @@ export function storeContract(name: string, factory: () => StoreFactory): void {
       assert.equal(r.status, 'revoked');
       assert.equal(await store.markCredentialRevoked(plain.id, 1_020_500), undefined, 'no credential, nothing owed');
       assert.deepEqual(await store.listCredentialRevocations(10), []);
+    });
+
+    it('lists owed revocations earliest due first: a failure sets the retry time, so ones that keep failing go behind later ones', async () => {
+      const credential = (id: string) => ({ backend: 'vault', id });
+      const failing = Array.from({ length: 5 }, (_, i) => lease({ credential: credential(`f${i}`) }));
+      const later = lease({ credential: credential('later') });
+      for (const l of [...failing, later]) await store.insertLease(l);
+      for (const l of failing) await store.endLease(l.id, 'revoked', 'agent', 1_000_100);
+      await store.endLease(later.id, 'expired', 'reaper', 1_000_200);
+      const ids = async (limit: number, dueBy?: number) => (await store.listCredentialRevocations(limit, dueBy)).map((l) => l.id);
+      assert.deepEqual(await ids(5), failing.map((l) => l.id), 'due when they ended: the five that ended first');
+      // Each of the five fails and is due again a second later; the later lease has not been tried yet.
+      for (const l of failing) assert.equal((await store.markCredentialRevokeFailed(l.id, 1_000_300, 1_001_300))!.credentialRetryAt, 1_001_300);
+      assert.deepEqual(await ids(5), [later.id, ...failing.slice(0, 4).map((l) => l.id)], 'the later lease now comes first');
+      assert.deepEqual(await ids(10, 1_000_300), [later.id], 'only what is due by then');
+      assert.deepEqual(await ids(10, 1_000_199), [], 'nothing is due before the later lease ended');
+      // The later lease fails too, due after the others: they come first again, in due order.
+      await store.markCredentialRevokeFailed(later.id, 1_000_400, 1_002_400);
+      await store.markCredentialRevokeFailed(failing[0]!.id, 1_001_300, 1_003_300);
+      assert.deepEqual(await ids(10), [...failing.slice(1).map((l) => l.id), later.id, failing[0]!.id]);
+      assert.deepEqual(await ids(10, 1_002_400), [...failing.slice(1).map((l) => l.id), later.id]);
+      // Through a restart too.
+      await store.close();
+      store = await f.reopen();
+      assert.equal((await store.getLease(later.id))!.credentialRetryAt, 1_002_400);
+      assert.deepEqual(await ids(1), [failing[1]!.id]);
+    });
+
+    it('inserts a lease within the active limit atomically: 10 concurrent inserts at limit 2 store exactly 2', async () => {
+      await store.insertLease(lease({ agent: 'other-bot' }));
+      const ls = Array.from({ length: 10 }, () => lease());
+      const stored = await Promise.all(ls.map((l) => store.insertLeaseWithin(l, 2)));
+      assert.equal(stored.filter(Boolean).length, 2);
+      assert.equal(await store.countActiveLeases('support-bot'), 2);
+      for (const [i, l] of ls.entries()) assert.equal((await store.getLease(l.id)) !== undefined, stored[i], 'stored exactly when it says so');
+      assert.equal(await store.insertLeaseWithin(lease(), 2), false, 'at the limit');
+      assert.equal(await store.insertLeaseWithin(lease({ agent: 'other-bot' }), 2), true, 'another agent has its own count');
+      // A lease that ends frees its place; a one-use lease spent (exhausted) too.
+      const first = ls.find((_, i) => stored[i])!;
+      await store.useLease(first.id, first.agent, 1_000_100);
+      assert.equal(await store.insertLeaseWithin(lease(), 2), true, 'the spent lease no longer counts');
+      assert.equal(await store.insertLeaseWithin(lease(), 2), false);
     });
 
     it('keeps what a revoke_failed lease owes across a restart', async () => {

@@ -166,7 +166,7 @@ describe('disk full: fail closed, recover open (invariant 3)', function () {
     assert.equal(ledger.size, sizeBefore, 'no evidence entry was written');
   });
 
-  it('while only evidence inserts fail: the lease row that landed is ended before anyone learns of it; nothing is sent', async () => {
+  it('while only evidence inserts fail: no grant is stored, a one-shot lease row that landed is ended before anyone learns of it; nothing is sent', async () => {
     const rowsBefore = await leaseRows();
     const sizeBefore = ledger.size;
     faults.failEvidenceInserts();
@@ -176,11 +176,12 @@ describe('disk full: fail closed, recover open (invariant 3)', function () {
     assert.ok(faults.evidenceInsertsFailed >= 3, 'the fault was hit');
     assert.equal(upstream.requests.length, 0, 'no secret reached the upstream');
     const rowsAfter = await leaseRows();
-    // RequestLease and a one-shot Invoke write the lease row in the same transaction as its
-    // evidence; here the rows committed while the evidence inserts failed, so the service ended
-    // them. No lease is usable.
+    // RequestLease stores its lease inside the evidence append (row and entries commit together,
+    // or neither): no row. A one-shot Invoke writes its row in the same transaction as its
+    // evidence but beside it; here the row committed while the evidence inserts failed, so the
+    // service ended it. No lease is usable.
     const added = [...rowsAfter.values()].filter((l) => !rowsBefore.has(l.id));
-    assert.equal(added.length, 2, 'the lease rows of the refused RequestLease and one-shot Invoke');
+    assert.equal(added.length, 1, 'the lease row of the refused one-shot Invoke only');
     for (const l of added) {
       assert.equal(l.status, 'revoked');
       assert.equal(l.revokeReason, 'evidence could not be recorded');
@@ -190,7 +191,7 @@ describe('disk full: fail closed, recover open (invariant 3)', function () {
     assert.equal(ledger.size, sizeBefore, 'no evidence entry was written');
   });
 
-  it('while only lease inserts fail: the grant that was recorded is recorded as revoked too; nothing is sent', async () => {
+  it('while only lease inserts fail: RequestLease records nothing; the one-shot grant that was recorded is recorded as revoked too; nothing is sent', async () => {
     const sizeBefore = ledger.size;
     const rowsBefore = await leaseRows();
     faults.failLeaseInserts();
@@ -200,10 +201,11 @@ describe('disk full: fail closed, recover open (invariant 3)', function () {
     faults.clear();
     assert.equal(upstream.requests.length, 0, 'no secret reached the upstream');
     assert.deepEqual([...(await leaseRows()).keys()].sort(), [...rowsBefore.keys()].sort(), 'no lease row was written');
-    // The log says what happened: each grant, then that the lease was never usable.
+    // The log says what happened: RequestLease's grant was refused with its row (same commit), so
+    // it has no entry; the one-shot grant, then that the lease was never usable.
     const added = entriesOfType('lease.issued').filter((e) => e.index >= sizeBefore);
-    assert.equal(added.length, 2);
-    assert.deepEqual(added.map((e) => (e.lease as { one_shot?: boolean }).one_shot), [undefined, true], 'the one-shot lease says so');
+    assert.equal(added.length, 1);
+    assert.deepEqual(added.map((e) => (e.lease as { one_shot?: boolean }).one_shot), [true], 'the one-shot lease says so');
     const revoked = entriesOfType('lease.revoked').filter((e) => e.index >= sizeBefore);
     assert.deepEqual(revoked.map((e) => e.lease?.id).sort(), added.map((e) => e.lease?.id).sort());
     for (const e of revoked) {

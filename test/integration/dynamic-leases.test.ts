@@ -8,9 +8,11 @@ import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseR
 import { failedPrecondition, unavailable } from '../../src/lib/errors';
 import { ManualClock } from '../../src/lib/clock';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store';
+import type { IssuedCredential, LeaseBinding } from '../../src/backends/backend';
+import { lease as leaseRow } from '../contract/store-contract';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { readEntries } from '../helpers/evidence-entries';
-import { FaultCredentialBackend, faultSource } from '../helpers/fault-credential-backend';
+import { FaultCredentialBackend, faultSource, type FaultSpec } from '../helpers/fault-credential-backend';
 import { expectCode } from '../helpers/grpc-expect';
 import { WriteFaults } from '../helpers/write-faults';
 
@@ -300,6 +302,40 @@ describe('dynamic credential leases over the real daemon and mTLS', function () 
     assert.equal((await getLease(lease.leaseId)).status, 'REVOKED');
   });
 
+  it('a revocation owed on a healthy backend is retried even while 200 older ones keep failing (no head-of-line starvation)', async () => {
+    // 200 ended leases whose backend was removed from the config: they can never be revoked.
+    const store = b().app.store;
+    const at = T0 - 600_000;
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        store.insertLease(
+          leaseRow({ action: 'reporting.db', resource: 'reporting', status: 'revoked', credential: { backend: 'retired', id: `gone-${i}` }, issuedAt: at, expiresAt: at + 300_000, maxExpiresAt: at + 300_000, updatedAt: at }),
+        ),
+      ),
+    );
+    await until('the 200 to be revoke_failed', async () => (await store.listLeases({ statuses: ['revoke_failed'], limit: 1000 })).length === 200);
+    clock.advance(5_000);
+    // A later lease on the healthy backend ends while that backend is briefly down.
+    const { lease } = await grant();
+    vault.failRevokes = 1;
+    const out = await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: lease.leaseId });
+    assert.equal(out.lease.status, 'REVOKE_FAILED');
+    for (let i = 0; i < 40 && (await credentialRevoked(lease.leaseId)).length === 0; i++) {
+      clock.advance(5_000);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal((await credentialRevoked(lease.leaseId)).length, 1, `the healthy backend's credential was never retried (revoke calls on it: ${vault.calls.revoke.length})`);
+    assert.equal((await getLease(lease.leaseId)).status, 'REVOKED');
+    // The ones that cannot be revoked stay owed and visible, and the log says why at error, once per period.
+    assert.equal((await store.listLeases({ statuses: ['revoke_failed'], limit: 1000 })).length, 200);
+    const errors = b()
+      .logs.text.split('\n')
+      .filter((l) => l.includes('"level":50') && l.includes('no longer configured'));
+    assert.equal(errors.length, 1, `one error line for the retired backend over ${40 * 5} s of retries, not one per lease or tick: ${errors.length}`);
+    assert.match(errors[0]!, /"backend":"retired"/);
+    assert.match(errors[0]!, /"leases":200/);
+  });
+
   it('Invoke on a dynamic action is refused FAILED_PRECONDITION before any decision or use', async () => {
     const { lease } = await grant();
     const size = b().app.ledger!.size;
@@ -332,5 +368,83 @@ describe('dynamic credential leases over the real daemon and mTLS', function () 
     assert.equal([...vault.minted.values()][1]!.revoked, true, 'revoked upstream (row refused)');
     faults.clear();
     assert.equal(await b().app.store.countActiveLeases('support-bot'), 0);
+  });
+});
+
+/** Vault takes 300 ms to make a login (a real round trip plus CREATE ROLE). */
+class SlowBackend extends FaultCredentialBackend {
+  override async create(spec: FaultSpec, lease: LeaseBinding): Promise<IssuedCredential> {
+    await new Promise((r) => setTimeout(r, 300));
+    return super.create(spec, lease);
+  }
+}
+
+describe('the active_leases limit holds under concurrency, over the real daemon', function () {
+  this.timeout(60_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let pki: TestPki;
+  let broker: RunningBroker | undefined;
+  before(async () => {
+    tmp = tempDir('sb-limit-');
+    pki = await makeTestPki(`${tmp.dir}/pki`);
+  });
+  afterEach(async () => {
+    await broker?.close();
+    broker = undefined;
+  });
+  after(() => tmp?.cleanup());
+
+  async function start(): Promise<{ vault: SlowBackend; clock: ManualClock }> {
+    const clock = new ManualClock(T0);
+    const vault = new SlowBackend('vault', clock);
+    const dir = `${tmp.dir}/${Math.random().toString(36).slice(2)}`;
+    const raw = rawConfig(pki, dir);
+    (raw['limits'] as Record<string, unknown>)['active_leases'] = 2;
+    broker = await startBroker({ pki, dir, raw, clock, reaperIntervalMs: 25, dynamicCredentials: faultSource(vault) });
+    return { vault, clock };
+  }
+  const agent = () => broker!.clientFor('agents', 'support-bot').agent;
+  const settle = <T>(ps: Array<Promise<T>>) => Promise.allSettled(ps);
+
+  it('10 concurrent RequestLease for a dynamic credential with active_leases: 2 grant 2; the logins minted for the others are revoked; no grant is recorded for them', async () => {
+    const { vault } = await start();
+    const results = await settle(Array.from({ length: 10 }, () => call<unknown, LeaseResponse__Output>(agent(), 'RequestLease', { action: 'reporting.db', ttlSeconds: 300 })));
+    const granted = results.filter((r) => r.status === 'fulfilled' && r.value.status === 'GRANTED').length;
+    const store = broker!.app.store;
+    assert.equal(granted, 2, `granted ${granted} with active_leases: 2 (minted upstream ${vault.calls.create})`);
+    assert.equal(await store.countActiveLeases('support-bot'), 2);
+    for (const r of results) {
+      if (r.status === 'rejected') {
+        assert.equal((r.reason as grpc.ServiceError).code, grpc.status.RESOURCE_EXHAUSTED);
+        assert.match((r.reason as grpc.ServiceError).details, /^active lease limit reached \(2\)$/);
+      }
+    }
+    // Every login minted for a refused request is dropped upstream; the two granted ones live on.
+    const live = [...vault.minted.values()].filter((c) => !c.revoked);
+    assert.equal(live.length, 2);
+    const entries = await readEntries<Entry>(broker!.app.ledger!);
+    const issued = entries.filter((e) => e.type === 'lease.issued');
+    assert.equal(issued.length, 2, 'lease.issued only for the grants');
+    assert.equal(entries.filter((e) => e.type === 'decision').length, 2, 'no decision entry for a grant that never happened');
+    assert.equal(entries.filter((e) => e.type === 'lease.revoked').length, 0, 'nothing to take back: nothing was recorded');
+    assert.deepEqual(new Set(live.map((c) => c.binding.leaseId)), new Set(issued.map((e) => e.lease!.id)));
+    // Over the limit before any mint: refused without a login.
+    const before = vault.calls.create;
+    await expectCode(call(agent(), 'RequestLease', { action: 'reporting.db' }), grpc.status.RESOURCE_EXHAUSTED, /^active lease limit reached \(2\)$/);
+    assert.equal(vault.calls.create, before, 'the early check mints nothing');
+  });
+
+  it('10 concurrent RequestLease for a static action with active_leases: 2 grant exactly 2', async () => {
+    await start();
+    const results = await settle(
+      Array.from({ length: 10 }, () =>
+        call<unknown, LeaseResponse__Output>(agent(), 'RequestLease', { action: 'tickets.update', resource: 'ticket/T-1', params: { fields: { ticket: { stringValue: 'T-1' } } } }),
+      ),
+    );
+    const granted = results.filter((r) => r.status === 'fulfilled' && r.value.status === 'GRANTED').length;
+    assert.equal(granted, 2, JSON.stringify(results.map((r) => (r.status === 'fulfilled' ? r.value.status : (r.reason as grpc.ServiceError).details))));
+    assert.equal(await broker!.app.store.countActiveLeases('support-bot'), 2);
+    const entries = await readEntries<Entry>(broker!.app.ledger!);
+    assert.equal(entries.filter((e) => e.type === 'lease.issued').length, 2);
   });
 });

@@ -3,17 +3,31 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { call } from '../../src/client/grpc-client';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
-import type { Store } from '../../src/store/store';
+import type { LeaseStatements, Store } from '../../src/store/store';
 import { makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 
-/** A real SQLite store whose chosen methods fail, as a broken disk or database would. */
+const diskError = (): Error => new Error('SQLITE_IOERR: disk I/O error at /var/lib/broker.db (password=hunter2)');
+
+/**
+ * A real SQLite store whose chosen methods fail, as a broken disk or database
+ * would. A failing `insertLease` fails the lease inserts run inside an
+ * evidence append (Store.statements) too: RequestLease stores its lease there.
+ */
 function faultyStore(inner: SqliteStore, failing: Set<keyof Store>): Store {
+  const statements: LeaseStatements = {
+    renewLease: (...args) => inner.statements.renewLease(...args),
+    insertLeaseWithin: (...args) => {
+      if (failing.has('insertLease')) throw diskError();
+      return inner.statements.insertLeaseWithin(...args);
+    },
+  };
   return new Proxy(inner, {
     get(target, prop, recv) {
+      if (prop === 'statements') return statements;
       const v = Reflect.get(target, prop, recv) as unknown;
       if (typeof v !== 'function') return v;
       return (...args: unknown[]) => {
-        if (failing.has(prop as keyof Store)) return Promise.reject(new Error('SQLITE_IOERR: disk I/O error at /var/lib/broker.db (password=hunter2)'));
+        if (failing.has(prop as keyof Store)) return Promise.reject(diskError());
         return (v as (...a: unknown[]) => unknown).apply(target, args);
       };
     },

@@ -226,4 +226,19 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; s
         WHERE credential IS NOT NULL AND credential_revoked_at IS NULL AND status IN ('revoked','expired','revoke_failed');
     `,
   },
+  {
+    version: 8,
+    name: 'credential revocation due times',
+    // When the next upstream revocation of an owed credential is due, set by
+    // each failed attempt. The retry loop reads owed credentials by due time
+    // (the retry time, or else when the lease ended): one that keeps failing
+    // goes behind the others each time, so a few hundred that can never be
+    // revoked (a backend removed from the config) cannot hide a later one.
+    sql: `
+      ALTER TABLE leases ADD COLUMN credential_retry_at INTEGER;
+      DROP INDEX leases_credential_owed;
+      CREATE INDEX leases_credential_owed ON leases (COALESCE(credential_retry_at, updated_at), id)
+        WHERE credential IS NOT NULL AND credential_revoked_at IS NULL AND status IN ('revoked','expired','revoke_failed');
+    `,
+  },
 ];

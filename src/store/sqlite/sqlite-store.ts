@@ -34,6 +34,7 @@ interface LeaseRow {
   credential: string | null;
   credential_revoked_at: number | null;
   ended_as: 'revoked' | 'expired' | null;
+  credential_retry_at: number | null;
 }
 
 function fromRow(r: LeaseRow): LeaseRecord {
@@ -59,6 +60,35 @@ function fromRow(r: LeaseRow): LeaseRecord {
     ...(r.credential !== null ? { credential: JSON.parse(r.credential) as CredentialHandle } : {}),
     ...(r.credential_revoked_at !== null ? { credentialRevokedAt: r.credential_revoked_at } : {}),
     ...(r.ended_as !== null ? { endedAs: r.ended_as } : {}),
+    ...(r.credential_retry_at !== null ? { credentialRetryAt: r.credential_retry_at } : {}),
+  };
+}
+
+/** A lease as the named parameters of the insert statements. */
+function leaseParams(l: LeaseRecord): Record<string, string | number | null> {
+  return {
+    id: l.id,
+    agent: l.agent,
+    action: l.action,
+    resource: l.resource,
+    context: JSON.stringify(l.context),
+    params: canonicalize(l.params, { maxBytes: MAX_PARAMS_BYTES }).toString('utf8'),
+    purpose: l.purpose,
+    status: l.status,
+    issued_at: l.issuedAt,
+    expires_at: l.expiresAt,
+    max_expires_at: l.maxExpiresAt,
+    max_uses: l.maxUses,
+    uses_left: l.usesLeft,
+    policy_version: l.policyVersion,
+    policy_ids: JSON.stringify(l.policyIds),
+    tier: l.tier,
+    revoke_reason: l.revokeReason ?? null,
+    updated_at: l.updatedAt,
+    credential: l.credential ? JSON.stringify(l.credential) : null,
+    credential_revoked_at: l.credentialRevokedAt ?? null,
+    ended_as: l.endedAs ?? null,
+    credential_retry_at: l.credentialRetryAt ?? null,
   };
 }
 
@@ -117,6 +147,14 @@ export class SqliteStore implements Store {
       const r = this.st.renew.get({ id, agent, expires_at: expiresAt, now }) as LeaseRow | undefined;
       return r ? fromRow(r) : undefined;
     },
+    insertLeaseWithin: (l, maxActive) => {
+      try {
+        return this.st.insertWithin.run({ ...leaseParams(l), max_active: maxActive }).changes === 1 ? l : undefined;
+      } catch (err) {
+        // Inside another write's transaction: say UNAVAILABLE for a passing fault, as a write of our own would.
+        throw storageFault(err);
+      }
+    },
   };
 
   constructor(opts: SqliteStoreOptions) {
@@ -151,11 +189,15 @@ export class SqliteStore implements Store {
 
   private prepare() {
     const d = this.db;
+    const columns = `id, agent, action, resource, context, params, purpose, status, issued_at, expires_at, max_expires_at,
+        max_uses, uses_left, policy_version, policy_ids, tier, revoke_reason, updated_at, credential, credential_revoked_at, ended_as, credential_retry_at`;
+    const values = `@id, @agent, @action, @resource, @context, @params, @purpose, @status, @issued_at, @expires_at, @max_expires_at,
+        @max_uses, @uses_left, @policy_version, @policy_ids, @tier, @revoke_reason, @updated_at, @credential, @credential_revoked_at, @ended_as, @credential_retry_at`;
     return {
-      insert: d.prepare(`INSERT INTO leases (id, agent, action, resource, context, params, purpose, status, issued_at, expires_at, max_expires_at,
-        max_uses, uses_left, policy_version, policy_ids, tier, revoke_reason, updated_at, credential, credential_revoked_at, ended_as)
-        VALUES (@id, @agent, @action, @resource, @context, @params, @purpose, @status, @issued_at, @expires_at, @max_expires_at,
-        @max_uses, @uses_left, @policy_version, @policy_ids, @tier, @revoke_reason, @updated_at, @credential, @credential_revoked_at, @ended_as)`),
+      insert: d.prepare(`INSERT INTO leases (${columns}) VALUES (${values})`),
+      // The count is the trigger-kept agent_active_leases, read in the same statement as the insert: atomic.
+      insertWithin: d.prepare(`INSERT INTO leases (${columns}) SELECT ${values}
+        WHERE @status = 'active' AND COALESCE((SELECT n FROM agent_active_leases WHERE agent = @agent), 0) < @max_active`),
       get: d.prepare('SELECT * FROM leases WHERE id = ?'),
       countActive: d.prepare('SELECT n FROM agent_active_leases WHERE agent = ?'),
       use: d.prepare(`UPDATE leases SET uses_left = uses_left - 1, updated_at = @now,
@@ -167,14 +209,18 @@ export class SqliteStore implements Store {
         WHERE id = @id AND status IN ('active', 'exhausted', 'revoke_failed') AND status != @status RETURNING *`),
       expireDue: d.prepare(`UPDATE leases SET status = 'expired', updated_at = @now
         WHERE id IN (SELECT id FROM leases WHERE status = 'active' AND expires_at <= @now ORDER BY expires_at LIMIT @limit) RETURNING *`),
-      credentialFailed: d.prepare(`UPDATE leases SET ended_as = status, status = 'revoke_failed', updated_at = @now
-        WHERE id = @id AND status IN ('revoked', 'expired') AND credential IS NOT NULL AND credential_revoked_at IS NULL RETURNING *`),
-      credentialRevoked: d.prepare(`UPDATE leases SET credential_revoked_at = @now, updated_at = @now,
+      credentialFailed: d.prepare(`UPDATE leases SET ended_as = CASE WHEN status = 'revoke_failed' THEN ended_as ELSE status END,
+        status = 'revoke_failed', updated_at = @now, credential_retry_at = @retry_at
+        WHERE id = @id AND status IN ('revoked', 'expired', 'revoke_failed') AND credential IS NOT NULL AND credential_revoked_at IS NULL RETURNING *`),
+      credentialRevoked: d.prepare(`UPDATE leases SET credential_revoked_at = @now, updated_at = @now, credential_retry_at = NULL,
         status = CASE WHEN status = 'revoke_failed' THEN COALESCE(ended_as, 'revoked') ELSE status END, ended_as = NULL
         WHERE id = @id AND status IN ('revoked', 'expired', 'revoke_failed') AND credential IS NOT NULL AND credential_revoked_at IS NULL RETURNING *`),
-      credentialOwed: d.prepare(`SELECT * FROM leases
+      // Earliest due first, from the partial index on exactly this expression: it holds only owed
+      // credentials, where the planner would rather scan every ended lease by status and sort.
+      credentialOwed: d.prepare(`SELECT * FROM leases INDEXED BY leases_credential_owed
         WHERE credential IS NOT NULL AND credential_revoked_at IS NULL AND status IN ('revoked','expired','revoke_failed')
-        ORDER BY updated_at LIMIT ?`),
+        AND COALESCE(credential_retry_at, updated_at) <= @due_by
+        ORDER BY COALESCE(credential_retry_at, updated_at), id LIMIT @limit`),
       getTrust: d.prepare('SELECT agent, score, updated_at FROM trust WHERE agent = ?'),
       setTrust: d.prepare(`INSERT INTO trust (agent, score, updated_at) VALUES (@agent, @score, @updated_at)
         ON CONFLICT (agent) DO UPDATE SET score = excluded.score, updated_at = excluded.updated_at`),
@@ -198,30 +244,12 @@ export class SqliteStore implements Store {
 
   insertLease(l: LeaseRecord): Promise<void> {
     return this.write(() => {
-      this.st.insert.run({
-        id: l.id,
-        agent: l.agent,
-        action: l.action,
-        resource: l.resource,
-        context: JSON.stringify(l.context),
-        params: canonicalize(l.params, { maxBytes: MAX_PARAMS_BYTES }).toString('utf8'),
-        purpose: l.purpose,
-        status: l.status,
-        issued_at: l.issuedAt,
-        expires_at: l.expiresAt,
-        max_expires_at: l.maxExpiresAt,
-        max_uses: l.maxUses,
-        uses_left: l.usesLeft,
-        policy_version: l.policyVersion,
-        policy_ids: JSON.stringify(l.policyIds),
-        tier: l.tier,
-        revoke_reason: l.revokeReason ?? null,
-        updated_at: l.updatedAt,
-        credential: l.credential ? JSON.stringify(l.credential) : null,
-        credential_revoked_at: l.credentialRevokedAt ?? null,
-        ended_as: l.endedAs ?? null,
-      });
+      this.st.insert.run(leaseParams(l));
     });
+  }
+
+  insertLeaseWithin(l: LeaseRecord, maxActive: number): Promise<boolean> {
+    return this.write(() => this.statements.insertLeaseWithin(l, maxActive) !== undefined);
   }
 
   getLease(id: string): Promise<LeaseRecord | undefined> {
@@ -276,9 +304,9 @@ export class SqliteStore implements Store {
     return this.write(() => (this.st.expireDue.all({ now, limit }) as LeaseRow[]).map(fromRow));
   }
 
-  markCredentialRevokeFailed(id: string, now: number): Promise<LeaseRecord | undefined> {
+  markCredentialRevokeFailed(id: string, now: number, retryAt = now): Promise<LeaseRecord | undefined> {
     return this.write(() => {
-      const r = this.st.credentialFailed.get({ id, now }) as LeaseRow | undefined;
+      const r = this.st.credentialFailed.get({ id, now, retry_at: retryAt }) as LeaseRow | undefined;
       return r ? fromRow(r) : undefined;
     });
   }
@@ -290,8 +318,8 @@ export class SqliteStore implements Store {
     });
   }
 
-  listCredentialRevocations(limit: number): Promise<LeaseRecord[]> {
-    return this.read(() => (this.st.credentialOwed.all(limit) as LeaseRow[]).map(fromRow));
+  listCredentialRevocations(limit: number, dueBy = Number.MAX_SAFE_INTEGER): Promise<LeaseRecord[]> {
+    return this.read(() => (this.st.credentialOwed.all({ limit, due_by: dueBy }) as LeaseRow[]).map(fromRow));
   }
 
   getTrust(agent: string): Promise<TrustRecord | undefined> {

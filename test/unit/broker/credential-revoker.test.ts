@@ -109,4 +109,55 @@ describe('CredentialRevoker', () => {
     assert.equal((await store.getLease(id!))!.status, 'revoke_failed');
     assert.equal((await store.listCredentialRevocations(10)).length, 1);
   });
+
+  it('a revocation owed on a healthy backend is retried even when 200 older ones keep failing (no head-of-line starvation)', async () => {
+    const dead = new FaultCredentialBackend('dead', clock);
+    dead.failRevokes = Infinity;
+    const ok = new FaultCredentialBackend('ok', clock);
+    await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const l = lease({ credential: { backend: 'dead', id: `d${i}` }, issuedAt: T0, expiresAt: T0 + 60_000, maxExpiresAt: T0 + 120_000, updatedAt: T0 });
+        await store.insertLease(l);
+        await store.endLease(l.id, 'revoked', 'test', T0 - 120_000);
+      }),
+    );
+    const revoker = new CredentialRevoker({ store, source: faultSource(dead, ok), clock, log, minDelayMs: 1_000, maxDelayMs: 4_000 });
+    await revoker.tick(); // all 200 become revoke_failed
+    assert.equal(dead.calls.revoke.length, 200);
+    // A later lease on the healthy backend ends; its first revocation fails (ok was briefly down).
+    ok.failRevokes = 1;
+    const l = lease({ credential: { backend: 'ok', id: 'good' }, issuedAt: T0, expiresAt: T0 + 60_000, maxExpiresAt: T0 + 120_000, updatedAt: T0 });
+    await store.insertLease(l);
+    clock.set(T0 + 1);
+    const ended = (await store.endLease(l.id, 'revoked', 'agent', T0 + 1))!;
+    await revoker.revokeEnded(ended, { by: 'agent:a' }, log);
+    assert.equal((await store.getLease(l.id))!.status, 'revoke_failed');
+    for (let t = 1_000; t <= 30_000 && (await store.getLease(l.id))!.credentialRevokedAt === undefined; t += 5_000) {
+      clock.set(T0 + t);
+      await revoker.tick();
+    }
+    const after = (await store.getLease(l.id))!;
+    assert.ok(after.credentialRevokedAt !== undefined, `the healthy backend's credential was never retried (status ${after.status}, revoke calls on ok: ${ok.calls.revoke.length})`);
+    assert.equal(after.status, 'revoked');
+    assert.equal((await store.listLeases({ statuses: ['revoke_failed'], limit: 1000 })).length, 200, 'the dead ones stay owed and visible');
+  });
+
+  it('a backend that is no longer configured is logged at error once per period with how many leases wait on it, not per lease or pass', async () => {
+    const own = new LogCapture();
+    const quiet = createLogger({ level: 'debug', destination: own });
+    await endedWithCredential(3);
+    const revoker = new CredentialRevoker({ store, source: faultSource(), clock, log: quiet, minDelayMs: 1_000, maxDelayMs: 1_000, missingBackendLogMs: 60_000 });
+    const errors = (): string[] => own.text.split('\n').filter((x) => x.includes('"level":50'));
+    for (let t = 0; t < 60_000; t += 1_000) {
+      clock.set(T0 + t);
+      await revoker.tick();
+    }
+    assert.equal(errors().length, 1, errors().join('\n'));
+    assert.match(errors()[0]!, /"backend":"vault","leases":3/);
+    assert.match(errors()[0]!, /no longer configured/);
+    clock.set(T0 + 60_000);
+    await revoker.tick();
+    assert.equal(errors().length, 2, 'said again the next period');
+    assert.equal((await store.listLeases({ statuses: ['revoke_failed'], limit: 10 })).length, 3, 'still owed');
+  });
 });
