@@ -27,6 +27,7 @@
  * - Backends hold no module-level state; each is built by a factory that is
  *   given its config and a `Clock`, and `close()` releases what it holds.
  */
+import { BrokerError, type ErrorKind } from '../lib/errors';
 import type { SecretValue } from '../lib/secret-value';
 
 /** Matches the `kind` of a configured backend (config `backends.<name>.kind`). */
@@ -184,7 +185,11 @@ export interface DynamicCredentialBackend<TSpec = unknown> extends BackendLifecy
   readonly type: 'dynamic';
   /**
    * Mints a credential for `lease` with upstream expiry `lease.expiresAt`.
-   * If it fails part-way, it cleans up what it created before rejecting.
+   * If it fails part-way, it cleans up what it created before rejecting. If
+   * create fails after the store minted something it could not clean up, the
+   * error is a `CredentialLeftError` that carries `handle` (find it with
+   * `CredentialLeftError.handleIn`, also through wrappers' `cause`), so the
+   * caller retries the revoke (until it succeeds) instead of leaving it upstream.
    */
   create(spec: TSpec, lease: LeaseBinding): Promise<IssuedCredential>;
   /**
@@ -201,6 +206,39 @@ export interface DynamicCredentialBackend<TSpec = unknown> extends BackendLifecy
    * `config check` and at startup.
    */
   validate?(spec: TSpec): Promise<void>;
+}
+
+/**
+ * A `create` that failed after the store minted a credential which the
+ * backend's own clean-up could not revoke: `handle` names it so the caller
+ * revokes it (and retries until that succeeds). Kind and message are those of
+ * the failure that made create give up; the handle is not secret.
+ */
+export class CredentialLeftError extends BrokerError {
+  readonly handle: CredentialHandle;
+
+  constructor(kind: ErrorKind, message: string, handle: CredentialHandle, opts: { cause?: unknown } = {}) {
+    super(kind, message, opts);
+    this.name = 'CredentialLeftError';
+    this.handle = handle;
+  }
+
+  /**
+   * The handle of a credential left upstream by a failed create: `err` or any
+   * error in its `cause` chain (wrappers such as the backend registry keep the
+   * original as `cause`).
+   */
+  static handleIn(err: unknown): CredentialHandle | undefined {
+    for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+      if (e instanceof CredentialLeftError) return e.handle;
+    }
+    return undefined;
+  }
+
+  /** `err` as a BrokerError that carries `handle`. */
+  static wrap(err: BrokerError, handle: CredentialHandle): CredentialLeftError {
+    return new CredentialLeftError(err.kind, err.message, handle, { cause: err });
+  }
 }
 
 export type Backend = StaticSecretBackend | DynamicCredentialBackend;

@@ -1,4 +1,4 @@
-import type { DynamicCredential, IssuedCredential } from '../backends/backend';
+import { CredentialLeftError, type DynamicCredential, type IssuedCredential } from '../backends/backend';
 import type { AgentConfig, BrokerConfig } from '../config/config-types';
 import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledger/evidence-sink';
 import type { LeaseRecord, LeaseStatus } from '../leases/lease';
@@ -222,6 +222,11 @@ export class LeaseService {
       });
     } catch (err) {
       log.warn({ err, action: action.name, backend: backendName }, 'the backend could not issue a credential; nothing was granted');
+      const left = CredentialLeftError.handleIn(err);
+      if (left) {
+        // The backend minted something it could not clean up: revoke it, retried until that succeeds.
+        await this.deps.credentials?.revoker.discard({ ...lease, credential: left }, log);
+      }
       throw backendFailure(backendName, `issue a credential for ${action.name}`, err);
     }
   }

@@ -11,7 +11,7 @@ import { BrokerError } from '../../src/lib/errors';
 import { ManualClock, systemClock } from '../../src/lib/clock';
 import { createLogger } from '../../src/lib/logger';
 import { SecretValue } from '../../src/lib/secret-value';
-import { canList, canPut, type LeaseBinding } from '../../src/backends/backend';
+import { canList, canPut, CredentialLeftError, type LeaseBinding } from '../../src/backends/backend';
 import { openVaultBackend, type VaultBackend, type VaultDynamicSpec } from '../../src/backends/vault';
 import { sharedPostgres, type EphemeralPostgres } from '../helpers/ephemeral-postgres';
 import { startVaultServer, type VaultServer } from '../vault-server/vault-server';
@@ -603,6 +603,71 @@ describe('vault backend (real in-repo Vault API server, real PostgreSQL)', funct
       server.failNext(500, 1, { pathPrefix: 'sys/leases/renew' });
       await expectKind(b.database.create(spec('readonly'), lease(60_000)), 'unavailable');
       assert.equal(server.leases().length, before, 'the Vault lease (and its login) is gone');
+    });
+
+    it('a failure after Vault made the login whose clean-up revoke fails too rejects with the handle (CredentialLeftError), so the caller can retry the revoke', async () => {
+      const b = open();
+      const before = new Set(server.leases().map((x) => x.leaseId));
+      server.failNext(500, 1, { pathPrefix: 'sys/leases/renew' });
+      server.failNext(500, 1, { pathPrefix: 'sys/leases/revoke' });
+      const err = await expectKind(b.database.create(spec('readonly'), lease(60_000)), 'unavailable');
+      const left = server.leases().filter((x) => !before.has(x.leaseId));
+      assert.equal(left.length, 1, 'the login is still live upstream');
+      assert.ok(err instanceof CredentialLeftError, `a CredentialLeftError, got ${err.name}`);
+      assert.deepEqual(CredentialLeftError.handleIn(new BrokerError('unavailable', 'wrapped', { cause: err })), { backend: 'vault-test', id: left[0]!.leaseId });
+      await b.database.revoke(err.handle);
+      assert.equal(server.leases().filter((x) => x.leaseId === left[0]!.leaseId).length, 0, 'revoking the handle removes it');
+    });
+
+    describe('the login ends with the broker token that minted it (Vault revokes a token\'s leases with it)', () => {
+      const policy = { 'database/creds/*': ['read'], 'sys/leases/renew': ['update'], 'sys/leases/revoke': ['update'] } as const;
+
+      it('create and renew cap the expiry at the end of a token that cannot be renewed further; the handle carries its accessor and end', async () => {
+        const { token, accessor } = server.createToken({ paths: policy, ttl: 20, explicitMaxTtl: 20, renewable: false });
+        const b = open({ auth: { kind: 'token_file', tokenFile: tokenFile(token) } });
+        const t0 = Date.now();
+        const l = lease(60_000, 120_000);
+        const issued = await b.database.create(spec('readonly'), l);
+        secrets.push(issued.credential.password.revealString());
+        assert.ok(issued.expiresAt <= t0 + 21_000 && issued.expiresAt > t0 + 15_000, `expiry capped at the token's end: ${issued.expiresAt - t0} ms`);
+        assert.equal(issued.handle.attributes?.['token_accessor'], accessor);
+        assert.ok(Math.abs(Number(issued.handle.attributes?.['token_expires_at']) - issued.expiresAt) < 1_500);
+        const vaultLeft = server.leases().find((x) => x.leaseId === issued.handle.id)!.expiresAt.getTime() - t0;
+        assert.ok(vaultLeft <= 21_000, `Vault's lease shortened to the token's end too (${vaultLeft} ms)`);
+        const renewed = await b.database.renew(issued.handle, { leaseId: l.leaseId, expiresAt: Date.now() + 100_000, maxExpiresAt: l.maxExpiresAt });
+        assert.ok(renewed.expiresAt <= t0 + 21_000, `renewal capped at the token's end: ${renewed.expiresAt - t0} ms`);
+        await b.database.revoke(issued.handle);
+      });
+
+      it('a renewable token_file token that would end before the lease is renewed first (renew-self), then caps at its max TTL', async () => {
+        const { token } = server.createToken({ paths: policy, ttl: 10, explicitMaxTtl: 40, renewable: true });
+        const b = open({ auth: { kind: 'token_file', tokenFile: tokenFile(token) } });
+        const n = server.requests.length;
+        const t0 = Date.now();
+        const issued = await b.database.create(spec('readonly'), lease(60_000, 120_000));
+        secrets.push(issued.credential.password.revealString());
+        assert.ok(requestsSince(n).some((r) => r.path === 'auth/token/renew-self' && r.status === 200), 'the token was renewed');
+        // renew-self with the creation TTL (10 s) extends it to ~10 s from now; the lease is capped there, not at the first TTL.
+        assert.ok(issued.expiresAt <= t0 + 41_000 && issued.expiresAt > t0 + 8_000, `expiry ${issued.expiresAt - t0} ms`);
+        await b.database.revoke(issued.handle);
+      });
+
+      it('once the minting token has ended, Vault has revoked the login: renew is refused (failed_precondition), revoke resolves', async function () {
+        this.timeout(30_000);
+        const { token } = server.createToken({ paths: policy, ttl: 2, explicitMaxTtl: 2, renewable: false });
+        const b = open({ auth: { kind: 'token_file', tokenFile: tokenFile(token) } });
+        const l = lease(60_000, 120_000);
+        const issued = await b.database.create(spec('readonly'), l);
+        const password = issued.credential.password.revealString();
+        secrets.push(password);
+        await login(issued.credential.user, password);
+        await new Promise((r) => setTimeout(r, 2_500));
+        await server.sweepLeases();
+        assert.equal(server.leases().filter((x) => x.leaseId === issued.handle.id).length, 0, 'Vault revoked the lease with its token');
+        await assert.rejects(login(issued.credential.user, password), /password authentication failed|does not exist/);
+        await expectKind(b.database.renew(issued.handle, { leaseId: l.leaseId, expiresAt: Date.now() + 30_000, maxExpiresAt: l.maxExpiresAt }), 'failed_precondition', /the token that issued this credential has ended/);
+        await b.database.revoke(issued.handle);
+      });
     });
 
     it('an unknown role (Vault: 400 unknown role) and a role the token may not read are failed_precondition; validate checks the spec and Vault', async () => {

@@ -90,8 +90,9 @@ describe("Vault API server conformance: Vault's official Go client (github.com/h
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('KV v2 with check-and-set, token lookup/renew-self, AppRole login, database/creds, lease renew/revoke/lookup and the namespace header decode as the client expects', async () => {
+  it('KV v2 with check-and-set, token lookup/renew-self, AppRole login, database/creds, lease renew/revoke/lookup, leases revoked with their token, and the namespace header decode as the client expects', async () => {
     const token = vault.createToken({ paths: { 'secret/data/conformance/*': ['read'] }, ttl: '1h', explicitMaxTtl: '2h' });
+    const leaseToken = vault.createToken({ paths: { 'database/creds/*': ['read'] }, ttl: '1h' });
     const approle = vault.createAppRole('conformance', { tokenTtl: '20m', paths: { 'secret/data/conformance/*': ['read'] } });
     vault.createDatabaseRole('conformance', { defaultTtl: '1h', maxTtl: '2h' });
     vault.putKv('secret', 'conformance/ns-only', { in: 'namespace' }, { namespace: 'conformance-ns' });
@@ -108,12 +109,13 @@ describe("Vault API server conformance: Vault's official Go client (github.com/h
       VAULT_CONFORMANCE_ROLE_ID: approle.roleId,
       VAULT_CONFORMANCE_SECRET_ID: approle.secretId,
       VAULT_CONFORMANCE_DB_ROLE: 'conformance',
+      VAULT_CONFORMANCE_LEASE_TOKEN: leaseToken.token,
       VAULT_CONFORMANCE_NAMESPACE: 'conformance-ns',
       VAULT_CONFORMANCE_OUT: outFile,
     };
     const r = await run(bin, ['-test.v', '-test.count=1'], { cwd: tmp, env, timeoutMs: 120_000 });
     assert.equal(r.code, 0, `the Go conformance test failed (exit ${r.code}):\n${r.out}`);
-    for (const name of ['TestKVv2GetAndPutWithCheckAndSet', 'TestTokenLookupSelfAndRenewSelf', 'TestAppRoleLogin', 'TestDatabaseCredsLeaseRenewAndRevoke', 'TestNamespaceHeader']) {
+    for (const name of ['TestKVv2GetAndPutWithCheckAndSet', 'TestTokenLookupSelfAndRenewSelf', 'TestAppRoleLogin', 'TestDatabaseCredsLeaseRenewAndRevoke', 'TestLeasesEndWithTheirToken', 'TestNamespaceHeader']) {
       assert.match(r.out, new RegExp(`--- PASS: ${name} `), `${name} did not run and pass:\n${r.out}`);
     }
 
@@ -129,6 +131,8 @@ describe("Vault API server conformance: Vault's official Go client (github.com/h
       'PUT sys/leases/lookup 200',
       'PUT sys/leases/revoke 204',
       'PUT sys/leases/renew 400',
+      'PUT auth/token/revoke-self 204',
+      'PUT sys/leases/lookup 400',
       'GET secret/data/conformance/ns-only ns=conformance-ns 200',
       'GET secret/data/conformance/ns-only 404',
     ]) {

@@ -14,6 +14,7 @@
 //	VAULT_CONFORMANCE_ROLE_ID       an AppRole's role_id (token ttl 20m)
 //	VAULT_CONFORMANCE_SECRET_ID     its secret_id
 //	VAULT_CONFORMANCE_DB_ROLE       a database role (default ttl 1h, max ttl 2h)
+//	VAULT_CONFORMANCE_LEASE_TOKEN   a token that may read database/creds/* (and revoke itself)
 //	VAULT_CONFORMANCE_NAMESPACE     a namespace holding secret conformance/ns-only {"in":"namespace"}
 //	VAULT_CONFORMANCE_OUT           a file for what the caller checks on PostgreSQL afterwards
 //
@@ -354,6 +355,33 @@ func TestDatabaseCredsLeaseRenewAndRevoke(t *testing.T) {
 	})
 	if err := os.WriteFile(env(t, "VAULT_CONFORMANCE_OUT"), out, 0o600); err != nil {
 		t.Fatalf("write out: %v", err)
+	}
+}
+
+// Vault revokes the leases a token created when the token is revoked: after
+// revoke-self, the lease its database/creds read made is unknown.
+func TestLeasesEndWithTheirToken(t *testing.T) {
+	role := env(t, "VAULT_CONFORMANCE_DB_ROLE")
+	c := newClient(t, env(t, "VAULT_CONFORMANCE_LEASE_TOKEN"))
+	root := newClient(t, env(t, "VAULT_CONFORMANCE_ROOT_TOKEN"))
+
+	creds, err := c.Logical().Read("database/creds/" + role)
+	if err != nil || creds == nil || creds.LeaseID == "" {
+		t.Fatalf("database/creds: %v %v", creds, err)
+	}
+	if look, err := root.Sys().Lookup(creds.LeaseID); err != nil || look.Data["id"] != creds.LeaseID {
+		t.Fatalf("Sys().Lookup before revoke-self: %v %v", look, err)
+	}
+	if err := c.Auth().Token().RevokeSelf(""); err != nil {
+		t.Fatalf("RevokeSelf: %v", err)
+	}
+	_, err = root.Sys().Lookup(creds.LeaseID)
+	if re := responseError(t, err); re.StatusCode != 400 || len(re.Errors) != 1 || re.Errors[0] != "invalid lease" {
+		t.Fatalf("lookup of a lease whose token was revoked: status %d errors %q", re.StatusCode, re.Errors)
+	}
+	_, err = root.Sys().Renew(creds.LeaseID, 60)
+	if re := responseError(t, err); re.StatusCode != 400 || len(re.Errors) != 1 || re.Errors[0] != "lease not found" {
+		t.Fatalf("renew of a lease whose token was revoked: status %d errors %q", re.StatusCode, re.Errors)
 	}
 }
 

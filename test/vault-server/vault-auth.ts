@@ -148,6 +148,20 @@ export class VaultAuth {
   }
 
   /**
+   * Whether the token still lives: known and not expired. An expired token is
+   * revoked here (as Vault's expiration manager revokes it at its TTL).
+   */
+  isLive(id: string): boolean {
+    const t = this.tokens.get(id);
+    if (!t) return false;
+    if (t.expiresAt !== undefined && t.expiresAt <= this.now()) {
+      this.tokens.delete(id);
+      return false;
+    }
+    return true;
+  }
+
+  /**
    * The token a request names, live and valid in the request's namespace.
    * Unknown, expired and missing tokens are all Vault's plain 403.
    */

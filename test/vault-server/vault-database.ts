@@ -10,7 +10,11 @@ import { badRequest, base62, goDuration, parseDuration, rfc3339, VaultHttpError,
  * read creates a REAL login role on the configured PostgreSQL, valid until
  * the lease expires; renewing moves its VALID UNTIL, revoking (or expiry,
  * swept by a timer like Vault's expiration manager) terminates its sessions
- * and drops it.
+ * and drops it. Each lease remembers the token that created it: when that
+ * token is revoked or expires, its leases are revoked too (Vault: "When a
+ * token is revoked, Vault will revoke all leases that were created using that
+ * token"); until the sweep has dropped the role, such a lease is already
+ * unknown to renew and lookup.
  */
 
 export interface DatabaseRoleOptions {
@@ -42,6 +46,8 @@ export interface Lease {
   readonly namespace: string;
   readonly role: string;
   readonly username: string;
+  /** The id of the token whose request created the lease. */
+  readonly tokenId: string;
   readonly issuedAt: number;
   readonly maxTtl: number;
   readonly defaultTtl: number;
@@ -89,7 +95,14 @@ export class VaultDatabase {
   constructor(
     private readonly now: () => number,
     private readonly pg: EphemeralPostgres | undefined,
+    /** Whether a token still lives (not revoked, not expired): a lease outlives its creating token never. */
+    private readonly tokenLive: (tokenId: string) => boolean = () => true,
   ) {}
+
+  /** A lease is revoked when it expires or when the token that created it ends. */
+  private ended(l: Lease, now: number): boolean {
+    return l.expiresAt <= now || !this.tokenLive(l.tokenId);
+  }
 
   private db(): Pool {
     if (!this.pg) throw new VaultHttpError(500, ['1 error occurred:\n\t* no PostgreSQL connection configured for the database secrets engine\n\n']);
@@ -135,7 +148,7 @@ export class VaultDatabase {
   }
 
   /** `GET database/creds/<role>` */
-  async creds(role: string, namespace: string, displayName: string): Promise<LogicalResponse> {
+  async creds(role: string, namespace: string, displayName: string, tokenId: string): Promise<LogicalResponse> {
     const r = this.roles.get(`${namespace}\0${role}`);
     if (!r) throw badRequest(`unknown role: ${role}`);
     const now = this.now();
@@ -148,7 +161,7 @@ export class VaultDatabase {
     } catch (e) {
       throw new VaultHttpError(500, [`1 error occurred:\n\t* failed to create user: ${(e as Error).message.replace(pw, '[password]')}\n\n`]);
     }
-    const lease: Lease = { id: this.leaseIdFor(namespace, role), namespace, role, username: user, issuedAt: now, maxTtl: r.maxTtl, defaultTtl: r.defaultTtl, expiresAt, lastRenewal: undefined };
+    const lease: Lease = { id: this.leaseIdFor(namespace, role), namespace, role, username: user, tokenId, issuedAt: now, maxTtl: r.maxTtl, defaultTtl: r.defaultTtl, expiresAt, lastRenewal: undefined };
     this.leases.set(lease.id, lease);
     return { lease_id: lease.id, lease_duration: ttl, renewable: true, data: { username: user, password: pw } };
   }
@@ -156,7 +169,8 @@ export class VaultDatabase {
   private live(leaseId: unknown, namespace: string, missing: string): Lease {
     if (typeof leaseId !== 'string' || leaseId === '') throw badRequest('lease_id must be specified');
     const l = this.leases.get(leaseId);
-    if (!l || l.namespace !== namespace) throw badRequest(missing);
+    // A lease whose token ended is being revoked: Vault no longer knows it.
+    if (!l || l.namespace !== namespace || !this.tokenLive(l.tokenId)) throw badRequest(missing);
     return l;
   }
 
@@ -229,11 +243,15 @@ export class VaultDatabase {
     };
   }
 
-  /** Revokes every expired lease (the expiration manager's timer). A failure is retried on the next sweep. */
+  /**
+   * Revokes every expired lease, and every lease whose creating token was
+   * revoked or expired (the expiration manager's timer). A failure is retried
+   * on the next sweep.
+   */
   async sweep(): Promise<void> {
     const now = this.now();
     for (const l of [...this.leases.values()]) {
-      if (l.expiresAt > now) continue;
+      if (!this.ended(l, now)) continue;
       try {
         await this.dropUser(l.username);
         this.leases.delete(l.id);

@@ -168,7 +168,7 @@ export async function startVaultServer(opts: VaultServerOptions = {}): Promise<V
   const kvMounts = opts.kvMounts ?? ['secret'];
   const auth = new VaultAuth(now);
   auth.addRootToken(rootToken);
-  const database = new VaultDatabase(now, opts.postgres);
+  const database = new VaultDatabase(now, opts.postgres, (id) => auth.isLive(id));
   // KV stores per namespace, then per mount.
   const kv = new Map<string, Map<string, KvStore>>();
   const kvStore = (namespace: string, mount: string): KvStore | undefined => {
@@ -268,7 +268,7 @@ export async function startVaultServer(opts: VaultServerOptions = {}): Promise<V
     const creds = /^database\/creds\/([^/]+)$/.exec(apiPath);
     if (creds) {
       if (method !== 'GET') throw unsupported();
-      return ok(await database.creds(creds[1]!, namespace, t.displayName));
+      return ok(await database.creds(creds[1]!, namespace, t.displayName, t.id));
     }
     // KV v2.
     const kvm = /^([^/]+)\/(data|metadata)\/(.*)$/.exec(apiPath) ?? /^([^/]+)\/(metadata)\/?()$/.exec(apiPath);

@@ -36,7 +36,24 @@ export interface VaultAuth {
    * when the token is fine and the 403 is a policy decision.
    */
   refused(used: SecretValue, signal: AbortSignal): Promise<boolean>;
+  /** What is known of the token `used` (the one `token()` gave): its accessor and when Vault drops it. */
+  about(used: SecretValue): TokenFacts;
+  /**
+   * When the token with this accessor ends (clock ms; undefined = never or
+   * unknown). For the token in use that can be renewed (token_file), it is
+   * first renewed (renew-self) when it would end before `until`, so a lease
+   * minted under it is not cut short by a lapse the broker could prevent.
+   * A token no longer in use ends at the last expiry the broker saw.
+   */
+  endsAt(accessor: string, until: number, signal: AbortSignal): Promise<number | undefined>;
   close(): void;
+}
+
+/** Non-secret facts about a token. */
+export interface TokenFacts {
+  accessor?: string;
+  /** clock ms; undefined = never expires, or not known. */
+  expiresAt?: number;
 }
 
 export interface VaultAuthDeps {
@@ -64,12 +81,21 @@ interface TokenState {
   expiresAt?: number;
   /** When to renew or log in again (clock ms); undefined for never. */
   renewAt?: number;
+  /** Vault's accessor of the token (not secret), when Vault told it. */
+  accessor?: string;
+  /** Vault can renew it (renew-self), and it has not reached its max TTL. */
+  renewable?: boolean;
 }
+
+/** Tokens replaced this process remembers the expiry of (leases minted under them end with them). */
+const MAX_RETIRED = 256;
 
 /** Shared parts: single-flight steps, the timer, closing. */
 abstract class AuthBase implements VaultAuth {
   protected state: TokenState | null = null;
   protected closed = false;
+  /** accessor → expiry of tokens no longer in use. */
+  readonly #retired = new Map<string, number | undefined>();
   readonly #flights = new Map<string, Promise<void>>();
   #timer: NodeJS.Timeout | null = null;
 
@@ -79,6 +105,40 @@ abstract class AuthBase implements VaultAuth {
   abstract refused(used: SecretValue, signal: AbortSignal): Promise<boolean>;
   /** What the timer does when it fires. */
   protected abstract onTimer(): Promise<void>;
+
+  about(used: SecretValue): TokenFacts {
+    const st = this.state;
+    if (!st || st.token !== used) return {};
+    return { ...(st.accessor !== undefined ? { accessor: st.accessor } : {}), ...(st.expiresAt !== undefined ? { expiresAt: st.expiresAt } : {}) };
+  }
+
+  async endsAt(accessor: string, until: number, signal: AbortSignal): Promise<number | undefined> {
+    const st = this.state;
+    if (st && st.accessor === accessor) {
+      if (st.expiresAt !== undefined && st.expiresAt < until && st.renewable) {
+        try {
+          await this.extend(signal);
+        } catch (err) {
+          this.deps.log.warn({ backend: this.deps.backend, err: describe(err) }, 'vault: could not renew the token before a lease that needs it longer');
+        }
+      }
+      return st.expiresAt;
+    }
+    return this.#retired.get(accessor);
+  }
+
+  /** Renews the token in use now, if this kind of auth renews tokens. */
+  protected async extend(_signal: AbortSignal): Promise<void> {}
+
+  /** Replaces the token in use; the old one's expiry is remembered for the leases minted under it. */
+  protected retire(st: TokenState | null): void {
+    if (!st) return;
+    st.token.wipe();
+    if (st.accessor === undefined) return;
+    this.#retired.delete(st.accessor);
+    this.#retired.set(st.accessor, st.expiresAt);
+    if (this.#retired.size > MAX_RETIRED) this.#retired.delete(this.#retired.keys().next().value!);
+  }
 
   close(): void {
     this.closed = true;
@@ -156,12 +216,13 @@ abstract class AuthBase implements VaultAuth {
   }
 
   /** `auth/token/lookup-self`: the token's remaining TTL and whether it can be renewed. */
-  protected async lookupSelf(token: SecretValue, signal: AbortSignal): Promise<{ ttl: number; renewable: boolean }> {
+  protected async lookupSelf(token: SecretValue, signal: AbortSignal): Promise<{ ttl: number; renewable: boolean; accessor?: string }> {
     const body = (await this.deps.client.call({ method: 'GET', path: 'auth/token/lookup-self', token: token.revealString(), signal })) as {
-      data?: { ttl?: unknown; renewable?: unknown };
+      data?: { ttl?: unknown; renewable?: unknown; accessor?: unknown };
     };
     const ttl = typeof body?.data?.ttl === 'number' ? body.data.ttl : 0;
-    return { ttl, renewable: body?.data?.renewable === true };
+    const accessor = typeof body?.data?.accessor === 'string' && body.data.accessor !== '' ? body.data.accessor : undefined;
+    return { ttl, renewable: body?.data?.renewable === true, ...(accessor ? { accessor } : {}) };
   }
 
   #clearTimer(): void {
@@ -224,6 +285,10 @@ class TokenFileAuth extends AuthBase {
     return true;
   }
 
+  protected override async extend(signal: AbortSignal): Promise<void> {
+    await this.once('renew', () => this.#renew(), signal);
+  }
+
   protected async onTimer(): Promise<void> {
     if (this.closed) return;
     if (await this.#changed()) await this.#read();
@@ -274,7 +339,7 @@ class TokenFileAuth extends AuthBase {
       token.wipe();
       return;
     }
-    this.state?.token.wipe();
+    this.retire(this.state);
     this.state = { token };
     this.#needsLookup = true;
     this.deps.log.info({ backend: this.deps.backend }, 'vault: read a new token from token_file');
@@ -291,6 +356,8 @@ class TokenFileAuth extends AuthBase {
       throw toBrokerError(err, { backend: this.deps.backend, subject: 'its token', verb: 'look up' });
     }
     if (this.state !== st || this.closed) return;
+    if (info.accessor !== undefined) st.accessor = info.accessor;
+    st.renewable = info.renewable && info.ttl > 0;
     this.setTtl(st, info.ttl, info.renewable);
     this.#needsLookup = false;
   }
@@ -312,7 +379,8 @@ class TokenFileAuth extends AuthBase {
       // Vault caps a renewal at the token's max TTL: when it no longer extends, stop renewing
       // (token_file must bring a new token before then) instead of renewing ever more often.
       const capped = leftBefore !== undefined && ttl > 0 && ttl * 1000 <= leftBefore + 1000;
-      this.setTtl(st, ttl, body?.auth?.renewable === true && !capped);
+      st.renewable = body?.auth?.renewable === true && !capped && ttl > 0;
+      this.setTtl(st, ttl, st.renewable);
       if (capped) this.deps.log.warn({ backend: this.deps.backend, ttlSeconds: ttl }, 'vault: the token reached its max TTL; token_file must provide a new token before it expires');
       else this.deps.log.info({ backend: this.deps.backend, ttlSeconds: ttl }, 'vault: token renewed');
     } catch (err) {
@@ -394,7 +462,7 @@ class AppRoleAuth extends AuthBase {
       throw this.#authError(`cannot read secret_id_file (${errCode(err)})`, err);
     }
     if (secretId.length === 0) throw this.#authError('secret_id_file is empty');
-    let body: { auth?: { client_token?: unknown; lease_duration?: unknown; renewable?: unknown } };
+    let body: { auth?: { client_token?: unknown; accessor?: unknown; lease_duration?: unknown; renewable?: unknown } };
     try {
       body = (await this.deps.client.call({
         method: 'POST',
@@ -413,8 +481,9 @@ class AppRoleAuth extends AuthBase {
     if (typeof clientToken !== 'string' || clientToken === '') throw this.#authError('the AppRole login answer has no token');
     if (this.closed) return;
     const st: TokenState = { token: SecretValue.fromString(clientToken) };
+    if (typeof body.auth?.accessor === 'string' && body.auth.accessor !== '') st.accessor = body.auth.accessor;
     const ttl = typeof body.auth?.lease_duration === 'number' ? body.auth.lease_duration : 0;
-    this.state?.token.wipe();
+    this.retire(this.state);
     this.state = st;
     // A new login before expiry replaces renewal, so the schedule does not depend on `renewable`.
     this.setTtl(st, ttl, true);

@@ -9,9 +9,16 @@
  *    the login dies upstream even if the broker never revokes it. Vault may
  *    cap it lower; the credential's expiry is the earlier of the two.
  * 3. If anything fails after Vault made the login, the Vault lease is revoked
- *    before `create` rejects.
- * `renew` extends the Vault lease up to min(expiresAt, maxExpiresAt) and
- * returns the expiry Vault set; `revoke` is `sys/leases/revoke` (Vault answers
+ *    before `create` rejects; if that revoke fails too, the rejection is a
+ *    `CredentialLeftError` carrying the handle, and the caller retries it.
+ * Vault revokes every lease a token created when that token ends (revoked,
+ * or expired at its TTL / max TTL), so a login never outlives the broker
+ * token that minted it: `create` and `renew` cap the expiry they return at
+ * that token's end (a renewable token_file token is renewed first when it
+ * would end sooner). The handle carries the token's accessor and end
+ * (`attributes.token_accessor`, `token_expires_at`) for later renewals.
+ * `renew` extends the Vault lease up to min(expiresAt, maxExpiresAt, token
+ * end) and returns the expiry Vault set; `revoke` is `sys/leases/revoke` (Vault answers
  * 204 for a lease it does not know, so revoking twice resolves; a 404 from
  * something in front of Vault counts as gone too). `validate` checks the spec
  * and that Vault takes the token.
@@ -19,12 +26,16 @@
 import type { VaultDynamicActionConfig } from '../../config/config-types';
 import { BrokerError } from '../../lib/errors';
 import { SecretValue } from '../../lib/secret-value';
-import type { CredentialHandle, DynamicCredentialBackend, IssuedCredential, LeaseBinding } from '../backend';
-import { describe } from './vault-auth';
+import { CredentialLeftError, type CredentialHandle, type DynamicCredentialBackend, type IssuedCredential, type LeaseBinding } from '../backend';
+import { describe, type TokenFacts } from './vault-auth';
 import { badResponse, statusOf, toBrokerError, VaultHttpError, type VaultErrorContext } from './vault-errors';
 import { assertRole } from './vault-paths';
 import { healthCheck } from './vault-kv';
 import type { VaultSession } from './vault-session';
+
+/** Handle attributes: the accessor of the token that minted the credential, and when that token ends (ms). */
+const TOKEN_ACCESSOR = 'token_accessor';
+const TOKEN_ENDS = 'token_expires_at';
 
 /** What a `vault_dynamic` action gives the backend. */
 export type VaultDynamicSpec = Pick<VaultDynamicActionConfig, 'role' | 'connection'>;
@@ -78,6 +89,30 @@ export function createVaultDatabase(session: VaultSession, close: () => Promise<
     }
   };
 
+  /** When the token that minted a credential ends (renewing it first when it is still in use and can be). */
+  const mintingTokenEnds = async (minter: TokenFacts, until: number, signal: AbortSignal): Promise<number | undefined> => {
+    if (minter.expiresAt === undefined) return undefined; // never expires (or Vault did not say)
+    if (minter.expiresAt >= until || minter.accessor === undefined) return minter.expiresAt;
+    return (await session.tokenEndsAt(minter.accessor, until, signal)) ?? minter.expiresAt;
+  };
+
+  const handleTokenEnds = async (handle: CredentialHandle, until: number, signal: AbortSignal): Promise<number | undefined> => {
+    const accessor = handle.attributes?.[TOKEN_ACCESSOR];
+    const stored = Number(handle.attributes?.[TOKEN_ENDS]);
+    if (accessor === undefined || !Number.isFinite(stored)) return undefined; // minted under a token that never expires
+    const known = await session.tokenEndsAt(accessor, until, signal);
+    return Math.max(stored, known ?? stored);
+  };
+
+  /** Whether the token that minted the credential has ended (by the latest expiry the broker knows). */
+  const mintingTokenEnded = async (handle: CredentialHandle, signal: AbortSignal): Promise<boolean> => {
+    const accessor = handle.attributes?.[TOKEN_ACCESSOR];
+    const stored = Number(handle.attributes?.[TOKEN_ENDS]);
+    if (accessor === undefined || !Number.isFinite(stored)) return false;
+    const known = await session.tokenEndsAt(accessor, 0, signal).catch(() => undefined);
+    return Math.max(stored, known ?? stored) <= session.clock.now();
+  };
+
   const db: VaultDatabaseBackend = {
     kind: 'vault',
     type: 'dynamic',
@@ -91,10 +126,13 @@ export function createVaultDatabase(session: VaultSession, close: () => Promise<
       const ctx: VaultErrorContext = { backend: name, subject: `database role "${spec.role}"`, verb: 'read credentials for' };
       const signal = session.deadline();
 
-      // 1. Vault makes the login.
+      // 1. Vault makes the login, under the broker's token of the moment.
       let body: VaultLease;
+      let minter: TokenFacts;
       try {
-        body = (await session.call({ method: 'GET', path: `${mount}/creds/${encodeURIComponent(spec.role)}` }, signal)) as VaultLease;
+        const r = await session.callAs({ method: 'GET', path: `${mount}/creds/${encodeURIComponent(spec.role)}` }, signal);
+        body = r.body as VaultLease;
+        minter = r.token;
       } catch (err) {
         throw toBrokerError(err, ctx);
       }
@@ -108,12 +146,17 @@ export function createVaultDatabase(session: VaultSession, close: () => Promise<
         if (typeof body.lease_duration !== 'number' || body.lease_duration < 0) throw badResponse(ctx, 'has no lease_duration');
         password = SecretValue.fromString(pass);
 
-        // 2. Vault's lease may not outlive the broker's.
+        // 2. Vault revokes the login when the token that minted it ends: the lease ends no later.
+        const tokenEnds = await mintingTokenEnds(minter, lease.expiresAt, signal);
+        const target = Math.min(lease.expiresAt, tokenEnds ?? Infinity);
+
+        // 3. Vault's lease may not outlive the broker's.
         const now = session.clock.now();
+        if (target <= now) throw new BrokerError('unavailable', `backend "${name}" (vault) is unavailable: its token ends now`);
         let vaultExpiresAt = body.lease_duration > 0 ? now + body.lease_duration * 1000 : Infinity;
-        if (vaultExpiresAt > lease.expiresAt) {
+        if (vaultExpiresAt > target) {
           if (body.renewable === true) {
-            const increment = Math.max(1, Math.ceil((lease.expiresAt - now) / 1000));
+            const increment = Math.max(1, Math.ceil((target - now) / 1000));
             let set: number;
             try {
               set = await renewLease(leaseId, increment, signal);
@@ -125,18 +168,32 @@ export function createVaultDatabase(session: VaultSession, close: () => Promise<
             session.log.info({ backend: name, role: spec.role }, 'vault: the credential lease is not renewable, so it cannot be shortened to the broker lease; the broker revokes it when the lease ends');
           }
         }
+        const attributes: Record<string, string> = {};
+        if (minter.accessor !== undefined && tokenEnds !== undefined) {
+          attributes[TOKEN_ACCESSOR] = minter.accessor;
+          attributes[TOKEN_ENDS] = String(tokenEnds);
+        }
         return {
-          handle: { backend: name, id: leaseId },
+          handle: { backend: name, id: leaseId, ...(Object.keys(attributes).length ? { attributes } : {}) },
           credential: { kind: 'database', host: spec.connection.host, port: spec.connection.port, database: spec.connection.database, user, password },
-          expiresAt: Math.min(lease.expiresAt, vaultExpiresAt),
+          expiresAt: Math.min(target, vaultExpiresAt),
         };
       } catch (err) {
-        // 3. Nothing Vault made outlives a failed create.
+        // 4. Nothing Vault made outlives a failed create.
         password?.wipe();
         if (leaseId) {
-          await revokeLease(leaseId, session.deadline()).catch((revokeErr: unknown) =>
-            session.log.error({ backend: name, leaseId, err: describe(revokeErr) }, 'vault: could not revoke the credential of a failed create; Vault expires it at its TTL'),
+          const left = await revokeLease(leaseId, session.deadline()).then(
+            () => false,
+            (revokeErr: unknown) => {
+              session.log.error({ backend: name, leaseId, err: describe(revokeErr) }, 'vault: could not revoke the credential of a failed create; the caller retries the revoke');
+              return true;
+            },
           );
+          // The handle rides along so the caller revokes it until that succeeds (contract: CredentialLeftError).
+          if (left) {
+            const base = err instanceof BrokerError ? err : new BrokerError('internal', `backend "${name}" (vault) could not issue a credential`, { cause: err });
+            throw CredentialLeftError.wrap(base, { backend: name, id: leaseId });
+          }
         }
         throw err;
       }
@@ -145,13 +202,20 @@ export function createVaultDatabase(session: VaultSession, close: () => Promise<
     async renew(handle, lease): Promise<{ expiresAt: number }> {
       session.live();
       const leaseId = checkHandle(handle);
+      const wanted = Math.min(lease.expiresAt, lease.maxExpiresAt);
+      if (!Number.isFinite(wanted) || wanted <= session.clock.now()) throw new BrokerError('invalid_argument', 'lease.expiresAt: must be in the future and not past maxExpiresAt');
+      const signal = session.deadline();
+      // The login dies with the token that minted it (Vault revokes its leases): never renew past that.
+      const tokenEnds = await handleTokenEnds(handle, wanted, signal);
       const now = session.clock.now();
-      const target = Math.min(lease.expiresAt, lease.maxExpiresAt);
-      if (!Number.isFinite(target) || target <= now) throw new BrokerError('invalid_argument', 'lease.expiresAt: must be in the future and not past maxExpiresAt');
+      const target = Math.min(wanted, tokenEnds ?? Infinity);
+      if (target <= now) {
+        throw new BrokerError('failed_precondition', `backend "${name}" (vault): the token that issued this credential has ended, and Vault revoked the credential with it; request a new lease`);
+      }
       const increment = Math.max(1, Math.ceil((target - now) / 1000));
       let set: number;
       try {
-        set = await renewLease(leaseId, increment, session.deadline());
+        set = await renewLease(leaseId, increment, signal);
       } catch (err) {
         throw leaseError(err, 'renew');
       }
@@ -160,7 +224,16 @@ export function createVaultDatabase(session: VaultSession, close: () => Promise<
 
     async revoke(handle): Promise<void> {
       session.live();
-      await revokeLease(checkHandle(handle), session.deadline());
+      const leaseId = checkHandle(handle);
+      const signal = session.deadline();
+      try {
+        await revokeLease(leaseId, signal);
+      } catch (err) {
+        // Vault refuses the broker's token, and the token that minted the credential has
+        // ended: Vault revoked the credential with that token (and will not let us ask).
+        if (!(err instanceof BrokerError) || err.kind !== 'failed_precondition' || !(await mintingTokenEnded(handle, signal))) throw err;
+        session.log.info({ backend: name, leaseId }, 'vault: the token that issued this credential has ended, and Vault revoked the credential with it');
+      }
     },
 
     async validate(spec: VaultDynamicSpec): Promise<void> {

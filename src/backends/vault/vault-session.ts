@@ -10,7 +10,7 @@ import { errCode } from '../../lib/errno';
 import { BrokerError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import type { VaultBackendConfig } from '../../config/config-types';
-import { createVaultAuth, raceSignal, type VaultAuth } from './vault-auth';
+import { createVaultAuth, raceSignal, type TokenFacts, type VaultAuth } from './vault-auth';
 import { createVaultClient, type VaultCall, type VaultClient } from './vault-client';
 import { statusOf } from './vault-errors';
 
@@ -60,16 +60,32 @@ export class VaultSession {
 
   /** An authenticated call; a 403 gets one more try when the auth has a new token by then. */
   async call(c: Omit<VaultCall, 'token' | 'signal'>, signal: AbortSignal): Promise<unknown> {
+    return (await this.callAs(c, signal)).body;
+  }
+
+  /**
+   * `call`, also telling which token made it (its accessor and expiry): Vault
+   * revokes the leases a token created when that token ends.
+   */
+  async callAs(c: Omit<VaultCall, 'token' | 'signal'>, signal: AbortSignal): Promise<{ body: unknown; token: TokenFacts }> {
     this.live();
     const token = await this.#auth.token(signal);
     try {
-      return await raceSignal(this.#client.call({ ...c, token: token.revealString(), signal }), signal, this.name);
+      const body = await raceSignal(this.#client.call({ ...c, token: token.revealString(), signal }), signal, this.name);
+      return { body, token: this.#auth.about(token) };
     } catch (err) {
       if (statusOf(err) !== 403 || this.#closed) throw err;
       if (!(await this.#auth.refused(token, signal))) throw err;
       const next = await this.#auth.token(signal);
-      return await raceSignal(this.#client.call({ ...c, token: next.revealString(), signal }), signal, this.name);
+      const body = await raceSignal(this.#client.call({ ...c, token: next.revealString(), signal }), signal, this.name);
+      return { body, token: this.#auth.about(next) };
     }
+  }
+
+  /** When the token with `accessor` ends; see `VaultAuth.endsAt` (renews the token in use first when it can). */
+  tokenEndsAt(accessor: string, until: number, signal: AbortSignal): Promise<number | undefined> {
+    this.live();
+    return this.#auth.endsAt(accessor, until, signal);
   }
 
   close(): void {
