@@ -170,6 +170,11 @@ export interface IssuedCredential {
   credential: DynamicCredential;
   /** ms since the epoch; never later than `lease.expiresAt`. */
   expiresAt: number;
+  /**
+   * Non-secret facts evidence records about what was granted (for PostgreSQL:
+   * the role name and its grants). Never a password or token.
+   */
+  details?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -191,7 +196,27 @@ export interface DynamicCredentialBackend<TSpec = unknown> extends BackendLifecy
    * `CredentialLeftError.handleIn`, also through wrappers' `cause`), so the
    * caller retries the revoke (until it succeeds) instead of leaving it upstream.
    */
-  create(spec: TSpec, lease: LeaseBinding): Promise<IssuedCredential>;
+  create(spec: TSpec, lease: LeaseBinding, planned?: CredentialHandle): Promise<IssuedCredential>;
+  /**
+   * Optional: names the credential before it exists, with no effect upstream
+   * (for PostgreSQL, a random role name), so the broker records the handle
+   * durably first and a crash between creating it and storing the lease
+   * leaves nothing the sweeper cannot find. `create` is then given that
+   * handle and must create exactly it.
+   */
+  plan?(spec: TSpec, lease: LeaseBinding): CredentialHandle;
+  /**
+   * Optional: every credential this broker could have created that exists
+   * upstream now (for PostgreSQL, the roles with the configured prefix), for
+   * the orphan sweeper: those no lease or pending grant owns are revoked.
+   */
+  listIssued?(): Promise<CredentialHandle[]>;
+  /**
+   * Optional: revokes many credentials in one round (trust revocation ends
+   * many leases at once). Resolves with the ids that are gone (revoked now or
+   * already); the rest failed and are retried by the caller.
+   */
+  revokeMany?(handles: readonly CredentialHandle[]): Promise<string[]>;
   /**
    * Extends the credential to `min(expiresAt, lease.maxExpiresAt)` and returns
    * the expiry actually set (the upstream may cap it lower). The caller has
