@@ -118,12 +118,14 @@ export class CredentialSweeper {
 
   private async sweepBackend(name: string, backend: DynamicCredentialBackend): Promise<SweepResult> {
     const { store, clock, log } = this.deps;
-    // Pending rows are read before the listing: a grant that records one after this point and
-    // creates it before the listing is seen as unrecorded only if its lease is not stored, and
-    // the ownership check below runs after the listing, so a stored lease always wins.
-    const pending = new Map((await store.listPendingCredentials(name, PENDING_BATCH)).map((p) => [p.handle.id, p]));
+    // The order matters. A credential in the listing was recorded as pending before it was
+    // created, so the pending rows read after the listing show it unless its lease has been
+    // stored since (the row goes in that commit); ownership, read last, then shows the lease.
+    // Reading pending rows first would take a grant that records and creates in between for an
+    // unrecorded credential and revoke it under its agent.
     const listedAt = clock.now();
     const upstream = (await backend.listIssued!()).filter((h) => h.backend === name);
+    const pending = new Map((await store.listPendingCredentials(name, PENDING_BATCH)).map((p) => [p.handle.id, p]));
     const owned = await store.ownedCredentials(name, upstream.map((h) => h.id), listedAt);
     const graceEnd = clock.now() - (this.deps.graceMs ?? 2 * 60_000);
     const settled = (p: PendingCredential): boolean => this.inherited.has(key(name, p.handle.id)) || p.createdAt <= graceEnd;
