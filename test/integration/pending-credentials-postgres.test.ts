@@ -124,7 +124,17 @@ describe('a broker killed between creating a PostgreSQL role and storing its lea
       // And it still serves: a new lease gets a role that stays.
       const res = await call<unknown, LeaseResponse__Output>(agentOf(daemon.port).agent, 'RequestLease', { action: 'analytics.query' }, { deadlineMs: 30_000 });
       assert.equal(res.status, 'GRANTED');
-      assert.deepEqual(await roles(), [res.lease!.databaseCredential!.user]);
+      const cred = res.lease!.databaseCredential!;
+      assert.deepEqual(await roles(), [cred.user]);
+      // lease.issued records the role and its grants beside the handle; no entry holds the password.
+      const issued = await until('lease.issued', () => {
+        const row = state.prepare(`SELECT bytes FROM evidence_entries WHERE type = 'lease.issued' AND json_extract(CAST(bytes AS TEXT), '$.lease.id') = ?`).get(res.lease!.leaseId) as { bytes: Buffer } | undefined;
+        return row ? (JSON.parse(row.bytes.toString('utf8')) as { lease: { credential: unknown; credential_details: unknown } }) : undefined;
+      });
+      assert.deepEqual(issued.lease.credential, { backend: 'appdb', id: cred.user });
+      assert.deepEqual(issued.lease.credential_details, { role: cred.user, grants: [{ privilege: 'SELECT', schema: 'analytics' }] });
+      const allEntries = (state.prepare('SELECT bytes FROM evidence_entries').all() as Array<{ bytes: Buffer }>).map((r) => r.bytes.toString('utf8')).join('\n');
+      assert.ok(cred.password.length >= 16 && !allEntries.includes(cred.password), 'the password is in the evidence');
     } finally {
       await holder.end().catch(() => undefined);
       state.close();
