@@ -12,6 +12,8 @@ import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, t
 import { readEntries } from '../helpers/evidence-entries';
 import { faultSource, PlanningFaultBackend } from '../helpers/fault-credential-backend';
 import { expectCode } from '../helpers/grpc-expect';
+import { WriteFaults } from '../helpers/write-faults';
+import type { SqliteStore } from '../../src/store/sqlite/sqlite-store';
 
 const T0 = Date.UTC(2026, 11, 4, 12, 0, 0);
 const GRACE_MS = 120_000;
@@ -128,6 +130,18 @@ describe('crash safety of dynamic credentials over the real daemon: recorded bef
     assert.equal(row!.leaseId, granted.lease!.leaseId, 'the row names the lease it was being created for');
     assert.deepEqual((await b().app.store.getLease(granted.lease!.leaseId))!.credential, planned);
     assert.deepEqual(await pending(), [], 'the lease owns it now');
+  });
+
+  it('a grant refused after create (its evidence or row could not be stored) revokes the credential and removes its pending row', async () => {
+    const faults = new WriteFaults(b().app.store as SqliteStore);
+    faults.failEvidenceInserts();
+    await expectCode(requestDb(), grpc.status.UNAVAILABLE);
+    faults.clear();
+    const planned = pg.calls.createdWith[0]!;
+    assert.ok(planned);
+    assert.deepEqual(pg.live(), [], 'revoked upstream before the error returned');
+    assert.deepEqual(await pending(), [], 'and no longer pending');
+    assert.deepEqual(await b().app.store.listLeases({ agent: 'support-bot', limit: 10 }), []);
   });
 
   it('a broker stopped while create never returned leaves a pending row, and the next start revokes that credential at once (no grace for a previous process)', async () => {
