@@ -235,6 +235,7 @@ export class LeaseService {
       const issued = await dyn.backend.create(dyn.spec, binding, planned);
       if (planned && issued.handle.id !== planned.id) {
         // The contract says create makes exactly the planned credential; anything else is revoked, never leased.
+        issued.credential.password.wipe();
         await this.deps.credentials?.revoker.discard({ ...lease, credential: issued.handle }, log);
         throw new BrokerError('internal', `backend ${backendName} created a credential other than the one planned`);
       }
