@@ -1,5 +1,5 @@
 import type { DynamicCredentialSource } from '../broker/dynamic-credentials';
-import type { ActionConfig, AwsBackendConfig, BackendConfig, BackendResilience, BrokerConfig, SecretConfig, VaultBackendConfig } from '../config/config-types';
+import type { ActionConfig, AwsBackendConfig, BackendConfig, BackendResilience, BrokerConfig, PostgresBackendConfig, SecretConfig, VaultBackendConfig } from '../config/config-types';
 import type { Clock } from '../lib/clock';
 import { BrokerError } from '../lib/errors';
 import { SecretValue } from '../lib/secret-value';
@@ -7,6 +7,7 @@ import type { Logger } from '../lib/logger';
 import type { DynamicCredentialBackend, SecretVersion, StaticSecretBackend } from './backend';
 import { CircuitBreaker, type BreakerState } from './circuit-breaker';
 import { openLocalBackend } from './local';
+import { checkPostgresSpec, openPostgresBackend, planPostgresRole, type PostgresSpec } from './postgres';
 import { SecretCache } from './secret-cache';
 
 /** A secret read for one brokered call: the value and which version of it (recorded in evidence). */
@@ -95,6 +96,11 @@ export class BackendRegistry {
   async resolve(secretName: string): Promise<ResolvedSecret> {
     const s = this.deps.config.secrets[secretName];
     if (!s) throw new BrokerError('internal', `secret ${secretName} is not configured`);
+    return this.#resolve(s);
+  }
+
+  async #resolve(s: SecretConfig): Promise<ResolvedSecret> {
+    const secretName = s.name;
     const slot = this.#slots.get(s.backend);
     if (!slot) throw new BrokerError('internal', `backend ${s.backend} is not configured`);
     const key = SecretCache.key(secretName, s.version, s.field);
@@ -139,12 +145,17 @@ export class BackendRegistry {
    */
   credentialSource(actions: Readonly<Record<string, ActionConfig>>): DynamicCredentialSource {
     const minters = new Map<string, DynamicCredentialBackend>();
-    for (const [name, slot] of this.#slots) if (slot.cfg.kind === 'vault') minters.set(name, this.#minter(slot));
+    for (const [name, slot] of this.#slots) if (slot.cfg.kind === 'vault' || slot.cfg.kind === 'postgres') minters.set(name, this.#minter(slot));
     return {
       forAction: (action) => {
         const a = actions[action.name] ?? action;
+        if (a.postgres) {
+          const backend = minters.get(a.postgres.backend);
+          const spec: PostgresSpec = { grants: a.postgres.grants, connectionLimit: a.postgres.connectionLimit, statementTimeoutMs: a.postgres.statementTimeoutMs };
+          return backend?.kind === 'postgres' ? { backend, spec } : undefined;
+        }
         const backend = a.vaultDynamic ? minters.get(a.vaultDynamic.backend) : undefined;
-        return backend && a.vaultDynamic ? { backend, spec: { role: a.vaultDynamic.role, connection: a.vaultDynamic.connection } } : undefined;
+        return backend?.kind === 'vault' && a.vaultDynamic ? { backend, spec: { role: a.vaultDynamic.role, connection: a.vaultDynamic.connection } } : undefined;
       },
       byName: (name) => minters.get(name),
     };
@@ -157,13 +168,28 @@ export class BackendRegistry {
       if (!b.dynamic) throw new BrokerError('internal', `backend ${name} does not mint credentials`);
       return b.dynamic;
     };
+    const cfg = slot.cfg;
+    // plan, listIssued and revokeMany are capabilities: offered only where the backend kind has them.
+    const pg: Partial<DynamicCredentialBackend> =
+      cfg.kind === 'postgres'
+        ? {
+            // Naming a role needs no connection (and no breaker): it has no effect upstream.
+            plan: (spec) => {
+              checkPostgresSpec(spec as PostgresSpec);
+              return planPostgresRole(cfg);
+            },
+            listIssued: () => this.#guarded(slot, 'listing its credentials', async () => (await dynamicOf()).listIssued!()),
+            revokeMany: (handles) => this.#guarded(slot, 'revoking credentials', async () => (await dynamicOf()).revokeMany!(handles)),
+          }
+        : {};
     return {
       kind: slot.cfg.kind,
       name,
       type: 'dynamic',
-      create: (spec, lease) => this.#guarded(slot, 'issuing a credential', async () => (await dynamicOf()).create(spec, lease)),
+      create: (spec, lease, planned) => this.#guarded(slot, 'issuing a credential', async () => (await dynamicOf()).create(spec, lease, planned)),
       renew: (handle, lease) => this.#guarded(slot, 'renewing a credential', async () => (await dynamicOf()).renew(handle, lease)),
       revoke: (handle) => this.#guarded(slot, 'revoking a credential', async () => (await dynamicOf()).revoke(handle)),
+      ...pg,
       health: () => this.#guarded(slot, 'a health check', async () => (await this.#open(slot)).health()),
       // The registry closes what it opened.
       close: async () => undefined,
@@ -235,9 +261,21 @@ export class BackendRegistry {
       case 'aws-secrets-manager':
         if (!factories?.aws) throw new BrokerError('internal', `backend kind aws-secrets-manager is not available in this build`);
         return factories.aws(cfg, { clock, log: log.child({ backend: cfg.name }) });
-      default:
-        throw new BrokerError('internal', `backend kind ${cfg.kind} is not built yet`);
+      case 'postgres': {
+        const b = openPostgresBackend(cfg, { clock, log: log.child({ backend: cfg.name }), adminUrl: (o) => this.#adminUrl(cfg, o) });
+        return { dynamic: b, health: () => b.health(), close: () => b.close() };
+      }
     }
+  }
+
+  /**
+   * A postgres backend's admin URL, read from its static backend through the same path (breaker,
+   * cache) as a configured secret. `fresh` (after an authentication failure) drops the cached read.
+   */
+  async #adminUrl(cfg: PostgresBackendConfig, opts?: { fresh?: boolean }): Promise<SecretValue> {
+    const s: SecretConfig = { name: `backends.${cfg.name}.url_secret`, backend: cfg.urlSecret.backend, ref: cfg.urlSecret.name };
+    if (opts?.fresh) this.#cache.invalidate(s.name);
+    return (await this.#resolve(s)).value;
   }
 
   #changed(slot: Slot, state: BreakerState, previous: BreakerState): void {
@@ -264,7 +302,7 @@ export class BackendRegistry {
 }
 
 function resilienceOf(cfg: BackendConfig): BackendResilience {
-  return cfg.kind === 'vault' || cfg.kind === 'aws-secrets-manager' ? cfg : NO_RESILIENCE;
+  return cfg.kind === 'local' ? NO_RESILIENCE : cfg;
 }
 
 function resolved(s: SecretConfig, v: SecretVersion): ResolvedSecret {

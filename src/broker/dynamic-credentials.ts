@@ -23,7 +23,7 @@ export const NO_DYNAMIC_CREDENTIALS: DynamicCredentialSource = Object.freeze({
 
 /** The backend an action mints its credential with, or undefined for an action that hands out none. */
 export function credentialBackendOf(action: ActionConfig): string | undefined {
-  return action.vaultDynamic?.backend;
+  return action.vaultDynamic?.backend ?? action.postgres?.backend;
 }
 
 /** The error for a backend that is not configured or not built (its name only). */

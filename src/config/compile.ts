@@ -36,6 +36,10 @@ const URI_ID = /^[a-z][a-z0-9+.-]*:\/\/[^\s]+$/;
 const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
 const PRIVILEGES: ReadonlySet<string> = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE']);
 const SQL_IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+/** A role name is the prefix and 32 random hex digits: 63 bytes at most leaves 31 for the prefix. */
+const ROLE_PREFIX = /^[a-z_][a-z0-9_]{0,30}$/;
+const ROLE_PREFIX_EXPECTED = 'a lower-case prefix of 1 to 31 letters, digits or "_", starting with a letter or "_" (such as "sb_")';
+const DEFAULT_ROLE_PREFIX = 'sb_';
 const LOG_LEVELS: ReadonlySet<string> = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 const DEFAULT_KEY_OVERLAP_MS = 24 * 3_600_000;
 
@@ -241,12 +245,24 @@ function backend(name: string, s: Section, baseDir: string): BackendConfig | und
       return region ? { kind, name, region, ...(endpoint ? { endpoint } : {}), ...(caFile ? { caFile } : {}), ...r } : undefined;
     }
     case 'postgres': {
-      notBuiltYet(s.problems, s.at('kind'), 'a backend of kind postgres');
       const us = s.section('url_secret');
-      const b = us?.string('backend');
-      const n = us?.string('name');
+      const b = us?.string('backend', { expect: 'the name of a local, vault or aws-secrets-manager backend' });
+      const n = us?.string('name', { expect: 'the name (or aws id) of the secret holding the admin URL' });
       us?.done();
-      return b && n ? { kind, name, urlSecret: { backend: b, name: n } } : undefined;
+      const rolePrefix = s.string('role_prefix', { required: false, pattern: ROLE_PREFIX, expect: ROLE_PREFIX_EXPECTED }) ?? DEFAULT_ROLE_PREFIX;
+      if (rolePrefix.startsWith('pg_')) s.problems.add(s.at('role_prefix'), 'may not start with "pg_" (PostgreSQL reserves those role names)');
+      let advertise: HostPort | undefined;
+      const as = s.section('advertise', false);
+      if (as) {
+        const host = as.string('host', { pattern: /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]{1,253})$/, expect: 'the host agents connect to' });
+        const port = as.int('port', { min: 1, max: 65535, fallback: 5432 });
+        as.done();
+        if (host && port !== undefined) advertise = { host: host.replace(/^\[|\]$/g, ''), port };
+      }
+      // Nothing is cached from a postgres backend: a cache_ttl would be accepted without effect.
+      if (s.raw['cache_ttl'] !== undefined) s.problems.add(s.at('cache_ttl'), 'a postgres backend caches nothing; remove cache_ttl (timeout and breaker apply)');
+      const r = { ...resilience(s), cacheTtlMs: 0 };
+      return b && n ? { kind, name, urlSecret: { backend: b, name: n }, rolePrefix, ...(advertise ? { advertise } : {}), ...r } : undefined;
     }
     case undefined:
       return undefined;
@@ -409,8 +425,12 @@ function witnessList(es: Section, baseDir: string): WitnessEndpointConfig[] {
 }
 
 function postgresAction(s: Section): PostgresActionConfig | undefined {
-  const b = s.string('backend');
+  const b = s.string('backend', { expect: 'a backend of kind postgres' });
   const ttlMs = duration(s, 'ttl', 300_000)!;
+  const connectionLimit = s.int('connection_limit', { min: 1, max: 100, fallback: 2 })!;
+  const statementTimeoutMs = duration(s, 'statement_timeout', 30_000)!;
+  // PostgreSQL takes statement_timeout in ms up to INT_MAX; a day is more than any lease's query should need.
+  if (statementTimeoutMs < 1 || statementTimeoutMs > 86_400_000) s.problems.add(s.at('statement_timeout'), 'expected a duration from 1ms to 24h');
   const grants: PostgresGrant[] = [];
   const raw = s.value('grants');
   if (!Array.isArray(raw) || raw.length === 0) s.problems.add(s.at('grants'), 'expected a non-empty list of grants');
@@ -425,7 +445,7 @@ function postgresAction(s: Section): PostgresActionConfig | undefined {
       if (privilege && !PRIVILEGES.has(privilege)) gs.problems.add(gs.at('privilege'), `expected one of SELECT, INSERT, UPDATE, DELETE, got ${JSON.stringify(privilege)}`);
       else if (privilege && schema) grants.push({ privilege: privilege as PostgresGrant['privilege'], schema, ...(table ? { table } : {}) });
     });
-  return b ? { backend: b, grants, ttlMs } : undefined;
+  return b ? { backend: b, grants, ttlMs, connectionLimit, statementTimeoutMs } : undefined;
 }
 
 const DEFAULT_USES = 1;
@@ -472,7 +492,6 @@ function action(name: string, s: Section, baseDir: string): ActionConfig | undef
   if ((hs ? 1 : 0) + (ps ? 1 : 0) + (vs ? 1 : 0) !== 1) s.problems.add(s.path, 'expected exactly one of http, postgres or vault_dynamic');
   const http = hs ? httpAction(hs, baseDir) : undefined;
   hs?.done();
-  if (ps) notBuiltYet(s.problems, ps.path, 'an action of kind postgres');
   const postgres = ps ? postgresAction(ps) : undefined;
   ps?.done();
   let vaultDynamic: VaultDynamicActionConfig | undefined;
@@ -576,8 +595,12 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     checkSecretShape(sec, backends[sec.backend], s);
   });
   for (const b of Object.values(backends)) {
-    if (b.kind === 'postgres' && !(b.urlSecret.backend in backends))
-      problems.add(`backends.${b.name}.url_secret.backend`, `names an unknown backend ${JSON.stringify(b.urlSecret.backend)}`);
+    if (b.kind !== 'postgres') continue;
+    const from = backends[b.urlSecret.backend];
+    const declared = isObj(root.raw['backends']) && b.urlSecret.backend in root.raw['backends'];
+    if (!from && !declared) problems.add(`backends.${b.name}.url_secret.backend`, `names an unknown backend ${JSON.stringify(b.urlSecret.backend)}`);
+    // The admin URL is a static secret: a postgres backend (this one or another) holds none.
+    else if (from?.kind === 'postgres') problems.add(`backends.${b.name}.url_secret.backend`, `must name a static backend (local, vault or aws-secrets-manager), got the postgres backend ${JSON.stringify(b.urlSecret.backend)}`);
   }
 
   const actions: Record<string, ActionConfig> = {};

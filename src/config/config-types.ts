@@ -79,7 +79,19 @@ export type BackendConfig =
   | { kind: 'local'; name: string; path: string; keyFile: string }
   | VaultBackendConfig
   | AwsBackendConfig
-  | { kind: 'postgres'; name: string; urlSecret: { backend: string; name: string } };
+  | PostgresBackendConfig;
+
+/** A PostgreSQL server the broker mints one login role per lease on (dynamic credentials). */
+export interface PostgresBackendConfig extends BackendResilience {
+  kind: 'postgres';
+  name: string;
+  /** Where the admin URL (postgres://user:password@host:port/db) is read from: a static backend and a name in it. */
+  urlSecret: { backend: string; name: string };
+  /** Every role the broker creates starts with it (default "sb_"); the orphan sweeper drops only those. */
+  rolePrefix: string;
+  /** The host and port agents connect to, when not those of the admin URL. */
+  advertise?: HostPort;
+}
 
 export interface RotationConfig {
   everyMs: number;
@@ -127,6 +139,10 @@ export interface PostgresActionConfig {
   backend: string;
   grants: readonly PostgresGrant[];
   ttlMs: number;
+  /** The role's CONNECTION LIMIT (default 2). */
+  connectionLimit: number;
+  /** The role's default statement_timeout (default 30 s; a session may change it). */
+  statementTimeoutMs: number;
 }
 
 /** An action that hands the agent a Vault-issued database login (Vault `database/creds/<role>`), tied to the lease. */

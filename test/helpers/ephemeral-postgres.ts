@@ -27,6 +27,8 @@ export interface EphemeralPostgres {
   readonly socketDir: string;
   /** The temp dir holding data, socket and log. */
   readonly dir: string;
+  /** The server log (postgres.log in dir). */
+  readonly logFile: string;
   /** Stops the postmaster (fast shutdown); data stays. */
   stop(): Promise<void>;
   /** Starts it again on the same dir and port. */
@@ -44,6 +46,8 @@ export interface EphemeralPostgresOptions {
   database?: string;
   /** Default: a free loopback port. */
   port?: number;
+  /** Extra postgresql.conf lines, such as "log_statement = 'all'". */
+  settings?: readonly string[];
 }
 
 const PG_BIN_ROOT = '/usr/lib/postgresql';
@@ -119,7 +123,7 @@ function run(cmd: [string, string[]], cwd: string, timeoutMs = 60_000): Promise<
 }
 
 /** Settings for a quick, test-only cluster: loopback only, no durability. */
-function settings(port: number, socketDir: string): string {
+function settings(port: number, socketDir: string, extra: readonly string[] = []): string {
   return [
     '',
     '# secret-broker ephemeral test cluster',
@@ -133,6 +137,7 @@ function settings(port: number, socketDir: string): string {
     'shared_buffers = 16MB',
     'max_connections = 100',
     "log_min_messages = 'warning'",
+    ...extra,
     '',
   ].join('\n');
 }
@@ -222,7 +227,7 @@ export async function startEphemeralPostgres(opts: EphemeralPostgresOptions = {}
       120_000,
     );
     rmSync(pwFile, { force: true });
-    appendFileSync(path.join(dataDir, 'postgresql.conf'), settings(port, socketDir));
+    appendFileSync(path.join(dataDir, 'postgresql.conf'), settings(port, socketDir, opts.settings));
     writeFileSync(path.join(dataDir, 'pg_hba.conf'), PG_HBA);
     await startServer();
   } catch (e) {
@@ -262,6 +267,7 @@ export async function startEphemeralPostgres(opts: EphemeralPostgresOptions = {}
     adminUrl: `postgres://${encodeURIComponent(superuser)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
     socketDir,
     dir,
+    logFile,
     stop: async () => {
       if (closed) throw new Error('ephemeral postgres is closed');
       await stopServer();

@@ -265,11 +265,6 @@ describe('config', () => {
         a['budget'] = { field: 'ticket', per: '24h' };
       }, 'actions.tickets.update.budget'],
       ['secret rotation', (raw) => { ((raw['secrets'] as Raw)['helpdesk-token'] as Raw)['rotation'] = { every: '30d', generator: { kind: 'random', length: 40 } }; }, 'secrets.helpdesk-token.rotation'],
-      ['an action of kind postgres', (raw) => {
-        (raw['backends'] as Raw)['appdb'] = { kind: 'postgres', url_secret: { backend: 'local', name: 'appdb-admin' } };
-        (raw['actions'] as Raw)['analytics.query'] = { postgres: { backend: 'appdb', grants: [{ privilege: 'SELECT', schema: 'analytics' }], ttl: '5m' } };
-      }, 'actions.analytics.query.postgres'],
-      ['a postgres backend', (raw) => { (raw['backends'] as Raw)['appdb'] = { kind: 'postgres', url_secret: { backend: 'local', name: 'appdb-admin' } }; }, 'backends.appdb.kind'],
       ['the postgres state store', (raw) => { raw['state'] = { postgres: { url_env: 'BROKER_DATABASE_URL' } }; }, 'state.postgres'],
     ];
     for (const [what, change, at] of cases) {

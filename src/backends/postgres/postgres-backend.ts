@@ -1,0 +1,382 @@
+/**
+ * Dynamic PostgreSQL credentials: one login role per lease, made by the broker
+ * through `pg` with an admin login whose URL is read from another (static)
+ * backend.
+ *
+ * 1. `plan` names the role before it exists: the prefix and 32 random hex
+ *    digits (63 bytes at most), so the broker records it durably first.
+ * 2. `create` makes a random password, computes its SCRAM-SHA-256 verifier here
+ *    (the password never reaches the server), and in one transaction creates
+ *    the role (LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT
+ *    NOREPLICATION NOBYPASSRLS, CONNECTION LIMIT, VALID UNTIL the lease expiry),
+ *    sets its default statement_timeout and grants CONNECT on the admin URL's
+ *    database, USAGE on each schema and the listed privileges, nothing more.
+ *    A failure rolls the transaction back; when its outcome is unknown (the
+ *    connection died), the role is dropped, or `CredentialLeftError` says so.
+ * 3. `renew` moves VALID UNTIL to min(expiresAt, maxExpiresAt).
+ * 4. `revoke` / `revokeMany`: NOLOGIN (committed), then terminate the roles'
+ *    sessions, DROP OWNED BY, DROP ROLE, a batch in one round; a role already
+ *    gone counts as revoked.
+ * 5. `listIssued`: the roles named like the ones `plan` makes (exact prefix).
+ * At the first connection, the log warns when PUBLIC may CONNECT to other
+ *    databases or create TEMP tables in this one (every role inherits PUBLIC).
+ * Every operation is bounded by the backend's `timeout`; the admin URL is
+ * read again after an authentication failure (it may have been rotated).
+ */
+import { randomBytes } from 'node:crypto';
+import { Pool, type PoolClient } from 'pg';
+import type { PostgresBackendConfig, PostgresGrant } from '../../config/config-types';
+import type { Clock } from '../../lib/clock';
+import { BrokerError } from '../../lib/errors';
+import type { Logger } from '../../lib/logger';
+import { SecretValue } from '../../lib/secret-value';
+import { CredentialLeftError, type CredentialHandle, type DynamicCredentialBackend, type IssuedCredential, type LeaseBinding } from '../backend';
+import { parseAdminUrl, type AdminTarget } from './admin-url';
+import { isAuthFailure, sqlState, toBrokerError } from './postgres-errors';
+import { createRoleSql, dropRolesSql, likePrefix, noLoginSql, PRIVILEGES, validUntilSql } from './role-sql';
+import { scramSha256Verifier } from './scram-verifier';
+
+/** What a `postgres` action gives the backend. */
+export interface PostgresSpec {
+  grants: readonly PostgresGrant[];
+  /** CONNECTION LIMIT, 1..100. */
+  connectionLimit: number;
+  /** The role's default statement_timeout in ms. */
+  statementTimeoutMs: number;
+}
+
+export type PostgresBackend = DynamicCredentialBackend<PostgresSpec> & {
+  readonly kind: 'postgres';
+  listIssued(): Promise<CredentialHandle[]>;
+  revokeMany(handles: readonly CredentialHandle[]): Promise<string[]>;
+  plan(spec: PostgresSpec, lease: LeaseBinding): CredentialHandle;
+  validate(spec: PostgresSpec): Promise<void>;
+};
+
+export interface PostgresBackendDeps {
+  clock: Clock;
+  log: Logger;
+  /** The admin URL, read from its static backend; `fresh` skips any cache (after an authentication failure). */
+  adminUrl: (opts?: { fresh?: boolean }) => Promise<SecretValue>;
+}
+
+const RANDOM_HEX = 32;
+const PASSWORD_BYTES = 32;
+/** Connections the broker keeps to one server; role DDL is short. */
+const POOL_MAX = 4;
+
+interface Connection {
+  pool: Pool;
+  target: AdminTarget;
+}
+
+export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBackendDeps): PostgresBackend {
+  const name = cfg.name;
+  const { clock, log } = deps;
+  const timeoutMs = cfg.timeoutMs;
+  const ownName = new RegExp(`^${cfg.rolePrefix}[0-9a-f]{${RANDOM_HEX}}$`);
+  let conn: Promise<Connection> | undefined;
+  let freshUrl = false;
+  let publicChecked = false;
+  let closed = false;
+
+  const live = (): void => {
+    if (closed) throw new BrokerError('unavailable', `backend "${name}" (postgres) is closed`);
+  };
+
+  const connect = (): Promise<Connection> => {
+    if (!conn) {
+      const p = (async (): Promise<Connection> => {
+        const url = await deps.adminUrl(freshUrl ? { fresh: true } : undefined);
+        let target: AdminTarget;
+        try {
+          target = parseAdminUrl(url, name);
+        } finally {
+          url.wipe();
+        }
+        freshUrl = false;
+        const pool = new Pool({
+          host: target.host,
+          port: target.port,
+          user: target.user,
+          database: target.database,
+          // Asked per connection, so the password lives only in the SecretValue between connections.
+          password: () => target.password.revealString(),
+          ssl: target.ssl,
+          max: POOL_MAX,
+          idleTimeoutMillis: 10_000,
+          connectionTimeoutMillis: timeoutMs,
+          query_timeout: timeoutMs,
+          statement_timeout: timeoutMs,
+          application_name: 'secret-broker',
+          allowExitOnIdle: true,
+        });
+        // An idle connection the server drops (restart, shutdown) must not crash the daemon.
+        pool.on('error', (err) => log.warn({ backend: name, err: { code: sqlState(err) ?? (err as { code?: string }).code, message: 'idle connection lost' } }, 'postgres: an idle admin connection was lost'));
+        return { pool, target };
+      })();
+      conn = p;
+      p.catch(() => {
+        if (conn === p) conn = undefined;
+      });
+    }
+    return conn;
+  };
+
+  /** Drops the pool (after an authentication failure, so the URL is read again). */
+  const reset = (rereadUrl: boolean): void => {
+    const old = conn;
+    conn = undefined;
+    if (rereadUrl) freshUrl = true;
+    void old?.then(
+      (c) => {
+        c.target.password.wipe();
+        return c.pool.end();
+      },
+      () => undefined,
+    ).catch(() => undefined);
+  };
+
+  /** Runs `fn` on one admin connection within the timeout; a failure destroys the connection. */
+  const run = async <T>(what: string, fn: (c: PoolClient, target: AdminTarget) => Promise<T>): Promise<T> => {
+    live();
+    let client: PoolClient;
+    let target: AdminTarget;
+    try {
+      const c = await connect();
+      target = c.target;
+      client = await c.pool.connect();
+    } catch (err) {
+      if (isAuthFailure(err)) reset(true);
+      log.warn({ backend: name, what, err }, 'postgres: could not connect with the admin login');
+      throw toBrokerError(err, name, what);
+    }
+    if (!publicChecked) {
+      publicChecked = true;
+      void warnAboutPublic(client, target).catch(() => {
+        publicChecked = false;
+      });
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new BrokerError('unavailable', `backend "${name}" (postgres) is unavailable: could not ${what} within ${timeoutMs} ms`)), timeoutMs);
+    });
+    let failure: Error | undefined;
+    try {
+      return await Promise.race([fn(client, target), deadline]);
+    } catch (err) {
+      failure = err instanceof Error ? err : new Error('postgres operation failed');
+      if (isAuthFailure(err)) reset(true);
+      throw toBrokerError(err, name, what);
+    } finally {
+      clearTimeout(timer);
+      // A connection that failed or timed out mid-statement is not reused.
+      client.release(failure);
+    }
+  };
+
+  // Every role inherits PUBLIC's rights: the README asks operators to revoke these two.
+  const warnAboutPublic = async (c: PoolClient, target: AdminTarget): Promise<void> => {
+    const r = await c.query<{ others: string[]; temp: boolean }>(
+      `SELECT ARRAY(SELECT datname::text FROM pg_database d WHERE d.datallowconn AND d.datname <> current_database()
+                    AND has_database_privilege('public', d.oid, 'CONNECT') ORDER BY 1) AS others,
+              has_database_privilege('public', current_database(), 'TEMP') AS temp`,
+    );
+    const row = r.rows[0];
+    if (row && row.others.length > 0) {
+      log.warn(
+        { backend: name, databases: row.others },
+        `postgres: PUBLIC may CONNECT to other databases (${row.others.join(', ')}), so every lease role can too; run REVOKE CONNECT ON DATABASE <db> FROM PUBLIC on each`,
+      );
+    }
+    if (row?.temp) log.warn({ backend: name, database: target.database }, `postgres: PUBLIC may create TEMP tables in ${target.database}, so every lease role can too; run REVOKE TEMP ON DATABASE ${target.database} FROM PUBLIC`);
+  };
+
+  const checkHandle = (handle: CredentialHandle): string => {
+    if (!handle || handle.backend !== name) throw new BrokerError('invalid_argument', `handle.backend: expected "${name}"`);
+    if (typeof handle.id !== 'string' || !ownName.test(handle.id)) {
+      throw new BrokerError('invalid_argument', `handle.id: expected a role name of this backend ("${cfg.rolePrefix}" and ${RANDOM_HEX} hex digits)`);
+    }
+    return handle.id;
+  };
+
+  const dropRoles = async (roles: readonly string[]): Promise<void> => {
+    await run(roles.length === 1 ? 'revoke a credential' : 'revoke credentials', async (c) => {
+      const existing = (await c.query<{ rolname: string }>('SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1::text[])', [roles])).rows.map((r) => r.rolname);
+      if (existing.length === 0) return;
+      await c.query(noLoginSql(existing));
+      await c.query(dropRolesSql(existing));
+    });
+  };
+
+  const backend: PostgresBackend = {
+    kind: 'postgres',
+    type: 'dynamic',
+    name,
+
+    plan(spec): CredentialHandle {
+      live();
+      checkSpec(spec);
+      return planRole(cfg);
+    },
+
+    async create(spec, lease, planned): Promise<IssuedCredential> {
+      live();
+      checkSpec(spec);
+      if (!lease || !Number.isFinite(lease.expiresAt)) throw new BrokerError('invalid_argument', 'lease.expiresAt: expected ms since the epoch');
+      if (lease.expiresAt <= clock.now()) throw new BrokerError('invalid_argument', 'lease.expiresAt: must be in the future');
+      const handle = planned ? { backend: name, id: checkHandle(planned) } : backend.plan(spec, lease);
+      const role = handle.id;
+      const password = SecretValue.fromString(randomBytes(PASSWORD_BYTES).toString('base64url'));
+      const verifier = await scramSha256Verifier(password);
+      // Whether the role might exist now: the statements went out and no rollback is certain.
+      let maybeLeft = false;
+      try {
+        const target = await run('issue a credential', async (c, t) => {
+          maybeLeft = true;
+          try {
+            await c.query(
+              createRoleSql({ role, verifier, database: t.database, validUntil: lease.expiresAt, connectionLimit: spec.connectionLimit, statementTimeoutMs: spec.statementTimeoutMs, grants: spec.grants }),
+            );
+          } catch (err) {
+            // The server answered with an error: the implicit transaction rolled back, nothing exists.
+            if (sqlState(err)) maybeLeft = false;
+            throw err;
+          }
+          return t;
+        });
+        return {
+          handle,
+          credential: {
+            kind: 'database',
+            host: cfg.advertise?.host ?? target.host,
+            port: cfg.advertise?.port ?? target.port,
+            database: target.database,
+            user: role,
+            password,
+          },
+          expiresAt: lease.expiresAt,
+          details: { role, grants: spec.grants.map((g) => ({ privilege: g.privilege, schema: g.schema, ...(g.table !== undefined ? { table: g.table } : {}) })) },
+        };
+      } catch (err) {
+        password.wipe();
+        const be = err instanceof BrokerError ? err : toBrokerError(err, name, 'issue a credential');
+        if (maybeLeft) {
+          const left = await dropRoles([role]).then(
+            () => false,
+            (dropErr: unknown) => {
+              log.error({ backend: name, role, err: dropErr }, 'postgres: could not drop the role of a failed create; the caller retries the revoke');
+              return true;
+            },
+          );
+          if (left) throw CredentialLeftError.wrap(be, handle);
+        }
+        throw be;
+      }
+    },
+
+    async renew(handle, lease): Promise<{ expiresAt: number }> {
+      live();
+      const role = checkHandle(handle);
+      const target = Math.min(lease.expiresAt, lease.maxExpiresAt);
+      if (!Number.isFinite(target) || target <= clock.now()) throw new BrokerError('invalid_argument', 'lease.expiresAt: must be in the future and not past maxExpiresAt');
+      await run('renew a credential', async (c) => {
+        await c.query(validUntilSql(role, target));
+      });
+      return { expiresAt: target };
+    },
+
+    async revoke(handle): Promise<void> {
+      live();
+      await dropRoles([checkHandle(handle)]);
+    },
+
+    async revokeMany(handles): Promise<string[]> {
+      live();
+      const roles = [...new Set(handles.map(checkHandle))];
+      if (roles.length === 0) return [];
+      try {
+        await dropRoles(roles);
+        return roles;
+      } catch (err) {
+        if (err instanceof BrokerError && err.kind === 'unavailable') throw err;
+        // One bad role fails the batch: drop them one by one to tell which are gone.
+        const gone: string[] = [];
+        for (const r of roles) {
+          await dropRoles([r]).then(
+            () => gone.push(r),
+            (e: unknown) => log.warn({ backend: name, role: r, err: e }, 'postgres: could not drop a role'),
+          );
+        }
+        return gone;
+      }
+    },
+
+    async listIssued(): Promise<CredentialHandle[]> {
+      live();
+      const rows = await run('list its roles', async (c) => (await c.query<{ rolname: string }>(`SELECT rolname::text FROM pg_roles WHERE rolname LIKE $1 ESCAPE '\\' ORDER BY 1`, [likePrefix(cfg.rolePrefix)])).rows);
+      return rows.map((r) => r.rolname).filter((r) => ownName.test(r)).map((id) => ({ backend: name, id }));
+    },
+
+    async validate(spec): Promise<void> {
+      live();
+      checkSpec(spec);
+      await run('check the admin login and the grants', async (c) => {
+        const me = (await c.query<{ ok: boolean }>('SELECT rolsuper OR rolcreaterole AS ok FROM pg_roles WHERE rolname = current_user')).rows[0];
+        if (!me?.ok) throw new BrokerError('failed_precondition', `backend "${name}" (postgres): the admin login may not create roles (it needs CREATEROLE)`);
+        const schemas = spec.grants.map((g) => g.schema);
+        const tables = spec.grants.map((g) => g.table ?? null);
+        const missing = await c.query<{ schema: string; tbl: string | null }>(
+          `SELECT s AS schema, t AS tbl FROM unnest($1::text[], $2::text[]) AS u(s, t)
+            WHERE NOT CASE WHEN t IS NULL THEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = s)
+                           ELSE to_regclass(quote_ident(s) || '.' || quote_ident(t)) IS NOT NULL END`,
+          [schemas, tables],
+        );
+        const m = missing.rows[0];
+        if (m) throw new BrokerError('failed_precondition', `backend "${name}" (postgres): ${m.tbl ? `table ${m.schema}.${m.tbl}` : `schema ${m.schema}`} does not exist`);
+      });
+    },
+
+    async health(): Promise<void> {
+      await run('answer a health check', async (c) => {
+        await c.query('SELECT 1');
+      });
+    },
+
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      const c = conn;
+      conn = undefined;
+      await c?.then(
+        async (x) => {
+          x.target.password.wipe();
+          await x.pool.end();
+        },
+        () => undefined,
+      );
+    },
+  };
+  return backend;
+}
+
+/** A fresh role name for a lease (no effect upstream): the prefix and 32 random hex digits. */
+export function planRole(cfg: Pick<PostgresBackendConfig, 'name' | 'rolePrefix'>): CredentialHandle {
+  return { backend: cfg.name, id: `${cfg.rolePrefix}${randomBytes(RANDOM_HEX / 2).toString('hex')}` };
+}
+
+export function checkSpec(spec: PostgresSpec): void {
+  if (!spec || typeof spec !== 'object') throw new BrokerError('invalid_argument', 'spec: expected { grants, connectionLimit, statementTimeoutMs }');
+  if (!Array.isArray(spec.grants) || spec.grants.length === 0) throw new BrokerError('invalid_argument', 'spec.grants: expected a non-empty list');
+  spec.grants.forEach((g, i) => {
+    if (!g || !PRIVILEGES.has(g.privilege)) throw new BrokerError('invalid_argument', `spec.grants[${i}].privilege: expected one of SELECT, INSERT, UPDATE, DELETE`);
+    if (typeof g.schema !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/.test(g.schema)) throw new BrokerError('invalid_argument', `spec.grants[${i}].schema: expected a lower-case SQL identifier`);
+    if (g.table !== undefined && (typeof g.table !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/.test(g.table))) {
+      throw new BrokerError('invalid_argument', `spec.grants[${i}].table: expected a lower-case SQL identifier`);
+    }
+  });
+  if (!Number.isInteger(spec.connectionLimit) || spec.connectionLimit < 1 || spec.connectionLimit > 100) throw new BrokerError('invalid_argument', 'spec.connectionLimit: expected an integer from 1 to 100');
+  if (!Number.isInteger(spec.statementTimeoutMs) || spec.statementTimeoutMs < 1 || spec.statementTimeoutMs > 86_400_000) {
+    throw new BrokerError('invalid_argument', 'spec.statementTimeoutMs: expected an integer number of ms from 1 to 86400000');
+  }
+}

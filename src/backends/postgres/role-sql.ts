@@ -1,0 +1,65 @@
+/**
+ * The statements that make and drop one lease's role. Identifiers are always
+ * quoted with pg's escapeIdentifier, literals with escapeLiteral; privileges
+ * come from a fixed allow list; nothing is ever granted WITH GRANT OPTION, and
+ * the role is never made a member of another role.
+ */
+import { escapeIdentifier as q, escapeLiteral as lit } from 'pg';
+import type { PostgresGrant } from '../../config/config-types';
+
+export const PRIVILEGES: ReadonlySet<string> = Object.freeze(new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE']));
+
+export interface RoleSpec {
+  role: string;
+  /** The SCRAM-SHA-256 verifier, never the password. */
+  verifier: string;
+  database: string;
+  validUntil: number;
+  connectionLimit: number;
+  statementTimeoutMs: number;
+  grants: readonly PostgresGrant[];
+}
+
+const timestamp = (ms: number): string => lit(new Date(ms).toISOString());
+
+/** One string of statements, run as one implicit transaction (simple query protocol): all or nothing, one round trip. */
+export function createRoleSql(r: RoleSpec): string {
+  const role = q(r.role);
+  const out = [
+    `CREATE ROLE ${role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS ` +
+      `CONNECTION LIMIT ${Math.trunc(r.connectionLimit)} VALID UNTIL ${timestamp(r.validUntil)} PASSWORD ${lit(r.verifier)}`,
+    `ALTER ROLE ${role} SET statement_timeout = ${Math.trunc(r.statementTimeoutMs)}`,
+    `GRANT CONNECT ON DATABASE ${q(r.database)} TO ${role}`,
+  ];
+  for (const schema of new Set(r.grants.map((g) => g.schema))) out.push(`GRANT USAGE ON SCHEMA ${q(schema)} TO ${role}`);
+  for (const g of r.grants) {
+    if (!PRIVILEGES.has(g.privilege)) throw new Error(`privilege ${JSON.stringify(g.privilege)} is not allowed`);
+    const on = g.table !== undefined ? `TABLE ${q(g.schema)}.${q(g.table)}` : `ALL TABLES IN SCHEMA ${q(g.schema)}`;
+    out.push(`GRANT ${g.privilege} ON ${on} TO ${role}`);
+  }
+  return out.join(';\n');
+}
+
+export function validUntilSql(role: string, until: number): string {
+  return `ALTER ROLE ${q(role)} VALID UNTIL ${timestamp(until)}`;
+}
+
+/** Step 1 of a drop: no new logins (committed before sessions are ended, so none slips in between). */
+export function noLoginSql(roles: readonly string[]): string {
+  return roles.map((r) => `ALTER ROLE ${q(r)} NOLOGIN`).join(';\n');
+}
+
+/** Step 2: end their sessions, drop what they own and their privileges (DROP OWNED), then the roles. */
+export function dropRolesSql(roles: readonly string[]): string {
+  const list = roles.map(q).join(', ');
+  return [
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename IN (${roles.map(lit).join(', ')}) AND pid <> pg_backend_pid()`,
+    `DROP OWNED BY ${list}`,
+    `DROP ROLE IF EXISTS ${list}`,
+  ].join(';\n');
+}
+
+/** `LIKE` pattern for names starting with `prefix` exactly ("_" and "%" are wildcards otherwise; "\\" escapes). */
+export function likePrefix(prefix: string): string {
+  return `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}

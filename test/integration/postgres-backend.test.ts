@@ -1,0 +1,331 @@
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { Client as PgClient } from 'pg';
+import { CredentialLeftError, type CredentialHandle, type IssuedCredential, type LeaseBinding } from '../../src/backends/backend';
+import { openPostgresBackend, type PostgresBackend, type PostgresSpec } from '../../src/backends/postgres';
+import type { PostgresBackendConfig } from '../../src/config/config-types';
+import { ManualClock } from '../../src/lib/clock';
+import { BrokerError } from '../../src/lib/errors';
+import { createLogger } from '../../src/lib/logger';
+import { SecretValue } from '../../src/lib/secret-value';
+import { startEphemeralPostgres, type EphemeralPostgres } from '../helpers/ephemeral-postgres';
+
+/**
+ * The postgres backend against a real, private PostgreSQL cluster that logs every
+ * statement (log_statement = all): what a lease's role may and may not do, its
+ * attributes as pg_roles shows them, revocation ending sessions, no password in any
+ * log, and a stopped server.
+ */
+const SPEC: PostgresSpec = {
+  grants: [
+    { privilege: 'SELECT', schema: 'analytics' },
+    { privilege: 'UPDATE', schema: 'billing', table: 'invoices' },
+  ],
+  connectionLimit: 3,
+  statementTimeoutMs: 12_000,
+};
+
+function cfg(over: Partial<PostgresBackendConfig> = {}): PostgresBackendConfig {
+  return { kind: 'postgres', name: 'appdb', urlSecret: { backend: 'local', name: 'appdb-admin' }, rolePrefix: 'sb_', cacheTtlMs: 0, timeoutMs: 3000, breakerFailures: 5, breakerOpenMs: 1000, ...over };
+}
+
+async function connectAs(pg: EphemeralPostgres, user: string, password: string): Promise<PgClient> {
+  const c = new PgClient({ host: pg.host, port: pg.port, database: pg.database, user, password, connectionTimeoutMillis: 5000 });
+  c.on('error', () => undefined);
+  await c.connect();
+  return c;
+}
+
+async function refused(c: PgClient, sql: string): Promise<string> {
+  try {
+    await c.query(sql);
+  } catch (e) {
+    return (e as { code?: string }).code ?? 'error';
+  }
+  assert.fail(`expected PostgreSQL to refuse: ${sql}`);
+}
+
+async function kindOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof BrokerError, `a BrokerError, got ${String(e)}`);
+    return e.kind;
+  }
+  return 'resolved';
+}
+
+describe('postgres backend against a real PostgreSQL (log_statement = all)', function () {
+  this.timeout(120_000);
+  let pg: EphemeralPostgres;
+  let admin: PgClient;
+  let clock: ManualClock;
+  let logs: string;
+  let backend: PostgresBackend;
+  let adminUrl: string;
+  let urlReads: number;
+  const issued: IssuedCredential[] = [];
+
+  const lease = (over: Partial<LeaseBinding> = {}): LeaseBinding => ({
+    leaseId: 'l1',
+    agent: 'support-bot',
+    action: 'analytics.query',
+    resource: 'analytics',
+    expiresAt: clock.now() + 300_000,
+    maxExpiresAt: clock.now() + 900_000,
+    ...over,
+  });
+  const open = (over: Partial<PostgresBackendConfig> = {}): PostgresBackend => {
+    const out = new PassThrough();
+    out.on('data', (d: Buffer) => (logs += d.toString('utf8')));
+    return openPostgresBackend(cfg(over), {
+      clock,
+      log: createLogger({ level: 'debug', destination: out }),
+      adminUrl: async () => {
+        urlReads++;
+        return SecretValue.fromString(adminUrl);
+      },
+    });
+  };
+  const issue = async (b = backend, l = lease()): Promise<IssuedCredential> => {
+    const c = await b.create(SPEC, l, b.plan(SPEC, l));
+    issued.push(c);
+    return c;
+  };
+
+  before(async () => {
+    pg = await startEphemeralPostgres({ settings: ["log_statement = 'all'", "log_min_messages = 'info'"] });
+    admin = await connectAs(pg, pg.superuser, pg.password);
+    await admin.query(`CREATE SCHEMA analytics; CREATE TABLE analytics.events (id int, what text); INSERT INTO analytics.events VALUES (1, 'signup');
+                       CREATE SCHEMA billing; CREATE TABLE billing.invoices (id int, paid bool); CREATE TABLE billing.cards (id int, pan text);
+                       INSERT INTO billing.invoices VALUES (7, false);`);
+  });
+  after(async () => {
+    await admin?.end().catch(() => undefined);
+    await pg?.close();
+  });
+  beforeEach(() => {
+    clock = new ManualClock(Date.now());
+    logs = '';
+    urlReads = 0;
+    adminUrl = pg.adminUrl;
+    backend = open();
+  });
+  afterEach(async () => {
+    await backend.close();
+  });
+
+  it('issues a role that can do what its grants allow and nothing else', async () => {
+    const c = await issue();
+    assert.equal(c.credential.user, c.handle.id);
+    assert.match(c.handle.id, /^sb_[0-9a-f]{32}$/);
+    assert.deepEqual({ ...c.credential, password: undefined }, { kind: 'database', host: '127.0.0.1', port: pg.port, database: pg.database, user: c.handle.id, password: undefined });
+    assert.deepEqual(c.details, { role: c.handle.id, grants: [{ privilege: 'SELECT', schema: 'analytics' }, { privilege: 'UPDATE', schema: 'billing', table: 'invoices' }] });
+    assert.equal(JSON.stringify(c.details).includes(c.credential.password.revealString()), false);
+    const s = await connectAs(pg, c.credential.user, c.credential.password.revealString());
+    try {
+      assert.deepEqual((await s.query('SELECT id, what FROM analytics.events')).rows, [{ id: 1, what: 'signup' }]);
+      assert.equal((await s.query('UPDATE billing.invoices SET paid = true')).rowCount, 1);
+      assert.equal(await refused(s, "INSERT INTO analytics.events VALUES (2, 'x')"), '42501');
+      assert.equal(await refused(s, 'SELECT * FROM billing.invoices'), '42501', 'UPDATE only, not SELECT');
+      assert.equal(await refused(s, 'SELECT * FROM billing.cards'), '42501', 'another table of the schema');
+      assert.equal(await refused(s, 'CREATE TABLE analytics.mine (x int)'), '42501');
+      assert.equal(await refused(s, 'CREATE TABLE public.mine (x int)'), '42501');
+      assert.equal(await refused(s, `SET ROLE ${pg.superuser}`), '42501');
+      assert.equal(await refused(s, 'CREATE ROLE evil LOGIN'), '42501');
+      assert.deepEqual((await s.query('SHOW statement_timeout')).rows, [{ statement_timeout: '12s' }], 'the default statement_timeout');
+    } finally {
+      await s.end();
+    }
+  });
+
+  it('sets the attributes, connection limit, VALID UNTIL and statement_timeout PostgreSQL shows in pg_roles', async () => {
+    const l = lease();
+    const c = await issue(backend, l);
+    const r = (
+      await admin.query(
+        `SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolinherit, rolreplication, rolbypassrls, rolconnlimit,
+                extract(epoch FROM rolvaliduntil) * 1000 AS until, rolconfig,
+                (SELECT count(*) FROM pg_auth_members WHERE member = r.oid) AS memberships
+           FROM pg_roles r WHERE rolname = $1`,
+        [c.handle.id],
+      )
+    ).rows[0];
+    assert.deepEqual(
+      { ...r, until: Math.round(Number(r.until)) },
+      {
+        rolcanlogin: true,
+        rolsuper: false,
+        rolcreatedb: false,
+        rolcreaterole: false,
+        rolinherit: false,
+        rolreplication: false,
+        rolbypassrls: false,
+        rolconnlimit: 3,
+        until: l.expiresAt,
+        rolconfig: ['statement_timeout=12000'],
+        memberships: '0',
+      },
+    );
+    const grantable = await admin.query(`SELECT count(*)::int AS n FROM information_schema.role_table_grants WHERE grantee = $1 AND is_grantable = 'YES'`, [c.handle.id]);
+    assert.equal(grantable.rows[0].n, 0, 'never WITH GRANT OPTION');
+    // The stored verifier is SCRAM-SHA-256 (and the password logs in, so it is the right one).
+    const pw = await admin.query<{ p: string }>('SELECT rolpassword AS p FROM pg_authid WHERE rolname = $1', [c.handle.id]);
+    assert.match(pw.rows[0]!.p, /^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}:[A-Za-z0-9+/=]{44}$/);
+    const s = await connectAs(pg, c.credential.user, c.credential.password.revealString());
+    await s.end();
+  });
+
+  it('renew moves VALID UNTIL, never past the max TTL', async () => {
+    const l = lease();
+    const c = await issue(backend, l);
+    const until = async (): Promise<number> => Math.round(Number((await admin.query('SELECT extract(epoch FROM rolvaliduntil) * 1000 AS u FROM pg_roles WHERE rolname = $1', [c.handle.id])).rows[0].u));
+    assert.deepEqual(await backend.renew(c.handle, { leaseId: 'l1', expiresAt: l.expiresAt + 60_000, maxExpiresAt: l.maxExpiresAt }), { expiresAt: l.expiresAt + 60_000 });
+    assert.equal(await until(), l.expiresAt + 60_000);
+    assert.deepEqual(await backend.renew(c.handle, { leaseId: 'l1', expiresAt: l.maxExpiresAt + 3_600_000, maxExpiresAt: l.maxExpiresAt }), { expiresAt: l.maxExpiresAt });
+    assert.equal(await until(), l.maxExpiresAt);
+  });
+
+  it('revoke ends open sessions, drops the role, and is idempotent; a revoked login fails', async () => {
+    const c = await issue();
+    const password = c.credential.password.revealString();
+    const s = await connectAs(pg, c.credential.user, password);
+    await s.query('SELECT 1 FROM analytics.events');
+    await backend.revoke(c.handle);
+    assert.ok(await refused(s, 'SELECT 1 FROM analytics.events'), 'the open session is terminated');
+    await s.end().catch(() => undefined);
+    assert.equal((await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [c.handle.id])).rowCount, 0);
+    await assert.rejects(connectAs(pg, c.credential.user, password));
+    await backend.revoke(c.handle);
+  });
+
+  it('revokeMany drops many roles in one round and counts an already-missing role as gone', async () => {
+    const cs = [await issue(), await issue(), await issue()];
+    const sessions = await Promise.all(cs.map((c) => connectAs(pg, c.credential.user, c.credential.password.revealString())));
+    const missing: CredentialHandle = backend.plan(SPEC, lease());
+    const gone = await backend.revokeMany([...cs.map((c) => c.handle), missing]);
+    assert.deepEqual(new Set(gone), new Set([...cs.map((c) => c.handle.id), missing.id]));
+    for (const s of sessions) {
+      assert.ok(await refused(s, 'SELECT 1'));
+      await s.end().catch(() => undefined);
+    }
+    assert.equal((await admin.query('SELECT 1 FROM pg_roles WHERE rolname = ANY($1)', [cs.map((c) => c.handle.id)])).rowCount, 0);
+  });
+
+  it('listIssued lists only roles with exactly its prefix (LIKE wildcards escaped), never others', async () => {
+    const b = open({ rolePrefix: 'sb_x_' });
+    try {
+      const mine = await b.create(SPEC, lease(), b.plan(SPEC, lease()));
+      // "sbaxa…" matches the unescaped LIKE pattern sb_x_%; "sb_x_admin" has the prefix but not our suffix.
+      const lookalike = `sbaxa${'0'.repeat(32)}`;
+      await admin.query(`CREATE ROLE ${lookalike}; CREATE ROLE sb_x_admin`);
+      try {
+        const listed = (await b.listIssued()).map((h) => h.id);
+        assert.deepEqual(listed, [mine.handle.id]);
+      } finally {
+        await admin.query(`DROP ROLE ${lookalike}; DROP ROLE sb_x_admin`);
+        await b.revoke(mine.handle);
+      }
+      assert.deepEqual(await b.listIssued(), []);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('refuses a handle that is not one of its role names (never drops an arbitrary role)', async () => {
+    assert.equal(await kindOf(backend.revoke({ backend: 'appdb', id: pg.superuser })), 'invalid_argument');
+    assert.equal(await kindOf(backend.revoke({ backend: 'other', id: backend.plan(SPEC, lease()).id })), 'invalid_argument');
+    assert.equal(await kindOf(backend.create(SPEC, lease(), { backend: 'appdb', id: 'sb_"; DROP ROLE postgres; --' })), 'invalid_argument');
+  });
+
+  it('a grant on a missing table fails the create as failed_precondition and leaves no role behind', async () => {
+    const l = lease();
+    const h = backend.plan(SPEC, l);
+    const err = await backend.create({ ...SPEC, grants: [{ privilege: 'SELECT', schema: 'analytics', table: 'nope' }] }, l, h).then(
+      () => assert.fail('created'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof BrokerError && err.kind === 'failed_precondition', String(err));
+    assert.equal(CredentialLeftError.handleIn(err), undefined);
+    assert.doesNotMatch(err.message, /nope|does not exist|relation/, 'no SQL error text in the message');
+    assert.equal((await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [h.id])).rowCount, 0);
+    await assert.rejects(backend.validate({ ...SPEC, grants: [{ privilege: 'SELECT', schema: 'nowhere' }] }), /schema nowhere does not exist/);
+    await backend.validate(SPEC);
+  });
+
+  it('warns once in the log when PUBLIC may CONNECT to other databases or create TEMP tables here', async () => {
+    await backend.health();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.match(logs, /PUBLIC may CONNECT to other databases \(template1\)/);
+    assert.match(logs, /PUBLIC may create TEMP tables in postgres/);
+    await admin.query(`REVOKE CONNECT ON DATABASE template1 FROM PUBLIC; REVOKE TEMP ON DATABASE postgres FROM PUBLIC`);
+    try {
+      const b = open();
+      logs = '';
+      await b.health();
+      await new Promise((r) => setTimeout(r, 200));
+      await b.close();
+      assert.doesNotMatch(logs, /PUBLIC may/);
+    } finally {
+      await admin.query(`GRANT CONNECT ON DATABASE template1 TO PUBLIC; GRANT TEMP ON DATABASE postgres TO PUBLIC`);
+    }
+  });
+
+  it('reads the admin URL again after an authentication failure (a rotated admin password)', async () => {
+    await backend.health();
+    const before = urlReads;
+    const next = 'rotated-' + Math.random().toString(36).slice(2);
+    await admin.query(`CREATE ROLE sbadmin LOGIN CREATEROLE PASSWORD '${next}'`);
+    try {
+      adminUrl = `postgres://sbadmin:wrong@127.0.0.1:${pg.port}/${pg.database}`;
+      const b = open();
+      assert.equal(await kindOf(b.health()), 'failed_precondition');
+      adminUrl = `postgres://sbadmin:${next}@127.0.0.1:${pg.port}/${pg.database}`;
+      await b.health();
+      assert.ok(urlReads >= before + 2, 'read again');
+      assert.doesNotMatch(logs, new RegExp(next));
+      await b.close();
+    } finally {
+      await admin.query('DROP ROLE sbadmin');
+    }
+  });
+
+  it('no password reaches the server log or the broker log (only the SCRAM verifier is sent)', async () => {
+    const c = await issue();
+    const s = await connectAs(pg, c.credential.user, c.credential.password.revealString());
+    await s.end();
+    await backend.revoke(c.handle);
+    const serverLog = readFileSync(pg.logFile, 'utf8');
+    assert.match(serverLog, /CREATE ROLE "sb_[0-9a-f]{32}" WITH LOGIN .* PASSWORD 'SCRAM-SHA-256\$4096:/, 'log_statement = all is on');
+    for (const x of issued) {
+      const p = x.credential.password.revealString();
+      assert.equal(serverLog.includes(p), false, 'the server log holds no password');
+      assert.equal(logs.includes(p), false, 'the broker log holds no password');
+    }
+    assert.equal(serverLog.includes(pg.password), false);
+    assert.equal(logs.includes(pg.password), false, 'nor the admin password');
+  });
+
+  it('a stopped PostgreSQL is unavailable (no server text), and the backend works again when it returns', async () => {
+    const c = await issue();
+    await pg.stop();
+    try {
+      const err = await backend.create(SPEC, lease(), backend.plan(SPEC, lease())).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof BrokerError && err.kind === 'unavailable', String(err));
+      assert.doesNotMatch(err.message, /ECONNREFUSED|terminat|127\.0\.0\.1/);
+      assert.equal(await kindOf(backend.revoke(c.handle)), 'unavailable');
+      assert.equal(await kindOf(backend.revokeMany([c.handle])), 'unavailable');
+      assert.equal(await kindOf(backend.listIssued()), 'unavailable');
+      assert.equal(await kindOf(backend.health()), 'unavailable');
+    } finally {
+      await pg.start();
+      await admin.end().catch(() => undefined);
+      admin = await connectAs(pg, pg.superuser, pg.password);
+    }
+    await backend.health();
+    await backend.revoke(c.handle);
+    assert.equal((await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [c.handle.id])).rowCount, 0);
+    await issue();
+  });
+});
