@@ -291,6 +291,34 @@ describe('postgres backend against a real PostgreSQL (log_statement = all)', fun
     }
   });
 
+  it('works with a least-privileged admin login (CREATEROLE, pg_signal_backend, grant options), not a superuser', async () => {
+    const pw = `adm-${Math.random().toString(36).slice(2)}`;
+    await admin.query(`CREATE ROLE sb_least LOGIN CREATEROLE PASSWORD '${pw}'; GRANT pg_signal_backend TO sb_least;
+                       GRANT CONNECT ON DATABASE postgres TO sb_least WITH GRANT OPTION;
+                       GRANT USAGE ON SCHEMA analytics, billing TO sb_least WITH GRANT OPTION;
+                       GRANT SELECT ON ALL TABLES IN SCHEMA analytics TO sb_least WITH GRANT OPTION;
+                       GRANT UPDATE ON billing.invoices TO sb_least WITH GRANT OPTION;`);
+    adminUrl = `postgres://sb_least:${pw}@127.0.0.1:${pg.port}/${pg.database}`;
+    const b = open();
+    try {
+      await b.validate(SPEC);
+      const c = await b.create(SPEC, lease(), b.plan(SPEC, lease()));
+      const s = await connectAs(pg, c.credential.user, c.credential.password.revealString());
+      assert.equal((await s.query('SELECT count(*)::int AS n FROM analytics.events')).rows[0].n, 1);
+      await b.revoke(c.handle);
+      assert.ok(await refused(s, 'SELECT 1'), 'the session is terminated');
+      await s.end().catch(() => undefined);
+      assert.equal((await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [c.handle.id])).rowCount, 0, 'the role is dropped');
+      const many = [await b.create(SPEC, lease(), b.plan(SPEC, lease())), await b.create(SPEC, lease(), b.plan(SPEC, lease()))];
+      assert.equal((await b.revokeMany(many.map((x) => x.handle))).length, 2);
+      const listed = (await b.listIssued()).map((h) => h.id);
+      for (const x of many) assert.equal(listed.includes(x.handle.id), false);
+    } finally {
+      await b.close();
+      await admin.query(`DROP OWNED BY sb_least; DROP ROLE sb_least`);
+    }
+  });
+
   it('no password reaches the server log or the broker log (only the SCRAM verifier is sent)', async () => {
     const c = await issue();
     const s = await connectAs(pg, c.credential.user, c.credential.password.revealString());

@@ -44,9 +44,14 @@ export function validUntilSql(role: string, until: number): string {
   return `ALTER ROLE ${q(role)} VALID UNTIL ${timestamp(until)}`;
 }
 
-/** Step 1 of a drop: no new logins (committed before sessions are ended, so none slips in between). */
+/**
+ * Step 1 of a drop: no new logins (committed before sessions are ended, so none slips in between).
+ * The admin also takes membership in the (dying) role: DROP OWNED needs the privileges of the role,
+ * which a CREATEROLE admin that is not superuser lacks otherwise. The lease role itself never
+ * becomes a member of anything.
+ */
 export function noLoginSql(roles: readonly string[]): string {
-  return roles.map((r) => `ALTER ROLE ${q(r)} NOLOGIN`).join(';\n');
+  return roles.map((r) => `ALTER ROLE ${q(r)} NOLOGIN;\nGRANT ${q(r)} TO CURRENT_USER`).join(';\n');
 }
 
 /** Step 2: end their sessions, drop what they own and their privileges (DROP OWNED), then the roles. */
