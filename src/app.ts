@@ -9,7 +9,8 @@ import { InvokesInFlight } from './broker/invokes-in-flight';
 import { ByteBudget } from './brokered-http/response-budget';
 import { DenialFolder } from './broker/denial-folder';
 import { CredentialRevoker } from './broker/credential-revoker';
-import type { DynamicCredentialSource } from './broker/dynamic-credentials';
+import { CredentialSweeper } from './broker/credential-sweeper';
+import { credentialBackendOf, type DynamicCredentialSource } from './broker/dynamic-credentials';
 import { LeaseService, leaseDraft } from './broker/lease-service';
 import type { Resolver } from './brokered-http';
 import type { Ledger } from './evidence/ledger/ledger';
@@ -55,6 +56,8 @@ export interface AppOptions {
    * configured backends by default. Tests inject a fault injector here.
    */
   dynamicCredentials?: DynamicCredentialSource;
+  /** The orphan credential sweeper: how often it runs after the first sweep at start (default 5 min), and its grace for pending credentials (default 2 min). */
+  sweeper?: { intervalMs?: number; graceMs?: number };
 }
 
 export interface App {
@@ -66,6 +69,8 @@ export interface App {
   /** The policy engine (tests read its decision-cache stats). */
   policy: PolicyEngine;
   reaper: LeaseReaper;
+  /** Revokes dynamic credentials no lease owns (at start and every period). */
+  sweeper: CredentialSweeper;
   port: number;
   healthPort?: number;
   /** grpc.health.v1 (both ports). */
@@ -188,6 +193,19 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     await store.close();
     throw err;
   }
+  // Orphan credentials (a grant a crash interrupted, or one nobody recorded) are swept at start
+  // and every period; the pending rows the last process left are noted before anything is served.
+  const sweeper = new CredentialSweeper({
+    store,
+    source: credentialSource,
+    backends: [...new Set(Object.values(config.actions).flatMap((a) => credentialBackendOf(a) ?? []))],
+    clock,
+    log,
+    ...evidence,
+    ...(opts.sweeper?.intervalMs !== undefined ? { intervalMs: opts.sweeper.intervalMs } : {}),
+    ...(opts.sweeper?.graceMs !== undefined ? { graceMs: opts.sweeper.graceMs } : {}),
+  });
+  await sweeper.start();
   const handlers: Handlers = mergeHandlers(
     mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke, inFlight)),
     ledger ? mergeHandlers(evidenceHandlers(ledger), evidenceKeyHandlers(ledger)) : undefined,
@@ -203,6 +221,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       ...(opts.connectionTimeouts ? { connectionTimeouts: opts.connectionTimeouts } : {}),
     });
   } catch (err) {
+    await sweeper.stop();
     await ledger?.close();
     await store.close();
     throw new StartupError(`cannot listen on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`);
@@ -221,6 +240,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     leases,
     policy,
     reaper,
+    sweeper,
     port: grpcServers.port,
     health: grpcServers.health,
     backends: secrets,
@@ -230,6 +250,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     close: async () => {
       await reaper.stop();
       await revoker.stop();
+      await sweeper.stop();
       await grpcServers.shutdown();
       await secrets.close();
       await denials?.stop();

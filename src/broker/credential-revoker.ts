@@ -2,12 +2,13 @@ import type { EvidenceDraft, EvidenceSink } from '../evidence/ledger/evidence-si
 import type { LeaseRecord } from '../leases/lease';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
+import { BrokerError } from '../lib/errors';
 import type { Store } from '../store/store';
 import { backendNotAvailable, handleRef, type DynamicCredentialSource } from './dynamic-credentials';
 import { LateEvidence } from './late-evidence';
 
 export interface CredentialRevokerDeps {
-  store: Pick<Store, 'getLease' | 'markCredentialRevoked' | 'markCredentialRevokeFailed' | 'listCredentialRevocations'>;
+  store: Pick<Store, 'getLease' | 'markCredentialRevoked' | 'markCredentialRevokeFailed' | 'listCredentialRevocations' | 'deletePendingCredential'>;
   source: DynamicCredentialSource;
   clock: Clock;
   /** For the background loop; a request's own logger is used when a request ends a lease. */
@@ -138,10 +139,16 @@ export class CredentialRevoker {
     const now = this.deps.clock.now();
     const owed = await this.deps.store.listCredentialRevocations(BATCH, dueBy);
     const due: Array<() => Promise<unknown>> = [];
+    const ready: Array<{ lease: LeaseRecord; end: LeaseEnd }> = [];
     for (const l of owed) {
       if (this.inFlight.has(l.id) || (this.backoff.get(l.id)?.nextAt ?? 0) > now) continue;
       if (l.status !== 'revoke_failed' && !this.backoff.has(l.id) && l.updatedAt > now - FRESH_GRACE_MS) continue;
-      due.push(() => this.attempt(l, { by: this.backoff.get(l.id)?.by ?? 'broker' }, this.deps.log));
+      ready.push({ lease: l, end: { by: this.backoff.get(l.id)?.by ?? 'broker' } });
+    }
+    // Several due on a backend that revokes in batches: one round for them (revokeMany), the rest one by one.
+    for (const group of this.byBatch(ready)) {
+      if (group.length === 1) due.push(() => this.attempt(group[0]!.lease, group[0]!.end, this.deps.log));
+      else due.push(() => Promise.all(this.attemptBatch(group, this.deps.log)));
     }
     for (const u of this.unstored.values()) {
       if (u.backoff.nextAt > now) continue;
@@ -206,6 +213,85 @@ export class CredentialRevoker {
     return Math.min(min * 2 ** Math.min(attempts - 1, 30), this.deps.maxDelayMs ?? 5 * 60_000);
   }
 
+  /**
+   * Revokes the credentials of many leases that have just ended (an
+   * operator's RevokeLeases; trust revocation later): in one round per
+   * backend that offers `revokeMany`, else one by one. Never throws; each
+   * lease comes back as stored afterwards (revoke_failed where its
+   * revocation failed, retried like any other).
+   */
+  async revokeEndedMany(ended: ReadonlyArray<{ lease: LeaseRecord; end: LeaseEnd }>, log: Logger): Promise<LeaseRecord[]> {
+    const out = new Map<string, Promise<LeaseRecord>>();
+    const fresh: Array<{ lease: LeaseRecord; end: LeaseEnd }> = [];
+    for (const item of ended) {
+      const l = item.lease;
+      if (!l.credential || l.credentialRevokedAt !== undefined || l.status === 'active' || l.status === 'exhausted') continue;
+      const running = this.inFlight.get(l.id);
+      if (running) out.set(l.id, running);
+      else fresh.push(item);
+    }
+    for (const g of this.byBatch(fresh)) {
+      if (g.length === 1) out.set(g[0]!.lease.id, this.attempt(g[0]!.lease, g[0]!.end, log));
+      else this.attemptBatch(g, log).forEach((p, i) => out.set(g[i]!.lease.id, p));
+    }
+    return Promise.all(ended.map(({ lease: l }) => out.get(l.id) ?? l));
+  }
+
+  /**
+   * Groups owed revocations: those of one backend that offers `revokeMany`
+   * go together (up to BATCH), every other one alone.
+   */
+  private byBatch(items: ReadonlyArray<{ lease: LeaseRecord; end: LeaseEnd }>): Array<Array<{ lease: LeaseRecord; end: LeaseEnd }>> {
+    const groups: Array<Array<{ lease: LeaseRecord; end: LeaseEnd }>> = [];
+    const open = new Map<string, Array<{ lease: LeaseRecord; end: LeaseEnd }>>();
+    for (const item of items) {
+      const name = item.lease.credential!.backend;
+      if (typeof this.deps.source.byName(name)?.revokeMany !== 'function') {
+        groups.push([item]);
+        continue;
+      }
+      let g = open.get(name);
+      if (!g || g.length >= BATCH) {
+        g = [];
+        open.set(name, g);
+        groups.push(g);
+      }
+      g.push(item);
+    }
+    return groups;
+  }
+
+  /**
+   * One `revokeMany` round for leases whose credentials share a backend. Per
+   * id: gone ones are recorded revoked (with `credential.revoked`), the rest
+   * fail as a single revocation would (revoke_failed, retried with backoff).
+   */
+  private attemptBatch(group: ReadonlyArray<{ lease: LeaseRecord; end: LeaseEnd }>, log: Logger): Array<Promise<LeaseRecord>> {
+    const backend = this.deps.source.byName(group[0]!.lease.credential!.backend);
+    const round = (async (): Promise<{ gone: Set<string>; err?: unknown }> => {
+      try {
+        if (!backend?.revokeMany) throw backendNotAvailable(group[0]!.lease.credential!.backend);
+        const gone = await backend.revokeMany(group.map((g) => g.lease.credential!));
+        return { gone: new Set(gone) };
+      } catch (err) {
+        return { gone: new Set(), err };
+      }
+    })();
+    const each = group.map(({ lease, end }) => {
+      const p = round
+        .then(({ gone, err }) =>
+          gone.has(lease.credential!.id)
+            ? this.succeeded(lease, end, log)
+            : this.failed(lease, end, err ?? new BrokerError('unavailable', `backend ${lease.credential!.backend} did not revoke this credential in a batch`), backend !== undefined, log),
+        )
+        .finally(() => this.inFlight.delete(lease.id));
+      this.inFlight.set(lease.id, p);
+      return p;
+    });
+    log.debug({ backend: group[0]!.lease.credential!.backend, count: group.length }, 'revoking credentials in one batch');
+    return each;
+  }
+
   private attempt(lease: LeaseRecord, end: LeaseEnd, log: Logger): Promise<LeaseRecord> {
     const p = this.attemptOnce(lease, end, log).finally(() => this.inFlight.delete(lease.id));
     this.inFlight.set(lease.id, p);
@@ -219,25 +305,37 @@ export class CredentialRevoker {
       if (!backend) throw backendNotAvailable(handle.backend);
       await backend.revoke(handle);
     } catch (err) {
-      const b = this.backoff.get(lease.id) ?? { attempts: 0, nextAt: 0 };
-      b.attempts += 1;
-      b.nextAt = this.deps.clock.now() + this.nextDelay(b.attempts);
-      b.by = end.by;
-      this.backoff.set(lease.id, b);
-      const fields = { err, lease_id: lease.id, credential: handleRef(handle), attempts: b.attempts, retry_at: b.nextAt };
-      if (backend) {
-        log.warn(fields, 'could not revoke the credential of an ended lease; it is revoke_failed and will be retried');
-      } else {
-        // Said at error once per backend per period (reportOrphaned), not once per lease and attempt.
-        log.debug(fields, 'could not revoke the credential of an ended lease: its backend is no longer configured');
-        this.orphanedOn(handle.backend).leases.add(lease.id);
-      }
-      const failed = await this.deps.store.markCredentialRevokeFailed(lease.id, this.deps.clock.now(), b.nextAt).catch((e: unknown) => {
-        log.error({ err: e, lease_id: lease.id }, 'could not mark the lease revoke_failed; the revocation is still retried');
-        return undefined;
-      });
-      return failed ?? lease;
+      return this.failed(lease, end, err, backend !== undefined, log);
     }
+    return this.succeeded(lease, end, log);
+  }
+
+  /** An upstream revocation failed: revoke_failed, with the next attempt's due time. */
+  private async failed(lease: LeaseRecord, end: LeaseEnd, err: unknown, configured: boolean, log: Logger): Promise<LeaseRecord> {
+    const handle = lease.credential!;
+    const b = this.backoff.get(lease.id) ?? { attempts: 0, nextAt: 0 };
+    b.attempts += 1;
+    b.nextAt = this.deps.clock.now() + this.nextDelay(b.attempts);
+    b.by = end.by;
+    this.backoff.set(lease.id, b);
+    const fields = { err, lease_id: lease.id, credential: handleRef(handle), attempts: b.attempts, retry_at: b.nextAt };
+    if (configured) {
+      log.warn(fields, 'could not revoke the credential of an ended lease; it is revoke_failed and will be retried');
+    } else {
+      // Said at error once per backend per period (reportOrphaned), not once per lease and attempt.
+      log.debug(fields, 'could not revoke the credential of an ended lease: its backend is no longer configured');
+      this.orphanedOn(handle.backend).leases.add(lease.id);
+    }
+    const failed = await this.deps.store.markCredentialRevokeFailed(lease.id, this.deps.clock.now(), b.nextAt).catch((e: unknown) => {
+      log.error({ err: e, lease_id: lease.id }, 'could not mark the lease revoke_failed; the revocation is still retried');
+      return undefined;
+    });
+    return failed ?? lease;
+  }
+
+  /** The credential is gone upstream: recorded revoked, then `credential.revoked`. */
+  private async succeeded(lease: LeaseRecord, end: LeaseEnd, log: Logger): Promise<LeaseRecord> {
+    const handle = lease.credential!;
     const attempts = (this.backoff.get(lease.id)?.attempts ?? 0) + 1;
     this.backoff.delete(lease.id);
     this.orphaned.get(handle.backend)?.leases.delete(lease.id);
@@ -272,6 +370,8 @@ export class CredentialRevoker {
       return false;
     }
     log.info({ lease_id: u.lease.id, credential: handleRef(handle) }, 'credential of a lease that was not issued revoked upstream');
+    // Gone upstream: no longer pending (if it was recorded before it was created). The sweeper would find it gone otherwise.
+    await this.deps.store.deletePendingCredential(handle.backend, handle.id).catch((err: unknown) => log.warn({ err, credential: handleRef(handle) }, 'could not remove the pending credential row; the sweeper will'));
     await this.record(credentialRevokedDraft(u.lease, 'revoked', 'broker', u.backoff.attempts + 1), log);
     return true;
   }

@@ -1,4 +1,4 @@
-import { CredentialLeftError, type DynamicCredential, type IssuedCredential } from '../backends/backend';
+import { CredentialLeftError, type CredentialHandle, type DynamicCredential, type IssuedCredential } from '../backends/backend';
 import type { AgentConfig, BrokerConfig } from '../config/config-types';
 import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledger/evidence-sink';
 import type { LeaseRecord, LeaseStatus } from '../leases/lease';
@@ -6,6 +6,7 @@ import type { Clock } from '../lib/clock';
 import { BrokerError, failedPrecondition, invalidArgument, notFound, resourceExhausted, unimplemented } from '../lib/errors';
 import type { LeaseIds } from '../lib/ids';
 import type { Logger } from '../lib/logger';
+import { SecretValue } from '../lib/secret-value';
 import type { Explanation, PolicyDecision, PolicyEngine } from '../policy';
 import type { Store } from '../store/store';
 import type { CredentialRevoker } from './credential-revoker';
@@ -190,7 +191,7 @@ export class LeaseService {
     }
     let refs: EvidenceRef[] | undefined;
     try {
-      refs = await this.issueWithin(agent, lease, decisionDraft(agent.name, action.name, resource, decision, trust), issued ? { credential: handleRef(issued.handle) } : {});
+      refs = await this.issueWithin(agent, lease, decisionDraft(agent.name, action.name, resource, decision, trust), issued ? issuedCredentialRef(issued) : {});
     } catch (err) {
       if (issued) {
         // Nothing was handed out (the limit was reached during the mint, or the grant could not be
@@ -211,15 +212,33 @@ export class LeaseService {
     if (!backendName) return undefined;
     const dyn = this.deps.credentials?.source.forAction(action);
     if (!dyn) throw backendNotAvailable(backendName);
+    const binding = {
+      leaseId: lease.id,
+      agent: lease.agent,
+      action: lease.action,
+      resource: lease.resource,
+      expiresAt: lease.expiresAt,
+      maxExpiresAt: lease.maxExpiresAt,
+    };
+    // Recorded before created: a backend that names its credentials first gets the name stored
+    // durably before anything exists upstream, so a crash from here until the lease is stored
+    // leaves a pending row the orphan sweeper resolves. The row goes in the commit that stores the lease.
+    let planned: CredentialHandle | undefined;
     try {
-      return await dyn.backend.create(dyn.spec, {
-        leaseId: lease.id,
-        agent: lease.agent,
-        action: lease.action,
-        resource: lease.resource,
-        expiresAt: lease.expiresAt,
-        maxExpiresAt: lease.maxExpiresAt,
-      });
+      planned = dyn.backend.plan?.(dyn.spec, binding);
+      if (planned) await this.deps.store.insertPendingCredential({ handle: planned, leaseId: lease.id, createdAt: this.deps.clock.now() });
+    } catch (err) {
+      log.warn({ err, action: action.name, backend: backendName }, 'could not record the credential about to be issued; nothing was created');
+      throw err instanceof BrokerError && err.kind === 'unavailable' ? err : backendFailure(backendName, `issue a credential for ${action.name}`, err);
+    }
+    try {
+      const issued = await dyn.backend.create(dyn.spec, binding, planned);
+      if (planned && issued.handle.id !== planned.id) {
+        // The contract says create makes exactly the planned credential; anything else is revoked, never leased.
+        await this.deps.credentials?.revoker.discard({ ...lease, credential: issued.handle }, log);
+        throw new BrokerError('internal', `backend ${backendName} created a credential other than the one planned`);
+      }
+      return issued;
     } catch (err) {
       log.warn({ err, action: action.name, backend: backendName }, 'the backend could not issue a credential; nothing was granted');
       const left = CredentialLeftError.handleIn(err);
@@ -390,23 +409,50 @@ export class LeaseService {
     if (!filter.agent && !filter.action && !filter.leaseId) throw invalidArgument('agent|action|lease_id', 'at least one selector is required');
     const now = this.deps.clock.now();
     const targets = await this.deps.store.listLeases({ ...filter, statuses: ['active', 'exhausted', 'revoke_failed'], limit: 10_000 });
-    const out: LeaseRecord[] = [];
+    // Every lease's authority ends first (and is recorded); then their credentials go upstream
+    // together, in one round per backend that revokes in batches.
+    const ended: LeaseRecord[] = [];
     for (const l of targets) {
       if (l.status === 'revoke_failed' && l.credential) {
         // Ended already, its credential still owed upstream: try again now (it stays revoke_failed if that fails).
-        out.push(await this.endCredential(l, `operator:${by}`, log));
+        ended.push(l);
         continue;
       }
-      const ended = await this.deps.store.endLease(l.id, 'revoked', `operator ${by}: ${reason.slice(0, 200) || 'revoked'}`, now);
-      if (ended) {
-        await this.recordEnded(leaseDraft('lease.revoked', ended, { by: `operator:${by}` }), log);
-        out.push(await this.endCredential(ended, `operator:${by}`, log));
+      const e = await this.deps.store.endLease(l.id, 'revoked', `operator ${by}: ${reason.slice(0, 200) || 'revoked'}`, now);
+      if (e) {
+        await this.recordEnded(leaseDraft('lease.revoked', e, { by: `operator:${by}` }), log);
+        ended.push(e);
       }
     }
+    const end = { by: `operator:${by}` };
+    const out = this.deps.credentials ? await this.deps.credentials.revoker.revokeEndedMany(ended.map((lease) => ({ lease, end })), log) : ended;
     log.info({ count: out.length, ...filter }, 'leases revoked by operator');
     return out;
   }
 }
+
+/**
+ * What `lease.issued` says about a lease's credential: `credential` names it
+ * (backend, handle id), `credential_details` holds the backend's non-secret
+ * facts about what was granted (for PostgreSQL the role and its grants).
+ * Backends never put a secret there; a SecretValue that got in anyway is
+ * dropped here, never written.
+ */
+export function issuedCredentialRef(issued: IssuedCredential): Record<string, unknown> {
+  const details = issued.details ? withoutSecrets(issued.details) : undefined;
+  return { credential: handleRef(issued.handle), ...(details && Object.keys(details).length ? { credential_details: details } : {}) };
+}
+
+function withoutSecrets(v: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (x instanceof SecretValue) continue;
+    out[k] = Array.isArray(x) ? x.filter((e) => !(e instanceof SecretValue)).map((e: unknown) => (isPlainObject(e) ? withoutSecrets(e) : e)) : isPlainObject(x) ? withoutSecrets(x) : x;
+  }
+  return out;
+}
+
+const isPlainObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof SecretValue);
 
 function activeLeaseLimit(agent: AgentConfig): BrokerError {
   return resourceExhausted(`active lease limit reached (${agent.limits.activeLeases})`);

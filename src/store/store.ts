@@ -1,3 +1,4 @@
+import type { CredentialHandle } from '../backends/backend';
 import type { LeaseFilter, LeaseRecord } from '../leases/lease';
 
 /**
@@ -74,6 +75,41 @@ export interface LeaseStatements {
   insertLeaseWithin(lease: LeaseRecord, maxActive: number): LeaseRecord | undefined;
 }
 
+/**
+ * A dynamic credential named (backend `plan`) and recorded before the backend
+ * is asked to create it, for a lease not stored yet. Not secret.
+ */
+export interface PendingCredential {
+  handle: CredentialHandle;
+  leaseId: string;
+  /** ms since the epoch, when it was recorded. */
+  createdAt: number;
+}
+
+/**
+ * Crash safety of dynamic credentials: what was about to be created, and
+ * which credentials leases own, for the orphan sweeper.
+ */
+export interface PendingCredentialStore {
+  /**
+   * Records a credential about to be created; durable when it resolves. The
+   * row goes in the commit that stores its lease (`insertLease`,
+   * `insertLeaseWithin` with `lease.credential` set remove it), or with
+   * `deletePendingCredential`.
+   */
+  insertPendingCredential(p: PendingCredential): Promise<void>;
+  deletePendingCredential(backend: string, id: string): Promise<void>;
+  /** Pending credentials of `backend` (every backend when omitted), oldest first. */
+  listPendingCredentials(backend: string | undefined, limit: number): Promise<PendingCredential[]>;
+  /**
+   * Of `ids` (handle ids of `backend`), those a lease owns: its credential is
+   * live (active or exhausted, or ended and still owed a revocation: the
+   * revoker's), or was revoked upstream after `since` (a listing taken at
+   * `since` may still show it).
+   */
+  ownedCredentials(backend: string, ids: readonly string[], since: number): Promise<Set<string>>;
+}
+
 export interface TrustRecord {
   agent: string;
   score: number;
@@ -85,7 +121,7 @@ export interface TrustStore {
   setTrust(rec: TrustRecord): Promise<void>;
 }
 
-export interface Store extends LeaseStore, TrustStore {
+export interface Store extends LeaseStore, TrustStore, PendingCredentialStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Present when the store shares its database and transactions with the evidence log. */
   readonly statements?: LeaseStatements;

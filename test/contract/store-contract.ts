@@ -247,6 +247,43 @@ export function storeContract(name: string, factory: () => StoreFactory): void {
       assert.deepEqual(owed!.credential, { backend: 'vault', id: 'h2' });
     });
 
+    it('keeps a pending credential across a restart, and removes it in the commit that stores its lease', async () => {
+      const planned = { backend: 'pg', id: 'sb_a1', attributes: { database: 'app' } };
+      await store.insertPendingCredential({ handle: planned, leaseId: 'L1', createdAt: 1_000_000 });
+      await store.insertPendingCredential({ handle: { backend: 'pg', id: 'sb_b2' }, leaseId: 'L2', createdAt: 1_000_001 });
+      await store.insertPendingCredential({ handle: { backend: 'other', id: 'sb_c3' }, leaseId: 'L3', createdAt: 999_999 });
+      await store.close();
+      store = await f.reopen();
+      assert.deepEqual(await store.listPendingCredentials('pg', 10), [
+        { handle: planned, leaseId: 'L1', createdAt: 1_000_000 },
+        { handle: { backend: 'pg', id: 'sb_b2' }, leaseId: 'L2', createdAt: 1_000_001 },
+      ]);
+      assert.deepEqual((await store.listPendingCredentials(undefined, 10)).map((p) => p.handle.id), ['sb_c3', 'sb_a1', 'sb_b2'], 'every backend, oldest first');
+      await assert.rejects(store.insertPendingCredential({ handle: planned, leaseId: 'L9', createdAt: 1 }), 'a handle is pending once');
+
+      assert.equal(await store.insertLeaseWithin(lease({ credential: planned }), 10), true);
+      await store.insertLease(lease({ credential: { backend: 'pg', id: 'sb_b2' } }));
+      assert.deepEqual(await store.listPendingCredentials('pg', 10), [], 'both leases own theirs now');
+      await store.deletePendingCredential('other', 'sb_c3');
+      assert.deepEqual(await store.listPendingCredentials(undefined, 10), []);
+    });
+
+    it('says which credentials a lease owns: live ones, and ones revoked upstream after a listing was taken', async () => {
+      const active = lease({ credential: { backend: 'pg', id: 'sb_active' } });
+      const owed = lease({ credential: { backend: 'pg', id: 'sb_owed' } });
+      const done = lease({ credential: { backend: 'pg', id: 'sb_done' } });
+      const elsewhere = lease({ credential: { backend: 'other', id: 'sb_x' } });
+      for (const l of [active, owed, done, elsewhere]) await store.insertLease(l);
+      await store.endLease(owed.id, 'revoked', 'test', 1_000_100);
+      await store.markCredentialRevokeFailed(owed.id, 1_000_100);
+      await store.endLease(done.id, 'revoked', 'test', 1_000_100);
+      await store.markCredentialRevoked(done.id, 1_000_200);
+      const ids = ['sb_active', 'sb_owed', 'sb_done', 'sb_x', 'sb_none'];
+      assert.deepEqual([...(await store.ownedCredentials('pg', ids, 1_000_300))].sort(), ['sb_active', 'sb_owed']);
+      assert.deepEqual([...(await store.ownedCredentials('pg', ids, 1_000_150))].sort(), ['sb_active', 'sb_done', 'sb_owed'], 'revoked after the listing');
+      assert.deepEqual([...(await store.ownedCredentials('other', ids, 0))], ['sb_x']);
+    });
+
     it('lists by agent, action and status', async () => {
       await store.insertLease(lease({ agent: 'a1', action: 'x.y' }));
       await store.insertLease(lease({ agent: 'a1', action: 'x.z' }));

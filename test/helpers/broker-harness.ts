@@ -148,6 +148,8 @@ export async function startBroker(opts: {
   dynamicCredentials?: DynamicCredentialSource;
   /** How remote backends are opened (default: the real clients). */
   backendFactories?: RemoteBackendFactories;
+  /** The orphan credential sweeper's period and grace (defaults 5 min and 2 min). */
+  sweeper?: { intervalMs?: number; graceMs?: number };
 }): Promise<RunningBroker> {
   const raw = opts.raw ?? baseRawConfig(opts.pki, opts.dir);
   const config = compileConfig(raw, path.join(opts.dir, 'config.yaml'));
@@ -164,6 +166,7 @@ export async function startBroker(opts: {
     ...(opts.connectionTimeouts ? { connectionTimeouts: opts.connectionTimeouts } : {}),
     ...(opts.dynamicCredentials ? { dynamicCredentials: opts.dynamicCredentials } : {}),
     ...(opts.backendFactories ? { backendFactories: opts.backendFactories } : {}),
+    ...(opts.sweeper ? { sweeper: opts.sweeper } : {}),
   });
   const addr = `127.0.0.1:${app.port}`;
   const caPem = readFileSync(opts.pki.layout.caCert);

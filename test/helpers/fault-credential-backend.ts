@@ -31,7 +31,16 @@ export class FaultCredentialBackend implements DynamicCredentialBackend<FaultSpe
   readonly type = 'dynamic' as const;
   readonly kind = 'vault' as const;
   readonly minted = new Map<string, MintedCredential>();
-  readonly calls = { create: 0, renew: [] as Array<{ id: string; expiresAt: number; maxExpiresAt: number }>, revoke: [] as string[] };
+  readonly calls = {
+    create: 0,
+    /** The planned handle each create was given (undefined: none). */
+    createdWith: [] as Array<CredentialHandle | undefined>,
+    renew: [] as Array<{ id: string; expiresAt: number; maxExpiresAt: number }>,
+    revoke: [] as string[],
+  };
+  private holdAfterCreate: { reached(): void; released: Promise<void> } | undefined;
+  /** What create reports as `IssuedCredential.details`, when set. */
+  details: ((user: string, spec: FaultSpec) => Record<string, unknown>) | undefined;
   /** The next create rejects with this. */
   failCreate: BrokerError | undefined;
   /** The next renew rejects with this. */
@@ -45,31 +54,54 @@ export class FaultCredentialBackend implements DynamicCredentialBackend<FaultSpe
 
   constructor(
     readonly name: string,
-    private readonly clock: Clock,
+    protected readonly clock: Clock,
   ) {}
 
   async health(): Promise<void> {}
   async close(): Promise<void> {}
 
-  async create(spec: FaultSpec, lease: LeaseBinding): Promise<IssuedCredential> {
+  async create(spec: FaultSpec, lease: LeaseBinding, planned?: CredentialHandle): Promise<IssuedCredential> {
     this.calls.create += 1;
+    this.calls.createdWith.push(planned);
     if (this.failCreate) {
       const err = this.failCreate;
       this.failCreate = undefined;
       throw err;
     }
     const now = this.clock.now();
-    const id = `database/creds/${spec.role}/${randomBytes(8).toString('hex')}`;
-    const user = `v-${spec.role}-${lease.leaseId.slice(-8)}`;
+    const id = planned?.id ?? `database/creds/${spec.role}/${randomBytes(8).toString('hex')}`;
+    const user = planned?.id ?? `v-${spec.role}-${lease.leaseId.slice(-8)}`;
     const password = `pw-${randomBytes(16).toString('hex')}`;
     const expiresAt = Math.min(lease.expiresAt, now + this.upstreamMaxTtlMs);
-    const handle: CredentialHandle = { backend: this.name, id, attributes: { role: spec.role } };
+    const handle: CredentialHandle = planned ?? { backend: this.name, id, attributes: { role: spec.role } };
     this.minted.set(id, { handle, binding: lease, spec, user, password, createdAt: now, expiresAt, revoked: false });
+    const hold = this.holdAfterCreate;
+    if (hold) {
+      // Created upstream, not yet returned: the broker is somewhere between create and storing the lease.
+      this.holdAfterCreate = undefined;
+      hold.reached();
+      await hold.released;
+    }
     return {
       handle,
       credential: { kind: 'database', ...spec.connection, user, password: SecretValue.fromString(password) },
       expiresAt,
+      ...(this.details ? { details: this.details(user, spec) } : {}),
     };
+  }
+
+  /**
+   * The next create mints its credential upstream and then waits until
+   * `release()` (forever if never called): a broker stopped meanwhile has
+   * created a credential and stored no lease. `reached` resolves once minted.
+   */
+  holdNextCreate(): { reached: Promise<void>; release(): void } {
+    let reached!: () => void;
+    let release!: () => void;
+    const r = new Promise<void>((res) => (reached = res));
+    const released = new Promise<void>((res) => (release = res));
+    this.holdAfterCreate = { reached, released };
+    return { reached: r, release };
   }
 
   async renew(handle: CredentialHandle, lease: Pick<LeaseBinding, 'leaseId' | 'expiresAt' | 'maxExpiresAt'>): Promise<{ expiresAt: number }> {
@@ -113,4 +145,70 @@ export function faultSource(...backends: FaultCredentialBackend[]): DynamicCrede
     },
     byName: (name) => byName.get(name),
   };
+}
+
+/**
+ * A fault backend with the optional capabilities of the contract, shaped like
+ * the PostgreSQL backend: `plan` names the credential first (`sb_` + random),
+ * `listIssued` lists every live credential with that prefix (whoever created
+ * it), `revokeMany` revokes a batch and reports the ids that are gone.
+ */
+export class PlanningFaultBackend extends FaultCredentialBackend {
+  readonly prefix = 'sb_';
+  readonly batchCalls = { listIssued: 0, revokeMany: [] as string[][] };
+  /** listIssued rejects while this is > 0 (counting down); Infinity until set to 0. */
+  failListIssued = 0;
+  /** Ids revokeMany leaves in place (reported as not gone) while set. */
+  readonly stuck = new Set<string>();
+
+  plan(_spec: FaultSpec, _lease: LeaseBinding): CredentialHandle {
+    return { backend: this.name, id: `${this.prefix}${randomBytes(6).toString('hex')}`, attributes: { planned: 'yes' } };
+  }
+
+  async listIssued(): Promise<CredentialHandle[]> {
+    this.batchCalls.listIssued += 1;
+    if (this.failListIssued > 0) {
+      this.failListIssued -= 1;
+      throw unavailable('VENDOR-TEXT-connection refused while listing roles');
+    }
+    return [...this.minted.values()].filter((c) => !c.revoked && c.handle.id.startsWith(this.prefix)).map((c) => ({ backend: this.name, id: c.handle.id }));
+  }
+
+  async revokeMany(handles: readonly CredentialHandle[]): Promise<string[]> {
+    this.batchCalls.revokeMany.push(handles.map((h) => h.id));
+    if (this.failRevokes > 0) {
+      this.failRevokes -= 1;
+      throw unavailable('VENDOR-TEXT-connection refused while dropping roles');
+    }
+    const gone: string[] = [];
+    for (const h of handles) {
+      if (this.stuck.has(h.id)) continue;
+      const c = this.minted.get(h.id);
+      if (c) c.revoked = true;
+      gone.push(h.id);
+    }
+    return gone;
+  }
+
+  /** A credential upstream with the prefix that no broker grant recorded (made by hand, or by a lost process). */
+  mintOutside(id = `${this.prefix}${randomBytes(6).toString('hex')}`): string {
+    const now = this.clock.now();
+    const binding: LeaseBinding = { leaseId: '', agent: '', action: '', resource: '', expiresAt: now + 3_600_000, maxExpiresAt: now + 3_600_000 };
+    this.minted.set(id, {
+      handle: { backend: this.name, id },
+      binding,
+      spec: { role: 'outside', connection: { host: '127.0.0.1', port: 5432, database: 'app' } },
+      user: id,
+      password: 'pw-outside',
+      createdAt: now,
+      expiresAt: now + 3_600_000,
+      revoked: false,
+    });
+    return id;
+  }
+
+  /** Live credentials upstream (not revoked), by id. */
+  live(): string[] {
+    return [...this.minted.values()].filter((c) => !c.revoked).map((c) => c.handle.id);
+  }
 }

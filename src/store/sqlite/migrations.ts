@@ -241,4 +241,27 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; s
         WHERE credential IS NOT NULL AND credential_revoked_at IS NULL AND status IN ('revoked','expired','revoke_failed');
     `,
   },
+  {
+    version: 9,
+    name: 'pending dynamic credentials',
+    // A credential the broker has named (backend `plan`) and is about to
+    // create for a lease not stored yet: recorded durably before the backend
+    // is asked to create it, removed in the commit that stores the lease (or
+    // once the credential is revoked after a refused grant). A row that stays
+    // names a credential a crash may have left upstream: the orphan sweeper
+    // revokes it. The index on the live handles of leases is how the sweeper
+    // asks "does a lease own this credential?" without a scan.
+    sql: `
+      CREATE TABLE pending_credentials (
+        backend TEXT NOT NULL,
+        handle_id TEXT NOT NULL,
+        attributes TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(attributes) AND length(attributes) <= 4096),
+        lease_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (backend, handle_id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX leases_credential_live ON leases (json_extract(credential, '$.backend'), json_extract(credential, '$.id'))
+        WHERE credential IS NOT NULL;
+    `,
+  },
 ];

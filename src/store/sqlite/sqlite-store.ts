@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { CredentialHandle } from '../../backends/backend';
 import type { LeaseFilter, LeaseRecord, LeaseStatus } from '../../leases/lease';
 import { BrokerError, unavailable } from '../../lib/errors';
-import type { LeaseStatements, Store, TrustRecord } from '../store';
+import type { LeaseStatements, PendingCredential, Store, TrustRecord } from '../store';
 import { canonicalize } from '../../evidence/canonical-json';
 import { GroupCommit } from './group-commit';
 import { SQLITE_MIGRATIONS } from './migrations';
@@ -149,7 +149,9 @@ export class SqliteStore implements Store {
     },
     insertLeaseWithin: (l, maxActive) => {
       try {
-        return this.st.insertWithin.run({ ...leaseParams(l), max_active: maxActive }).changes === 1 ? l : undefined;
+        if (this.st.insertWithin.run({ ...leaseParams(l), max_active: maxActive }).changes !== 1) return undefined;
+        this.settlePending(l);
+        return l;
       } catch (err) {
         // Inside another write's transaction: say UNAVAILABLE for a passing fault, as a write of our own would.
         throw storageFault(err);
@@ -221,6 +223,15 @@ export class SqliteStore implements Store {
         WHERE credential IS NOT NULL AND credential_revoked_at IS NULL AND status IN ('revoked','expired','revoke_failed')
         AND COALESCE(credential_retry_at, updated_at) <= @due_by
         ORDER BY COALESCE(credential_retry_at, updated_at), id LIMIT @limit`),
+      pendingInsert: d.prepare(`INSERT INTO pending_credentials (backend, handle_id, attributes, lease_id, created_at)
+        VALUES (@backend, @handle_id, @attributes, @lease_id, @created_at)`),
+      pendingDelete: d.prepare('DELETE FROM pending_credentials WHERE backend = ? AND handle_id = ?'),
+      pendingList: d.prepare('SELECT * FROM pending_credentials WHERE backend = @backend ORDER BY created_at, handle_id LIMIT @limit'),
+      pendingListAll: d.prepare('SELECT * FROM pending_credentials ORDER BY created_at, backend, handle_id LIMIT @limit'),
+      // From the partial expression index leases_credential_live.
+      credentialOwned: d.prepare(`SELECT 1 FROM leases WHERE credential IS NOT NULL
+        AND json_extract(credential, '$.backend') = @backend AND json_extract(credential, '$.id') = @id
+        AND (credential_revoked_at IS NULL OR credential_revoked_at > @since) LIMIT 1`),
       getTrust: d.prepare('SELECT agent, score, updated_at FROM trust WHERE agent = ?'),
       setTrust: d.prepare(`INSERT INTO trust (agent, score, updated_at) VALUES (@agent, @score, @updated_at)
         ON CONFLICT (agent) DO UPDATE SET score = excluded.score, updated_at = excluded.updated_at`),
@@ -245,6 +256,7 @@ export class SqliteStore implements Store {
   insertLease(l: LeaseRecord): Promise<void> {
     return this.write(() => {
       this.st.insert.run(leaseParams(l));
+      this.settlePending(l);
     });
   }
 
@@ -320,6 +332,53 @@ export class SqliteStore implements Store {
 
   listCredentialRevocations(limit: number, dueBy = Number.MAX_SAFE_INTEGER): Promise<LeaseRecord[]> {
     return this.read(() => (this.st.credentialOwed.all({ limit, due_by: dueBy }) as LeaseRow[]).map(fromRow));
+  }
+
+  /** Inside the transaction that stores `l`: its credential is no longer pending, it is the lease's. */
+  private settlePending(l: LeaseRecord): void {
+    if (l.credential) this.st.pendingDelete.run(l.credential.backend, l.credential.id);
+  }
+
+  insertPendingCredential(p: PendingCredential): Promise<void> {
+    return this.write(() => {
+      this.st.pendingInsert.run({
+        backend: p.handle.backend,
+        handle_id: p.handle.id,
+        attributes: JSON.stringify(p.handle.attributes ?? {}),
+        lease_id: p.leaseId,
+        created_at: p.createdAt,
+      });
+    });
+  }
+
+  deletePendingCredential(backend: string, id: string): Promise<void> {
+    return this.write(() => {
+      this.st.pendingDelete.run(backend, id);
+    });
+  }
+
+  listPendingCredentials(backend: string | undefined, limit: number): Promise<PendingCredential[]> {
+    return this.read(() => {
+      const rows = (backend === undefined ? this.st.pendingListAll.all({ limit }) : this.st.pendingList.all({ backend, limit })) as Array<{
+        backend: string;
+        handle_id: string;
+        attributes: string;
+        lease_id: string;
+        created_at: number;
+      }>;
+      return rows.map((r) => {
+        const attributes = JSON.parse(r.attributes) as Record<string, string>;
+        return {
+          handle: { backend: r.backend, id: r.handle_id, ...(Object.keys(attributes).length ? { attributes } : {}) },
+          leaseId: r.lease_id,
+          createdAt: r.created_at,
+        };
+      });
+    });
+  }
+
+  ownedCredentials(backend: string, ids: readonly string[], since: number): Promise<Set<string>> {
+    return this.read(() => new Set(ids.filter((id) => this.st.credentialOwned.get({ backend, id, since }) !== undefined)));
   }
 
   getTrust(agent: string): Promise<TrustRecord | undefined> {
