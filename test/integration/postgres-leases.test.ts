@@ -6,7 +6,11 @@ import { Client as PgClient } from 'pg';
 import { call } from '../../src/client/grpc-client';
 import type { Lease__Output } from '../../src/gen/secretbroker/v1/Lease';
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
+import { openPostgresBackend } from '../../src/backends/postgres';
+import type { PostgresBackendConfig } from '../../src/config/config-types';
 import { ManualClock } from '../../src/lib/clock';
+import { createLogger } from '../../src/lib/logger';
+import { SecretValue } from '../../src/lib/secret-value';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { startEphemeralPostgres, type EphemeralPostgres } from '../helpers/ephemeral-postgres';
 import { readEntries } from '../helpers/evidence-entries';
@@ -87,8 +91,16 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
       `@id("analytics-support")\n@reason("Support reads analytics with a short-lived role.")\npermit (principal in Group::"support", action == Action::"analytics.query", resource);\n`,
     );
     await seedLocalSecrets(raw, { 'helpdesk-token': 'unused', 'appdb-admin': pg.adminUrl });
-    broker = await startBroker({ pki, dir, raw, clock, reaperIntervalMs: 25 });
+    rawCfg = raw;
+    await start();
   });
+  let rawCfg: Record<string, unknown>;
+  async function start(): Promise<RunningBroker> {
+    broker = await startBroker({ pki, dir, raw: rawCfg, clock, reaperIntervalMs: 25, sweeper: { intervalMs: 3_600_000, graceMs: 120_000 } });
+    // The sweep at start runs in the background; join it.
+    await broker.app.sweeper.sweep();
+    return broker;
+  }
   afterEach(async () => {
     await broker?.close();
     broker = undefined;
@@ -148,6 +160,11 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     const listed = await call<unknown, { leases: Lease__Output[] }>(operator(), 'ListLeases', { agent: 'support-bot' });
     assert.equal(listed.leases[0]!.databaseCredential, null);
 
+    // lease.issued names the role and what was granted, never the password.
+    const issued = (await entries()).find((e) => e.type === 'lease.issued' && e.lease?.id === lease.leaseId)!;
+    assert.deepEqual((issued.lease as Record<string, unknown>)['credential'], { backend: 'appdb', id: cred.user });
+    assert.deepEqual((issued.lease as Record<string, unknown>)['credential_details'], { role: cred.user, grants: [{ privilege: 'SELECT', schema: 'analytics' }] });
+
     // A postgres action has no brokered call.
     await expectCode(call(agent(), 'Invoke', { leaseId: lease.leaseId, method: 'GET', path: '/' }), grpc.status.FAILED_PRECONDITION, /database credential/);
   });
@@ -197,6 +214,34 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
       assert.equal(bytes.includes(Buffer.from(pg.password)), false, `${f}: the admin password`);
     }
     assert.equal(b().logs.text.includes(pg.password), false, 'the admin password is not logged');
+  });
+
+  it('a broker stopped after recording and creating a role, before the lease was stored, leaves an orphan the next start drops; an unrecorded role with the prefix goes too, a leased one stays', async () => {
+    const leased = await grant();
+    // What a crash between create and storing the lease leaves: a pending row naming a role that exists upstream.
+    const creator = openPostgresBackend(b().config.backends['appdb'] as PostgresBackendConfig, { clock, log: createLogger({ level: 'silent' }), adminUrl: async () => SecretValue.fromString(pg.adminUrl) });
+    const spec = { grants: [{ privilege: 'SELECT' as const, schema: 'analytics' }], connectionLimit: 2, statementTimeoutMs: 1000 };
+    const binding = { leaseId: 'lease-that-never-was', agent: 'support-bot', action: 'analytics.query', resource: 'analytics', expiresAt: clock.now() + 300_000, maxExpiresAt: clock.now() + 900_000 };
+    const planned = creator.plan(spec, binding);
+    await b().app.store.insertPendingCredential({ handle: planned, leaseId: binding.leaseId, createdAt: clock.now() });
+    const orphan = await creator.create(spec, binding, planned);
+    const session = await connectAs(pg, { host: pg.host, port: pg.port, database: pg.database, user: orphan.credential.user, password: orphan.credential.password.revealString() });
+    // And one nothing recorded at all (a crash before the pending row existed is impossible; a foreign broker's, say).
+    const stray = await creator.create(spec, { ...binding, leaseId: 'stray' });
+    await creator.close();
+    await broker!.close();
+    broker = undefined;
+    assert.equal(await roleExists(orphan.handle.id), true, 'the role outlived the broker');
+
+    await start();
+    assert.equal(await roleExists(orphan.handle.id), false, 'the next start dropped the recorded orphan');
+    assert.equal(await roleExists(stray.handle.id), false, 'and the unrecorded one with the prefix');
+    assert.equal(await roleExists(leased.cred.user), true, 'a leased role is never swept');
+    assert.notEqual(await sqlState(session, 'SELECT 1'), 'allowed', 'the orphan\'s session is terminated');
+    await session.end().catch(() => undefined);
+    const swept = (await entries()).filter((e) => e.type === 'credential.revoked' && e['by'] === 'sweeper').map((e) => (e['credential'] as { id: string }).id);
+    assert.deepEqual(new Set(swept), new Set([orphan.handle.id, stray.handle.id]));
+    assert.deepEqual(await b().app.store.listPendingCredentials('appdb', 10), []);
   });
 
   it('a stopped PostgreSQL: RequestLease is UNAVAILABLE, revocations queue as REVOKE_FAILED, and all complete when it returns, without a restart', async () => {
