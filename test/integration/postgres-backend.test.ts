@@ -213,6 +213,15 @@ describe('postgres backend against a real PostgreSQL (log_statement = all)', fun
     assert.equal((await admin.query('SELECT 1 FROM pg_roles WHERE rolname = ANY($1)', [cs.map((c) => c.handle.id)])).rowCount, 0);
   });
 
+  it('concurrent creates and revokes on the same database, schema and tables all succeed (no "tuple concurrently updated")', async () => {
+    const ls = Array.from({ length: 16 }, (_, i) => lease({ leaseId: `c${i}` }));
+    const made = await Promise.all(ls.map((l) => backend.create(SPEC, l, backend.plan(SPEC, l))));
+    assert.equal(made.length, 16);
+    await Promise.all(made.map((c) => backend.revoke(c.handle)));
+    const left = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = ANY($1)', [made.map((c) => c.handle.id)]);
+    assert.equal(left.rowCount, 0);
+  });
+
   it('listIssued lists only roles with exactly its prefix (LIKE wildcards escaped), never others', async () => {
     const b = open({ rolePrefix: 'sb_x_' });
     try {

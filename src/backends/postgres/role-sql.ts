@@ -22,10 +22,21 @@ export interface RoleSpec {
 
 const timestamp = (ms: number): string => lit(new Date(ms).toISOString());
 
+/**
+ * Role DDL of this broker runs one transaction at a time per server: concurrent GRANTs on one
+ * object (the database, a schema, a table) and DROP OWNED of roles granted on it update the same
+ * ACL tuple, and PostgreSQL fails one of them with "tuple concurrently updated" (XX000) instead
+ * of waiting. A transaction-scoped advisory lock (released at commit or rollback) makes them wait.
+ * The key is a constant ("sbroles" in ASCII).
+ */
+export const DDL_LOCK_KEY = 0x73_62_72_6f_6c_65_73;
+const ddlLock = `SELECT pg_advisory_xact_lock(${DDL_LOCK_KEY})`;
+
 /** One string of statements, run as one implicit transaction (simple query protocol): all or nothing, one round trip. */
 export function createRoleSql(r: RoleSpec): string {
   const role = q(r.role);
   const out = [
+    ddlLock,
     `CREATE ROLE ${role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS ` +
       `CONNECTION LIMIT ${Math.trunc(r.connectionLimit)} VALID UNTIL ${timestamp(r.validUntil)} PASSWORD ${lit(r.verifier)}`,
     `ALTER ROLE ${role} SET statement_timeout = ${Math.trunc(r.statementTimeoutMs)}`,
@@ -58,6 +69,7 @@ export function noLoginSql(roles: readonly string[]): string {
 export function dropRolesSql(roles: readonly string[]): string {
   const list = roles.map(q).join(', ');
   return [
+    ddlLock,
     `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename IN (${roles.map(lit).join(', ')}) AND pid <> pg_backend_pid()`,
     `DROP OWNED BY ${list}`,
     `DROP ROLE IF EXISTS ${list}`,
