@@ -27,9 +27,9 @@ const timestamp = (ms: number): string => lit(new Date(ms).toISOString());
  * object (the database, a schema, a table) and DROP OWNED of roles granted on it update the same
  * ACL tuple, and PostgreSQL fails one of them with "tuple concurrently updated" (XX000) instead
  * of waiting. A transaction-scoped advisory lock (released at commit or rollback) makes them wait.
- * The key is a constant ("sbroles" in ASCII).
+ * The key is a constant ("sbrole" in ASCII).
  */
-export const DDL_LOCK_KEY = 0x73_62_72_6f_6c_65_73;
+export const DDL_LOCK_KEY = 0x73_62_72_6f_6c_65;
 const ddlLock = `SELECT pg_advisory_xact_lock(${DDL_LOCK_KEY})`;
 
 /** One string of statements, run as one implicit transaction (simple query protocol): all or nothing, one round trip. */
