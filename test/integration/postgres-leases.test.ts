@@ -165,6 +165,10 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     assert.deepEqual((issued.lease as Record<string, unknown>)['credential'], { backend: 'appdb', id: cred.user });
     assert.deepEqual((issued.lease as Record<string, unknown>)['credential_details'], { role: cred.user, grants: [{ privilege: 'SELECT', schema: 'analytics' }] });
 
+    // The cluster still lets PUBLIC connect to template1 and create TEMP tables: the daemon's log says so.
+    assert.match(b().logs.text, /PUBLIC may CONNECT to other databases \(template1\)/);
+    assert.match(b().logs.text, /PUBLIC may create TEMP tables in postgres/);
+
     // A postgres action has no brokered call.
     await expectCode(call(agent(), 'Invoke', { leaseId: lease.leaseId, method: 'GET', path: '/' }), grpc.status.FAILED_PRECONDITION, /database credential/);
   });
