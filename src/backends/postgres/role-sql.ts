@@ -36,9 +36,10 @@ const ddlLock = `SELECT pg_advisory_xact_lock(${DDL_LOCK_KEY})`;
 export function createRoleSql(r: RoleSpec): string {
   const role = q(r.role);
   const out = [
-    ddlLock,
     `CREATE ROLE ${role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS ` +
       `CONNECTION LIMIT ${Math.trunc(r.connectionLimit)} VALID UNTIL ${timestamp(r.validUntil)} PASSWORD ${lit(r.verifier)}`,
+    // A new pg_authid row conflicts with nothing; the GRANTs after it update shared ACLs.
+    ddlLock,
     `ALTER ROLE ${role} SET statement_timeout = ${Math.trunc(r.statementTimeoutMs)}`,
     `GRANT CONNECT ON DATABASE ${q(r.database)} TO ${role}`,
   ];
