@@ -213,6 +213,15 @@ describe('postgres backend against a real PostgreSQL (log_statement = all)', fun
     assert.equal((await admin.query('SELECT 1 FROM pg_roles WHERE rolname = ANY($1)', [cs.map((c) => c.handle.id)])).rowCount, 0);
   });
 
+  it('concurrent creates and revokes on the same database, schema and tables all succeed (no "tuple concurrently updated")', async () => {
+    const ls = Array.from({ length: 16 }, (_, i) => lease({ leaseId: `c${i}` }));
+    const made = await Promise.all(ls.map((l) => backend.create(SPEC, l, backend.plan(SPEC, l))));
+    assert.equal(made.length, 16);
+    await Promise.all(made.map((c) => backend.revoke(c.handle)));
+    const left = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = ANY($1)', [made.map((c) => c.handle.id)]);
+    assert.equal(left.rowCount, 0);
+  });
+
   it('listIssued lists only roles with exactly its prefix (LIKE wildcards escaped), never others', async () => {
     const b = open({ rolePrefix: 'sb_x_' });
     try {
@@ -288,6 +297,34 @@ describe('postgres backend against a real PostgreSQL (log_statement = all)', fun
       await b.close();
     } finally {
       await admin.query('DROP ROLE sbadmin');
+    }
+  });
+
+  it('works with a least-privileged admin login (CREATEROLE, pg_signal_backend, grant options), not a superuser', async () => {
+    const pw = `adm-${Math.random().toString(36).slice(2)}`;
+    await admin.query(`CREATE ROLE sb_least LOGIN CREATEROLE PASSWORD '${pw}'; GRANT pg_signal_backend TO sb_least;
+                       GRANT CONNECT ON DATABASE postgres TO sb_least WITH GRANT OPTION;
+                       GRANT USAGE ON SCHEMA analytics, billing TO sb_least WITH GRANT OPTION;
+                       GRANT SELECT ON ALL TABLES IN SCHEMA analytics TO sb_least WITH GRANT OPTION;
+                       GRANT UPDATE ON billing.invoices TO sb_least WITH GRANT OPTION;`);
+    adminUrl = `postgres://sb_least:${pw}@127.0.0.1:${pg.port}/${pg.database}`;
+    const b = open();
+    try {
+      await b.validate(SPEC);
+      const c = await b.create(SPEC, lease(), b.plan(SPEC, lease()));
+      const s = await connectAs(pg, c.credential.user, c.credential.password.revealString());
+      assert.equal((await s.query('SELECT count(*)::int AS n FROM analytics.events')).rows[0].n, 1);
+      await b.revoke(c.handle);
+      assert.ok(await refused(s, 'SELECT 1'), 'the session is terminated');
+      await s.end().catch(() => undefined);
+      assert.equal((await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [c.handle.id])).rowCount, 0, 'the role is dropped');
+      const many = [await b.create(SPEC, lease(), b.plan(SPEC, lease())), await b.create(SPEC, lease(), b.plan(SPEC, lease()))];
+      assert.equal((await b.revokeMany(many.map((x) => x.handle))).length, 2);
+      const listed = (await b.listIssued()).map((h) => h.id);
+      for (const x of many) assert.equal(listed.includes(x.handle.id), false);
+    } finally {
+      await b.close();
+      await admin.query(`DROP OWNED BY sb_least; DROP ROLE sb_least`);
     }
   });
 

@@ -62,8 +62,10 @@ export interface PostgresBackendDeps {
 
 const RANDOM_HEX = 32;
 const PASSWORD_BYTES = 32;
-/** Connections the broker keeps to one server; role DDL is short. */
-const POOL_MAX = 4;
+/** Connections the broker keeps to one server; role DDL is short (and serialized by an advisory lock). */
+const POOL_MAX = 8;
+/** SQLSTATE 42704: the role does not exist. */
+const UNDEFINED_OBJECT = '42704';
 
 interface Connection {
   pool: Pool;
@@ -202,9 +204,16 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
 
   const dropRoles = async (roles: readonly string[]): Promise<void> => {
     await run(roles.length === 1 ? 'revoke a credential' : 'revoke credentials', async (c) => {
-      const existing = (await c.query<{ rolname: string }>('SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1::text[])', [roles])).rows.map((r) => r.rolname);
-      if (existing.length === 0) return;
-      await c.query(noLoginSql(existing));
+      let existing = [...roles];
+      try {
+        await c.query(noLoginSql(existing));
+      } catch (err) {
+        // Some are gone already (revoked before, or never created): those count as revoked.
+        if (sqlState(err) !== UNDEFINED_OBJECT) throw err;
+        existing = (await c.query<{ rolname: string }>('SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1::text[])', [roles])).rows.map((r) => r.rolname);
+        if (existing.length === 0) return;
+        await c.query(noLoginSql(existing));
+      }
       await c.query(dropRolesSql(existing));
     });
   };

@@ -22,12 +22,24 @@ export interface RoleSpec {
 
 const timestamp = (ms: number): string => lit(new Date(ms).toISOString());
 
+/**
+ * Role DDL of this broker runs one transaction at a time per server: concurrent GRANTs on one
+ * object (the database, a schema, a table) and DROP OWNED of roles granted on it update the same
+ * ACL tuple, and PostgreSQL fails one of them with "tuple concurrently updated" (XX000) instead
+ * of waiting. A transaction-scoped advisory lock (released at commit or rollback) makes them wait.
+ * The key is a constant ("sbrole" in ASCII).
+ */
+export const DDL_LOCK_KEY = 0x73_62_72_6f_6c_65;
+const ddlLock = `SELECT pg_advisory_xact_lock(${DDL_LOCK_KEY})`;
+
 /** One string of statements, run as one implicit transaction (simple query protocol): all or nothing, one round trip. */
 export function createRoleSql(r: RoleSpec): string {
   const role = q(r.role);
   const out = [
     `CREATE ROLE ${role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS ` +
       `CONNECTION LIMIT ${Math.trunc(r.connectionLimit)} VALID UNTIL ${timestamp(r.validUntil)} PASSWORD ${lit(r.verifier)}`,
+    // A new pg_authid row conflicts with nothing; the GRANTs after it update shared ACLs.
+    ddlLock,
     `ALTER ROLE ${role} SET statement_timeout = ${Math.trunc(r.statementTimeoutMs)}`,
     `GRANT CONNECT ON DATABASE ${q(r.database)} TO ${role}`,
   ];
@@ -44,15 +56,21 @@ export function validUntilSql(role: string, until: number): string {
   return `ALTER ROLE ${q(role)} VALID UNTIL ${timestamp(until)}`;
 }
 
-/** Step 1 of a drop: no new logins (committed before sessions are ended, so none slips in between). */
+/**
+ * Step 1 of a drop: no new logins (committed before sessions are ended, so none slips in between).
+ * The admin also takes membership in the (dying) role: DROP OWNED needs the privileges of the role,
+ * which a CREATEROLE admin that is not superuser lacks otherwise. The lease role itself never
+ * becomes a member of anything.
+ */
 export function noLoginSql(roles: readonly string[]): string {
-  return roles.map((r) => `ALTER ROLE ${q(r)} NOLOGIN`).join(';\n');
+  return roles.map((r) => `ALTER ROLE ${q(r)} NOLOGIN;\nGRANT ${q(r)} TO CURRENT_USER`).join(';\n');
 }
 
 /** Step 2: end their sessions, drop what they own and their privileges (DROP OWNED), then the roles. */
 export function dropRolesSql(roles: readonly string[]): string {
   const list = roles.map(q).join(', ');
   return [
+    ddlLock,
     `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename IN (${roles.map(lit).join(', ')}) AND pid <> pg_backend_pid()`,
     `DROP OWNED BY ${list}`,
     `DROP ROLE IF EXISTS ${list}`,

@@ -1,0 +1,122 @@
+/**
+ * Dynamic PostgreSQL credentials: leases issued and revoked per second over
+ * gRPC (RequestLease on a `postgres` action, then RevokeLease, evidence on,
+ * the broker in its own process), against a plain `pg` loop that runs the same
+ * statements on the same PostgreSQL in the same run: compute the SCRAM
+ * verifier, CREATE ROLE with the attributes and the GRANTs (one transaction);
+ * then NOLOGIN, terminate the role's sessions, DROP OWNED, DROP ROLE. Both at
+ * the same concurrency (default 8). Goal: the broker at >= 0.7 of the plain loop.
+ *
+ *   npx tsx bench/postgres-leases.ts [--seconds 5] [--concurrency 8]
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Pool } from 'pg';
+import { ensureMasterKey, openLocalBackend } from '../src/backends/local';
+import { scramSha256Verifier } from '../src/backends/postgres';
+import { call, connect } from '../src/client/grpc-client';
+import { systemClock } from '../src/lib/clock';
+import { SecretValue } from '../src/lib/secret-value';
+import { baseRawConfig, makeTestPki, tempDir } from '../test/helpers/broker-harness';
+import { startEphemeralPostgres } from '../test/helpers/ephemeral-postgres';
+import { arg, closedLoop, printTable, type RunStats } from './bench-lib';
+import { createRoleSql, dropRolesSql, noLoginSql } from '../src/backends/postgres/role-sql';
+import { spawnServer } from './spawn-server';
+
+const GRANTS = [{ privilege: 'SELECT' as const, schema: 'analytics' }];
+
+function quantile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
+}
+
+async function main(): Promise<void> {
+  const seconds = arg('seconds', 5);
+  const concurrency = arg('concurrency', 8);
+  const tmp = tempDir('sb-bench-pg-');
+  const pg = await startEphemeralPostgres({ settings: ['max_connections = 200'] });
+  const setup = new Pool({ connectionString: pg.adminUrl, max: 1 });
+  await setup.query('CREATE SCHEMA analytics; CREATE TABLE analytics.events (id int)');
+  await setup.end();
+
+  const pki = await makeTestPki(path.join(tmp.dir, 'pki'), ['support-bot'], ['alice']);
+  const raw = baseRawConfig(pki, tmp.dir, { log_level: 'warn', limits: { requests_per_second: 100000, burst: 100000, active_leases: 1000000, max_body_bytes: 65536 } });
+  const local = (raw['backends'] as { local: { path: string; key_file: string } }).local;
+  raw['backends'] = { local, appdb: { kind: 'postgres', url_secret: { backend: 'local', name: 'appdb-admin' } } };
+  raw['secrets'] = {};
+  raw['actions'] = { 'analytics.query': { postgres: { backend: 'appdb', grants: GRANTS, ttl: '5m' }, resource: 'analytics' } };
+  writeFileSync(path.join(String(raw['policies']), 'bench.cedar'), `@id("bench-pg")\npermit (principal in Group::"support", action == Action::"analytics.query", resource);\n`);
+  await ensureMasterKey(local.key_file, { sealedFile: local.path });
+  const store = await openLocalBackend({ name: 'local', path: local.path, keyFile: local.key_file, clock: systemClock });
+  await store.put('appdb-admin', SecretValue.fromString(pg.adminUrl));
+  await store.close();
+  const broker = await spawnServer('broker', { ...raw, __dir: tmp.dir });
+  const a = pki.layout.agents['support-bot']!;
+  const client = connect({ addr: `127.0.0.1:${broker.port}`, caPem: readFileSync(pki.layout.caCert), certPem: readFileSync(a.cert), keyPem: readFileSync(a.key) });
+
+  // The broker: one lease issued (a new role) and revoked (the role dropped) per op.
+  let issueLat: number[] = [];
+  const viaBroker = async (): Promise<void> => {
+    const t = performance.now();
+    const r = await call<unknown, { status: string; lease: { leaseId: string } }>(client.agent, 'RequestLease', { action: 'analytics.query', ttlSeconds: 300 });
+    issueLat.push(performance.now() - t);
+    if (r.status !== 'GRANTED') throw new Error(`not granted: ${r.status}`);
+    const out = await call<unknown, { lease: { status: string } }>(client.agent, 'RevokeLease', { leaseId: r.lease.leaseId });
+    if (out.lease.status !== 'REVOKED') throw new Error(`revoke: ${out.lease.status}`);
+  };
+
+  // The baseline: the same statements through pg, the same pool size per worker count.
+  const pool = new Pool({ connectionString: pg.adminUrl, max: concurrency });
+  const db = pg.database;
+  let plainIssueLat: number[] = [];
+  const plain = async (): Promise<void> => {
+    const role = `sb_${randomBytes(16).toString('hex')}`;
+    const t = performance.now();
+    const password = SecretValue.fromString(randomBytes(32).toString('base64url'));
+    const verifier = await scramSha256Verifier(password);
+    await pool.query(createRoleSql({ role, verifier, database: db, validUntil: Date.now() + 300_000, connectionLimit: 2, statementTimeoutMs: 30_000, grants: GRANTS }));
+    plainIssueLat.push(performance.now() - t);
+    const c = await pool.connect();
+    try {
+      await c.query(noLoginSql([role]));
+      await c.query(dropRolesSql([role]));
+    } finally {
+      c.release();
+    }
+  };
+
+  await closedLoop('warmup broker', viaBroker, { seconds: 1, concurrency });
+  await closedLoop('warmup plain', plain, { seconds: 1, concurrency });
+  const rows: RunStats[] = [];
+  const issue: Record<string, number[]> = { broker: [], plain: [] };
+  for (let r = 1; r <= 2; r++) {
+    plainIssueLat = [];
+    rows.push(await closedLoop(`plain pg loop #${r}`, plain, { seconds, concurrency }));
+    issue['plain']!.push(...plainIssueLat);
+    issueLat = [];
+    rows.push(await closedLoop(`broker gRPC #${r}`, viaBroker, { seconds, concurrency }));
+    issue['broker']!.push(...issueLat);
+  }
+  printTable(rows);
+  const mean = (prefix: string): number => {
+    const xs = rows.filter((x) => x.label.startsWith(prefix));
+    return xs.reduce((s, x) => s + x.throughput, 0) / xs.length;
+  };
+  const b = mean('broker'), p = mean('plain');
+  console.log(`\nissue+revoke per second at concurrency ${concurrency}, 2 x ${seconds}s each, interleaved, same PostgreSQL; broker in its own process, evidence on`);
+  console.log(`plain pg loop ${p.toFixed(0)}/s, broker ${b.toFixed(0)}/s: ratio ${(b / p).toFixed(2)} (goal >= 0.70)`);
+  for (const k of ['plain', 'broker']) console.log(`${k.padEnd(6)} issue latency p50 ${quantile(issue[k]!, 0.5).toFixed(2)} ms, p99 ${quantile(issue[k]!, 0.99).toFixed(2)} ms`);
+
+  client.close();
+  await pool.end();
+  await broker.stop();
+  await pg.close();
+  tmp.cleanup();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

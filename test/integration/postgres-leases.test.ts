@@ -1,0 +1,280 @@
+import { strict as assert } from 'node:assert';
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { Client as PgClient } from 'pg';
+import { call } from '../../src/client/grpc-client';
+import type { Lease__Output } from '../../src/gen/secretbroker/v1/Lease';
+import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
+import { openPostgresBackend } from '../../src/backends/postgres';
+import type { PostgresBackendConfig } from '../../src/config/config-types';
+import { ManualClock } from '../../src/lib/clock';
+import { createLogger } from '../../src/lib/logger';
+import { SecretValue } from '../../src/lib/secret-value';
+import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { startEphemeralPostgres, type EphemeralPostgres } from '../helpers/ephemeral-postgres';
+import { readEntries } from '../helpers/evidence-entries';
+import { expectCode } from '../helpers/grpc-expect';
+import { seedLocalSecrets } from '../helpers/invoke-broker';
+
+/**
+ * postgres actions over the real daemon and mTLS, against a real private
+ * PostgreSQL that logs every statement: the agent gets a login role for its
+ * lease (RequestLease only), can do what the grants allow and nothing else, and
+ * the role dies with the lease (revoke, expiry), also across an outage.
+ */
+type Entry = Record<string, unknown> & { type: string; lease?: { id?: string } };
+
+async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > end) assert.fail(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function connectAs(pg: EphemeralPostgres, cred: { host: string; port: number; database: string; user: string; password: string }): Promise<PgClient> {
+  const c = new PgClient({ host: cred.host, port: cred.port, database: cred.database, user: cred.user, password: cred.password, connectionTimeoutMillis: 5000 });
+  c.on('error', () => undefined);
+  await c.connect();
+  assert.equal(cred.port, pg.port);
+  return c;
+}
+
+async function sqlState(c: PgClient, sql: string): Promise<string> {
+  try {
+    await c.query(sql);
+  } catch (e) {
+    return (e as { code?: string }).code ?? 'no-code';
+  }
+  return 'allowed';
+}
+
+describe('postgres dynamic credentials over the real daemon (real PostgreSQL, log_statement = all)', function () {
+  this.timeout(120_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let pki: TestPki;
+  let pg: EphemeralPostgres;
+  let admin: PgClient;
+  let broker: RunningBroker | undefined;
+  let clock: ManualClock;
+  let dir: string;
+
+  before(async () => {
+    tmp = tempDir('sb-pgl-');
+    pki = await makeTestPki(`${tmp.dir}/pki`);
+    pg = await startEphemeralPostgres({ settings: ["log_statement = 'all'"] });
+    admin = new PgClient({ connectionString: pg.adminUrl });
+    admin.on('error', () => undefined);
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA analytics; CREATE TABLE analytics.events (id int, what text); INSERT INTO analytics.events VALUES (1, 'signup');
+                       CREATE SCHEMA billing; CREATE TABLE billing.cards (id int, pan text);`);
+  });
+  after(async () => {
+    await admin?.end().catch(() => undefined);
+    await pg?.close();
+    tmp?.cleanup();
+  });
+  beforeEach(async () => {
+    // VALID UNTIL is real time upstream: the broker's clock starts at now.
+    clock = new ManualClock(Date.now());
+    dir = `${tmp.dir}/${Math.random().toString(36).slice(2)}`;
+    const raw = baseRawConfig(pki, dir);
+    (raw['backends'] as Record<string, unknown>)['appdb'] = { kind: 'postgres', url_secret: { backend: 'local', name: 'appdb-admin' }, timeout: '2s', breaker: { failures: 2, open_for: '500ms' } };
+    (raw['actions'] as Record<string, unknown>)['analytics.query'] = {
+      postgres: { backend: 'appdb', grants: [{ privilege: 'SELECT', schema: 'analytics' }], ttl: '5m', connection_limit: 3, statement_timeout: '20s' },
+      resource: 'analytics',
+      max_ttl: '15m',
+    };
+    writeFileSync(
+      path.join(raw['policies'] as string, 'analytics.cedar'),
+      `@id("analytics-support")\n@reason("Support reads analytics with a short-lived role.")\npermit (principal in Group::"support", action == Action::"analytics.query", resource);\n`,
+    );
+    await seedLocalSecrets(raw, { 'helpdesk-token': 'unused', 'appdb-admin': pg.adminUrl });
+    rawCfg = raw;
+    await start();
+  });
+  let rawCfg: Record<string, unknown>;
+  async function start(): Promise<RunningBroker> {
+    broker = await startBroker({ pki, dir, raw: rawCfg, clock, reaperIntervalMs: 25, sweeper: { intervalMs: 3_600_000, graceMs: 120_000 } });
+    // The sweep at start runs in the background; join it.
+    await broker.app.sweeper.sweep();
+    return broker;
+  }
+  afterEach(async () => {
+    await broker?.close();
+    broker = undefined;
+  });
+
+  const b = (): RunningBroker => broker!;
+  const agent = () => b().clientFor('agents', 'support-bot').agent;
+  const operator = () => b().clientFor('operators', 'alice').operator;
+  const entries = () => readEntries<Entry>(b().app.ledger!);
+  const getLease = (id: string) => call<unknown, Lease__Output>(agent(), 'GetLease', { leaseId: id });
+  const roleExists = async (role: string) => (await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount === 1;
+
+  async function grant(): Promise<{ lease: Lease__Output; cred: { host: string; port: number; database: string; user: string; password: string } }> {
+    const res = await call<unknown, LeaseResponse__Output>(agent(), 'RequestLease', { action: 'analytics.query', ttlSeconds: 300 });
+    assert.equal(res.status, 'GRANTED', JSON.stringify(res.explanation));
+    const c = res.lease!.databaseCredential!;
+    assert.ok(c, 'RequestLease carries the credential');
+    return { lease: res.lease!, cred: { host: c.host, port: Number(c.port), database: c.database, user: c.user, password: c.password } };
+  }
+
+  it('grants a role per lease that SELECTs what the grants allow and nothing else; only RequestLease carries the password', async () => {
+    const { lease, cred } = await grant();
+    assert.deepEqual({ ...cred, password: '' }, { host: '127.0.0.1', port: pg.port, database: 'postgres', user: cred.user, password: '' });
+    assert.match(cred.user, /^sb_[0-9a-f]{32}$/);
+    assert.ok(cred.password.length >= 40);
+    const s = await connectAs(pg, cred);
+    try {
+      assert.deepEqual((await s.query('SELECT what FROM analytics.events')).rows, [{ what: 'signup' }]);
+      assert.equal(await sqlState(s, "INSERT INTO analytics.events VALUES (2, 'x')"), '42501');
+      assert.equal(await sqlState(s, 'SELECT * FROM billing.cards'), '42501');
+      assert.equal(await sqlState(s, 'CREATE TABLE analytics.mine (x int)'), '42501');
+      assert.equal(await sqlState(s, 'CREATE TABLE public.mine (x int)'), '42501');
+      assert.equal(await sqlState(s, `SET ROLE ${pg.superuser}`), '42501');
+    } finally {
+      await s.end();
+    }
+    const r = (
+      await admin.query(
+        `SELECT rolsuper, rolcreatedb, rolcreaterole, rolinherit, rolreplication, rolbypassrls, rolconnlimit, rolconfig,
+                round(extract(epoch FROM rolvaliduntil) * 1000) AS until FROM pg_roles WHERE rolname = $1`,
+        [cred.user],
+      )
+    ).rows[0];
+    assert.deepEqual(
+      { ...r, until: Number(r.until) },
+      { rolsuper: false, rolcreatedb: false, rolcreaterole: false, rolinherit: false, rolreplication: false, rolbypassrls: false, rolconnlimit: 3, rolconfig: ['statement_timeout=20000'], until: Date.parse(lease.expiresAt) },
+    );
+
+    // GetLease, RenewLease and ListLeases never repeat it; renewal moves VALID UNTIL.
+    assert.equal((await getLease(lease.leaseId)).databaseCredential, null);
+    clock.advance(10_000);
+    const renewed = await call<unknown, LeaseResponse__Output>(agent(), 'RenewLease', { leaseId: lease.leaseId, ttlSeconds: 600 });
+    assert.equal(renewed.lease!.databaseCredential, null);
+    const until = Number((await admin.query('SELECT round(extract(epoch FROM rolvaliduntil) * 1000) AS u FROM pg_roles WHERE rolname = $1', [cred.user])).rows[0].u);
+    assert.equal(until, Date.parse(renewed.lease!.expiresAt));
+    assert.equal(until, clock.now() + 600_000);
+    const listed = await call<unknown, { leases: Lease__Output[] }>(operator(), 'ListLeases', { agent: 'support-bot' });
+    assert.equal(listed.leases[0]!.databaseCredential, null);
+
+    // lease.issued names the role and what was granted, never the password.
+    const issued = (await entries()).find((e) => e.type === 'lease.issued' && e.lease?.id === lease.leaseId)!;
+    assert.deepEqual((issued.lease as Record<string, unknown>)['credential'], { backend: 'appdb', id: cred.user });
+    assert.deepEqual((issued.lease as Record<string, unknown>)['credential_details'], { role: cred.user, grants: [{ privilege: 'SELECT', schema: 'analytics' }] });
+
+    // The cluster still lets PUBLIC connect to template1 and create TEMP tables: the daemon's log says so.
+    assert.match(b().logs.text, /PUBLIC may CONNECT to other databases \(template1\)/);
+    assert.match(b().logs.text, /PUBLIC may create TEMP tables in postgres/);
+
+    // A postgres action has no brokered call.
+    await expectCode(call(agent(), 'Invoke', { leaseId: lease.leaseId, method: 'GET', path: '/' }), grpc.status.FAILED_PRECONDITION, /database credential/);
+  });
+
+  it('revoking the lease ends the open session and drops the role; credential.revoked follows', async () => {
+    const { lease, cred } = await grant();
+    const s = await connectAs(pg, cred);
+    await s.query('SELECT 1 FROM analytics.events');
+    const out = await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: lease.leaseId });
+    assert.equal(out.lease.status, 'REVOKED');
+    assert.notEqual(await sqlState(s, 'SELECT 1 FROM analytics.events'), 'allowed', 'the open session is terminated');
+    await s.end().catch(() => undefined);
+    assert.equal(await roleExists(cred.user), false);
+    await assert.rejects(connectAs(pg, cred), /password authentication failed|does not exist/);
+    const revoked = (await entries()).filter((e) => e.type === 'credential.revoked' && e.lease?.id === lease.leaseId);
+    assert.equal(revoked.length, 1);
+    assert.deepEqual(revoked[0]!['credential'], { backend: 'appdb', id: cred.user });
+  });
+
+  it('an expired lease ends its session and drops its role', async () => {
+    const { cred } = await grant();
+    const s = await connectAs(pg, cred);
+    clock.advance(301_000);
+    await until('the role is dropped', async () => !(await roleExists(cred.user)));
+    assert.notEqual(await sqlState(s, 'SELECT 1'), 'allowed', 'the open session is terminated');
+    await s.end().catch(() => undefined);
+    await assert.rejects(connectAs(pg, cred));
+  });
+
+  it('no password in the server log, the broker log, the state store or the evidence', async () => {
+    const { lease, cred } = await grant();
+    await call(agent(), 'RevokeLease', { leaseId: lease.leaseId });
+    const serverLog = readFileSync(pg.logFile, 'utf8');
+    assert.match(serverLog, new RegExp(`CREATE ROLE "${cred.user}" WITH LOGIN`), 'the server logs statements');
+    assert.equal(serverLog.includes(cred.password), false, 'server log');
+    assert.equal(b().logs.text.includes(cred.password), false, 'broker log');
+    assert.ok(b().logs.text.includes(lease.leaseId), 'the broker log was captured');
+    assert.equal(JSON.stringify(await entries()).includes(cred.password), false, 'evidence');
+    for (const f of ['broker.db', 'broker.db-wal']) {
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(path.join(dir, f));
+      } catch {
+        continue;
+      }
+      assert.equal(bytes.includes(Buffer.from(cred.password)), false, f);
+      assert.equal(bytes.includes(Buffer.from(pg.password)), false, `${f}: the admin password`);
+    }
+    assert.equal(b().logs.text.includes(pg.password), false, 'the admin password is not logged');
+  });
+
+  it('a broker stopped after recording and creating a role, before the lease was stored, leaves an orphan the next start drops; an unrecorded role with the prefix goes too, a leased one stays', async () => {
+    const leased = await grant();
+    // What a crash between create and storing the lease leaves: a pending row naming a role that exists upstream.
+    const creator = openPostgresBackend(b().config.backends['appdb'] as PostgresBackendConfig, { clock, log: createLogger({ level: 'silent' }), adminUrl: async () => SecretValue.fromString(pg.adminUrl) });
+    const spec = { grants: [{ privilege: 'SELECT' as const, schema: 'analytics' }], connectionLimit: 2, statementTimeoutMs: 1000 };
+    const binding = { leaseId: 'lease-that-never-was', agent: 'support-bot', action: 'analytics.query', resource: 'analytics', expiresAt: clock.now() + 300_000, maxExpiresAt: clock.now() + 900_000 };
+    const planned = creator.plan(spec, binding);
+    await b().app.store.insertPendingCredential({ handle: planned, leaseId: binding.leaseId, createdAt: clock.now() });
+    const orphan = await creator.create(spec, binding, planned);
+    const session = await connectAs(pg, { host: pg.host, port: pg.port, database: pg.database, user: orphan.credential.user, password: orphan.credential.password.revealString() });
+    // And one nothing recorded at all (a crash before the pending row existed is impossible; a foreign broker's, say).
+    const stray = await creator.create(spec, { ...binding, leaseId: 'stray' });
+    await creator.close();
+    await broker!.close();
+    broker = undefined;
+    assert.equal(await roleExists(orphan.handle.id), true, 'the role outlived the broker');
+
+    await start();
+    assert.equal(await roleExists(orphan.handle.id), false, 'the next start dropped the recorded orphan');
+    assert.equal(await roleExists(stray.handle.id), false, 'and the unrecorded one with the prefix');
+    assert.equal(await roleExists(leased.cred.user), true, 'a leased role is never swept');
+    assert.notEqual(await sqlState(session, 'SELECT 1'), 'allowed', 'the orphan\'s session is terminated');
+    await session.end().catch(() => undefined);
+    const swept = (await entries()).filter((e) => e.type === 'credential.revoked' && e['by'] === 'sweeper').map((e) => (e['credential'] as { id: string }).id);
+    assert.deepEqual(new Set(swept), new Set([orphan.handle.id, stray.handle.id]));
+    assert.deepEqual(await b().app.store.listPendingCredentials('appdb', 10), []);
+  });
+
+  it('a stopped PostgreSQL: RequestLease is UNAVAILABLE, revocations queue as REVOKE_FAILED, and all complete when it returns, without a restart', async () => {
+    const one = await grant();
+    const two = await grant();
+    await pg.stop();
+    try {
+      await expectCode(call(agent(), 'RequestLease', { action: 'analytics.query' }), grpc.status.UNAVAILABLE, /backend appdb is unavailable/);
+      for (const l of [one, two]) {
+        const out = await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: l.lease.leaseId });
+        assert.equal(out.lease.status, 'REVOKE_FAILED');
+      }
+      const listed = await call<unknown, { leases: Lease__Output[] }>(operator(), 'ListLeases', { status: ['REVOKE_FAILED'] });
+      assert.deepEqual(new Set(listed.leases.map((l) => l.leaseId)), new Set([one.lease.leaseId, two.lease.leaseId]));
+    } finally {
+      await pg.start();
+      await admin.end().catch(() => undefined);
+      admin = new PgClient({ connectionString: pg.adminUrl });
+      admin.on('error', () => undefined);
+      await admin.connect();
+    }
+    await until('both revocations complete', async () => {
+      clock.advance(1_000);
+      return (await getLease(one.lease.leaseId)).status === 'REVOKED' && (await getLease(two.lease.leaseId)).status === 'REVOKED';
+    });
+    assert.equal(await roleExists(one.cred.user), false);
+    assert.equal(await roleExists(two.cred.user), false);
+    // And new leases work again.
+    const three = await grant();
+    assert.equal(await roleExists(three.cred.user), true);
+  });
+});
