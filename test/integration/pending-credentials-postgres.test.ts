@@ -99,7 +99,7 @@ describe('a broker killed between creating a PostgreSQL role and storing its lea
       // The daemon cannot store the lease while the test holds the write lock; PostgreSQL goes on.
       state.exec('BEGIN IMMEDIATE');
       await holder.query('ROLLBACK');
-      await until('the role to be committed', async () => ((await roles()).includes(pending.handle_id) ? true : undefined));
+      await until('the role to be committed', async () => ((await roles()).includes(pending.handle_id) ? true : undefined), 60_000);
       await daemon.crash();
       daemon = undefined;
       state.exec('ROLLBACK');
