@@ -25,9 +25,9 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
  * a private PostgreSQL cluster, kill -9. The kill lands after the role exists
  * in PostgreSQL and before the lease is stored: PostgreSQL is made to hold
  * the daemon's CREATE ROLE … GRANT statement (a transaction of the test's
- * holds the schema's catalog row), the test then takes the state database's
- * write lock, lets PostgreSQL go, sees the role committed, and kills the
- * daemon, which is waiting for the lock to store the lease.
+ * holds the schema's catalog row), the test then freezes the daemon
+ * (SIGSTOP), lets PostgreSQL go, sees the role committed, and kills the
+ * frozen daemon, which never got to store the lease.
  */
 describe('a broker killed between creating a PostgreSQL role and storing its lease (kill -9, real PostgreSQL)', function () {
   this.timeout(120_000);
@@ -96,13 +96,15 @@ describe('a broker killed between creating a PostgreSQL role and storing its lea
       await until('the daemon to wait on PostgreSQL', async () => (await admin.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE ROLE%'`)).rowCount === 1);
       assert.deepEqual(await roles(), [], 'nothing committed yet');
 
-      // The daemon cannot store the lease while the test holds the write lock; PostgreSQL goes on.
-      state.exec('BEGIN IMMEDIATE');
+      // Freeze the daemon (SIGSTOP): from here it runs no code, so it can neither store the lease nor
+      // drop the role. PostgreSQL goes on with the statement it holds and commits it server-side.
+      // (Holding the state database's write lock instead raced the daemon's 5 s busy timeout: on a
+      // loaded machine the daemon gave up, revoked the role itself, and there was no orphan to test.)
+      daemon.child.kill('SIGSTOP');
       await holder.query('ROLLBACK');
       await until('the role to be committed', async () => ((await roles()).includes(pending.handle_id) ? true : undefined), 60_000);
       await daemon.crash();
       daemon = undefined;
-      state.exec('ROLLBACK');
       assert.equal(await granting, 'failed', 'the agent got no lease');
 
       assert.equal((state.prepare('SELECT COUNT(*) AS n FROM leases').get() as { n: number }).n, 0, 'no lease owns the role');
