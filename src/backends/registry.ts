@@ -110,11 +110,12 @@ export class BackendRegistry {
     // not N against the store's quota); each caller gets its own copy to wipe.
     let read = this.#reading.get(key);
     if (!read) {
-      read = this.#read(slot, s).then((v) => {
-        this.#cache.set(key, secretName, v, resilienceOf(slot.cfg).cacheTtlMs);
+      const mine: Promise<SecretVersion> = this.#read(slot, s).then((v) => {
+        // A read that `invalidate` disowned on its way (the secret changed) is not cached.
+        if (this.#reading.get(key) === mine) this.#cache.set(key, secretName, v, resilienceOf(slot.cfg).cacheTtlMs);
         return v;
       });
-      const mine = read;
+      read = mine;
       this.#reading.set(key, mine);
       const done = (): void => {
         if (this.#reading.get(key) === mine) this.#reading.delete(key);
@@ -137,6 +138,9 @@ export class BackendRegistry {
   /** Drops the cached reads of one configured secret (rotation calls it after a write). */
   invalidate(secretName: string): void {
     this.#cache.invalidate(secretName);
+    // Reads already on their way may return the old value: later resolves do not join them.
+    const prefix = SecretCache.keyPrefix(secretName);
+    for (const key of this.#reading.keys()) if (key.startsWith(prefix)) this.#reading.delete(key);
   }
 
   /**
@@ -274,7 +278,7 @@ export class BackendRegistry {
    */
   async #adminUrl(cfg: PostgresBackendConfig, opts?: { fresh?: boolean }): Promise<SecretValue> {
     const s: SecretConfig = { name: `backends.${cfg.name}.url_secret`, backend: cfg.urlSecret.backend, ref: cfg.urlSecret.name };
-    if (opts?.fresh) this.#cache.invalidate(s.name);
+    if (opts?.fresh) this.invalidate(s.name);
     return (await this.#resolve(s)).value;
   }
 

@@ -34,7 +34,12 @@ export class SecretCache {
   }
 
   static key(secret: string, version: number | undefined, field: string | undefined): string {
-    return `${secret}\0${version ?? 'current'}\0${field ?? ''}`;
+    return `${SecretCache.keyPrefix(secret)}${version ?? 'current'}\0${field ?? ''}`;
+  }
+
+  /** What every key of one secret starts with. */
+  static keyPrefix(secret: string): string {
+    return `${secret}\0`;
   }
 
   get size(): number {

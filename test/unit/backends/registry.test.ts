@@ -59,6 +59,43 @@ describe('BackendRegistry', () => {
     });
   }
 
+  it('invalidate during a store read: that read is not cached, and the next resolve reads the store again', async () => {
+    let reads = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const store: StaticSecretBackend = {
+      kind: 'aws-secrets-manager',
+      name: 'aws',
+      type: 'static',
+      get: async (): Promise<SecretVersion> => {
+        reads++;
+        if (reads === 1) {
+          await gate;
+          return { value: SecretValue.fromString('old-value'), version: 1 };
+        }
+        return { value: SecretValue.fromString('new-value'), version: 2 };
+      },
+      health: async () => undefined,
+      close: async () => undefined,
+    };
+    const reg = new BackendRegistry({
+      config: config(30_000),
+      clock: systemClock,
+      log: createLogger({ level: 'silent' }),
+      factories: { aws: () => ({ static: store, health: async () => undefined, close: async () => undefined }) },
+    });
+    const before = reg.resolve('key');
+    await new Promise((r) => setTimeout(r, 20));
+    reg.invalidate('key'); // the secret was rotated while the read was on its way
+    const after = reg.resolve('key');
+    release();
+    assert.equal((await before).value.revealString(), 'old-value');
+    assert.equal((await after).value.revealString(), 'new-value', 'a resolve after invalidate does not join the older read');
+    assert.equal((await reg.resolve('key')).version, 2, 'the older read did not land in the cache');
+    assert.equal(reads, 2);
+    await reg.close();
+  });
+
   it('serves postgres actions: the spec from config, plan without I/O, listIssued and revokeMany offered; the admin URL read from its static backend and never in an error', async () => {
     let reads = 0;
     const url = 'postgres://admin:adm1n-pa55@127.0.0.1:1/app';
