@@ -43,7 +43,7 @@ import type {
   WritableSecretBackend,
 } from '../backend';
 import { awsErrorFacts, classifyAwsError, translateAwsError } from './aws-errors';
-import { pickField } from './secret-field';
+import { pickField } from '../secret-field';
 import { findNumber, nextNumber, numberInVersionId, numberVersions, versionToken, type NumberedVersion } from './version-numbers';
 
 export interface AwsBackendDeps {

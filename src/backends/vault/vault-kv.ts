@@ -31,6 +31,7 @@ import type {
 import { badResponse, statusOf, toBrokerError, VaultHttpError, type VaultErrorContext } from './vault-errors';
 import { assertField, assertKvName, assertVersion, encodePath } from './vault-paths';
 import type { VaultSession } from './vault-session';
+import { fieldOf } from '../secret-field';
 
 export type VaultKvBackend = WritableSecretBackend & ListableSecretBackend & { readonly kind: 'vault' };
 
@@ -136,15 +137,9 @@ export function createVaultKv(session: VaultSession, close: () => Promise<void>)
         if (keys.length === 0) throw new BrokerError('not_found', `secret "${secret}" in backend "${name}" has no keys`);
         field = keys[0]!;
       }
-      if (!Object.prototype.hasOwnProperty.call(map, field)) {
-        throw new BrokerError('not_found', `field "${field}" of ${ctx.subject} in backend "${name}" not found`);
-      }
-      const value = map[field];
-      if (typeof value !== 'string') {
-        throw new BrokerError('failed_precondition', `field "${field}" of ${ctx.subject} in backend "${name}" is not a string`);
-      }
+      const value = fieldOf(map, field, `${ctx.subject} in backend "${name}"`);
       const createdAt = parseTime(d.metadata?.created_time);
-      return { value: SecretValue.fromString(value), version, ...(createdAt !== undefined ? { createdAt } : {}) };
+      return { value, version, ...(createdAt !== undefined ? { createdAt } : {}) };
     },
 
     async put(secret: string, value: SecretValue): Promise<SecretVersionInfo> {
