@@ -4,7 +4,7 @@ import { formatKeyId } from '../evidence/note-key';
 import { parseNote } from '../evidence/signed-note';
 import { BrokerError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { KeyedMutex } from './keyed-mutex';
+import { KeyedMutex } from '../lib/keyed-mutex';
 import { addCosignatureLines, requestCosignature, WitnessRefusedError } from './witness-client';
 
 /*

@@ -14,7 +14,7 @@ import { BrokerError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { SecretValue } from '../lib/secret-value';
 import { MAX_PROOF_LINES, formatSignatureLine, type AddCheckpointRequest } from './add-checkpoint-wire';
-import { KeyedMutex } from './keyed-mutex';
+import { KeyedMutex } from '../lib/keyed-mutex';
 import { WitnessError } from './witness-error';
 import { readWitnessState, writeWitnessState, type WitnessState, type WitnessedCheckpoint } from './witness-state';
 

@@ -33,6 +33,7 @@ import type { AwsBackendConfig } from '../../config/config-types';
 import type { Clock } from '../../lib/clock';
 import { BrokerError, notFound } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
+import { KeyedMutex } from '../../lib/keyed-mutex';
 import { SecretValue } from '../../lib/secret-value';
 import type {
   GetSecretOptions,
@@ -80,7 +81,7 @@ class AwsSecretsManagerBackend implements AwsSecretBackend {
   readonly #client: SecretsManagerClient;
   readonly #inFlight = new Set<AbortController>();
   /** Serializes this instance's puts per secret, so each gets its own number. */
-  readonly #writes = new Map<string, Promise<unknown>>();
+  readonly #writes = new KeyedMutex();
   #closed = false;
 
   constructor(cfg: AwsBackendConfig, deps: AwsBackendDeps) {
@@ -159,13 +160,7 @@ class AwsSecretsManagerBackend implements AwsSecretBackend {
     if (!(value instanceof SecretValue)) throw new BrokerError('invalid_argument', 'value: must be a SecretValue');
     if (value.length === 0) throw new BrokerError('invalid_argument', 'value: must not be empty');
     if (value.length > AWS_MAX_VALUE_BYTES) throw new BrokerError('invalid_argument', `value: must be at most ${AWS_MAX_VALUE_BYTES} bytes`);
-    const run = (this.#writes.get(name) ?? Promise.resolve()).then(() => this.#putNow(name, value));
-    const tail = run.catch(() => undefined);
-    this.#writes.set(name, tail);
-    void tail.then(() => {
-      if (this.#writes.get(name) === tail) this.#writes.delete(name);
-    });
-    return run;
+    return this.#writes.run(name, () => this.#putNow(name, value));
   }
 
   async list(): Promise<SecretListing[]> {

@@ -18,6 +18,7 @@
  * - `list()` walks `<mount>/metadata/` and reads each secret's metadata for its
  *   current version.
  */
+import { KeyedMutex } from '../../lib/keyed-mutex';
 import { SecretValue } from '../../lib/secret-value';
 import { BrokerError } from '../../lib/errors';
 import type {
@@ -92,16 +93,7 @@ export function createVaultKv(session: VaultSession, close: () => Promise<void>)
   };
 
   /** Puts to one name from this backend wait for each other, so check-and-set retries are only for outside writers. */
-  const writes = new Map<string, Promise<unknown>>();
-  const serialized = <T>(secret: string, fn: () => Promise<T>): Promise<T> => {
-    const run = (writes.get(secret) ?? Promise.resolve()).then(fn);
-    const tail = run.catch(() => undefined);
-    writes.set(secret, tail);
-    void tail.then(() => {
-      if (writes.get(secret) === tail) writes.delete(secret);
-    });
-    return run;
-  };
+  const writes = new KeyedMutex();
 
   const kv: VaultKvBackend = {
     kind: 'vault',
@@ -156,7 +148,7 @@ export function createVaultKv(session: VaultSession, close: () => Promise<void>)
       } finally {
         bytes.fill(0);
       }
-      return serialized(secret, () => putWithCas(secret, text));
+      return writes.run(secret, () => putWithCas(secret, text));
     },
 
     async list(): Promise<SecretListing[]> {
