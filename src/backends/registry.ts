@@ -182,17 +182,17 @@ export class BackendRegistry {
               checkPostgresSpec(spec as PostgresSpec);
               return planPostgresRole(cfg);
             },
-            listIssued: () => this.#guarded(slot, 'listing its credentials', async () => (await dynamicOf()).listIssued!()),
-            revokeMany: (handles) => this.#guarded(slot, 'revoking credentials', async () => (await dynamicOf()).revokeMany!(handles)),
+            listIssued: () => this.#guarded(slot, 'listing its credentials', async () => (await dynamicOf()).listIssued!(), undefined, false),
+            revokeMany: (handles) => this.#guarded(slot, 'revoking credentials', async () => (await dynamicOf()).revokeMany!(handles), undefined, false),
           }
         : {};
     return {
       kind: slot.cfg.kind,
       name,
       type: 'dynamic',
-      create: (spec, lease, planned) => this.#guarded(slot, 'issuing a credential', async () => (await dynamicOf()).create(spec, lease, planned)),
-      renew: (handle, lease) => this.#guarded(slot, 'renewing a credential', async () => (await dynamicOf()).renew(handle, lease)),
-      revoke: (handle) => this.#guarded(slot, 'revoking a credential', async () => (await dynamicOf()).revoke(handle)),
+      create: (spec, lease, planned) => this.#guarded(slot, 'issuing a credential', async () => (await dynamicOf()).create(spec, lease, planned), undefined, false),
+      renew: (handle, lease) => this.#guarded(slot, 'renewing a credential', async () => (await dynamicOf()).renew(handle, lease), undefined, false),
+      revoke: (handle) => this.#guarded(slot, 'revoking a credential', async () => (await dynamicOf()).revoke(handle), undefined, false),
       ...pg,
       health: () => this.#guarded(slot, 'a health check', async () => (await this.#open(slot)).health()),
       // The registry closes what it opened.
@@ -225,13 +225,17 @@ export class BackendRegistry {
     }, s.name);
   }
 
-  async #guarded<T>(slot: Slot, what: string, fn: () => Promise<T>, secretName?: string): Promise<T> {
+  /**
+   * `logged: false` for the credential minter's calls: their callers (the lease service, the
+   * revoker, the sweeper) log each failure with the lease it concerns, so one line says it once.
+   */
+  async #guarded<T>(slot: Slot, what: string, fn: () => Promise<T>, secretName?: string, logged = true): Promise<T> {
     if (this.#closed) throw new BrokerError('unavailable', `backend ${slot.cfg.name} is unavailable (the broker is stopping)`);
     try {
       return slot.breaker ? await slot.breaker.run(fn) : await fn();
     } catch (cause) {
       // The detail (a vendor's text) goes to the log only; the caller gets our own words.
-      this.deps.log.warn({ err: cause, backend: slot.cfg.name, what }, 'backend call failed');
+      if (logged) this.deps.log.warn({ err: cause, backend: slot.cfg.name, what }, 'backend call failed');
       const kind = cause instanceof BrokerError ? cause.kind : 'unavailable';
       if (kind === 'not_found' || kind === 'failed_precondition' || kind === 'invalid_argument' || kind === 'permission_denied') {
         throw new BrokerError('failed_precondition', secretName ? `the broker cannot read secret ${secretName}` : `backend ${slot.cfg.name} refused ${what}`, { cause });
