@@ -109,13 +109,7 @@ export class LeaseService {
    * kept and retried, never dropped quietly, and the caller is not failed.
    */
   async recordEnded(draft: EvidenceDraft, log: Logger): Promise<void> {
-    if (!this.deps.evidence) return;
-    try {
-      await this.deps.evidence.append([draft]);
-    } catch (err) {
-      log.error({ err, lease: draft.lease, type: draft.type }, 'could not record the end of a lease; retrying in the background');
-      this.late?.push(draft, log);
-    }
+    await this.late?.appendOrKeep(draft, log, { lease: draft.lease, type: draft.type }, 'could not record the end of a lease; retrying in the background');
   }
 
   async trustOf(agent: string): Promise<TrustView> {
