@@ -377,13 +377,7 @@ export class CredentialRevoker {
   }
 
   private async record(draft: EvidenceDraft, log: Logger): Promise<void> {
-    if (!this.deps.evidence) return;
-    try {
-      await this.deps.evidence.append([draft]);
-    } catch (err) {
-      log.error({ err, lease: draft.lease, type: draft.type }, 'could not record credential.revoked; retrying in the background');
-      this.late?.push(draft, log);
-    }
+    await this.late?.appendOrKeep(draft, log, { lease: draft.lease, type: draft.type }, 'could not record credential.revoked; retrying in the background');
   }
 }
 

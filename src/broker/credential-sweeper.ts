@@ -193,13 +193,7 @@ export class CredentialSweeper {
   }
 
   private async record(draft: EvidenceDraft, log: Logger): Promise<void> {
-    if (!this.deps.evidence) return;
-    try {
-      await this.deps.evidence.append([draft]);
-    } catch (err) {
-      log.error({ err, credential: draft['credential'] }, 'could not record credential.revoked for an orphan; retrying in the background');
-      this.late?.push(draft, log);
-    }
+    await this.late?.appendOrKeep(draft, log, { credential: draft['credential'] }, 'could not record credential.revoked for an orphan; retrying in the background');
   }
 }
 

@@ -15,12 +15,6 @@ export interface DynamicCredentialSource {
   byName(backend: string): DynamicCredentialBackend | undefined;
 }
 
-/** No backend at all: actions that need one fail UNAVAILABLE, handles stay owed a revocation. */
-export const NO_DYNAMIC_CREDENTIALS: DynamicCredentialSource = Object.freeze({
-  forAction: () => undefined,
-  byName: () => undefined,
-});
-
 /** The backend an action mints its credential with, or undefined for an action that hands out none. */
 export function credentialBackendOf(action: ActionConfig): string | undefined {
   return action.vaultDynamic?.backend ?? action.postgres?.backend;

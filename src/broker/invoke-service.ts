@@ -193,10 +193,7 @@ export class InvokeService {
       });
     } catch (err) {
       const failed: EvidenceDraft = { ...outcomeBase, outcome: 'error', error: err instanceof BrokerError ? err.kind : 'internal', ...(secret ? {} : { sent: false }), ...(injected ? { secret: injected } : {}) };
-      await this.deps.evidence?.append([failed]).catch((e: unknown) => {
-        log.error({ err: e, lease_id: lease.id, use: used.useNumber }, 'could not record invoke.result; retrying in the background');
-        this.retryResult(failed, log);
-      });
+      await this.late?.appendOrKeep(failed, log, { lease_id: lease.id, use: used.useNumber }, 'could not record invoke.result; retrying in the background');
       throw err;
     } finally {
       secret?.wipe();

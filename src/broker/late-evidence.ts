@@ -31,6 +31,20 @@ export class LateEvidence {
     return this.pending.length;
   }
 
+  /**
+   * Appends `draft` now; when the log refuses it, says so at error (with
+   * `fields`) and keeps it to retry. Never rejects: what it records has
+   * already happened.
+   */
+  async appendOrKeep(draft: EvidenceDraft, log: Logger, fields: Record<string, unknown>, message: string): Promise<void> {
+    try {
+      await this.deps.sink.append([draft]);
+    } catch (err) {
+      log.error({ err, ...fields }, message);
+      this.push(draft, log);
+    }
+  }
+
   push(draft: EvidenceDraft, log: Logger): void {
     if (this.pending.length >= MAX_PENDING) {
       const dropped = this.pending.shift()!;

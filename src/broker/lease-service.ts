@@ -109,13 +109,7 @@ export class LeaseService {
    * kept and retried, never dropped quietly, and the caller is not failed.
    */
   async recordEnded(draft: EvidenceDraft, log: Logger): Promise<void> {
-    if (!this.deps.evidence) return;
-    try {
-      await this.deps.evidence.append([draft]);
-    } catch (err) {
-      log.error({ err, lease: draft.lease, type: draft.type }, 'could not record the end of a lease; retrying in the background');
-      this.late?.push(draft, log);
-    }
+    await this.late?.appendOrKeep(draft, log, { lease: draft.lease, type: draft.type }, 'could not record the end of a lease; retrying in the background');
   }
 
   async trustOf(agent: string): Promise<TrustView> {
@@ -412,19 +406,18 @@ export class LeaseService {
     const targets = await this.deps.store.listLeases({ ...filter, statuses: ['active', 'exhausted', 'revoke_failed'], limit: 10_000 });
     // Every lease's authority ends first (and is recorded); then their credentials go upstream
     // together, in one round per backend that revokes in batches.
-    const ended: LeaseRecord[] = [];
-    for (const l of targets) {
-      if (l.status === 'revoke_failed' && l.credential) {
+    // All at once: the store and the log each make one batch (one commit, one fsync) of what is
+    // asked in one turn, so every lease loses its authority together, not one commit after another.
+    const settled = await Promise.all(
+      targets.map(async (l): Promise<LeaseRecord | undefined> => {
         // Ended already, its credential still owed upstream: try again now (it stays revoke_failed if that fails).
-        ended.push(l);
-        continue;
-      }
-      const e = await this.deps.store.endLease(l.id, 'revoked', `operator ${by}: ${reason.slice(0, 200) || 'revoked'}`, now);
-      if (e) {
-        await this.recordEnded(leaseDraft('lease.revoked', e, { by: `operator:${by}` }), log);
-        ended.push(e);
-      }
-    }
+        if (l.status === 'revoke_failed' && l.credential) return l;
+        const e = await this.deps.store.endLease(l.id, 'revoked', `operator ${by}: ${reason.slice(0, 200) || 'revoked'}`, now);
+        if (e) await this.recordEnded(leaseDraft('lease.revoked', e, { by: `operator:${by}` }), log);
+        return e;
+      }),
+    );
+    const ended = settled.filter((l): l is LeaseRecord => l !== undefined);
     const end = { by: `operator:${by}` };
     const out = this.deps.credentials ? await this.deps.credentials.revoker.revokeEndedMany(ended.map((lease) => ({ lease, end })), log) : ended;
     log.info({ count: out.length, ...filter }, 'leases revoked by operator');
