@@ -1,4 +1,3 @@
-import { strict as assert } from 'node:assert';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { baseRawConfig, type TestPki } from './broker-harness';
@@ -25,11 +24,3 @@ export function vaultDynamicRawConfig(pki: TestPki, dir: string): Record<string,
   return raw;
 }
 
-/** Polls `fn` every 20 ms until it holds; fails the test naming `what` after `ms`. */
-export async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -15,6 +15,7 @@ import { expectCode } from '../helpers/grpc-expect';
 import { seedLocalSecrets, testResolver, writeCaBundle } from '../helpers/invoke-broker';
 import { healthCheck, healthClient } from '../helpers/stock-clients';
 import { createTestCa } from '../helpers/test-ca';
+import { until as pollUntil } from '../helpers/until';
 
 const TOKEN = 'up_live_Qm3Zr8Kx1Lw5Tn7Vb2Yc';
 
@@ -89,13 +90,7 @@ async function startSlowUpstream(): Promise<{
   };
 }
 
-async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = (what: string, fn: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> => pollUntil(what, fn, ms, 10);
 
 describe('bounded work in flight (limits.invokes_in_flight, server.*) over the real daemon', function () {
   this.timeout(60_000);
