@@ -110,8 +110,9 @@ describe('crash safety of dynamic credentials over the real daemon: recorded bef
     faults.failEvidenceInserts();
     await expectCode(requestDb(), grpc.status.UNAVAILABLE);
     faults.clear();
-    const planned = pg.calls.createdWith[0]!;
-    assert.ok(planned);
+    const planned = pg.calls.createdWith[0];
+    assert.ok(planned, 'create ran with the planned handle');
+    assert.equal(pg.minted.get(planned.id)?.revoked, true, 'that credential was created, then revoked');
     assert.deepEqual(pg.live(), [], 'revoked upstream before the error returned');
     assert.deepEqual(await pending(), [], 'and no longer pending');
     assert.deepEqual(await b().app.store.listLeases({ agent: 'support-bot', limit: 10 }), []);
