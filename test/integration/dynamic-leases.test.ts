@@ -1,6 +1,4 @@
 import { strict as assert } from 'node:assert';
-import { writeFileSync } from 'node:fs';
-import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { call } from '../../src/client/grpc-client';
 import type { Lease__Output } from '../../src/gen/secretbroker/v1/Lease';
@@ -10,7 +8,9 @@ import { ManualClock } from '../../src/lib/clock';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store';
 import type { IssuedCredential, LeaseBinding } from '../../src/backends/backend';
 import { lease as leaseRow } from '../contract/store-contract';
-import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { vaultDynamicRawConfig } from '../helpers/dynamic-action';
+import { until } from '../helpers/until';
 import { readEntries } from '../helpers/evidence-entries';
 import { FaultCredentialBackend, faultSource, type FaultSpec } from '../helpers/fault-credential-backend';
 import { expectCode } from '../helpers/grpc-expect';
@@ -25,33 +25,6 @@ interface Entry {
   by?: string;
   lease_end?: string;
   attempts?: number;
-}
-
-/** The base test config plus a Vault backend and a vault_dynamic action support-bot may lease. */
-function rawConfig(pki: TestPki, dir: string): Record<string, unknown> {
-  const raw = baseRawConfig(pki, dir);
-  const tokenFile = path.join(dir, 'vault-token');
-  writeFileSync(tokenFile, 'unused-token\n', { mode: 0o600 });
-  (raw['backends'] as Record<string, unknown>)['vault'] = { kind: 'vault', address: 'https://127.0.0.1:1', token_file: tokenFile };
-  (raw['actions'] as Record<string, unknown>)['reporting.db'] = {
-    vault_dynamic: { backend: 'vault', role: 'readonly', connection: { host: '127.0.0.1', port: 5432, database: 'app' } },
-    resource: 'reporting',
-    default_ttl: '5m',
-    max_ttl: '15m',
-  };
-  writeFileSync(
-    path.join(raw['policies'] as string, 'reporting.cedar'),
-    `@id("reporting-db-support")\n@reason("Support reads reports with a short-lived login.")\npermit (principal in Group::"support", action == Action::"reporting.db", resource);\n`,
-  );
-  return raw;
-}
-
-async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('dynamic credential leases over the real daemon and mTLS', function () {
@@ -81,7 +54,7 @@ describe('dynamic credential leases over the real daemon and mTLS', function () 
   after(() => tmp?.cleanup());
 
   async function start(withSource = true): Promise<RunningBroker> {
-    broker = await startBroker({ pki, dir, raw: rawConfig(pki, dir), clock, reaperIntervalMs: 25, ...(withSource ? { dynamicCredentials: faultSource(vault) } : {}) });
+    broker = await startBroker({ pki, dir, raw: vaultDynamicRawConfig(pki, dir), clock, reaperIntervalMs: 25, ...(withSource ? { dynamicCredentials: faultSource(vault) } : {}) });
     return broker;
   }
   const b = (): RunningBroker => broker!;
@@ -398,7 +371,7 @@ describe('the active_leases limit holds under concurrency, over the real daemon'
     const clock = new ManualClock(T0);
     const vault = new SlowBackend('vault', clock);
     const dir = `${tmp.dir}/${Math.random().toString(36).slice(2)}`;
-    const raw = rawConfig(pki, dir);
+    const raw = vaultDynamicRawConfig(pki, dir);
     (raw['limits'] as Record<string, unknown>)['active_leases'] = 2;
     broker = await startBroker({ pki, dir, raw, clock, reaperIntervalMs: 25, dynamicCredentials: faultSource(vault) });
     return { vault, clock };

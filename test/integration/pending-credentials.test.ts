@@ -1,6 +1,4 @@
 import { strict as assert } from 'node:assert';
-import { writeFileSync } from 'node:fs';
-import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { call } from '../../src/client/grpc-client';
 import type { Lease__Output } from '../../src/gen/secretbroker/v1/Lease';
@@ -8,7 +6,9 @@ import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseR
 import { ManualClock } from '../../src/lib/clock';
 import { unavailable } from '../../src/lib/errors';
 import { SecretValue } from '../../src/lib/secret-value';
-import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { vaultDynamicRawConfig } from '../helpers/dynamic-action';
+import { until } from '../helpers/until';
 import { readEntries } from '../helpers/evidence-entries';
 import { faultSource, PlanningFaultBackend } from '../helpers/fault-credential-backend';
 import { expectCode } from '../helpers/grpc-expect';
@@ -25,33 +25,6 @@ interface Entry {
   by?: string;
   lease_end?: string;
   recorded?: string;
-}
-
-/** The base test config plus a dynamic action support-bot may lease, minted by the backend "vault". */
-function rawConfig(pki: TestPki, dir: string): Record<string, unknown> {
-  const raw = baseRawConfig(pki, dir);
-  const tokenFile = path.join(dir, 'vault-token');
-  writeFileSync(tokenFile, 'unused-token\n', { mode: 0o600 });
-  (raw['backends'] as Record<string, unknown>)['vault'] = { kind: 'vault', address: 'https://127.0.0.1:1', token_file: tokenFile };
-  (raw['actions'] as Record<string, unknown>)['reporting.db'] = {
-    vault_dynamic: { backend: 'vault', role: 'readonly', connection: { host: '127.0.0.1', port: 5432, database: 'app' } },
-    resource: 'reporting',
-    default_ttl: '5m',
-    max_ttl: '15m',
-  };
-  writeFileSync(
-    path.join(raw['policies'] as string, 'reporting.cedar'),
-    `@id("reporting-db-support")\n@reason("Support reads reports with a short-lived login.")\npermit (principal in Group::"support", action == Action::"reporting.db", resource);\n`,
-  );
-  return raw;
-}
-
-async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('crash safety of dynamic credentials over the real daemon: recorded before created, the orphan sweeper, batch revocation', function () {
@@ -85,7 +58,7 @@ describe('crash safety of dynamic credentials over the real daemon: recorded bef
     broker = await startBroker({
       pki,
       dir,
-      raw: rawConfig(pki, dir),
+      raw: vaultDynamicRawConfig(pki, dir),
       clock,
       reaperIntervalMs: 25,
       dynamicCredentials: faultSource(pg),
@@ -137,8 +110,9 @@ describe('crash safety of dynamic credentials over the real daemon: recorded bef
     faults.failEvidenceInserts();
     await expectCode(requestDb(), grpc.status.UNAVAILABLE);
     faults.clear();
-    const planned = pg.calls.createdWith[0]!;
-    assert.ok(planned);
+    const planned = pg.calls.createdWith[0];
+    assert.ok(planned, 'create ran with the planned handle');
+    assert.equal(pg.minted.get(planned.id)?.revoked, true, 'that credential was created, then revoked');
     assert.deepEqual(pg.live(), [], 'revoked upstream before the error returned');
     assert.deepEqual(await pending(), [], 'and no longer pending');
     assert.deepEqual(await b().app.store.listLeases({ agent: 'support-bot', limit: 10 }), []);

@@ -16,6 +16,7 @@ import { startEphemeralPostgres, type EphemeralPostgres } from '../helpers/ephem
 import { readEntries } from '../helpers/evidence-entries';
 import { expectCode } from '../helpers/grpc-expect';
 import { seedLocalSecrets } from '../helpers/invoke-broker';
+import { until as pollUntil } from '../helpers/until';
 
 /**
  * postgres actions over the real daemon and mTLS, against a real private
@@ -25,13 +26,7 @@ import { seedLocalSecrets } from '../helpers/invoke-broker';
  */
 type Entry = Record<string, unknown> & { type: string; lease?: { id?: string } };
 
-async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, fn: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> => pollUntil(what, fn, ms, 50);
 
 async function connectAs(pg: EphemeralPostgres, cred: { host: string; port: number; database: string; user: string; password: string }): Promise<PgClient> {
   const c = new PgClient({ host: cred.host, port: cred.port, database: cred.database, user: cred.user, password: cred.password, connectionTimeoutMillis: 5000 });

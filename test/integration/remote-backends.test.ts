@@ -17,6 +17,7 @@ import { startHttpsUpstream, type HttpsUpstream } from '../helpers/https-upstrea
 import { seedLocalSecrets, testResolver, writeCaBundle } from '../helpers/invoke-broker';
 import { setEnv, startMotoServer, useFakeAwsCredentials, type MotoServer } from '../helpers/moto-server';
 import { startVaultServer, type VaultServer } from '../vault-server/vault-server';
+import { until as pollUntil } from '../helpers/until';
 
 const HELPDESK = 'hd_live_local_7Yq2Vb9Kx4Lm1Nz8';
 const CRM = 'crm_live_vault_3Hs8Pd2Wq6Tx9Bk4';
@@ -25,14 +26,7 @@ const STRIPE = 'sk_live_aws_5Rf1Gn7Jm3Vc8Zq2';
 type Entry = Record<string, unknown> & { type: string; secret?: Record<string, unknown>; lease?: { id?: string } };
 
 /** Polls `fn` until it returns true (or fails after `ms`). */
-async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > end) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = (what: string, fn: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> => pollUntil(what, fn, ms, 100);
 
 /** Whether PostgreSQL takes this login (a real password check: the cluster trusts nothing on TCP). */
 async function canLogin(pg: EphemeralPostgres, user: string, password: string): Promise<boolean> {

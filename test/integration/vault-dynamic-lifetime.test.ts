@@ -11,6 +11,7 @@ import { sharedPostgres, type EphemeralPostgres } from '../helpers/ephemeral-pos
 import { readEntries } from '../helpers/evidence-entries';
 import { expectCode } from '../helpers/grpc-expect';
 import { startVaultServer, type VaultServer } from '../vault-server/vault-server';
+import { until as pollUntil } from '../helpers/until';
 
 /**
  * The lifetime of a Vault-issued login against the broker lease, over the real
@@ -24,14 +25,7 @@ import { startVaultServer, type VaultServer } from '../vault-server/vault-server
 
 type Entry = Record<string, unknown> & { type: string; lease?: { id?: string } };
 
-async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > end) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = (what: string, fn: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> => pollUntil(what, fn, ms, 100);
 
 async function canLogin(pg: EphemeralPostgres, user: string, password: string): Promise<boolean> {
   const c = new PgClient({ host: pg.host, port: pg.port, database: pg.database, user, password, connectionTimeoutMillis: 5000 });

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { compileConfig } from '../../../src/config/compile';
 import { loadConfig } from '../../../src/config/load';
 import { ConfigError } from '../../../src/config/problems';
+import { problemsOf } from '../../helpers/config-problems';
 import { generateCosignerKey } from '../../../src/evidence/cosignature';
 import { generateNoteKey } from '../../../src/evidence/note-key';
 import { tempDir } from '../../helpers/broker-harness';
@@ -26,16 +27,6 @@ const good = (): Record<string, unknown> => ({
   approvals: { finance: { approvers: ['alice'], required: 1, expires: '15m' } },
   policies: 'policies/',
 });
-
-function problemsOf(raw: unknown): Array<{ path: string; message: string }> {
-  try {
-    compileConfig(raw, '/etc/sb/config.yaml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return [...err.problems];
-  }
-  assert.fail('expected a ConfigError');
-}
 
 describe('config', () => {
   it('compiles a good config into a frozen object with absolute paths and defaults', () => {

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { compileConfig } from '../../../src/config/compile';
-import { ConfigError } from '../../../src/config/problems';
+import { problemAt } from '../../helpers/config-problems';
 
 type Raw = Record<string, unknown>;
 
@@ -28,23 +28,6 @@ const good = (): Raw => ({
   agents: { 'support-bot': { id: 'spiffe://example.org/agent/support-bot', groups: ['support'] } },
   policies: 'policies/',
 });
-
-function problemsOf(raw: unknown): Array<{ path: string; message: string }> {
-  try {
-    compileConfig(raw, '/etc/sb/config.yaml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return [...err.problems];
-  }
-  assert.fail('expected a ConfigError');
-}
-
-function problemAt(raw: Raw, at: string): string {
-  const problems = problemsOf(raw);
-  const p = problems.find((x) => x.path === at);
-  assert.ok(p, `no problem at ${at}: ${JSON.stringify(problems)}`);
-  return p.message;
-}
 
 const backends = (raw: Raw): Record<string, Raw> => raw['backends'] as Record<string, Raw>;
 const secrets = (raw: Raw): Record<string, Raw> => raw['secrets'] as Record<string, Raw>;
