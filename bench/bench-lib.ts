@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface RunStats {
   label: string;
@@ -50,4 +51,34 @@ export function printTable(rows: RunStats[]): void {
 export function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/**
+ * CPU seconds (user + system) used so far by processes whose command name
+ * matches `comm`, or by one pid; from /proc, so Linux only (0 elsewhere). The
+ * benches print CPU per operation beside throughput: on a small shared machine
+ * the broker, the client and the database compete for the same cores.
+ */
+export function cpuSeconds(which: { pid: number } | { comm: string }, part: 'all' | 'user' | 'system' = 'all'): number {
+  const ticks = 100; // USER_HZ on Linux
+  const read = (pid: string): number => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      if ('comm' in which && comm !== which.comm) return 0;
+      const f = stat.slice(close + 2).split(' ');
+      return ((part !== 'system' ? Number(f[11]) : 0) + (part !== 'user' ? Number(f[12]) : 0)) / ticks;
+    } catch {
+      return 0;
+    }
+  };
+  if ('pid' in which) return read(String(which.pid));
+  let sum = 0;
+  try {
+    for (const d of readdirSync('/proc')) if (/^\d+$/.test(d)) sum += read(d);
+  } catch {
+    return 0;
+  }
+  return sum;
 }

@@ -21,7 +21,7 @@ import { systemClock } from '../src/lib/clock';
 import { SecretValue } from '../src/lib/secret-value';
 import { baseRawConfig, makeTestPki, tempDir } from '../test/helpers/broker-harness';
 import { startEphemeralPostgres } from '../test/helpers/ephemeral-postgres';
-import { arg, closedLoop, printTable, type RunStats } from './bench-lib';
+import { arg, closedLoop, cpuSeconds, printTable, type RunStats } from './bench-lib';
 import { createRoleSql, dropRolesSql, noLoginSql } from '../src/backends/postgres/role-sql';
 import { spawnServer } from './spawn-server';
 
@@ -91,15 +91,35 @@ async function main(): Promise<void> {
   await closedLoop('warmup plain', plain, { seconds: 1, concurrency });
   const rows: RunStats[] = [];
   const issue: Record<string, number[]> = { broker: [], plain: [] };
+  // CPU milliseconds per operation, by process: this bench (client), the broker, PostgreSQL.
+  const cpu: Record<string, { ops: number; client: number; broker: number; brokerSys: number; postgres: number }> = {};
+  const measured = async (key: string, label: string, fn: () => Promise<void>): Promise<RunStats> => {
+    const snap = (): number[] => [process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6, cpuSeconds({ pid: broker.child.pid! }), cpuSeconds({ comm: 'postgres' }), cpuSeconds({ pid: broker.child.pid! }, 'system')];
+    const before = snap();
+    const row = await closedLoop(label, fn, { seconds, concurrency });
+    const after = snap();
+    const c = (cpu[key] ??= { ops: 0, client: 0, broker: 0, brokerSys: 0, postgres: 0 });
+    c.brokerSys += after[3]! - before[3]!;
+    c.ops += row.ops;
+    c.client += after[0]! - before[0]!;
+    c.broker += after[1]! - before[1]!;
+    c.postgres += after[2]! - before[2]!;
+    return row;
+  };
   for (let r = 1; r <= 2; r++) {
     plainIssueLat = [];
-    rows.push(await closedLoop(`plain pg loop #${r}`, plain, { seconds, concurrency }));
+    rows.push(await measured('plain', `plain pg loop #${r}`, plain));
     issue['plain']!.push(...plainIssueLat);
     issueLat = [];
-    rows.push(await closedLoop(`broker gRPC #${r}`, viaBroker, { seconds, concurrency }));
+    rows.push(await measured('broker', `broker gRPC #${r}`, viaBroker));
     issue['broker']!.push(...issueLat);
   }
   printTable(rows);
+  console.log('\nCPU ms per issue+revoke (2 cores shared by all three):');
+  for (const [k, c] of Object.entries(cpu)) {
+    const per = (s: number): string => ((s * 1000) / c.ops).toFixed(2).padStart(6);
+    console.log(`${k.padEnd(6)} client ${per(c.client)}  broker ${per(c.broker)} (system ${per(c.brokerSys)})  postgres ${per(c.postgres)}  total ${per(c.client + c.broker + c.postgres)}`);
+  }
   const mean = (prefix: string): number => {
     const xs = rows.filter((x) => x.label.startsWith(prefix));
     return xs.reduce((s, x) => s + x.throughput, 0) / xs.length;

@@ -8,7 +8,7 @@ import { backendNotAvailable, handleRef, type DynamicCredentialSource } from './
 import { LateEvidence } from './late-evidence';
 
 export interface CredentialRevokerDeps {
-  store: Pick<Store, 'getLease' | 'markCredentialRevoked' | 'markCredentialRevokeFailed' | 'listCredentialRevocations' | 'deletePendingCredential'>;
+  store: Pick<Store, 'getLease' | 'markCredentialRevoked' | 'markCredentialRevokeFailed' | 'listCredentialRevocations' | 'deletePendingCredential' | 'statements'>;
   source: DynamicCredentialSource;
   clock: Clock;
   /** For the background loop; a request's own logger is used when a request ends a lease. */
@@ -38,6 +38,12 @@ interface Backoff {
 }
 
 /** A credential minted for a lease that was never stored: only this process knows its handle. */
+/** Single revocations waiting for the next batch round on one backend. */
+interface Round {
+  waiting: Array<{ lease: LeaseRecord; end: LeaseEnd; resolve: (l: LeaseRecord) => void }>;
+  running: boolean;
+}
+
 interface Unstored {
   lease: LeaseRecord;
   backoff: Backoff;
@@ -68,6 +74,7 @@ export class CredentialRevoker {
   /** Attempts under way, by lease id: a second caller waits for the first instead of revoking twice. */
   private readonly inFlight = new Map<string, Promise<LeaseRecord>>();
   private readonly unstored = new Map<string, Unstored>();
+  private readonly rounds = new Map<string, Round>();
   /** Leases owed a revocation on a backend that is no longer configured, by backend; and when that was last logged. */
   private readonly orphaned = new Map<string, { leases: Set<string>; loggedAt: number | undefined }>();
   private readonly late: LateEvidence | undefined;
@@ -266,7 +273,7 @@ export class CredentialRevoker {
    * id: gone ones are recorded revoked (with `credential.revoked`), the rest
    * fail as a single revocation would (revoke_failed, retried with backoff).
    */
-  private attemptBatch(group: ReadonlyArray<{ lease: LeaseRecord; end: LeaseEnd }>, log: Logger): Array<Promise<LeaseRecord>> {
+  private attemptBatch(group: ReadonlyArray<{ lease: LeaseRecord; end: LeaseEnd }>, log: Logger, upstream?: (round: Promise<unknown>) => void): Array<Promise<LeaseRecord>> {
     const backend = this.deps.source.byName(group[0]!.lease.credential!.backend);
     const round = (async (): Promise<{ gone: Set<string>; err?: unknown }> => {
       try {
@@ -277,11 +284,17 @@ export class CredentialRevoker {
         return { gone: new Set(), err };
       }
     })();
+    upstream?.(round);
+    // The ones gone upstream are recorded together: one commit for all their rows and entries.
+    const settled = round.then(async ({ gone, err }) => {
+      const ok = group.filter((g) => gone.has(g.lease.credential!.id));
+      return { gone, err, recorded: ok.length > 0 ? await this.succeededMany(ok, log) : new Map<string, LeaseRecord>() };
+    });
     const each = group.map(({ lease, end }) => {
-      const p = round
-        .then(({ gone, err }) =>
+      const p = settled
+        .then(({ gone, err, recorded }) =>
           gone.has(lease.credential!.id)
-            ? this.succeeded(lease, end, log)
+            ? (recorded.get(lease.id) ?? lease)
             : this.failed(lease, end, err ?? new BrokerError('unavailable', `backend ${lease.credential!.backend} did not revoke this credential in a batch`), backend !== undefined, log),
         )
         .finally(() => this.inFlight.delete(lease.id));
@@ -293,9 +306,45 @@ export class CredentialRevoker {
   }
 
   private attempt(lease: LeaseRecord, end: LeaseEnd, log: Logger): Promise<LeaseRecord> {
+    const name = lease.credential!.backend;
+    if (typeof this.deps.source.byName(name)?.revokeMany === 'function') return this.coalesced(name, lease, end, log);
     const p = this.attemptOnce(lease, end, log).finally(() => this.inFlight.delete(lease.id));
     this.inFlight.set(lease.id, p);
     return p;
+  }
+
+  /**
+   * A single revocation on a backend that revokes in batches joins the next
+   * round for that backend: the first goes at once, and those that arrive
+   * while a round is under way go together in the one after it (group
+   * commit, for DDL). Each caller still waits for its own credential, so a
+   * RevokeLease answers only once its credential is gone.
+   */
+  private coalesced(name: string, lease: LeaseRecord, end: LeaseEnd, log: Logger): Promise<LeaseRecord> {
+    let q = this.rounds.get(name);
+    if (!q) this.rounds.set(name, (q = { waiting: [], running: false }));
+    const p = new Promise<LeaseRecord>((resolve) => q.waiting.push({ lease, end, resolve }));
+    this.inFlight.set(lease.id, p);
+    if (!q.running) void this.drain(name, q, log);
+    return p;
+  }
+
+  private async drain(name: string, q: Round, log: Logger): Promise<void> {
+    q.running = true;
+    try {
+      while (q.waiting.length > 0) {
+        const group = q.waiting.splice(0, BATCH);
+        let round: Promise<unknown> = Promise.resolve();
+        const each = this.attemptBatch(group, log, (r) => (round = r));
+        each.forEach((p, i) => void p.then(group[i]!.resolve));
+        // The next round starts when this one's upstream work is done, not its bookkeeping.
+        await round;
+      }
+    } finally {
+      q.running = false;
+      if (q.waiting.length === 0) this.rounds.delete(name);
+      else void this.drain(name, q, log);
+    }
   }
 
   private async attemptOnce(lease: LeaseRecord, end: LeaseEnd, log: Logger): Promise<LeaseRecord> {
@@ -333,21 +382,58 @@ export class CredentialRevoker {
     return failed ?? lease;
   }
 
-  /** The credential is gone upstream: recorded revoked, then `credential.revoked`. */
+  /** The credential is gone upstream: recorded revoked, with its `credential.revoked`. */
   private async succeeded(lease: LeaseRecord, end: LeaseEnd, log: Logger): Promise<LeaseRecord> {
-    const handle = lease.credential!;
-    const attempts = (this.backoff.get(lease.id)?.attempts ?? 0) + 1;
-    this.backoff.delete(lease.id);
-    this.orphaned.get(handle.backend)?.leases.delete(lease.id);
-    const done = await this.deps.store.markCredentialRevoked(lease.id, this.deps.clock.now()).catch((e: unknown) => {
-      // Revoked upstream but not recorded: it stays owed and is revoked again (idempotent) later.
-      log.error({ err: e, lease_id: lease.id }, 'the credential was revoked but the store could not record it; it will be revoked again');
-      return undefined;
-    });
-    if (!done) return lease;
-    log.info({ lease_id: lease.id, credential: handleRef(handle), attempts }, 'credential revoked upstream');
-    await this.record(credentialRevokedDraft(done, done.status, end.by, attempts), log);
-    return done;
+    return (await this.succeededMany([{ lease, end }], log)).get(lease.id) ?? lease;
+  }
+
+  /**
+   * Credentials gone upstream: each lease recorded revoked, with its
+   * `credential.revoked` entry in the same commit (one commit for the whole
+   * group). If the log refuses, the rows are marked alone and the entries
+   * kept and retried; a row the store cannot mark stays owed and is revoked
+   * again later (revoke is idempotent). Returns the leases recorded, by id.
+   */
+  private async succeededMany(items: ReadonlyArray<{ lease: LeaseRecord; end: LeaseEnd }>, log: Logger): Promise<Map<string, LeaseRecord>> {
+    const info = new Map<string, { end: LeaseEnd; attempts: number }>();
+    for (const { lease, end } of items) {
+      info.set(lease.id, { end, attempts: (this.backoff.get(lease.id)?.attempts ?? 0) + 1 });
+      this.backoff.delete(lease.id);
+      this.orphaned.get(lease.credential!.backend)?.leases.delete(lease.id);
+    }
+    const draft = (d: LeaseRecord): EvidenceDraft => credentialRevokedDraft(d, d.status, info.get(d.id)!.end.by, info.get(d.id)!.attempts);
+    const now = this.deps.clock.now();
+    const statements = this.deps.store.statements;
+    let done: LeaseRecord[] | undefined;
+    if (statements && this.deps.evidence?.appendWith) {
+      try {
+        const r = await this.deps.evidence.appendWith(
+          () => {
+            const out = items.map(({ lease }) => statements.markCredentialRevoked(lease.id, now)).filter((d): d is LeaseRecord => d !== undefined);
+            return out.length > 0 ? out : undefined;
+          },
+          (out) => out.map(draft),
+        );
+        done = r?.value ?? [];
+      } catch (err) {
+        log.warn({ err, count: items.length }, 'could not record revoked credentials with their entries in one commit; recording them apart');
+      }
+    }
+    if (done === undefined) {
+      done = [];
+      for (const { lease } of items) {
+        const d = await this.deps.store.markCredentialRevoked(lease.id, this.deps.clock.now()).catch((e: unknown) => {
+          // Revoked upstream but not recorded: it stays owed and is revoked again (idempotent) later.
+          log.error({ err: e, lease_id: lease.id }, 'the credential was revoked but the store could not record it; it will be revoked again');
+          return undefined;
+        });
+        if (!d) continue;
+        done.push(d);
+        await this.record(draft(d), log);
+      }
+    }
+    for (const d of done) log.info({ lease_id: d.id, credential: handleRef(d.credential!), attempts: info.get(d.id)!.attempts }, 'credential revoked upstream');
+    return new Map(done.map((d) => [d.id, d]));
   }
 
   private orphanedOn(backend: string): { leases: Set<string>; loggedAt: number | undefined } {

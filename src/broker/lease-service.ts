@@ -386,14 +386,38 @@ export class LeaseService {
     const lease = await this.get(agent, id);
     // Ended already, its credential still owed upstream: try again now.
     if (lease.status === 'revoke_failed' && lease.credential) return this.endCredential(lease, `agent:${agent.name}`, log);
-    const ended = await this.deps.store.endLease(id, 'revoked', reason ? `agent: ${reason.slice(0, 200)}` : 'revoked by agent', this.deps.clock.now());
+    // Revocation takes away authority: it ends and is recorded first, then the credential goes.
+    const ended = await this.endRecorded(id, reason ? `agent: ${reason.slice(0, 200)}` : 'revoked by agent', `agent:${agent.name}`, log);
     if (ended) {
-      // Revocation takes away authority: it happens first, then it is recorded, then the credential goes.
-      await this.recordEnded(leaseDraft('lease.revoked', ended, { by: `agent:${agent.name}` }), log);
       log.info({ lease_id: id }, 'lease revoked by agent');
       return this.endCredential(ended, `agent:${agent.name}`, log);
     }
     return lease;
+  }
+
+  /**
+   * Ends a live lease as revoked with its `lease.revoked` entry in one commit.
+   * If the log refuses the entry, the lease ends anyway (authority first) and
+   * the entry is kept and retried. Undefined when the lease was not live.
+   */
+  private async endRecorded(id: string, reason: string, by: string, log: Logger): Promise<LeaseRecord | undefined> {
+    const { evidence, store } = this.deps;
+    const statements = store.statements;
+    const now = this.deps.clock.now();
+    if (evidence?.appendWith && statements) {
+      try {
+        const done = await evidence.appendWith(
+          () => statements.endLease(id, 'revoked', reason, now),
+          (ended) => [leaseDraft('lease.revoked', ended, { by })],
+        );
+        return done?.value;
+      } catch (err) {
+        log.warn({ err, lease_id: id }, 'could not end the lease with its entry in one commit; ending it first, the entry follows');
+      }
+    }
+    const ended = await store.endLease(id, 'revoked', reason, this.deps.clock.now());
+    if (ended) await this.recordEnded(leaseDraft('lease.revoked', ended, { by }), log);
+    return ended;
   }
 
   async list(filter: { agent?: string; action?: string; statuses?: LeaseStatus[]; limit?: number }): Promise<LeaseRecord[]> {

@@ -73,6 +73,10 @@ export interface LeaseStatements {
   renewLease(id: string, agent: string, expiresAt: number, now: number): LeaseRecord | undefined;
   /** As LeaseStore.insertLeaseWithin: the stored lease, or undefined when the agent is at the limit. */
   insertLeaseWithin(lease: LeaseRecord, maxActive: number): LeaseRecord | undefined;
+  /** As LeaseStore.endLease: the ended lease, or undefined when it was not live. */
+  endLease(id: string, status: 'revoked' | 'expired' | 'revoke_failed', reason: string, now: number): LeaseRecord | undefined;
+  /** As LeaseStore.markCredentialRevoked. */
+  markCredentialRevoked(id: string, now: number): LeaseRecord | undefined;
 }
 
 /**

@@ -16,6 +16,14 @@ const diskError = (): Error => new Error('SQLITE_IOERR: disk I/O error at /var/l
 function faultyStore(inner: SqliteStore, failing: Set<keyof Store>): Store {
   const statements: LeaseStatements = {
     renewLease: (...args) => inner.statements.renewLease(...args),
+    endLease: (...args) => {
+      if (failing.has('endLease')) throw diskError();
+      return inner.statements.endLease(...args);
+    },
+    markCredentialRevoked: (...args) => {
+      if (failing.has('markCredentialRevoked')) throw diskError();
+      return inner.statements.markCredentialRevoked(...args);
+    },
     insertLeaseWithin: (...args) => {
       if (failing.has('insertLease')) throw diskError();
       return inner.statements.insertLeaseWithin(...args);

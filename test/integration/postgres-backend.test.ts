@@ -222,6 +222,37 @@ describe('postgres backend against a real PostgreSQL (log_statement = all)', fun
     assert.equal(left.rowCount, 0);
   });
 
+  it('creates that arrive together go in one round: each role gets exactly its own grants, and a bad spec fails alone', async () => {
+    const onlyEvents: PostgresSpec = { grants: [{ privilege: 'SELECT', schema: 'analytics', table: 'events' }], connectionLimit: 1, statementTimeoutMs: 5000 };
+    const bad: PostgresSpec = { grants: [{ privilege: 'SELECT', schema: 'analytics', table: 'nope' }], connectionLimit: 2, statementTimeoutMs: 5000 };
+    const specs = [SPEC, onlyEvents, SPEC, bad, onlyEvents, SPEC];
+    const ls = specs.map((_, i) => lease({ leaseId: `b${i}` }));
+    const handles = specs.map((sp, i) => backend.plan(sp, ls[i]!));
+    const out = await Promise.allSettled(specs.map((sp, i) => backend.create(sp, ls[i]!, handles[i])));
+    assert.deepEqual(out.map((o) => o.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    assert.equal(await kindOf(Promise.reject((out[3] as PromiseRejectedResult).reason)), 'failed_precondition');
+    const roles = handles.map((h) => h.id);
+    try {
+      const rows = await admin.query<{ rolname: string; rolconnlimit: number; upd: boolean; sel_events: boolean }>(
+        `SELECT rolname::text, rolconnlimit,
+                has_table_privilege(rolname, 'billing.invoices', 'UPDATE') AS upd,
+                has_table_privilege(rolname, 'analytics.events', 'SELECT') AS sel_events
+           FROM pg_roles WHERE rolname = ANY($1)`,
+        [roles],
+      );
+      const by = new Map(rows.rows.map((r) => [r.rolname, r]));
+      assert.equal(by.has(roles[3]!), false, 'the bad spec left no role');
+      for (const i of [0, 2, 5]) assert.deepEqual({ ...by.get(roles[i]!), rolname: i }, { rolname: i, rolconnlimit: 3, upd: true, sel_events: true });
+      // The narrow spec got SELECT on one table only, not the UPDATE its neighbours in the round got.
+      for (const i of [1, 4]) assert.deepEqual({ ...by.get(roles[i]!), rolname: i }, { rolname: i, rolconnlimit: 1, upd: false, sel_events: true });
+      // And they did share a round: one GRANT named several of them (the server log has every statement).
+      const grantsToMany = readFileSync(pg.logFile, 'utf8').split('\n').filter((l) => /GRANT CONNECT ON DATABASE/.test(l) && roles.filter((r) => l.includes(r)).length > 1);
+      assert.ok(grantsToMany.length > 0, 'some creates went in one round');
+    } finally {
+      await Promise.all(out.flatMap((o) => (o.status === 'fulfilled' ? [backend.revoke(o.value.handle)] : [])));
+    }
+  });
+
   it('listIssued lists only roles with exactly its prefix (LIKE wildcards escaped), never others', async () => {
     const b = open({ rolePrefix: 'sb_x_' });
     try {

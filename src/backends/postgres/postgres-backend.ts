@@ -33,7 +33,7 @@ import { SecretValue } from '../../lib/secret-value';
 import { CredentialLeftError, type CredentialHandle, type DynamicCredentialBackend, type IssuedCredential, type LeaseBinding } from '../backend';
 import { parseAdminUrl, type AdminTarget } from './admin-url';
 import { isAuthFailure, sqlState, toBrokerError } from './postgres-errors';
-import { createRoleSql, dropRolesSql, likePrefix, noLoginSql, PRIVILEGES, validUntilSql } from './role-sql';
+import { createRolesSql, dropRolesSql, likePrefix, noLoginSql, PRIVILEGES, validUntilSql, type RoleSpec } from './role-sql';
 import { scramSha256Verifier } from './scram-verifier';
 
 /** What a `postgres` action gives the backend. */
@@ -66,6 +66,21 @@ const PASSWORD_BYTES = 32;
 const POOL_MAX = 8;
 /** SQLSTATE 42704: the role does not exist. */
 const UNDEFINED_OBJECT = '42704';
+
+/** Role creates sent together at most (one transaction). */
+const CREATE_BATCH = 32;
+
+interface CreateJob {
+  spec: Omit<RoleSpec, 'database'>;
+  resolve: (target: AdminTarget) => void;
+  reject: (failure: CreateFailure) => void;
+}
+
+/** Why a create failed, and whether its role may exist anyway (the statements went out, no rollback is certain). */
+interface CreateFailure {
+  err: unknown;
+  maybeLeft: boolean;
+}
 
 interface Connection {
   pool: Pool;
@@ -114,7 +129,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
           allowExitOnIdle: true,
         });
         // An idle connection the server drops (restart, shutdown) must not crash the daemon.
-        pool.on('error', (err) => log.warn({ backend: name, err: { code: sqlState(err) ?? (err as { code?: string }).code, message: 'idle connection lost' } }, 'postgres: an idle admin connection was lost'));
+        pool.on('error', (err) => log.warn({ err: { code: sqlState(err) ?? (err as { code?: string }).code, message: 'idle connection lost' } }, 'postgres: an idle admin connection was lost'));
         return { pool, target };
       })();
       conn = p;
@@ -150,7 +165,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       client = await c.pool.connect();
     } catch (err) {
       if (isAuthFailure(err)) reset(true);
-      log.warn({ backend: name, what, err }, 'postgres: could not connect with the admin login');
+      log.warn({ what, err }, 'postgres: could not connect with the admin login');
       throw toBrokerError(err, name, what);
     }
     if (!publicChecked) {
@@ -187,11 +202,11 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
     const row = r.rows[0];
     if (row && row.others.length > 0) {
       log.warn(
-        { backend: name, databases: row.others },
+        { databases: row.others },
         `postgres: PUBLIC may CONNECT to other databases (${row.others.join(', ')}), so every lease role can too; run REVOKE CONNECT ON DATABASE <db> FROM PUBLIC on each`,
       );
     }
-    if (row?.temp) log.warn({ backend: name, database: target.database }, `postgres: PUBLIC may create TEMP tables in ${target.database}, so every lease role can too; run REVOKE TEMP ON DATABASE ${target.database} FROM PUBLIC`);
+    if (row?.temp) log.warn({ database: target.database }, `postgres: PUBLIC may create TEMP tables in ${target.database}, so every lease role can too; run REVOKE TEMP ON DATABASE ${target.database} FROM PUBLIC`);
   };
 
   const checkHandle = (handle: CredentialHandle): string => {
@@ -200,6 +215,51 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       throw new BrokerError('invalid_argument', `handle.id: expected a role name of this backend ("${cfg.rolePrefix}" and ${RANDOM_HEX} hex digits)`);
     }
     return handle.id;
+  };
+
+  /**
+   * Creates go out in rounds, like group commit: the first at once, and those
+   * that arrive while a round runs go together in the next one, as one
+   * transaction (createRolesSql). A round the server refuses is retried one
+   * role at a time, so a bad spec fails alone.
+   */
+  const waitingCreates: CreateJob[] = [];
+  let creating = false;
+  const submitCreate = (spec: Omit<RoleSpec, 'database'>): Promise<AdminTarget> =>
+    new Promise<AdminTarget>((resolve, reject) => {
+      waitingCreates.push({ spec, resolve, reject });
+      if (!creating) void drainCreates();
+    });
+  const drainCreates = async (): Promise<void> => {
+    creating = true;
+    try {
+      while (waitingCreates.length > 0) await createRound(waitingCreates.splice(0, CREATE_BATCH));
+    } finally {
+      creating = false;
+    }
+  };
+  const createRound = async (jobs: readonly CreateJob[]): Promise<void> => {
+    let maybeLeft = false;
+    try {
+      const target = await run(jobs.length === 1 ? 'issue a credential' : 'issue credentials', async (c, t) => {
+        maybeLeft = true;
+        try {
+          await c.query(createRolesSql(jobs.map((j) => ({ ...j.spec, database: t.database }))));
+        } catch (err) {
+          // The server answered with an error: the implicit transaction rolled back, nothing exists.
+          if (sqlState(err)) maybeLeft = false;
+          throw err;
+        }
+        return t;
+      });
+      for (const j of jobs) j.resolve(target);
+    } catch (err) {
+      if (jobs.length > 1 && !maybeLeft && !closed) {
+        await Promise.all(jobs.map((j) => createRound([j])));
+        return;
+      }
+      for (const j of jobs) j.reject({ err, maybeLeft });
+    }
   };
 
   const dropRoles = async (roles: readonly string[]): Promise<void> => {
@@ -241,19 +301,12 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       // Whether the role might exist now: the statements went out and no rollback is certain.
       let maybeLeft = false;
       try {
-        const target = await run('issue a credential', async (c, t) => {
-          maybeLeft = true;
-          try {
-            await c.query(
-              createRoleSql({ role, verifier, database: t.database, validUntil: lease.expiresAt, connectionLimit: spec.connectionLimit, statementTimeoutMs: spec.statementTimeoutMs, grants: spec.grants }),
-            );
-          } catch (err) {
-            // The server answered with an error: the implicit transaction rolled back, nothing exists.
-            if (sqlState(err)) maybeLeft = false;
-            throw err;
-          }
-          return t;
-        });
+        const target = await submitCreate({ role, verifier, validUntil: lease.expiresAt, connectionLimit: spec.connectionLimit, statementTimeoutMs: spec.statementTimeoutMs, grants: spec.grants }).catch(
+          (f: CreateFailure) => {
+            maybeLeft = f.maybeLeft;
+            throw f.err;
+          },
+        );
         return {
           handle,
           credential: {
@@ -274,7 +327,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
           const left = await dropRoles([role]).then(
             () => false,
             (dropErr: unknown) => {
-              log.error({ backend: name, role, err: dropErr }, 'postgres: could not drop the role of a failed create; the caller retries the revoke');
+              log.error({ role, err: dropErr }, 'postgres: could not drop the role of a failed create; the caller retries the revoke');
               return true;
             },
           );
@@ -314,7 +367,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
         for (const r of roles) {
           await dropRoles([r]).then(
             () => gone.push(r),
-            (e: unknown) => log.warn({ backend: name, role: r, err: e }, 'postgres: could not drop a role'),
+            (e: unknown) => log.warn({ role: r, err: e }, 'postgres: could not drop a role'),
           );
         }
         return gone;

@@ -34,21 +34,44 @@ const ddlLock = `SELECT pg_advisory_xact_lock(${DDL_LOCK_KEY})`;
 
 /** One string of statements, run as one implicit transaction (simple query protocol): all or nothing, one round trip. */
 export function createRoleSql(r: RoleSpec): string {
-  const role = q(r.role);
-  const out = [
-    `CREATE ROLE ${role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS ` +
-      `CONNECTION LIMIT ${Math.trunc(r.connectionLimit)} VALID UNTIL ${timestamp(r.validUntil)} PASSWORD ${lit(r.verifier)}`,
-    // A new pg_authid row conflicts with nothing; the GRANTs after it update shared ACLs.
-    ddlLock,
-    `ALTER ROLE ${role} SET statement_timeout = ${Math.trunc(r.statementTimeoutMs)}`,
-    `GRANT CONNECT ON DATABASE ${q(r.database)} TO ${role}`,
-  ];
-  for (const schema of new Set(r.grants.map((g) => g.schema))) out.push(`GRANT USAGE ON SCHEMA ${q(schema)} TO ${role}`);
-  for (const g of r.grants) {
-    if (!PRIVILEGES.has(g.privilege)) throw new Error(`privilege ${JSON.stringify(g.privilege)} is not allowed`);
-    const on = g.table !== undefined ? `TABLE ${q(g.schema)}.${q(g.table)}` : `ALL TABLES IN SCHEMA ${q(g.schema)}`;
-    out.push(`GRANT ${g.privilege} ON ${on} TO ${role}`);
+  return createRolesSql([r]);
+}
+
+/**
+ * The roles of several leases in one transaction: each role is created alone,
+ * then the grants go out once per object, to all the roles that have it
+ * (`GRANT … TO a, b, c`), so a shared ACL is rewritten once per batch instead
+ * of once per role. What each role receives is exactly its own list.
+ */
+export function createRolesSql(specs: readonly RoleSpec[]): string {
+  const out: string[] = [];
+  for (const r of specs) {
+    out.push(
+      `CREATE ROLE ${q(r.role)} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS ` +
+        `CONNECTION LIMIT ${Math.trunc(r.connectionLimit)} VALID UNTIL ${timestamp(r.validUntil)} PASSWORD ${lit(r.verifier)}`,
+    );
   }
+  // A new pg_authid row conflicts with nothing; the GRANTs after it update shared ACLs.
+  out.push(ddlLock);
+  for (const r of specs) out.push(`ALTER ROLE ${q(r.role)} SET statement_timeout = ${Math.trunc(r.statementTimeoutMs)}`);
+  // Grant target -> the roles that get it, in first-seen order.
+  const grants = new Map<string, string[]>();
+  const give = (what: string, role: string): void => {
+    const to = grants.get(what);
+    if (to) {
+      if (!to.includes(role)) to.push(role);
+    } else grants.set(what, [role]);
+  };
+  for (const r of specs) {
+    const role = q(r.role);
+    give(`CONNECT ON DATABASE ${q(r.database)}`, role);
+    for (const schema of new Set(r.grants.map((g) => g.schema))) give(`USAGE ON SCHEMA ${q(schema)}`, role);
+    for (const g of r.grants) {
+      if (!PRIVILEGES.has(g.privilege)) throw new Error(`privilege ${JSON.stringify(g.privilege)} is not allowed`);
+      give(`${g.privilege} ON ${g.table !== undefined ? `TABLE ${q(g.schema)}.${q(g.table)}` : `ALL TABLES IN SCHEMA ${q(g.schema)}`}`, role);
+    }
+  }
+  for (const [what, roles] of grants) out.push(`GRANT ${what} TO ${roles.join(', ')}`);
   return out.join(';\n');
 }
 

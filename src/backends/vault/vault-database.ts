@@ -165,7 +165,7 @@ export function createVaultDatabase(session: VaultSession, close: () => Promise<
             }
             vaultExpiresAt = set > 0 ? now + set * 1000 : Infinity;
           } else {
-            session.log.info({ backend: name, role: spec.role }, 'vault: the credential lease is not renewable, so it cannot be shortened to the broker lease; the broker revokes it when the lease ends');
+            session.log.info({ role: spec.role }, 'vault: the credential lease is not renewable, so it cannot be shortened to the broker lease; the broker revokes it when the lease ends');
           }
         }
         const attributes: Record<string, string> = {};
@@ -185,7 +185,7 @@ export function createVaultDatabase(session: VaultSession, close: () => Promise<
           const left = await revokeLease(leaseId, session.deadline()).then(
             () => false,
             (revokeErr: unknown) => {
-              session.log.error({ backend: name, leaseId, err: describe(revokeErr) }, 'vault: could not revoke the credential of a failed create; the caller retries the revoke');
+              session.log.error({ leaseId, err: describe(revokeErr) }, 'vault: could not revoke the credential of a failed create; the caller retries the revoke');
               return true;
             },
           );
@@ -232,7 +232,7 @@ export function createVaultDatabase(session: VaultSession, close: () => Promise<
         // Vault refuses the broker's token, and the token that minted the credential has
         // ended: Vault revoked the credential with that token (and will not let us ask).
         if (!(err instanceof BrokerError) || err.kind !== 'failed_precondition' || !(await mintingTokenEnded(handle, signal))) throw err;
-        session.log.info({ backend: name, leaseId }, 'vault: the token that issued this credential has ended, and Vault revoked the credential with it');
+        session.log.info({ leaseId }, 'vault: the token that issued this credential has ended, and Vault revoked the credential with it');
       }
     },
 

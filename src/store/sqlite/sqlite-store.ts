@@ -147,6 +147,14 @@ export class SqliteStore implements Store {
       const r = this.st.renew.get({ id, agent, expires_at: expiresAt, now }) as LeaseRow | undefined;
       return r ? fromRow(r) : undefined;
     },
+    endLease: (id, status, reason, now) => this.wrapFault(() => {
+      const r = this.st.end.get({ id, status, reason, now }) as LeaseRow | undefined;
+      return r ? fromRow(r) : undefined;
+    }),
+    markCredentialRevoked: (id, now) => this.wrapFault(() => {
+      const r = this.st.credentialRevoked.get({ id, now }) as LeaseRow | undefined;
+      return r ? fromRow(r) : undefined;
+    }),
     insertLeaseWithin: (l, maxActive) => {
       try {
         if (this.st.insertWithin.run({ ...leaseParams(l), max_active: maxActive }).changes !== 1) return undefined;
@@ -239,6 +247,15 @@ export class SqliteStore implements Store {
   }
 
   /** Every write here is one SQL statement (with its triggers), atomic on its own: no savepoint needed. */
+  /** Inside another write's transaction: say UNAVAILABLE for a passing fault, as a write of our own would. */
+  private wrapFault<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw storageFault(err);
+    }
+  }
+
   private write<T>(fn: () => T): Promise<T> {
     return this.writes.run(fn, { single: true }).catch((err: unknown) => {
       throw storageFault(err);
@@ -289,10 +306,7 @@ export class SqliteStore implements Store {
   }
 
   endLease(id: string, status: 'revoked' | 'expired' | 'revoke_failed', reason: string, now: number): Promise<LeaseRecord | undefined> {
-    return this.write(() => {
-      const r = this.st.end.get({ id, status, reason, now }) as LeaseRow | undefined;
-      return r ? fromRow(r) : undefined;
-    });
+    return this.write(() => this.statements.endLease(id, status, reason, now));
   }
 
   listLeases(f: LeaseFilter): Promise<LeaseRecord[]> {
@@ -324,10 +338,7 @@ export class SqliteStore implements Store {
   }
 
   markCredentialRevoked(id: string, now: number): Promise<LeaseRecord | undefined> {
-    return this.write(() => {
-      const r = this.st.credentialRevoked.get({ id, now }) as LeaseRow | undefined;
-      return r ? fromRow(r) : undefined;
-    });
+    return this.write(() => this.statements.markCredentialRevoked(id, now));
   }
 
   listCredentialRevocations(limit: number, dueBy = Number.MAX_SAFE_INTEGER): Promise<LeaseRecord[]> {
