@@ -310,6 +310,9 @@ export class ApprovalService implements ApprovalGate {
   /** Records every open approval past its expiry as expired (one entry each) and tells its watchers. */
   async expireDue(): Promise<number> {
     const now = this.deps.clock.now();
+    // A read first: the sweep writes (and appends) only when something is due.
+    const next = await this.deps.store.nextApprovalExpiry();
+    if (next === undefined || next > now) return 0;
     let total = 0;
     for (;;) {
       const expired = await this.commit(

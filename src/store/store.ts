@@ -151,6 +151,8 @@ export interface ApprovalStore {
   listApprovals(filter: ApprovalFilter): Promise<ApprovalRecord[]>;
   /** A pending approval of `agent` for exactly this binding, unexpired at `now` (a repeated request gets the same one). */
   findPendingApproval(agent: string, bindingHash: string, now: number): Promise<ApprovalRecord | undefined>;
+  /** The earliest expiry among pending and approved (unconsumed) approvals; undefined when there are none. */
+  nextApprovalExpiry(): Promise<number | undefined>;
   /** Runs `fn` in a write transaction of its own (a broker without an evidence log). */
   writeApprovals<T>(fn: (s: ApprovalStatements & Pick<LeaseStatements, 'consumeApproval'>) => T): Promise<T>;
 }

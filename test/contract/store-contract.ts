@@ -363,10 +363,12 @@ export function storeContract(name: string, factory: () => StoreFactory): void {
       const due = [approval(), approval({ state: 'approved' })];
       const kept = [approval({ state: 'rejected' }), approval({ expiresAt: 2_000_000 })];
       for (const a of [...due, ...kept]) await store.writeApprovals((s) => s.insertApprovalWithin(a, 10, 1_000_000));
+      assert.equal(await store.nextApprovalExpiry(), 1_900_000);
       const expired = await store.writeApprovals((s) => s.expireApprovals(1_900_000, 100));
       assert.deepEqual(expired.map((e) => e.id).sort(), due.map((d) => d.id).sort());
       assert.ok(expired.every((e) => e.state === 'expired' && e.decidedAt !== undefined));
       assert.deepEqual(await store.writeApprovals((s) => s.expireApprovals(1_900_000, 100)), []);
+      assert.equal(await store.nextApprovalExpiry(), 2_000_000, 'the one still open');
     });
 
     it('keeps leases and trust across a restart', async () => {

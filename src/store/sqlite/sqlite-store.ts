@@ -316,6 +316,8 @@ export class SqliteStore implements Store {
           @decided_at, @decided_by, @lease_id, @consumed_at, @version, @updated_at
         WHERE (SELECT COUNT(*) FROM approvals WHERE agent = @agent AND state = 'pending' AND expires_at > @now) < @max_open`),
       approvalGet: d.prepare('SELECT * FROM approvals WHERE id = ?'),
+      // From the partial index approvals_open.
+      approvalNextExpiry: d.prepare("SELECT MIN(expires_at) AS at FROM approvals WHERE state IN ('pending', 'approved')"),
       approvalUpdate: d.prepare(`UPDATE approvals SET state = @state, votes = @votes, decided_at = @decided_at, decided_by = @decided_by,
           version = version + 1, updated_at = @updated_at
         WHERE id = @id AND version = @version AND state IN ('pending', 'approved') RETURNING *`),
@@ -518,6 +520,10 @@ export class SqliteStore implements Store {
       const r = this.st.approvalFindPending.get({ agent, binding_hash: bindingHash, now }) as ApprovalRow | undefined;
       return r ? approvalFromRow(r) : undefined;
     });
+  }
+
+  nextApprovalExpiry(): Promise<number | undefined> {
+    return this.read(() => (this.st.approvalNextExpiry.get() as { at: number | null }).at ?? undefined);
   }
 
   writeApprovals<T>(fn: (s: ApprovalStatements & Pick<LeaseStatements, 'consumeApproval'>) => T): Promise<T> {
