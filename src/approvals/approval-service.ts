@@ -142,6 +142,8 @@ export class ApprovalService implements ApprovalGate {
   async check(agent: string, id: string, binding: ApprovalBinding): Promise<void> {
     const a = await this.ownApproval(agent, id);
     const state = effectiveState(a, this.deps.clock.now());
+    // Expiry noticed here is recorded now (and its watchers told), not only at the next sweep.
+    if (state === 'expired' && isOpen(a.state)) await this.expireDue();
     if (state !== 'approved') throw failedPrecondition(notRedeemable(state));
     const differs = bindingDifferences(a.binding as unknown as ApprovalBinding, bindingOf(binding));
     if (differs.length) {

@@ -269,9 +269,10 @@ describe('approvals: the service against a real SQLite store and evidence log', 
     await approvals.check('support-bot', approved.id, binding({ purpose: 'second' }));
     clock.advance(1);
     assert.match((await refusal(approvals.check('support-bot', approved.id, binding({ purpose: 'second' })))).message, /has expired/);
+    assert.equal((await store.getApproval(approved.id))!.state, 'expired', 'recorded when the redemption noticed it');
     assert.match((await refusal(approvals.decide(carol, pending.id, true, 'ok', log))).message, /has expired/);
     assert.equal(store.statements.consumeApproval(approved.id, 'lease_x', clock.now()), false);
-    assert.equal(await approvals.expireDue(), 0, 'the refused vote already recorded both expiries');
+    assert.equal(await approvals.expireDue(), 0, 'both expiries were already recorded');
     const expired = (await entries('approval.decided')).filter((d) => d.approval.state === 'expired');
     assert.deepEqual(expired.map((d) => d.approval.id).sort(), [pending.id, approved.id].sort());
     assert.ok(expired.every((d) => d.by === 'broker' && d.reason === 'expired'));
