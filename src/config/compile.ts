@@ -659,6 +659,8 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     const approvers = s.stringList('approvers', { required: true });
     const required = s.int('required', { min: 1, max: 100, fallback: 1 })!;
     const expiresMs = duration(s, 'expires', 900_000)!;
+    // An approval a person must read and decide: not gone before anyone could, not lying around for weeks.
+    if (expiresMs < 60_000 || expiresMs > 7 * 86_400_000) problems.add(s.at('expires'), `expected a duration from 1m to 7d, got ${JSON.stringify(s.raw['expires'])}`);
     const known = isObj(root.raw['operators']) ? root.raw['operators'] : {};
     approvers.forEach((a, i) => {
       if (!(a in known)) problems.add(join(s.at('approvers'), i), `names an unknown operator ${JSON.stringify(a)}`);

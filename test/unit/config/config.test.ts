@@ -105,6 +105,12 @@ describe('config', () => {
     (noRole['operators'] as Record<string, Record<string, unknown>>)['bob']!['roles'] = ['auditor'];
     assert.match(problemAt(noRole, 'approvals.finance.approvers[1]'), /"bob", who lacks the role "approver"/);
 
+    for (const expires of ['30s', '8d']) {
+      const bad = good();
+      (bad['approvals'] as Record<string, Record<string, unknown>>)['finance']!['expires'] = expires;
+      assert.equal(problemAt(bad, 'approvals.finance.expires'), `expected a duration from 1m to 7d, got "${expires}"`);
+    }
+
     const twice = good();
     (twice['approvals'] as Record<string, Record<string, unknown>>)['finance']!['approvers'] = ['alice', 'bob', 'bob'];
     assert.match(problemAt(twice, 'approvals.finance.approvers[2]'), /lists "bob" twice/);
