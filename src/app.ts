@@ -177,9 +177,9 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   // Revokes the credentials ended leases owe upstream, retrying failures (resumed after a restart).
   const revoker = new CredentialRevoker({ store, source: credentialSource, clock, log, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}) });
   const credentials = { credentials: { source: credentialSource, revoker } };
-  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}), ...credentials });
   // Requests for approval, their votes and expiry; the consume runs in the lease-issue transaction.
   const approvals = new ApprovalService({ config, store, clock, ids, log, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}) });
+  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}), ...credentials });
   // Bounded work in flight (per agent and daemon-wide) and the daemon-wide buffer for upstream responses.
   const inFlight = new InvokesInFlight(config.server.invokesInFlight);
   const responseBudget = new ByteBudget(config.server.bufferedResponseBytes);
