@@ -27,6 +27,8 @@ import { createPolicyEngine, loadPolicySet, type PolicyEngine } from './policy';
 import type { Store } from './store/store';
 import { openStore } from './store/open-store';
 import { invokeHandlers } from './transport/grpc/handlers/invoke-handlers';
+import { approvalHandlers } from './transport/grpc/handlers/approval-handlers';
+import { ApprovalService } from './approvals/approval-service';
 import { leaseHandlers } from './transport/grpc/handlers/lease-handlers';
 import type { HealthService } from './transport/grpc/health-service';
 import { startGrpc, type ConnectionTimeouts, type GrpcServers, type Handlers } from './transport/grpc/server';
@@ -69,6 +71,11 @@ export interface App {
   /** The policy engine (tests read its decision-cache stats). */
   policy: PolicyEngine;
   reaper: LeaseReaper;
+  /**
+   * Approvals (the ApprovalGate RequestLease opens and checks them through;
+   * `recheckForAgent` re-decides open ones after a trust drop).
+   */
+  approvals: ApprovalService;
   /** Revokes dynamic credentials no lease owns (at start and every period). */
   sweeper: CredentialSweeper;
   port: number;
@@ -170,6 +177,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   // Revokes the credentials ended leases owe upstream, retrying failures (resumed after a restart).
   const revoker = new CredentialRevoker({ store, source: credentialSource, clock, log, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}) });
   const credentials = { credentials: { source: credentialSource, revoker } };
+  // Requests for approval, their votes and expiry; the consume runs in the lease-issue transaction.
+  const approvals = new ApprovalService({ config, store, clock, ids, log, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}) });
   const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}), ...credentials });
   // Bounded work in flight (per agent and daemon-wide) and the daemon-wide buffer for upstream responses.
   const inFlight = new InvokesInFlight(config.server.invokesInFlight);
@@ -207,7 +216,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   });
   await sweeper.start();
   const handlers: Handlers = mergeHandlers(
-    mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke, inFlight)),
+    mergeHandlers(mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke, inFlight)), approvalHandlers(approvals, config)),
     ledger ? mergeHandlers(evidenceHandlers(ledger), evidenceKeyHandlers(ledger)) : undefined,
   );
   let grpcServers: GrpcServers;
@@ -222,6 +231,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     });
   } catch (err) {
     await sweeper.stop();
+    await approvals.stop();
     await ledger?.close();
     await store.close();
     throw new StartupError(`cannot listen on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`);
@@ -230,6 +240,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   secrets.onStateChange = (backend, state) => grpcServers.health.set(`secretbroker.backend.${backend}`, state === 'closed' ? 'SERVING' : 'NOT_SERVING');
   reaper.start();
   revoker.start();
+  approvals.start();
   denials?.start();
   log.info({ port: grpcServers.port, health_port: grpcServers.healthPort }, 'secret-broker listening (mTLS)');
   return {
@@ -240,6 +251,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     leases,
     policy,
     reaper,
+    approvals,
     sweeper,
     port: grpcServers.port,
     health: grpcServers.health,
@@ -251,6 +263,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       await reaper.stop();
       await revoker.stop();
       await sweeper.stop();
+      // Ends WatchApproval streams, so the graceful stop is not held up by them.
+      await approvals.stop();
       await grpcServers.shutdown();
       await secrets.close();
       await denials?.stop();

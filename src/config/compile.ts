@@ -633,7 +633,7 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
   eachNamed(root, 'agents', NAME, NAME_EXPECTED, (name, s) => {
     const id = s.string('id', { pattern: URI_ID, expect: 'a URI such as spiffe://example.org/agent/NAME' });
     const groups = s.stringList('groups', { pattern: NAME, expect: NAME_EXPECTED });
-    const owner = s.string('owner', { required: false });
+    const owner = s.string('owner', { required: false, pattern: NAME, expect: 'the name of a configured operator' });
     const l = limits(s.section('limits', false), baseLimits);
     if (id) {
       checkId(s.at('id'), id);
@@ -659,13 +659,32 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     const approvers = s.stringList('approvers', { required: true });
     const required = s.int('required', { min: 1, max: 100, fallback: 1 })!;
     const expiresMs = duration(s, 'expires', 900_000)!;
+    // An approval a person must read and decide: not gone before anyone could, not lying around for weeks.
+    if (expiresMs < 60_000 || expiresMs > 7 * 86_400_000) problems.add(s.at('expires'), `expected a duration from 1m to 7d, got ${JSON.stringify(s.raw['expires'])}`);
     const known = isObj(root.raw['operators']) ? root.raw['operators'] : {};
     approvers.forEach((a, i) => {
       if (!(a in known)) problems.add(join(s.at('approvers'), i), `names an unknown operator ${JSON.stringify(a)}`);
+      // Only an operator who may call DecideApproval can ever vote: anyone else listed is a gap in the group.
+      else if (operators[a] && !operators[a].roles.includes('approver')) problems.add(join(s.at('approvers'), i), `names the operator ${JSON.stringify(a)}, who lacks the role "approver"`);
+      if (approvers.indexOf(a) !== i) problems.add(join(s.at('approvers'), i), `lists ${JSON.stringify(a)} twice`);
     });
     if (required > approvers.length) problems.add(s.at('required'), `is ${required} but only ${approvers.length} approvers are listed`);
+    else {
+      // Four eyes: an agent's owner never decides its requests, so for that agent one approver fewer can vote.
+      for (const agent of Object.values(agents)) {
+        if (agent.owner && approvers.includes(agent.owner) && required > approvers.length - 1) {
+          problems.add(s.at('required'), `is ${required}, but agent ${JSON.stringify(agent.name)} is owned by the approver ${JSON.stringify(agent.owner)}, who may not decide its requests: only ${approvers.length - 1} approvers are left for it`);
+        }
+      }
+    }
     approvals[name] = { name, approvers, required, expiresMs };
   });
+  // An owner is who answers for an agent (and who may never approve its requests): a configured operator.
+  for (const agent of Object.values(agents)) {
+    if (agent.owner && !(agent.owner in operators) && !(isObj(root.raw['operators']) && agent.owner in root.raw['operators'])) {
+      problems.add(`agents.${agent.name}.owner`, `names an unknown operator ${JSON.stringify(agent.owner)}`);
+    }
+  }
 
   const policiesRel = root.string('policies', { expect: 'a directory of .cedar files' });
   const policy = policySection(root.section('policy', false));

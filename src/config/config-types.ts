@@ -190,6 +190,7 @@ export interface AgentConfig {
   name: string;
   id: string;
   groups: readonly string[];
+  /** The operator who answers for this agent; never an approver of its requests (four eyes). */
   owner?: string;
   limits: Limits;
 }
@@ -200,10 +201,14 @@ export interface OperatorConfig {
   roles: readonly OperatorRole[];
 }
 
+/** `approvals.<group>`: who may approve what a permit's `@obligation("approval:<group>")` asks for. */
 export interface ApprovalGroupConfig {
   name: string;
+  /** Operators with the role approver; an agent's owner among them never decides that agent's requests. */
   approvers: readonly string[];
+  /** Distinct approvals needed (default 1); any one denial rejects. */
   required: number;
+  /** How long a request waits for its decision and then for its redemption (default 15 min). */
   expiresMs: number;
 }
 

@@ -6,6 +6,8 @@ import type { Struct as _google_protobuf_Struct, Struct__Output as _google_proto
 import type { Value as _google_protobuf_Value, Value__Output as _google_protobuf_Value__Output } from './google/protobuf/Value';
 import type { AgentBrokerClient as _secretbroker_v1_AgentBrokerClient, AgentBrokerDefinition as _secretbroker_v1_AgentBrokerDefinition } from './secretbroker/v1/AgentBroker';
 import type { Approval as _secretbroker_v1_Approval, Approval__Output as _secretbroker_v1_Approval__Output } from './secretbroker/v1/Approval';
+import type { ApprovalProgress as _secretbroker_v1_ApprovalProgress, ApprovalProgress__Output as _secretbroker_v1_ApprovalProgress__Output } from './secretbroker/v1/ApprovalProgress';
+import type { ApprovalVote as _secretbroker_v1_ApprovalVote, ApprovalVote__Output as _secretbroker_v1_ApprovalVote__Output } from './secretbroker/v1/ApprovalVote';
 import type { BreakGlassRequest as _secretbroker_v1_BreakGlassRequest, BreakGlassRequest__Output as _secretbroker_v1_BreakGlassRequest__Output } from './secretbroker/v1/BreakGlassRequest';
 import type { BreakGlassResponse as _secretbroker_v1_BreakGlassResponse, BreakGlassResponse__Output as _secretbroker_v1_BreakGlassResponse__Output } from './secretbroker/v1/BreakGlassResponse';
 import type { Candidate as _secretbroker_v1_Candidate, Candidate__Output as _secretbroker_v1_Candidate__Output } from './secretbroker/v1/Candidate';
@@ -19,6 +21,7 @@ import type { EvidenceRef as _secretbroker_v1_EvidenceRef, EvidenceRef__Output a
 import type { ExplainRequest as _secretbroker_v1_ExplainRequest, ExplainRequest__Output as _secretbroker_v1_ExplainRequest__Output } from './secretbroker/v1/ExplainRequest';
 import type { ExplainResponse as _secretbroker_v1_ExplainResponse, ExplainResponse__Output as _secretbroker_v1_ExplainResponse__Output } from './secretbroker/v1/ExplainResponse';
 import type { Explanation as _secretbroker_v1_Explanation, Explanation__Output as _secretbroker_v1_Explanation__Output } from './secretbroker/v1/Explanation';
+import type { GetApprovalRequest as _secretbroker_v1_GetApprovalRequest, GetApprovalRequest__Output as _secretbroker_v1_GetApprovalRequest__Output } from './secretbroker/v1/GetApprovalRequest';
 import type { GetCheckpointRequest as _secretbroker_v1_GetCheckpointRequest, GetCheckpointRequest__Output as _secretbroker_v1_GetCheckpointRequest__Output } from './secretbroker/v1/GetCheckpointRequest';
 import type { GetConsistencyProofRequest as _secretbroker_v1_GetConsistencyProofRequest, GetConsistencyProofRequest__Output as _secretbroker_v1_GetConsistencyProofRequest__Output } from './secretbroker/v1/GetConsistencyProofRequest';
 import type { GetEntryRequest as _secretbroker_v1_GetEntryRequest, GetEntryRequest__Output as _secretbroker_v1_GetEntryRequest__Output } from './secretbroker/v1/GetEntryRequest';
@@ -73,7 +76,9 @@ export interface ProtoGrpcType {
     v1: {
       AgentBroker: SubtypeConstructor<typeof grpc.Client, _secretbroker_v1_AgentBrokerClient> & { service: _secretbroker_v1_AgentBrokerDefinition }
       Approval: MessageTypeDefinition<_secretbroker_v1_Approval, _secretbroker_v1_Approval__Output>
+      ApprovalProgress: MessageTypeDefinition<_secretbroker_v1_ApprovalProgress, _secretbroker_v1_ApprovalProgress__Output>
       ApprovalState: EnumTypeDefinition
+      ApprovalVote: MessageTypeDefinition<_secretbroker_v1_ApprovalVote, _secretbroker_v1_ApprovalVote__Output>
       BreakGlassRequest: MessageTypeDefinition<_secretbroker_v1_BreakGlassRequest, _secretbroker_v1_BreakGlassRequest__Output>
       BreakGlassResponse: MessageTypeDefinition<_secretbroker_v1_BreakGlassResponse, _secretbroker_v1_BreakGlassResponse__Output>
       Candidate: MessageTypeDefinition<_secretbroker_v1_Candidate, _secretbroker_v1_Candidate__Output>
@@ -88,6 +93,7 @@ export interface ProtoGrpcType {
       ExplainRequest: MessageTypeDefinition<_secretbroker_v1_ExplainRequest, _secretbroker_v1_ExplainRequest__Output>
       ExplainResponse: MessageTypeDefinition<_secretbroker_v1_ExplainResponse, _secretbroker_v1_ExplainResponse__Output>
       Explanation: MessageTypeDefinition<_secretbroker_v1_Explanation, _secretbroker_v1_Explanation__Output>
+      GetApprovalRequest: MessageTypeDefinition<_secretbroker_v1_GetApprovalRequest, _secretbroker_v1_GetApprovalRequest__Output>
       GetCheckpointRequest: MessageTypeDefinition<_secretbroker_v1_GetCheckpointRequest, _secretbroker_v1_GetCheckpointRequest__Output>
       GetConsistencyProofRequest: MessageTypeDefinition<_secretbroker_v1_GetConsistencyProofRequest, _secretbroker_v1_GetConsistencyProofRequest__Output>
       GetEntryRequest: MessageTypeDefinition<_secretbroker_v1_GetEntryRequest, _secretbroker_v1_GetEntryRequest__Output>

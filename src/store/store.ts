@@ -77,6 +77,88 @@ export interface LeaseStatements {
   endLease(id: string, status: 'revoked' | 'expired' | 'revoke_failed', reason: string, now: number): LeaseRecord | undefined;
   /** As LeaseStore.markCredentialRevoked. */
   markCredentialRevoked(id: string, now: number): LeaseRecord | undefined;
+  /**
+   * Spends approval `id` on lease `leaseId`: only an approved approval,
+   * unexpired at `now`, never consumed before. False when it is not (already
+   * consumed, expired, not approved): run inside the lease-issue transaction,
+   * so of any number of concurrent redemptions exactly one lease is stored.
+   */
+  consumeApproval(id: string, leaseId: string, now: number): boolean;
+}
+
+/** Where an approval stands; `consumed` is an approved one spent on a lease. */
+export type ApprovalState = 'pending' | 'approved' | 'rejected' | 'expired' | 'consumed';
+
+/** One approver's vote (operator-supplied reason, bounded). */
+export interface ApprovalVote {
+  approver: string;
+  approve: boolean;
+  reason: string;
+  /** ms since the epoch. */
+  at: number;
+}
+
+/** A request for approval (src/approvals): what it is bound to, and its votes. */
+export interface ApprovalRecord {
+  /** At least 128 random bits. */
+  id: string;
+  agent: string;
+  /** The approval groups the permit's obligation names; each must reach its `required`. */
+  groups: string[];
+  /** The ApprovalBinding (plain JSON) and the SHA-256 hex of its RFC 8785 form. */
+  binding: Readonly<Record<string, unknown>>;
+  bindingHash: string;
+  /** The agent's trust when the approval was asked for. */
+  trust: { score: number; tier: string; fresh: boolean };
+  state: ApprovalState;
+  votes: ApprovalVote[];
+  createdAt: number;
+  expiresAt: number;
+  /** When it left pending, and who ended it when no vote did (`broker`: a re-check after trust fell). */
+  decidedAt?: number;
+  decidedBy?: string;
+  /** The lease it was spent on. */
+  leaseId?: string;
+  consumedAt?: number;
+  /** Bumped by every update: a conditional update names the version it read. */
+  version: number;
+  updatedAt: number;
+}
+
+export interface ApprovalFilter {
+  agent?: string;
+  states?: readonly ApprovalState[];
+  /** Approvals that name at least one of these groups. */
+  groups?: readonly string[];
+  limit: number;
+}
+
+/**
+ * Approval writes, synchronous, for a caller that holds a write transaction
+ * (the evidence log's appendWith, or ApprovalStore.writeApprovals), so that
+ * each change commits with its entry, or neither.
+ */
+export interface ApprovalStatements {
+  /** Stores a new pending approval only while its agent has fewer than `maxOpen` pending ones unexpired at `now`. */
+  insertApprovalWithin(a: ApprovalRecord, maxOpen: number, now: number): ApprovalRecord | undefined;
+  /** The approval as this transaction sees it. */
+  readApproval(id: string): ApprovalRecord | undefined;
+  /** Writes `a` (its version bumped) only if the stored version is still `a.version`; the stored record, or undefined. */
+  updateApproval(a: ApprovalRecord, now: number): ApprovalRecord | undefined;
+  /** Pending or approved (unconsumed) approvals whose expiry has passed become expired; returns them. */
+  expireApprovals(now: number, limit: number): ApprovalRecord[];
+}
+
+export interface ApprovalStore {
+  getApproval(id: string): Promise<ApprovalRecord | undefined>;
+  /** Newest first. */
+  listApprovals(filter: ApprovalFilter): Promise<ApprovalRecord[]>;
+  /** A pending approval of `agent` for exactly this binding, unexpired at `now` (a repeated request gets the same one). */
+  findPendingApproval(agent: string, bindingHash: string, now: number): Promise<ApprovalRecord | undefined>;
+  /** The earliest expiry among pending and approved (unconsumed) approvals; undefined when there are none. */
+  nextApprovalExpiry(): Promise<number | undefined>;
+  /** Runs `fn` in a write transaction of its own (a broker without an evidence log). */
+  writeApprovals<T>(fn: (s: ApprovalStatements & Pick<LeaseStatements, 'consumeApproval'>) => T): Promise<T>;
 }
 
 /**
@@ -125,9 +207,9 @@ export interface TrustStore {
   setTrust(rec: TrustRecord): Promise<void>;
 }
 
-export interface Store extends LeaseStore, TrustStore, PendingCredentialStore {
+export interface Store extends LeaseStore, TrustStore, PendingCredentialStore, ApprovalStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Present when the store shares its database and transactions with the evidence log. */
-  readonly statements?: LeaseStatements;
+  readonly statements?: LeaseStatements & ApprovalStatements;
   close(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import type { LeaseRecord } from '../../src/leases/lease';
-import type { Store } from '../../src/store/store';
+import type { ApprovalRecord, Store } from '../../src/store/store';
 
 export interface StoreFactory {
   /** A fresh, empty store. */
@@ -30,6 +30,25 @@ export function lease(over: Partial<LeaseRecord> = {}): LeaseRecord {
     policyVersion: 'v1',
     policyIds: ['p1'],
     tier: 'standard',
+    updatedAt: now,
+    ...over,
+  };
+}
+
+export function approval(over: Partial<ApprovalRecord> = {}): ApprovalRecord {
+  const now = 1_000_000;
+  return {
+    id: `apr_test_${++seq}_${Math.random().toString(36).slice(2)}`,
+    agent: 'support-bot',
+    groups: ['finance'],
+    binding: { agent: 'support-bot', action: 'billing.refund', resource: 'stripe', params: { amount: 50000 }, purpose: 'refund', ttl_seconds: 0, max_uses: 0, rule: 'r', policy_version: 'v1' },
+    bindingHash: 'ab'.repeat(32),
+    trust: { score: 600, tier: 'standard', fresh: false },
+    state: 'pending',
+    votes: [],
+    createdAt: now,
+    expiresAt: now + 900_000,
+    version: 1,
     updatedAt: now,
     ...over,
   };
@@ -292,6 +311,64 @@ export function storeContract(name: string, factory: () => StoreFactory): void {
       assert.equal((await store.listLeases({ action: 'x.y', limit: 10 })).length, 2);
       assert.equal((await store.listLeases({ action: 'x.y', statuses: ['active'], limit: 10 })).length, 1);
       assert.equal((await store.listLeases({ limit: 1 })).length, 1);
+    });
+
+    it('stores approvals within the per-agent bound of open ones, round-trips them, and finds a pending one by binding', async () => {
+      const a = approval();
+      assert.ok(await store.writeApprovals((s) => s.insertApprovalWithin(a, 2, 1_000_000)));
+      assert.deepEqual(await store.getApproval(a.id), a);
+      assert.deepEqual(await store.findPendingApproval('support-bot', a.bindingHash, 1_000_001), a);
+      assert.equal(await store.findPendingApproval('support-bot', a.bindingHash, a.expiresAt), undefined, 'expired');
+      assert.equal(await store.findPendingApproval('analyst-bot', a.bindingHash, 1_000_001), undefined, 'another agent');
+      assert.ok(await store.writeApprovals((s) => s.insertApprovalWithin(approval(), 2, 1_000_000)));
+      assert.equal(await store.writeApprovals((s) => s.insertApprovalWithin(approval(), 2, 1_000_000)), undefined, 'at the bound');
+      assert.ok(await store.writeApprovals((s) => s.insertApprovalWithin(approval({ agent: 'analyst-bot' }), 2, 1_000_000)), 'per agent');
+      // Past their expiry the open ones no longer count.
+      assert.ok(await store.writeApprovals((s) => s.insertApprovalWithin(approval(), 2, a.expiresAt)));
+      assert.equal((await store.listApprovals({ agent: 'support-bot', limit: 10 })).length, 3);
+      assert.equal((await store.listApprovals({ groups: ['legal'], limit: 10 })).length, 0);
+      assert.equal((await store.listApprovals({ groups: ['legal', 'finance'], states: ['pending'], limit: 10 })).length, 4);
+      assert.equal((await store.listApprovals({ groups: [], limit: 10 })).length, 0);
+    });
+
+    it('updates an approval only at the version read, and never once it left pending or approved', async () => {
+      const a = approval();
+      await store.writeApprovals((s) => s.insertApprovalWithin(a, 10, 1_000_000));
+      const vote = { approver: 'bob', approve: true, reason: 'ok', at: 1_000_100 };
+      const up = await store.writeApprovals((s) => s.updateApproval({ ...a, state: 'approved', votes: [vote], decidedAt: 1_000_100 }, 1_000_100));
+      assert.equal(up!.version, 2);
+      assert.deepEqual(up!.votes, [vote]);
+      // A second writer that read version 1 loses.
+      assert.equal(await store.writeApprovals((s) => s.updateApproval({ ...a, state: 'rejected' }, 1_000_200)), undefined);
+      assert.equal((await store.getApproval(a.id))!.state, 'approved');
+    });
+
+    it('consumes an approved approval exactly once under 20 concurrent attempts, and never a pending or expired one', async () => {
+      const a = approval({ state: 'approved', decidedAt: 1_000_100 });
+      await store.writeApprovals((s) => s.insertApprovalWithin(a, 10, 1_000_000));
+      const won = await Promise.all(Array.from({ length: 20 }, (_, i) => store.writeApprovals((s) => s.consumeApproval(a.id, `lease_${i}`, 1_000_200))));
+      assert.equal(won.filter(Boolean).length, 1);
+      const after = (await store.getApproval(a.id))!;
+      assert.equal(after.state, 'consumed');
+      assert.equal(after.leaseId, `lease_${won.indexOf(true)}`);
+      const pending = approval();
+      await store.writeApprovals((s) => s.insertApprovalWithin(pending, 10, 1_000_000));
+      assert.equal(await store.writeApprovals((s) => s.consumeApproval(pending.id, 'lease_p', 1_000_200)), false);
+      const late = approval({ state: 'approved' });
+      await store.writeApprovals((s) => s.insertApprovalWithin(late, 10, 1_000_000));
+      assert.equal(await store.writeApprovals((s) => s.consumeApproval(late.id, 'lease_l', late.expiresAt)), false, 'at its expiry');
+    });
+
+    it('expires due pending and approved approvals once; consumed and rejected ones stay', async () => {
+      const due = [approval(), approval({ state: 'approved' })];
+      const kept = [approval({ state: 'rejected' }), approval({ expiresAt: 2_000_000 })];
+      for (const a of [...due, ...kept]) await store.writeApprovals((s) => s.insertApprovalWithin(a, 10, 1_000_000));
+      assert.equal(await store.nextApprovalExpiry(), 1_900_000);
+      const expired = await store.writeApprovals((s) => s.expireApprovals(1_900_000, 100));
+      assert.deepEqual(expired.map((e) => e.id).sort(), due.map((d) => d.id).sort());
+      assert.ok(expired.every((e) => e.state === 'expired' && e.decidedAt !== undefined));
+      assert.deepEqual(await store.writeApprovals((s) => s.expireApprovals(1_900_000, 100)), []);
+      assert.equal(await store.nextApprovalExpiry(), 2_000_000, 'the one still open');
     });
 
     it('keeps leases and trust across a restart', async () => {

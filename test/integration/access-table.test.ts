@@ -27,6 +27,7 @@ const EXPECTED: Readonly<Record<'AgentBroker' | 'Operator' | 'Evidence', Readonl
   Operator: {
     ListApprovals: 'approver',
     DecideApproval: 'approver',
+    GetApproval: 'approver',
     SetTrust: 'admin',
     ReportSignal: 'admin',
     GetTrust: 'admin',

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { call } from '../../src/client/grpc-client';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
-import type { LeaseStatements, Store } from '../../src/store/store';
+import type { ApprovalStatements, LeaseStatements, Store } from '../../src/store/store';
 import { makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 
 const diskError = (): Error => new Error('SQLITE_IOERR: disk I/O error at /var/lib/broker.db (password=hunter2)');
@@ -14,7 +14,8 @@ const diskError = (): Error => new Error('SQLITE_IOERR: disk I/O error at /var/l
  * evidence append (Store.statements) too: RequestLease stores its lease there.
  */
 function faultyStore(inner: SqliteStore, failing: Set<keyof Store>): Store {
-  const statements: LeaseStatements = {
+  const statements: LeaseStatements & ApprovalStatements = {
+    ...inner.statements,
     renewLease: (...args) => inner.statements.renewLease(...args),
     endLease: (...args) => {
       if (failing.has('endLease')) throw diskError();

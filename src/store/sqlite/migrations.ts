@@ -264,4 +264,39 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; s
         WHERE credential IS NOT NULL;
     `,
   },
+  {
+    version: 11,
+    name: 'approvals',
+    // A request for approval (@obligation("approval:<group>")): the agent it
+    // belongs to, the groups that must approve, what it is bound to (the
+    // canonical binding and its SHA-256), the trust it was asked with, its
+    // votes, and once approved the one lease it was spent on. An approval is
+    // consumed by a conditional update inside the lease-issue transaction:
+    // `lease_id` is set exactly when the state is consumed. `version` makes
+    // every other update conditional on what was read.
+    sql: `
+      CREATE TABLE approvals (
+        id TEXT PRIMARY KEY,
+        agent TEXT NOT NULL,
+        groups TEXT NOT NULL CHECK (json_valid(groups) AND json_type(groups) = 'array' AND length(groups) <= 4096),
+        binding TEXT NOT NULL CHECK (json_valid(binding) AND length(binding) <= 32768),
+        binding_hash TEXT NOT NULL CHECK (length(binding_hash) = 64),
+        trust TEXT NOT NULL CHECK (json_valid(trust)),
+        state TEXT NOT NULL CHECK (state IN ('pending','approved','rejected','expired','consumed')),
+        votes TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(votes) AND length(votes) <= 65536),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        decided_at INTEGER,
+        decided_by TEXT,
+        lease_id TEXT,
+        consumed_at INTEGER,
+        version INTEGER NOT NULL DEFAULT 1,
+        updated_at INTEGER NOT NULL,
+        CHECK ((state = 'consumed') = (lease_id IS NOT NULL))
+      ) STRICT;
+      CREATE INDEX approvals_open ON approvals (expires_at) WHERE state IN ('pending','approved');
+      CREATE INDEX approvals_agent ON approvals (agent, state, binding_hash);
+      CREATE INDEX approvals_created ON approvals (created_at, id);
+    `,
+  },
 ];

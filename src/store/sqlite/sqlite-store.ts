@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { CredentialHandle } from '../../backends/backend';
 import type { LeaseFilter, LeaseRecord, LeaseStatus } from '../../leases/lease';
 import { BrokerError, unavailable } from '../../lib/errors';
-import type { LeaseStatements, PendingCredential, Store, TrustRecord } from '../store';
+import type { ApprovalFilter, ApprovalRecord, ApprovalState, ApprovalStatements, LeaseStatements, PendingCredential, Store, TrustRecord } from '../store';
 import { canonicalize } from '../../evidence/canonical-json';
 import { GroupCommit } from './group-commit';
 import { SQLITE_MIGRATIONS } from './migrations';
@@ -61,6 +61,67 @@ function fromRow(r: LeaseRow): LeaseRecord {
     ...(r.credential_revoked_at !== null ? { credentialRevokedAt: r.credential_revoked_at } : {}),
     ...(r.ended_as !== null ? { endedAs: r.ended_as } : {}),
     ...(r.credential_retry_at !== null ? { credentialRetryAt: r.credential_retry_at } : {}),
+  };
+}
+
+interface ApprovalRow {
+  id: string;
+  agent: string;
+  groups: string;
+  binding: string;
+  binding_hash: string;
+  trust: string;
+  state: ApprovalState;
+  votes: string;
+  created_at: number;
+  expires_at: number;
+  decided_at: number | null;
+  decided_by: string | null;
+  lease_id: string | null;
+  consumed_at: number | null;
+  version: number;
+  updated_at: number;
+}
+
+function approvalFromRow(r: ApprovalRow): ApprovalRecord {
+  return {
+    id: r.id,
+    agent: r.agent,
+    groups: JSON.parse(r.groups) as string[],
+    binding: JSON.parse(r.binding) as Record<string, unknown>,
+    bindingHash: r.binding_hash,
+    trust: JSON.parse(r.trust) as ApprovalRecord['trust'],
+    state: r.state,
+    votes: JSON.parse(r.votes) as ApprovalRecord['votes'],
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    ...(r.decided_at !== null ? { decidedAt: r.decided_at } : {}),
+    ...(r.decided_by !== null ? { decidedBy: r.decided_by } : {}),
+    ...(r.lease_id !== null ? { leaseId: r.lease_id } : {}),
+    ...(r.consumed_at !== null ? { consumedAt: r.consumed_at } : {}),
+    version: r.version,
+    updatedAt: r.updated_at,
+  };
+}
+
+function approvalParams(a: ApprovalRecord): Record<string, string | number | null> {
+  return {
+    id: a.id,
+    agent: a.agent,
+    groups: JSON.stringify(a.groups),
+    binding: canonicalize(a.binding, { maxBytes: 32768 }).toString('utf8'),
+    binding_hash: a.bindingHash,
+    trust: JSON.stringify(a.trust),
+    state: a.state,
+    votes: JSON.stringify(a.votes),
+    created_at: a.createdAt,
+    expires_at: a.expiresAt,
+    decided_at: a.decidedAt ?? null,
+    decided_by: a.decidedBy ?? null,
+    lease_id: a.leaseId ?? null,
+    consumed_at: a.consumedAt ?? null,
+    version: a.version,
+    updated_at: a.updatedAt,
   };
 }
 
@@ -142,7 +203,24 @@ export class SqliteStore implements Store {
   readonly writes: GroupCommit;
   private readonly st: ReturnType<SqliteStore['prepare']>;
   /** For a write transaction already open on this database (the evidence log's appendWith). */
-  readonly statements: LeaseStatements = {
+  readonly statements: LeaseStatements & ApprovalStatements = {
+    consumeApproval: (id, leaseId, now) => this.st.approvalConsume.run({ id, lease_id: leaseId, now }).changes === 1,
+    insertApprovalWithin: (a, maxOpen, now) => {
+      try {
+        return this.st.approvalInsertWithin.run({ ...approvalParams(a), max_open: maxOpen, now }).changes === 1 ? a : undefined;
+      } catch (err) {
+        throw storageFault(err);
+      }
+    },
+    readApproval: (id) => {
+      const r = this.st.approvalGet.get(id) as ApprovalRow | undefined;
+      return r ? approvalFromRow(r) : undefined;
+    },
+    updateApproval: (a, now) => {
+      const r = this.st.approvalUpdate.get({ ...approvalParams(a), updated_at: now }) as ApprovalRow | undefined;
+      return r ? approvalFromRow(r) : undefined;
+    },
+    expireApprovals: (now, limit) => (this.st.approvalExpire.all({ now, limit }) as ApprovalRow[]).map(approvalFromRow),
     renewLease: (id, agent, expiresAt, now) => {
       const r = this.st.renew.get({ id, agent, expires_at: expiresAt, now }) as LeaseRow | undefined;
       return r ? fromRow(r) : undefined;
@@ -240,6 +318,23 @@ export class SqliteStore implements Store {
       credentialOwned: d.prepare(`SELECT 1 FROM leases WHERE credential IS NOT NULL
         AND json_extract(credential, '$.backend') = @backend AND json_extract(credential, '$.id') = @id
         AND (credential_revoked_at IS NULL OR credential_revoked_at > @since) LIMIT 1`),
+      approvalInsertWithin: d.prepare(`INSERT INTO approvals (id, agent, groups, binding, binding_hash, trust, state, votes, created_at, expires_at,
+          decided_at, decided_by, lease_id, consumed_at, version, updated_at)
+        SELECT @id, @agent, @groups, @binding, @binding_hash, @trust, @state, @votes, @created_at, @expires_at,
+          @decided_at, @decided_by, @lease_id, @consumed_at, @version, @updated_at
+        WHERE (SELECT COUNT(*) FROM approvals WHERE agent = @agent AND state = 'pending' AND expires_at > @now) < @max_open`),
+      approvalGet: d.prepare('SELECT * FROM approvals WHERE id = ?'),
+      // From the partial index approvals_open.
+      approvalNextExpiry: d.prepare("SELECT MIN(expires_at) AS at FROM approvals WHERE state IN ('pending', 'approved')"),
+      approvalUpdate: d.prepare(`UPDATE approvals SET state = @state, votes = @votes, decided_at = @decided_at, decided_by = @decided_by,
+          version = version + 1, updated_at = @updated_at
+        WHERE id = @id AND version = @version AND state IN ('pending', 'approved') RETURNING *`),
+      approvalConsume: d.prepare(`UPDATE approvals SET state = 'consumed', lease_id = @lease_id, consumed_at = @now, version = version + 1, updated_at = @now
+        WHERE id = @id AND state = 'approved' AND expires_at > @now`),
+      approvalExpire: d.prepare(`UPDATE approvals SET state = 'expired', decided_at = COALESCE(decided_at, @now), version = version + 1, updated_at = @now
+        WHERE id IN (SELECT id FROM approvals WHERE state IN ('pending', 'approved') AND expires_at <= @now ORDER BY expires_at LIMIT @limit) RETURNING *`),
+      approvalFindPending: d.prepare(`SELECT * FROM approvals WHERE agent = @agent AND state = 'pending' AND binding_hash = @binding_hash AND expires_at > @now
+        ORDER BY created_at DESC LIMIT 1`),
       getTrust: d.prepare('SELECT agent, score, updated_at FROM trust WHERE agent = ?'),
       setTrust: d.prepare(`INSERT INTO trust (agent, score, updated_at) VALUES (@agent, @score, @updated_at)
         ON CONFLICT (agent) DO UPDATE SET score = excluded.score, updated_at = excluded.updated_at`),
@@ -402,6 +497,50 @@ export class SqliteStore implements Store {
   setTrust(rec: TrustRecord): Promise<void> {
     return this.write(() => {
       this.st.setTrust.run({ agent: rec.agent, score: rec.score, updated_at: rec.updatedAt });
+    });
+  }
+
+  getApproval(id: string): Promise<ApprovalRecord | undefined> {
+    return this.read(() => this.statements.readApproval(id));
+  }
+
+  listApprovals(f: ApprovalFilter): Promise<ApprovalRecord[]> {
+    return this.read(() => {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (f.agent) {
+        where.push('agent = ?');
+        args.push(f.agent);
+      }
+      if (f.states?.length) {
+        where.push(`state IN (${f.states.map(() => '?').join(',')})`);
+        args.push(...f.states);
+      }
+      if (f.groups) {
+        if (f.groups.length === 0) return [];
+        where.push(`EXISTS (SELECT 1 FROM json_each(approvals.groups) g WHERE g.value IN (${f.groups.map(() => '?').join(',')}))`);
+        args.push(...f.groups);
+      }
+      const sql = `SELECT * FROM approvals ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id LIMIT ?`;
+      return (this.db.prepare(sql).all(...args, f.limit) as ApprovalRow[]).map(approvalFromRow);
+    });
+  }
+
+  findPendingApproval(agent: string, bindingHash: string, now: number): Promise<ApprovalRecord | undefined> {
+    return this.read(() => {
+      const r = this.st.approvalFindPending.get({ agent, binding_hash: bindingHash, now }) as ApprovalRow | undefined;
+      return r ? approvalFromRow(r) : undefined;
+    });
+  }
+
+  nextApprovalExpiry(): Promise<number | undefined> {
+    return this.read(() => (this.st.approvalNextExpiry.get() as { at: number | null }).at ?? undefined);
+  }
+
+  writeApprovals<T>(fn: (s: ApprovalStatements & Pick<LeaseStatements, 'consumeApproval'>) => T): Promise<T> {
+    // Several statements may run: a savepoint of their own, so a failure undoes them all.
+    return this.writes.run(() => fn(this.statements)).catch((err: unknown) => {
+      throw storageFault(err);
     });
   }
 

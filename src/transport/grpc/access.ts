@@ -13,6 +13,7 @@ export const ACCESS: Readonly<Record<string, Readonly<Record<string, Access>>>> 
   Operator: {
     ListApprovals: { who: 'operator', role: 'approver' },
     DecideApproval: { who: 'operator', role: 'approver' },
+    GetApproval: { who: 'operator', role: 'approver' },
     SetTrust: { who: 'operator', role: 'admin' },
     ReportSignal: { who: 'operator', role: 'admin' },
     GetTrust: { who: 'operator', role: 'admin' },

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { compileConfig } from '../../../src/config/compile';
 import { loadConfig } from '../../../src/config/load';
 import { ConfigError } from '../../../src/config/problems';
-import { problemsOf } from '../../helpers/config-problems';
+import { problemAt, problemsOf } from '../../helpers/config-problems';
 import { generateCosignerKey } from '../../../src/evidence/cosignature';
 import { generateNoteKey } from '../../../src/evidence/note-key';
 import { tempDir } from '../../helpers/broker-harness';
@@ -23,8 +23,11 @@ const good = (): Record<string, unknown> => ({
     },
   },
   agents: { 'support-bot': { id: 'spiffe://example.org/agent/support-bot', groups: ['support'], owner: 'alice' } },
-  operators: { alice: { id: 'spiffe://example.org/human/alice', roles: ['approver', 'admin'] } },
-  approvals: { finance: { approvers: ['alice'], required: 1, expires: '15m' } },
+  operators: {
+    alice: { id: 'spiffe://example.org/human/alice', roles: ['approver', 'admin'] },
+    bob: { id: 'spiffe://example.org/human/bob', roles: ['approver'] },
+  },
+  approvals: { finance: { approvers: ['alice', 'bob'], required: 1, expires: '15m' } },
   policies: 'policies/',
 });
 
@@ -91,6 +94,39 @@ describe('config', () => {
     ]) {
       assert.ok(paths.includes(want), `missing ${want} in ${paths.join(', ')}`);
     }
+  });
+
+  it('approvals: approvers must hold the role approver; an agent owner must name an operator; four eyes must be reachable', () => {
+    const c = compileConfig(good(), '/etc/sb/config.yaml');
+    assert.deepEqual(c.approvals['finance'], { name: 'finance', approvers: ['alice', 'bob'], required: 1, expiresMs: 900_000 });
+    assert.equal(c.agents['support-bot']!.owner, 'alice');
+
+    const noRole = good();
+    (noRole['operators'] as Record<string, Record<string, unknown>>)['bob']!['roles'] = ['auditor'];
+    assert.match(problemAt(noRole, 'approvals.finance.approvers[1]'), /"bob", who lacks the role "approver"/);
+
+    for (const expires of ['30s', '8d']) {
+      const bad = good();
+      (bad['approvals'] as Record<string, Record<string, unknown>>)['finance']!['expires'] = expires;
+      assert.equal(problemAt(bad, 'approvals.finance.expires'), `expected a duration from 1m to 7d, got "${expires}"`);
+    }
+
+    const twice = good();
+    (twice['approvals'] as Record<string, Record<string, unknown>>)['finance']!['approvers'] = ['alice', 'bob', 'bob'];
+    assert.match(problemAt(twice, 'approvals.finance.approvers[2]'), /lists "bob" twice/);
+
+    const unknownOwner = good();
+    (unknownOwner['agents'] as Record<string, Record<string, unknown>>)['support-bot']!['owner'] = 'mallory';
+    assert.deepEqual(problemsOf(unknownOwner), [{ path: 'agents.support-bot.owner', message: 'names an unknown operator "mallory"' }]);
+
+    // required 2 of [alice, bob], but alice owns support-bot: only bob could ever approve its requests.
+    const unreachable = good();
+    (unreachable['approvals'] as Record<string, Record<string, unknown>>)['finance']!['required'] = 2;
+    assert.match(problemAt(unreachable, 'approvals.finance.required'), /agent "support-bot" is owned by the approver "alice", who may not decide its requests: only 1 approvers are left/);
+    // The same group is fine once a third approver exists.
+    (unreachable['operators'] as Record<string, Record<string, unknown>>)['carol'] = { id: 'spiffe://example.org/human/carol', roles: ['approver'] };
+    (unreachable['approvals'] as Record<string, Record<string, unknown>>)['finance']!['approvers'] = ['alice', 'bob', 'carol'];
+    assert.equal(compileConfig(unreachable, '/etc/sb/config.yaml').approvals['finance']!.required, 2);
   });
 
   it('compiles evidence.key_overlap and evidence.witnesses (ca relative to the config file)', () => {

@@ -6,6 +6,7 @@ export const ApprovalState = {
   APPROVED: 'APPROVED',
   REJECTED: 'REJECTED',
   APPROVAL_EXPIRED: 'APPROVAL_EXPIRED',
+  APPROVAL_CONSUMED: 'APPROVAL_CONSUMED',
 } as const;
 
 export type ApprovalState =
@@ -19,5 +20,7 @@ export type ApprovalState =
   | 3
   | 'APPROVAL_EXPIRED'
   | 4
+  | 'APPROVAL_CONSUMED'
+  | 5
 
 export type ApprovalState__Output = typeof ApprovalState[keyof typeof ApprovalState]

@@ -8,6 +8,7 @@ import type { BreakGlassResponse as _secretbroker_v1_BreakGlassResponse, BreakGl
 import type { DecideApprovalRequest as _secretbroker_v1_DecideApprovalRequest, DecideApprovalRequest__Output as _secretbroker_v1_DecideApprovalRequest__Output } from '../../secretbroker/v1/DecideApprovalRequest';
 import type { ExplainRequest as _secretbroker_v1_ExplainRequest, ExplainRequest__Output as _secretbroker_v1_ExplainRequest__Output } from '../../secretbroker/v1/ExplainRequest';
 import type { ExplainResponse as _secretbroker_v1_ExplainResponse, ExplainResponse__Output as _secretbroker_v1_ExplainResponse__Output } from '../../secretbroker/v1/ExplainResponse';
+import type { GetApprovalRequest as _secretbroker_v1_GetApprovalRequest, GetApprovalRequest__Output as _secretbroker_v1_GetApprovalRequest__Output } from '../../secretbroker/v1/GetApprovalRequest';
 import type { GetTrustRequest as _secretbroker_v1_GetTrustRequest, GetTrustRequest__Output as _secretbroker_v1_GetTrustRequest__Output } from '../../secretbroker/v1/GetTrustRequest';
 import type { ListApprovalsRequest as _secretbroker_v1_ListApprovalsRequest, ListApprovalsRequest__Output as _secretbroker_v1_ListApprovalsRequest__Output } from '../../secretbroker/v1/ListApprovalsRequest';
 import type { ListApprovalsResponse as _secretbroker_v1_ListApprovalsResponse, ListApprovalsResponse__Output as _secretbroker_v1_ListApprovalsResponse__Output } from '../../secretbroker/v1/ListApprovalsResponse';
@@ -52,6 +53,15 @@ export interface OperatorClient extends grpc.Client {
   explain(argument: _secretbroker_v1_ExplainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_ExplainResponse__Output>): grpc.ClientUnaryCall;
   explain(argument: _secretbroker_v1_ExplainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ExplainResponse__Output>): grpc.ClientUnaryCall;
   explain(argument: _secretbroker_v1_ExplainRequest, callback: grpc.requestCallback<_secretbroker_v1_ExplainResponse__Output>): grpc.ClientUnaryCall;
+  
+  GetApproval(argument: _secretbroker_v1_GetApprovalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_Approval__Output>): grpc.ClientUnaryCall;
+  GetApproval(argument: _secretbroker_v1_GetApprovalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_Approval__Output>): grpc.ClientUnaryCall;
+  GetApproval(argument: _secretbroker_v1_GetApprovalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_Approval__Output>): grpc.ClientUnaryCall;
+  GetApproval(argument: _secretbroker_v1_GetApprovalRequest, callback: grpc.requestCallback<_secretbroker_v1_Approval__Output>): grpc.ClientUnaryCall;
+  getApproval(argument: _secretbroker_v1_GetApprovalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_Approval__Output>): grpc.ClientUnaryCall;
+  getApproval(argument: _secretbroker_v1_GetApprovalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_Approval__Output>): grpc.ClientUnaryCall;
+  getApproval(argument: _secretbroker_v1_GetApprovalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_Approval__Output>): grpc.ClientUnaryCall;
+  getApproval(argument: _secretbroker_v1_GetApprovalRequest, callback: grpc.requestCallback<_secretbroker_v1_Approval__Output>): grpc.ClientUnaryCall;
   
   GetTrust(argument: _secretbroker_v1_GetTrustRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
   GetTrust(argument: _secretbroker_v1_GetTrustRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
@@ -143,6 +153,8 @@ export interface OperatorHandlers extends grpc.UntypedServiceImplementation {
   
   Explain: grpc.handleUnaryCall<_secretbroker_v1_ExplainRequest__Output, _secretbroker_v1_ExplainResponse>;
   
+  GetApproval: grpc.handleUnaryCall<_secretbroker_v1_GetApprovalRequest__Output, _secretbroker_v1_Approval>;
+  
   GetTrust: grpc.handleUnaryCall<_secretbroker_v1_GetTrustRequest__Output, _secretbroker_v1_TrustState>;
   
   ListApprovals: grpc.handleUnaryCall<_secretbroker_v1_ListApprovalsRequest__Output, _secretbroker_v1_ListApprovalsResponse>;
@@ -167,6 +179,7 @@ export interface OperatorDefinition extends grpc.ServiceDefinition {
   BreakGlass: MethodDefinition<_secretbroker_v1_BreakGlassRequest, _secretbroker_v1_BreakGlassResponse, _secretbroker_v1_BreakGlassRequest__Output, _secretbroker_v1_BreakGlassResponse__Output>
   DecideApproval: MethodDefinition<_secretbroker_v1_DecideApprovalRequest, _secretbroker_v1_Approval, _secretbroker_v1_DecideApprovalRequest__Output, _secretbroker_v1_Approval__Output>
   Explain: MethodDefinition<_secretbroker_v1_ExplainRequest, _secretbroker_v1_ExplainResponse, _secretbroker_v1_ExplainRequest__Output, _secretbroker_v1_ExplainResponse__Output>
+  GetApproval: MethodDefinition<_secretbroker_v1_GetApprovalRequest, _secretbroker_v1_Approval, _secretbroker_v1_GetApprovalRequest__Output, _secretbroker_v1_Approval__Output>
   GetTrust: MethodDefinition<_secretbroker_v1_GetTrustRequest, _secretbroker_v1_TrustState, _secretbroker_v1_GetTrustRequest__Output, _secretbroker_v1_TrustState__Output>
   ListApprovals: MethodDefinition<_secretbroker_v1_ListApprovalsRequest, _secretbroker_v1_ListApprovalsResponse, _secretbroker_v1_ListApprovalsRequest__Output, _secretbroker_v1_ListApprovalsResponse__Output>
   ListLeases: MethodDefinition<_secretbroker_v1_ListLeasesRequest, _secretbroker_v1_ListLeasesResponse, _secretbroker_v1_ListLeasesRequest__Output, _secretbroker_v1_ListLeasesResponse__Output>
