@@ -73,6 +73,44 @@ export interface LeaseStatements {
   renewLease(id: string, agent: string, expiresAt: number, now: number): LeaseRecord | undefined;
   /** As LeaseStore.insertLeaseWithin: the stored lease, or undefined when the agent is at the limit. */
   insertLeaseWithin(lease: LeaseRecord, maxActive: number): LeaseRecord | undefined;
+  /** As LeaseStore.insertLease (a one-shot call's lease, stored already used). */
+  insertLease?(lease: LeaseRecord): LeaseRecord;
+  /** As BudgetStore.budgetUsed, inside the transaction (the atomic re-check of a grant). */
+  budgetUsed?(q: BudgetQuery): number;
+  /** Records a reservation for a lease stored in the same transaction (a lease that has ended already keeps only what it spent). */
+  reserveBudget?(r: BudgetReservation, lease: LeaseRecord): void;
+}
+
+/** Which sliding window of which budget: an agent's sum of one action's context field. */
+export interface BudgetQuery {
+  agent: string;
+  action: string;
+  field: string;
+  /** Reservations made after this time (ms) count: now - per. */
+  since: number;
+  /** A lease whose own reservation is left out (a re-decision of that lease). */
+  excludeLease?: string;
+}
+
+/** amount x uses of a budget field held for a lease from `at`; released to what was spent when the lease ends. */
+export interface BudgetReservation {
+  leaseId: string;
+  agent: string;
+  action: string;
+  field: string;
+  at: number;
+  amount: number;
+  uses: number;
+}
+
+/**
+ * Budgets (actions.<a>.budget): per agent, action and field, the sum over a
+ * sliding window of what live leases hold (amount x uses) and ended leases
+ * spent. Reservations are written by LeaseStatements.reserveBudget inside a
+ * grant's transaction; the release at lease end is the store's own (a trigger).
+ */
+export interface BudgetStore {
+  budgetUsed(q: BudgetQuery): Promise<number>;
 }
 
 /**
@@ -121,7 +159,7 @@ export interface TrustStore {
   setTrust(rec: TrustRecord): Promise<void>;
 }
 
-export interface Store extends LeaseStore, TrustStore, PendingCredentialStore {
+export interface Store extends LeaseStore, TrustStore, PendingCredentialStore, BudgetStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Present when the store shares its database and transactions with the evidence log. */
   readonly statements?: LeaseStatements;
