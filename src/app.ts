@@ -43,7 +43,7 @@ export interface AppOptions {
   evidence?: boolean;
   /** Replaces or adds handlers; tests use it to inject faults through the real transport. */
   handlerOverrides?: Handlers;
-  /** Tests only: hooks into a brokered call (a barrier before a use is spent). */
+  /** Tests only: hooks into a brokered call (a barrier before a use is spent) and a grant (before its transaction). */
   hooks?: InvokeHooks;
   /** How often the lease reaper runs; default 1 s (tests shorten it). */
   reaperIntervalMs?: number;
@@ -170,7 +170,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   // Revokes the credentials ended leases owe upstream, retrying failures (resumed after a restart).
   const revoker = new CredentialRevoker({ store, source: credentialSource, clock, log, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}) });
   const credentials = { credentials: { source: credentialSource, revoker } };
-  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}), ...credentials });
+  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}), ...credentials, ...(opts.hooks ? { hooks: opts.hooks } : {}) });
   // Bounded work in flight (per agent and daemon-wide) and the daemon-wide buffer for upstream responses.
   const inFlight = new InvokesInFlight(config.server.invokesInFlight);
   const responseBudget = new ByteBudget(config.server.bufferedResponseBytes);

@@ -15,7 +15,7 @@ import type { Store } from '../store/store';
 import type { DenialFolder } from './denial-folder';
 import { credentialBackendOf } from './dynamic-credentials';
 import { LateEvidence } from './late-evidence';
-import { checkPolicyLifetime, checkPolicyUses, effectiveStatus, type LeaseService } from './lease-service';
+import { checkPolicyLifetime, checkPolicyUses, effectiveStatus, type GrantHooks, type LeaseService } from './lease-service';
 import { checkParams, checkParamsAgree, checkPurpose, checkResource, checkStatedResource, renderResource } from './request-validation';
 import type { ResolvedSecret } from '../backends/registry';
 import type { Json } from './struct';
@@ -63,7 +63,7 @@ export interface InvokeServiceDeps {
   hooks?: InvokeHooks;
 }
 
-export interface InvokeHooks {
+export interface InvokeHooks extends GrantHooks {
   /**
    * Runs on an Invoke on a lease after every check passed and before its use is
    * spent: a test's barrier here makes concurrent Invokes race for the use.

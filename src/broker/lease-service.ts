@@ -66,6 +66,17 @@ export interface LeaseServiceDeps {
   trust?: TrustReader;
   /** Approvals: open and check (the gate), consume in the grant's transaction. Absent: approval obligations deny. */
   approvals?: Approvals;
+  /** Test hooks (through AppOptions); never set in the daemon. */
+  hooks?: GrantHooks;
+}
+
+export interface GrantHooks {
+  /**
+   * Runs on a RequestLease after its decision allowed it and before the
+   * grant's transaction: a test's barrier here makes concurrent grants race
+   * for the budget (or an approval) they each fit alone.
+   */
+  beforeGrant?: () => Promise<void>;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -209,6 +220,7 @@ export class LeaseService {
     let refs: EvidenceRef[] | undefined;
     let overBudget: DecidedStep | undefined;
     try {
+      await this.deps.hooks?.beforeGrant?.();
       const stored = await this.issueWithin(agent, lease, step, issued ? issuedCredentialRef(issued) : {});
       if ('overBudget' in stored) overBudget = stored.overBudget;
       else refs = stored.refs;
