@@ -12,6 +12,7 @@ import { CredentialRevoker } from './broker/credential-revoker';
 import { CredentialSweeper } from './broker/credential-sweeper';
 import { credentialBackendOf, type DynamicCredentialSource } from './broker/dynamic-credentials';
 import { LeaseService, leaseDraft } from './broker/lease-service';
+import type { Approvals } from './broker/approval-gate';
 import type { Resolver } from './brokered-http';
 import type { Ledger } from './evidence/ledger/ledger';
 import { settleOpenIntents } from './evidence/ledger/unknown-outcomes';
@@ -43,6 +44,12 @@ export interface AppOptions {
   evidence?: boolean;
   /** Replaces or adds handlers; tests use it to inject faults through the real transport. */
   handlerOverrides?: Handlers;
+  /**
+   * Approvals for the decision step: the gate that opens and checks them and
+   * the statement that consumes one in a grant's transaction. Absent:
+   * approval obligations deny.
+   */
+  approvals?: Approvals;
   /** Tests only: hooks into a brokered call (a barrier before a use is spent) and a grant (before its transaction). */
   hooks?: InvokeHooks;
   /** How often the lease reaper runs; default 1 s (tests shorten it). */
@@ -170,7 +177,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   // Revokes the credentials ended leases owe upstream, retrying failures (resumed after a restart).
   const revoker = new CredentialRevoker({ store, source: credentialSource, clock, log, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}) });
   const credentials = { credentials: { source: credentialSource, revoker } };
-  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}), ...credentials, ...(opts.hooks ? { hooks: opts.hooks } : {}) });
+  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}), ...credentials, ...(opts.hooks ? { hooks: opts.hooks } : {}), ...(opts.approvals ? { approvals: opts.approvals } : {}) });
   // Bounded work in flight (per agent and daemon-wide) and the daemon-wide buffer for upstream responses.
   const inFlight = new InvokesInFlight(config.server.invokesInFlight);
   const responseBudget = new ByteBudget(config.server.bufferedResponseBytes);
