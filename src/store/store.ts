@@ -86,7 +86,7 @@ export interface BudgetQuery {
   agent: string;
   action: string;
   field: string;
-  /** Reservations made after this time (ms) count: now - per. */
+  /** Where the window starts (ms): now - per. Live leases count whatever their age; ended ones if they ended after it. */
   since: number;
   /** A lease whose own reservation is left out (a re-decision of that lease). */
   excludeLease?: string;
@@ -104,9 +104,9 @@ export interface BudgetReservation {
 }
 
 /**
- * Budgets (actions.<a>.budget): per agent, action and field, the sum over a
- * sliding window of what live leases hold (amount x uses) and ended leases
- * spent. Reservations are written by LeaseStatements.reserveBudget inside a
+ * Budgets (actions.<a>.budget): per agent, action and field, what live
+ * leases hold (amount x uses) plus what leases that ended inside the sliding
+ * window spent. Reservations are written by LeaseStatements.reserveBudget inside a
  * grant's transaction; the release at lease end is the store's own (a trigger).
  */
 export interface BudgetStore {

@@ -49,7 +49,7 @@ describe('budgets: amount x uses reserved with the grant, over the real daemon',
           http: http({ methods: ['POST'], paths: ['/v1/refunds'], context: { amount: 'body.amount' } }),
           resource: 'payments',
           max_uses: 5,
-          max_ttl: '2h',
+          max_ttl: '48h',
           budget: { field: 'amount', per: '24h', limit: LIMIT },
         },
         // No limit of its own: policy alone reads the sum, over 1h.
@@ -74,12 +74,16 @@ describe('budgets: amount x uses reserved with the grant, over the real daemon',
     await close?.();
     tmp?.cleanup();
   });
-  // Each test starts in a window of its own: everything before slid out.
-  beforeEach(() => clock.advance(25 * HOUR));
+  // Each test starts in a window of its own: earlier leases have expired (the reaper marked them) and slid out.
+  beforeEach(async () => {
+    clock.advance(25 * HOUR);
+    await broker.app.reaper.tick();
+    assert.equal(await used('refund.capped'), 0);
+  });
 
   const agent = () => broker.clientFor('agents', 'support-bot').agent;
-  const request = (action: string, amount: number, uses: number) =>
-    call<unknown, LeaseResponse__Output>(agent(), 'RequestLease', { action, params: { fields: { amount: { numberValue: amount } } }, maxUses: uses, ttlSeconds: 3600 });
+  const request = (action: string, amount: number, uses: number, ttlSeconds = 3600) =>
+    call<unknown, LeaseResponse__Output>(agent(), 'RequestLease', { action, params: { fields: { amount: { numberValue: amount } } }, maxUses: uses, ttlSeconds });
   const refund = (req: { leaseId?: string; action?: string }, amount: number) =>
     call<unknown, InvokeResponse__Output>(agent(), 'Invoke', {
       ...req,
@@ -163,6 +167,19 @@ describe('budgets: amount x uses reserved with the grant, over the real daemon',
     clock.advance(12 * HOUR);
     assert.equal(await used('refund.capped'), 0, 'slid out');
     assert.equal((await request('refund.capped', 50_000, 2)).status, 'GRANTED');
+  });
+
+  it('a live lease holds its reservation whatever its age: its unused uses may still be spent', async () => {
+    const long = await request('refund.capped', 10_000, 5, 30 * 3600);
+    assert.equal(long.status, 'GRANTED');
+    clock.advance(25 * HOUR);
+    await broker.app.reaper.tick();
+    assert.equal(await used('refund.capped'), 50_000, 'granted more than a window ago, still live');
+    assert.equal((await request('refund.capped', 50_000, 2)).status, 'DENIED');
+    // Spending its uses now is possible, and counted.
+    await refund({ leaseId: long.lease!.leaseId }, 10_000);
+    await call(agent(), 'RevokeLease', { leaseId: long.lease!.leaseId });
+    assert.equal(await used('refund.capped'), 10_000, 'what it spent, from its end');
   });
 
   it('policy sees context.budget.<field>.used (before this request), and a one-shot Invoke reserves its amount', async () => {

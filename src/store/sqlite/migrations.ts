@@ -273,7 +273,10 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; s
     // amount x uses while its lease is live; when the lease ends (revoked,
     // expired, exhausted, revoke_failed: the trigger, so no path forgets it)
     // it keeps only what was spent and the unused uses' share is released.
-    // The window sums rows reserved after now - per. `approval_id` on a lease
+    // The window sums what live leases hold, whatever their age (their uses
+    // may still be spent now), and what ended leases spent when they ended
+    // after now - per (an end is no earlier than the spending it records, so
+    // this errs toward counting). `approval_id` on a lease
     // is the approval it was granted under (its re-checks honour it).
     sql: `
       CREATE TABLE budget_reservations (
@@ -288,7 +291,7 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; s
         spent INTEGER NOT NULL DEFAULT 0 CHECK (spent >= 0 AND spent <= reserved),
         released_at INTEGER
       ) STRICT, WITHOUT ROWID;
-      CREATE INDEX budget_reservations_window ON budget_reservations (agent, action, field, reserved_at);
+      CREATE INDEX budget_reservations_window ON budget_reservations (agent, action, field, released_at);
       CREATE TRIGGER budget_release AFTER UPDATE OF status ON leases
       WHEN OLD.status = 'active' AND NEW.status != 'active' BEGIN
         UPDATE budget_reservations SET spent = amount * MAX(0, MIN(uses, NEW.max_uses - NEW.uses_left)), released_at = NEW.updated_at

@@ -263,9 +263,13 @@ export class SqliteStore implements Store {
       credentialOwned: d.prepare(`SELECT 1 FROM leases WHERE credential IS NOT NULL
         AND json_extract(credential, '$.backend') = @backend AND json_extract(credential, '$.id') = @id
         AND (credential_revoked_at IS NULL OR credential_revoked_at > @since) LIMIT 1`),
-      // A live lease holds amount x uses; an ended one what it spent (the budget_release trigger).
-      budgetUsed: d.prepare(`SELECT COALESCE(SUM(CASE WHEN released_at IS NULL THEN reserved ELSE spent END), 0) AS used
-        FROM budget_reservations WHERE agent = @agent AND action = @action AND field = @field AND reserved_at > @since AND lease_id != @exclude`),
+      // A live lease holds amount x uses, whatever its age; an ended one what it spent (the
+      // budget_release trigger), while its end is inside the window. Two ranges of one index.
+      budgetUsed: d.prepare(`SELECT
+        (SELECT COALESCE(SUM(reserved), 0) FROM budget_reservations
+          WHERE agent = @agent AND action = @action AND field = @field AND released_at IS NULL AND lease_id != @exclude)
+        + (SELECT COALESCE(SUM(spent), 0) FROM budget_reservations
+          WHERE agent = @agent AND action = @action AND field = @field AND released_at > @since AND lease_id != @exclude) AS used`),
       budgetReserve: d.prepare(`INSERT INTO budget_reservations (lease_id, agent, action, field, reserved_at, amount, uses, reserved, spent, released_at)
         VALUES (@lease_id, @agent, @action, @field, @reserved_at, @amount, @uses, @amount * @uses, @spent, @released_at)`),
       getTrust: d.prepare('SELECT agent, score, updated_at FROM trust WHERE agent = ?'),
