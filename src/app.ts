@@ -12,6 +12,7 @@ import { CredentialRevoker } from './broker/credential-revoker';
 import { CredentialSweeper } from './broker/credential-sweeper';
 import { credentialBackendOf, type DynamicCredentialSource } from './broker/dynamic-credentials';
 import { LeaseService, leaseDraft } from './broker/lease-service';
+import type { Approvals } from './broker/approval-gate';
 import type { Resolver } from './brokered-http';
 import type { Ledger } from './evidence/ledger/ledger';
 import { settleOpenIntents } from './evidence/ledger/unknown-outcomes';
@@ -45,7 +46,13 @@ export interface AppOptions {
   evidence?: boolean;
   /** Replaces or adds handlers; tests use it to inject faults through the real transport. */
   handlerOverrides?: Handlers;
-  /** Tests only: hooks into a brokered call (a barrier before a use is spent). */
+  /**
+   * Approvals for the decision step: the gate that opens and checks them and
+   * the statement that consumes one in a grant's transaction. Absent:
+   * approval obligations deny.
+   */
+  approvals?: Approvals;
+  /** Tests only: hooks into a brokered call (a barrier before a use is spent) and a grant (before its transaction). */
   hooks?: InvokeHooks;
   /** How often the lease reaper runs; default 1 s (tests shorten it). */
   reaperIntervalMs?: number;
@@ -179,7 +186,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const credentials = { credentials: { source: credentialSource, revoker } };
   // Requests for approval, their votes and expiry; the consume runs in the lease-issue transaction.
   const approvals = new ApprovalService({ config, store, clock, ids, log, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}) });
-  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}), ...credentials });
+  const approvalWiring: Approvals | undefined = opts.approvals ?? (store.statements ? { gate: approvals, statements: store.statements } : undefined);
+  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}), ...credentials, ...(opts.hooks ? { hooks: opts.hooks } : {}), ...(approvalWiring ? { approvals: approvalWiring } : {}) });
   // Bounded work in flight (per agent and daemon-wide) and the daemon-wide buffer for upstream responses.
   const inFlight = new InvokesInFlight(config.server.invokesInFlight);
   const responseBudget = new ByteBudget(config.server.bufferedResponseBytes);

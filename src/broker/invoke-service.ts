@@ -10,11 +10,12 @@ import type { LeaseIds } from '../lib/ids';
 import type { Logger } from '../lib/logger';
 import type { SecretValue } from '../lib/secret-value';
 import type { Explanation, PolicyDecision } from '../policy';
+import type { DecisionStep } from './decision-step';
 import type { Store } from '../store/store';
 import type { DenialFolder } from './denial-folder';
 import { credentialBackendOf } from './dynamic-credentials';
 import { LateEvidence } from './late-evidence';
-import { checkPolicyLifetime, checkPolicyUses, decisionDraft, effectiveStatus, type LeaseService, type TrustView } from './lease-service';
+import { checkPolicyLifetime, checkPolicyUses, effectiveStatus, type GrantHooks, type LeaseService } from './lease-service';
 import { checkParams, checkParamsAgree, checkPurpose, checkResource, checkStatedResource, renderResource } from './request-validation';
 import type { ResolvedSecret } from '../backends/registry';
 import type { Json } from './struct';
@@ -43,6 +44,8 @@ export interface InvokeServiceDeps {
   config: Pick<BrokerConfig, 'actions'>;
   store: Store;
   leases: LeaseService;
+  /** The decision step (default: the lease service's, so both decide alike). */
+  decisions?: DecisionStep;
   specs: ReadonlyMap<string, HttpActionSpec>;
   /** Reads the secret a call injects (the backend registry). */
   secrets: { resolve(secretName: string): Promise<ResolvedSecret> };
@@ -60,7 +63,7 @@ export interface InvokeServiceDeps {
   hooks?: InvokeHooks;
 }
 
-export interface InvokeHooks {
+export interface InvokeHooks extends GrantHooks {
   /**
    * Runs on an Invoke on a lease after every check passed and before its use is
    * spent: a test's barrier here makes concurrent Invokes race for the use.
@@ -92,8 +95,10 @@ export class InvokeService {
   private readonly tlsContexts = new TlsContexts();
   /** invoke.result drafts the log refused; what is given up is settled as invoke.unknown at the next start. */
   private readonly late: LateEvidence | undefined;
+  private readonly decisions: DecisionStep;
 
   constructor(private readonly deps: InvokeServiceDeps) {
+    this.decisions = deps.decisions ?? deps.leases.decisions;
     this.late = deps.evidence ? new LateEvidence({ sink: deps.evidence, clock: deps.clock }, 'invoke.result', 'the intent is left to invoke.unknown at the next start') : undefined;
   }
 
@@ -129,12 +134,21 @@ export class InvokeService {
       if (rendered !== leased.resource) throw failedPrecondition(`this call is on ${JSON.stringify(rendered)}, but the lease covers ${JSON.stringify(leased.resource)}`);
       // 3. Re-check trust and policy on every use (cached, so cheap when nothing changed), with the
       // decision's own inputs: the lease's context and params.
-      const trust = await this.deps.leases.trustOf(agent.name);
-      const decision = this.deps.leases.decide(agent, leased.action, leased.resource, { ...leased.context }, leased.params, trust);
-      if (decision.decision === 'deny' || decision.obligations.approvals.length > 0) {
-        log.info({ lease_id: leased.id, tier: trust.tier }, 'invoke denied on re-check');
-        await this.recordDenial(agent, leased.action, leased.resource, decision, trust);
-        throw invokeDenied(decision.explanation);
+      const step = await this.decisions.decide({
+        call: 'invoke',
+        agent,
+        action,
+        resource: leased.resource,
+        context: leased.context,
+        params: leased.params,
+        purpose: leased.purpose,
+        lease: leased,
+      });
+      const decision = step.policy;
+      if (step.verdict !== 'allow') {
+        log.info({ lease_id: leased.id, tier: step.trust.tier }, 'invoke denied on re-check');
+        await this.decisions.recordDenial(step);
+        throw invokeDenied(step.explanation);
       }
       checkPolicyLifetime(leased, decision, this.deps.clock.now());
       checkPolicyUses(leased.maxUses - leased.usesLeft + 1, decision);
@@ -228,13 +242,6 @@ export class InvokeService {
     this.late?.push(draft, log);
   }
 
-  /** Every decision is evidence, denials included (folded when they repeat). */
-  private async recordDenial(agent: AgentConfig, action: string, resource: string, decision: PolicyDecision, trust: TrustView): Promise<void> {
-    const draft = decisionDraft(agent.name, action, resource, decision, trust);
-    if (this.deps.denials) await this.deps.denials.record(agent.name, draft);
-    else await this.deps.evidence?.append([draft]);
-  }
-
   /**
    * A one-shot call is decided on the spot and runs under a one-use lease of
    * its own. The lease is stored with that use already spent (status
@@ -255,14 +262,15 @@ export class InvokeService {
     const params = checkParams(req.params);
     checkParamsAgree(action, params, context);
     const resource = checkStatedResource(req.resource, renderCallResource(action, context));
-    const trust = await this.deps.leases.trustOf(agent.name);
-    const decision: PolicyDecision = this.deps.leases.decide(agent, req.action, resource, { ...context }, params, trust);
-    if (decision.decision === 'deny' || decision.obligations.approvals.length > 0) {
-      await this.recordDenial(agent, req.action, resource, decision, trust);
-      throw invokeDenied(decision.explanation);
+    // Every decision is evidence, denials included (folded when they repeat).
+    const step = await this.decisions.decide({ call: 'invoke', agent, action, resource, context, params, purpose, grant: 'one-shot' });
+    if (step.verdict !== 'allow') {
+      await this.decisions.recordDenial(step);
+      throw invokeDenied(step.explanation);
     }
+    const { policy: decision, trust } = step;
     const now = this.deps.clock.now();
-    const ttl = 60_000;
+    const ttl = step.grant!.ttlMs;
     const lease: LeaseRecord = {
       id: this.deps.ids.newLeaseId(now),
       agent: agent.name,
@@ -275,15 +283,20 @@ export class InvokeService {
       issuedAt: now,
       expiresAt: now + ttl,
       maxExpiresAt: now + ttl,
-      maxUses: 1,
-      usesLeft: 1,
+      maxUses: step.grant!.uses,
+      usesLeft: step.grant!.uses,
       policyVersion: decision.policyVersion,
       policyIds: decision.determining.map((d) => d.id),
       tier: trust.tier,
       updatedAt: now,
     };
     const row: LeaseRecord = { ...lease, status: 'exhausted', usesLeft: 0 };
-    await this.deps.leases.issue(lease, decisionDraft(agent.name, req.action, resource, decision, trust), log, { row, leaseExtra: { one_shot: true } });
+    // With a budget its amount is reserved in the same commit, the limit checked again there.
+    const stored = await this.deps.leases.issueOneShot(lease, row, step, log);
+    if ('overBudget' in stored) {
+      await this.decisions.recordDenial(stored.overBudget);
+      throw invokeDenied(stored.overBudget.explanation);
+    }
     return { lease: row, useNumber: 1 };
   }
 }

@@ -8,14 +8,20 @@ import type { LeaseIds } from '../lib/ids';
 import type { Logger } from '../lib/logger';
 import { SecretValue } from '../lib/secret-value';
 import type { Explanation, PolicyDecision, PolicyEngine } from '../policy';
-import type { Store } from '../store/store';
+import type { BudgetReservation, Store } from '../store/store';
+import type { Approvals } from './approval-gate';
 import type { CredentialRevoker } from './credential-revoker';
 import type { DenialFolder } from './denial-folder';
 import { backendFailure, backendNotAvailable, credentialBackendOf, handleRef, type DynamicCredentialSource } from './dynamic-credentials';
 import { LateEvidence } from './late-evidence';
-import { DEFAULT_INITIAL_TRUST_SCORE, tierFor, type Tier } from '../trust';
+import { DecisionStep, type DecidedStep, type DecisionInput } from './decision-step';
 import { checkParams, checkPurpose, checkResource, checkStatedResource, contextFromParams, renderResource } from './request-validation';
 import type { Json } from './struct';
+import { storedTrust, type TrustReader, type TrustView } from './trust-reader';
+
+export type { TrustView } from './trust-reader';
+
+export { decisionDraft } from './decision-step';
 
 export interface LeaseRequestInput {
   action: string;
@@ -37,7 +43,9 @@ export type LeaseOutcome =
       /** The dynamic credential minted for this lease: for the RequestLease response to its agent only, never stored. */
       credential?: DynamicCredential;
     }
-  | { status: 'DENIED'; explanation: Explanation; decision: PolicyDecision; evidence?: EvidenceRef };
+  | { status: 'DENIED'; explanation: Explanation; decision: PolicyDecision; evidence?: EvidenceRef }
+  /** A person must approve this exact request: the agent repeats it with `approvalId` once approved. */
+  | { status: 'PENDING_APPROVAL'; approvalId: string; expiresAt: number; explanation: Explanation; decision: PolicyDecision; evidence?: EvidenceRef };
 
 export interface LeaseServiceDeps {
   config: Pick<BrokerConfig, 'actions' | 'agents'>;
@@ -52,25 +60,26 @@ export interface LeaseServiceDeps {
   denials?: DenialFolder;
   /** Dynamic credentials: where backends are found, and who revokes what ended leases owe upstream. */
   credentials?: { source: DynamicCredentialSource; revoker: CredentialRevoker };
+  /** The decision step (one per daemon, shared with Invoke); built from these deps when absent. */
+  decisions?: DecisionStep;
+  /** Where the decision step reads trust (the trust service); default: the stored score, never fresh. */
+  trust?: TrustReader;
+  /** Approvals: open and check (the gate), consume in the grant's transaction. Absent: approval obligations deny. */
+  approvals?: Approvals;
+  /** Test hooks (through AppOptions); never set in the daemon. */
+  hooks?: GrantHooks;
+}
+
+export interface GrantHooks {
+  /**
+   * Runs on a RequestLease after its decision allowed it and before the
+   * grant's transaction: a test's barrier here makes concurrent grants race
+   * for the budget (or an approval) they each fit alone.
+   */
+  beforeGrant?: () => Promise<void>;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
-
-export function decisionDraft(agent: string, action: string, resource: string, d: PolicyDecision, trust: TrustView): EvidenceDraft {
-  return {
-    type: 'decision',
-    agent,
-    action,
-    resource,
-    decision: {
-      effect: d.decision,
-      policies: d.determining.map((p) => p.id),
-      policy_version: d.policyVersion,
-      ...(d.obligations.approvals.length ? { approvals: [...d.obligations.approvals] } : {}),
-    },
-    trust: { score: trust.score, tier: trust.tier },
-  };
-}
 
 /** A lease event; `extra` goes at the top level of the entry, `leaseExtra` into its `lease` object. */
 export function leaseDraft(
@@ -89,18 +98,26 @@ export function leaseDraft(
   };
 }
 
-export interface TrustView {
-  score: number;
-  tier: Tier;
-}
-
 /** Leases: decide, issue, renew, revoke, look up. Orders the steps; owns no transport concerns. */
 export class LeaseService {
   /** lease.revoked / lease.expired drafts the log refused after the lease had already ended. */
   private readonly late: LateEvidence | undefined;
+  /** Every decision about a lease goes through it (RequestLease, renewal, Explain; Invoke shares it). */
+  readonly decisions: DecisionStep;
 
   constructor(private readonly deps: LeaseServiceDeps) {
     this.late = deps.evidence ? new LateEvidence({ sink: deps.evidence, clock: deps.clock }, 'lease end', 'the lease ended but its entry is missing') : undefined;
+    this.decisions =
+      deps.decisions ??
+      new DecisionStep({
+        policy: deps.policy,
+        trust: deps.trust ?? storedTrust(deps.store),
+        store: deps.store,
+        clock: deps.clock,
+        ...(deps.approvals ? { approvals: deps.approvals.gate } : {}),
+        ...(deps.evidence ? { evidence: deps.evidence } : {}),
+        ...(deps.denials ? { denials: deps.denials } : {}),
+      });
   }
 
   /**
@@ -112,52 +129,68 @@ export class LeaseService {
     await this.late?.appendOrKeep(draft, log, { lease: draft.lease, type: draft.type }, 'could not record the end of a lease; retrying in the background');
   }
 
+  /** The agent's trust as stored (the decision step reads it through its TrustReader). */
   async trustOf(agent: string): Promise<TrustView> {
-    const rec = await this.deps.store.getTrust(agent);
-    const score = rec?.score ?? DEFAULT_INITIAL_TRUST_SCORE;
-    return { score, tier: tierFor(score) };
+    return storedTrust(this.deps.store).current(agent);
   }
 
-  /** Runs the policy for one request; never allows on error (the engine denies on its own failures). */
-  decide(agent: AgentConfig, action: string, resource: string, context: Record<string, unknown>, params: Readonly<Record<string, Json>>, trust: TrustView): PolicyDecision {
-    return this.deps.policy().decide({
-      agent: { name: agent.name, groups: agent.groups },
-      action,
-      resource,
-      context: { trust: trust.score, tier: trust.tier, params, ...context },
-    });
+  /**
+   * A re-decision of `lease` with its stored inputs (context, params) under
+   * the current policy, trust and budget: each Invoke on it, its renewal, and
+   * re-evaluation when its agent's trust drops. An action no longer
+   * configured is FAILED_PRECONDITION.
+   */
+  async redecide(call: 'invoke' | 'renew' | 'reevaluate', agent: AgentConfig, lease: LeaseRecord): Promise<DecidedStep> {
+    const action = this.deps.config.actions[lease.action];
+    if (!action) throw failedPrecondition('the lease\'s action is no longer configured');
+    return this.decisions.decide({ call, agent, action, resource: lease.resource, context: lease.context, params: lease.params, purpose: lease.purpose, lease });
   }
 
-  async request(agent: AgentConfig, req: LeaseRequestInput, log: Logger): Promise<LeaseOutcome> {
+  /** RequestLease's inputs, checked, with the context and resource the broker renders (before any decision). */
+  private prepare(agent: AgentConfig, req: Omit<LeaseRequestInput, 'approvalId'>, call: 'request' | 'explain'): DecisionInput {
     if (!req.action) throw invalidArgument('action', 'required: a configured action name');
     const action = this.deps.config.actions[req.action];
     if (!action) throw invalidArgument('action', `"${req.action.slice(0, 64)}" is not a configured action`);
     if (req.resource) checkResource(req.resource);
     const purpose = checkPurpose(req.purpose);
-    if (req.approvalId) throw unimplemented('approvals', 'a later issue');
     const params = checkParams(req.params);
     const context = contextFromParams(action, params);
     // The broker renders the resource; a stated one must be exactly that (before any decision).
     const resource = checkStatedResource(req.resource, renderResource(action, context, (f) => `params.${f}`));
-    const trust = await this.trustOf(agent.name);
-    const decision = this.decide(agent, action.name, resource, context, params, trust);
-    if (decision.decision === 'deny' || decision.obligations.approvals.length > 0) {
-      // Approval obligations cannot be met until the approvals workflow exists: deny, explained.
-      log.info({ action: action.name, resource, policy: decision.determining.map((d) => d.id) }, 'lease denied');
-      const draft = decisionDraft(agent.name, action.name, resource, decision, trust);
-      const ref = this.deps.denials ? await this.deps.denials.record(agent.name, draft) : (await this.deps.evidence?.append([draft]))?.[0];
-      return { status: 'DENIED', explanation: decision.explanation, decision, ...(ref ? { evidence: ref } : {}) };
+    return { call, agent, action, resource, context, params, purpose, grant: { ttlSeconds: req.ttlSeconds, maxUses: req.maxUses } };
+  }
+
+  /**
+   * Explain: the decision RequestLease would make for this agent and request,
+   * through the same step, recording nothing and granting nothing.
+   */
+  async explain(agentName: string, req: Omit<LeaseRequestInput, 'approvalId'>): Promise<{ status: 'GRANTED' | 'PENDING_APPROVAL' | 'DENIED'; explanation: Explanation; decision: PolicyDecision }> {
+    if (!agentName) throw invalidArgument('agent', 'required: the configured agent name to evaluate as');
+    const agent = Object.hasOwn(this.deps.config.agents, agentName) ? this.deps.config.agents[agentName] : undefined;
+    if (!agent) throw invalidArgument('agent', `"${agentName.slice(0, 64)}" is not a configured agent`);
+    const step = await this.decisions.decide(this.prepare(agent, req, 'explain'));
+    const status = step.verdict === 'allow' ? 'GRANTED' : step.verdict === 'approval' ? 'PENDING_APPROVAL' : 'DENIED';
+    return { status, explanation: step.explanation, decision: step.policy };
+  }
+
+  async request(agent: AgentConfig, req: LeaseRequestInput, log: Logger): Promise<LeaseOutcome> {
+    const input = this.prepare(agent, req, 'request');
+    const { action, resource, context, params, purpose } = input;
+    const step = await this.decisions.decide({ ...input, ...(req.approvalId ? { approvalId: req.approvalId } : {}) });
+    const { policy: decision, trust } = step;
+    if (step.verdict === 'deny') {
+      log.info({ action: action.name, resource, policy: decision.determining.map((d) => d.id), ...(step.budget ? { budget_used: step.budget.used } : {}) }, 'lease denied');
+      const ref = await this.decisions.recordDenial(step);
+      return { status: 'DENIED', explanation: step.explanation, decision, ...(ref ? { evidence: ref } : {}) };
     }
+    if (step.verdict === 'approval') return this.askApproval(agent, step, log);
+    const grant = step.grant!;
     const now = this.deps.clock.now();
     // The cheap early check: a request over the limit mints nothing. The insert checks again, atomically.
     const active = await this.deps.store.countActiveLeases(agent.name);
     if (active >= agent.limits.activeLeases) throw activeLeaseLimit(agent);
 
-    const policyTtlMs = decision.obligations.maxTtlSeconds !== undefined ? decision.obligations.maxTtlSeconds * 1000 : Infinity;
-    const maxTtlMs = Math.min(action.maxTtlMs, policyTtlMs);
-    const ttlMs = Math.min(req.ttlSeconds > 0 ? req.ttlSeconds * 1000 : action.defaultTtlMs, maxTtlMs);
-    // Uses are capped like the TTL: by the action's max_uses and by the policy's @max_uses.
-    const maxUses = Math.min(req.maxUses > 0 ? req.maxUses : action.defaultUses, action.maxUses, decision.obligations.maxUses ?? Infinity);
+    const maxUses = grant.uses;
     const lease: LeaseRecord = {
       id: this.deps.ids.newLeaseId(now),
       agent: agent.name,
@@ -168,14 +201,15 @@ export class LeaseService {
       purpose,
       status: 'active',
       issuedAt: now,
-      expiresAt: now + ttlMs,
-      maxExpiresAt: now + maxTtlMs,
+      expiresAt: now + grant.ttlMs,
+      maxExpiresAt: now + grant.maxTtlMs,
       maxUses,
       usesLeft: maxUses,
       policyVersion: decision.policyVersion,
       policyIds: decision.determining.map((d) => d.id),
       tier: trust.tier,
       updatedAt: now,
+      ...(step.approval?.redeem ? { approvalId: step.approval.redeem } : {}),
     };
     // A dynamic action mints its credential now, bound to this lease; the lease ends no later than it.
     const issued = await this.mint(action, lease, log);
@@ -184,8 +218,12 @@ export class LeaseService {
       lease.credential = issued.handle;
     }
     let refs: EvidenceRef[] | undefined;
+    let overBudget: DecidedStep | undefined;
     try {
-      refs = await this.issueWithin(agent, lease, decisionDraft(agent.name, action.name, resource, decision, trust), issued ? issuedCredentialRef(issued) : {});
+      await this.deps.hooks?.beforeGrant?.();
+      const stored = await this.issueWithin(agent, lease, step, issued ? issuedCredentialRef(issued) : {});
+      if ('overBudget' in stored) overBudget = stored.overBudget;
+      else refs = stored.refs;
     } catch (err) {
       if (issued) {
         // Nothing was handed out (the limit was reached during the mint, or the grant could not be
@@ -195,9 +233,34 @@ export class LeaseService {
       }
       throw err;
     }
+    if (overBudget) {
+      // Concurrent grants took the budget between the decision and the grant's own re-check.
+      if (issued) {
+        issued.credential.password.wipe();
+        await this.deps.credentials?.revoker.discard(lease, log);
+      }
+      log.info({ action: action.name, resource, budget_used: overBudget.budget?.used }, 'lease denied: over budget');
+      const ref = await this.decisions.recordDenial(overBudget);
+      return { status: 'DENIED', explanation: overBudget.explanation, decision, ...(ref ? { evidence: ref } : {}) };
+    }
     log.info({ lease_id: lease.id, action: action.name, resource, expires_at: lease.expiresAt, max_uses: maxUses, ...(issued ? { credential: handleRef(issued.handle) } : {}) }, 'lease granted');
     const ref = refs?.[1];
-    return { status: 'GRANTED', lease, explanation: decision.explanation, decision, ...(ref ? { evidence: ref } : {}), ...(issued ? { credential: issued.credential } : {}) };
+    return { status: 'GRANTED', lease, explanation: step.explanation, decision, ...(ref ? { evidence: ref } : {}), ...(issued ? { credential: issued.credential } : {}) };
+  }
+
+  /**
+   * An approval obligation, no approval given: the decision is recorded, then
+   * a pending approval for exactly this request (approval.requested), and the
+   * agent gets PENDING_APPROVAL with its id.
+   */
+  private async askApproval(agent: AgentConfig, step: DecidedStep, log: Logger): Promise<LeaseOutcome> {
+    const gate = this.deps.approvals?.gate;
+    const binding = step.approval?.binding;
+    if (!gate || !binding) throw new BrokerError('internal', 'an approval was asked for without an approvals service');
+    const [ref] = (await this.deps.evidence?.append([step.draft])) ?? [];
+    const opened = await gate.open({ agent, groups: [...step.approval!.groups], binding, trust: step.trust }, log);
+    log.info({ action: step.action.name, resource: step.resource, approval_id: opened.id, rule: binding.rule }, 'lease pending approval');
+    return { status: 'PENDING_APPROVAL', approvalId: opened.id, expiresAt: opened.expiresAt, explanation: step.explanation, decision: step.policy, ...(ref ? { evidence: ref } : {}) };
   }
 
   /** For an action that hands out a credential: mints it for `lease` (undefined for any other action). */
@@ -313,23 +376,93 @@ export class LeaseService {
    * nothing: the count, the insert and the entries are one atomic step, so
    * concurrent grants (each checked early, then minting for a while) can
    * never pass the limit together, and a grant refused at the limit leaves
-   * no entry. RESOURCE_EXHAUSTED when refused.
+   * no entry. RESOURCE_EXHAUSTED when refused. In the same step, for an
+   * action with a budget, the window is summed again and amount x uses
+   * reserved (`overBudget` when it no longer fits: nothing stored), and an
+   * approval being redeemed is consumed (FAILED_PRECONDITION, nothing
+   * stored, when it was consumed or expired meanwhile).
    */
-  private async issueWithin(agent: AgentConfig, lease: LeaseRecord, decision: EvidenceDraft, leaseExtra: Record<string, unknown>): Promise<EvidenceRef[] | undefined> {
+  private async issueWithin(
+    agent: AgentConfig,
+    lease: LeaseRecord,
+    step: DecidedStep,
+    leaseExtra: Record<string, unknown>,
+  ): Promise<{ refs: EvidenceRef[] | undefined } | { overBudget: DecidedStep }> {
     const { evidence, store } = this.deps;
     const limit = agent.limits.activeLeases;
+    const budget = this.reservationFor(step, lease);
+    const approvalId = step.approval?.redeem;
     if (!evidence) {
+      if (budget || approvalId) throw unimplemented('budgets and approvals without an evidence log', 'a later issue');
       if (!(await store.insertLeaseWithin(lease, limit))) throw activeLeaseLimit(agent);
-      return undefined;
+      return { refs: undefined };
     }
     const statements = store.statements;
     if (!evidence.appendWith || !statements) throw unimplemented('granting a lease with evidence on this state store', 'a later issue');
+    let usedThen: number | undefined;
     const done = await evidence.appendWith(
-      () => statements.insertLeaseWithin(lease, limit),
-      (stored) => [decision, leaseDraft('lease.issued', stored, {}, leaseExtra)],
+      () => {
+        if (budget && !this.budgetFits(budget, (u) => (usedThen = u))) return undefined;
+        const stored = statements.insertLeaseWithin(lease, limit);
+        if (!stored) return undefined;
+        if (budget) statements.reserveBudget!(budget.reservation, stored);
+        // Thrown here, the savepoint undoes the lease and its reservation with it.
+        if (approvalId && !this.deps.approvals!.statements.consumeApproval(approvalId, lease.id, this.deps.clock.now())) throw approvalSpent();
+        return stored;
+      },
+      (stored) => [step.draft, leaseDraft('lease.issued', stored, {}, leaseExtra)],
     );
-    if (!done) throw activeLeaseLimit(agent);
-    return done.refs;
+    if (done) return { refs: done.refs };
+    if (usedThen !== undefined && budget) return { overBudget: this.decisions.overBudget(step, step.budget!, usedThen) };
+    throw activeLeaseLimit(agent);
+  }
+
+  /** The reservation a grant makes (undefined for an action without a budget); refuses when the store cannot reserve. */
+  private reservationFor(step: DecidedStep, lease: LeaseRecord): { reservation: BudgetReservation; limit?: number; query: NonNullable<ReturnType<DecisionStep['budgetQuery']>> } | undefined {
+    const b = step.budget;
+    if (!b) return undefined;
+    const st = this.deps.store.statements;
+    if (!st?.reserveBudget || !st.budgetUsed) throw unimplemented('action budgets on this state store', 'a later issue');
+    const query = this.decisions.budgetQuery(lease.agent, step.action)!;
+    return {
+      reservation: { leaseId: lease.id, agent: lease.agent, action: lease.action, field: b.field, at: lease.issuedAt, amount: b.amount, uses: lease.maxUses },
+      ...(b.limit !== undefined ? { limit: b.limit } : {}),
+      query,
+    };
+  }
+
+  /** Inside the grant's transaction: the window summed again, and the reservation must fit its limit. */
+  private budgetFits(budget: NonNullable<ReturnType<LeaseService['reservationFor']>>, refused: (used: number) => void): boolean {
+    if (budget.limit === undefined) return true;
+    const used = this.deps.store.statements!.budgetUsed!(budget.query);
+    if (used + budget.reservation.amount * budget.reservation.uses <= budget.limit) return true;
+    refused(used);
+    return false;
+  }
+
+  /**
+   * Stores a one-shot call's lease (already used) with its evidence. With a
+   * budget its amount is reserved in the same commit, the limit checked
+   * there (`overBudget` when it no longer fits); otherwise as `issue`.
+   */
+  async issueOneShot(lease: LeaseRecord, row: LeaseRecord, step: DecidedStep, log: Logger): Promise<{ refs: EvidenceRef[] | undefined } | { overBudget: DecidedStep }> {
+    const budget = this.reservationFor(step, lease);
+    if (!budget) return { refs: await this.issue(lease, step.draft, log, { row, leaseExtra: { one_shot: true } }) };
+    const { evidence, store } = this.deps;
+    const statements = store.statements;
+    if (!evidence?.appendWith || !statements?.insertLease) throw unimplemented('action budgets without an evidence log on this state store', 'a later issue');
+    let usedThen: number | undefined;
+    const done = await evidence.appendWith(
+      () => {
+        if (!this.budgetFits(budget, (u) => (usedThen = u))) return undefined;
+        const stored = statements.insertLease!(row);
+        statements.reserveBudget!(budget.reservation, stored);
+        return stored;
+      },
+      () => [step.draft, leaseDraft('lease.issued', lease, {}, { one_shot: true })],
+    );
+    if (done) return { refs: done.refs };
+    return { overBudget: this.decisions.overBudget(step, step.budget!, usedThen ?? 0) };
   }
 
   /** The agent's own lease, or NOT_FOUND (another agent's lease is indistinguishable from a missing one). */
@@ -347,11 +480,11 @@ export class LeaseService {
     const action = this.deps.config.actions[lease.action];
     if (!action) throw failedPrecondition('the lease\'s action is no longer configured');
     // Renewal extends authority, so the current policy and trust must still permit it.
-    const trust = await this.trustOf(agent.name);
-    const decision = this.decide(agent, lease.action, lease.resource, { ...lease.context }, lease.params, trust);
-    if (decision.decision === 'deny' || decision.obligations.approvals.length > 0) {
+    const step = await this.redecide('renew', agent, lease);
+    const decision = step.policy;
+    if (step.verdict !== 'allow') {
       throw new BrokerError('failed_precondition', 'policy no longer permits renewing this lease', {
-        trailers: { 'secretbroker-explanation': JSON.stringify(decision.explanation) },
+        trailers: { 'secretbroker-explanation': JSON.stringify(step.explanation) },
       });
     }
     // The @max_ttl of the policy in force now bounds the lease too, not only the one it was granted under.
@@ -362,7 +495,7 @@ export class LeaseService {
     const renewed = await this.renewRecorded(id, agent.name, expiresAt, now);
     if (!renewed) throw failedPrecondition('lease is no longer active');
     log.info({ lease_id: id, expires_at: renewed.expiresAt, max_expires_at: renewed.maxExpiresAt }, 'lease renewed');
-    return { lease: renewed, explanation: decision.explanation };
+    return { lease: renewed, explanation: step.explanation };
   }
 
   /**
@@ -471,6 +604,10 @@ function withoutSecrets(v: Readonly<Record<string, unknown>>): Record<string, un
 }
 
 const isPlainObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof SecretValue);
+
+function approvalSpent(): BrokerError {
+  return failedPrecondition('the approval was already used or has expired; request the lease again without approval_id for a new one');
+}
 
 function activeLeaseLimit(agent: AgentConfig): BrokerError {
   return resourceExhausted(`active lease limit reached (${agent.limits.activeLeases})`);

@@ -518,12 +518,18 @@ function action(name: string, s: Section, baseDir: string): ActionConfig | undef
   let budget: ActionConfig['budget'];
   const bs = s.section('budget', false);
   if (bs) {
-    notBuiltYet(s.problems, bs.path, 'an action budget');
-    const field = bs.string('field');
+    const field = bs.string('field', { expect: 'a declared context field of this action, integer valued (e.g. amount)' });
     const perMs = duration(bs, 'per');
+    const limit = bs.int('limit', { required: false, min: 0 });
     bs.done();
-    if (field && http && !(field in http.context)) bs.problems.add(bs.at('field'), `must be a declared context field (one of: ${Object.keys(http.context).join(', ') || 'none'})`);
-    if (field && perMs !== undefined) budget = { field, perMs };
+    let fieldOk = false;
+    if (field !== undefined) {
+      if (!contextFields.includes(field)) {
+        bs.problems.add(bs.at('field'), `must be a declared context field of this action (declared: ${contextFields.join(', ') || 'none'}; declare it under http.context)`);
+      } else fieldOk = true;
+    }
+    if (perMs !== undefined && perMs <= 0) bs.problems.add(bs.at('per'), 'must be a positive duration');
+    if (field && fieldOk && perMs !== undefined && perMs > 0) budget = { field, perMs, ...(limit !== undefined ? { limit } : {}) };
   }
   if (!http && !postgres && !vaultDynamic) return undefined;
   return {

@@ -175,7 +175,13 @@ export interface ActionConfig {
    * string; the action's name when the config gives none.
    */
   resource: ResourceTemplate;
-  budget?: { field: string; perMs: number };
+  /**
+   * actions.<a>.budget: per agent, the sum of the integer context field
+   * `field` over a sliding window of `perMs`; policy sees
+   * context.budget.<field>.used, and with `limit` the broker itself refuses a
+   * grant whose amount x uses would pass it (checked atomically with the grant).
+   */
+  budget?: { field: string; perMs: number; limit?: number };
   /** The declared context fields (keys of http.context, or none). */
   contextFields: readonly string[];
 }

@@ -52,6 +52,8 @@ export interface LeaseRecord {
   endedAs?: 'revoked' | 'expired';
   /** Set by a failed upstream revocation while the credential is still owed: when the next attempt is due. */
   credentialRetryAt?: number;
+  /** The approval it was granted under (consumed in the commit that stored it); its re-checks honour it. */
+  approvalId?: string;
 }
 
 export interface LeaseFilter {

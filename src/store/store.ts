@@ -84,6 +84,12 @@ export interface LeaseStatements {
    * so of any number of concurrent redemptions exactly one lease is stored.
    */
   consumeApproval(id: string, leaseId: string, now: number): boolean;
+  /** As LeaseStore.insertLease (a one-shot call's lease, stored already used). */
+  insertLease?(lease: LeaseRecord): LeaseRecord;
+  /** As BudgetStore.budgetUsed, inside the transaction (the atomic re-check of a grant). */
+  budgetUsed?(q: BudgetQuery): number;
+  /** Records a reservation for a lease stored in the same transaction (a lease that has ended already keeps only what it spent). */
+  reserveBudget?(r: BudgetReservation, lease: LeaseRecord): void;
 }
 
 /** Where an approval stands; `consumed` is an approved one spent on a lease. */
@@ -161,6 +167,38 @@ export interface ApprovalStore {
   writeApprovals<T>(fn: (s: ApprovalStatements & Pick<LeaseStatements, 'consumeApproval'>) => T): Promise<T>;
 }
 
+/** Which sliding window of which budget: an agent's sum of one action's context field. */
+export interface BudgetQuery {
+  agent: string;
+  action: string;
+  field: string;
+  /** Where the window starts (ms): now - per. Live leases count whatever their age; ended ones if they ended after it. */
+  since: number;
+  /** A lease whose own reservation is left out (a re-decision of that lease). */
+  excludeLease?: string;
+}
+
+/** amount x uses of a budget field held for a lease from `at`; released to what was spent when the lease ends. */
+export interface BudgetReservation {
+  leaseId: string;
+  agent: string;
+  action: string;
+  field: string;
+  at: number;
+  amount: number;
+  uses: number;
+}
+
+/**
+ * Budgets (actions.<a>.budget): per agent, action and field, what live
+ * leases hold (amount x uses) plus what leases that ended inside the sliding
+ * window spent. Reservations are written by LeaseStatements.reserveBudget inside a
+ * grant's transaction; the release at lease end is the store's own (a trigger).
+ */
+export interface BudgetStore {
+  budgetUsed(q: BudgetQuery): Promise<number>;
+}
+
 /**
  * A dynamic credential named (backend `plan`) and recorded before the backend
  * is asked to create it, for a lease not stored yet. Not secret.
@@ -207,7 +245,7 @@ export interface TrustStore {
   setTrust(rec: TrustRecord): Promise<void>;
 }
 
-export interface Store extends LeaseStore, TrustStore, PendingCredentialStore, ApprovalStore {
+export interface Store extends LeaseStore, TrustStore, PendingCredentialStore, ApprovalStore, BudgetStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Present when the store shares its database and transactions with the evidence log. */
   readonly statements?: LeaseStatements & ApprovalStatements;

@@ -236,3 +236,80 @@ describe('sqlite store: migration 8 (credential revocation due times)', () => {
     }
   });
 });
+
+describe('sqlite store: budget reservations (migration 10)', () => {
+  const q = { agent: 'support-bot', action: 'tickets.update', field: 'amount' };
+  const reserve = (s: SqliteStore, l: ReturnType<typeof lease>, amount: number): Promise<void> =>
+    s.writes.run(() => {
+      s.statements.insertLeaseWithin(l, 100);
+      s.statements.reserveBudget!({ leaseId: l.id, agent: l.agent, action: l.action, field: 'amount', at: l.issuedAt, amount, uses: l.maxUses }, l);
+    });
+
+  it('a live lease holds amount x uses; every way a lease ends releases the unused share (the trigger)', async () => {
+    const t = tempDir();
+    const s = new SqliteStore({ path: path.join(t.dir, 'b.db') });
+    try {
+      const now = 1_000_000;
+      const revoked = lease({ maxUses: 4, usesLeft: 4 });
+      const expired = lease({ maxUses: 3, usesLeft: 3, expiresAt: now + 10 });
+      const exhausted = lease({ maxUses: 2, usesLeft: 2 });
+      const failed = lease({ maxUses: 5, usesLeft: 5 });
+      for (const l of [revoked, expired, exhausted, failed]) await reserve(s, l, 100);
+      const used = (since = 0, excludeLease?: string) => s.budgetUsed({ ...q, since, ...(excludeLease ? { excludeLease } : {}) });
+      assert.equal(await used(), 400 + 300 + 200 + 500);
+      assert.equal(await used(0, revoked.id), 300 + 200 + 500, 'a lease\'s own reservation can be left out');
+
+      await s.useLease(revoked.id, revoked.agent, now + 1);
+      await s.endLease(revoked.id, 'revoked', 'test', now + 2);
+      assert.equal(await used(), 100 + 300 + 200 + 500, 'revoked after one use: 100 spent, 300 released');
+
+      await s.expireDue(now + 20, 10);
+      assert.equal(await used(), 100 + 0 + 200 + 500, 'expired unused: all released');
+
+      await s.useLease(exhausted.id, exhausted.agent, now + 21);
+      await s.useLease(exhausted.id, exhausted.agent, now + 22);
+      assert.equal((await s.getLease(exhausted.id))!.status, 'exhausted');
+      assert.equal(await used(), 100 + 0 + 200 + 500, 'exhausted: all spent, nothing to release');
+
+      await s.endLease(failed.id, 'revoke_failed', 'test', now + 23);
+      assert.equal(await used(), 100 + 0 + 200 + 0, 'revoke_failed unused: all released');
+
+      // Ended rows count from their end: a window starting after every end sees none of them.
+      assert.equal(await used(now + 23), 0);
+      assert.equal(await used(now + 22), 0, 'ended at now+22 is not after now+22');
+      assert.equal(await used(now + 21), 200);
+      const rows = s.db.prepare('SELECT lease_id, spent, released_at FROM budget_reservations ORDER BY released_at').all() as Array<{ lease_id: string; spent: number; released_at: number }>;
+      assert.deepEqual(rows.map((r) => [r.lease_id, r.spent, r.released_at]), [
+        [revoked.id, 100, now + 2],
+        [expired.id, 0, now + 20],
+        [exhausted.id, 200, now + 22],
+        [failed.id, 0, now + 23],
+      ]);
+    } finally {
+      await s.close();
+      t.cleanup();
+    }
+  });
+
+  it('a lease stored already used (a one-shot call) is reserved already released; the approval a lease was granted under round-trips', async () => {
+    const t = tempDir();
+    const s = new SqliteStore({ path: path.join(t.dir, 'b.db') });
+    try {
+      const one = lease({ status: 'exhausted', usesLeft: 0, maxUses: 1, updatedAt: 5 });
+      await s.writes.run(() => {
+        s.statements.insertLease!(one);
+        s.statements.reserveBudget!({ leaseId: one.id, agent: one.agent, action: one.action, field: 'amount', at: 5, amount: 700, uses: 1 }, one);
+      });
+      assert.deepEqual({ ...(s.db.prepare('SELECT spent, released_at FROM budget_reservations').get() as object) }, { spent: 700, released_at: 5 });
+      assert.equal(await s.budgetUsed({ ...q, since: 4 }), 700);
+      assert.equal(await s.budgetUsed({ ...q, since: 5 }), 0);
+      const approved = lease({ approvalId: 'appr_1' });
+      await s.insertLease(approved);
+      assert.equal((await s.getLease(approved.id))!.approvalId, 'appr_1');
+      assert.equal((await s.getLease(one.id))!.approvalId, undefined);
+    } finally {
+      await s.close();
+      t.cleanup();
+    }
+  });
+});

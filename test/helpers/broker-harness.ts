@@ -14,6 +14,7 @@ import type { ConnectionTimeouts, Handlers } from '../../src/transport/grpc/serv
 import type { Resolver } from '../../src/brokered-http';
 import type { Store } from '../../src/store/store';
 import type { InvokeHooks } from '../../src/broker/invoke-service';
+import type { Approvals } from '../../src/broker/approval-gate';
 import type { RemoteBackendFactories } from '../../src/backends/registry';
 import type { DynamicCredentialSource } from '../../src/broker/dynamic-credentials';
 import { x509Lib } from '../../src/lib/x509';
@@ -150,6 +151,8 @@ export async function startBroker(opts: {
   backendFactories?: RemoteBackendFactories;
   /** The orphan credential sweeper's period and grace (defaults 5 min and 2 min). */
   sweeper?: { intervalMs?: number; graceMs?: number };
+  /** Approvals for the decision step (the gate and the consume statement). */
+  approvals?: Approvals;
 }): Promise<RunningBroker> {
   const raw = opts.raw ?? baseRawConfig(opts.pki, opts.dir);
   const config = compileConfig(raw, path.join(opts.dir, 'config.yaml'));
@@ -167,6 +170,7 @@ export async function startBroker(opts: {
     ...(opts.dynamicCredentials ? { dynamicCredentials: opts.dynamicCredentials } : {}),
     ...(opts.backendFactories ? { backendFactories: opts.backendFactories } : {}),
     ...(opts.sweeper ? { sweeper: opts.sweeper } : {}),
+    ...(opts.approvals ? { approvals: opts.approvals } : {}),
   });
   const addr = `127.0.0.1:${app.port}`;
   const caPem = readFileSync(opts.pki.layout.caCert);

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { ensureMasterKey, openLocalBackend } from '../../src/backends/local';
 import type { InvokeHooks } from '../../src/broker/invoke-service';
+import type { Approvals } from '../../src/broker/approval-gate';
 import type { Resolver } from '../../src/brokered-http';
 import { call } from '../../src/client/grpc-client';
 import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/InvokeResponse';
@@ -62,6 +63,7 @@ export async function startInvokeBroker(opts: {
   hooks?: InvokeHooks;
   clock?: Clock;
   reaperIntervalMs?: number;
+  approvals?: Approvals;
 }): Promise<{ broker: RunningBroker; upstream: HttpsUpstream; close(): Promise<void> }> {
   const upstream = await startHttpsUpstream({ secret: HELPDESK_TOKEN, auth: { kind: 'bearer' }, dnsNames: ['helpdesk.test'] });
   try {
@@ -89,6 +91,7 @@ export async function startInvokeBroker(opts: {
       ...(opts.hooks ? { hooks: opts.hooks } : {}),
       ...(opts.clock ? { clock: opts.clock } : {}),
       ...(opts.reaperIntervalMs !== undefined ? { reaperIntervalMs: opts.reaperIntervalMs } : {}),
+      ...(opts.approvals ? { approvals: opts.approvals } : {}),
     });
     return {
       broker,

@@ -265,6 +265,42 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; s
     `,
   },
   {
+    version: 10,
+    name: 'budget reservations',
+    // actions.<a>.budget: one row per lease of an action with a budget (a
+    // one-shot Invoke's included), stored in the transaction that stores the
+    // lease and its evidence, after the limit was checked there. A row holds
+    // amount x uses while its lease is live; when the lease ends (revoked,
+    // expired, exhausted, revoke_failed: the trigger, so no path forgets it)
+    // it keeps only what was spent and the unused uses' share is released.
+    // The window sums what live leases hold, whatever their age (their uses
+    // may still be spent now), and what ended leases spent when they ended
+    // after now - per (an end is no earlier than the spending it records, so
+    // this errs toward counting). `approval_id` on a lease
+    // is the approval it was granted under (its re-checks honour it).
+    sql: `
+      CREATE TABLE budget_reservations (
+        lease_id TEXT PRIMARY KEY,
+        agent TEXT NOT NULL,
+        action TEXT NOT NULL,
+        field TEXT NOT NULL,
+        reserved_at INTEGER NOT NULL,
+        amount INTEGER NOT NULL CHECK (amount >= 0),
+        uses INTEGER NOT NULL CHECK (uses >= 1),
+        reserved INTEGER NOT NULL CHECK (reserved = amount * uses),
+        spent INTEGER NOT NULL DEFAULT 0 CHECK (spent >= 0 AND spent <= reserved),
+        released_at INTEGER
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX budget_reservations_window ON budget_reservations (agent, action, field, released_at);
+      CREATE TRIGGER budget_release AFTER UPDATE OF status ON leases
+      WHEN OLD.status = 'active' AND NEW.status != 'active' BEGIN
+        UPDATE budget_reservations SET spent = amount * MAX(0, MIN(uses, NEW.max_uses - NEW.uses_left)), released_at = NEW.updated_at
+        WHERE lease_id = NEW.id AND released_at IS NULL;
+      END;
+      ALTER TABLE leases ADD COLUMN approval_id TEXT;
+    `,
+  },
+  {
     version: 11,
     name: 'approvals',
     // A request for approval (@obligation("approval:<group>")): the agent it

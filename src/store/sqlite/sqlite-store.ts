@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { CredentialHandle } from '../../backends/backend';
 import type { LeaseFilter, LeaseRecord, LeaseStatus } from '../../leases/lease';
 import { BrokerError, unavailable } from '../../lib/errors';
-import type { ApprovalFilter, ApprovalRecord, ApprovalState, ApprovalStatements, LeaseStatements, PendingCredential, Store, TrustRecord } from '../store';
+import type { ApprovalFilter, ApprovalRecord, ApprovalState, ApprovalStatements, BudgetQuery, LeaseStatements, PendingCredential, Store, TrustRecord } from '../store';
 import { canonicalize } from '../../evidence/canonical-json';
 import { GroupCommit } from './group-commit';
 import { SQLITE_MIGRATIONS } from './migrations';
@@ -35,6 +35,7 @@ interface LeaseRow {
   credential_revoked_at: number | null;
   ended_as: 'revoked' | 'expired' | null;
   credential_retry_at: number | null;
+  approval_id: string | null;
 }
 
 function fromRow(r: LeaseRow): LeaseRecord {
@@ -61,6 +62,7 @@ function fromRow(r: LeaseRow): LeaseRecord {
     ...(r.credential_revoked_at !== null ? { credentialRevokedAt: r.credential_revoked_at } : {}),
     ...(r.ended_as !== null ? { endedAs: r.ended_as } : {}),
     ...(r.credential_retry_at !== null ? { credentialRetryAt: r.credential_retry_at } : {}),
+    ...(r.approval_id !== null ? { approvalId: r.approval_id } : {}),
   };
 }
 
@@ -150,6 +152,7 @@ function leaseParams(l: LeaseRecord): Record<string, string | number | null> {
     credential_revoked_at: l.credentialRevokedAt ?? null,
     ended_as: l.endedAs ?? null,
     credential_retry_at: l.credentialRetryAt ?? null,
+    approval_id: l.approvalId ?? null,
   };
 }
 
@@ -243,6 +246,34 @@ export class SqliteStore implements Store {
         throw storageFault(err);
       }
     },
+    insertLease: (l) => {
+      try {
+        this.st.insert.run(leaseParams(l));
+        this.settlePending(l);
+        return l;
+      } catch (err) {
+        throw storageFault(err);
+      }
+    },
+    budgetUsed: (q) => this.budgetUsedNow(q),
+    reserveBudget: (r, l) => {
+      try {
+        const ended = l.status !== 'active';
+        this.st.budgetReserve.run({
+          lease_id: r.leaseId,
+          agent: r.agent,
+          action: r.action,
+          field: r.field,
+          reserved_at: r.at,
+          amount: r.amount,
+          uses: r.uses,
+          spent: ended ? r.amount * Math.max(0, Math.min(r.uses, l.maxUses - l.usesLeft)) : 0,
+          released_at: ended ? l.updatedAt : null,
+        });
+      } catch (err) {
+        throw storageFault(err);
+      }
+    },
   };
 
   constructor(opts: SqliteStoreOptions) {
@@ -278,9 +309,9 @@ export class SqliteStore implements Store {
   private prepare() {
     const d = this.db;
     const columns = `id, agent, action, resource, context, params, purpose, status, issued_at, expires_at, max_expires_at,
-        max_uses, uses_left, policy_version, policy_ids, tier, revoke_reason, updated_at, credential, credential_revoked_at, ended_as, credential_retry_at`;
+        max_uses, uses_left, policy_version, policy_ids, tier, revoke_reason, updated_at, credential, credential_revoked_at, ended_as, credential_retry_at, approval_id`;
     const values = `@id, @agent, @action, @resource, @context, @params, @purpose, @status, @issued_at, @expires_at, @max_expires_at,
-        @max_uses, @uses_left, @policy_version, @policy_ids, @tier, @revoke_reason, @updated_at, @credential, @credential_revoked_at, @ended_as, @credential_retry_at`;
+        @max_uses, @uses_left, @policy_version, @policy_ids, @tier, @revoke_reason, @updated_at, @credential, @credential_revoked_at, @ended_as, @credential_retry_at, @approval_id`;
     return {
       insert: d.prepare(`INSERT INTO leases (${columns}) VALUES (${values})`),
       // The count is the trigger-kept agent_active_leases, read in the same statement as the insert: atomic.
@@ -335,6 +366,15 @@ export class SqliteStore implements Store {
         WHERE id IN (SELECT id FROM approvals WHERE state IN ('pending', 'approved') AND expires_at <= @now ORDER BY expires_at LIMIT @limit) RETURNING *`),
       approvalFindPending: d.prepare(`SELECT * FROM approvals WHERE agent = @agent AND state = 'pending' AND binding_hash = @binding_hash AND expires_at > @now
         ORDER BY created_at DESC LIMIT 1`),
+      // A live lease holds amount x uses, whatever its age; an ended one what it spent (the
+      // budget_release trigger), while its end is inside the window. Two ranges of one index.
+      budgetUsed: d.prepare(`SELECT
+        (SELECT COALESCE(SUM(reserved), 0) FROM budget_reservations
+          WHERE agent = @agent AND action = @action AND field = @field AND released_at IS NULL AND lease_id != @exclude)
+        + (SELECT COALESCE(SUM(spent), 0) FROM budget_reservations
+          WHERE agent = @agent AND action = @action AND field = @field AND released_at > @since AND lease_id != @exclude) AS used`),
+      budgetReserve: d.prepare(`INSERT INTO budget_reservations (lease_id, agent, action, field, reserved_at, amount, uses, reserved, spent, released_at)
+        VALUES (@lease_id, @agent, @action, @field, @reserved_at, @amount, @uses, @amount * @uses, @spent, @released_at)`),
       getTrust: d.prepare('SELECT agent, score, updated_at FROM trust WHERE agent = ?'),
       setTrust: d.prepare(`INSERT INTO trust (agent, score, updated_at) VALUES (@agent, @score, @updated_at)
         ON CONFLICT (agent) DO UPDATE SET score = excluded.score, updated_at = excluded.updated_at`),
@@ -485,6 +525,15 @@ export class SqliteStore implements Store {
 
   ownedCredentials(backend: string, ids: readonly string[], since: number): Promise<Set<string>> {
     return this.read(() => new Set(ids.filter((id) => this.st.credentialOwned.get({ backend, id, since }) !== undefined)));
+  }
+
+  private budgetUsedNow(q: BudgetQuery): number {
+    const r = this.st.budgetUsed.get({ agent: q.agent, action: q.action, field: q.field, since: q.since, exclude: q.excludeLease ?? '' }) as { used: number };
+    return r.used;
+  }
+
+  budgetUsed(q: BudgetQuery): Promise<number> {
+    return this.read(() => this.budgetUsedNow(q));
   }
 
   getTrust(agent: string): Promise<TrustRecord | undefined> {

@@ -47,15 +47,15 @@ describe('cli frame', () => {
   it('config check refuses a key whose feature is not built yet, naming its path', async () => {
     const dev = path.resolve(__dirname, '../../../deploy/dev/config.yaml');
     const text = readFileSync(dev, 'utf8')
-      .replace(/^(\s+)max_uses: 1$/m, '$1max_uses: 1\n$1budget: { field: amount, per: 24h }')
+      .replace(/helpdesk-token: \{ backend: local, name: helpdesk-token \}/, 'helpdesk-token: { backend: local, name: helpdesk-token, rotation: { every: 30d, generator: { kind: random, length: 40 } } }')
       .replace(/\.\.\/\.\.\//g, path.resolve(__dirname, '../../..') + '/')
       .replace(/policies: policies\//, `policies: ${path.resolve(__dirname, '../../../deploy/dev/policies')}`);
-    assert.match(text, /budget:/);
-    const f = path.join(tmp.dir, 'budget.yaml');
+    assert.match(text, /rotation:/);
+    const f = path.join(tmp.dir, 'rotation.yaml');
     writeFileSync(f, text);
     const r = await runCapture(['config', 'check', '--config', f]);
     assert.equal(r.code, 1, r.out);
-    assert.match(r.err, /actions\.billing\.refund\.budget: .*not built yet/);
+    assert.match(r.err, /secrets\.helpdesk-token\.rotation: .*not built yet/);
     assert.equal(r.err.trim().split('\n').filter((l) => /: /.test(l) && !/not built yet/.test(l) && /^\s/.test(l)).length, 0, r.err);
   });
 

@@ -235,11 +235,50 @@ describe('config', () => {
     assert.equal(problems.length, 3, JSON.stringify(problems));
   });
 
+  describe('actions.<a>.budget', () => {
+    type Raw = Record<string, unknown>;
+    const withBudget = (budget: unknown, context: Record<string, string> = { amount: 'body.amount', ticket: 'path.id' }): Raw => {
+      const raw = good();
+      const a = (raw['actions'] as Raw)['tickets.update'] as Raw;
+      (a['http'] as Raw)['context'] = context;
+      a['budget'] = budget;
+      return raw;
+    };
+
+    it('compiles field, per and an optional limit', () => {
+      const c = compileConfig(withBudget({ field: 'amount', per: '24h', limit: 100000 }), '/etc/sb/config.yaml');
+      assert.deepEqual({ ...c.actions['tickets.update']!.budget }, { field: 'amount', perMs: 86_400_000, limit: 100_000 });
+      const open = compileConfig(withBudget({ field: 'amount', per: '1h' }), '/etc/sb/config.yaml');
+      assert.deepEqual({ ...open.actions['tickets.update']!.budget }, { field: 'amount', perMs: 3_600_000 });
+    });
+
+    const bad: Array<[string, unknown, string, RegExp, Record<string, string>?]> = [
+      ['a field that is not a declared context field', { field: 'cents', per: '24h' }, 'actions.tickets.update.budget.field', /declared context field of this action \(declared: amount, ticket/],
+      ['a field on an action that declares none', { field: 'amount', per: '24h' }, 'actions.tickets.update.budget.field', /declared: none/, {}],
+      ['no field', { per: '24h' }, 'actions.tickets.update.budget.field', /required/],
+      ['a bad per', { field: 'amount', per: 'daily' }, 'actions.tickets.update.budget.per', /duration/],
+      ['no per', { field: 'amount' }, 'actions.tickets.update.budget.per', /required/],
+      ['a zero per', { field: 'amount', per: '0s' }, 'actions.tickets.update.budget.per', /positive duration|duration/],
+      ['a fractional limit', { field: 'amount', per: '24h', limit: 100.5 }, 'actions.tickets.update.budget.limit', /integer/],
+      ['a string limit', { field: 'amount', per: '24h', limit: '1000' }, 'actions.tickets.update.budget.limit', /integer/],
+      ['a negative limit', { field: 'amount', per: '24h', limit: -1 }, 'actions.tickets.update.budget.limit', /integer from 0/],
+      ['an unknown key', { field: 'amount', per: '24h', cap: 5 }, 'actions.tickets.update.budget.cap', /unknown key/],
+    ];
+    for (const [what, budget, at, message, context] of bad) {
+      it(`refuses ${what}, naming the path`, () => {
+        const problems = problemsOf(withBudget(budget, context));
+        const p = problems.find((x) => x.path === at);
+        assert.ok(p, `no problem at ${at}: ${JSON.stringify(problems)}`);
+        assert.match(p.message, message);
+      });
+    }
+  });
+
   it('loads the dev config shipped in deploy/dev', () => {
     const c = loadConfig(path.resolve(__dirname, '../../../deploy/dev/config.yaml'));
     assert.equal(c.devMode, true);
     assert.ok(c.actions['billing.refund']);
-    assert.equal(c.actions['billing.refund']!.budget, undefined);
+    assert.deepEqual({ ...c.actions['billing.refund']!.budget }, { field: 'amount', perMs: 86_400_000, limit: 100_000 });
     assert.equal(c.actions['tickets.update']!.resource.source, 'ticket/{ticket}');
     assert.equal(c.actions['billing.refund']!.resource.source, 'stripe');
   });
@@ -286,11 +325,6 @@ describe('config', () => {
   describe('refuses keys for features that are not built yet, naming the path', () => {
     type Raw = Record<string, unknown>;
     const cases: Array<[string, (raw: Raw) => void, string]> = [
-      ['an action budget', (raw) => {
-        const a = (raw['actions'] as Raw)['tickets.update'] as Raw;
-        (a['http'] as Raw)['context'] = { ticket: 'path.id' };
-        a['budget'] = { field: 'ticket', per: '24h' };
-      }, 'actions.tickets.update.budget'],
       ['secret rotation', (raw) => { ((raw['secrets'] as Raw)['helpdesk-token'] as Raw)['rotation'] = { every: '30d', generator: { kind: 'random', length: 40 } }; }, 'secrets.helpdesk-token.rotation'],
       ['the postgres state store', (raw) => { raw['state'] = { postgres: { url_env: 'BROKER_DATABASE_URL' } }; }, 'state.postgres'],
     ];

@@ -1,5 +1,7 @@
 import { LeaseService } from '../../../broker/lease-service';
 import { structToJson } from '../../../broker/struct';
+import type { ExplainRequest__Output } from '../../../gen/secretbroker/v1/ExplainRequest';
+import type { ExplainResponse } from '../../../gen/secretbroker/v1/ExplainResponse';
 import type { GetLeaseRequest__Output } from '../../../gen/secretbroker/v1/GetLeaseRequest';
 import type { LeaseRequest__Output } from '../../../gen/secretbroker/v1/LeaseRequest';
 import type { LeaseResponse } from '../../../gen/secretbroker/v1/LeaseResponse';
@@ -40,6 +42,7 @@ export function leaseHandlers(leases: LeaseService, clock: Clock): Handlers {
         const explanation = toProtoExplanation(outcome.explanation, outcome.decision.policyVersion);
         const evidence = outcome.evidence ? { origin: outcome.evidence.origin, index: String(outcome.evidence.index), leafHash: outcome.evidence.leafHash } : undefined;
         if (outcome.status === 'DENIED') return { status: 'DENIED', explanation, ...(evidence ? { evidence } : {}) };
+        if (outcome.status === 'PENDING_APPROVAL') return { status: 'PENDING_APPROVAL', approvalId: outcome.approvalId, explanation, ...(evidence ? { evidence } : {}) };
         // The only response that carries a dynamic credential: to the agent the lease was just granted to.
         const lease = toProtoLease(outcome.lease, clock.now(), outcome.credential);
         outcome.credential?.password.wipe();
@@ -55,6 +58,11 @@ export function leaseHandlers(leases: LeaseService, clock: Clock): Handlers {
       }),
     },
     Operator: {
+      // A dry run of RequestLease as a configured agent, through the same decision step; records nothing.
+      Explain: async (req: ExplainRequest__Output): Promise<ExplainResponse> => {
+        const r = await leases.explain(req.agent, { action: req.action, resource: req.resource, purpose: '', params: structToJson(req.params), ttlSeconds: 0, maxUses: 0 });
+        return { status: r.status, explanation: toProtoExplanation(r.explanation, r.decision.policyVersion) };
+      },
       ListLeases: async (req: ListLeasesRequest__Output) => {
         const statuses = req.status.map((s) => STATUS_FROM_PROTO[s as string]).filter((s): s is NonNullable<typeof s> => !!s);
         const list = await leases.list({

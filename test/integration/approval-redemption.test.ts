@@ -1,0 +1,191 @@
+import { strict as assert } from 'node:assert';
+import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { ApprovalBinding, Approvals } from '../../src/broker/approval-gate';
+import type { InvokeHooks } from '../../src/broker/invoke-service';
+import { call } from '../../src/client/grpc-client';
+import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/InvokeResponse';
+import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
+import { ManualClock } from '../../src/lib/clock';
+import { failedPrecondition, notFound } from '../../src/lib/errors';
+import { makeTestPki, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { expectCode } from '../helpers/grpc-expect';
+import { Barrier, startInvokeBroker } from '../helpers/invoke-broker';
+import type { HttpsUpstream } from '../helpers/https-upstream';
+
+interface Pending {
+  agent: string;
+  binding: ApprovalBinding;
+  groups: string[];
+  expiresAt: number;
+  approved: boolean;
+  consumedBy?: string;
+}
+
+/**
+ * A small approvals store that keeps the ApprovalGate contract (the approvals
+ * service is built apart): what the decision step sends it is recorded, an
+ * approval is approved by the test, and the consume is synchronous, so it
+ * runs inside the grant's transaction as the store statement will.
+ */
+function approvalsDouble(clock: ManualClock): Approvals & { opened: Pending[]; byId: Map<string, Pending>; approve(id: string): void } {
+  const byId = new Map<string, Pending>();
+  const opened: Pending[] = [];
+  return {
+    opened,
+    byId,
+    approve: (id) => {
+      byId.get(id)!.approved = true;
+    },
+    gate: {
+      open: async ({ agent, groups, binding }) => {
+        const id = randomUUID();
+        const p: Pending = { agent: agent.name, binding, groups, expiresAt: clock.now() + 15 * 60_000, approved: false };
+        byId.set(id, p);
+        opened.push(p);
+        return { id, expiresAt: p.expiresAt };
+      },
+      check: async (agent, id, binding) => {
+        const p = byId.get(id);
+        if (!p || p.agent !== agent) throw notFound('approval');
+        if (p.expiresAt <= clock.now()) throw failedPrecondition('the approval has expired');
+        if (!p.approved) throw failedPrecondition('the approval is still pending');
+        if (p.consumedBy) throw failedPrecondition('the approval was already used');
+        for (const k of Object.keys(p.binding) as Array<keyof ApprovalBinding>) {
+          if (k === 'params') {
+            for (const f of new Set([...Object.keys(p.binding.params), ...Object.keys(binding.params)])) {
+              if (JSON.stringify(p.binding.params[f]) !== JSON.stringify(binding.params[f])) throw failedPrecondition(`differs from what was approved: params.${f}`);
+            }
+          } else if (p.binding[k] !== binding[k]) throw failedPrecondition(`differs from what was approved: ${k}`);
+        }
+      },
+    },
+    statements: {
+      consumeApproval: (id, leaseId, now) => {
+        const p = byId.get(id);
+        if (!p || p.consumedBy || p.expiresAt <= now) return false;
+        p.consumedBy = leaseId;
+        return true;
+      },
+    },
+  };
+}
+
+/**
+ * RequestLease with an approval obligation (the dev policy billing-refund-approved:
+ * up to 500.00 with a finance approver), over the real daemon: PENDING_APPROVAL
+ * with an id, redemption checked against the exact binding, consumed once in the
+ * grant's transaction, and the lease it granted honoured at its Invoke.
+ */
+describe('approvals in the decision step: PENDING_APPROVAL, redemption, consumed once', function () {
+  this.timeout(60_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let pki: TestPki;
+  let broker: RunningBroker;
+  let upstream: HttpsUpstream;
+  let close: () => Promise<void>;
+  const clock = new ManualClock(Date.UTC(2026, 5, 1));
+  const approvals = approvalsDouble(clock);
+  const hooks: InvokeHooks = {};
+
+  before(async () => {
+    tmp = tempDir();
+    pki = await makeTestPki(path.join(tmp.dir, 'pki'));
+    const started = await startInvokeBroker({
+      pki,
+      dir: tmp.dir,
+      clock,
+      hooks,
+      approvals,
+      actions: (http) => ({
+        'billing.refund': { http: http({ methods: ['POST'], paths: ['/v1/refunds'], context: { amount: 'body.amount' } }), resource: 'stripe', max_uses: 1 },
+      }),
+    });
+    broker = started.broker;
+    upstream = started.upstream;
+    close = started.close;
+  });
+  after(async () => {
+    await close?.();
+    tmp?.cleanup();
+  });
+
+  const agent = () => broker.clientFor('agents', 'support-bot').agent;
+  const request = (amount: number, approvalId = '') =>
+    call<unknown, LeaseResponse__Output>(agent(), 'RequestLease', { action: 'billing.refund', purpose: 'ticket T-9', params: { fields: { amount: { numberValue: amount } } }, approvalId });
+  const refund = (req: { leaseId?: string; action?: string }, amount: number) =>
+    call<unknown, InvokeResponse__Output>(agent(), 'Invoke', { ...req, method: 'POST', path: '/v1/refunds', body: Buffer.from(JSON.stringify({ amount })), headers: [{ name: 'content-type', value: 'application/json' }] });
+
+  it('answers PENDING_APPROVAL with an id bound to exactly the request; redeeming anything else is refused, one redeem of 20 wins', async () => {
+    const pending = await request(50_000);
+    assert.equal(pending.status, 'PENDING_APPROVAL');
+    assert.ok(pending.approvalId, 'an approval id');
+    assert.ok(pending.evidence, 'the decision is recorded');
+    assert.equal(pending.explanation!.decision, 'allow_with_obligations');
+    const opened = approvals.byId.get(pending.approvalId)!;
+    const version = broker.app.policy.version;
+    // The binding carries the effective TTL and uses the lease would get, the permit that asked, and the policy version.
+    assert.deepEqual(opened.binding, {
+      agent: 'support-bot',
+      action: 'billing.refund',
+      resource: 'stripe',
+      params: { amount: 50_000 },
+      purpose: 'ticket T-9',
+      ttl_seconds: 300,
+      max_uses: 1,
+      rule: 'billing-refund-approved',
+      policy_version: version,
+    });
+    assert.deepEqual(opened.groups, ['finance']);
+
+    // Not approved yet: refused, nothing granted.
+    await expectCode(request(50_000, pending.approvalId), grpc.status.FAILED_PRECONDITION, /pending/);
+    approvals.approve(pending.approvalId);
+    // Approved, but for a different amount: refused naming what differs, and not consumed.
+    await expectCode(request(40_000, pending.approvalId), grpc.status.FAILED_PRECONDITION, /params\.amount/);
+    assert.equal(opened.consumedBy, undefined);
+    // 20 concurrent redeems, all past the check before any grant: exactly one lease.
+    const barrier = new Barrier(20);
+    hooks.beforeGrant = barrier.wait;
+    const all = await Promise.allSettled(Array.from({ length: 20 }, () => request(50_000, pending.approvalId))).finally(() => delete hooks.beforeGrant);
+    assert.ok(barrier.full, 'all 20 passed the check');
+    const granted = all.filter((r): r is PromiseFulfilledResult<LeaseResponse__Output> => r.status === 'fulfilled' && r.value.status === 'GRANTED');
+    const refused = all.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    assert.equal(granted.length, 1, 'one lease');
+    assert.equal(refused.length, 19);
+    for (const r of refused) assert.match((r.reason as grpc.ServiceError).details, /already used or has expired/);
+    const lease = granted[0]!.value.lease!;
+    assert.equal(opened.consumedBy, lease.leaseId);
+    assert.equal((await broker.app.store.getLease(lease.leaseId))!.approvalId, pending.approvalId);
+    assert.equal((await broker.app.store.listLeases({ agent: 'support-bot', action: 'billing.refund', limit: 100 })).length, 1, 'no other lease was stored');
+
+    // The lease it granted is honoured at its Invoke (the approval obligation is met), once.
+    const sent = upstream.requests.length;
+    assert.equal((await refund({ leaseId: lease.leaseId }, 50_000)).statusCode, 200);
+    assert.equal(upstream.requests.length, sent + 1, 'exactly one brokered refund');
+    await expectCode(refund({ leaseId: lease.leaseId }, 50_000), grpc.status.FAILED_PRECONDITION, /exhausted/);
+    // And a consumed approval cannot be redeemed again.
+    await expectCode(request(50_000, pending.approvalId), grpc.status.FAILED_PRECONDITION, /already used/);
+  });
+
+  it('an expired approval is refused (fake clock)', async () => {
+    const pending = await request(30_000);
+    approvals.approve(pending.approvalId);
+    clock.advance(15 * 60_000);
+    await expectCode(request(30_000, pending.approvalId), grpc.status.FAILED_PRECONDITION, /expired/);
+  });
+
+  it('a one-shot Invoke that needs an approval is denied (it cannot wait for a person)', async () => {
+    const sent = upstream.requests.length;
+    const err = await expectCode(refund({ action: 'billing.refund' }, 30_000), grpc.status.PERMISSION_DENIED);
+    assert.match(String(err.metadata.get('secretbroker-explanation')[0]), /approval:finance/);
+    assert.equal(upstream.requests.length, sent);
+  });
+
+  it('what needs no approval is granted outright, as before', async () => {
+    const r = await request(5_000);
+    assert.equal(r.status, 'GRANTED');
+    assert.equal(r.approvalId, '');
+  });
+});
