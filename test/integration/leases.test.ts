@@ -110,7 +110,7 @@ describe('leases over the real daemon and mTLS', function () {
     assert.equal(await broker.app.store.countActiveLeases('support-bot'), 0);
   });
 
-  it('denies an agent outside the permitted group, and a request needing approval', async () => {
+  it('denies an agent outside the permitted group; a request needing approval waits for one (no lease)', async () => {
     const dir = `${tmp.dir}/deny2`;
     await restartWith(dir);
     const analyst = broker.clientFor('agents', 'analyst-bot');
@@ -122,8 +122,11 @@ describe('leases over the real daemon and mTLS', function () {
       resource: 'stripe',
       params: { fields: { amount: { numberValue: 20_000 } } },
     });
-    assert.equal(approval.status, 'DENIED', 'approval obligations cannot be met yet: never an allow');
-    assert.match(approval.explanation!.hint, /approv/i);
+    // Approval obligations are never an allow by themselves: the request waits for an approver.
+    assert.equal(approval.status, 'PENDING_APPROVAL');
+    assert.match(approval.approvalId, /\S{20,}/);
+    assert.equal(approval.lease, null);
+    assert.equal(await broker.app.store.countActiveLeases('support-bot'), 0);
   });
 
   it('denies when trust degrades below the permit', async () => {
