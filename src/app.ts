@@ -12,6 +12,10 @@ import { CredentialRevoker } from './broker/credential-revoker';
 import { CredentialSweeper } from './broker/credential-sweeper';
 import { credentialBackendOf, type DynamicCredentialSource } from './broker/dynamic-credentials';
 import { LeaseService, leaseDraft } from './broker/lease-service';
+import { TrustRevocation, type TrustDropListener } from './broker/trust-revocation';
+import { BrokerSignals } from './trust/broker-signals';
+import { TrustService } from './trust/trust-service';
+import { trustHandlers } from './transport/grpc/handlers/trust-handlers';
 import type { Resolver } from './brokered-http';
 import type { Ledger } from './evidence/ledger/ledger';
 import { settleOpenIntents } from './evidence/ledger/unknown-outcomes';
@@ -58,6 +62,8 @@ export interface AppOptions {
   dynamicCredentials?: DynamicCredentialSource;
   /** The orphan credential sweeper: how often it runs after the first sweep at start (default 5 min), and its grace for pending credentials (default 2 min). */
   sweeper?: { intervalMs?: number; graceMs?: number };
+  /** Told when an agent's trust dropped, after its leases were re-decided (pending approvals). */
+  onTrustDropped?: TrustDropListener;
 }
 
 export interface App {
@@ -66,6 +72,10 @@ export interface App {
   store: Store;
   ledger?: Ledger;
   leases: LeaseService;
+  /** Each agent's trust: score, tier, decay, signals, history. */
+  trust: TrustService;
+  /** The broker's own trust signals (tests await `settled()`). */
+  brokerSignals: BrokerSignals;
   /** The policy engine (tests read its decision-cache stats). */
   policy: PolicyEngine;
   reaper: LeaseReaper;
@@ -162,19 +172,23 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     }
   }
   const evidence = ledger ? { evidence: ledger } : {};
+  // A trust drop re-decides the agent's live leases (`revocation`, built below once leases exist; called only later).
+  const trust: TrustService = new TrustService({ config, store, clock, log, ...evidence, onDrop: (drop, l): Promise<number> => revocation.reevaluate(drop, l) });
+  const brokerSignals = new BrokerSignals({ trust, config, clock, log });
   const denials = ledger
-    ? new DenialFolder({ sink: ledger, clock, log, bytesPerMinute: (a) => (config.agents[a] ?? config).limits.evidenceBytesPerMinute })
+    ? new DenialFolder({ sink: ledger, clock, log, bytesPerMinute: (a) => (config.agents[a] ?? config).limits.evidenceBytesPerMinute, onDenial: (a) => brokerSignals.denied(a) })
     : undefined;
   const secrets = new BackendRegistry({ config, clock, log, factories: opts.backendFactories ?? remoteBackendFactories });
   const credentialSource = opts.dynamicCredentials ?? secrets.credentialSource(config.actions);
   // Revokes the credentials ended leases owe upstream, retrying failures (resumed after a restart).
   const revoker = new CredentialRevoker({ store, source: credentialSource, clock, log, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}) });
   const credentials = { credentials: { source: credentialSource, revoker } };
-  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}), ...credentials });
+  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, trust, ...evidence, ...(denials ? { denials } : {}), ...credentials });
+  const revocation: TrustRevocation = new TrustRevocation({ config, store, leases, clock, revoker, ...evidence, ...(opts.onTrustDropped ? { approvals: opts.onTrustDropped } : {}) });
   // Bounded work in flight (per agent and daemon-wide) and the daemon-wide buffer for upstream responses.
   const inFlight = new InvokesInFlight(config.server.invokesInFlight);
   const responseBudget = new ByteBudget(config.server.bufferedResponseBytes);
-  const invoke = new InvokeService({ config, store, leases, specs, secrets, clock, ids, responseBudget, ...evidence, ...(denials ? { denials } : {}), ...(opts.resolver ? { resolver: opts.resolver } : {}), ...(opts.hooks ? { hooks: opts.hooks } : {}) });
+  const invoke = new InvokeService({ config, store, leases, specs, secrets, clock, ids, responseBudget, ...evidence, ...(denials ? { denials } : {}), ...(opts.resolver ? { resolver: opts.resolver } : {}), ...(opts.hooks ? { hooks: opts.hooks } : {}), signals: brokerSignals });
   const reaper = new LeaseReaper({
     store,
     clock,
@@ -207,7 +221,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   });
   await sweeper.start();
   const handlers: Handlers = mergeHandlers(
-    mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke, inFlight)),
+    mergeHandlers(mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke, inFlight)), trustHandlers(trust)),
     ledger ? mergeHandlers(evidenceHandlers(ledger), evidenceKeyHandlers(ledger)) : undefined,
   );
   let grpcServers: GrpcServers;
@@ -238,6 +252,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     store,
     ...(ledger ? { ledger } : {}),
     leases,
+    trust,
+    brokerSignals,
     policy,
     reaper,
     sweeper,
@@ -252,6 +268,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       await revoker.stop();
       await sweeper.stop();
       await grpcServers.shutdown();
+      await brokerSignals.settled();
       await secrets.close();
       await denials?.stop();
       await ledger?.close();

@@ -13,7 +13,8 @@ import type { CredentialRevoker } from './credential-revoker';
 import type { DenialFolder } from './denial-folder';
 import { backendFailure, backendNotAvailable, credentialBackendOf, handleRef, type DynamicCredentialSource } from './dynamic-credentials';
 import { LateEvidence } from './late-evidence';
-import { DEFAULT_INITIAL_TRUST_SCORE, tierFor, type Tier } from '../trust';
+import { DEFAULT_INITIAL_TRUST_SCORE, tierFor } from '../trust';
+import type { TrustReader, TrustView } from '../trust/trust-service';
 import { checkParams, checkPurpose, checkResource, checkStatedResource, contextFromParams, renderResource } from './request-validation';
 import type { Json } from './struct';
 
@@ -52,6 +53,8 @@ export interface LeaseServiceDeps {
   denials?: DenialFolder;
   /** Dynamic credentials: where backends are found, and who revokes what ended leases owe upstream. */
   credentials?: { source: DynamicCredentialSource; revoker: CredentialRevoker };
+  /** Each agent's trust now (the TrustService); without it, the stored score and default thresholds. */
+  trust?: TrustReader;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -89,10 +92,7 @@ export function leaseDraft(
   };
 }
 
-export interface TrustView {
-  score: number;
-  tier: Tier;
-}
+export type { TrustView };
 
 /** Leases: decide, issue, renew, revoke, look up. Orders the steps; owns no transport concerns. */
 export class LeaseService {
@@ -113,9 +113,10 @@ export class LeaseService {
   }
 
   async trustOf(agent: string): Promise<TrustView> {
+    if (this.deps.trust) return this.deps.trust.current(agent);
     const rec = await this.deps.store.getTrust(agent);
     const score = rec?.score ?? DEFAULT_INITIAL_TRUST_SCORE;
-    return { score, tier: tierFor(score) };
+    return { score, tier: tierFor(score), fresh: false };
   }
 
   /** Runs the policy for one request; never allows on error (the engine denies on its own failures). */
@@ -124,7 +125,7 @@ export class LeaseService {
       agent: { name: agent.name, groups: agent.groups },
       action,
       resource,
-      context: { trust: trust.score, tier: trust.tier, params, ...context },
+      context: { trust: trust.score, tier: trust.tier, trust_fresh: trust.fresh, params, ...context },
     });
   }
 

@@ -29,7 +29,7 @@ const EXPECTED: Readonly<Record<'AgentBroker' | 'Operator' | 'Evidence', Readonl
     DecideApproval: 'approver',
     SetTrust: 'admin',
     ReportSignal: 'admin',
-    GetTrust: 'admin',
+    GetTrust: 'auditor',
     RevokeLeases: 'admin',
     ReloadPolicies: 'admin',
     BreakGlass: 'admin',

@@ -1,0 +1,108 @@
+import type { AgentConfig, BrokerConfig } from '../config/config-types';
+import type { EvidenceDraft, EvidenceSink } from '../evidence/ledger/evidence-sink';
+import type { LeaseRecord } from '../leases/lease';
+import type { Clock } from '../lib/clock';
+import type { Logger } from '../lib/logger';
+import type { Store } from '../store/store';
+import type { TrustDrop, TrustView } from '../trust/trust-service';
+import type { CredentialRevoker } from './credential-revoker';
+import { leaseDraft, type LeaseService } from './lease-service';
+
+/** Pending approvals of an agent whose trust dropped (wired by the composition root to the approvals service). */
+export interface TrustDropListener {
+  onTrustDropped(agent: AgentConfig, trust: TrustView, log: Logger): Promise<void>;
+}
+
+export interface TrustRevocationDeps {
+  config: Pick<BrokerConfig, 'actions'>;
+  store: Pick<Store, 'listLeases' | 'trustStatements' | 'writeTrust'>;
+  /** The decision (LeaseService.decide) and the retried record of an end the log refused. */
+  leases: Pick<LeaseService, 'decide' | 'recordEnded'>;
+  clock: Clock;
+  evidence?: EvidenceSink;
+  revoker?: CredentialRevoker;
+  /** Pending approvals are re-checked the same way (the approvals service). */
+  approvals?: TrustDropListener;
+}
+
+/** How many leases one trust drop re-decides at most (the per-agent active-lease limit is far lower in practice). */
+const MAX_LEASES = 100_000;
+
+/**
+ * A trust drop reaches live authority: every live lease of the agent is
+ * decided again with its stored inputs (action, resource, context, params)
+ * under the current policy and the trust it has now.
+ *
+ * 1. Re-decide each live lease (an error while deciding is a denial).
+ * 2. End every lease no longer permitted in one store transaction, committed
+ *    with one `lease.revoked` entry each, all naming the `trust.changed`
+ *    entry that caused them (`cause.index`). If the log refuses them, the
+ *    leases end anyway (authority first) and the entries are retried.
+ * 3. Revoke their dynamic credentials upstream together (one `revokeMany`
+ *    round per backend for all of them: PostgreSQL drops the roles in one
+ *    batch), recorded as `credential.revoked` or left `revoke_failed` and retried.
+ * 4. Pending approvals of the agent are re-checked (`approvals`).
+ * Their next Invoke is refused: every use re-checks the lease's status.
+ */
+export class TrustRevocation {
+  constructor(private readonly deps: TrustRevocationDeps) {}
+
+  /** Resolves with how many leases it revoked, after their credentials were revoked upstream (or marked revoke_failed). */
+  async reevaluate(drop: TrustDrop, log: Logger): Promise<number> {
+    const { agent, trust, cause } = drop;
+    const live = await this.deps.store.listLeases({ agent: agent.name, statuses: ['active', 'exhausted'], limit: MAX_LEASES });
+    // 1. Re-decide with each lease's own inputs.
+    const refused = live.filter((l) => !this.stillPermitted(agent, l, trust, log));
+    let ended: LeaseRecord[] = [];
+    if (refused.length > 0) {
+      const reason = `trust dropped to ${trust.score} (${trust.tier}); the policy no longer permits this lease`;
+      ended = await this.end(refused.map((l) => l.id), reason, cause?.index, log);
+      log.info({ agent: agent.name, revoked: ended.length, of: live.length, score: trust.score, tier: trust.tier }, 'leases revoked after a trust drop');
+      // 3. Their credentials go upstream together.
+      const owed = ended.filter((l) => l.credential);
+      if (owed.length > 0 && this.deps.revoker) {
+        await this.deps.revoker.revokeEndedMany(owed.map((lease) => ({ lease, end: { by: 'broker' } })), log, { batch: owed.length });
+      }
+    }
+    // 4. Pending approvals, the same way.
+    await this.deps.approvals?.onTrustDropped(agent, trust, log);
+    return ended.length;
+  }
+
+  private stillPermitted(agent: AgentConfig, l: LeaseRecord, trust: TrustView, log: Logger): boolean {
+    // A lease whose action is gone from the config cannot be used (Invoke and renewal refuse it).
+    if (!this.deps.config.actions[l.action]) return true;
+    try {
+      const d = this.deps.leases.decide(agent, l.action, l.resource, { ...l.context }, l.params, trust);
+      return d.decision === 'allow' && d.obligations.approvals.length === 0;
+    } catch (err) {
+      log.warn({ err, lease_id: l.id }, 'could not re-decide a lease after a trust drop; it is revoked');
+      return false;
+    }
+  }
+
+  /** 2. One transaction ends them all, with their entries in the same commit (or, if the log refuses, retried after). */
+  private async end(ids: readonly string[], reason: string, causeIndex: number | undefined, log: Logger): Promise<LeaseRecord[]> {
+    const st = this.deps.store.trustStatements;
+    if (!st) throw new Error('this state store cannot end leases in a batch');
+    const now = this.deps.clock.now();
+    const extra = { by: 'broker', reason: 'trust', ...(causeIndex !== undefined ? { cause: { type: 'trust.changed', index: causeIndex } } : {}) };
+    const drafts = (ended: readonly LeaseRecord[]): EvidenceDraft[] => ended.map((l) => leaseDraft('lease.revoked', l, extra));
+    const run = (): LeaseRecord[] | undefined => {
+      const ended = st.revokeLeases(ids, reason, now);
+      return ended.length ? ended : undefined;
+    };
+    const { evidence } = this.deps;
+    if (evidence?.appendWith) {
+      try {
+        return (await evidence.appendWith(run, drafts))?.value ?? [];
+      } catch (err) {
+        // Taking authority away must not wait for the log: end them now, record them when it takes writes.
+        log.error({ err }, 'could not record lease.revoked after a trust drop; the leases end now and their entries are retried');
+      }
+    }
+    const ended = (await this.deps.store.writeTrust(run)) ?? [];
+    if (evidence) for (const d of drafts(ended)) await this.deps.leases.recordEnded(d, log);
+    return ended;
+  }
+}
