@@ -45,8 +45,11 @@ export class BrokerSignals {
   }
 
   raise(agent: string, kind: BrokerSignalKind, detail: string): void {
+    // Details may quote what an agent sent: one line, no control characters, bounded.
+    // eslint-disable-next-line no-control-regex
+    const line = detail.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?').slice(0, 512);
     const p = this.deps.trust
-      .signal(agent, { kind, detail }, 'broker', this.deps.log, { fromBroker: true })
+      .signal(agent, { kind, detail: line }, 'broker', this.deps.log, { fromBroker: true })
       .catch((err: unknown) => this.deps.log.error({ err, agent, kind }, 'could not record a broker-raised trust signal'))
       .finally(() => this.running.delete(p));
     this.running.add(p);
