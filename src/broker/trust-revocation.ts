@@ -74,7 +74,10 @@ export class TrustRevocation {
     if (!this.deps.config.actions[l.action]) return true;
     try {
       const d = this.deps.leases.decide(agent, l.action, l.resource, { ...l.context }, l.params, trust);
-      return d.decision === 'allow' && d.obligations.approvals.length === 0;
+      // As at RequestLease: a deny, or a permit that now needs an approval, no longer covers the lease.
+      const ok = d.decision !== 'deny' && d.obligations.approvals.length === 0;
+      if (!ok) log.debug({ lease_id: l.id, policies: d.determining.map((p) => p.id), summary: d.explanation.summary }, 'a lease is no longer permitted');
+      return ok;
     } catch (err) {
       log.warn({ err, lease_id: l.id }, 'could not re-decide a lease after a trust drop; it is revoked');
       return false;
