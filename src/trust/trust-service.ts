@@ -154,7 +154,7 @@ export class TrustService implements TrustReader {
       const a = this.deps.config.agents[agent];
       // Not awaited: a read must not wait for a re-decision of every lease; the revocations follow at once.
       if (a && this.deps.onDrop) {
-        this.deps.onDrop({ agent: a, trust: out, ...(done.ref ? { cause: done.ref } : {}) }, this.deps.log).catch((err: unknown) => {
+        this.deps.onDrop({ agent: a, trust: { score: out.score, tier: out.tier, fresh: out.fresh }, ...(done.ref ? { cause: done.ref } : {}) }, this.deps.log).catch((err: unknown) => {
           this.deps.log.error({ err, agent }, 'could not re-decide leases after trust decayed');
         });
       }
@@ -238,7 +238,7 @@ export class TrustService implements TrustReader {
     log.info({ agent: agent.name, kind: done.change.row.kind, old_score: done.change.before.score, score: after.score, tier: after.tier }, 'trust changed');
     let leasesRevoked = 0;
     if (after.score < done.change.before.score && this.deps.onDrop) {
-      leasesRevoked = await this.deps.onDrop({ agent, trust: after, ...(done.ref ? { cause: done.ref } : {}) }, log);
+      leasesRevoked = await this.deps.onDrop({ agent, trust: { score: after.score, tier: after.tier, fresh: after.fresh }, ...(done.ref ? { cause: done.ref } : {}) }, log);
     }
     return { before: done.change.before, after, ...(done.ref ? { evidence: done.ref } : {}), leasesRevoked };
   }
