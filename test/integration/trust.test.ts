@@ -31,6 +31,9 @@ const POLICIES = {
 @reason("Reading a ticket is allowed at any tier.")
 permit (principal in Group::"support", action == Action::"tickets.view", resource);
 
+@id("echo-any-tier")
+permit (principal in Group::"support", action == Action::"echo.read", resource);
+
 @id("reports-fresh-trust")
 @reason("Reports need trust confirmed recently.")
 @requires("A signal or set confirmed the agent's trust within trust.fresh_within.")
@@ -65,6 +68,7 @@ describe('trust: signals, sets, decay, freshness, and a drop that reaches live l
       actions: (http) => ({
         'tickets.view': { http: http({ methods: ['GET'], paths: ['/tickets/{id}'], context: { ticket: 'path.id' } }), resource: 'ticket/{ticket}', max_uses: 20 },
         'reports.read': { http: http({ methods: ['GET'], paths: ['/reports/{id}'] }), resource: 'reports', max_uses: 5 },
+        'echo.read': { http: http({ methods: ['GET'], paths: ['/echo'] }), resource: 'echo', max_uses: 5 },
       }),
       configure: (raw) => {
         raw['trust'] = {
@@ -290,6 +294,18 @@ describe('trust: signals, sets, decay, freshness, and a drop that reaches live l
     assert.equal(b.upstream.requests.length, 0);
     // A drop within the tier leaves a lease policy still permits (with its @max_ttl obligation) alone.
     assert.equal((await call<unknown, Lease__Output>(agent(), 'GetLease', { leaseId: l.lease!.leaseId })).status, 'ACTIVE');
+  });
+
+  it('broker-raised signals: an upstream that echoes the injected secret lowers trust (the agent still gets the scrubbed answer)', async () => {
+    const l = await lease('echo.read', {});
+    assert.equal(l.status, 'GRANTED');
+    const res = await call<unknown, { statusCode: number; body: Buffer }>(agent(), 'Invoke', { leaseId: l.lease!.leaseId, method: 'GET', path: '/echo' });
+    assert.equal(res.statusCode, 200);
+    await broker.app.brokerSignals.settled();
+    const s = await show(5);
+    assert.equal(s.score, 500);
+    assert.equal(s.history[0]!.kind, 'broker.secret_echo');
+    assert.match(s.history[0]!.note, /^echo\.read: the upstream echoed the injected secret \(\d+ scrubbed\)$/);
   });
 
   it('CLI: trust signal, set and show (human and --json, --history), as the operator', async () => {
