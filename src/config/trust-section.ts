@@ -25,6 +25,9 @@ function duration(s: Section, key: string, fallback: number | undefined): number
   return ms ?? fallback;
 }
 
+/** Marks a broker kind turned off (`weight: 0`); it is left out of the compiled kinds. */
+const OFF: SignalKindConfig = Object.freeze({ weight: 0 });
+
 /** `thresholds:` merged over `base`, checked (every threshold 1..1000, trusted > standard > restricted). */
 function thresholds(s: Section | undefined, base: TierThresholds): TierThresholds {
   if (!s) return base;
@@ -50,8 +53,10 @@ function signalKind(kind: string, s: Section, burst: { count: number; withinMs: 
     burst.withinMs = duration(s, 'within', DEFAULT_DENIAL_BURST.withinMs)!;
   }
   if (weight === undefined) return undefined;
+  // A broker kind with weight 0 is off: the broker never raises it.
+  if (weight === 0 && kind.startsWith(BROKER_SIGNAL_PREFIX)) return OFF;
   if (weight === 0) {
-    s.problems.add(s.at('weight'), 'must not be 0: its sign is the direction of the kind (negative lowers trust, positive raises it)');
+    s.problems.add(s.at('weight'), 'must not be 0: its sign is the direction of the kind (negative lowers trust, positive raises it); only a broker.* kind can be turned off with 0');
     return undefined;
   }
   if (kind.startsWith(BROKER_SIGNAL_PREFIX) && weight > 0) {
@@ -98,7 +103,8 @@ export function trustSection(s: Section | undefined): TrustConfig {
         if (!ks) continue;
         const k = signalKind(kind, ks, burst);
         ks.done();
-        if (k) signals[kind] = k;
+        if (k === OFF) delete signals[kind];
+        else if (k) signals[kind] = k;
       }
     }
   }

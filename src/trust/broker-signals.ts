@@ -6,7 +6,7 @@ import type { TrustService } from './trust-service';
 
 export interface BrokerSignalsDeps {
   trust: Pick<TrustService, 'signal'>;
-  config: { trust: Pick<TrustConfig, 'denialBurst'> };
+  config: { trust: Pick<TrustConfig, 'denialBurst' | 'signals'> };
   clock: Clock;
   log: Logger;
 }
@@ -20,7 +20,7 @@ export interface BrokerSignalsDeps {
  * - `broker.outside_template`: a brokered call the action's template or the
  *   lease's binding refused;
  * - `broker.secret_echo`: an upstream answered with the injected secret.
- * Raised in the background: the request that caused one is answered as it
+ * A kind configured with `weight: 0` is off. Raised in the background: the request that caused one is answered as it
  * would be anyway, and a failure to record the signal is logged, never
  * turned into the caller's error.
  */
@@ -34,6 +34,7 @@ export class BrokerSignals {
 
   /** One denial of `agent` (a decision, folded or not). */
   denied(agent: string): void {
+    if (!this.on('broker.denial_burst')) return;
     const { count, withinMs } = this.deps.config.trust.denialBurst;
     const now = this.deps.clock.now();
     const recent = (this.denials.get(agent) ?? []).filter((t) => now - t < withinMs);
@@ -44,7 +45,13 @@ export class BrokerSignals {
     } else this.denials.set(agent, recent);
   }
 
+  /** A kind configured with `weight: 0` is off (left out of the compiled kinds). */
+  private on(kind: BrokerSignalKind): boolean {
+    return Object.prototype.hasOwnProperty.call(this.deps.config.trust.signals, kind);
+  }
+
   raise(agent: string, kind: BrokerSignalKind, detail: string): void {
+    if (!this.on(kind)) return;
     // Details may quote what an agent sent: one line, no control characters, bounded.
     // eslint-disable-next-line no-control-regex
     const line = detail.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?').slice(0, 512);

@@ -78,6 +78,8 @@ describe('trust: signals, sets, decay, freshness, and a drop that reaches live l
             'eval.failed': { weight: -150 },
             'eval.passed': { weight: 50 },
             'broker.denial_burst': { weight: -50, count: 3, within: '1m' },
+            'broker.outside_template': { weight: -25 },
+            'broker.secret_echo': { weight: -100 },
           },
         };
       },

@@ -85,6 +85,14 @@ describe('config: trust', () => {
     assert.match(at('agents.support-bot.trust.bonus'), /unknown key/);
   });
 
+  it('a broker kind with weight 0 is off (left out); any other kind with 0 is a problem', () => {
+    const c = compileConfig(good({ trust: { signals: { 'broker.secret_echo': { weight: 0 } } } }), '/etc/sb/config.yaml');
+    assert.equal('broker.secret_echo' in c.trust.signals, false);
+    assert.equal('broker.denial_burst' in c.trust.signals, true);
+    const problems = problemsOf(good({ trust: { signals: { 'eval.zero': { weight: 0 } } } }));
+    assert.match(problems.find((p) => p.path === 'trust.signals.eval.zero.weight')!.message, /must not be 0/);
+  });
+
   it('trust_fresh is reserved: no action may declare it as a context field', () => {
     const problems = problemsOf(
       good({
