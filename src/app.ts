@@ -12,7 +12,7 @@ import { CredentialRevoker } from './broker/credential-revoker';
 import { CredentialSweeper } from './broker/credential-sweeper';
 import { credentialBackendOf, type DynamicCredentialSource } from './broker/dynamic-credentials';
 import { LeaseService, leaseDraft } from './broker/lease-service';
-import { TrustRevocation, type TrustDropListener } from './broker/trust-revocation';
+import { TrustRevocation } from './broker/trust-revocation';
 import { BrokerSignals } from './trust/broker-signals';
 import { TrustService } from './trust/trust-service';
 import { trustHandlers } from './transport/grpc/handlers/trust-handlers';
@@ -62,8 +62,6 @@ export interface AppOptions {
   dynamicCredentials?: DynamicCredentialSource;
   /** The orphan credential sweeper: how often it runs after the first sweep at start (default 5 min), and its grace for pending credentials (default 2 min). */
   sweeper?: { intervalMs?: number; graceMs?: number };
-  /** Told when an agent's trust dropped, after its leases were re-decided (pending approvals). */
-  onTrustDropped?: TrustDropListener;
 }
 
 export interface App {
@@ -184,7 +182,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const revoker = new CredentialRevoker({ store, source: credentialSource, clock, log, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}) });
   const credentials = { credentials: { source: credentialSource, revoker } };
   const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, trust, ...evidence, ...(denials ? { denials } : {}), ...credentials });
-  const revocation: TrustRevocation = new TrustRevocation({ config, store, leases, clock, revoker, ...evidence, ...(opts.onTrustDropped ? { approvals: opts.onTrustDropped } : {}) });
+  // With the approvals service (issue 13 merge): pass it as `approvals` so a drop re-checks pending approvals too.
+  const revocation: TrustRevocation = new TrustRevocation({ config, store, leases, clock, revoker, ...evidence });
   // Bounded work in flight (per agent and daemon-wide) and the daemon-wide buffer for upstream responses.
   const inFlight = new InvokesInFlight(config.server.invokesInFlight);
   const responseBudget = new ByteBudget(config.server.bufferedResponseBytes);

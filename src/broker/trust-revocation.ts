@@ -7,10 +7,26 @@ import type { Store } from '../store/store';
 import type { TrustDrop, TrustView } from '../trust/trust-service';
 import type { CredentialRevoker } from './credential-revoker';
 import { leaseDraft, type LeaseService } from './lease-service';
+import { contextFromParams } from './request-validation';
+import type { Json } from './struct';
 
-/** Pending approvals of an agent whose trust dropped (wired by the composition root to the approvals service). */
-export interface TrustDropListener {
-  onTrustDropped(agent: AgentConfig, trust: TrustView, log: Logger): Promise<void>;
+/** What a `lease.revoked` (or a rejected approval) names as its cause. */
+const causeOf = (index: number | undefined): { type: 'trust.changed'; index: number } | undefined => (index !== undefined ? { type: 'trust.changed', index } : undefined);
+
+/** What a pending approval was asked for (the part of its binding a re-decision needs). */
+export interface ApprovalRequestInputs {
+  action: string;
+  resource: string;
+  params: Record<string, Json>;
+}
+
+/**
+ * The open approvals of an agent whose trust dropped: the approvals service's
+ * `recheckForAgent`, which rejects each one `permits` says no to, recording
+ * `cause` (the trust.changed entry).
+ */
+export interface PendingApprovals {
+  recheckForAgent(agent: string, permits: (binding: ApprovalRequestInputs) => boolean, log: Logger, cause?: Record<string, unknown>): Promise<number>;
 }
 
 export interface TrustRevocationDeps {
@@ -22,7 +38,7 @@ export interface TrustRevocationDeps {
   evidence?: EvidenceSink;
   revoker?: CredentialRevoker;
   /** Pending approvals are re-checked the same way (the approvals service). */
-  approvals?: TrustDropListener;
+  approvals?: PendingApprovals;
 }
 
 /** How many leases one trust drop re-decides at most (the per-agent active-lease limit is far lower in practice). */
@@ -41,7 +57,8 @@ const MAX_LEASES = 100_000;
  * 3. Revoke their dynamic credentials upstream together (one `revokeMany`
  *    round per backend for all of them: PostgreSQL drops the roles in one
  *    batch), recorded as `credential.revoked` or left `revoke_failed` and retried.
- * 4. Pending approvals of the agent are re-checked (`approvals`).
+ * 4. Pending approvals of the agent are re-checked (`approvals`): one whose
+ *    request policy now denies is rejected, naming the same cause.
  * Their next Invoke is refused: every use re-checks the lease's status.
  */
 export class TrustRevocation {
@@ -64,8 +81,11 @@ export class TrustRevocation {
         await this.deps.revoker.revokeEndedMany(owed.map((lease) => ({ lease, end: { by: 'broker' } })), log, { batch: owed.length });
       }
     }
-    // 4. Pending approvals, the same way.
-    await this.deps.approvals?.onTrustDropped(agent, trust, log);
+    // 4. Pending approvals, the same way: one a re-decision denies is rejected.
+    if (this.deps.approvals) {
+      const rejected = await this.deps.approvals.recheckForAgent(agent.name, (b) => this.stillAllowed(agent, b, trust, log), log, causeOf(cause?.index));
+      if (rejected > 0) log.info({ agent: agent.name, rejected }, 'pending approvals rejected after a trust drop');
+    }
     return ended.length;
   }
 
@@ -84,12 +104,26 @@ export class TrustRevocation {
     }
   }
 
+  /** An approval stays open while policy still permits its request (with the approval it asks for). */
+  private stillAllowed(agent: AgentConfig, b: ApprovalRequestInputs, trust: TrustView, log: Logger): boolean {
+    const action = this.deps.config.actions[b.action];
+    if (!action) return false;
+    try {
+      const d = this.deps.leases.decide(agent, b.action, b.resource, contextFromParams(action, b.params), b.params, trust);
+      return d.decision !== 'deny';
+    } catch (err) {
+      log.warn({ err, action: b.action }, 'could not re-decide a pending approval after a trust drop; it is rejected');
+      return false;
+    }
+  }
+
   /** 2. One transaction ends them all, with their entries in the same commit (or, if the log refuses, retried after). */
   private async end(ids: readonly string[], reason: string, causeIndex: number | undefined, log: Logger): Promise<LeaseRecord[]> {
     const st = this.deps.store.trustStatements;
     if (!st) throw new Error('this state store cannot end leases in a batch');
     const now = this.deps.clock.now();
-    const extra = { by: 'broker', reason: 'trust', ...(causeIndex !== undefined ? { cause: { type: 'trust.changed', index: causeIndex } } : {}) };
+    const cause = causeOf(causeIndex);
+    const extra = { by: 'broker', reason: 'trust', ...(cause ? { cause } : {}) };
     const drafts = (ended: readonly LeaseRecord[]): EvidenceDraft[] => ended.map((l) => leaseDraft('lease.revoked', l, extra));
     const run = (): LeaseRecord[] | undefined => {
       const ended = st.revokeLeases(ids, reason, now);
