@@ -13,6 +13,10 @@ import { CredentialSweeper } from './broker/credential-sweeper';
 import { credentialBackendOf, type DynamicCredentialSource } from './broker/dynamic-credentials';
 import { LeaseService, leaseDraft } from './broker/lease-service';
 import type { Approvals } from './broker/approval-gate';
+import { TrustRevocation } from './broker/trust-revocation';
+import { BrokerSignals } from './trust/broker-signals';
+import { TrustService } from './trust/trust-service';
+import { trustHandlers } from './transport/grpc/handlers/trust-handlers';
 import type { Resolver } from './brokered-http';
 import type { Ledger } from './evidence/ledger/ledger';
 import { settleOpenIntents } from './evidence/ledger/unknown-outcomes';
@@ -75,6 +79,10 @@ export interface App {
   store: Store;
   ledger?: Ledger;
   leases: LeaseService;
+  /** Each agent's trust: score, tier, decay, signals, history. */
+  trust: TrustService;
+  /** The broker's own trust signals (tests await `settled()`). */
+  brokerSignals: BrokerSignals;
   /** The policy engine (tests read its decision-cache stats). */
   policy: PolicyEngine;
   reaper: LeaseReaper;
@@ -176,8 +184,11 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     }
   }
   const evidence = ledger ? { evidence: ledger } : {};
+  // A trust drop re-decides the agent's live leases (`revocation`, built below once leases exist; called only later).
+  const trust: TrustService = new TrustService({ config, store, clock, log, ...evidence, onDrop: (drop, l): Promise<number> => revocation.reevaluate(drop, l) });
+  const brokerSignals = new BrokerSignals({ trust, config, clock, log });
   const denials = ledger
-    ? new DenialFolder({ sink: ledger, clock, log, bytesPerMinute: (a) => (config.agents[a] ?? config).limits.evidenceBytesPerMinute })
+    ? new DenialFolder({ sink: ledger, clock, log, bytesPerMinute: (a) => (config.agents[a] ?? config).limits.evidenceBytesPerMinute, onDenial: (a) => brokerSignals.denied(a) })
     : undefined;
   const secrets = new BackendRegistry({ config, clock, log, factories: opts.backendFactories ?? remoteBackendFactories });
   const credentialSource = opts.dynamicCredentials ?? secrets.credentialSource(config.actions);
@@ -187,11 +198,13 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   // Requests for approval, their votes and expiry; the consume runs in the lease-issue transaction.
   const approvals = new ApprovalService({ config, store, clock, ids, log, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}) });
   const approvalWiring: Approvals | undefined = opts.approvals ?? (store.statements ? { gate: approvals, statements: store.statements } : undefined);
-  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}), ...credentials, ...(opts.hooks ? { hooks: opts.hooks } : {}), ...(approvalWiring ? { approvals: approvalWiring } : {}) });
+  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, trust, ...evidence, ...(denials ? { denials } : {}), ...credentials, ...(opts.hooks ? { hooks: opts.hooks } : {}), ...(approvalWiring ? { approvals: approvalWiring } : {}) });
+  // A trust drop re-decides the agent's live leases and its pending approvals.
+  const revocation: TrustRevocation = new TrustRevocation({ config, store, leases, clock, revoker, approvals, ...evidence });
   // Bounded work in flight (per agent and daemon-wide) and the daemon-wide buffer for upstream responses.
   const inFlight = new InvokesInFlight(config.server.invokesInFlight);
   const responseBudget = new ByteBudget(config.server.bufferedResponseBytes);
-  const invoke = new InvokeService({ config, store, leases, specs, secrets, clock, ids, responseBudget, ...evidence, ...(denials ? { denials } : {}), ...(opts.resolver ? { resolver: opts.resolver } : {}), ...(opts.hooks ? { hooks: opts.hooks } : {}) });
+  const invoke = new InvokeService({ config, store, leases, specs, secrets, clock, ids, responseBudget, ...evidence, ...(denials ? { denials } : {}), ...(opts.resolver ? { resolver: opts.resolver } : {}), ...(opts.hooks ? { hooks: opts.hooks } : {}), signals: brokerSignals });
   const reaper = new LeaseReaper({
     store,
     clock,
@@ -224,7 +237,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   });
   await sweeper.start();
   const handlers: Handlers = mergeHandlers(
-    mergeHandlers(mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke, inFlight)), approvalHandlers(approvals, config)),
+    mergeHandlers(mergeHandlers(mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke, inFlight)), approvalHandlers(approvals, config)), trustHandlers(trust)),
     ledger ? mergeHandlers(evidenceHandlers(ledger), evidenceKeyHandlers(ledger)) : undefined,
   );
   let grpcServers: GrpcServers;
@@ -257,6 +270,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     store,
     ...(ledger ? { ledger } : {}),
     leases,
+    trust,
+    brokerSignals,
     policy,
     reaper,
     approvals,
@@ -274,6 +289,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       // Ends WatchApproval streams, so the graceful stop is not held up by them.
       await approvals.stop();
       await grpcServers.shutdown();
+      await brokerSignals.settled();
       await secrets.close();
       await denials?.stop();
       await ledger?.close();

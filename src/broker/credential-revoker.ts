@@ -222,12 +222,13 @@ export class CredentialRevoker {
 
   /**
    * Revokes the credentials of many leases that have just ended (an
-   * operator's RevokeLeases; trust revocation later): in one round per
-   * backend that offers `revokeMany`, else one by one. Never throws; each
+   * operator's RevokeLeases; a trust drop): in one round per backend that
+   * offers `revokeMany` (of at most `batch` credentials, default 200), else
+   * one by one. Never throws; each
    * lease comes back as stored afterwards (revoke_failed where its
    * revocation failed, retried like any other).
    */
-  async revokeEndedMany(ended: ReadonlyArray<{ lease: LeaseRecord; end: LeaseEnd }>, log: Logger): Promise<LeaseRecord[]> {
+  async revokeEndedMany(ended: ReadonlyArray<{ lease: LeaseRecord; end: LeaseEnd }>, log: Logger, opts: { batch?: number } = {}): Promise<LeaseRecord[]> {
     const out = new Map<string, Promise<LeaseRecord>>();
     const fresh: Array<{ lease: LeaseRecord; end: LeaseEnd }> = [];
     for (const item of ended) {
@@ -237,7 +238,7 @@ export class CredentialRevoker {
       if (running) out.set(l.id, running);
       else fresh.push(item);
     }
-    for (const g of this.byBatch(fresh)) {
+    for (const g of this.byBatch(fresh, opts.batch)) {
       if (g.length === 1) out.set(g[0]!.lease.id, this.attempt(g[0]!.lease, g[0]!.end, log));
       else this.attemptBatch(g, log).forEach((p, i) => out.set(g[i]!.lease.id, p));
     }
@@ -248,7 +249,7 @@ export class CredentialRevoker {
    * Groups owed revocations: those of one backend that offers `revokeMany`
    * go together (up to BATCH), every other one alone.
    */
-  private byBatch(items: ReadonlyArray<{ lease: LeaseRecord; end: LeaseEnd }>): Array<Array<{ lease: LeaseRecord; end: LeaseEnd }>> {
+  private byBatch(items: ReadonlyArray<{ lease: LeaseRecord; end: LeaseEnd }>, batch = BATCH): Array<Array<{ lease: LeaseRecord; end: LeaseEnd }>> {
     const groups: Array<Array<{ lease: LeaseRecord; end: LeaseEnd }>> = [];
     const open = new Map<string, Array<{ lease: LeaseRecord; end: LeaseEnd }>>();
     for (const item of items) {
@@ -258,7 +259,7 @@ export class CredentialRevoker {
         continue;
       }
       let g = open.get(name);
-      if (!g || g.length >= BATCH) {
+      if (!g || g.length >= batch) {
         g = [];
         open.set(name, g);
         groups.push(g);

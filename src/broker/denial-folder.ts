@@ -21,6 +21,8 @@ export interface DenialFolderOptions {
   /** Per-agent evidence budget for denials; past it, every further denial of that agent folds into one "flood" window. */
   bytesPerMinute: (agent: string) => number;
   maxWindows?: number;
+  /** Told of every denial, folded or not (the broker's denial-burst trust signal). */
+  onDenial?: (agent: string) => void;
 }
 
 /**
@@ -48,6 +50,7 @@ export class DenialFolder {
 
   /** Records one denial; resolves when the evidence that covers it is durable (or was already). */
   async record(agent: string, draft: EvidenceDraft): Promise<EvidenceRef> {
+    this.o.onDenial?.(agent);
     const now = this.o.clock.now();
     const text = JSON.stringify(draft);
     const identical = `${agent}\0${createHash('sha256').update(text).digest('hex')}`;

@@ -14,6 +14,7 @@ import type { DecisionStep } from './decision-step';
 import type { Store } from '../store/store';
 import type { DenialFolder } from './denial-folder';
 import { credentialBackendOf } from './dynamic-credentials';
+import type { BrokerSignals } from '../trust/broker-signals';
 import { LateEvidence } from './late-evidence';
 import { checkPolicyLifetime, checkPolicyUses, effectiveStatus, type GrantHooks, type LeaseService } from './lease-service';
 import { checkParams, checkParamsAgree, checkPurpose, checkResource, checkStatedResource, renderResource } from './request-validation';
@@ -61,6 +62,8 @@ export interface InvokeServiceDeps {
   responseBudget?: ResponseBudget;
   /** Test hooks (through AppOptions); never set in the daemon. */
   hooks?: InvokeHooks;
+  /** The broker's own trust signals (a call outside the template, an echoed secret). */
+  signals?: Pick<BrokerSignals, 'raise'>;
 }
 
 export interface InvokeHooks extends GrantHooks {
@@ -114,7 +117,7 @@ export class InvokeService {
     if (!spec) throw invalidArgument('action', `${actionName} is not an HTTP action; request a lease for its credential instead`);
 
     // 1. The call must fit the template before anything else happens.
-    const prepared = prepareCall(spec, { method: req.method, path: req.path, query: req.query, headers: req.headers, body: req.body });
+    const prepared = this.withinTemplate(agent, actionName, () => prepareCall(spec, { method: req.method, path: req.path, query: req.query, headers: req.headers, body: req.body }));
 
     let lease: LeaseRecord;
     // A one-shot lease is stored with its one use already spent (nobody else can know its id).
@@ -126,12 +129,14 @@ export class InvokeService {
       if (status !== 'active') throw failedPrecondition(`lease is ${status}`);
       // 2. Exactly what was decided: every declared context value must match, and so the resource
       // the call renders (a stated resource must be the lease's).
-      if (req.resource && req.resource !== leased.resource) {
-        throw failedPrecondition(`resource differs from the lease: ${JSON.stringify(req.resource.slice(0, 256))} is not ${JSON.stringify(leased.resource)}; leave it empty`);
-      }
-      checkCallBinding(prepared, { context: leased.context });
-      const rendered = renderCallResource(action, prepared.context);
-      if (rendered !== leased.resource) throw failedPrecondition(`this call is on ${JSON.stringify(rendered)}, but the lease covers ${JSON.stringify(leased.resource)}`);
+      this.withinTemplate(agent, actionName, () => {
+        if (req.resource && req.resource !== leased.resource) {
+          throw failedPrecondition(`resource differs from the lease: ${JSON.stringify(req.resource.slice(0, 256))} is not ${JSON.stringify(leased.resource)}; leave it empty`);
+        }
+        checkCallBinding(prepared, { context: leased.context });
+        const rendered = renderCallResource(action, prepared.context);
+        if (rendered !== leased.resource) throw failedPrecondition(`this call is on ${JSON.stringify(rendered)}, but the lease covers ${JSON.stringify(leased.resource)}`);
+      });
       // 3. Re-check trust and policy on every use (cached, so cheap when nothing changed), with the
       // decision's own inputs: the lease's context and params.
       const step = await this.decisions.decide({
@@ -235,7 +240,18 @@ export class InvokeService {
       throw new BrokerError('unavailable', 'evidence log is unavailable: the call was sent upstream, but its result could not be recorded', { cause: err });
     }
     log.info({ lease_id: lease.id, use: used.useNumber, status: response.statusCode, latency_ms: response.latencyMs, scrubbed: response.scrubbed }, 'brokered call done');
+    if (response.scrubbed > 0) this.deps.signals?.raise(agent.name, 'broker.secret_echo', `${lease.action}: the upstream echoed the injected secret (${response.scrubbed} scrubbed)`);
     return { response, lease: used.lease, useNumber: used.useNumber, ...(result ?? intent ? { evidence: (result ?? intent)! } : {}) };
+  }
+
+  /** A refusal of `check` (the template, or what the lease binds) also raises broker.outside_template. */
+  private withinTemplate<T>(agent: AgentConfig, action: string, check: () => T): T {
+    try {
+      return check();
+    } catch (err) {
+      if (err instanceof BrokerError) this.deps.signals?.raise(agent.name, 'broker.outside_template', `${action}: ${err.message.slice(0, 200)}`);
+      throw err;
+    }
   }
 
   private retryResult(draft: EvidenceDraft, log: Logger): void {

@@ -131,7 +131,7 @@ export class LeaseService {
 
   /** The agent's trust as stored (the decision step reads it through its TrustReader). */
   async trustOf(agent: string): Promise<TrustView> {
-    return storedTrust(this.deps.store).current(agent);
+    return (this.deps.trust ?? storedTrust(this.deps.store)).current(agent);
   }
 
   /**

@@ -4,6 +4,7 @@ import { byteSizeField } from './byte-size';
 import { DURATION_EXPECTED, parseDuration } from './duration';
 import { ConfigError, Problems, Section, describe, isObj, join } from './problems';
 import { policySection } from './policy-section';
+import { agentTrustSection, trustSection } from './trust-section';
 import {
   OPERATOR_ROLES,
   type ActionConfig,
@@ -368,7 +369,7 @@ function httpAction(s: Section, baseDir: string): HttpActionConfig | undefined {
     for (const key of Object.keys(cs.raw)) {
       const src = cs.string(key, { pattern: /^(body(\.[A-Za-z0-9_-]+)+|query\.[A-Za-z0-9_-]+|path\.[a-z_][a-z0-9_]*)$/, expect: 'body.<field>, query.<name> or path.<param>' });
       if (!/^[a-z_][a-z0-9_]*$/.test(key)) cs.problems.add(cs.at(key), 'a context field name must match [a-z_][a-z0-9_]*');
-      else if (['trust', 'tier', 'params', 'trust_age_seconds', 'budget'].includes(key)) cs.problems.add(cs.at(key), 'this name is reserved by the broker');
+      else if (['trust', 'tier', 'trust_fresh', 'params', 'trust_age_seconds', 'budget'].includes(key)) cs.problems.add(cs.at(key), 'this name is reserved by the broker');
       if (src) context[key] = src;
     }
     cs.done();
@@ -635,15 +636,17 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     else ids.set(id, where);
   };
 
+  const trust = trustSection(root.section('trust', false));
   const agents: Record<string, AgentConfig> = {};
   eachNamed(root, 'agents', NAME, NAME_EXPECTED, (name, s) => {
     const id = s.string('id', { pattern: URI_ID, expect: 'a URI such as spiffe://example.org/agent/NAME' });
     const groups = s.stringList('groups', { pattern: NAME, expect: NAME_EXPECTED });
     const owner = s.string('owner', { required: false, pattern: NAME, expect: 'the name of a configured operator' });
     const l = limits(s.section('limits', false), baseLimits);
+    const agentTrust = agentTrustSection(s.section('trust', false), trust.thresholds);
     if (id) {
       checkId(s.at('id'), id);
-      agents[name] = { name, id, groups, ...(owner ? { owner } : {}), limits: l };
+      agents[name] = { name, id, groups, ...(owner ? { owner } : {}), limits: l, ...(agentTrust ? { trust: agentTrust } : {}) };
     }
   });
 
@@ -719,6 +722,7 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     approvals,
     policies: path.resolve(baseDir, policiesRel),
     policy,
+    trust,
     logLevel,
   });
 }

@@ -1,3 +1,5 @@
+import type { SignalKinds } from '../trust/trust-signals';
+import type { TierThresholds } from '../trust/trust-tiers';
 /** The compiled, validated, frozen config. Every path is absolute. */
 export type OperatorRole = 'approver' | 'admin' | 'auditor' | 'rotator';
 export const OPERATOR_ROLES: readonly OperatorRole[] = ['approver', 'admin', 'auditor', 'rotator'];
@@ -199,6 +201,32 @@ export interface AgentConfig {
   /** The operator who answers for this agent; never an approver of its requests (four eyes). */
   owner?: string;
   limits: Limits;
+  /** `agents.<a>.trust`: this agent's own initial score and tier thresholds (else `trust:`'s). */
+  trust?: AgentTrustConfig;
+}
+
+/** Per-agent trust overrides (each falls back to the `trust:` section). */
+export interface AgentTrustConfig {
+  initial?: number;
+  thresholds?: TierThresholds;
+}
+
+/**
+ * `trust:` — scores, tiers, decay, freshness and signal kinds. Decay is lazy:
+ * when trust is read, the score has moved `points` toward the baseline for
+ * every whole `per` since it last changed (never past the baseline).
+ */
+export interface TrustConfig {
+  initial: number;
+  thresholds: TierThresholds;
+  /** Absent: no decay. `toward` absent: each agent's initial score. */
+  decay?: { toward?: number; perMs: number; points: number };
+  /** `context.trust_fresh`: a signal or set confirmed the score within this long. */
+  freshWithinMs: number;
+  /** Every kind a signal may have (defaults, the broker's own, and the configured ones). */
+  signals: SignalKinds;
+  /** `broker.denial_burst` fires after `count` denials of one agent within `withinMs`. */
+  denialBurst: { count: number; withinMs: number };
 }
 
 export interface OperatorConfig {
@@ -260,5 +288,6 @@ export interface BrokerConfig {
   approvals: Readonly<Record<string, ApprovalGroupConfig>>;
   policies: string;
   policy: PolicyConfig;
+  trust: TrustConfig;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 }

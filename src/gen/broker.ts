@@ -55,6 +55,7 @@ import type { RotateRequest as _secretbroker_v1_RotateRequest, RotateRequest__Ou
 import type { RotateResponse as _secretbroker_v1_RotateResponse, RotateResponse__Output as _secretbroker_v1_RotateResponse__Output } from './secretbroker/v1/RotateResponse';
 import type { RotationResult as _secretbroker_v1_RotationResult, RotationResult__Output as _secretbroker_v1_RotationResult__Output } from './secretbroker/v1/RotationResult';
 import type { SetTrustRequest as _secretbroker_v1_SetTrustRequest, SetTrustRequest__Output as _secretbroker_v1_SetTrustRequest__Output } from './secretbroker/v1/SetTrustRequest';
+import type { TrustChange as _secretbroker_v1_TrustChange, TrustChange__Output as _secretbroker_v1_TrustChange__Output } from './secretbroker/v1/TrustChange';
 import type { TrustInfo as _secretbroker_v1_TrustInfo, TrustInfo__Output as _secretbroker_v1_TrustInfo__Output } from './secretbroker/v1/TrustInfo';
 import type { TrustState as _secretbroker_v1_TrustState, TrustState__Output as _secretbroker_v1_TrustState__Output } from './secretbroker/v1/TrustState';
 import type { WatchApprovalRequest as _secretbroker_v1_WatchApprovalRequest, WatchApprovalRequest__Output as _secretbroker_v1_WatchApprovalRequest__Output } from './secretbroker/v1/WatchApprovalRequest';
@@ -128,6 +129,7 @@ export interface ProtoGrpcType {
       RotateResponse: MessageTypeDefinition<_secretbroker_v1_RotateResponse, _secretbroker_v1_RotateResponse__Output>
       RotationResult: MessageTypeDefinition<_secretbroker_v1_RotationResult, _secretbroker_v1_RotationResult__Output>
       SetTrustRequest: MessageTypeDefinition<_secretbroker_v1_SetTrustRequest, _secretbroker_v1_SetTrustRequest__Output>
+      TrustChange: MessageTypeDefinition<_secretbroker_v1_TrustChange, _secretbroker_v1_TrustChange__Output>
       TrustInfo: MessageTypeDefinition<_secretbroker_v1_TrustInfo, _secretbroker_v1_TrustInfo__Output>
       TrustState: MessageTypeDefinition<_secretbroker_v1_TrustState, _secretbroker_v1_TrustState__Output>
       WatchApprovalRequest: MessageTypeDefinition<_secretbroker_v1_WatchApprovalRequest, _secretbroker_v1_WatchApprovalRequest__Output>

@@ -78,7 +78,7 @@ export function createDecisionCache<V>(limits: DecisionCacheLimits): DecisionCac
  * right"), narrowed to those the policy set can observe (see
  * decision-inputs.ts): policy-set version, principal, its groups and action
  * always; the resource only if some policy can observe it; of the context,
- * `trust`, `tier`, the attributes policies read and the names of all
+ * `trust`, `tier`, `trust_fresh`, the attributes policies read and the names of all
  * attributes present, or the whole canonical (RFC 8785) context if some
  * policy uses it as a whole. With FULL_INPUTS this is every input.
  *

@@ -23,8 +23,8 @@ import { ACTION_TYPE, GROUP_TYPE, PRINCIPAL_TYPE } from './decision-request';
  * - **context** is narrowed to the top-level attributes read as `context.x`,
  *   `context["x"]` or `context has x` (`context has a.b` reads `a`). Any other
  *   appearance of `context` (compared, put in a set or record, passed to a
- *   function, …) makes the whole context observable. `trust` and `tier` are
- *   always in the key, because every explanation reports them. The key also
+ *   function, …) makes the whole context observable. `trust`, `tier` and
+ *   `trust_fresh` are always in the key, because every explanation reports them. The key also
  *   holds the names of all context attributes present: Cedar lists them in the
  *   error for a missing attribute ("available attributes: [...]").
  * - principal, groups, action and version are always in the key.
@@ -40,8 +40,12 @@ export interface DecisionInputs {
 
 export const FULL_INPUTS: DecisionInputs = Object.freeze({ resource: true, context: 'all' as const });
 
-/** Always in the key: explanations report the trust score and tier. */
-const ALWAYS_KEYED_CONTEXT: readonly string[] = ['trust', 'tier'];
+/**
+ * Always in the key: explanations report the trust score and tier, and
+ * `trust_fresh` is trust too (a cache must never answer a request made with
+ * fresh trust from one decided with stale trust, whatever the analysis says).
+ */
+const ALWAYS_KEYED_CONTEXT: readonly string[] = ['trust', 'tier', 'trust_fresh'];
 
 /** Entity types whose entities are fully described by key inputs (principal, groups, action). */
 const KEYED_ENTITY_TYPES: ReadonlySet<string> = new Set([PRINCIPAL_TYPE, GROUP_TYPE, ACTION_TYPE]);

@@ -20,7 +20,7 @@ export interface DecisionRequest {
 }
 
 /**
- * `trust`, `tier` and `params`, plus one key per declared context field of
+ * `trust`, `tier`, `trust_fresh` and `params`, plus one key per declared context field of
  * the action (e.g. `amount`). `trust_age_seconds` is accepted and dropped:
  * it changes with the clock, so it would make decisions impure and the cache
  * unsound, and the loader rejects policies that read it.
@@ -28,6 +28,8 @@ export interface DecisionRequest {
 export interface DecisionContext {
   readonly trust: number;
   readonly tier: Tier;
+  /** A signal or set confirmed the score within `trust.fresh_within` (the broker always supplies it). */
+  readonly trust_fresh?: boolean;
   readonly params: Readonly<Record<string, unknown>>;
   readonly [field: string]: unknown;
 }
@@ -83,6 +85,7 @@ export function toCedarInput(req: DecisionRequest): CedarInput {
   if (!isPlainObject(context)) throw new MalformedRequestError('context must be an object');
   if (!isTrustScore(context.trust)) throw new MalformedRequestError('context.trust must be an integer 0..1000');
   if (!isTier(context.tier)) throw new MalformedRequestError('context.tier is not a known tier');
+  if (context.trust_fresh !== undefined && typeof context.trust_fresh !== 'boolean') throw new MalformedRequestError('context.trust_fresh must be a boolean');
   if (!isPlainObject(context.params)) throw new MalformedRequestError('context.params must be an object');
 
   const scan = { wellFormed: true };

@@ -112,7 +112,7 @@ export function forbidHint(forbids: readonly PolicyInfo[]): string {
   const refs = new Set<string>();
   for (const f of forbids) contextAttributes(f.json.conditions, refs);
   const what = forbids.map((f) => `${f.id} (${trimPeriod(f.reason)})`).join('; ');
-  if (refs.size > 0 && [...refs].every((r) => r === 'trust' || r === 'tier')) return `Wait for trust to rise: forbidden by ${what}.`;
+  if (refs.size > 0 && [...refs].every((r) => r === 'trust' || r === 'tier' || r === 'trust_fresh')) return `Wait for trust to rise: forbidden by ${what}.`;
   if (refs.size > 0) return `Narrow the request: forbidden by ${what}.`;
   return `Forbidden by ${what}; ask an operator if this is wrong.`;
 }

@@ -15,13 +15,13 @@ export interface ConditionCheck {
   readonly text: string;
   /** What an explanation says when this check fails. */
   readonly failedText: string;
-  /** Only trust/tier are involved, so waiting for trust could satisfy it. */
+  /** Only trust/tier/trust_fresh are involved, so waiting for (fresh) trust could satisfy it. */
   readonly trustOnly: boolean;
   readonly policy: PolicyJson;
 }
 
 const ALL = { op: 'All' } as const;
-const TRUST_KEYS: ReadonlySet<string> = new Set(['trust', 'tier']);
+const TRUST_KEYS: ReadonlySet<string> = new Set(['trust', 'tier', 'trust_fresh']);
 
 export function entityText(uid: EntityUidJson): string {
   const { type, id } = '__entity' in uid ? uid.__entity : uid;

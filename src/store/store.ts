@@ -237,17 +237,64 @@ export interface PendingCredentialStore {
 export interface TrustRecord {
   agent: string;
   score: number;
+  /** When the score last changed (a signal, a set, or decay that crossed a tier): decay runs from here. */
   updatedAt: number;
+  /** When a signal or a set last confirmed the score (context.trust_fresh); absent: never. */
+  confirmedAt?: number;
+}
+
+/** One change of an agent's trust, newest first in `trustHistory`. */
+export interface TrustHistoryRow {
+  at: number;
+  oldScore: number;
+  newScore: number;
+  oldTier: string;
+  newTier: string;
+  /** The signal kind, `set`, or `decay`. */
+  kind: string;
+  /** A signal's weight (absent for set and decay). */
+  weight?: number;
+  /** The signal's detail or the set's reason. */
+  note: string;
+  /** `operator:<name>` or `broker`. */
+  by: string;
 }
 
 export interface TrustStore {
   getTrust(agent: string): Promise<TrustRecord | undefined>;
   setTrust(rec: TrustRecord): Promise<void>;
+  /** The agent's last `limit` trust changes, newest first. */
+  trustHistory(agent: string, limit: number): Promise<TrustHistoryRow[]>;
+  /**
+   * Runs `fn` (synchronous `trustStatements` calls) in one write transaction:
+   * for a broker without an evidence log, where `appendWith` would run them.
+   */
+  writeTrust<T>(fn: () => T): Promise<T>;
+}
+
+/**
+ * Trust and trust-revocation writes for a caller holding a write transaction
+ * (the evidence log's `appendWith`, or `writeTrust`): a change of score, its
+ * history row and its `trust.changed` entry commit together; the leases a
+ * trust drop revokes end together with their `lease.revoked` entries.
+ */
+export interface TrustStatements {
+  getTrust(agent: string): TrustRecord | undefined;
+  /**
+   * Stores `rec` only while the stored row still has `expect`'s score and
+   * updatedAt (undefined: no row yet). False when it changed meanwhile.
+   */
+  putTrustIf(rec: TrustRecord, expect: Pick<TrustRecord, 'score' | 'updatedAt'> | undefined): boolean;
+  addTrustHistory(agent: string, row: TrustHistoryRow): void;
+  /** Ends each of `ids` still active or exhausted as revoked with `reason`; the leases it ended. */
+  revokeLeases(ids: readonly string[], reason: string, now: number): LeaseRecord[];
 }
 
 export interface Store extends LeaseStore, TrustStore, PendingCredentialStore, ApprovalStore, BudgetStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Present when the store shares its database and transactions with the evidence log. */
   readonly statements?: LeaseStatements & ApprovalStatements;
+  /** Trust writes on the same database and transactions as the evidence log. */
+  readonly trustStatements?: TrustStatements;
   close(): Promise<void>;
 }

@@ -105,6 +105,9 @@ export function baseRawConfig(pki: TestPki, dir: string, over: Record<string, un
       carol: { id: 'spiffe://example.org/human/carol', roles: ['auditor'] },
     },
     approvals: { finance: { approvers: ['alice', 'bob'], required: 1, expires: '15m' } },
+    // The broker's own trust signals are off here: tests that provoke refusals and denials on
+    // purpose would otherwise lower their agent's trust as they go. Trust tests turn them on.
+    trust: { signals: { 'broker.denial_burst': { weight: 0 }, 'broker.outside_template': { weight: 0 }, 'broker.secret_echo': { weight: 0 } } },
     policies,
     ...over,
   };

@@ -30,7 +30,7 @@ const EXPECTED: Readonly<Record<'AgentBroker' | 'Operator' | 'Evidence', Readonl
     GetApproval: 'approver',
     SetTrust: 'admin',
     ReportSignal: 'admin',
-    GetTrust: 'admin',
+    GetTrust: 'auditor',
     RevokeLeases: 'admin',
     ReloadPolicies: 'admin',
     BreakGlass: 'admin',

@@ -68,6 +68,8 @@ describe('the seed scenario: a support agent, refunds, an approval, a budget, an
       },
       'analytics.query': { postgres: { backend: 'appdb', grants: [{ privilege: 'SELECT', schema: 'analytics' }], ttl: '5m' }, resource: 'analytics' },
     };
+    // The dev config's trust section: evaluation signals, and the broker's own (on, as in the daemon).
+    raw['trust'] = { initial: 600, fresh_within: '24h', signals: { 'eval.failed': { weight: -150 }, 'eval.passed': { weight: 50 }, 'broker.denial_burst': { weight: -50, count: 10, within: '1m' } } };
     const policies = String(raw['policies']);
     const billing = path.join(policies, 'billing.cedar');
     const devBilling = readFileSync(billing, 'utf8');
@@ -103,7 +105,7 @@ describe('the seed scenario: a support agent, refunds, an approval, a budget, an
       headers: [{ name: 'content-type', value: 'application/json' }],
       body: Buffer.from(JSON.stringify({ amount: cents, charge: 'ch_seed' })),
     });
-  const refundsMade = () => stripe.requests.filter((r) => r.method === 'POST' && r.path === '/v1/refunds').length;
+  const refundsMade = () => stripe.requests.filter((r) => r.method === 'POST' && r.url === '/v1/refunds').length;
 
   it('runs end to end', async () => {
     // 1. The support agent reads tickets freely (a one-shot brokered GET).
@@ -124,12 +126,12 @@ describe('the seed scenario: a support agent, refunds, an approval, a budget, an
     assert.ok(approvalId);
     assert.equal(big.lease, null);
     // The agent's owner, though a finance approver, is refused (four eyes); a second approver approves.
-    await expectCode(call(operator('alice'), 'DecideApproval', { approvalId, approve: true, reason: 'looks fine' }), grpc.status.PERMISSION_DENIED, /owner/);
+    await expectCode(call(operator('alice'), 'DecideApproval', { approvalId, approve: true, reason: 'looks fine' }), grpc.status.PERMISSION_DENIED, /owns the agent support-bot.*four eyes/);
     const decided = await call<unknown, Approval__Output>(operator('bob'), 'DecideApproval', { approvalId, approve: true, reason: 'double charge confirmed' });
     assert.equal(decided.state, 'APPROVED');
 
     // 4. Redeeming it for a different amount is refused (naming what differs) and does not use it up.
-    await expectCode(requestRefund(60_000, { purpose: 'customer 4711: double charge', approvalId }), grpc.status.FAILED_PRECONDITION, /params\.amount/);
+    await expectCode(requestRefund(45_000, { purpose: 'customer 4711: double charge', approvalId }), grpc.status.FAILED_PRECONDITION, /params\.amount/);
     // Redeemed as approved: granted; exactly one brokered refund follows; a second use is refused.
     const redeemed = await requestRefund(50_000, { purpose: 'customer 4711: double charge', approvalId });
     assert.equal(redeemed.status, 'GRANTED', JSON.stringify(redeemed.explanation));
@@ -138,7 +140,9 @@ describe('the seed scenario: a support agent, refunds, an approval, a budget, an
     await expectCode(refund(redeemed.lease!.leaseId, 50_000), grpc.status.FAILED_PRECONDITION, /exhausted|no uses/);
     assert.equal(refundsMade(), 2);
     // The approval is spent: redeeming it again gives nothing.
-    await expectCode(requestRefund(50_000, { purpose: 'customer 4711: double charge', approvalId }), grpc.status.FAILED_PRECONDITION);
+    const again = await requestRefund(50_000, { purpose: 'customer 4711: double charge', approvalId }).catch((e: Error) => e);
+    assert.ok(again instanceof Error || again.status === 'DENIED', `a spent approval grants nothing: ${JSON.stringify(again)}`);
+    assert.equal(refundsMade(), 2);
 
     // 5. Four $100 refunds are granted ($950 spent in all) ...
     for (let i = 0; i < 4; i++) {
@@ -161,24 +165,28 @@ describe('the seed scenario: a support agent, refunds, an approval, a budget, an
     const role = db.lease!.databaseCredential!.user;
     const roleExists = async () => (await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount === 1;
     assert.equal(await roleExists(), true);
+    // Three failed evaluations (-150 each) take it from 600 to 150: restricted after the first, quarantined after the third.
     let revoked = 0;
-    let lastSignalAt = 0;
+    let goneAfter: number | undefined;
     for (let i = 0; i < 3; i++) {
-      lastSignalAt = Date.now();
+      const sentAt = Date.now();
       const t = await call<unknown, { score: number; tier: string; leasesRevoked: number }>(operator('alice'), 'ReportSignal', {
         agent: 'support-bot',
         kind: 'eval.failed',
         detail: `offline eval run ${i + 1}: unsafe refund reasoning`,
       });
       revoked += t.leasesRevoked;
-      if (await roleExists()) continue;
-      break;
+      if (goneAfter === undefined && t.leasesRevoked > 0) {
+        // Its role is gone within 1 second of the signal that took the lease's authority away.
+        while ((await roleExists()) && Date.now() < sentAt + 1_000) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(await roleExists(), false, 'the role was dropped within 1 s of the signal');
+        goneAfter = Date.now() - sentAt;
+      }
+      if (i === 2) assert.equal(t.tier, 'quarantined');
     }
-    // Its role is gone within 1 second of the signal that took the lease's authority away.
-    const deadline = lastSignalAt + 1_000;
-    while ((await roleExists()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(await roleExists(), false, 'the role was dropped within 1 s of the signal');
-    assert.ok(revoked >= 1, 'the reply counts the lease it revoked');
+    assert.ok(goneAfter !== undefined && goneAfter <= 1_000, `role gone ${goneAfter} ms after the signal`);
+    // The database lease, and at quarantine the refund leases still held (used up, not yet expired).
+    assert.ok(revoked >= 1, 'the replies count the leases revoked');
     const lease = await call<unknown, { status: string }>(agent(), 'GetLease', { leaseId: db.lease!.leaseId });
     assert.equal(lease.status, 'REVOKED');
     // A $50 refund is now denied (the dev policy refuses a quarantined agent's refunds), with a hint.
@@ -188,7 +196,7 @@ describe('the seed scenario: a support agent, refunds, an approval, a budget, an
     assert.equal(refundsMade(), 6);
 
     // The evidence tells the story: the approval, its vote, the trust change, and the revocation naming it.
-    const entries = readEntries<Entry>(broker.app.ledger!);
+    const entries = await readEntries<Entry>(broker.app.ledger!);
     assert.ok(entries.some((e) => e.type === 'approval.requested'));
     assert.ok(entries.some((e) => e.type === 'approval.decided'));
     const changes = entries.filter((e) => e.type === 'trust.changed');

@@ -95,9 +95,49 @@ export function dropRolesSql(roles: readonly string[]): string {
   return [
     ddlLock,
     `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename IN (${roles.map(lit).join(', ')}) AND pid <> pg_backend_pid()`,
+    ...(roles.length > 1 ? [revokeSharedGrantsSql(roles)] : []),
     `DROP OWNED BY ${list}`,
     `DROP ROLE IF EXISTS ${list}`,
   ].join(';\n');
+}
+
+/**
+ * For a batch: first one REVOKE per object the roles hold privileges on (found
+ * through pg_shdepend), from all of them at once. DROP OWNED BY of many roles
+ * granted on the same objects rewrites each object's ACL once per role (about
+ * 0.8 s for 1,000 roles on one table, schema and database); one REVOKE per
+ * object rewrites it once (about 0.15 s). A REVOKE that fails (an object gone
+ * meanwhile, a privilege another role granted) is skipped: DROP OWNED after it
+ * removes whatever is left, as before.
+ */
+function revokeSharedGrantsSql(roles: readonly string[]): string {
+  const names = `ARRAY[${roles.map(lit).join(', ')}]::text[]`;
+  const deps = `FROM pg_shdepend d WHERE d.deptype = 'a' AND d.refclassid = 'pg_authid'::regclass
+      AND d.refobjid IN (SELECT oid FROM pg_roles WHERE rolname = ANY(${names}))`;
+  const here = `(SELECT oid FROM pg_database WHERE datname = current_database())`;
+  return `DO $sb_revoke$
+DECLARE
+  grantees constant text := ${lit(roles.map(q).join(', '))};
+  stmt text;
+BEGIN
+  FOR stmt IN
+    SELECT format('REVOKE ALL ON %s %s FROM %s', CASE WHEN c.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, c.oid::regclass, grantees)
+      FROM pg_class c WHERE c.oid IN (SELECT d.objid ${deps} AND d.classid = 'pg_class'::regclass AND d.dbid = ${here})
+    UNION ALL
+    SELECT format('REVOKE ALL ON SCHEMA %I FROM %s', n.nspname, grantees)
+      FROM pg_namespace n WHERE n.oid IN (SELECT d.objid ${deps} AND d.classid = 'pg_namespace'::regclass AND d.dbid = ${here})
+    UNION ALL
+    SELECT format('REVOKE ALL ON DATABASE %I FROM %s', db.datname, grantees)
+      FROM pg_database db WHERE db.oid IN (SELECT d.objid ${deps} AND d.classid = 'pg_database'::regclass)
+  LOOP
+    BEGIN
+      EXECUTE stmt;
+    EXCEPTION WHEN OTHERS THEN
+      NULL;
+    END;
+  END LOOP;
+END
+$sb_revoke$`;
 }
 
 /** `LIKE` pattern for names starting with `prefix` exactly ("_" and "%" are wildcards otherwise; "\\" escapes). */

@@ -335,4 +335,30 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; s
       CREATE INDEX approvals_created ON approvals (created_at, id);
     `,
   },
+  {
+    version: 12,
+    name: 'trust confirmation and history',
+    // When a signal or a set last confirmed an agent's score (context.trust_fresh;
+    // NULL: never), and every change of a score: the signal (kind, weight,
+    // detail), a set (reason) or decay that crossed a tier, with who and the
+    // tiers either side. `updated_at` stays when the score last changed, the
+    // point lazy decay runs from.
+    sql: `
+      ALTER TABLE trust ADD COLUMN confirmed_at INTEGER;
+      CREATE TABLE trust_history (
+        id INTEGER PRIMARY KEY,
+        agent TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        old_score INTEGER NOT NULL CHECK (old_score BETWEEN 0 AND 1000),
+        new_score INTEGER NOT NULL CHECK (new_score BETWEEN 0 AND 1000),
+        old_tier TEXT NOT NULL,
+        new_tier TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        weight INTEGER,
+        note TEXT NOT NULL CHECK (length(note) <= 2048),
+        by TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX trust_history_agent ON trust_history (agent, id);
+    `,
+  },
 ];

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { CredentialHandle } from '../../backends/backend';
 import type { LeaseFilter, LeaseRecord, LeaseStatus } from '../../leases/lease';
 import { BrokerError, unavailable } from '../../lib/errors';
-import type { ApprovalFilter, ApprovalRecord, ApprovalState, ApprovalStatements, BudgetQuery, LeaseStatements, PendingCredential, Store, TrustRecord } from '../store';
+import type { ApprovalFilter, ApprovalRecord, ApprovalState, ApprovalStatements, BudgetQuery, LeaseStatements, PendingCredential, Store, TrustHistoryRow, TrustRecord, TrustStatements } from '../store';
 import { canonicalize } from '../../evidence/canonical-json';
 import { GroupCommit } from './group-commit';
 import { SQLITE_MIGRATIONS } from './migrations';
@@ -125,6 +125,17 @@ function approvalParams(a: ApprovalRecord): Record<string, string | number | nul
     version: a.version,
     updated_at: a.updatedAt,
   };
+}
+
+interface TrustRow {
+  agent: string;
+  score: number;
+  updated_at: number;
+  confirmed_at: number | null;
+}
+
+function trustFromRow(r: TrustRow): TrustRecord {
+  return { agent: r.agent, score: r.score, updatedAt: r.updated_at, ...(r.confirmed_at !== null ? { confirmedAt: r.confirmed_at } : {}) };
 }
 
 /** A lease as the named parameters of the insert statements. */
@@ -276,6 +287,41 @@ export class SqliteStore implements Store {
     },
   };
 
+  /** For a write transaction already open on this database (appendWith, writeTrust). */
+  readonly trustStatements: TrustStatements = {
+    getTrust: (agent) => {
+      const r = this.st.getTrust.get(agent) as TrustRow | undefined;
+      return r ? trustFromRow(r) : undefined;
+    },
+    putTrustIf: (rec, expect) => {
+      const row = { agent: rec.agent, score: rec.score, updated_at: rec.updatedAt, confirmed_at: rec.confirmedAt ?? null };
+      if (!expect) return this.st.insertTrustNew.run(row).changes === 1;
+      return this.st.updateTrustIf.run({ ...row, old_score: expect.score, old_updated_at: expect.updatedAt }).changes === 1;
+    },
+    addTrustHistory: (agent, h) => {
+      this.st.addTrustHistory.run({
+        agent,
+        at: h.at,
+        old_score: h.oldScore,
+        new_score: h.newScore,
+        old_tier: h.oldTier,
+        new_tier: h.newTier,
+        kind: h.kind,
+        weight: h.weight ?? null,
+        note: h.note,
+        by: h.by,
+      });
+    },
+    revokeLeases: (ids, reason, now) => {
+      const out: LeaseRecord[] = [];
+      for (const id of ids) {
+        const r = this.st.endLive.get({ id, reason, now }) as LeaseRow | undefined;
+        if (r) out.push(fromRow(r));
+      }
+      return out;
+    },
+  };
+
   constructor(opts: SqliteStoreOptions) {
     mkdirSync(path.dirname(opts.path), { recursive: true, mode: 0o700 });
     try {
@@ -375,9 +421,19 @@ export class SqliteStore implements Store {
           WHERE agent = @agent AND action = @action AND field = @field AND released_at > @since AND lease_id != @exclude) AS used`),
       budgetReserve: d.prepare(`INSERT INTO budget_reservations (lease_id, agent, action, field, reserved_at, amount, uses, reserved, spent, released_at)
         VALUES (@lease_id, @agent, @action, @field, @reserved_at, @amount, @uses, @amount * @uses, @spent, @released_at)`),
-      getTrust: d.prepare('SELECT agent, score, updated_at FROM trust WHERE agent = ?'),
-      setTrust: d.prepare(`INSERT INTO trust (agent, score, updated_at) VALUES (@agent, @score, @updated_at)
-        ON CONFLICT (agent) DO UPDATE SET score = excluded.score, updated_at = excluded.updated_at`),
+      getTrust: d.prepare('SELECT agent, score, updated_at, confirmed_at FROM trust WHERE agent = ?'),
+      insertTrustNew: d.prepare(`INSERT INTO trust (agent, score, updated_at, confirmed_at) VALUES (@agent, @score, @updated_at, @confirmed_at)
+        ON CONFLICT (agent) DO NOTHING`),
+      updateTrustIf: d.prepare(`UPDATE trust SET score = @score, updated_at = @updated_at, confirmed_at = @confirmed_at
+        WHERE agent = @agent AND score = @old_score AND updated_at = @old_updated_at`),
+      addTrustHistory: d.prepare(`INSERT INTO trust_history (agent, at, old_score, new_score, old_tier, new_tier, kind, weight, note, by)
+        VALUES (@agent, @at, @old_score, @new_score, @old_tier, @new_tier, @kind, @weight, @note, @by)`),
+      trustHistory: d.prepare('SELECT * FROM trust_history WHERE agent = @agent ORDER BY id DESC LIMIT @limit'),
+      // A trust drop ends live leases only (active or exhausted); one already ended stays as it is.
+      endLive: d.prepare(`UPDATE leases SET status = 'revoked', revoke_reason = @reason, updated_at = @now
+        WHERE id = @id AND status IN ('active', 'exhausted') RETURNING *`),
+      setTrust: d.prepare(`INSERT INTO trust (agent, score, updated_at, confirmed_at) VALUES (@agent, @score, @updated_at, @confirmed_at)
+        ON CONFLICT (agent) DO UPDATE SET score = excluded.score, updated_at = excluded.updated_at, confirmed_at = excluded.confirmed_at`),
     };
   }
 
@@ -537,15 +593,34 @@ export class SqliteStore implements Store {
   }
 
   getTrust(agent: string): Promise<TrustRecord | undefined> {
-    return this.read(() => {
-      const r = this.st.getTrust.get(agent) as { agent: string; score: number; updated_at: number } | undefined;
-      return r ? { agent: r.agent, score: r.score, updatedAt: r.updated_at } : undefined;
+    return this.read(() => this.trustStatements.getTrust(agent));
+  }
+
+  trustHistory(agent: string, limit: number): Promise<TrustHistoryRow[]> {
+    return this.read(() =>
+      (this.st.trustHistory.all({ agent, limit }) as Array<Record<string, string | number | null>>).map((r) => ({
+        at: r['at'] as number,
+        oldScore: r['old_score'] as number,
+        newScore: r['new_score'] as number,
+        oldTier: r['old_tier'] as string,
+        newTier: r['new_tier'] as string,
+        kind: r['kind'] as string,
+        ...(r['weight'] !== null ? { weight: r['weight'] as number } : {}),
+        note: r['note'] as string,
+        by: r['by'] as string,
+      })),
+    );
+  }
+
+  writeTrust<T>(fn: () => T): Promise<T> {
+    return this.writes.run(() => fn()).catch((err: unknown) => {
+      throw storageFault(err);
     });
   }
 
   setTrust(rec: TrustRecord): Promise<void> {
     return this.write(() => {
-      this.st.setTrust.run({ agent: rec.agent, score: rec.score, updated_at: rec.updatedAt });
+      this.st.setTrust.run({ agent: rec.agent, score: rec.score, updated_at: rec.updatedAt, confirmed_at: rec.confirmedAt ?? null });
     });
   }
 

@@ -16,7 +16,7 @@ export const ACCESS: Readonly<Record<string, Readonly<Record<string, Access>>>> 
     GetApproval: { who: 'operator', role: 'approver' },
     SetTrust: { who: 'operator', role: 'admin' },
     ReportSignal: { who: 'operator', role: 'admin' },
-    GetTrust: { who: 'operator', role: 'admin' },
+    GetTrust: { who: 'operator', role: 'auditor' },
     RevokeLeases: { who: 'operator', role: 'admin' },
     ReloadPolicies: { who: 'operator', role: 'admin' },
     BreakGlass: { who: 'operator', role: 'admin' },

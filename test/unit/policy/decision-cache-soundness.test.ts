@@ -24,20 +24,20 @@ const INLINE_SETS: Record<string, { text: string; expect: Omit<DecisionInputs, '
         when { resource == Resource::"ticket/T-1" || context.tier == "trusted" };
       @id("t-in") @max_ttl("60") permit (principal, action == Action::"tickets.update", resource) when { resource in Resource::"ticket/T-2" };
       @id("t-is") forbid (principal, action, resource) when { resource is Resource && context has amount && context.amount > 100 };`,
-    expect: { resource: true, context: ['amount', 'tier', 'trust'] },
+    expect: { resource: true, context: ['amount', 'tier', 'trust', 'trust_fresh'] },
   },
   'resource scope constrained': {
     text: `
       @id("scope-eq") permit (principal in Group::"support", action == Action::"tickets.update", resource == Resource::"ticket/T-1");
       @id("scope-in") @obligation("approval:finance") permit (principal, action == Action::"billing.refund", resource in Resource::"stripe");
       @id("scope-is") permit (principal in Group::"ops", action, resource is Resource) when { context.tier == "trusted" };`,
-    expect: { resource: true, context: ['tier', 'trust'] },
+    expect: { resource: true, context: ['tier', 'trust', 'trust_fresh'] },
   },
   'a forbid alone reads the resource': {
     text: `
       @id("all") permit (principal in Group::"support", action, resource) when { context.trust >= 300 };
       @id("not-t3") forbid (principal, action, resource) when { resource == Resource::"ticket/T-3" };`,
-    expect: { resource: true, context: ['tier', 'trust'] },
+    expect: { resource: true, context: ['tier', 'trust', 'trust_fresh'] },
   },
   'context as a whole': {
     text: `
@@ -52,7 +52,7 @@ const INLINE_SETS: Record<string, { text: string; expect: Omit<DecisionInputs, '
     text: `
       @id("res-attr") permit (principal in Group::"support", action == Action::"tickets.update", resource) when { resource.owner == "support-bot" };
       @id("res-has") permit (principal, action, resource) when { resource has owner || context.tier == "trusted" };`,
-    expect: { resource: true, context: ['tier', 'trust'] },
+    expect: { resource: true, context: ['tier', 'trust', 'trust_fresh'] },
   },
   'a Resource entity literal, without the resource variable': {
     // Cedar's error differs for the request's own resource ("does not have the attribute")
@@ -60,11 +60,11 @@ const INLINE_SETS: Record<string, { text: string; expect: Omit<DecisionInputs, '
     text: `
       @id("lit-attr") permit (principal in Group::"support", action == Action::"billing.refund", resource) when { Resource::"stripe".foo == 1 };
       @id("lit-in") permit (principal, action == Action::"tickets.update", resource) when { Group::"support" in Resource::"ticket/T-1" };`,
-    expect: { resource: true, context: ['tier', 'trust'] },
+    expect: { resource: true, context: ['tier', 'trust', 'trust_fresh'] },
   },
   'no permits at all': {
     text: `@id("no-x") forbid (principal, action == Action::"x", resource);`,
-    expect: { resource: false, context: ['tier', 'trust'] },
+    expect: { resource: false, context: ['tier', 'trust', 'trust_fresh'] },
   },
   'context attributes by every syntax, params, extension functions': {
     text: `
@@ -75,7 +75,7 @@ const INLINE_SETS: Record<string, { text: string; expect: Omit<DecisionInputs, '
       @id("k-path") permit (principal in Group::"ops", action, resource) when { context has rows.n && context.rows.n < 10 };
       @id("k-unless") forbid (principal, action, resource) when { context.trust < 100 } unless { context.tier == "trusted" };
       @id("k-missing") permit (principal in Group::"admins", action, resource) when { context.absent == 1 };`,
-    expect: { resource: false, context: ['absent', 'amount', 'params', 'rows', 'tier', 'trust'] },
+    expect: { resource: false, context: ['absent', 'amount', 'params', 'rows', 'tier', 'trust', 'trust_fresh'] },
   },
 };
 
@@ -194,13 +194,13 @@ describe('decision cache soundness', () => {
 
   describe('static analysis of what a policy set can observe', () => {
     it('the dev policies never observe the resource and read only amount and tier', () => {
-      assert.deepEqual(analyzeDecisionInputs(sets['dev policies'].policies), { resource: false, context: ['amount', 'tier', 'trust'] });
+      assert.deepEqual(analyzeDecisionInputs(sets['dev policies'].policies), { resource: false, context: ['amount', 'tier', 'trust', 'trust_fresh'] });
     });
 
     it('the combining fixture constrains a resource scope and reads six attributes', () => {
       assert.deepEqual(analyzeDecisionInputs(sets['combining fixture'].policies), {
         resource: true,
-        context: ['env', 'freeze', 'params', 'rows', 'tier', 'trust'],
+        context: ['env', 'freeze', 'params', 'rows', 'tier', 'trust', 'trust_fresh'],
       });
     });
 

@@ -3,8 +3,10 @@
 
 export interface GetTrustRequest {
   'agent'?: (string);
+  'history'?: (number);
 }
 
 export interface GetTrustRequest__Output {
   'agent': (string);
+  'history': (number);
 }

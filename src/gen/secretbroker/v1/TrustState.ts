@@ -1,5 +1,7 @@
 // Original file: proto/secretbroker/v1/broker.proto
 
+import type { TrustChange as _secretbroker_v1_TrustChange, TrustChange__Output as _secretbroker_v1_TrustChange__Output } from '../../secretbroker/v1/TrustChange';
+import type { EvidenceRef as _secretbroker_v1_EvidenceRef, EvidenceRef__Output as _secretbroker_v1_EvidenceRef__Output } from '../../secretbroker/v1/EvidenceRef';
 
 export interface TrustState {
   'agent'?: (string);
@@ -7,6 +9,12 @@ export interface TrustState {
   'tier'?: (string);
   'updatedAt'?: (string);
   'leasesRevoked'?: (number);
+  'fresh'?: (boolean);
+  'confirmedAt'?: (string);
+  'history'?: (_secretbroker_v1_TrustChange)[];
+  'evidence'?: (_secretbroker_v1_EvidenceRef | null);
+  'previousScore'?: (number);
+  'previousTier'?: (string);
 }
 
 export interface TrustState__Output {
@@ -15,4 +23,10 @@ export interface TrustState__Output {
   'tier': (string);
   'updatedAt': (string);
   'leasesRevoked': (number);
+  'fresh': (boolean);
+  'confirmedAt': (string);
+  'history': (_secretbroker_v1_TrustChange__Output)[];
+  'evidence': (_secretbroker_v1_EvidenceRef__Output | null);
+  'previousScore': (number);
+  'previousTier': (string);
 }
