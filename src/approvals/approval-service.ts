@@ -382,17 +382,43 @@ export class ApprovalService implements ApprovalGate {
     return new Set(votes.filter((v) => v.approve && v.approver !== owner && g.approvers.includes(v.approver)).map((v) => v.approver)).size;
   }
 
+  /**
+   * Every group has `required` distinct approvals, and no approver counts in
+   * two groups: one person listed in finance and in legal is one pair of eyes,
+   * not the two an `approval:finance, approval:legal` obligation asks for.
+   * Each group's required count is a set of seats; approvers are matched to
+   * seats of groups they are listed in (augmenting paths: small sets).
+   */
   private met(groups: readonly string[], votes: readonly ApprovalVote[], agent: string): boolean {
-    return groups.every((g) => {
+    const owner = this.deps.config.agents[agent]?.owner;
+    const voters = [...new Set(votes.filter((v) => v.approve && v.approver !== owner).map((v) => v.approver))];
+    const seats: Array<readonly string[]> = [];
+    for (const g of groups) {
       const c = this.deps.config.approvals[g];
-      return c !== undefined && this.approvalsIn(g, votes, agent) >= c.required;
-    });
+      if (c === undefined) return false;
+      for (let i = 0; i < c.required; i++) seats.push(c.approvers);
+    }
+    if (seats.length > voters.length) return false;
+    const seatOf = new Map<string, number>();
+    const seat = (i: number, tried: Set<string>): boolean => {
+      for (const v of voters) {
+        if (tried.has(v) || !seats[i]!.includes(v)) continue;
+        tried.add(v);
+        const held = seatOf.get(v);
+        if (held === undefined || seat(held, tried)) {
+          seatOf.set(v, i);
+          return true;
+        }
+      }
+      return false;
+    };
+    return seats.every((_, i) => seat(i, new Set()));
   }
 
   private stillNeeded(a: ApprovalRecord): string {
-    return a.groups
-      .map((g) => `${Math.max(0, (this.deps.config.approvals[g]?.required ?? 0) - this.approvalsIn(g, a.votes, a.agent))} in ${g}`)
-      .join(', ');
+    const short = a.groups.map((g) => `${Math.max(0, (this.deps.config.approvals[g]?.required ?? 0) - this.approvalsIn(g, a.votes, a.agent))} in ${g}`);
+    // Each group counted enough, but some approver was counted in two: another person is needed.
+    return short.every((s) => s.startsWith('0 ')) ? `another approver (one approver counts in one group only: ${a.groups.join(', ')})` : short.join(', ');
   }
 
   /** A change with its evidence in one commit (or, without a log, the change alone in its own transaction). */

@@ -190,7 +190,7 @@ describe('approvals: the service against a real SQLite store and evidence log', 
     assert.equal((await refusal(approvals.decide(bob, 'apr_nope', true, 'ok', log))).kind, 'not_found');
   });
 
-  it('two groups: each must reach its required count; a vote counts in the groups its approver is listed in', async () => {
+  it('two groups: each must reach its required count, from approvers of that group', async () => {
     const { id } = await approvals.open({ agent: SUPPORT, groups: ['finance', 'legal'], binding: binding(), trust: TRUST }, log);
     assert.equal((await approvals.decide(bob, id, true, 'ok', log)).state, 'pending');
     const v = await approvals.decide(dave, id, true, 'ok', log);
