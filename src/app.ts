@@ -115,7 +115,7 @@ export async function loadPolicies(config: Pick<BrokerConfig, 'policies' | 'appr
   const problems: string[] = [];
   for (const p of set.policies) {
     for (const group of p.obligations.approvals) {
-      if (!(group in config.approvals)) problems.push(`${p.file}: policy "${p.id}" asks for approval:${group}, but approvals.${group} is not configured`);
+      if (!Object.hasOwn(config.approvals, group)) problems.push(`${p.file}: policy "${p.id}" asks for approval:${group}, but approvals.${group} is not configured`);
     }
   }
   if (problems.length) throw new StartupError(problems.join('; '));

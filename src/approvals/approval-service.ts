@@ -105,7 +105,7 @@ export class ApprovalService implements ApprovalGate {
   async open(input: { agent: AgentConfig; groups: readonly string[]; binding: ApprovalBinding; trust: ApprovalTrust }, log: Logger): Promise<{ id: string; expiresAt: number }> {
     const groups = [...new Set(input.groups)];
     if (groups.length === 0) throw new BrokerError('internal', 'an approval needs at least one group');
-    const configs = groups.map((g) => this.deps.config.approvals[g]);
+    const configs = groups.map((g) => (Object.hasOwn(this.deps.config.approvals, g) ? this.deps.config.approvals[g] : undefined));
     // Config check refuses a policy naming an unconfigured group; one that slips through denies.
     if (configs.some((c) => c === undefined)) throw new BrokerError('internal', `approval group not configured: ${groups.join(', ')}`);
     const binding = bindingOf(input.binding);

@@ -330,6 +330,16 @@ describe('approvals: the service against a real SQLite store and evidence log', 
     assert.equal(await approvals.recheckForAgent('support-bot', () => false, log), 1, 'only the one still open');
   });
 
+  it('a group named like an Object.prototype member is not configured: open refuses (a denial), nothing is stored or recorded', async () => {
+    for (const g of ['toString', 'constructor']) {
+      const e = await refusal(approvals.open({ agent: SUPPORT, groups: [g], binding: binding({ purpose: g }), trust: TRUST }, log));
+      assert.equal(e.kind, 'internal');
+      assert.match(e.message, /approval group not configured/);
+    }
+    assert.deepEqual(await store.listApprovals({ agent: 'support-bot', limit: 10 }), []);
+    assert.deepEqual(await entries('approval.requested'), []);
+  });
+
   it('bounds the open approvals of one agent', async () => {
     for (let i = 0; i < MAX_OPEN_APPROVALS_PER_AGENT; i++) await approvals.open({ agent: SUPPORT, groups: ['finance'], binding: binding({ purpose: `p${i}` }), trust: TRUST }, log);
     const e = await refusal(approvals.open({ agent: SUPPORT, groups: ['finance'], binding: binding({ purpose: 'one more' }), trust: TRUST }, log));
