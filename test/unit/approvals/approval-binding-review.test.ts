@@ -47,7 +47,7 @@ describe('approval binding: RFC 8785 details and shapes that must not collide', 
   });
 
   it('no shape collides: a value moved between params and purpose, into a nested key, or a number as a string', () => {
-    const forms = [
+    const forms: ApprovalBinding[] = [
       { ...base, purpose: 'a', params: {} },
       { ...base, purpose: '', params: { purpose: 'a' } },
       { ...base, purpose: 'a', params: { x: {} } },
