@@ -129,11 +129,18 @@ export class ApprovalService implements ApprovalGate {
       version: 1,
       updatedAt: now,
     };
+    // Looked for again inside the write transaction: of concurrent identical requests, the first opens it and the rest get it.
     const stored = await this.commit(
-      (s) => s.insertApprovalWithin(record, MAX_OPEN_APPROVALS_PER_AGENT, now),
-      (a) => [this.requestedDraft(a)],
+      (s) => {
+        const opened = s.findPendingApprovalWithin(input.agent.name, hash, now);
+        if (opened) return { a: opened, created: false };
+        const a = s.insertApprovalWithin(record, MAX_OPEN_APPROVALS_PER_AGENT, now);
+        return a ? { a, created: true } : undefined;
+      },
+      (r) => (r.created ? [this.requestedDraft(r.a)] : []),
     );
     if (!stored) throw resourceExhausted(`too many approvals waiting (at most ${MAX_OPEN_APPROVALS_PER_AGENT} per agent); wait for them to be decided or expire`);
+    if (!stored.created) return { id: stored.a.id, expiresAt: stored.a.expiresAt };
     log.info({ approval_id: record.id, groups, action: binding.action, resource: binding.resource, expires_at: iso(record.expiresAt) }, 'approval requested');
     this.ensureTimer();
     return { id: record.id, expiresAt: record.expiresAt };
