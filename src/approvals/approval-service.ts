@@ -1,4 +1,4 @@
-import type { AgentConfig, BrokerConfig, OperatorConfig } from '../config/config-types';
+import type { AgentConfig, ApprovalGroupConfig, BrokerConfig, OperatorConfig } from '../config/config-types';
 import type { EvidenceDraft, EvidenceSink } from '../evidence/ledger/evidence-sink';
 import type { Clock } from '../lib/clock';
 import { BrokerError, failedPrecondition, invalidArgument, notFound, permissionDenied, resourceExhausted } from '../lib/errors';
@@ -6,6 +6,7 @@ import type { IdSource } from '../lib/ids';
 import type { Logger } from '../lib/logger';
 import type { ApprovalRecord, ApprovalState, ApprovalStatements, ApprovalStore, ApprovalVote, LeaseStatements } from '../store/store';
 import { bindingDifferences, bindingHash, bindingOf, type ApprovalBinding } from './approval-binding';
+import { seatsFilled } from './four-eyes';
 
 export type { ApprovalBinding } from './approval-binding';
 
@@ -389,37 +390,12 @@ export class ApprovalService implements ApprovalGate {
     return new Set(votes.filter((v) => v.approve && v.approver !== owner && g.approvers.includes(v.approver)).map((v) => v.approver)).size;
   }
 
-  /**
-   * Every group has `required` distinct approvals, and no approver counts in
-   * two groups: one person listed in finance and in legal is one pair of eyes,
-   * not the two an `approval:finance, approval:legal` obligation asks for.
-   * Each group's required count is a set of seats; approvers are matched to
-   * seats of groups they are listed in (augmenting paths: small sets).
-   */
+  /** Every group has `required` distinct approvals, and no approver counts in two groups (four-eyes.ts). */
   private met(groups: readonly string[], votes: readonly ApprovalVote[], agent: string): boolean {
+    const configs = groups.map((g) => this.deps.config.approvals[g]);
+    if (configs.some((c) => c === undefined)) return false;
     const owner = this.deps.config.agents[agent]?.owner;
-    const voters = [...new Set(votes.filter((v) => v.approve && v.approver !== owner).map((v) => v.approver))];
-    const seats: Array<readonly string[]> = [];
-    for (const g of groups) {
-      const c = this.deps.config.approvals[g];
-      if (c === undefined) return false;
-      for (let i = 0; i < c.required; i++) seats.push(c.approvers);
-    }
-    if (seats.length > voters.length) return false;
-    const seatOf = new Map<string, number>();
-    const seat = (i: number, tried: Set<string>): boolean => {
-      for (const v of voters) {
-        if (tried.has(v) || !seats[i]!.includes(v)) continue;
-        tried.add(v);
-        const held = seatOf.get(v);
-        if (held === undefined || seat(held, tried)) {
-          seatOf.set(v, i);
-          return true;
-        }
-      }
-      return false;
-    };
-    return seats.every((_, i) => seat(i, new Set()));
+    return seatsFilled(configs as ApprovalGroupConfig[], votes.filter((v) => v.approve && v.approver !== owner).map((v) => v.approver));
   }
 
   private stillNeeded(a: ApprovalRecord): string {

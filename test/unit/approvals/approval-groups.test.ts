@@ -38,4 +38,21 @@ describe('loadPolicies: approval obligations name configured groups (own keys on
       });
     });
   }
+
+  it('refuses an obligation naming several groups that distinct approvers can never fill (one approver counts in one group)', async () => {
+    const groups = (finance: string[], legal: string[]) =>
+      Object.freeze({
+        finance: Object.freeze({ name: 'finance', approvers: Object.freeze(finance), required: 1, expiresMs: 900_000 }),
+        legal: Object.freeze({ name: 'legal', approvers: Object.freeze(legal), required: 1, expiresMs: 900_000 }),
+      });
+    const dir = policyAsking('finance, approval:legal');
+    // bob is the only approver of both: one person can never be the two approvals the policy asks for.
+    await assert.rejects(loadPolicies({ policies: dir, approvals: groups(['bob'], ['bob']) }), (err: unknown) => {
+      assert.ok(err instanceof StartupError, String(err));
+      assert.match(err.message, /policy "refund-approved" asks for approval:finance, approval:legal, which needs 2 different approvers \(one approver counts in one group\): its groups' approvers cannot give that/);
+      return true;
+    });
+    // alice for finance and bob for legal: reachable.
+    assert.ok((await loadPolicies({ policies: dir, approvals: groups(['alice', 'bob'], ['bob']) })).version);
+  });
 });
