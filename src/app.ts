@@ -34,6 +34,7 @@ import { openStore } from './store/open-store';
 import { invokeHandlers } from './transport/grpc/handlers/invoke-handlers';
 import { approvalHandlers } from './transport/grpc/handlers/approval-handlers';
 import { ApprovalService } from './approvals/approval-service';
+import { seatsFilled } from './approvals/four-eyes';
 import { leaseHandlers } from './transport/grpc/handlers/lease-handlers';
 import type { HealthService } from './transport/grpc/health-service';
 import { startGrpc, type ConnectionTimeouts, type GrpcServers, type Handlers } from './transport/grpc/server';
@@ -130,7 +131,13 @@ export async function loadPolicies(config: Pick<BrokerConfig, 'policies' | 'appr
   const problems: string[] = [];
   for (const p of set.policies) {
     for (const group of p.obligations.approvals) {
-      if (!(group in config.approvals)) problems.push(`${p.file}: policy "${p.id}" asks for approval:${group}, but approvals.${group} is not configured`);
+      if (!Object.hasOwn(config.approvals, group)) problems.push(`${p.file}: policy "${p.id}" asks for approval:${group}, but approvals.${group} is not configured`);
+    }
+    // Four eyes across groups: an approval a permit asks for must be one its groups' approvers can give.
+    const groups = p.obligations.approvals.filter((g) => Object.hasOwn(config.approvals, g)).map((g) => config.approvals[g]!);
+    if (groups.length > 1 && !seatsFilled(groups, groups.flatMap((g) => g.approvers))) {
+      const seats = groups.reduce((n, g) => n + g.required, 0);
+      problems.push(`${p.file}: policy "${p.id}" asks for ${p.obligations.approvals.map((g) => `approval:${g}`).join(', ')}, which needs ${seats} different approvers (one approver counts in one group): its groups' approvers cannot give that`);
     }
   }
   if (problems.length) throw new StartupError(problems.join('; '));

@@ -1,4 +1,4 @@
-import type { AgentConfig, BrokerConfig, OperatorConfig } from '../config/config-types';
+import type { AgentConfig, ApprovalGroupConfig, BrokerConfig, OperatorConfig } from '../config/config-types';
 import type { EvidenceDraft, EvidenceSink } from '../evidence/ledger/evidence-sink';
 import type { Clock } from '../lib/clock';
 import { BrokerError, failedPrecondition, invalidArgument, notFound, permissionDenied, resourceExhausted } from '../lib/errors';
@@ -6,6 +6,7 @@ import type { IdSource } from '../lib/ids';
 import type { Logger } from '../lib/logger';
 import type { ApprovalRecord, ApprovalState, ApprovalStatements, ApprovalStore, ApprovalVote, LeaseStatements } from '../store/store';
 import { bindingDifferences, bindingHash, bindingOf, type ApprovalBinding } from './approval-binding';
+import { seatsFilled } from './four-eyes';
 
 export type { ApprovalBinding } from './approval-binding';
 
@@ -105,7 +106,7 @@ export class ApprovalService implements ApprovalGate {
   async open(input: { agent: AgentConfig; groups: readonly string[]; binding: ApprovalBinding; trust: ApprovalTrust }, log: Logger): Promise<{ id: string; expiresAt: number }> {
     const groups = [...new Set(input.groups)];
     if (groups.length === 0) throw new BrokerError('internal', 'an approval needs at least one group');
-    const configs = groups.map((g) => this.deps.config.approvals[g]);
+    const configs = groups.map((g) => (Object.hasOwn(this.deps.config.approvals, g) ? this.deps.config.approvals[g] : undefined));
     // Config check refuses a policy naming an unconfigured group; one that slips through denies.
     if (configs.some((c) => c === undefined)) throw new BrokerError('internal', `approval group not configured: ${groups.join(', ')}`);
     const binding = bindingOf(input.binding);
@@ -129,11 +130,18 @@ export class ApprovalService implements ApprovalGate {
       version: 1,
       updatedAt: now,
     };
+    // Looked for again inside the write transaction: of concurrent identical requests, the first opens it and the rest get it.
     const stored = await this.commit(
-      (s) => s.insertApprovalWithin(record, MAX_OPEN_APPROVALS_PER_AGENT, now),
-      (a) => [this.requestedDraft(a)],
+      (s) => {
+        const opened = s.findPendingApprovalWithin(input.agent.name, hash, now);
+        if (opened) return { a: opened, created: false };
+        const a = s.insertApprovalWithin(record, MAX_OPEN_APPROVALS_PER_AGENT, now);
+        return a ? { a, created: true } : undefined;
+      },
+      (r) => (r.created ? [this.requestedDraft(r.a)] : []),
     );
     if (!stored) throw resourceExhausted(`too many approvals waiting (at most ${MAX_OPEN_APPROVALS_PER_AGENT} per agent); wait for them to be decided or expire`);
+    if (!stored.created) return { id: stored.a.id, expiresAt: stored.a.expiresAt };
     log.info({ approval_id: record.id, groups, action: binding.action, resource: binding.resource, expires_at: iso(record.expiresAt) }, 'approval requested');
     this.ensureTimer();
     return { id: record.id, expiresAt: record.expiresAt };
@@ -382,17 +390,18 @@ export class ApprovalService implements ApprovalGate {
     return new Set(votes.filter((v) => v.approve && v.approver !== owner && g.approvers.includes(v.approver)).map((v) => v.approver)).size;
   }
 
+  /** Every group has `required` distinct approvals, and no approver counts in two groups (four-eyes.ts). */
   private met(groups: readonly string[], votes: readonly ApprovalVote[], agent: string): boolean {
-    return groups.every((g) => {
-      const c = this.deps.config.approvals[g];
-      return c !== undefined && this.approvalsIn(g, votes, agent) >= c.required;
-    });
+    const configs = groups.map((g) => this.deps.config.approvals[g]);
+    if (configs.some((c) => c === undefined)) return false;
+    const owner = this.deps.config.agents[agent]?.owner;
+    return seatsFilled(configs as ApprovalGroupConfig[], votes.filter((v) => v.approve && v.approver !== owner).map((v) => v.approver));
   }
 
   private stillNeeded(a: ApprovalRecord): string {
-    return a.groups
-      .map((g) => `${Math.max(0, (this.deps.config.approvals[g]?.required ?? 0) - this.approvalsIn(g, a.votes, a.agent))} in ${g}`)
-      .join(', ');
+    const short = a.groups.map((g) => `${Math.max(0, (this.deps.config.approvals[g]?.required ?? 0) - this.approvalsIn(g, a.votes, a.agent))} in ${g}`);
+    // Each group counted enough, but some approver was counted in two: another person is needed.
+    return short.every((s) => s.startsWith('0 ')) ? `another approver (one approver counts in one group only: ${a.groups.join(', ')})` : short.join(', ');
   }
 
   /** A change with its evidence in one commit (or, without a log, the change alone in its own transaction). */

@@ -2,20 +2,23 @@
  * Text someone else wrote (an agent's purpose, params, resource) shown on an
  * approver's terminal. A control character or escape sequence in it must not
  * move the cursor, clear the screen, recolour or reorder what the approver
- * reads, or start a line that looks like the CLI's own: every C0 and C1
- * control, DEL, bidirectional override or isolate, zero-width and line or
- * paragraph separator is shown as a visible `\xNN` or `\uNNNN` escape.
+ * reads, start a line that looks like the CLI's own, or hide part of the text:
+ * every control (C0, DEL, C1), format character (bidirectional overrides and
+ * isolates, zero-width characters, tag characters), line or paragraph
+ * separator and default-ignorable character (fillers, variation selectors) is
+ * shown as a visible `\xNN`, `\uNNNN` or `\u{NNNNN}` escape.
  */
-/** The characters other than C0 and DEL (regex class source; a /g regex is made per call, never kept). */
-const UNSAFE_BEYOND_C0 = '\\u0080-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb';
-const unsafe = (): RegExp => new RegExp(`[\\u0000-\\u001f\\u007f${UNSAFE_BEYOND_C0}]`, 'g');
+/** The unsafe characters as a regex class body (a /gu regex is made per call, never kept). */
+const UNSAFE = '\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}\\p{Default_Ignorable_Code_Point}';
+const unsafe = (): RegExp => new RegExp(`[${UNSAFE}]`, 'gu');
 
 /** Less C0: JSON.stringify escapes C0 inside strings itself, and its own layout uses raw newlines. */
-const unsafeInJson = (): RegExp => new RegExp(`[\\u007f${UNSAFE_BEYOND_C0}]`, 'g');
+const unsafeInJson = (): RegExp => new RegExp(`(?![\\u0000-\\u001f])[${UNSAFE}]`, 'gu');
 
 const escape = (c: string): string => {
-  const code = c.charCodeAt(0);
-  return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  const code = c.codePointAt(0)!;
+  if (code < 0x100) return `\\x${code.toString(16).padStart(2, '0')}`;
+  return code < 0x10000 ? `\\u${code.toString(16).padStart(4, '0')}` : `\\u{${code.toString(16)}}`;
 };
 
 /** `s` with every unsafe character replaced by a visible escape (nothing else changes). */
@@ -33,11 +36,15 @@ export function shown(s: string): string {
   return /^[\x21-\x7e]+( [\x21-\x7e]+)*$/.test(s) && !/["\\]/.test(s) ? s : quoted(s);
 }
 
+/** A character as JSON `\uNNNN` escapes (a surrogate pair beyond the BMP), which parse back to it. */
+const jsonEscape = (c: string): string => Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
+
 /**
  * JSON for --json output that is also safe on a terminal: characters JSON
- * leaves raw (C1 controls, bidi overrides, separators) are written as
- * `\uNNNN` escapes, which parse back to the same strings.
+ * leaves raw (C1 controls, format characters, separators, default-ignorable
+ * characters) are written as `\uNNNN` escapes, which parse back to the same
+ * strings.
  */
 export function safeJson(data: unknown): string {
-  return JSON.stringify(data, null, 2).replace(unsafeInJson(), (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(data, null, 2).replace(unsafeInJson(), jsonEscape);
 }

@@ -672,9 +672,10 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     if (expiresMs < 60_000 || expiresMs > 7 * 86_400_000) problems.add(s.at('expires'), `expected a duration from 1m to 7d, got ${JSON.stringify(s.raw['expires'])}`);
     const known = isObj(root.raw['operators']) ? root.raw['operators'] : {};
     approvers.forEach((a, i) => {
-      if (!(a in known)) problems.add(join(s.at('approvers'), i), `names an unknown operator ${JSON.stringify(a)}`);
+      // Own keys only: "toString" or "constructor" is not an operator because every object inherits one.
+      if (!Object.hasOwn(known, a)) problems.add(join(s.at('approvers'), i), `names an unknown operator ${JSON.stringify(a)}`);
       // Only an operator who may call DecideApproval can ever vote: anyone else listed is a gap in the group.
-      else if (operators[a] && !operators[a].roles.includes('approver')) problems.add(join(s.at('approvers'), i), `names the operator ${JSON.stringify(a)}, who lacks the role "approver"`);
+      else if (Object.hasOwn(operators, a) && !operators[a]!.roles.includes('approver')) problems.add(join(s.at('approvers'), i), `names the operator ${JSON.stringify(a)}, who lacks the role "approver"`);
       if (approvers.indexOf(a) !== i) problems.add(join(s.at('approvers'), i), `lists ${JSON.stringify(a)} twice`);
     });
     if (required > approvers.length) problems.add(s.at('required'), `is ${required} but only ${approvers.length} approvers are listed`);
@@ -690,7 +691,7 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
   });
   // An owner is who answers for an agent (and who may never approve its requests): a configured operator.
   for (const agent of Object.values(agents)) {
-    if (agent.owner && !(agent.owner in operators) && !(isObj(root.raw['operators']) && agent.owner in root.raw['operators'])) {
+    if (agent.owner && !Object.hasOwn(operators, agent.owner) && !(isObj(root.raw['operators']) && Object.hasOwn(root.raw['operators'], agent.owner))) {
       problems.add(`agents.${agent.name}.owner`, `names an unknown operator ${JSON.stringify(agent.owner)}`);
     }
   }

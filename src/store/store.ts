@@ -149,6 +149,8 @@ export interface ApprovalStatements {
   insertApprovalWithin(a: ApprovalRecord, maxOpen: number, now: number): ApprovalRecord | undefined;
   /** The approval as this transaction sees it. */
   readApproval(id: string): ApprovalRecord | undefined;
+  /** As ApprovalStore.findPendingApproval, inside the transaction (so a concurrent identical request finds the one just opened). */
+  findPendingApprovalWithin(agent: string, bindingHash: string, now: number): ApprovalRecord | undefined;
   /** Writes `a` (its version bumped) only if the stored version is still `a.version`; the stored record, or undefined. */
   updateApproval(a: ApprovalRecord, now: number): ApprovalRecord | undefined;
   /** Pending or approved (unconsumed) approvals whose expiry has passed become expired; returns them. */

@@ -230,6 +230,10 @@ export class SqliteStore implements Store {
       const r = this.st.approvalGet.get(id) as ApprovalRow | undefined;
       return r ? approvalFromRow(r) : undefined;
     },
+    findPendingApprovalWithin: (agent, bindingHash, now) => {
+      const r = this.st.approvalFindPending.get({ agent, binding_hash: bindingHash, now }) as ApprovalRow | undefined;
+      return r ? approvalFromRow(r) : undefined;
+    },
     updateApproval: (a, now) => {
       const r = this.st.approvalUpdate.get({ ...approvalParams(a), updated_at: now }) as ApprovalRow | undefined;
       return r ? approvalFromRow(r) : undefined;
@@ -651,10 +655,7 @@ export class SqliteStore implements Store {
   }
 
   findPendingApproval(agent: string, bindingHash: string, now: number): Promise<ApprovalRecord | undefined> {
-    return this.read(() => {
-      const r = this.st.approvalFindPending.get({ agent, binding_hash: bindingHash, now }) as ApprovalRow | undefined;
-      return r ? approvalFromRow(r) : undefined;
-    });
+    return this.read(() => this.statements.findPendingApprovalWithin(agent, bindingHash, now));
   }
 
   nextApprovalExpiry(): Promise<number | undefined> {

@@ -190,7 +190,7 @@ describe('approvals: the service against a real SQLite store and evidence log', 
     assert.equal((await refusal(approvals.decide(bob, 'apr_nope', true, 'ok', log))).kind, 'not_found');
   });
 
-  it('two groups: each must reach its required count; a vote counts in the groups its approver is listed in', async () => {
+  it('two groups: each must reach its required count, from approvers of that group', async () => {
     const { id } = await approvals.open({ agent: SUPPORT, groups: ['finance', 'legal'], binding: binding(), trust: TRUST }, log);
     assert.equal((await approvals.decide(bob, id, true, 'ok', log)).state, 'pending');
     const v = await approvals.decide(dave, id, true, 'ok', log);
@@ -328,6 +328,16 @@ describe('approvals: the service against a real SQLite store and evidence log', 
     assert.equal(byBroker.length, 2);
     assert.deepEqual(byBroker[0]!.cause, { type: 'trust.changed', index: 7 });
     assert.equal(await approvals.recheckForAgent('support-bot', () => false, log), 1, 'only the one still open');
+  });
+
+  it('a group named like an Object.prototype member is not configured: open refuses (a denial), nothing is stored or recorded', async () => {
+    for (const g of ['toString', 'constructor']) {
+      const e = await refusal(approvals.open({ agent: SUPPORT, groups: [g], binding: binding({ purpose: g }), trust: TRUST }, log));
+      assert.equal(e.kind, 'internal');
+      assert.match(e.message, /approval group not configured/);
+    }
+    assert.deepEqual(await store.listApprovals({ agent: 'support-bot', limit: 10 }), []);
+    assert.deepEqual(await entries('approval.requested'), []);
   });
 
   it('bounds the open approvals of one agent', async () => {

@@ -129,6 +129,17 @@ describe('config', () => {
     assert.equal(compileConfig(unreachable, '/etc/sb/config.yaml').approvals['finance']!.required, 2);
   });
 
+  it('approvals: an owner or approver named like an Object.prototype member ("toString", "constructor") is an unknown operator, reported with its path', () => {
+    for (const name of ['toString', 'constructor', 'hasOwnProperty', 'valueOf']) {
+      const owner = good();
+      (owner['agents'] as Record<string, Record<string, unknown>>)['support-bot']!['owner'] = name;
+      assert.deepEqual(problemsOf(owner), [{ path: 'agents.support-bot.owner', message: `names an unknown operator "${name}"` }], name);
+      const approver = good();
+      (approver['approvals'] as Record<string, Record<string, unknown>>)['finance']!['approvers'] = ['bob', name];
+      assert.match(problemAt(approver, 'approvals.finance.approvers[1]'), new RegExp(`names an unknown operator "${name}"`), name);
+    }
+  });
+
   it('compiles evidence.key_overlap and evidence.witnesses (ca relative to the config file)', () => {
     const plain = compileConfig(good(), '/etc/sb/config.yaml');
     assert.equal(plain.evidence.keyOverlapMs, 24 * 3_600_000);
