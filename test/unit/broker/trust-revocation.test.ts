@@ -43,7 +43,9 @@ describe('TrustRevocation (real SQLite store, real policies)', function () {
     const policy = await loadPolicies(config);
     store = new SqliteStore({ path: path.join(tmp.dir, 'broker.db') });
     const clock = new ManualClock();
-    const leases = new LeaseService({ config, store, policy: () => policy, clock, ids: new IdSource() });
+    // Approvals wired (as in the daemon), so an approval obligation means "ask", not "deny"; nothing is opened here.
+    const gate = { open: () => Promise.reject(new Error('not opened in this test')), check: () => Promise.reject(new Error('not redeemed in this test')) };
+    const leases = new LeaseService({ config, store, policy: () => policy, clock, ids: new IdSource(), approvals: { gate, statements: { consumeApproval: () => false } } });
     const asked: ApprovalRequestInputs[] = [];
     let verdicts: boolean[] = [];
     const approvals: PendingApprovals = {
