@@ -257,7 +257,8 @@ export class ApprovalService implements ApprovalGate {
         if (!cur) throw notFound('approval');
         const state = effectiveState(cur, now);
         if (state === 'expired') throw failedPrecondition('the approval has expired; the agent must ask again');
-        if (state !== 'pending') throw failedPrecondition(`the approval is already ${state}`);
+        // Any one deny rejects, also after enough approvals, until the approval is spent on a lease.
+        if (state !== 'pending' && !(state === 'approved' && !approve)) throw failedPrecondition(`the approval is already ${state}`);
         if (cur.votes.some((v) => v.approver === operator.name)) {
           throw failedPrecondition(`${operator.name} has already voted on this approval; it needs ${this.stillNeeded(cur)} from other approvers`);
         }

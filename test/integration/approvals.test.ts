@@ -137,11 +137,16 @@ describe('approvals over the real daemon (ListApprovals, GetApproval, DecideAppr
     assert.deepEqual(a.approvedBy, ['bob']);
     assert.equal(a.reason, 'customer is owed it');
     assert.equal(a.votes[0]!.approver, 'bob');
-    await expectCode(call(client('operators', 'erin').operator, 'DecideApproval', { approvalId: id, approve: false, reason: 'late' }), grpc.status.FAILED_PRECONDITION, /already approved/);
+    // Another approval adds nothing; a deny still rejects it until it is spent on a lease (any one deny rejects).
+    await expectCode(call(client('operators', 'erin').operator, 'DecideApproval', { approvalId: id, approve: true, reason: 'me too' }), grpc.status.FAILED_PRECONDITION, /already approved/);
+    const vetoed = await call<unknown, Approval__Output>(client('operators', 'erin').operator, 'DecideApproval', { approvalId: id, approve: false, reason: 'the charge was refunded already' });
+    assert.equal(vetoed.state, 'REJECTED');
+    await expectCode(call(client('operators', 'erin').operator, 'DecideApproval', { approvalId: id, approve: false, reason: 'again' }), grpc.status.FAILED_PRECONDITION, /already rejected/);
     const entries = (await readEntries<{ type: string; approval?: { id: string; state: string }; vote?: { approver: string } }>(broker.app.ledger!)).filter((e) => e.approval?.id === id);
     assert.deepEqual(entries.map((e) => [e.type, e.approval!.state, e.vote?.approver]), [
       ['approval.requested', undefined, undefined],
       ['approval.decided', 'approved', 'bob'],
+      ['approval.decided', 'rejected', 'erin'],
     ]);
   });
 

@@ -119,7 +119,7 @@ describe('CLI: approvals list|show|approve|deny against the daemon', function ()
     assert.equal(ok.code, 0, ok.err);
     assert.match(ok.out, /^approved; the approval is now approved\n/);
     assert.match(ok.out, /vote {6}bob approved at .*: "customer is owed it"/);
-    const again = await runCapture(['approvals', 'deny', id, '--reason', 'too late', '--json'], '', env('erin'));
+    const again = await runCapture(['approvals', 'approve', id, '--reason', 'me too', '--json'], '', env('erin'));
     assert.equal(again.code, 1);
     assert.match(JSON.parse(again.out).error as string, /FAILED_PRECONDITION: the approval is already approved/);
   });
