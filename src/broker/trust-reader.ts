@@ -1,24 +1,14 @@
 import type { TrustStore } from '../store/store';
-import { DEFAULT_INITIAL_TRUST_SCORE, tierFor, type Tier } from '../trust';
+import { DEFAULT_INITIAL_TRUST_SCORE, tierFor } from '../trust';
+import type { TrustReader } from '../trust/trust-service';
 
-/**
- * An agent's trust at decision time. `fresh`: the score was confirmed by a
- * signal or a set within trust.fresh_within (policy's context.trust_fresh).
- */
-export interface TrustView {
-  score: number;
-  tier: Tier;
-  fresh: boolean;
-}
-
-/** Where the decision step reads trust (the trust service; decay applied lazily). */
-export interface TrustReader {
-  current(agent: string): Promise<TrustView>;
-}
+/** An agent's trust at decision time, and where the decision step reads it: the trust service's own types. */
+export type { TrustReader, TrustView } from '../trust/trust-service';
 
 /**
  * Trust as stored (the score; the tier from the default thresholds), never
- * fresh: what the broker had before the trust service.
+ * fresh: for a LeaseService built without the trust service (unit tests); the
+ * daemon always passes the TrustService.
  */
 export function storedTrust(store: Pick<TrustStore, 'getTrust'>): TrustReader {
   return {
