@@ -9,13 +9,13 @@ import { evidenceCommands } from './evidence-commands';
 import { invokeCommand } from './invoke-command';
 import { leaseCommands } from './lease-commands';
 import { approvalsCommands } from './approvals-commands';
+import { breakglassCommands } from './breakglass-commands';
 import { configCheckCommand, pkiInitCommand, serveCommand } from './local-commands';
 import { secretsListCommand, secretsPutCommand } from './secrets-commands';
 import { witnessCommand, witnessKeyCommand } from '../witness/witness-command';
 
 /** Client commands whose RPCs later issues build; they parse flags and say so plainly. */
 const PLANNED: ReadonlyArray<[string[], string]> = [
-  [['approvals', 'review'], 'a later issue'],
   [['trust', 'show'], 'a later issue'],
   [['trust', 'set'], 'a later issue'],
   [['trust', 'signal'], 'a later issue'],
@@ -40,7 +40,7 @@ function planned(path: string[], issue: string): Command {
 }
 
 export function allCommands(extra: readonly Command[] = []): Command[] {
-  const real = [serveCommand, devCommand, configCheckCommand, pkiInitCommand, secretsPutCommand, secretsListCommand, ...leaseCommands, invokeCommand, ...approvalsCommands, ...evidenceCommands, witnessCommand, witnessKeyCommand, ...extra];
+  const real = [serveCommand, devCommand, configCheckCommand, pkiInitCommand, secretsPutCommand, secretsListCommand, ...leaseCommands, invokeCommand, ...approvalsCommands, ...breakglassCommands, ...evidenceCommands, witnessCommand, witnessKeyCommand, ...extra];
   const taken = new Set(real.map((c) => c.path.join(' ')));
   return [...real, ...PLANNED.filter(([p]) => !taken.has(p.join(' '))).map(([p, i]) => planned(p, i))];
 }
