@@ -13,9 +13,9 @@ export const WIRE_SIZE = Symbol('wireSize');
 /** `role`: the operator role the RPC requires, or several of which any one will do. */
 export type Access = { who: 'agent' } | { who: 'operator'; role: OperatorRole | readonly OperatorRole[] } | { who: 'any' };
 
-/** 'the operator role "admin"' or 'one of the operator roles "admin", "approver"'. */
+/** 'the operator role "admin"' or 'the operator role "admin" or "approver"'. */
 function roleText(role: OperatorRole | readonly OperatorRole[]): string {
-  return typeof role === 'string' ? `the operator role "${role}"` : `one of the operator roles ${role.map((r) => `"${r}"`).join(', ')}`;
+  return `the operator role ${(typeof role === 'string' ? [role] : role).map((r) => `"${r}"`).join(' or ')}`;
 }
 
 export interface CallContext {
