@@ -73,6 +73,15 @@ describe('CLI: break-glass and approvals review against the daemon, human and --
     assert.equal(listed.out.trimEnd().split('\n').length, 2, 'one override, two lines (the reason cannot start a third)');
     assert.match(listed.out, new RegExp(`^${o.overrideId}  active  tickets\\.update on ticket/T-1 for analyst-bot  \\[asked by alice, confirmed by bob, \\S+ \\S+ left; not reviewed\\]`));
 
+    // The agent's own lease request says whose override it stands under, human and --json.
+    const agentEnv = { ...env('alice'), SECRET_BROKER_CERT: pki.layout.agents['analyst-bot']!.cert, SECRET_BROKER_KEY: pki.layout.agents['analyst-bot']!.key };
+    const lease = await runCapture(['lease', 'request', 'tickets.update', 'ticket/T-1', '--param', 'ticket=T-1'], '', agentEnv);
+    assert.equal(lease.code, 0, lease.err);
+    assert.match(lease.out, new RegExp(`^GRANTED under break-glass override ${o.overrideId} \\(asked by alice, confirmed by bob, until \\S+Z\\)\n`));
+    const leaseJson = await runCapture(['lease', 'request', 'tickets.update', 'ticket/T-1', '--param', 'ticket=T-1', '--json'], '', agentEnv);
+    const ex = (JSON.parse(leaseJson.out) as { explanation: { override: { overrideId: string; requestedBy: string; confirmedBy: string } } }).explanation;
+    assert.deepEqual([ex.override.overrideId, ex.override.requestedBy, ex.override.confirmedBy], [o.overrideId, 'alice', 'bob']);
+
     const revoked = await runCapture(['break-glass', 'revoke', o.overrideId, '--reason', 'fixed'], '', env('carol'));
     assert.equal(revoked.code, 0, revoked.err);
     assert.match(revoked.out, /ended {6}revoked by carol at \S+: "fixed"/);
