@@ -71,7 +71,14 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
           resource: 'ticket/{ticket}',
           max_uses: 20,
         },
+        'billing.refund': {
+          http: { base_url: `https://helpdesk.test:${upstream.port}`, ca_files: [caFile], auth: { bearer: 'stripe-key' }, allow_networks: ['127.0.0.0/8'], methods: ['POST'], paths: ['/v1/refunds'], context: { amount: 'body.amount' } },
+          resource: 'stripe',
+          max_uses: 1,
+          budget: { field: 'amount', per: '24h', limit: 10000 },
+        },
       },
+      secrets: { 'helpdesk-token': { backend: 'local', name: 'helpdesk-token' }, 'stripe-key': { backend: 'local', name: 'stripe-key' } },
       agents: {
         'support-bot': { id: 'spiffe://example.org/agent/support-bot', groups: ['support'], owner: 'alice' },
         'analyst-bot': { id: 'spiffe://example.org/agent/analyst-bot', groups: ['analysts'], owner: 'erin' },
@@ -276,6 +283,18 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
     assert.equal(review.length, 1);
     assert.equal(review[0]!.breakglass!['by'], 'carol');
     assert.equal(review[0]!.breakglass!['note'], 'INC-42 postmortem: justified; policy gap filed as POL-7');
+  });
+
+  it('budgets still hold under an override: each grant reserves its amount, and one past the limit is denied as over budget', async () => {
+    await confirmed({ action: 'billing.refund', resource: 'stripe' });
+    const refund = (amount: number) => call<unknown, LeaseResponse__Output>(analyst(), 'RequestLease', { action: 'billing.refund', params: { fields: { amount: { numberValue: amount } } } });
+    const first = await refund(6000);
+    assert.equal(first.status, 'GRANTED', JSON.stringify(first.explanation));
+    assert.ok(first.explanation!.override);
+    const second = await refund(6000);
+    assert.equal(second.status, 'DENIED');
+    assert.match(second.explanation!.summary, /over budget: billing\.refund amount would pass its limit of 10000 per 24h for analyst-bot \(used 6000/);
+    assert.equal((await refund(4000)).status, 'GRANTED', 'what is left of the budget is still granted');
   });
 
   it('bad requests name the field: unknown agent or action, no reason, a TTL over 24h, params, a bad resource; an unknown id is NOT_FOUND', async () => {
