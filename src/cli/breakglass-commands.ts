@@ -71,7 +71,8 @@ export const breakGlassCommand: Command = Object.freeze<Command>({
     if (ttlMs === undefined || ttlMs % 1000 !== 0) throw new UsageError(`--ttl: expected ${DURATION_EXPECTED}, in whole seconds, at most 24h`);
     const res = await withOperator(values, io, (c) => call<unknown, BreakGlassResponse__Output>(c.operator, 'BreakGlass', { agent, action, resource: resource ?? '', reason, ttlSeconds: ttlMs / 1000 }));
     const o = overrideOf(res);
-    emitSafe(io, values.json === true, res, () => `break-glass ${o.overrideId} is pending: another admin or approver (not ${o.requestedBy}${o.owner ? ` nor ${o.owner}, the owner` : ''}) must confirm it:\n  secret-broker break-glass confirm ${o.overrideId}\n${formatOverride(o)}`);
+    const not = o.owner && o.owner !== o.requestedBy ? `neither ${o.requestedBy} nor ${o.owner}, the agent's owner` : `not ${o.requestedBy}`;
+    emitSafe(io, values.json === true, res, () => `break-glass ${o.overrideId} is pending: another admin or approver (${not}) must confirm it:\n  secret-broker break-glass confirm ${o.overrideId}\n${formatOverride(o)}`);
     return EXIT.ok;
   },
 });
