@@ -195,6 +195,16 @@ export class BreakGlassService implements OverrideGate {
   // ------------------------------------------------------------------ the decision step
 
   async applicable(q: { agent: string; action: string; resource: string; tier: string; dryRun: boolean }): Promise<OverrideRecord | undefined> {
+    try {
+      return await this.applicableNow(q);
+    } catch (err) {
+      // Fails closed: an override that cannot be read (or a quarantine that cannot be recorded yet) grants nothing.
+      this.deps.log.warn({ err, agent: q.agent, action: q.action }, 'could not check break-glass overrides; none applies');
+      return undefined;
+    }
+  }
+
+  private async applicableNow(q: { agent: string; action: string; resource: string; tier: string; dryRun: boolean }): Promise<OverrideRecord | undefined> {
     const now = this.deps.clock.now();
     if (q.tier === 'quarantined') {
       // A quarantined agent gets no override, and the ones it had end now (recorded once, by the broker).
