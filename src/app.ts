@@ -197,9 +197,19 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const approvals = new ApprovalService({ config, store, clock, ids, log, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}) });
   const approvalWiring: Approvals | undefined = opts.approvals ?? (store.statements ? { gate: approvals, statements: store.statements } : undefined);
   // Break-glass: every step commits with its entry, so it needs the log on the store's own database.
-  const breakglass =
+  const breakglass: BreakGlassService | undefined =
     ledger?.appendWith && store instanceof SqliteStore
-      ? new BreakGlassService({ config, store: new SqliteOverrideStore(store.db), clock, ids, evidence: ledger, log, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}) })
+      ? new BreakGlassService({
+          config,
+          store: new SqliteOverrideStore(store.db),
+          clock,
+          ids,
+          evidence: ledger,
+          log,
+          // Revoking an override revokes the leases granted under it, as an operator's RevokeLeases would.
+          revokeLeases: async (leaseIds, reason, by, l): Promise<number> => (await Promise.all(leaseIds.map((leaseId) => leases.revokeMany({ leaseId }, reason, by, l)))).flat().length,
+          ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}),
+        })
       : undefined;
   const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, ...evidence, ...(denials ? { denials } : {}), ...credentials, ...(opts.hooks ? { hooks: opts.hooks } : {}), ...(approvalWiring ? { approvals: approvalWiring } : {}), ...(breakglass ? { overrides: breakglass } : {}) });
   // Bounded work in flight (per agent and daemon-wide) and the daemon-wide buffer for upstream responses.

@@ -27,6 +27,12 @@ export interface BreakGlassServiceDeps {
   log: Logger;
   /** How often expired overrides are recorded (default 1 s). */
   intervalMs?: number;
+  /**
+   * Revokes leases by id (the lease service's operator revocation), for the
+   * leases granted under an override an operator revokes. Absent: they fail
+   * their next re-check instead.
+   */
+  revokeLeases?: (leaseIds: readonly string[], reason: string, by: string, log: Logger) => Promise<number>;
 }
 
 /** Default TTL (an operator may ask for less or more) and the hard cap. */
@@ -145,7 +151,11 @@ export class BreakGlassService implements OverrideGate {
     return { view: this.view(done.value), ...(done.ref ? { evidence: done.ref } : {}) };
   }
 
-  /** 4. An admin ends a pending or active override; leases granted under it fail their next re-check. */
+  /**
+   * 4. An admin ends a pending or active override; the leases granted under
+   * it are revoked at once (their dynamic credentials dropped upstream), and
+   * any that escaped fail their next re-check.
+   */
   async revoke(operator: OperatorConfig, id: string, reason: string, log: Logger): Promise<{ view: OverrideView; evidence?: EvidenceRef }> {
     await this.find(id);
     const why = reason ? checkText('reason', reason, MAX_REASON) : 'revoked';
@@ -154,7 +164,9 @@ export class BreakGlassService implements OverrideGate {
       const cur = await this.find(id);
       throw failedPrecondition(`the override is already ${overrideState(cur, this.deps.clock.now())}`);
     }
-    log.warn({ override_id: id, by: operator.name }, 'break-glass revoked');
+    const leases = await this.deps.store.leasesOf(id);
+    const revoked = leases.length && this.deps.revokeLeases ? await this.deps.revokeLeases(leases, `break-glass override ${id} revoked: ${why}`, operator.name, log) : 0;
+    log.warn({ override_id: id, by: operator.name, leases_revoked: revoked }, 'break-glass revoked');
     return { view: this.view(done.value), ...(done.ref ? { evidence: done.ref } : {}) };
   }
 
@@ -202,6 +214,10 @@ export class BreakGlassService implements OverrideGate {
       this.deps.log.warn({ err, agent: q.agent, action: q.action }, 'could not check break-glass overrides; none applies');
       return undefined;
     }
+  }
+
+  recordGrant(overrideId: string, leaseId: string, at: number): void {
+    this.deps.store.statements.recordGrant(overrideId, leaseId, at);
   }
 
   private async applicableNow(q: { agent: string; action: string; resource: string; tier: string; dryRun: boolean }): Promise<OverrideRecord | undefined> {

@@ -51,6 +51,8 @@ export interface OverrideStatements {
   update(o: OverrideRecord, now: number): OverrideRecord | undefined;
   /** Pending or active overrides whose expiry has passed become expired; returns them. */
   expire(now: number, limit: number): OverrideRecord[];
+  /** Records that lease `leaseId` was granted under override `overrideId` (inside the grant's transaction). */
+  recordGrant(overrideId: string, leaseId: string, at: number): void;
 }
 
 /** Reads, which need no transaction. */
@@ -64,6 +66,8 @@ export interface OverrideStore {
   open(agent: string): Promise<OverrideRecord[]>;
   /** The earliest expiry among pending and active overrides. */
   nextExpiry(): Promise<number | undefined>;
+  /** Ids of the leases granted under an override, oldest first. */
+  leasesOf(overrideId: string): Promise<string[]>;
 }
 
 interface Row {
@@ -158,6 +162,8 @@ export class SqliteOverrideStore implements OverrideStore {
       live: db.prepare(`SELECT * FROM breakglass WHERE agent = ? AND action = ? AND state = 'active' AND expires_at > ? ORDER BY requested_at DESC, id`),
       open: db.prepare(`SELECT * FROM breakglass WHERE agent = ? AND state IN ('pending', 'active')`),
       next: db.prepare(`SELECT MIN(expires_at) AS at FROM breakglass WHERE state IN ('pending', 'active')`),
+      grant: db.prepare('INSERT INTO breakglass_leases (override_id, lease_id, granted_at) VALUES (?, ?, ?)'),
+      leases: db.prepare('SELECT lease_id FROM breakglass_leases WHERE override_id = ? ORDER BY granted_at, lease_id'),
     };
     const st = this.st;
     this.statements = {
@@ -171,6 +177,7 @@ export class SqliteOverrideStore implements OverrideStore {
         return r ? fromRow(r) : undefined;
       }),
       expire: (now, limit) => wrap(() => (st.expire.all({ now, limit }) as Row[]).map(fromRow)),
+      recordGrant: (overrideId, leaseId, at) => wrap(() => void st.grant.run(overrideId, leaseId, at)),
     };
   }
 
@@ -202,6 +209,10 @@ export class SqliteOverrideStore implements OverrideStore {
 
   open(agent: string): Promise<OverrideRecord[]> {
     return read(() => (this.st.open.all(agent) as Row[]).map(fromRow));
+  }
+
+  leasesOf(overrideId: string): Promise<string[]> {
+    return read(() => (this.st.leases.all(overrideId) as Array<{ lease_id: string }>).map((r) => r.lease_id));
   }
 
   nextExpiry(): Promise<number | undefined> {

@@ -11,6 +11,11 @@ export type { OverrideRecord } from './breakglass-store';
  */
 export interface OverrideGate {
   applicable(q: { agent: string; action: string; resource: string; tier: string; dryRun: boolean }): Promise<OverrideRecord | undefined>;
+  /**
+   * Records a lease granted under an override. Synchronous: it runs inside
+   * the grant's transaction, so the lease and the record commit together.
+   */
+  recordGrant?(overrideId: string, leaseId: string, at: number): void;
 }
 
 /** What an explanation and a `decision` entry say about the override a grant stands under. */

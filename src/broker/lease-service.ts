@@ -410,6 +410,8 @@ export class LeaseService {
         const stored = statements.insertLeaseWithin(lease, limit);
         if (!stored) return undefined;
         if (budget) statements.reserveBudget!(budget.reservation, stored);
+        // Under break-glass: remembered with the lease, so revoking the override revokes it.
+        if (step.override) this.deps.overrides?.recordGrant?.(step.override.id, stored.id, stored.issuedAt);
         // Thrown here, the savepoint undoes the lease and its reservation with it.
         if (approvalId && !this.deps.approvals!.statements.consumeApproval(approvalId, lease.id, this.deps.clock.now())) throw approvalSpent();
         return stored;

@@ -225,23 +225,45 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
     assert.equal(upstream.requests.length, 1);
   });
 
-  it('revocation ends it: its leases fail their next re-check (use and renewal), and no new one is granted', async () => {
+  it('revocation ends it: the leases granted under it are revoked at once (recorded), a policy-granted lease of another agent is untouched, and no new one is granted', async () => {
     const id = await confirmed();
     const lease = (await requestLease()).lease!.leaseId;
+    const lease2 = (await requestLease()).lease!.leaseId;
+    const bystander = (await requestLease('T-9', broker.clientFor('agents', 'support-bot').agent)).lease!.leaseId;
     assert.equal((await invoke(lease)).statusCode, 200);
     await expectCode(call(op('bob'), 'RevokeBreakGlass', { overrideId: id, reason: 'fixed' }), grpc.status.PERMISSION_DENIED, /"admin"/);
+    const mark = broker.app.ledger!.size;
     const revoked = await call<unknown, BreakGlassResponse__Output>(op('dave'), 'RevokeBreakGlass', { overrideId: id, reason: 'INC-42 resolved' });
     assert.equal(revoked.override!.state, 'revoked');
     assert.equal(revoked.override!.endedBy, 'dave');
+    for (const l of [lease, lease2]) {
+      const got = await call<unknown, { status: string; revokeReason: string }>(analyst(), 'GetLease', { leaseId: l });
+      assert.equal(got.status, 'REVOKED');
+      assert.match(got.revokeReason, new RegExp(`^operator dave: break-glass override ${id} revoked: INC-42 resolved`));
+    }
+    const ended = (await entriesFrom(mark)).filter((e) => e.type === 'lease.revoked').map((e) => e.lease!.id).sort();
+    assert.deepEqual(ended, [lease, lease2].sort());
+    assert.equal((await call<unknown, { status: string }>(broker.clientFor('agents', 'support-bot').agent, 'GetLease', { leaseId: bystander })).status, 'ACTIVE');
+    await expectCode(invoke(lease), grpc.status.FAILED_PRECONDITION, /lease is revoked/);
+    await expectCode(call(analyst(), 'RenewLease', { leaseId: lease2 }), grpc.status.FAILED_PRECONDITION, /lease is revoked/);
+    assert.equal((await requestLease()).status, 'DENIED');
+    assert.equal(upstream.requests.length, 1);
+    await expectCode(call(op('dave'), 'RevokeBreakGlass', { overrideId: id }), grpc.status.FAILED_PRECONDITION, /already revoked/);
+    assert.deepEqual((await bgEntries(id)).map((e) => e.breakglass!.event), ['requested', 'confirmed', 'granted', 'granted', 'revoked']);
+  });
+
+  it('a lease under it that outlives it fails its next re-check (use and renewal) with an explanation, the override no longer named', async () => {
+    const id = await confirmed({ ttlSeconds: 3600 });
+    const lease = (await requestLease()).lease!.leaseId;
+    // Ended by the broker (as when the trust service quarantines the agent): nothing revokes the lease itself.
+    await broker.app.breakglass!.endForAgent('analyst-bot', 'test: ended without revoking leases');
+    assert.equal((await show(id)).state, 'ended');
     const denied = await expectCode(invoke(lease), grpc.status.PERMISSION_DENIED);
     const explanation = JSON.parse(String(denied.metadata.get('secretbroker-explanation')[0])) as { hint: string; override?: unknown };
     assert.ok(explanation.hint.length > 0);
     assert.equal(explanation.override, undefined);
     await expectCode(call(analyst(), 'RenewLease', { leaseId: lease }), grpc.status.FAILED_PRECONDITION, /policy no longer permits/);
-    assert.equal((await requestLease()).status, 'DENIED');
-    assert.equal(upstream.requests.length, 1);
-    await expectCode(call(op('dave'), 'RevokeBreakGlass', { overrideId: id }), grpc.status.FAILED_PRECONDITION, /already revoked/);
-    assert.deepEqual((await bgEntries(id)).map((e) => e.breakglass!.event), ['requested', 'confirmed', 'granted', 'revoked']);
+    assert.equal(upstream.requests.length, 0);
   });
 
   it('a drop to quarantined ends it: the lease fails its next use, the override is ended by the broker, and trust coming back does not revive it', async () => {

@@ -372,6 +372,14 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; s
       CREATE INDEX breakglass_open ON breakglass (agent, action, expires_at) WHERE state IN ('pending','active');
       CREATE INDEX breakglass_unreviewed ON breakglass (requested_at, id) WHERE reviewed_at IS NULL;
       CREATE INDEX breakglass_requested ON breakglass (requested_at, id);
+      -- The leases granted under each override (written in the grant's transaction), so that
+      -- revoking the override revokes them at once.
+      CREATE TABLE breakglass_leases (
+        override_id TEXT NOT NULL,
+        lease_id TEXT NOT NULL,
+        granted_at INTEGER NOT NULL,
+        PRIMARY KEY (override_id, lease_id)
+      ) STRICT, WITHOUT ROWID;
     `,
   },
 ];
