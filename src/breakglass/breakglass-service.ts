@@ -93,8 +93,6 @@ export class BreakGlassService implements OverrideGate {
     if (input.hasParams) throw invalidArgument('params', 'empty: an override covers the action (and resource); the agent\'s own RequestLease supplies the params');
     const ttlMs = input.ttlSeconds > 0 ? input.ttlSeconds * 1000 : DEFAULT_OVERRIDE_TTL_MS;
     if (ttlMs > MAX_OVERRIDE_TTL_MS) throw invalidArgument('ttl_seconds', `at most ${MAX_OVERRIDE_TTL_MS / 1000} (24h)`);
-    const open = (await this.deps.store.open(input.agent)).filter((o) => o.expiresAt > this.deps.clock.now());
-    if (open.length >= MAX_OPEN_OVERRIDES_PER_AGENT) throw resourceExhausted(`too many open break-glass overrides for ${input.agent} (at most ${MAX_OPEN_OVERRIDES_PER_AGENT}); revoke some first`);
     const now = this.deps.clock.now();
     const record: OverrideRecord = {
       id: `bg_${this.deps.ids.randomPoolBytes(18).toString('base64url')}`,
@@ -110,8 +108,9 @@ export class BreakGlassService implements OverrideGate {
       version: 1,
       updatedAt: now,
     };
-    const done = await this.commit((s) => s.insert(record), (o) => [breakglassDraft(o, 'requested', { reason })]);
-    if (!done) throw new BrokerError('internal', 'break-glass override was not stored');
+    // The bound is checked in the insert's transaction: concurrent requests cannot pass it together.
+    const done = await this.commit((s) => (s.countOpen(record.agent, now) < MAX_OPEN_OVERRIDES_PER_AGENT ? s.insert(record) : undefined), (o) => [breakglassDraft(o, 'requested', { reason })]);
+    if (!done) throw resourceExhausted(`too many open break-glass overrides for ${input.agent} (at most ${MAX_OPEN_OVERRIDES_PER_AGENT}); revoke some first`);
     log.warn({ override_id: record.id, agent: record.agent, action: record.action, resource, by: operator.name, expires_at: iso(record.expiresAt) }, 'break-glass requested');
     this.ensureTimer();
     return { view: this.view(done.value), ...(done.ref ? { evidence: done.ref } : {}) };

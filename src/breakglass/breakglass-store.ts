@@ -51,6 +51,8 @@ export interface OverrideStatements {
   update(o: OverrideRecord, now: number): OverrideRecord | undefined;
   /** Pending or active overrides whose expiry has passed become expired; returns them. */
   expire(now: number, limit: number): OverrideRecord[];
+  /** Open (pending or active) overrides of `agent` unexpired at `now`. */
+  countOpen(agent: string, now: number): number;
   /** Records that lease `leaseId` was granted under override `overrideId` (inside the grant's transaction). */
   recordGrant(overrideId: string, leaseId: string, at: number): void;
 }
@@ -162,6 +164,7 @@ export class SqliteOverrideStore implements OverrideStore {
       live: db.prepare(`SELECT * FROM breakglass WHERE agent = ? AND action = ? AND state = 'active' AND expires_at > ? ORDER BY requested_at DESC, id`),
       open: db.prepare(`SELECT * FROM breakglass WHERE agent = ? AND state IN ('pending', 'active')`),
       next: db.prepare(`SELECT MIN(expires_at) AS at FROM breakglass WHERE state IN ('pending', 'active')`),
+      countOpen: db.prepare(`SELECT COUNT(*) AS n FROM breakglass WHERE agent = ? AND state IN ('pending', 'active') AND expires_at > ?`),
       grant: db.prepare('INSERT INTO breakglass_leases (override_id, lease_id, granted_at) VALUES (?, ?, ?)'),
       leases: db.prepare('SELECT lease_id FROM breakglass_leases WHERE override_id = ? ORDER BY granted_at, lease_id'),
     };
@@ -177,6 +180,7 @@ export class SqliteOverrideStore implements OverrideStore {
         return r ? fromRow(r) : undefined;
       }),
       expire: (now, limit) => wrap(() => (st.expire.all({ now, limit }) as Row[]).map(fromRow)),
+      countOpen: (agent, now) => wrap(() => (st.countOpen.get(agent, now) as { n: number }).n),
       recordGrant: (overrideId, leaseId, at) => wrap(() => void st.grant.run(overrideId, leaseId, at)),
     };
   }

@@ -151,6 +151,17 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
     assert.equal(added[2]!.breakglass!.event, 'granted');
     assert.equal((added[2]!.breakglass!['lease'] as { id: string }).id, granted.lease!.leaseId);
 
+    // Explain (an auditor's dry run) shows the same, and records nothing.
+    const size = broker.app.ledger!.size;
+    const explained = await call<unknown, { status: string; explanation: { override: { overrideId: string } | null } }>(op('carol'), 'Explain', {
+      agent: 'analyst-bot',
+      action: 'tickets.update',
+      params: { fields: { ticket: { stringValue: 'T-9' } } },
+    });
+    assert.equal(explained.status, 'GRANTED');
+    assert.equal(explained.explanation.override?.overrideId, o.overrideId);
+    assert.equal(broker.app.ledger!.size, size);
+
     // Only the named resource: another ticket is still denied.
     assert.equal((await requestLease('T-10')).status, 'DENIED');
     // Only this agent: support-bot is unaffected (granted by policy, no override in its explanation).
@@ -317,6 +328,15 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
     assert.equal(second.status, 'DENIED');
     assert.match(second.explanation!.summary, /over budget: billing\.refund amount would pass its limit of 10000 per 24h for analyst-bot \(used 6000/);
     assert.equal((await refund(4000)).status, 'GRANTED', 'what is left of the budget is still granted');
+  });
+
+  it('an agent may have at most 20 open overrides, checked where they are stored: of 25 concurrent requests exactly 20 are', async () => {
+    const results = await Promise.allSettled(Array.from({ length: 25 }, (_, i) => ask({ resource: `ticket/B-${i}` })));
+    const ok = results.filter((r) => r.status === 'fulfilled').length;
+    const exhausted = results.filter((r) => r.status === 'rejected' && (r.reason as grpc.ServiceError).code === grpc.status.RESOURCE_EXHAUSTED).length;
+    assert.deepEqual([ok, exhausted], [20, 5]);
+    await broker.app.breakglass!.endForAgent('analyst-bot', 'test reset');
+    assert.ok((await ask()).override);
   });
 
   it('bad requests name the field: unknown agent or action, no reason, a TTL over 24h, params, a bad resource; an unknown id is NOT_FOUND', async () => {
