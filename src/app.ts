@@ -35,6 +35,10 @@ import { invokeHandlers } from './transport/grpc/handlers/invoke-handlers';
 import { approvalHandlers } from './transport/grpc/handlers/approval-handlers';
 import { ApprovalService } from './approvals/approval-service';
 import { seatsFilled } from './approvals/four-eyes';
+import { BreakGlassService } from './breakglass/breakglass-service';
+import { SqliteOverrideStore } from './breakglass/breakglass-store';
+import { breakglassHandlers } from './transport/grpc/handlers/breakglass-handlers';
+import { SqliteStore } from './store/sqlite/sqlite-store';
 import { leaseHandlers } from './transport/grpc/handlers/lease-handlers';
 import type { HealthService } from './transport/grpc/health-service';
 import { startGrpc, type ConnectionTimeouts, type GrpcServers, type Handlers } from './transport/grpc/server';
@@ -92,6 +96,11 @@ export interface App {
    * `recheckForAgent` re-decides open ones after a trust drop).
    */
   approvals: ApprovalService;
+  /**
+   * Break-glass overrides (absent without an evidence log on the SQLite
+   * store); `endForAgent` ends an agent's overrides when it is quarantined.
+   */
+  breakglass?: BreakGlassService;
   /** Revokes dynamic credentials no lease owns (at start and every period). */
   sweeper: CredentialSweeper;
   port: number;
@@ -205,9 +214,24 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   // Requests for approval, their votes and expiry; the consume runs in the lease-issue transaction.
   const approvals = new ApprovalService({ config, store, clock, ids, log, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}) });
   const approvalWiring: Approvals | undefined = opts.approvals ?? (store.statements ? { gate: approvals, statements: store.statements } : undefined);
-  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, trust, ...evidence, ...(denials ? { denials } : {}), ...credentials, ...(opts.hooks ? { hooks: opts.hooks } : {}), ...(approvalWiring ? { approvals: approvalWiring } : {}) });
-  // A trust drop re-decides the agent's live leases and its pending approvals.
-  const revocation: TrustRevocation = new TrustRevocation({ config, store, leases, clock, revoker, approvals, ...evidence });
+  // Break-glass: every step commits with its entry, so it needs the log on the store's own database.
+  const breakglass: BreakGlassService | undefined =
+    ledger?.appendWith && store instanceof SqliteStore
+      ? new BreakGlassService({
+          config,
+          store: new SqliteOverrideStore(store.db),
+          clock,
+          ids,
+          evidence: ledger,
+          log,
+          // Revoking an override revokes the leases granted under it, as an operator's RevokeLeases would.
+          revokeLeases: async (leaseIds, reason, by, l): Promise<number> => (await Promise.all(leaseIds.map((leaseId) => leases.revokeMany({ leaseId }, reason, by, l)))).flat().length,
+          ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}),
+        })
+      : undefined;
+  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, trust, ...evidence, ...(denials ? { denials } : {}), ...credentials, ...(opts.hooks ? { hooks: opts.hooks } : {}), ...(approvalWiring ? { approvals: approvalWiring } : {}), ...(breakglass ? { overrides: breakglass } : {}) });
+  // A trust drop re-decides the agent's live leases and its pending approvals; at quarantine its break-glass overrides end.
+  const revocation: TrustRevocation = new TrustRevocation({ config, store, leases, clock, revoker, approvals, ...(breakglass ? { overrides: breakglass } : {}), ...evidence });
   // Bounded work in flight (per agent and daemon-wide) and the daemon-wide buffer for upstream responses.
   const inFlight = new InvokesInFlight(config.server.invokesInFlight);
   const responseBudget = new ByteBudget(config.server.bufferedResponseBytes);
@@ -244,7 +268,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   });
   await sweeper.start();
   const handlers: Handlers = mergeHandlers(
-    mergeHandlers(mergeHandlers(mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke, inFlight)), approvalHandlers(approvals, config)), trustHandlers(trust)),
+    mergeHandlers(mergeHandlers(mergeHandlers(mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke, inFlight)), approvalHandlers(approvals, config)), trustHandlers(trust)), breakglass ? breakglassHandlers(breakglass, config) : undefined),
     ledger ? mergeHandlers(evidenceHandlers(ledger), evidenceKeyHandlers(ledger)) : undefined,
   );
   let grpcServers: GrpcServers;
@@ -260,6 +284,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   } catch (err) {
     await sweeper.stop();
     await approvals.stop();
+    await breakglass?.stop();
     await ledger?.close();
     await store.close();
     throw new StartupError(`cannot listen on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`);
@@ -269,6 +294,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   reaper.start();
   revoker.start();
   approvals.start();
+  breakglass?.start();
   denials?.start();
   log.info({ port: grpcServers.port, health_port: grpcServers.healthPort }, 'secret-broker listening (mTLS)');
   return {
@@ -282,6 +308,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     policy,
     reaper,
     approvals,
+    ...(breakglass ? { breakglass } : {}),
     sweeper,
     port: grpcServers.port,
     health: grpcServers.health,
@@ -295,6 +322,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       await sweeper.stop();
       // Ends WatchApproval streams, so the graceful stop is not held up by them.
       await approvals.stop();
+      await breakglass?.stop();
       await grpcServers.shutdown();
       await brokerSignals.settled();
       await secrets.close();

@@ -1,9 +1,11 @@
+import { overrideNote, type OverrideGate, type OverrideRecord } from '../breakglass/override-gate';
 import type { ActionConfig, AgentConfig } from '../config/config-types';
 import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledger/evidence-sink';
 import type { ContextValue, LeaseRecord } from '../leases/lease';
 import type { Clock } from '../lib/clock';
 import { invalidArgument } from '../lib/errors';
 import type { Explanation, PolicyDecision, PolicyEngine } from '../policy';
+import { NO_OBLIGATIONS } from '../policy/obligations';
 import type { BudgetQuery, Store } from '../store/store';
 import type { ApprovalBinding, ApprovalGate } from './approval-gate';
 import type { DenialFolder } from './denial-folder';
@@ -80,6 +82,8 @@ export interface DecidedStep {
   /** The approval obligation: the groups, the permit that carries it, the binding; `redeem` the approval id that meets it. */
   approval?: { groups: readonly string[]; rule: string; binding?: ApprovalBinding; redeem?: string };
   budget?: BudgetFit;
+  /** The break-glass override this grant or use stands under (policy alone would not allow it). */
+  override?: OverrideRecord;
   /** The `decision` evidence entry for this outcome. */
   draft: EvidenceDraft;
 }
@@ -94,6 +98,8 @@ export interface DecisionStepDeps {
   evidence?: EvidenceSink;
   /** Folds repeated identical denials (bounded evidence per agent). */
   denials?: DenialFolder;
+  /** Break-glass overrides (src/breakglass); absent: none apply. */
+  overrides?: OverrideGate;
 }
 
 /** How long a one-shot call's lease lives (it is stored already used). */
@@ -110,6 +116,10 @@ export const ONE_SHOT_TTL_MS = 60_000;
  * 5. the budget's own limit: amount x uses must fit (the grant re-checks it atomically);
  * 6. approvals: asked for, redeemed (checked against the exact binding), or honoured on the lease they granted;
  * 7. the `decision` evidence draft (the caller records it: with the grant, or as a denial).
+ * Break-glass: where 3 or 6 would not allow, a confirmed, unexpired override of
+ * this agent's action (and resource) allows instead (`underOverride`): it
+ * bypasses the policy only; the budget's limit (5) and everything after the
+ * decision (guard, binding, limits, evidence) still hold.
  */
 export class DecisionStep {
   constructor(private readonly deps: DecisionStepDeps) {}
@@ -135,7 +145,12 @@ export class DecisionStep {
       },
     });
     const base = { call, agent, action, resource, trust, policy };
-    if (policy.decision === 'deny') return { ...base, verdict: 'deny', explanation: policy.explanation, ...(budget ? { budget } : {}), draft: decisionDraft(agent.name, action.name, resource, policy, trust) };
+    if (policy.decision === 'deny') {
+      // Break-glass: an override allows what policy denies.
+      const overridden = await this.underOverride(input, base, budget);
+      if (overridden) return overridden;
+      return { ...base, verdict: 'deny', explanation: policy.explanation, ...(budget ? { budget } : {}), draft: decisionDraft(agent.name, action.name, resource, policy, trust) };
+    }
 
     // 4. Obligations: what a new grant gets.
     const grant = input.grant ? effectiveGrant(action, policy, input.grant) : undefined;
@@ -179,11 +194,57 @@ export class DecisionStep {
       }
     }
 
+    // Break-glass: an override also stands in for an approval the policy asks for.
+    if (verdict !== 'allow') {
+      const overridden = await this.underOverride(input, base, budget);
+      if (overridden) return overridden;
+    }
+
     // 7. The evidence draft.
     const draft = decisionDraft(agent.name, action.name, resource, policy, trust);
     if (approval?.redeem) (draft['decision'] as Record<string, unknown>)['approval_id'] = approval.redeem;
     if (budget && grant) (draft['decision'] as Record<string, unknown>)['budget'] = budgetRecord(budget);
     return { ...base, verdict, explanation: policy.explanation, ...(grant ? { grant } : {}), ...(approval ? { approval } : {}), ...(budget ? { budget } : {}), draft };
+  }
+
+  /**
+   * Break-glass (the marked step): when a confirmed, unexpired override covers
+   * this agent, action and resource, the request is allowed though policy
+   * would not; a new grant gets the action's defaults and caps (no policy
+   * obligation applies) and never outlives the override; the budget is
+   * reserved and its limit still holds. A one-shot Invoke gets no override
+   * (it is not a RequestLease), and an agent in the quarantined tier none at
+   * all. Undefined when no override applies.
+   */
+  private async underOverride(input: DecisionInput, base: Pick<DecidedStep, 'call' | 'agent' | 'action' | 'resource' | 'trust' | 'policy'>, budget: BudgetFit | undefined): Promise<DecidedStep | undefined> {
+    if (!this.deps.overrides || input.grant === 'one-shot') return undefined;
+    const { agent, action, resource, trust, policy } = base;
+    const o = await this.deps.overrides.applicable({ agent: agent.name, action: action.name, resource, tier: trust.tier, dryRun: input.call === 'explain' });
+    if (!o) return undefined;
+    const left = o.expiresAt - this.deps.clock.now();
+    let grant: EffectiveGrant | undefined;
+    if (input.grant) {
+      const g = effectiveGrant(action, { ...policy, obligations: NO_OBLIGATIONS }, input.grant);
+      grant = { ttlMs: Math.min(g.ttlMs, left), maxTtlMs: Math.min(g.maxTtlMs, left), uses: g.uses };
+    }
+    if (budget && grant) {
+      budget.reserve = budget.amount * grant.uses;
+      if (budget.limit !== undefined && budget.used + budget.reserve > budget.limit) return this.overBudget({ ...base, grant }, budget, budget.used);
+    }
+    const note = overrideNote(o);
+    const explanation: Explanation = {
+      decision: 'allow',
+      summary: `granted under break-glass override ${o.id} (asked by ${note.requested_by}, confirmed by ${note.confirmed_by}, until ${note.until}); policy alone: ${policy.explanation.summary}`,
+      deciding_policies: policy.explanation.deciding_policies,
+      candidates: policy.explanation.candidates,
+      hint: `This holds only while break-glass override ${o.id} does (until ${note.until}, or until an operator revokes it); ask for a policy change to keep this access.`,
+      trust: { score: trust.score, tier: trust.tier },
+      override: note,
+    };
+    const draft = decisionDraft(agent.name, action.name, resource, policy, trust);
+    draft['decision'] = { ...(draft['decision'] as Record<string, unknown>), effect: 'allow', policy_effect: policy.decision, breakglass: { id: o.id, requested_by: note.requested_by, confirmed_by: note.confirmed_by, until: note.until } };
+    if (budget && grant) (draft['decision'] as Record<string, unknown>)['budget'] = budgetRecord(budget);
+    return { ...base, verdict: 'allow', explanation, ...(grant ? { grant } : {}), ...(budget ? { budget } : {}), override: o, draft };
   }
 
   /**

@@ -1,3 +1,4 @@
+import { grantedUnderDraft, type OverrideGate } from '../breakglass/override-gate';
 import { CredentialLeftError, type CredentialHandle, type DynamicCredential, type IssuedCredential } from '../backends/backend';
 import type { AgentConfig, BrokerConfig } from '../config/config-types';
 import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledger/evidence-sink';
@@ -66,6 +67,8 @@ export interface LeaseServiceDeps {
   trust?: TrustReader;
   /** Approvals: open and check (the gate), consume in the grant's transaction. Absent: approval obligations deny. */
   approvals?: Approvals;
+  /** Break-glass overrides for the decision step (when it is built here). */
+  overrides?: OverrideGate;
   /** Test hooks (through AppOptions); never set in the daemon. */
   hooks?: GrantHooks;
 }
@@ -117,6 +120,7 @@ export class LeaseService {
         ...(deps.approvals ? { approvals: deps.approvals.gate } : {}),
         ...(deps.evidence ? { evidence: deps.evidence } : {}),
         ...(deps.denials ? { denials: deps.denials } : {}),
+        ...(deps.overrides ? { overrides: deps.overrides } : {}),
       });
   }
 
@@ -243,7 +247,7 @@ export class LeaseService {
       const ref = await this.decisions.recordDenial(overBudget);
       return { status: 'DENIED', explanation: overBudget.explanation, decision, ...(ref ? { evidence: ref } : {}) };
     }
-    log.info({ lease_id: lease.id, action: action.name, resource, expires_at: lease.expiresAt, max_uses: maxUses, ...(issued ? { credential: handleRef(issued.handle) } : {}) }, 'lease granted');
+    log.info({ lease_id: lease.id, action: action.name, resource, expires_at: lease.expiresAt, max_uses: maxUses, ...(issued ? { credential: handleRef(issued.handle) } : {}), ...(step.override ? { override_id: step.override.id } : {}) }, step.override ? 'lease granted under break-glass' : 'lease granted');
     const ref = refs?.[1];
     return { status: 'GRANTED', lease, explanation: step.explanation, decision, ...(ref ? { evidence: ref } : {}), ...(issued ? { credential: issued.credential } : {}) };
   }
@@ -406,11 +410,14 @@ export class LeaseService {
         const stored = statements.insertLeaseWithin(lease, limit);
         if (!stored) return undefined;
         if (budget) statements.reserveBudget!(budget.reservation, stored);
+        // Under break-glass: remembered with the lease, so revoking the override revokes it.
+        if (step.override) this.deps.overrides?.recordGrant?.(step.override.id, stored.id, stored.issuedAt);
         // Thrown here, the savepoint undoes the lease and its reservation with it.
         if (approvalId && !this.deps.approvals!.statements.consumeApproval(approvalId, lease.id, this.deps.clock.now())) throw approvalSpent();
         return stored;
       },
-      (stored) => [step.draft, leaseDraft('lease.issued', stored, {}, leaseExtra)],
+      // A grant under a break-glass override is a step of that override too.
+      (stored) => [step.draft, leaseDraft('lease.issued', stored, {}, leaseExtra), ...(step.override ? [grantedUnderDraft(step.override, stored)] : [])],
     );
     if (done) return { refs: done.refs };
     if (usedThen !== undefined && budget) return { overBudget: this.decisions.overBudget(step, step.budget!, usedThen) };

@@ -41,6 +41,8 @@ export interface TrustRevocationDeps {
   revoker?: CredentialRevoker;
   /** Pending approvals are re-checked the same way (the approvals service). */
   approvals?: PendingApprovals;
+  /** Break-glass overrides of an agent that drops to quarantined end (the break-glass service). */
+  overrides?: { endForAgent(agent: string, reason: string, cause?: Record<string, unknown>): Promise<number> };
 }
 
 /** How many leases one trust drop re-decides at most (the per-agent active-lease limit is far lower in practice). */
@@ -69,6 +71,11 @@ export class TrustRevocation {
   /** Resolves with how many leases it revoked, after their credentials were revoked upstream (or marked revoke_failed). */
   async reevaluate(drop: TrustDrop, log: Logger): Promise<number> {
     const { agent, trust, cause } = drop;
+    // At quarantine its break-glass overrides end first: a re-decision below must not be granted under one.
+    if (trust.tier === 'quarantined' && this.deps.overrides) {
+      const n = await this.deps.overrides.endForAgent(agent.name, 'the agent is quarantined', causeOf(cause?.index));
+      if (n > 0) log.info({ agent: agent.name, overrides: n }, 'break-glass overrides ended: the agent is quarantined');
+    }
     const live = await this.deps.store.listLeases({ agent: agent.name, statuses: ['active', 'exhausted'], limit: MAX_LEASES });
     // 1. Re-decide with each lease's own inputs.
     const verdicts = await Promise.all(live.map((l) => this.stillPermitted(agent, l, log)));

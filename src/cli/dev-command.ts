@@ -5,7 +5,7 @@ import { buildApp } from '../app';
 import { ensureMasterKey, openLocalBackend } from '../backends/local';
 import { loadConfig } from '../config/load';
 import { ensureDemoUpstreamCerts, startDemoUpstream } from '../demo/demo-upstream';
-import { initPki } from '../identity/pki';
+import { addMissingClients, initPki } from '../identity/pki';
 import { systemClock } from '../lib/clock';
 import { SecretValue } from '../lib/secret-value';
 import { EXIT } from './cli-io';
@@ -20,6 +20,9 @@ export function devConfigPath(): string {
 }
 
 const DEMO_SECRETS = Object.freeze(['helpdesk-token', 'stripe-key']);
+/** Who the dev config names: carol is the third operator, so break-glass has its second pair of eyes. */
+const DEV_AGENTS = Object.freeze(['support-bot', 'analyst-bot']);
+const DEV_OPERATORS = Object.freeze(['alice', 'bob', 'carol']);
 
 export const devCommand: Command = Object.freeze<Command>({
   path: ['dev'],
@@ -31,8 +34,12 @@ export const devCommand: Command = Object.freeze<Command>({
     const varDir = path.resolve(path.dirname(file), '../../var/dev');
     const pkiDir = path.join(varDir, 'pki');
     if (!existsSync(path.join(pkiDir, 'ca.pem'))) {
-      await initPki({ dir: pkiDir, trustDomain: 'example.org', agents: ['support-bot', 'analyst-bot'], operators: ['alice', 'bob'] });
+      await initPki({ dir: pkiDir, trustDomain: 'example.org', agents: DEV_AGENTS, operators: DEV_OPERATORS });
       io.stderr.write(`created a dev PKI in ${pkiDir}\n`);
+    } else {
+      // A dev home from before a name was added (carol) gets its certificate now.
+      const added = await addMissingClients({ dir: pkiDir, trustDomain: 'example.org', agents: DEV_AGENTS, operators: DEV_OPERATORS });
+      if (added.length) io.stderr.write(`added dev certificates: ${added.join(', ')}\n`);
     }
     await ensureDemoUpstreamCerts(path.join(varDir, 'demo-upstream'));
     const config = loadConfig(file);

@@ -78,7 +78,10 @@ export const leaseRequestCommand: Command = Object.freeze<Command>({
         emit(io, values.json === true, res, () => `${res.status}\n${formatExplanation(res.explanation)}`);
         throw new DeniedError(`${res.status}: ${res.explanation?.summary || 'denied'}`);
       }
-      emit(io, values.json === true, res, () => `GRANTED\n${formatLease(res.lease!)}`);
+      const o = res.explanation?.override;
+      // A grant under break-glass says so, and whose it is, in the first line.
+      const under = o ? ` under break-glass override ${o.overrideId} (asked by ${o.requestedBy}, confirmed by ${o.confirmedBy}, until ${o.until})` : '';
+      emit(io, values.json === true, res, () => `GRANTED${under}\n${formatLease(res.lease!)}`);
       return EXIT.ok;
     } finally {
       c.close();

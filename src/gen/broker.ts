@@ -8,10 +8,13 @@ import type { AgentBrokerClient as _secretbroker_v1_AgentBrokerClient, AgentBrok
 import type { Approval as _secretbroker_v1_Approval, Approval__Output as _secretbroker_v1_Approval__Output } from './secretbroker/v1/Approval';
 import type { ApprovalProgress as _secretbroker_v1_ApprovalProgress, ApprovalProgress__Output as _secretbroker_v1_ApprovalProgress__Output } from './secretbroker/v1/ApprovalProgress';
 import type { ApprovalVote as _secretbroker_v1_ApprovalVote, ApprovalVote__Output as _secretbroker_v1_ApprovalVote__Output } from './secretbroker/v1/ApprovalVote';
+import type { BreakGlassGrant as _secretbroker_v1_BreakGlassGrant, BreakGlassGrant__Output as _secretbroker_v1_BreakGlassGrant__Output } from './secretbroker/v1/BreakGlassGrant';
+import type { BreakGlassOverride as _secretbroker_v1_BreakGlassOverride, BreakGlassOverride__Output as _secretbroker_v1_BreakGlassOverride__Output } from './secretbroker/v1/BreakGlassOverride';
 import type { BreakGlassRequest as _secretbroker_v1_BreakGlassRequest, BreakGlassRequest__Output as _secretbroker_v1_BreakGlassRequest__Output } from './secretbroker/v1/BreakGlassRequest';
 import type { BreakGlassResponse as _secretbroker_v1_BreakGlassResponse, BreakGlassResponse__Output as _secretbroker_v1_BreakGlassResponse__Output } from './secretbroker/v1/BreakGlassResponse';
 import type { Candidate as _secretbroker_v1_Candidate, Candidate__Output as _secretbroker_v1_Candidate__Output } from './secretbroker/v1/Candidate';
 import type { Checkpoint as _secretbroker_v1_Checkpoint, Checkpoint__Output as _secretbroker_v1_Checkpoint__Output } from './secretbroker/v1/Checkpoint';
+import type { ConfirmBreakGlassRequest as _secretbroker_v1_ConfirmBreakGlassRequest, ConfirmBreakGlassRequest__Output as _secretbroker_v1_ConfirmBreakGlassRequest__Output } from './secretbroker/v1/ConfirmBreakGlassRequest';
 import type { ConsistencyProof as _secretbroker_v1_ConsistencyProof, ConsistencyProof__Output as _secretbroker_v1_ConsistencyProof__Output } from './secretbroker/v1/ConsistencyProof';
 import type { DatabaseCredential as _secretbroker_v1_DatabaseCredential, DatabaseCredential__Output as _secretbroker_v1_DatabaseCredential__Output } from './secretbroker/v1/DatabaseCredential';
 import type { DecideApprovalRequest as _secretbroker_v1_DecideApprovalRequest, DecideApprovalRequest__Output as _secretbroker_v1_DecideApprovalRequest__Output } from './secretbroker/v1/DecideApprovalRequest';
@@ -22,6 +25,7 @@ import type { ExplainRequest as _secretbroker_v1_ExplainRequest, ExplainRequest_
 import type { ExplainResponse as _secretbroker_v1_ExplainResponse, ExplainResponse__Output as _secretbroker_v1_ExplainResponse__Output } from './secretbroker/v1/ExplainResponse';
 import type { Explanation as _secretbroker_v1_Explanation, Explanation__Output as _secretbroker_v1_Explanation__Output } from './secretbroker/v1/Explanation';
 import type { GetApprovalRequest as _secretbroker_v1_GetApprovalRequest, GetApprovalRequest__Output as _secretbroker_v1_GetApprovalRequest__Output } from './secretbroker/v1/GetApprovalRequest';
+import type { GetBreakGlassRequest as _secretbroker_v1_GetBreakGlassRequest, GetBreakGlassRequest__Output as _secretbroker_v1_GetBreakGlassRequest__Output } from './secretbroker/v1/GetBreakGlassRequest';
 import type { GetCheckpointRequest as _secretbroker_v1_GetCheckpointRequest, GetCheckpointRequest__Output as _secretbroker_v1_GetCheckpointRequest__Output } from './secretbroker/v1/GetCheckpointRequest';
 import type { GetConsistencyProofRequest as _secretbroker_v1_GetConsistencyProofRequest, GetConsistencyProofRequest__Output as _secretbroker_v1_GetConsistencyProofRequest__Output } from './secretbroker/v1/GetConsistencyProofRequest';
 import type { GetEntryRequest as _secretbroker_v1_GetEntryRequest, GetEntryRequest__Output as _secretbroker_v1_GetEntryRequest__Output } from './secretbroker/v1/GetEntryRequest';
@@ -36,6 +40,8 @@ import type { LeaseRequest as _secretbroker_v1_LeaseRequest, LeaseRequest__Outpu
 import type { LeaseResponse as _secretbroker_v1_LeaseResponse, LeaseResponse__Output as _secretbroker_v1_LeaseResponse__Output } from './secretbroker/v1/LeaseResponse';
 import type { ListApprovalsRequest as _secretbroker_v1_ListApprovalsRequest, ListApprovalsRequest__Output as _secretbroker_v1_ListApprovalsRequest__Output } from './secretbroker/v1/ListApprovalsRequest';
 import type { ListApprovalsResponse as _secretbroker_v1_ListApprovalsResponse, ListApprovalsResponse__Output as _secretbroker_v1_ListApprovalsResponse__Output } from './secretbroker/v1/ListApprovalsResponse';
+import type { ListBreakGlassRequest as _secretbroker_v1_ListBreakGlassRequest, ListBreakGlassRequest__Output as _secretbroker_v1_ListBreakGlassRequest__Output } from './secretbroker/v1/ListBreakGlassRequest';
+import type { ListBreakGlassResponse as _secretbroker_v1_ListBreakGlassResponse, ListBreakGlassResponse__Output as _secretbroker_v1_ListBreakGlassResponse__Output } from './secretbroker/v1/ListBreakGlassResponse';
 import type { ListLeasesRequest as _secretbroker_v1_ListLeasesRequest, ListLeasesRequest__Output as _secretbroker_v1_ListLeasesRequest__Output } from './secretbroker/v1/ListLeasesRequest';
 import type { ListLeasesResponse as _secretbroker_v1_ListLeasesResponse, ListLeasesResponse__Output as _secretbroker_v1_ListLeasesResponse__Output } from './secretbroker/v1/ListLeasesResponse';
 import type { OperatorClient as _secretbroker_v1_OperatorClient, OperatorDefinition as _secretbroker_v1_OperatorDefinition } from './secretbroker/v1/Operator';
@@ -45,6 +51,8 @@ import type { ReloadPoliciesRequest as _secretbroker_v1_ReloadPoliciesRequest, R
 import type { ReloadPoliciesResponse as _secretbroker_v1_ReloadPoliciesResponse, ReloadPoliciesResponse__Output as _secretbroker_v1_ReloadPoliciesResponse__Output } from './secretbroker/v1/ReloadPoliciesResponse';
 import type { RenewLeaseRequest as _secretbroker_v1_RenewLeaseRequest, RenewLeaseRequest__Output as _secretbroker_v1_RenewLeaseRequest__Output } from './secretbroker/v1/RenewLeaseRequest';
 import type { ReportSignalRequest as _secretbroker_v1_ReportSignalRequest, ReportSignalRequest__Output as _secretbroker_v1_ReportSignalRequest__Output } from './secretbroker/v1/ReportSignalRequest';
+import type { ReviewBreakGlassRequest as _secretbroker_v1_ReviewBreakGlassRequest, ReviewBreakGlassRequest__Output as _secretbroker_v1_ReviewBreakGlassRequest__Output } from './secretbroker/v1/ReviewBreakGlassRequest';
+import type { RevokeBreakGlassRequest as _secretbroker_v1_RevokeBreakGlassRequest, RevokeBreakGlassRequest__Output as _secretbroker_v1_RevokeBreakGlassRequest__Output } from './secretbroker/v1/RevokeBreakGlassRequest';
 import type { RevokeLeaseRequest as _secretbroker_v1_RevokeLeaseRequest, RevokeLeaseRequest__Output as _secretbroker_v1_RevokeLeaseRequest__Output } from './secretbroker/v1/RevokeLeaseRequest';
 import type { RevokeLeaseResponse as _secretbroker_v1_RevokeLeaseResponse, RevokeLeaseResponse__Output as _secretbroker_v1_RevokeLeaseResponse__Output } from './secretbroker/v1/RevokeLeaseResponse';
 import type { RevokeLeasesRequest as _secretbroker_v1_RevokeLeasesRequest, RevokeLeasesRequest__Output as _secretbroker_v1_RevokeLeasesRequest__Output } from './secretbroker/v1/RevokeLeasesRequest';
@@ -80,10 +88,13 @@ export interface ProtoGrpcType {
       ApprovalProgress: MessageTypeDefinition<_secretbroker_v1_ApprovalProgress, _secretbroker_v1_ApprovalProgress__Output>
       ApprovalState: EnumTypeDefinition
       ApprovalVote: MessageTypeDefinition<_secretbroker_v1_ApprovalVote, _secretbroker_v1_ApprovalVote__Output>
+      BreakGlassGrant: MessageTypeDefinition<_secretbroker_v1_BreakGlassGrant, _secretbroker_v1_BreakGlassGrant__Output>
+      BreakGlassOverride: MessageTypeDefinition<_secretbroker_v1_BreakGlassOverride, _secretbroker_v1_BreakGlassOverride__Output>
       BreakGlassRequest: MessageTypeDefinition<_secretbroker_v1_BreakGlassRequest, _secretbroker_v1_BreakGlassRequest__Output>
       BreakGlassResponse: MessageTypeDefinition<_secretbroker_v1_BreakGlassResponse, _secretbroker_v1_BreakGlassResponse__Output>
       Candidate: MessageTypeDefinition<_secretbroker_v1_Candidate, _secretbroker_v1_Candidate__Output>
       Checkpoint: MessageTypeDefinition<_secretbroker_v1_Checkpoint, _secretbroker_v1_Checkpoint__Output>
+      ConfirmBreakGlassRequest: MessageTypeDefinition<_secretbroker_v1_ConfirmBreakGlassRequest, _secretbroker_v1_ConfirmBreakGlassRequest__Output>
       ConsistencyProof: MessageTypeDefinition<_secretbroker_v1_ConsistencyProof, _secretbroker_v1_ConsistencyProof__Output>
       DatabaseCredential: MessageTypeDefinition<_secretbroker_v1_DatabaseCredential, _secretbroker_v1_DatabaseCredential__Output>
       DecideApprovalRequest: MessageTypeDefinition<_secretbroker_v1_DecideApprovalRequest, _secretbroker_v1_DecideApprovalRequest__Output>
@@ -95,6 +106,7 @@ export interface ProtoGrpcType {
       ExplainResponse: MessageTypeDefinition<_secretbroker_v1_ExplainResponse, _secretbroker_v1_ExplainResponse__Output>
       Explanation: MessageTypeDefinition<_secretbroker_v1_Explanation, _secretbroker_v1_Explanation__Output>
       GetApprovalRequest: MessageTypeDefinition<_secretbroker_v1_GetApprovalRequest, _secretbroker_v1_GetApprovalRequest__Output>
+      GetBreakGlassRequest: MessageTypeDefinition<_secretbroker_v1_GetBreakGlassRequest, _secretbroker_v1_GetBreakGlassRequest__Output>
       GetCheckpointRequest: MessageTypeDefinition<_secretbroker_v1_GetCheckpointRequest, _secretbroker_v1_GetCheckpointRequest__Output>
       GetConsistencyProofRequest: MessageTypeDefinition<_secretbroker_v1_GetConsistencyProofRequest, _secretbroker_v1_GetConsistencyProofRequest__Output>
       GetEntryRequest: MessageTypeDefinition<_secretbroker_v1_GetEntryRequest, _secretbroker_v1_GetEntryRequest__Output>
@@ -110,6 +122,8 @@ export interface ProtoGrpcType {
       LeaseStatus: EnumTypeDefinition
       ListApprovalsRequest: MessageTypeDefinition<_secretbroker_v1_ListApprovalsRequest, _secretbroker_v1_ListApprovalsRequest__Output>
       ListApprovalsResponse: MessageTypeDefinition<_secretbroker_v1_ListApprovalsResponse, _secretbroker_v1_ListApprovalsResponse__Output>
+      ListBreakGlassRequest: MessageTypeDefinition<_secretbroker_v1_ListBreakGlassRequest, _secretbroker_v1_ListBreakGlassRequest__Output>
+      ListBreakGlassResponse: MessageTypeDefinition<_secretbroker_v1_ListBreakGlassResponse, _secretbroker_v1_ListBreakGlassResponse__Output>
       ListLeasesRequest: MessageTypeDefinition<_secretbroker_v1_ListLeasesRequest, _secretbroker_v1_ListLeasesRequest__Output>
       ListLeasesResponse: MessageTypeDefinition<_secretbroker_v1_ListLeasesResponse, _secretbroker_v1_ListLeasesResponse__Output>
       Operator: SubtypeConstructor<typeof grpc.Client, _secretbroker_v1_OperatorClient> & { service: _secretbroker_v1_OperatorDefinition }
@@ -119,6 +133,8 @@ export interface ProtoGrpcType {
       ReloadPoliciesResponse: MessageTypeDefinition<_secretbroker_v1_ReloadPoliciesResponse, _secretbroker_v1_ReloadPoliciesResponse__Output>
       RenewLeaseRequest: MessageTypeDefinition<_secretbroker_v1_RenewLeaseRequest, _secretbroker_v1_RenewLeaseRequest__Output>
       ReportSignalRequest: MessageTypeDefinition<_secretbroker_v1_ReportSignalRequest, _secretbroker_v1_ReportSignalRequest__Output>
+      ReviewBreakGlassRequest: MessageTypeDefinition<_secretbroker_v1_ReviewBreakGlassRequest, _secretbroker_v1_ReviewBreakGlassRequest__Output>
+      RevokeBreakGlassRequest: MessageTypeDefinition<_secretbroker_v1_RevokeBreakGlassRequest, _secretbroker_v1_RevokeBreakGlassRequest__Output>
       RevokeLeaseRequest: MessageTypeDefinition<_secretbroker_v1_RevokeLeaseRequest, _secretbroker_v1_RevokeLeaseRequest__Output>
       RevokeLeaseResponse: MessageTypeDefinition<_secretbroker_v1_RevokeLeaseResponse, _secretbroker_v1_RevokeLeaseResponse__Output>
       RevokeLeasesRequest: MessageTypeDefinition<_secretbroker_v1_RevokeLeasesRequest, _secretbroker_v1_RevokeLeasesRequest__Output>

@@ -1,5 +1,5 @@
 import { webcrypto, randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { x509Lib } from '../lib/x509';
 
@@ -157,4 +157,36 @@ export async function initPki(opts: PkiInitOptions): Promise<PkiLayout> {
     layout[kind][name] = { cert, key, id };
   }
   return layout;
+}
+
+/** A CA from its PEM certificate and PKCS#8 key (as initPki writes them). */
+export async function loadCa(certPem: string, caKeyPem: string): Promise<CertificateAuthority> {
+  const cert = new x509.X509Certificate(certPem);
+  const der = Buffer.from(caKeyPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  const privateKey = await webcrypto.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign']);
+  const publicKey = await cert.publicKey.export({ name: 'ECDSA', namedCurve: 'P-256' }, ['verify'], webcrypto as never);
+  return { cert, keys: { privateKey, publicKey } as unknown as KeyPair, certPem, keyPem: caKeyPem };
+}
+
+/**
+ * Adds a client certificate for each agent and operator of `opts` that an
+ * existing PKI made by initPki lacks (a dev home made before a name was
+ * added); returns the names added. Never overwrites a file.
+ */
+export async function addMissingClients(opts: Omit<PkiInitOptions, 'serverNames' | 'serverIps'>): Promise<string[]> {
+  const dir = path.resolve(opts.dir);
+  const wanted: Array<['agents' | 'operators', string, string]> = [
+    ...opts.agents.map((n): ['agents', string, string] => ['agents', n, agentId(opts.trustDomain, n)]),
+    ...opts.operators.map((n): ['operators', string, string] => ['operators', n, operatorId(opts.trustDomain, n)]),
+  ];
+  const missing = wanted.filter(([kind, name]) => !existsSync(path.join(dir, kind, `${name}.pem`)));
+  if (!missing.length) return [];
+  const ca = await loadCa(readFileSync(path.join(dir, 'ca.pem'), 'utf8'), readFileSync(path.join(dir, 'ca', 'ca.key'), 'utf8'));
+  for (const [kind, name, id] of missing) {
+    mkdirSync(path.join(dir, kind), { recursive: true, mode: 0o700 });
+    const pair = await issueCert(ca, { commonName: name, uris: [id], usage: 'client' });
+    writeFileSync(path.join(dir, kind, `${name}.pem`), pair.certPem, { mode: 0o644, flag: 'wx' });
+    writePrivate(path.join(dir, kind, `${name}.key`), pair.keyPem);
+  }
+  return missing.map(([kind, name]) => `${kind}/${name}`);
 }

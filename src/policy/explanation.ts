@@ -17,6 +17,8 @@ export interface Explanation {
   /** The next step, in one sentence. */
   readonly hint: string;
   readonly trust: { readonly score: number; readonly tier: Tier };
+  /** Set when the grant stands only under a break-glass override (src/breakglass): who asked, who confirmed, until when. */
+  readonly override?: { readonly id: string; readonly requested_by: string; readonly confirmed_by: string; readonly until: string; readonly reason: string };
 }
 
 export interface Candidate {

@@ -135,9 +135,9 @@ describe('skeleton: the real daemon over mTLS', function () {
     await expectCode(call(bob.operator, 'Rotate', {}), grpc.status.PERMISSION_DENIED, /"rotator"/);
     const carol = broker.clientFor('operators', 'carol'); // auditor only
     await expectCode(call(carol.operator, 'DecideApproval', { approvalId: 'x', approve: true }), grpc.status.PERMISSION_DENIED, /"approver"/);
-    // alice holds admin: she passes the gate and reaches the (not yet built) handler.
+    // alice holds admin: she passes the gate and reaches the handler, which wants an agent.
     const alice = broker.clientFor('operators', 'alice');
-    await expectCode(call(alice.operator, 'BreakGlass', {}), grpc.status.UNIMPLEMENTED);
+    await expectCode(call(alice.operator, 'BreakGlass', {}), grpc.status.INVALID_ARGUMENT, /^agent: required/);
   });
 
   it('denies an operator calling an agent RPC', async () => {
@@ -186,6 +186,6 @@ describe('skeleton: the real daemon over mTLS', function () {
 
   it('answers UNIMPLEMENTED with a clear message for capabilities of later issues', async () => {
     const alice = broker.clientFor('operators', 'alice');
-    await expectCode(call(alice.operator, 'BreakGlass', {}), grpc.status.UNIMPLEMENTED, /not implemented yet/);
+    await expectCode(call(alice.operator, 'Rotate', {}), grpc.status.UNIMPLEMENTED, /not implemented yet/);
   });
 });

@@ -361,4 +361,51 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; s
       CREATE INDEX trust_history_agent ON trust_history (agent, id);
     `,
   },
+  {
+    version: 13,
+    name: 'break-glass overrides',
+    // A break-glass override (src/breakglass): an admin asks, a second
+    // operator confirms; while active and unexpired the agent's RequestLease
+    // for the action (and `resource`, '' meaning every resource) is granted
+    // though policy would not permit it. Every change commits with its
+    // `breakglass` entry. `reviewed_at` stays NULL until someone marks it
+    // reviewed (`approvals review`). `version` makes updates conditional.
+    sql: `
+      CREATE TABLE breakglass (
+        id TEXT PRIMARY KEY,
+        agent TEXT NOT NULL,
+        action TEXT NOT NULL,
+        resource TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL CHECK (length(reason) BETWEEN 1 AND 2000),
+        ttl_ms INTEGER NOT NULL CHECK (ttl_ms > 0),
+        state TEXT NOT NULL CHECK (state IN ('pending','active','revoked','expired','ended')),
+        requested_by TEXT NOT NULL,
+        requested_at INTEGER NOT NULL,
+        confirmed_by TEXT,
+        confirmed_at INTEGER,
+        expires_at INTEGER NOT NULL,
+        ended_by TEXT,
+        ended_at INTEGER,
+        end_reason TEXT,
+        reviewed_by TEXT,
+        reviewed_at INTEGER,
+        review_note TEXT,
+        version INTEGER NOT NULL DEFAULT 1,
+        updated_at INTEGER NOT NULL,
+        CHECK ((state = 'active') <= (confirmed_by IS NOT NULL)),
+        CHECK ((reviewed_at IS NULL) = (reviewed_by IS NULL))
+      ) STRICT;
+      CREATE INDEX breakglass_open ON breakglass (agent, action, expires_at) WHERE state IN ('pending','active');
+      CREATE INDEX breakglass_unreviewed ON breakglass (requested_at, id) WHERE reviewed_at IS NULL;
+      CREATE INDEX breakglass_requested ON breakglass (requested_at, id);
+      -- The leases granted under each override (written in the grant's transaction), so that
+      -- revoking the override revokes them at once.
+      CREATE TABLE breakglass_leases (
+        override_id TEXT NOT NULL,
+        lease_id TEXT NOT NULL,
+        granted_at INTEGER NOT NULL,
+        PRIMARY KEY (override_id, lease_id)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];

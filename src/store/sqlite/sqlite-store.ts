@@ -202,7 +202,7 @@ function isPassing(err: unknown): boolean {
  * client may retry. Anything else (a violated constraint: a bug; a corrupt
  * database: not worth retrying) stays as it is and surfaces as INTERNAL.
  */
-function storageFault(err: unknown): unknown {
+export function storageFault(err: unknown): unknown {
   return !(err instanceof BrokerError) && isPassing(err) ? unavailable('state store', err) : err;
 }
 

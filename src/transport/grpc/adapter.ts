@@ -10,7 +10,13 @@ import { checkDepth, type RateLimiter, type StreamCounter } from './limits';
 /** Set by the size-recording deserializer (see withRecordedSizes). */
 export const WIRE_SIZE = Symbol('wireSize');
 
-export type Access = { who: 'agent' } | { who: 'operator'; role: OperatorRole } | { who: 'any' };
+/** `role`: the operator role the RPC requires, or several of which any one will do. */
+export type Access = { who: 'agent' } | { who: 'operator'; role: OperatorRole | readonly OperatorRole[] } | { who: 'any' };
+
+/** 'the operator role "admin"' or 'the operator role "admin" or "approver"'. */
+function roleText(role: OperatorRole | readonly OperatorRole[]): string {
+  return `the operator role ${(typeof role === 'string' ? [role] : role).map((r) => `"${r}"`).join(' or ')}`;
+}
 
 export interface CallContext {
   principal: Principal;
@@ -45,8 +51,9 @@ export class Gate {
     const principal = this.deps.authenticator.authenticate(call);
     if (access.who === 'agent' && principal.kind !== 'agent') throw permissionDenied('this RPC is for agents');
     if (access.who === 'operator') {
-      if (principal.kind !== 'operator') throw permissionDenied(`this RPC requires the operator role "${access.role}"`);
-      if (!principal.operator.roles.includes(access.role)) throw permissionDenied(`this RPC requires the operator role "${access.role}"`);
+      const roles: readonly OperatorRole[] = typeof access.role === 'string' ? [access.role] : access.role;
+      if (principal.kind !== 'operator') throw permissionDenied(`this RPC requires ${roleText(access.role)}`);
+      if (!roles.some((r) => principal.operator.roles.includes(r))) throw permissionDenied(`this RPC requires ${roleText(access.role)}`);
     }
     const limits = principal.kind === 'agent' ? principal.agent.limits : this.deps.limits;
     this.deps.rateLimiter.take(`${principal.kind}:${principal.name}`, limits);

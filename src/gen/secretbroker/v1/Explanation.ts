@@ -3,6 +3,7 @@
 import type { PolicyRef as _secretbroker_v1_PolicyRef, PolicyRef__Output as _secretbroker_v1_PolicyRef__Output } from '../../secretbroker/v1/PolicyRef';
 import type { Candidate as _secretbroker_v1_Candidate, Candidate__Output as _secretbroker_v1_Candidate__Output } from '../../secretbroker/v1/Candidate';
 import type { TrustInfo as _secretbroker_v1_TrustInfo, TrustInfo__Output as _secretbroker_v1_TrustInfo__Output } from '../../secretbroker/v1/TrustInfo';
+import type { BreakGlassGrant as _secretbroker_v1_BreakGlassGrant, BreakGlassGrant__Output as _secretbroker_v1_BreakGlassGrant__Output } from '../../secretbroker/v1/BreakGlassGrant';
 
 export interface Explanation {
   'decision'?: (string);
@@ -12,6 +13,7 @@ export interface Explanation {
   'trust'?: (_secretbroker_v1_TrustInfo | null);
   'policyVersion'?: (string);
   'summary'?: (string);
+  'override'?: (_secretbroker_v1_BreakGlassGrant | null);
 }
 
 export interface Explanation__Output {
@@ -22,4 +24,5 @@ export interface Explanation__Output {
   'trust': (_secretbroker_v1_TrustInfo__Output | null);
   'policyVersion': (string);
   'summary': (string);
+  'override': (_secretbroker_v1_BreakGlassGrant__Output | null);
 }

@@ -53,5 +53,6 @@ export function toProtoExplanation(e: Explanation, policyVersion: string): Proto
     hint: e.hint,
     trust: { score: e.trust.score, tier: e.trust.tier },
     policyVersion,
+    ...(e.override ? { override: { overrideId: e.override.id, requestedBy: e.override.requested_by, confirmedBy: e.override.confirmed_by, until: e.override.until, reason: e.override.reason } } : {}),
   };
 }
