@@ -313,7 +313,22 @@ describe('policy engine', () => {
     assert.equal(d.decision, 'deny');
     assert.deepEqual(d.explanation.candidates, []);
     assert.equal(d.explanation.summary, 'no policy permits billing.refund on stripe for support-bot');
-    assert.equal(d.explanation.hint, 'No policy permits billing.refund on stripe for support-bot.');
+    assert.equal(d.explanation.hint, 'No rule lets support-bot do billing.refund on stripe; ask an operator.');
+    // With the agent's owner known, the hint names them.
+    const owned = createPolicyEngine(set).decide({ ...refund(100), agent: { name: 'support-bot', groups: ['support'], owner: 'alice' } });
+    assert.equal(owned.explanation.hint, 'No rule lets support-bot do billing.refund on stripe; ask alice.');
+  });
+
+  it('names each failed comparison with the value it saw, and derives the bound for the hint', () => {
+    const engine = createPolicyEngine(dev);
+    const d = engine.decide(refund(60_000));
+    assert.equal(d.decision, 'deny');
+    const failed = Object.fromEntries(d.explanation.candidates.map((c) => [c.id, c.failed_conditions]));
+    assert.deepEqual(failed['billing-refund-small'], ['context.amount <= 5000 was false (context.amount = 60000)']);
+    assert.deepEqual(failed['billing-refund-approved'], ['context.amount <= 50000 was false (context.amount = 60000)']);
+    assert.match(d.explanation.hint, /^Narrow amount to at most 5000 \(billing-refund-small\), or narrow amount to at most 50000 and ask group finance for approval/);
+    // A cached decision for another amount the key tells apart shows its own value.
+    assert.deepEqual(engine.decide(refund(70_000)).explanation.candidates[0]!.failed_conditions, ['context.amount <= 5000 was false (context.amount = 70000)']);
   });
 
   it('derives "requires" from scope and conditions when @requires is absent', () => {
