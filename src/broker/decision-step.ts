@@ -3,7 +3,7 @@ import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledge
 import type { ContextValue, LeaseRecord } from '../leases/lease';
 import type { Clock } from '../lib/clock';
 import { invalidArgument } from '../lib/errors';
-import type { Explanation, PolicyDecision, PolicyEngine } from '../policy';
+import { boundedExplanationJson, EVIDENCE_MAX_BYTES, type Explanation, type PolicyDecision, type PolicyEngine } from '../policy';
 import type { BudgetQuery, Store } from '../store/store';
 import type { ApprovalBinding, ApprovalGate } from './approval-gate';
 import type { DenialFolder } from './denial-folder';
@@ -94,6 +94,8 @@ export interface DecisionStepDeps {
   evidence?: EvidenceSink;
   /** Folds repeated identical denials (bounded evidence per agent). */
   denials?: DenialFolder;
+  /** Distinct approvals each group needs (config `approvals.<group>.required`), for the votes an explanation says are missing. */
+  approvalsRequired?: (group: string) => number;
 }
 
 /** How long a one-shot call's lease lives (it is stored already used). */
@@ -122,7 +124,7 @@ export class DecisionStep {
     const budget = await this.budgetBefore(input);
     // 3. Policy. Broker-supplied keys go last: no declared field can stand in for them.
     const policy = this.deps.policy().decide({
-      agent: { name: agent.name, groups: agent.groups },
+      agent: { name: agent.name, groups: agent.groups, ...(agent.owner ? { owner: agent.owner } : {}) },
       action: action.name,
       resource,
       context: {
@@ -135,7 +137,11 @@ export class DecisionStep {
       },
     });
     const base = { call, agent, action, resource, trust, policy };
-    if (policy.decision === 'deny') return { ...base, verdict: 'deny', explanation: policy.explanation, ...(budget ? { budget } : {}), draft: decisionDraft(agent.name, action.name, resource, policy, trust) };
+    if (policy.decision === 'deny') {
+      // A policy reading the budget names it in a failed condition; the explanation adds used and limit.
+      const explanation = budget ? { ...policy.explanation, budget: budgetInfo(budget) } : policy.explanation;
+      return { ...base, verdict: 'deny', explanation, ...(budget ? { budget } : {}), draft: withExplanation(decisionDraft(agent.name, action.name, resource, policy, trust), explanation) };
+    }
 
     // 4. Obligations: what a new grant gets.
     const grant = input.grant ? effectiveGrant(action, policy, input.grant) : undefined;
@@ -179,11 +185,13 @@ export class DecisionStep {
       }
     }
 
-    // 7. The evidence draft.
+    // 7. The explanation (with the approval needed and its missing votes) and the evidence draft.
+    const explanation = approval ? { ...policy.explanation, approval: this.approvalInfo(approval) } : policy.explanation;
     const draft = decisionDraft(agent.name, action.name, resource, policy, trust);
+    if (verdict !== 'allow') withExplanation(draft, explanation);
     if (approval?.redeem) (draft['decision'] as Record<string, unknown>)['approval_id'] = approval.redeem;
     if (budget && grant) (draft['decision'] as Record<string, unknown>)['budget'] = budgetRecord(budget);
-    return { ...base, verdict, explanation: policy.explanation, ...(grant ? { grant } : {}), ...(approval ? { approval } : {}), ...(budget ? { budget } : {}), draft };
+    return { ...base, verdict, explanation, ...(grant ? { grant } : {}), ...(approval ? { approval } : {}), ...(budget ? { budget } : {}), draft };
   }
 
   /**
@@ -201,9 +209,11 @@ export class DecisionStep {
       candidates: step.policy.explanation.candidates,
       hint: `Ask for at most ${left} (${b.field} x uses), or wait until earlier ${b.field} leaves the ${per} window.`,
       trust: { score: step.trust.score, tier: step.trust.tier },
+      budget: budgetInfo(b),
     };
     const draft = decisionDraft(step.agent.name, step.action.name, step.resource, step.policy, step.trust);
     draft['decision'] = { effect: 'deny', policies: [], policy_version: step.policy.policyVersion, budget: budgetRecord(b) };
+    withExplanation(draft, explanation);
     return { ...step, verdict: 'deny', explanation, budget: b, draft };
   }
 
@@ -211,6 +221,12 @@ export class DecisionStep {
   async recordDenial(step: DecidedStep): Promise<EvidenceRef | undefined> {
     if (this.deps.denials) return this.deps.denials.record(step.agent.name, step.draft);
     return (await this.deps.evidence?.append([step.draft]))?.[0];
+  }
+
+  /** The approval a request needs: its groups, the permit, and per group the votes still missing (all of them: none is cast yet). */
+  private approvalInfo(a: NonNullable<DecidedStep['approval']>): NonNullable<Explanation['approval']> {
+    const missing = a.groups.map((group) => ({ group, votes: this.deps.approvalsRequired?.(group) ?? 1 }));
+    return { groups: [...a.groups], rule: a.rule, missing, ...(a.redeem ? { approval_id: a.redeem } : {}) };
   }
 
   /** The window's query for a decision about this agent's action (undefined: the action has no budget). */
@@ -242,6 +258,16 @@ function effectiveGrant(action: ActionConfig, decision: PolicyDecision, asked: N
   // Uses are capped like the TTL: by the action's max_uses and by the policy's @max_uses.
   const uses = Math.min(asked.maxUses > 0 ? asked.maxUses : action.defaultUses, action.maxUses, decision.obligations.maxUses ?? Infinity);
   return { ttlMs, maxTtlMs, uses };
+}
+
+function budgetInfo(b: BudgetFit): NonNullable<Explanation['budget']> {
+  return { field: b.field, used: b.used, ...(b.limit !== undefined ? { limit: b.limit } : {}), per: formatDuration(b.perMs), requested: b.reserve || b.amount };
+}
+
+/** A denial's (or pending approval's) `decision` entry carries its whole explanation, bounded like any entry. */
+function withExplanation(draft: EvidenceDraft, e: Explanation): EvidenceDraft {
+  draft['explanation'] = JSON.parse(boundedExplanationJson(e, EVIDENCE_MAX_BYTES)) as unknown;
+  return draft;
 }
 
 function budgetRecord(b: BudgetFit): Record<string, unknown> {

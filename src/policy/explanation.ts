@@ -254,3 +254,72 @@ function joinAnd(items: readonly string[]): string {
 function trimPeriod(s: string): string {
   return s.trim().replace(/\.+$/, '');
 }
+
+/** What an agent in the `quarantined` tier is told of a decision: the hint, nothing else (invariant 7). */
+export interface HintOnly {
+  readonly decision: DecisionKind;
+  readonly hint: string;
+  readonly hint_only: true;
+}
+
+/**
+ * An explanation as an agent may see it: whole, or the hint only when the
+ * decision's trust put the agent in `quarantined`, so a compromised agent
+ * cannot map the policy. Operators (Explain, evidence) get the whole thing.
+ */
+export function forAgent(e: Explanation): Explanation | HintOnly {
+  return e.trust.tier === 'quarantined' ? { decision: e.decision, hint: e.hint, hint_only: true } : e;
+}
+
+/** grpc-js refuses metadata over 8 KiB in all; the explanation trailer stays under half of that. */
+export const TRAILER_MAX_BYTES = 4000;
+/** What the `decision` evidence entry holds of an explanation, at most. */
+export const EVIDENCE_MAX_BYTES = 16_384;
+const MAX_FIELD = 300;
+
+/**
+ * JSON for a size-bounded place (the `secretbroker-explanation` trailer, an
+ * evidence entry): ASCII only (grpc-js refuses other characters in metadata,
+ * and then bytes = characters), at most `maxBytes`, and still valid JSON.
+ * Too long, it is cut in order (long texts, then candidates from the end, then
+ * everything but the decision and hint) and `truncated` says what was left out.
+ */
+export function boundedExplanationJson(e: Explanation | HintOnly, maxBytes: number): string {
+  const whole = asciiJson(e);
+  if (whole.length <= maxBytes) return whole;
+  const cut = (s: string, n = MAX_FIELD): string => (s.length > n ? `${s.slice(0, n)}…` : s);
+  const marker = (what: string): string => `${what} left out to fit ${maxBytes} bytes; Explain shows the whole explanation`;
+  if (!('hint_only' in e)) {
+    const short: Explanation = {
+      ...e,
+      summary: cut(e.summary),
+      deciding_policies: e.deciding_policies.map((d) => ({ id: cut(d.id, 128), reason: cut(d.reason) })),
+      candidates: e.candidates.map((c) => ({ id: cut(c.id, 128), requires: cut(c.requires), failed_conditions: c.failed_conditions.map((f) => cut(f)), obligations: c.obligations.map((o) => cut(o, 128)) })),
+      hint: cut(e.hint, 1000),
+    };
+    for (let kept = short.candidates.length; kept >= 0; kept--) {
+      const left = e.candidates.length - kept;
+      const what = left > 0 ? `long texts and ${left} of ${e.candidates.length} candidates` : 'long texts';
+      const text = asciiJson({ ...short, candidates: short.candidates.slice(0, kept), truncated: marker(what) });
+      if (text.length <= maxBytes) return text;
+    }
+  }
+  const last = asciiJson({ decision: e.decision, hint: cut(e.hint, Math.max(0, Math.floor(maxBytes / 8))), ...('hint_only' in e ? { hint_only: true } : {}), truncated: marker('everything but the decision and hint') });
+  return last.length <= maxBytes ? last : asciiJson({ decision: e.decision, truncated: 'too long' });
+}
+
+/** JSON with every non-ASCII character escaped (`\uXXXX`): still the same JSON value. */
+function asciiJson(v: unknown): string {
+  return JSON.stringify(v).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** The `secretbroker-explanation` trailer of an agent-facing denial: as the agent may see it, bounded. */
+export function explanationTrailer(e: Explanation): string {
+  return boundedExplanationJson(forAgent(e), TRAILER_MAX_BYTES);
+}
+
+/** A denial's gRPC status detail: the hint (kept to one short line; the trailer has the rest). */
+export function denialDetail(e: Explanation): string {
+  const text = e.hint || (e.trust.tier === 'quarantined' ? 'denied' : e.summary);
+  return text.length > 1000 ? `${text.slice(0, 1000)}…` : text;
+}

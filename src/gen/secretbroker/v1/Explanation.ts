@@ -3,6 +3,8 @@
 import type { PolicyRef as _secretbroker_v1_PolicyRef, PolicyRef__Output as _secretbroker_v1_PolicyRef__Output } from '../../secretbroker/v1/PolicyRef';
 import type { Candidate as _secretbroker_v1_Candidate, Candidate__Output as _secretbroker_v1_Candidate__Output } from '../../secretbroker/v1/Candidate';
 import type { TrustInfo as _secretbroker_v1_TrustInfo, TrustInfo__Output as _secretbroker_v1_TrustInfo__Output } from '../../secretbroker/v1/TrustInfo';
+import type { ExplainedBudget as _secretbroker_v1_ExplainedBudget, ExplainedBudget__Output as _secretbroker_v1_ExplainedBudget__Output } from '../../secretbroker/v1/ExplainedBudget';
+import type { ExplainedApproval as _secretbroker_v1_ExplainedApproval, ExplainedApproval__Output as _secretbroker_v1_ExplainedApproval__Output } from '../../secretbroker/v1/ExplainedApproval';
 
 export interface Explanation {
   'decision'?: (string);
@@ -12,6 +14,9 @@ export interface Explanation {
   'trust'?: (_secretbroker_v1_TrustInfo | null);
   'policyVersion'?: (string);
   'summary'?: (string);
+  'budget'?: (_secretbroker_v1_ExplainedBudget | null);
+  'approval'?: (_secretbroker_v1_ExplainedApproval | null);
+  'hintOnly'?: (boolean);
 }
 
 export interface Explanation__Output {
@@ -22,4 +27,7 @@ export interface Explanation__Output {
   'trust': (_secretbroker_v1_TrustInfo__Output | null);
   'policyVersion': (string);
   'summary': (string);
+  'budget': (_secretbroker_v1_ExplainedBudget__Output | null);
+  'approval': (_secretbroker_v1_ExplainedApproval__Output | null);
+  'hintOnly': (boolean);
 }
