@@ -64,6 +64,8 @@ export async function startInvokeBroker(opts: {
   clock?: Clock;
   reaperIntervalMs?: number;
   approvals?: Approvals;
+  /** Last changes to the raw config (e.g. an agent's owner). */
+  raw?: (raw: Record<string, unknown>) => void;
 }): Promise<{ broker: RunningBroker; upstream: HttpsUpstream; close(): Promise<void> }> {
   const upstream = await startHttpsUpstream({ secret: HELPDESK_TOKEN, auth: { kind: 'bearer' }, dnsNames: ['helpdesk.test'] });
   try {
@@ -80,6 +82,7 @@ export async function startInvokeBroker(opts: {
       'tickets.update': { http: http({ methods: ['PUT', 'GET'], paths: ['/tickets/{id}'], context: { ticket: 'path.id' } }), resource: 'ticket/{ticket}', max_uses: 20 },
       ...(opts.actions?.(http) ?? {}),
     };
+    opts.raw?.(raw);
     for (const [name, text] of Object.entries(opts.policies ?? {})) writeFileSync(path.join(String(raw['policies']), name), text);
     await seedLocalSecrets(raw, { 'helpdesk-token': HELPDESK_TOKEN });
     const broker = await startBroker({
