@@ -117,6 +117,8 @@ describe('budgets: amount x uses reserved with the grant, over the real daemon',
       // The denial names the budget: what was used and the limit.
       assert.match(d.explanation!.summary, /over budget: refund\.capped amount would pass its limit of 100000 per 24h for support-bot \(used \d+, this request holds 10000\)/);
       assert.match(d.explanation!.hint, /Ask for at most \d+/);
+      // Used and limit, as fields too.
+      assert.deepEqual({ ...d.explanation!.budget!, used: undefined }, { field: 'amount', used: undefined, limit: '100000', hasLimit: true, per: '24h', requested: '10000' });
     }
     // The race was real: all 20 passed the decision; 10 were refused in the grant's own transaction.
     assert.equal(broker.logs.text.slice(before).match(/lease denied: over budget/g)?.length, 10, 'the atomic re-check refused the losers');
