@@ -228,7 +228,9 @@ export function noPermitHint(req: HintInput, evaluated: readonly EvaluatedCandid
   const inScope = evaluated.filter((e) => !e.scopeFailed && e.failed.length > 0);
   if (inScope.length === 0) return `No rule lets ${req.agent} do ${req.action} on ${req.resource}; ask ${req.owner ?? 'an operator'}.`;
   const fewest = Math.min(...inScope.map((e) => e.failed.length));
-  const nearest = inScope.filter((e) => e.failed.length === fewest);
+  const all = inScope.filter((e) => e.failed.length === fewest);
+  // One sentence: the first few nearest permits; the candidates list the rest.
+  const nearest = all.slice(0, MAX_HINT_OPTIONS);
   const options = nearest.map((e) => {
     const steps = e.failed.map((c) => {
       if (!c.remedy) return c.kind === 'unless' && c.condition !== undefined ? `make ${c.condition} false` : `meet ${c.text}`;
@@ -240,8 +242,11 @@ export function noPermitHint(req: HintInput, evaluated: readonly EvaluatedCandid
     if (approvals.length > 0) steps.push(approvalText(approvals));
     return `${joinAnd(steps)} (${e.plan.policy.id})`;
   });
-  return `${capitalise(options.join(', or '))}.`;
+  const more = all.length - nearest.length;
+  return `${capitalise(options.join(', or '))}${more > 0 ? ` (or ${more} more: see the candidates)` : ''}.`;
 }
+
+const MAX_HINT_OPTIONS = 3;
 
 function capitalise(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
