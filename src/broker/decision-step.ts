@@ -2,8 +2,8 @@ import type { ActionConfig, AgentConfig } from '../config/config-types';
 import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledger/evidence-sink';
 import type { ContextValue, LeaseRecord } from '../leases/lease';
 import type { Clock } from '../lib/clock';
-import { invalidArgument } from '../lib/errors';
-import { boundedExplanationJson, EVIDENCE_MAX_BYTES, type Explanation, type PolicyDecision, type PolicyEngine } from '../policy';
+import { BrokerError, invalidArgument } from '../lib/errors';
+import { boundedExplanationJson, EVIDENCE_MAX_BYTES, explanationTrailer, type Explanation, type PolicyDecision, type PolicyEngine } from '../policy';
 import type { BudgetQuery, Store } from '../store/store';
 import type { ApprovalBinding, ApprovalGate } from './approval-gate';
 import type { DenialFolder } from './denial-folder';
@@ -179,7 +179,9 @@ export class DecisionStep {
         };
         if (input.approvalId && call === 'request') {
           // Refused (naming what differs, consuming nothing) unless it is approved for exactly this.
-          await this.deps.approvals.check(agent.name, input.approvalId, approval.binding);
+          await this.deps.approvals.check(agent.name, input.approvalId, approval.binding).catch((err: unknown) => {
+            throw this.notRedeemed(err, { ...approval!, redeem: input.approvalId! }, policy.explanation);
+          });
           approval.redeem = input.approvalId;
         } else verdict = 'approval';
       }
@@ -221,6 +223,32 @@ export class DecisionStep {
   async recordDenial(step: DecidedStep): Promise<EvidenceRef | undefined> {
     if (this.deps.denials) return this.deps.denials.record(step.agent.name, step.draft);
     return (await this.deps.evidence?.append([step.draft]))?.[0];
+  }
+
+  /**
+   * An approval that cannot be redeemed (pending, rejected, expired, used, or
+   * for another request) stays FAILED_PRECONDITION with its message, and now
+   * carries an explanation too: the approval, and what to do next.
+   */
+  private notRedeemed(err: unknown, a: NonNullable<DecidedStep['approval']>, policyExplanation: Explanation): unknown {
+    if (!(err instanceof BrokerError) || err.kind !== 'failed_precondition') return err;
+    const who = `${a.groups.length === 1 ? 'group' : 'groups'} ${a.groups.join(' and ')}`;
+    const id = a.redeem ?? '';
+    const again = `repeat the request without approval_id to ask ${who} again`;
+    const hint = /pending/.test(err.message)
+      ? `Wait for ${who} to decide approval ${id} (WatchApproval), then redeem it.`
+      : /does not cover/.test(err.message)
+        ? `Repeat exactly the approved request, or ${again} for this one.`
+        : `Approval ${id} cannot be used (${err.message.split(';')[0]}); ${again}.`;
+    const explanation: Explanation = {
+      ...policyExplanation,
+      decision: 'deny',
+      summary: `approval ${id} cannot be redeemed: ${err.message}`,
+      hint,
+      // How many votes it still lacks is the approval's own record (GetApproval); not known here.
+      approval: { groups: [...a.groups], rule: a.rule, missing: [], approval_id: id },
+    };
+    return new BrokerError('failed_precondition', err.message, { trailers: { ...err.trailers, 'secretbroker-explanation': explanationTrailer(explanation) } });
   }
 
   /** The approval a request needs: its groups, the permit, and per group the votes still missing (all of them: none is cast yet). */

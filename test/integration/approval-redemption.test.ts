@@ -174,7 +174,9 @@ describe('approvals in the decision step: PENDING_APPROVAL, redemption, consumed
     const pending = await request(30_000);
     approvals.approve(pending.approvalId);
     clock.advance(15 * 60_000);
-    await expectCode(request(30_000, pending.approvalId), grpc.status.FAILED_PRECONDITION, /expired/);
+    const expired = await expectDeniedCall(request(30_000, pending.approvalId), { code: grpc.status.FAILED_PRECONDITION, hint: /repeat the request without approval_id to ask group finance again/ });
+    assert.match(expired.err.details, /expired/);
+    assert.deepEqual(expired.explanation['approval'], { groups: ['finance'], rule: 'billing-refund-approved', missing: [], approval_id: pending.approvalId });
   });
 
   it('a one-shot Invoke that needs an approval is denied (it cannot wait for a person)', async () => {
