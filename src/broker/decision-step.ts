@@ -188,7 +188,8 @@ export class DecisionStep {
     }
 
     // 7. The explanation (with the approval needed and its missing votes) and the evidence draft.
-    const explanation = approval ? { ...policy.explanation, approval: this.approvalInfo(approval) } : policy.explanation;
+    let explanation = approval ? { ...policy.explanation, approval: this.approvalInfo(approval) } : policy.explanation;
+    if (approval && verdict === 'deny') explanation = { ...explanation, hint: approvalDeniedHint(policy.explanation.hint, call, !!input.lease, !!this.deps.approvals) };
     const draft = decisionDraft(agent.name, action.name, resource, policy, trust);
     if (verdict !== 'allow') withExplanation(draft, explanation);
     if (approval?.redeem) (draft['decision'] as Record<string, unknown>)['approval_id'] = approval.redeem;
@@ -286,6 +287,15 @@ function effectiveGrant(action: ActionConfig, decision: PolicyDecision, asked: N
   // Uses are capped like the TTL: by the action's max_uses and by the policy's @max_uses.
   const uses = Math.min(asked.maxUses > 0 ? asked.maxUses : action.defaultUses, action.maxUses, decision.obligations.maxUses ?? Infinity);
   return { ttlMs, maxTtlMs, uses };
+}
+
+/** Why an approval obligation denied here, and what would work instead. */
+function approvalDeniedHint(ask: string, call: DecisionCall, onLease: boolean, approvals: boolean): string {
+  const base = ask.replace(/\.$/, '');
+  if (onLease) return `${base}: this lease was not granted under an approval of that permit; request a new lease.`;
+  if (!approvals) return `${base}: no approvals service is running here; ask an operator.`;
+  if (call === 'invoke') return `${base}: a one-shot call cannot wait for one, so request a lease (RequestLease) and redeem the approval.`;
+  return `${base}.`;
 }
 
 function budgetInfo(b: BudgetFit): NonNullable<Explanation['budget']> {

@@ -71,6 +71,8 @@ describe('invariant guards over the real daemon: one-shot approval obligations, 
     assert.equal(expl.decision, 'allow_with_obligations', 'the permit matched: it is the approval that is missing');
     assert.deepEqual(expl.deciding_policies.map((p) => p.id), ['payments-need-finance']);
     assert.match(expl.hint, /approval from finance/);
+    assert.match(expl.hint, /a one-shot call cannot wait for one, so request a lease \(RequestLease\) and redeem the approval\.$/);
+    assert.deepEqual(explanation['approval'], { groups: ['finance'], rule: 'payments-need-finance', missing: [{ group: 'finance', votes: 1 }] });
     assert.equal(err.details, expl.hint);
     assert.equal(running.upstream.requests.length, 0, 'nothing reached the upstream');
     // Recorded as a decision that needs finance, and no lease was issued or used.
