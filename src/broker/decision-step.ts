@@ -252,9 +252,13 @@ export class DecisionStep {
     return new BrokerError('failed_precondition', err.message, { trailers: { ...err.trailers, 'secretbroker-explanation': explanationTrailer(explanation) } });
   }
 
-  /** The approval a request needs: its groups, the permit, and per group the votes still missing (all of them: none is cast yet). */
+  /**
+   * The approval a request needs: its groups, the permit, and per group the
+   * votes still missing: all of them for a new request (none is cast yet),
+   * none for one redeeming an approval that passed its check.
+   */
   private approvalInfo(a: NonNullable<DecidedStep['approval']>): NonNullable<Explanation['approval']> {
-    const missing = a.groups.map((group) => ({ group, votes: this.deps.approvalsRequired?.(group) ?? 1 }));
+    const missing = a.redeem ? [] : a.groups.map((group) => ({ group, votes: this.deps.approvalsRequired?.(group) ?? 1 }));
     return { groups: [...a.groups], rule: a.rule, missing, ...(a.redeem ? { approval_id: a.redeem } : {}) };
   }
 
