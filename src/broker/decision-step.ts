@@ -3,8 +3,8 @@ import type { ActionConfig, AgentConfig } from '../config/config-types';
 import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledger/evidence-sink';
 import type { ContextValue, LeaseRecord } from '../leases/lease';
 import type { Clock } from '../lib/clock';
-import { invalidArgument } from '../lib/errors';
-import type { Explanation, PolicyDecision, PolicyEngine } from '../policy';
+import { BrokerError, invalidArgument } from '../lib/errors';
+import { boundedExplanationJson, EVIDENCE_MAX_BYTES, explanationTrailer, type Explanation, type PolicyDecision, type PolicyEngine } from '../policy';
 import { NO_OBLIGATIONS } from '../policy/obligations';
 import type { BudgetQuery, Store } from '../store/store';
 import type { ApprovalBinding, ApprovalGate } from './approval-gate';
@@ -100,6 +100,8 @@ export interface DecisionStepDeps {
   denials?: DenialFolder;
   /** Break-glass overrides (src/breakglass); absent: none apply. */
   overrides?: OverrideGate;
+  /** Distinct approvals each group needs (config `approvals.<group>.required`), for the votes an explanation says are missing. */
+  approvalsRequired?: (group: string) => number;
 }
 
 /** How long a one-shot call's lease lives (it is stored already used). */
@@ -132,7 +134,7 @@ export class DecisionStep {
     const budget = await this.budgetBefore(input);
     // 3. Policy. Broker-supplied keys go last: no declared field can stand in for them.
     const policy = this.deps.policy().decide({
-      agent: { name: agent.name, groups: agent.groups },
+      agent: { name: agent.name, groups: agent.groups, ...(agent.owner ? { owner: agent.owner } : {}) },
       action: action.name,
       resource,
       context: {
@@ -149,7 +151,9 @@ export class DecisionStep {
       // Break-glass: an override allows what policy denies.
       const overridden = await this.underOverride(input, base, budget);
       if (overridden) return overridden;
-      return { ...base, verdict: 'deny', explanation: policy.explanation, ...(budget ? { budget } : {}), draft: decisionDraft(agent.name, action.name, resource, policy, trust) };
+      // A policy reading the budget names it in a failed condition; the explanation adds used and limit.
+      const explanation = budget ? { ...policy.explanation, budget: budgetInfo(budget) } : policy.explanation;
+      return { ...base, verdict: 'deny', explanation, ...(budget ? { budget } : {}), draft: withExplanation(decisionDraft(agent.name, action.name, resource, policy, trust), explanation) };
     }
 
     // 4. Obligations: what a new grant gets.
@@ -188,7 +192,9 @@ export class DecisionStep {
         };
         if (input.approvalId && call === 'request') {
           // Refused (naming what differs, consuming nothing) unless it is approved for exactly this.
-          await this.deps.approvals.check(agent.name, input.approvalId, approval.binding);
+          await this.deps.approvals.check(agent.name, input.approvalId, approval.binding).catch((err: unknown) => {
+            throw this.notRedeemed(err, { ...approval!, redeem: input.approvalId! }, policy.explanation);
+          });
           approval.redeem = input.approvalId;
         } else verdict = 'approval';
       }
@@ -200,11 +206,14 @@ export class DecisionStep {
       if (overridden) return overridden;
     }
 
-    // 7. The evidence draft.
+    // 7. The explanation (with the approval needed and its missing votes) and the evidence draft.
+    let explanation = approval ? { ...policy.explanation, approval: this.approvalInfo(approval) } : policy.explanation;
+    if (approval && verdict === 'deny') explanation = { ...explanation, hint: approvalDeniedHint(policy.explanation.hint, call, !!input.lease, !!this.deps.approvals) };
     const draft = decisionDraft(agent.name, action.name, resource, policy, trust);
+    if (verdict !== 'allow') withExplanation(draft, explanation);
     if (approval?.redeem) (draft['decision'] as Record<string, unknown>)['approval_id'] = approval.redeem;
     if (budget && grant) (draft['decision'] as Record<string, unknown>)['budget'] = budgetRecord(budget);
-    return { ...base, verdict, explanation: policy.explanation, ...(grant ? { grant } : {}), ...(approval ? { approval } : {}), ...(budget ? { budget } : {}), draft };
+    return { ...base, verdict, explanation, ...(grant ? { grant } : {}), ...(approval ? { approval } : {}), ...(budget ? { budget } : {}), draft };
   }
 
   /**
@@ -262,9 +271,11 @@ export class DecisionStep {
       candidates: step.policy.explanation.candidates,
       hint: `Ask for at most ${left} (${b.field} x uses), or wait until earlier ${b.field} leaves the ${per} window.`,
       trust: { score: step.trust.score, tier: step.trust.tier },
+      budget: budgetInfo(b),
     };
     const draft = decisionDraft(step.agent.name, step.action.name, step.resource, step.policy, step.trust);
     draft['decision'] = { effect: 'deny', policies: [], policy_version: step.policy.policyVersion, budget: budgetRecord(b) };
+    withExplanation(draft, explanation);
     return { ...step, verdict: 'deny', explanation, budget: b, draft };
   }
 
@@ -272,6 +283,42 @@ export class DecisionStep {
   async recordDenial(step: DecidedStep): Promise<EvidenceRef | undefined> {
     if (this.deps.denials) return this.deps.denials.record(step.agent.name, step.draft);
     return (await this.deps.evidence?.append([step.draft]))?.[0];
+  }
+
+  /**
+   * An approval that cannot be redeemed (pending, rejected, expired, used, or
+   * for another request) stays FAILED_PRECONDITION with its message, and now
+   * carries an explanation too: the approval, and what to do next.
+   */
+  private notRedeemed(err: unknown, a: NonNullable<DecidedStep['approval']>, policyExplanation: Explanation): unknown {
+    if (!(err instanceof BrokerError) || err.kind !== 'failed_precondition') return err;
+    const who = `${a.groups.length === 1 ? 'group' : 'groups'} ${a.groups.join(' and ')}`;
+    const id = a.redeem ?? '';
+    const again = `repeat the request without approval_id to ask ${who} again`;
+    const hint = /pending/.test(err.message)
+      ? `Wait for ${who} to decide approval ${id} (WatchApproval), then redeem it.`
+      : /does not cover/.test(err.message)
+        ? `Repeat exactly the approved request, or ${again} for this one.`
+        : `Approval ${id} cannot be used (${err.message.split(';')[0]}); ${again}.`;
+    const explanation: Explanation = {
+      ...policyExplanation,
+      decision: 'deny',
+      summary: `approval ${id} cannot be redeemed: ${err.message}`,
+      hint,
+      // How many votes it still lacks is the approval's own record (GetApproval); not known here.
+      approval: { groups: [...a.groups], rule: a.rule, missing: [], approval_id: id },
+    };
+    return new BrokerError('failed_precondition', err.message, { trailers: { ...err.trailers, 'secretbroker-explanation': explanationTrailer(explanation) } });
+  }
+
+  /**
+   * The approval a request needs: its groups, the permit, and per group the
+   * votes still missing: all of them for a new request (none is cast yet),
+   * none for one redeeming an approval that passed its check.
+   */
+  private approvalInfo(a: NonNullable<DecidedStep['approval']>): NonNullable<Explanation['approval']> {
+    const missing = a.redeem ? [] : a.groups.map((group) => ({ group, votes: this.deps.approvalsRequired?.(group) ?? 1 }));
+    return { groups: [...a.groups], rule: a.rule, missing, ...(a.redeem ? { approval_id: a.redeem } : {}) };
   }
 
   /** The window's query for a decision about this agent's action (undefined: the action has no budget). */
@@ -303,6 +350,25 @@ function effectiveGrant(action: ActionConfig, decision: PolicyDecision, asked: N
   // Uses are capped like the TTL: by the action's max_uses and by the policy's @max_uses.
   const uses = Math.min(asked.maxUses > 0 ? asked.maxUses : action.defaultUses, action.maxUses, decision.obligations.maxUses ?? Infinity);
   return { ttlMs, maxTtlMs, uses };
+}
+
+/** Why an approval obligation denied here, and what would work instead. */
+function approvalDeniedHint(ask: string, call: DecisionCall, onLease: boolean, approvals: boolean): string {
+  const base = ask.replace(/\.$/, '');
+  if (onLease) return `${base}: this lease was not granted under an approval of that permit; request a new lease.`;
+  if (!approvals) return `${base}: no approvals service is running here; ask an operator.`;
+  if (call === 'invoke') return `${base}: a one-shot call cannot wait for one, so request a lease (RequestLease) and redeem the approval.`;
+  return `${base}.`;
+}
+
+function budgetInfo(b: BudgetFit): NonNullable<Explanation['budget']> {
+  return { field: b.field, used: b.used, ...(b.limit !== undefined ? { limit: b.limit } : {}), per: formatDuration(b.perMs), requested: b.reserve || b.amount };
+}
+
+/** A denial's (or pending approval's) `decision` entry carries its whole explanation, bounded like any entry. */
+function withExplanation(draft: EvidenceDraft, e: Explanation): EvidenceDraft {
+  draft['explanation'] = JSON.parse(boundedExplanationJson(e, EVIDENCE_MAX_BYTES)) as unknown;
+  return draft;
 }
 
 function budgetRecord(b: BudgetFit): Record<string, unknown> {

@@ -9,7 +9,7 @@ import { BrokerError, failedPrecondition, invalidArgument, permissionDenied } fr
 import type { LeaseIds } from '../lib/ids';
 import type { Logger } from '../lib/logger';
 import type { SecretValue } from '../lib/secret-value';
-import type { Explanation, PolicyDecision } from '../policy';
+import { denialDetail, explanationTrailer, type Explanation, type PolicyDecision } from '../policy';
 import type { DecisionStep } from './decision-step';
 import type { Store } from '../store/store';
 import type { DenialFolder } from './denial-folder';
@@ -78,9 +78,13 @@ export interface InvokeHooks extends GrantHooks {
 const renderCallResource = (action: BrokerConfig['actions'][string], context: Readonly<Record<string, string | number>>): string =>
   renderResource(action, context, (f) => `context.${f} (from ${action.http?.context[f] ?? 'the call'})`);
 
-/** A denial of an Invoke: PERMISSION_DENIED, the explanation as JSON in the trailer, the hint as the status detail. */
+/**
+ * A denial of an Invoke: PERMISSION_DENIED, the explanation as JSON in the
+ * trailer (under 4 KiB, cut with a marker; the hint only for a quarantined
+ * agent), the hint as the status detail.
+ */
 export function invokeDenied(explanation: Explanation): BrokerError {
-  return permissionDenied(explanation.hint || explanation.summary, { 'secretbroker-explanation': JSON.stringify(explanation) });
+  return permissionDenied(denialDetail(explanation), { 'secretbroker-explanation': explanationTrailer(explanation) });
 }
 
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');

@@ -8,7 +8,7 @@ import { BrokerError, failedPrecondition, invalidArgument, notFound, resourceExh
 import type { LeaseIds } from '../lib/ids';
 import type { Logger } from '../lib/logger';
 import { SecretValue } from '../lib/secret-value';
-import type { Explanation, PolicyDecision, PolicyEngine } from '../policy';
+import { explanationTrailer, type Explanation, type PolicyDecision, type PolicyEngine } from '../policy';
 import type { BudgetReservation, Store } from '../store/store';
 import type { Approvals } from './approval-gate';
 import type { CredentialRevoker } from './credential-revoker';
@@ -49,7 +49,7 @@ export type LeaseOutcome =
   | { status: 'PENDING_APPROVAL'; approvalId: string; expiresAt: number; explanation: Explanation; decision: PolicyDecision; evidence?: EvidenceRef };
 
 export interface LeaseServiceDeps {
-  config: Pick<BrokerConfig, 'actions' | 'agents'>;
+  config: Pick<BrokerConfig, 'actions' | 'agents'> & Partial<Pick<BrokerConfig, 'approvals'>>;
   store: Store;
   policy: () => PolicyEngine;
   clock: Clock;
@@ -121,6 +121,7 @@ export class LeaseService {
         ...(deps.evidence ? { evidence: deps.evidence } : {}),
         ...(deps.denials ? { denials: deps.denials } : {}),
         ...(deps.overrides ? { overrides: deps.overrides } : {}),
+        ...(deps.config.approvals ? { approvalsRequired: (g: string) => deps.config.approvals?.[g]?.required ?? 1 } : {}),
       });
   }
 
@@ -264,7 +265,8 @@ export class LeaseService {
     const [ref] = (await this.deps.evidence?.append([step.draft])) ?? [];
     const opened = await gate.open({ agent, groups: [...step.approval!.groups], binding, trust: step.trust }, log);
     log.info({ action: step.action.name, resource: step.resource, approval_id: opened.id, rule: binding.rule }, 'lease pending approval');
-    return { status: 'PENDING_APPROVAL', approvalId: opened.id, expiresAt: opened.expiresAt, explanation: step.explanation, decision: step.policy, ...(ref ? { evidence: ref } : {}) };
+    const explanation = step.explanation.approval ? { ...step.explanation, approval: { ...step.explanation.approval, approval_id: opened.id } } : step.explanation;
+    return { status: 'PENDING_APPROVAL', approvalId: opened.id, expiresAt: opened.expiresAt, explanation, decision: step.policy, ...(ref ? { evidence: ref } : {}) };
   }
 
   /** For an action that hands out a credential: mints it for `lease` (undefined for any other action). */
@@ -491,7 +493,7 @@ export class LeaseService {
     const decision = step.policy;
     if (step.verdict !== 'allow') {
       throw new BrokerError('failed_precondition', 'policy no longer permits renewing this lease', {
-        trailers: { 'secretbroker-explanation': JSON.stringify(step.explanation) },
+        trailers: { 'secretbroker-explanation': explanationTrailer(step.explanation) },
       });
     }
     // The @max_ttl of the policy in force now bounds the lease too, not only the one it was granted under.

@@ -7,7 +7,7 @@ import { CLIENT_FLAGS, type Command } from './command';
 import { devCommand } from './dev-command';
 import { evidenceCommands } from './evidence-commands';
 import { invokeCommand } from './invoke-command';
-import { leaseCommands } from './lease-commands';
+import { explanationFromTrailer, formatExplanation, leaseCommands } from './lease-commands';
 import { approvalsCommands } from './approvals-commands';
 import { breakglassCommands } from './breakglass-commands';
 import { configCheckCommand, pkiInitCommand, serveCommand } from './local-commands';
@@ -95,6 +95,9 @@ export async function runCli(argv: string[], io: CliIo, extra: readonly Command[
       io.stdout.write(JSON.stringify({ ok: false, error: oneLine(err), ...(err instanceof ConfigError ? { problems: err.problems } : {}), ...(err instanceof DeniedError && err.detail ? { detail: err.detail } : {}) }) + '\n');
     }
     io.stderr.write(`secret-broker: ${oneLine(err)}\n`);
+    // A denial's explanation (from the trailer) is shown to a person too, not only in --json.
+    const explained = !json && err instanceof DeniedError ? explanationFromTrailer(err.detail) : null;
+    if (explained) io.stderr.write(`${formatExplanation(explained)}\n`);
     return code;
   }
 }

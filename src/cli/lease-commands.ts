@@ -10,15 +10,63 @@ import { CLIENT_FLAGS, list, str, type Command } from './command';
 export function formatExplanation(e: Explanation__Output | null): string {
   if (!e) return '';
   const lines = [`decision: ${e.decision}${e.summary ? ` (${e.summary})` : ''}`];
+  // A quarantined agent is told the hint only.
+  if (e.hintOnly) return [...lines, `next: ${e.hint}`].join('\n');
   for (const d of e.decidingPolicies) lines.push(`  decided by ${d.id}: ${d.reason}`);
   for (const c of e.candidates) {
     lines.push(`  candidate ${c.id}: requires ${c.requires}`);
     for (const f of c.failedConditions) lines.push(`    failed: ${f}`);
     if (c.obligations.length) lines.push(`    obligations: ${c.obligations.join(', ')}`);
   }
+  if (e.budget) {
+    const b = e.budget;
+    lines.push(`  budget ${b.field}: used ${b.used}${b.hasLimit ? ` of ${b.limit}` : ''} per ${b.per}, this request ${b.requested}`);
+  }
+  if (e.approval) {
+    const a = e.approval;
+    const missing = a.missing.map((m) => `${m.votes} from ${m.group}`).join(', ');
+    lines.push(`  approval by ${a.groups.join(', ')} (${a.rule})${missing ? `: votes missing ${missing}` : ''}${a.approvalId ? `, approval ${a.approvalId}` : ''}`);
+  }
   if (e.trust) lines.push(`  trust: ${e.trust.score} (${e.trust.tier})`);
   if (e.hint) lines.push(`next: ${e.hint}`);
   return lines.join('\n');
+}
+
+/** The `secretbroker-explanation` trailer's JSON (snake_case) in the shape `formatExplanation` prints. */
+export function explanationFromTrailer(j: unknown): Explanation__Output | null {
+  if (j === null || typeof j !== 'object') return null;
+  const r = j as Record<string, unknown>;
+  const arr = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
+  const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
+  const b = r['budget'] as Record<string, unknown> | undefined;
+  const a = r['approval'] as Record<string, unknown> | undefined;
+  const o = r['override'] as Record<string, unknown> | undefined;
+  const trust = r['trust'] as { score?: number; tier?: string } | undefined;
+  return {
+    decision: str(r['decision']),
+    summary: str(r['summary']),
+    decidingPolicies: arr<{ id: string; reason: string }>(r['deciding_policies']).map((d) => ({ id: str(d.id), reason: str(d.reason) })),
+    candidates: arr<Record<string, unknown>>(r['candidates']).map((c) => ({
+      id: str(c['id']),
+      requires: str(c['requires']),
+      failedConditions: arr<string>(c['failed_conditions']).map(str),
+      obligations: arr<string>(c['obligations']).map(str),
+    })),
+    hint: str(r['hint']),
+    trust: trust ? { score: Number(trust.score ?? 0), tier: str(trust.tier) } : null,
+    policyVersion: '',
+    override: o ? { overrideId: str(o['id']), requestedBy: str(o['requested_by']), confirmedBy: str(o['confirmed_by']), until: str(o['until']), reason: str(o['reason']) } : null,
+    budget: b ? { field: str(b['field']), used: str(b['used']), limit: str(b['limit'] ?? 0), hasLimit: b['limit'] !== undefined, per: str(b['per']), requested: str(b['requested']) } : null,
+    approval: a
+      ? {
+          groups: arr<string>(a['groups']).map(str),
+          rule: str(a['rule']),
+          missing: arr<{ group: string; votes: number }>(a['missing']).map((m) => ({ group: str(m.group), votes: Number(m.votes) })),
+          approvalId: str(a['approval_id']),
+        }
+      : null,
+    hintOnly: r['hint_only'] === true,
+  };
 }
 
 export function formatLease(l: Lease__Output): string {

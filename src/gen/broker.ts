@@ -23,6 +23,9 @@ import type { EvidenceEntry as _secretbroker_v1_EvidenceEntry, EvidenceEntry__Ou
 import type { EvidenceRef as _secretbroker_v1_EvidenceRef, EvidenceRef__Output as _secretbroker_v1_EvidenceRef__Output } from './secretbroker/v1/EvidenceRef';
 import type { ExplainRequest as _secretbroker_v1_ExplainRequest, ExplainRequest__Output as _secretbroker_v1_ExplainRequest__Output } from './secretbroker/v1/ExplainRequest';
 import type { ExplainResponse as _secretbroker_v1_ExplainResponse, ExplainResponse__Output as _secretbroker_v1_ExplainResponse__Output } from './secretbroker/v1/ExplainResponse';
+import type { ExplainedApproval as _secretbroker_v1_ExplainedApproval, ExplainedApproval__Output as _secretbroker_v1_ExplainedApproval__Output } from './secretbroker/v1/ExplainedApproval';
+import type { ExplainedBudget as _secretbroker_v1_ExplainedBudget, ExplainedBudget__Output as _secretbroker_v1_ExplainedBudget__Output } from './secretbroker/v1/ExplainedBudget';
+import type { ExplainedVotes as _secretbroker_v1_ExplainedVotes, ExplainedVotes__Output as _secretbroker_v1_ExplainedVotes__Output } from './secretbroker/v1/ExplainedVotes';
 import type { Explanation as _secretbroker_v1_Explanation, Explanation__Output as _secretbroker_v1_Explanation__Output } from './secretbroker/v1/Explanation';
 import type { GetApprovalRequest as _secretbroker_v1_GetApprovalRequest, GetApprovalRequest__Output as _secretbroker_v1_GetApprovalRequest__Output } from './secretbroker/v1/GetApprovalRequest';
 import type { GetBreakGlassRequest as _secretbroker_v1_GetBreakGlassRequest, GetBreakGlassRequest__Output as _secretbroker_v1_GetBreakGlassRequest__Output } from './secretbroker/v1/GetBreakGlassRequest';
@@ -104,6 +107,9 @@ export interface ProtoGrpcType {
       EvidenceRef: MessageTypeDefinition<_secretbroker_v1_EvidenceRef, _secretbroker_v1_EvidenceRef__Output>
       ExplainRequest: MessageTypeDefinition<_secretbroker_v1_ExplainRequest, _secretbroker_v1_ExplainRequest__Output>
       ExplainResponse: MessageTypeDefinition<_secretbroker_v1_ExplainResponse, _secretbroker_v1_ExplainResponse__Output>
+      ExplainedApproval: MessageTypeDefinition<_secretbroker_v1_ExplainedApproval, _secretbroker_v1_ExplainedApproval__Output>
+      ExplainedBudget: MessageTypeDefinition<_secretbroker_v1_ExplainedBudget, _secretbroker_v1_ExplainedBudget__Output>
+      ExplainedVotes: MessageTypeDefinition<_secretbroker_v1_ExplainedVotes, _secretbroker_v1_ExplainedVotes__Output>
       Explanation: MessageTypeDefinition<_secretbroker_v1_Explanation, _secretbroker_v1_Explanation__Output>
       GetApprovalRequest: MessageTypeDefinition<_secretbroker_v1_GetApprovalRequest, _secretbroker_v1_GetApprovalRequest__Output>
       GetBreakGlassRequest: MessageTypeDefinition<_secretbroker_v1_GetBreakGlassRequest, _secretbroker_v1_GetBreakGlassRequest__Output>

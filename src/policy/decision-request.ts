@@ -13,7 +13,8 @@ export const RESOURCE_TYPE = 'Resource';
 
 /** What the broker asks the policy engine. */
 export interface DecisionRequest {
-  readonly agent: { readonly name: string; readonly groups: readonly string[] };
+  /** `owner` is not seen by Cedar: a denial's hint refers the agent to them. */
+  readonly agent: { readonly name: string; readonly groups: readonly string[]; readonly owner?: string };
   readonly action: string;
   readonly resource: string;
   readonly context: DecisionContext;

@@ -18,7 +18,24 @@ export interface ConditionCheck {
   /** Only trust/tier/trust_fresh are involved, so waiting for (fresh) trust could satisfy it. */
   readonly trustOnly: boolean;
   readonly policy: PolicyJson;
+  /** The condition alone (without `unless`), for "<condition> was false/true". */
+  readonly condition?: string;
+  readonly kind?: 'when' | 'unless';
+  /** The context paths it reads (`["amount"]`, `["params", "n"]`), whose values an explanation shows. */
+  readonly reads?: readonly (readonly string[])[];
+  /** What would meet it, when it compares one context path with a literal. */
+  readonly remedy?: Remedy;
 }
+
+/**
+ * What a request needs to meet one check, derived from its comparison in
+ * Cedar's policy tree: a field's bound, a trust score, or a set of tiers.
+ */
+export type Remedy =
+  | { readonly kind: 'at_most' | 'at_least'; readonly field: string; readonly value: number }
+  | { readonly kind: 'equal'; readonly field: string; readonly value: string | number | boolean }
+  | { readonly kind: 'trust'; readonly score: number }
+  | { readonly kind: 'tier'; readonly tiers: readonly string[] };
 
 const ALL = { op: 'All' } as const;
 const TRUST_KEYS: ReadonlySet<string> = new Set(['trust', 'tier', 'trust_fresh']);
@@ -51,12 +68,17 @@ export function conditionChecks(policyId: string, policy: PolicyJson, cedar: Pic
       const expr = conditionText(standalone, clause.kind, cedar);
       const text = clause.kind === 'when' ? expr : `unless ${expr}`;
       const refs = contextAttributes(body);
+      const remedy = remedyOf(body, clause.kind === 'unless');
       add({
         clause: clauseIndex,
         text,
         failedText: text,
         trustOnly: refs.size > 0 && [...refs].every((r) => TRUST_KEYS.has(r)),
         policy: standalone,
+        condition: expr,
+        kind: clause.kind,
+        reads: contextPaths(body),
+        ...(remedy ? { remedy } : {}),
       });
     }
   });
@@ -128,4 +150,128 @@ export function contextAttributes(expr: unknown, into: Set<string> = new Set()):
 
 function isContextVar(e: unknown): boolean {
   return e !== null && typeof e === 'object' && (e as { Var?: unknown }).Var === 'context';
+}
+
+const TIER_ORDER: readonly string[] = Object.freeze(['quarantined', 'restricted', 'standard', 'trusted']);
+type CmpOp = '<' | '<=' | '>' | '>=' | '==' | '!=';
+const FLIP: Readonly<Record<CmpOp, CmpOp>> = Object.freeze({ '<': '>', '<=': '>=', '>': '<', '>=': '<=', '==': '==', '!=': '!=' });
+const NEGATE: Readonly<Record<CmpOp, CmpOp>> = Object.freeze({ '<': '>=', '<=': '>', '>': '<=', '>=': '<', '==': '!=', '!=': '==' });
+
+/**
+ * What would meet `expr` (or, `negated`, make it false: an `unless`, or a
+ * forbid's condition), when it compares one context path with a literal:
+ * `context.amount <= 5000` → amount at most 5000; `context.trust >= 700` →
+ * trust 700; `context.tier != "restricted"` or `context.tier in [...]` → the
+ * tiers that would do. Anything else has no remedy (the hint names the condition).
+ */
+export function remedyOf(expr: Expr, negated = false): Remedy | undefined {
+  const rec = expr as Record<string, unknown>;
+  const keys = Object.keys(rec);
+  if (keys.length !== 1) return undefined;
+  const key = keys[0]!;
+  if (key === 'in' && !negated) {
+    const node = rec['in'] as { left: Expr; right: Expr };
+    const path = contextPath(node.left);
+    const set = (node.right as { Set?: Expr[] }).Set;
+    if (path?.join('.') === 'tier' && Array.isArray(set)) {
+      const tiers = set.map((e) => (e as { Value?: unknown }).Value).filter((v): v is string => typeof v === 'string' && TIER_ORDER.includes(v));
+      return tiers.length > 0 ? { kind: 'tier', tiers: sortTiers(tiers) } : undefined;
+    }
+    return undefined;
+  }
+  if (!(key in FLIP)) return undefined;
+  const node = rec[key] as { left: Expr; right: Expr };
+  let op = key as CmpOp;
+  let path = contextPath(node.left);
+  let literal = literalOf(node.right);
+  if (!path || literal === undefined) {
+    path = contextPath(node.right);
+    literal = literalOf(node.left);
+    op = FLIP[op];
+  }
+  if (!path || literal === undefined) return undefined;
+  if (negated) op = NEGATE[op];
+  const field = path.join('.');
+  if (field === 'tier' && typeof literal === 'string' && TIER_ORDER.includes(literal)) {
+    const tiers = op === '==' ? [literal] : op === '!=' ? TIER_ORDER.filter((t) => t !== literal) : [];
+    return tiers.length > 0 ? { kind: 'tier', tiers: sortTiers(tiers) } : undefined;
+  }
+  if (typeof literal === 'number') {
+    if (field === 'trust') {
+      if (op === '>=' || op === '>') return { kind: 'trust', score: op === '>' ? literal + 1 : literal };
+      return undefined;
+    }
+    if (op === '<=' || op === '<') return { kind: 'at_most', field, value: op === '<' ? literal - 1 : literal };
+    if (op === '>=' || op === '>') return { kind: 'at_least', field, value: op === '>' ? literal + 1 : literal };
+  }
+  if (op === '==') return { kind: 'equal', field, value: literal };
+  return undefined;
+}
+
+/** Tiers from the lowest up: the first is the nearest one to wait for. */
+function sortTiers(tiers: readonly string[]): string[] {
+  return [...new Set(tiers)].sort((a, b) => TIER_ORDER.indexOf(a) - TIER_ORDER.indexOf(b));
+}
+
+function literalOf(e: Expr): string | number | boolean | undefined {
+  const v = (e as { Value?: unknown }).Value;
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : undefined;
+}
+
+/** `context.a.b` → ["a", "b"]; anything not a chain of attribute reads on `context` → undefined. */
+function contextPath(e: unknown): string[] | undefined {
+  if (e === null || typeof e !== 'object') return undefined;
+  const node = (e as Record<string, unknown>)['.'] as { left?: unknown; attr?: unknown } | undefined;
+  if (!node || typeof node.attr !== 'string') return undefined;
+  if (isContextVar(node.left)) return [node.attr];
+  const inner = contextPath(node.left);
+  return inner ? [...inner, node.attr] : undefined;
+}
+
+/** Every context path an expression reads (longest chains; `context has x` counts as x), in order of first use. */
+export function contextPaths(expr: unknown): string[][] {
+  const seen = new Map<string, string[]>();
+  const walk = (e: unknown): void => {
+    if (Array.isArray(e)) {
+      for (const x of e) walk(x);
+      return;
+    }
+    if (e === null || typeof e !== 'object') return;
+    const path = contextPath(e);
+    if (path) {
+      seen.set(path.join('.'), path);
+      return;
+    }
+    const has = (e as Record<string, unknown>)['has'] as { left?: unknown; attr?: unknown } | undefined;
+    if (has && (isContextVar(has.left) || contextPath(has.left))) {
+      const base = isContextVar(has.left) ? [] : contextPath(has.left)!;
+      const attrs = Array.isArray(has.attr) ? (has.attr as unknown[]).filter((a): a is string => typeof a === 'string') : typeof has.attr === 'string' ? [has.attr] : [];
+      const path = [...base, ...attrs];
+      if (path.length > 0) seen.set(path.join('.'), path);
+      return;
+    }
+    for (const v of Object.values(e as Record<string, unknown>)) walk(v);
+  };
+  walk(expr);
+  return [...seen.values()];
+}
+
+const MAX_VALUE_TEXT = 120;
+
+/**
+ * The values a check saw, e.g. `context.amount = 50000`, read from the
+ * request's Cedar context (an absent one says so). Long values are cut.
+ */
+export function observedValues(paths: readonly (readonly string[])[], context: Readonly<Record<string, unknown>>): string[] {
+  return paths.map((path) => {
+    let v: unknown = context;
+    for (const p of path) {
+      v = v !== null && typeof v === 'object' && !Array.isArray(v) && Object.prototype.hasOwnProperty.call(v, p) ? (v as Record<string, unknown>)[p] : undefined;
+      if (v === undefined) break;
+    }
+    const label = `context.${path.join('.')}`;
+    if (v === undefined) return `${label} is absent`;
+    const text = JSON.stringify(v) ?? String(v);
+    return `${label} = ${text.length > MAX_VALUE_TEXT ? `${text.slice(0, MAX_VALUE_TEXT)}…` : text}`;
+  });
 }

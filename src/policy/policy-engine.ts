@@ -83,6 +83,8 @@ interface Evaluated {
 interface CacheEntry extends Evaluated {
   /** The resource `decision` was rendered for. */
   readonly resource: string;
+  /** The owner a deny's hint refers the agent to. */
+  readonly owner?: string;
 }
 const DEFAULT_CACHE_SIZE = 10_000;
 export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
@@ -189,7 +191,9 @@ export function createPolicyEngine(policySet: PolicySet, opts: PolicyEngineOptio
         const d = checks.response.diagnostics;
         outcome = { satisfied: new Set(d.reason), errored: new Map(d.errors.map((e) => [e.policyId, cedarErrorText([e.error])])) };
       }
-      evaluated = candidatePlans.map((plan) => evaluateCandidate(plan, outcome));
+      // Groups as the cache key holds them (sorted, unique), so a cached explanation is the same for any order.
+      const seen = { agent: req.agent.name, groups: [...new Set(req.agent.groups)].sort(), resource: req.resource, context: input.context as Record<string, unknown> };
+      evaluated = candidatePlans.map((plan) => evaluateCandidate(plan, outcome, seen));
     }
     if (errored.size > 0) {
       evaluated = evaluated.map((e) => {
@@ -222,14 +226,14 @@ export function createPolicyEngine(policySet: PolicySet, opts: PolicyEngineOptio
     }
 
     const basis: DenyBasis = { agent: req.agent.name, action: req.action, matched, evaluated, determining, candidates, trust };
-    return { decision: renderDeny(basis, req.resource), deny: basis };
+    return { decision: renderDeny(basis, req.resource, req.agent.owner), deny: basis };
   }
 
   /** A deny's decision for `resource`; the only part of a decision that names the resource. */
-  function renderDeny(b: DenyBasis, resource: string): PolicyDecision {
+  function renderDeny(b: DenyBasis, resource: string, owner: string | undefined): PolicyDecision {
     const { agent, action, matched } = b;
     const summary = matched.length > 0 ? `forbidden by ${matched.map((p) => p.id).join(', ')}` : `no policy permits ${action} on ${resource} for ${agent}`;
-    const hint = matched.length > 0 ? forbidHint(matched) : noPermitHint({ agent, action, resource }, b.evaluated);
+    const hint = matched.length > 0 ? forbidHint(matched, b.trust.tier) : noPermitHint({ agent, action, resource, tier: b.trust.tier, ...(owner ? { owner } : {}) }, b.evaluated);
     return deepFreeze({
       decision: 'deny',
       determining: b.determining,
@@ -293,11 +297,11 @@ export function createPolicyEngine(policySet: PolicySet, opts: PolicyEngineOptio
         const key = decisionCacheKey(policySet.version, input, inputs);
         const hit = cache.get(key);
         if (hit !== undefined) {
-          // Only a deny's text names the resource, and the key may leave the resource out.
-          return hit.deny === undefined || hit.resource === req.resource ? hit.decision : renderDeny(hit.deny, req.resource);
+          // Only a deny's text names the resource (and the owner), and the key may leave the resource out.
+          return hit.deny === undefined || (hit.resource === req.resource && hit.owner === req.agent.owner) ? hit.decision : renderDeny(hit.deny, req.resource, req.agent.owner);
         }
         const result = evaluate(req, input);
-        cache.set(key, { ...result, resource: req.resource });
+        cache.set(key, { ...result, resource: req.resource, ...(req.agent.owner ? { owner: req.agent.owner } : {}) });
         return result.decision;
       } catch (err) {
         // Not cached: an engine failure may be transient, and a retry should re-evaluate.

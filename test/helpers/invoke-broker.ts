@@ -66,6 +66,8 @@ export async function startInvokeBroker(opts: {
   approvals?: Approvals;
   /** Changes the raw config (the YAML shape) before the daemon starts. */
   configure?: (raw: Record<string, unknown>) => void;
+  /** Last changes to the raw config (e.g. an agent's owner). */
+  raw?: (raw: Record<string, unknown>) => void;
 }): Promise<{ broker: RunningBroker; upstream: HttpsUpstream; close(): Promise<void> }> {
   const upstream = await startHttpsUpstream({ secret: HELPDESK_TOKEN, auth: { kind: 'bearer' }, dnsNames: ['helpdesk.test'] });
   try {
@@ -83,6 +85,7 @@ export async function startInvokeBroker(opts: {
       ...(opts.actions?.(http) ?? {}),
     };
     opts.configure?.(raw);
+    opts.raw?.(raw);
     for (const [name, text] of Object.entries(opts.policies ?? {})) writeFileSync(path.join(String(raw['policies']), name), text);
     await seedLocalSecrets(raw, { 'helpdesk-token': HELPDESK_TOKEN });
     const broker = await startBroker({

@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { call, type BrokerClients } from '../../src/client/grpc-client';
 import { loadProto } from '../../src/transport/grpc/proto';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { isGateRefusal, isShutOut } from '../helpers/expect-denial';
 
 /**
  * Invariant 5: every call is authorized, and each Operator RPC requires its
@@ -123,8 +124,8 @@ describe('the access table: every RPC against every role and an agent (invariant
           // An allowed caller gets past authorization: any answer but PERMISSION_DENIED or UNAUTHENTICATED
           // (UNIMPLEMENTED for RPCs a later issue builds, INVALID_ARGUMENT for the empty request, OK).
           // A refused one gets the gate's PERMISSION_DENIED, which names what the RPC needs.
-          const refused = code === grpc.status.PERMISSION_DENIED && /^this RPC (is for agents|requires the operator role)/.test(details);
-          const past = code !== grpc.status.PERMISSION_DENIED && code !== grpc.status.UNAUTHENTICATED;
+          const refused = isGateRefusal(code, details);
+          const past = !isShutOut(code);
           got.push(`${caller}: ${refused ? 'refused' : past ? 'allowed' : `${grpc.status[code]} ${details}`}`);
           want.push(`${caller}: ${allowed(who, caller) ? 'allowed' : 'refused'}`);
         }

@@ -10,6 +10,7 @@ import { makeTestPki, tempDir, type RunningBroker, type TestPki } from '../helpe
 import { expectCode } from '../helpers/grpc-expect';
 import { Barrier, startInvokeBroker } from '../helpers/invoke-broker';
 import type { HttpsUpstream } from '../helpers/https-upstream';
+import { expectDeniedCall } from '../helpers/expect-denial';
 
 /**
  * RequestLease with an approval obligation (the dev policy billing-refund-approved:
@@ -114,13 +115,17 @@ describe('approvals in the decision step: PENDING_APPROVAL, redemption, consumed
     const pending = await request(30_000);
     await approve(pending.approvalId);
     clock.advance(15 * 60_000);
-    await expectCode(request(30_000, pending.approvalId), grpc.status.FAILED_PRECONDITION, /expired/);
+    const expired = await expectDeniedCall(request(30_000, pending.approvalId), { code: grpc.status.FAILED_PRECONDITION, hint: /repeat the request without approval_id to ask group finance again/ });
+    assert.match(expired.err.details, /expired/);
+    assert.deepEqual(expired.explanation['approval'], { groups: ['finance'], rule: 'billing-refund-approved', missing: [], approval_id: pending.approvalId });
   });
 
   it('a one-shot Invoke that needs an approval is denied (it cannot wait for a person)', async () => {
     const sent = upstream.requests.length;
-    const err = await expectCode(refund({ action: 'billing.refund' }, 30_000), grpc.status.PERMISSION_DENIED);
+    const { err, explanation } = await expectDeniedCall(refund({ action: 'billing.refund' }, 30_000), { hint: /approval from finance/, decision: 'allow_with_obligations' });
     assert.match(String(err.metadata.get('secretbroker-explanation')[0]), /approval:finance/);
+    // The explanation names the group and the votes still missing.
+    assert.deepEqual(explanation['approval'], { groups: ['finance'], rule: 'billing-refund-approved', missing: [{ group: 'finance', votes: 1 }] });
     assert.equal(upstream.requests.length, sent);
   });
 

@@ -9,6 +9,7 @@ import { ManualClock } from '../../src/lib/clock';
 import { readEntries } from '../helpers/evidence-entries';
 import { expectCode } from '../helpers/grpc-expect';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { expectRefused } from '../helpers/expect-denial';
 
 const TRUST = { score: 600, tier: 'standard', fresh: false };
 
@@ -114,23 +115,22 @@ describe('approvals over the real daemon (ListApprovals, GetApproval, DecideAppr
     assert.match(a.bindingHash, /^[0-9a-f]{64}$/);
     // Not in the group: dave (legal) sees none of finance's, and cannot ask for them.
     assert.deepEqual((await call<unknown, ListApprovalsResponse__Output>(client('operators', 'dave').operator, 'ListApprovals', {})).approvals, []);
-    await expectCode(call(client('operators', 'dave').operator, 'ListApprovals', { group: 'finance' }), grpc.status.PERMISSION_DENIED, /dave is not an approver of the group "finance"/);
+    await expectRefused(call(client('operators', 'dave').operator, 'ListApprovals', { group: 'finance' }), /dave is not an approver of the group "finance"/);
     const shown = await call<unknown, Approval__Output>(client('operators', 'erin').operator, 'GetApproval', { approvalId: id });
     assert.equal(shown.approvalId, id);
-    await expectCode(call(client('operators', 'dave').operator, 'GetApproval', { approvalId: id }), grpc.status.PERMISSION_DENIED, /not an approver of "finance"/);
+    await expectRefused(call(client('operators', 'dave').operator, 'GetApproval', { approvalId: id }), /not an approver of "finance"/);
     await expectCode(call(client('operators', 'bob').operator, 'GetApproval', { approvalId: 'apr_AAAAAAAAAAAAAAAAAAAAAAAA' }), grpc.status.NOT_FOUND);
   });
 
   it('four eyes over the wire: the owner is refused, an approver outside the group and a non-approver role are refused, another approver approves', async () => {
     const { id } = await open({ purpose: 'four eyes' });
-    await expectCode(
+    await expectRefused(
       call(client('operators', 'alice').operator, 'DecideApproval', { approvalId: id, approve: true, reason: 'mine' }),
-      grpc.status.PERMISSION_DENIED,
       /^alice owns the agent support-bot and may not decide its requests \(four eyes\)/,
     );
-    await expectCode(call(client('operators', 'dave').operator, 'DecideApproval', { approvalId: id, approve: true, reason: 'ok' }), grpc.status.PERMISSION_DENIED, /dave is not an approver of "finance"/);
-    await expectCode(call(client('operators', 'carol').operator, 'DecideApproval', { approvalId: id, approve: true, reason: 'ok' }), grpc.status.PERMISSION_DENIED, /requires the operator role "approver"/);
-    await expectCode(call(client('agents', 'support-bot').operator, 'DecideApproval', { approvalId: id, approve: true, reason: 'ok' }), grpc.status.PERMISSION_DENIED);
+    await expectRefused(call(client('operators', 'dave').operator, 'DecideApproval', { approvalId: id, approve: true, reason: 'ok' }), /dave is not an approver of "finance"/);
+    await expectRefused(call(client('operators', 'carol').operator, 'DecideApproval', { approvalId: id, approve: true, reason: 'ok' }), /requires the operator role "approver"/);
+    await expectRefused(call(client('agents', 'support-bot').operator, 'DecideApproval', { approvalId: id, approve: true, reason: 'ok' }));
     await expectCode(call(client('operators', 'bob').operator, 'DecideApproval', { approvalId: id, approve: true }), grpc.status.INVALID_ARGUMENT, /^reason: required/);
     const a = await call<unknown, Approval__Output>(client('operators', 'bob').operator, 'DecideApproval', { approvalId: id, approve: true, reason: 'customer is owed it' });
     assert.equal(a.state, 'APPROVED');

@@ -10,6 +10,7 @@ import { expectCode } from '../helpers/grpc-expect';
 import { readEntries } from '../helpers/evidence-entries';
 import { startHttpsUpstream, type HttpsUpstream } from '../helpers/https-upstream';
 import { seedLocalSecrets, testResolver, writeCaBundle } from '../helpers/invoke-broker';
+import { expectDeniedCall } from '../helpers/expect-denial';
 
 const TOKEN = 'hd_live_Bq7Xw2Lp9Zr4Tn6Vm1Kc';
 const STRIPE = 'sk_live_8Hs3Jd6Qw1Lp4Zx7Rt2Vn';
@@ -236,9 +237,10 @@ describe('authority bound to what was decided, over the real daemon', function (
       try {
         await start();
         helpdesk.requests.length = 0;
-        await expectCode(invoke({ leaseId: l.leaseId, method: 'PUT', path: '/tickets/T-40', body: Buffer.from('{}') }), grpc.status.PERMISSION_DENIED);
+        await expectDeniedCall(invoke({ leaseId: l.leaseId, method: 'PUT', path: '/tickets/T-40', body: Buffer.from('{}') }), { hint: /forbidden by tickets-frozen/ });
         assert.equal(helpdesk.requests.length, 0, 'nothing sent');
-        await expectCode(call(agent(), 'RenewLease', { leaseId: l.leaseId, ttlSeconds: 60 }), grpc.status.FAILED_PRECONDITION, /policy/);
+        const renew = await expectDeniedCall(call(agent(), 'RenewLease', { leaseId: l.leaseId, ttlSeconds: 60 }), { code: grpc.status.FAILED_PRECONDITION });
+        assert.match(renew.err.details, /policy/);
         // A lease whose params the forbid does not match keeps working.
         assert.equal((await invoke({ leaseId: other.leaseId, method: 'PUT', path: '/tickets/T-41', body: Buffer.from('{}') })).statusCode, 200);
       } finally {

@@ -11,6 +11,8 @@ import { expectCode } from '../helpers/grpc-expect';
 import { Barrier, startInvokeBroker } from '../helpers/invoke-broker';
 import type { InvokeHooks } from '../../src/broker/invoke-service';
 import type { HttpsUpstream } from '../helpers/https-upstream';
+import { expectDenied, isDenied } from '../helpers/expect-denial';
+import { expectDeniedCall } from '../helpers/expect-denial';
 
 const HOUR = 3_600_000;
 const LIMIT = 100_000;
@@ -106,7 +108,7 @@ describe('budgets: amount x uses reserved with the grant, over the real daemon',
     const all = await Promise.all(Array.from({ length: 20 }, () => request('refund.capped', 10_000, 1))).finally(() => delete hooks.beforeGrant);
     assert.ok(barrier.full, 'all 20 were decided (each fit alone) before any was granted');
     const granted = all.filter((r) => r.status === 'GRANTED');
-    const denied = all.filter((r) => r.status === 'DENIED');
+    const denied = all.filter(isDenied);
     assert.equal(granted.length, 10, 'exactly as many as fit');
     assert.equal(denied.length, 10);
     assert.equal(await used('refund.capped'), LIMIT, 'the reservations add up to the limit, never more');
@@ -115,6 +117,8 @@ describe('budgets: amount x uses reserved with the grant, over the real daemon',
       // The denial names the budget: what was used and the limit.
       assert.match(d.explanation!.summary, /over budget: refund\.capped amount would pass its limit of 100000 per 24h for support-bot \(used \d+, this request holds 10000\)/);
       assert.match(d.explanation!.hint, /Ask for at most \d+/);
+      // Used and limit, as fields too.
+      assert.deepEqual({ ...d.explanation!.budget!, used: undefined }, { field: 'amount', used: undefined, limit: '100000', hasLimit: true, per: '24h', requested: '10000' });
     }
     // The race was real: all 20 passed the decision; 10 were refused in the grant's own transaction.
     assert.equal(broker.logs.text.slice(before).match(/lease denied: over budget/g)?.length, 10, 'the atomic re-check refused the losers');
@@ -127,7 +131,7 @@ describe('budgets: amount x uses reserved with the grant, over the real daemon',
     assert.equal(b.status, 'GRANTED');
     assert.equal(await used('refund.capped'), 100_000);
     const over = await request('refund.capped', 10_000, 1);
-    assert.equal(over.status, 'DENIED');
+    expectDenied(over);
     assert.match(over.explanation!.summary, /used 100000/);
 
     // Revoke after one use: 10000 spent, 40000 released.
@@ -152,7 +156,7 @@ describe('budgets: amount x uses reserved with the grant, over the real daemon',
     assert.equal(await used('refund.capped'), 50_000);
     // What was released can be granted again: 50000 more fits exactly, then nothing.
     assert.equal((await request('refund.capped', 10_000, 5)).status, 'GRANTED');
-    assert.equal((await request('refund.capped', 1, 1)).status, 'DENIED');
+    expectDenied(await request('refund.capped', 1, 1));
   });
 
   it('the window slides: spending older than `per` no longer counts (fake clock)', async () => {
@@ -160,10 +164,10 @@ describe('budgets: amount x uses reserved with the grant, over the real daemon',
     assert.equal(spent.status, 'GRANTED');
     await refund({ leaseId: spent.lease!.leaseId }, 50_000);
     await refund({ leaseId: spent.lease!.leaseId }, 50_000);
-    assert.equal((await request('refund.capped', 1, 1)).status, 'DENIED');
+    expectDenied(await request('refund.capped', 1, 1));
     clock.advance(12 * HOUR);
     await broker.app.reaper.tick();
-    assert.equal((await request('refund.capped', 1, 1)).status, 'DENIED', 'what was spent still counts inside the 24h window');
+    expectDenied(await request('refund.capped', 1, 1)); // what was spent still counts inside the 24h window
     clock.advance(12 * HOUR);
     assert.equal(await used('refund.capped'), 0, 'slid out');
     assert.equal((await request('refund.capped', 50_000, 2)).status, 'GRANTED');
@@ -175,7 +179,7 @@ describe('budgets: amount x uses reserved with the grant, over the real daemon',
     clock.advance(25 * HOUR);
     await broker.app.reaper.tick();
     assert.equal(await used('refund.capped'), 50_000, 'granted more than a window ago, still live');
-    assert.equal((await request('refund.capped', 50_000, 2)).status, 'DENIED');
+    expectDenied(await request('refund.capped', 50_000, 2));
     // Spending its uses now is possible, and counted.
     await refund({ leaseId: long.lease!.leaseId }, 10_000);
     await call(agent(), 'RevokeLease', { leaseId: long.lease!.leaseId });
@@ -190,13 +194,12 @@ describe('budgets: amount x uses reserved with the grant, over the real daemon',
       assert.equal(await used('refund.policy'), 10_000 * (i + 1), 'the one-shot call reserved its amount');
     }
     const sent = upstream.requests.length;
-    const err = await expectCode(refund({ action: 'refund.policy' }, 10_000), grpc.status.PERMISSION_DENIED);
-    const explanation = JSON.parse(String(err.metadata.get('secretbroker-explanation')[0])) as { summary: string; candidates: Array<{ id: string; failed_conditions: string[] }> };
-    assert.match(explanation.summary, /no policy permits refund\.policy/);
+    const { explanation } = await expectDeniedCall(refund({ action: 'refund.policy' }, 10_000));
+    assert.match(explanation.summary!, /no policy permits refund\.policy/);
     assert.equal(upstream.requests.length, sent, 'nothing was sent');
     // A smaller amount still fits under the policy's sum (30000 - 30000 = 0 left: none does).
     assert.equal((await request('refund.policy', 0, 1)).status, 'GRANTED', 'used 30000 + 0 <= 30000');
-    assert.equal((await request('refund.policy', 1, 1)).status, 'DENIED');
+    expectDenied(await request('refund.policy', 1, 1));
     // An hour later the window slid.
     clock.advance(HOUR + 1);
     assert.equal((await refund({ action: 'refund.policy' }, 30_000)).statusCode, 200);
@@ -226,18 +229,17 @@ describe('budgets: amount x uses reserved with the grant, over the real daemon',
     // Now 25000 more would pass the policy's 30000: all three deny, with the same explanation.
     const e2 = await explain('refund.policy', 25_000);
     const r2 = await request('refund.policy', 25_000, 1);
-    const i2 = await expectCode(refund({ action: 'refund.policy' }, 25_000), grpc.status.PERMISSION_DENIED);
-    const i2x = JSON.parse(String(i2.metadata.get('secretbroker-explanation')[0])) as { summary: string; hint: string };
-    assert.equal(e2.status, 'DENIED');
-    assert.equal(r2.status, 'DENIED');
+    const { explanation: i2x } = await expectDeniedCall(refund({ action: 'refund.policy' }, 25_000));
+    expectDenied(e2);
+    expectDenied(r2);
     assert.equal(e2.explanation.summary, r2.explanation!.summary);
     assert.equal(i2x.summary, r2.explanation!.summary);
     // The broker's own limit, through Explain too.
     await request('refund.capped', 50_000, 2);
     const e3 = await explain('refund.capped', 10_000);
     const r3 = await request('refund.capped', 10_000, 1);
-    assert.equal(e3.status, 'DENIED');
-    assert.equal(r3.status, 'DENIED');
+    expectDenied(e3);
+    expectDenied(r3);
     assert.equal(e3.explanation.summary, r3.explanation!.summary);
     assert.match(e3.explanation.summary, /over budget/);
     // An unknown agent is a bad request naming the field.

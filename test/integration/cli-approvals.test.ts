@@ -4,6 +4,7 @@ import type { ApprovalBinding } from '../../src/approvals/approval-service';
 import { neutralise, quoted, safeJson, shown } from '../../src/cli/terminal-text';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { runCapture } from '../helpers/run-cli';
+import { assertCliRefusal } from '../helpers/expect-denial';
 
 /** An agent's purpose that tries to clear the screen, recolour, and forge a line of its own. */
 const HOSTILE_PURPOSE = 'refund\u001b[2J\u001b[31m\nAPPROVED by finance\r';
@@ -111,7 +112,7 @@ describe('CLI: approvals list|show|approve|deny against the daemon', function ()
     const owner = await runCapture(['approvals', 'approve', id, '--reason', 'mine anyway'], '', env('alice'));
     assert.equal(owner.code, 3);
     assert.equal(owner.err.trim().split('\n').length, 1);
-    assert.match(owner.err, /PERMISSION_DENIED: alice owns the agent support-bot and may not decide its requests \(four eyes\)/);
+    assertCliRefusal(owner.err, /alice owns the agent support-bot and may not decide its requests \(four eyes\)/);
     const noReason = await runCapture(['approvals', 'approve', id], '', env('bob'));
     assert.equal(noReason.code, 2);
     assert.match(noReason.err, /--reason is required/);

@@ -5,6 +5,8 @@ import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseR
 import type { ExplainResponse__Output } from '../../src/gen/secretbroker/v1/ExplainResponse';
 import { makeTestPki, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { startInvokeBroker } from '../helpers/invoke-broker';
+import { expectDenied } from '../helpers/expect-denial';
+import { expectDeny } from '../helpers/expect-denial';
 
 /**
  * The decision step's re-decision of a lease (what re-evaluation after a
@@ -59,7 +61,7 @@ describe('the decision step: re-evaluation and Explain follow current trust', fu
     await setScore(150); // quarantined
     try {
       const after = await broker.app.leases.redecide('reevaluate', agentConfig, lease);
-      assert.equal(after.verdict, 'deny');
+      expectDeny(after);
       assert.equal(after.trust.tier, 'quarantined');
       assert.equal(after.draft['type'], 'decision');
       assert.deepEqual(after.draft['trust'], { score: 150, tier: 'quarantined' });
@@ -69,7 +71,7 @@ describe('the decision step: re-evaluation and Explain follow current trust', fu
         action: 'tickets.update',
         params: { fields: { ticket: { stringValue: 'T-7' } } },
       });
-      assert.equal(e.status, 'DENIED');
+      expectDenied(e);
       assert.equal(e.explanation!.trust!.tier, 'quarantined');
     } finally {
       await setScore(600);
@@ -86,7 +88,7 @@ describe('the decision step: re-evaluation and Explain follow current trust', fu
     assert.equal(step.verdict, 'allow');
     // A new request sees the lease's reservation and is denied by the policy.
     const again = await call<unknown, LeaseResponse__Output>(agent(), 'RequestLease', { action: 'refund.capped', params: { fields: { amount: { numberValue: 1 } } }, maxUses: 1 });
-    assert.equal(again.status, 'DENIED');
+    expectDenied(again);
     assert.match(again.explanation!.summary, /no policy permits refund\.capped/);
   });
 });

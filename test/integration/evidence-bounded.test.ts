@@ -4,6 +4,7 @@ import { call } from '../../src/client/grpc-client';
 import { ManualClock } from '../../src/lib/clock';
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker } from '../helpers/broker-harness';
+import { expectDenied } from '../helpers/expect-denial';
 
 describe('bounded evidence per agent over the real daemon', function () {
   this.timeout(60_000);
@@ -33,8 +34,8 @@ describe('bounded evidence per agent over the real daemon', function () {
       call<unknown, LeaseResponse__Output>(c.agent, 'RequestLease', { action: 'tickets.update', resource: `ticket/${ticket}`, params: { fields: { ticket: { stringValue: ticket } } } });
     const before = ledger.size;
     const first = await deny('T-1');
-    assert.equal(first.status, 'DENIED');
-    for (let i = 0; i < 100; i++) assert.equal((await deny('T-1')).status, 'DENIED');
+    expectDenied(first);
+    for (let i = 0; i < 100; i++) expectDenied(await deny('T-1'));
     assert.equal(ledger.size, before + 1, 'one entry for 101 identical denials so far');
     // 1000 distinct denials: past the agent's 8 KiB/min budget they fold into one flood window.
     for (let i = 0; i < 1000; i++) await deny(`X-${i}`);

@@ -1,7 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import { call, type BrokerClients } from '../../src/client/grpc-client';
 import { openCheckpoint } from '../../src/evidence/checkpoint';
@@ -15,8 +14,8 @@ import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseR
 import type { Receipt__Output } from '../../src/gen/secretbroker/v1/Receipt';
 import type { Clock } from '../../src/lib/clock';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
-import { expectCode } from '../helpers/grpc-expect';
 import { runCapture } from '../helpers/run-cli';
+import { assertCliRefusal, expectRefused } from '../helpers/expect-denial';
 
 const ORIGIN = 'test.example/secret-broker';
 const HOUR = 3_600_000;
@@ -99,8 +98,8 @@ describe('evidence signing-key rotation over the real daemon and mTLS', function
     // bob is an approver, not an admin.
     const denied = await runCapture(['evidence', 'rotate-key', '--reason', 'not mine to do'], '', env('bob'));
     assert.equal(denied.code, 3, denied.err);
-    assert.match(denied.err, /PERMISSION_DENIED: this RPC requires the operator role "admin"/);
-    await expectCode(call(broker.clientFor('operators', 'carol').operator, 'RotateEvidenceKey', {}), grpc.status.PERMISSION_DENIED);
+    assertCliRefusal(denied.err, /this RPC requires the operator role "admin"/);
+    await expectRefused(call(broker.clientFor('operators', 'carol').operator, 'RotateEvidenceKey', {}));
     assert.equal(broker.app.ledger!.verifierKey, oldKey);
 
     const rotated = await runCapture(['evidence', 'rotate-key', '--reason', 'scheduled rotation', '--json'], '', env('alice'));

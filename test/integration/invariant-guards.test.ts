@@ -1,13 +1,13 @@
 import { strict as assert } from 'node:assert';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { call } from '../../src/client/grpc-client';
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
 import { ManualClock } from '../../src/lib/clock';
 import { readEntries } from '../helpers/evidence-entries';
 import { makeTestPki, tempDir, type TestPki } from '../helpers/broker-harness';
-import { expectCode } from '../helpers/grpc-expect';
 import { startInvokeBroker } from '../helpers/invoke-broker';
+import { expectDeniedCall } from '../helpers/expect-denial';
 
 /**
  * Guards for invariants whose breach went unnoticed (issue 10, item 13), over
@@ -63,14 +63,16 @@ describe('invariant guards over the real daemon: one-shot approval obligations, 
 
   it('a one-shot Invoke whose permit carries @obligation("approval:finance") is PERMISSION_DENIED, explained, and sends nothing', async () => {
     const before = running.broker.app.ledger!.size;
-    const err = await expectCode(
+    const { err, explanation } = await expectDeniedCall(
       call(agent(), 'Invoke', { action: 'payments.send', resource: 'payments.send', method: 'POST', path: '/payments', headers: [{ name: 'content-type', value: 'application/json' }], body: Buffer.from('{"to":"acct_1","amount":100}') }),
-      grpc.status.PERMISSION_DENIED,
+      { decision: 'allow_with_obligations' },
     );
-    const expl = JSON.parse(String(err.metadata.get('secretbroker-explanation')[0])) as { decision: string; hint: string; deciding_policies: Array<{ id: string }> };
+    const expl = explanation as { decision: string; hint: string; deciding_policies: Array<{ id: string }> };
     assert.equal(expl.decision, 'allow_with_obligations', 'the permit matched: it is the approval that is missing');
     assert.deepEqual(expl.deciding_policies.map((p) => p.id), ['payments-need-finance']);
     assert.match(expl.hint, /approval from finance/);
+    assert.match(expl.hint, /a one-shot call cannot wait for one, so request a lease \(RequestLease\) and redeem the approval\.$/);
+    assert.deepEqual(explanation['approval'], { groups: ['finance'], rule: 'payments-need-finance', missing: [{ group: 'finance', votes: 1 }] });
     assert.equal(err.details, expl.hint);
     assert.equal(running.upstream.requests.length, 0, 'nothing reached the upstream');
     // Recorded as a decision that needs finance, and no lease was issued or used.
@@ -105,5 +107,49 @@ describe('invariant guards over the real daemon: one-shot approval obligations, 
     assert.equal((await running.broker.app.store.getLease(id))?.status, 'expired');
     assert.equal(expired.agent, 'support-bot');
     assert.equal(expired.action, 'tickets.update');
+  });
+});
+
+/**
+ * Invariant 7 in the tests themselves: every denial a test checks goes
+ * through test/helpers/expect-denial.ts, which asserts a non-empty
+ * explanation with a hint. A denial checked any other way (a bare 'DENIED',
+ * PERMISSION_DENIED or 'deny' comparison) fails here, naming file and line.
+ */
+describe('guard: every denial assertion in test/ goes through expect-denial', () => {
+  const root = path.resolve(__dirname, '..');
+  // The fake Vault server speaks Vault's own "permission denied"; the helper is where the checks live.
+  const exempt = [path.join(root, 'helpers', 'expect-denial.ts'), path.join(root, 'vault-server')];
+  const patterns: Array<[RegExp, string]> = [
+    [new RegExp(`['"\`]${'DEN'}IED['"\`]`), 'a DENIED status'],
+    [new RegExp(`status\\.${'PERMISSION'}_DENIED`), 'a PERMISSION_DENIED code'],
+    [new RegExp(`${'PERMISSION'}_DENIED:`), 'PERMISSION_DENIED in CLI output'],
+    [new RegExp(`assert[\\w.]*\\(.*['"\`]${'de'}ny['"\`]|(===|!==)\\s*['"\`]${'de'}ny['"\`]|['"\`]${'de'}ny['"\`]\\s*(===|!==)`), 'a deny decision'],
+  ];
+
+  function files(dir: string): string[] {
+    return readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
+      const p = path.join(dir, d.name);
+      if (exempt.some((e) => p === e || p.startsWith(e + path.sep))) return [];
+      return d.isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+    });
+  }
+
+  it('finds no denial assertion that bypasses the helper', () => {
+    const found: string[] = [];
+    for (const file of files(root)) {
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (/^\s*(\/\/|\*|\/\*)/.test(line)) return;
+          for (const [re, what] of patterns) if (re.test(line)) found.push(`${path.relative(root, file)}:${i + 1}: ${what}: ${line.trim()}`);
+        });
+    }
+    assert.deepEqual(found, [], `check these denials with test/helpers/expect-denial.ts:\n${found.join('\n')}`);
+  });
+
+  it('would catch each form of a bypassing assertion', () => {
+    const samples = [`assert.equal(res.status, '${'DEN'}IED');`, `await expectCode(p, grpc.status.${'PERMISSION'}_DENIED);`, `assert.match(out, /${'PERMISSION'}_DENIED: no/);`, `assert.equal(d.decision, '${'de'}ny');`];
+    for (const s of samples) assert.ok(patterns.some(([re]) => re.test(s)), s);
   });
 });

@@ -12,6 +12,7 @@ import { secretEchoForms, startHttpsUpstream, type HttpsUpstream } from '../help
 import { expectCode } from '../helpers/grpc-expect';
 import { raceForUses, seedLocalSecrets, testResolver, writeCaBundle } from '../helpers/invoke-broker';
 import type { InvokeHooks } from '../../src/broker/invoke-service';
+import { expectDenialEntry, expectDeniedCall, expectRefused } from '../helpers/expect-denial';
 
 const TOKEN = 'hd_live_9fK2mQx7Lr4Tz8Wv1Yb6';
 const STRIPE = 'sk_live_3Jd8Qw2Lp5Zx9Rt7Vn4Hc1';
@@ -166,19 +167,17 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
   });
 
   it('a denied call is PERMISSION_DENIED with the explanation in the secretbroker-explanation trailer', async () => {
-    const err = await expectCode(
+    const { err, explanation } = await expectDeniedCall(
       call(broker.clientFor('agents', 'analyst-bot').agent, 'Invoke', { action: 'tickets.update', resource: 'ticket/T-1', method: 'GET', path: '/tickets/T-1' }),
-      grpc.status.PERMISSION_DENIED,
     );
-    const trailer = err.metadata.get('secretbroker-explanation')[0];
-    const expl = JSON.parse(String(trailer)) as { decision: string; candidates: Array<{ id: string }>; hint: string };
-    assert.equal(expl.decision, 'deny');
+    const expl = explanation as { candidates: Array<{ id: string }>; hint: string };
     assert.deepEqual(expl.candidates.map((c) => c.id), ['tickets-update-support']);
     assert.equal(err.details, expl.hint, 'the hint is the status detail');
     assert.equal(helpdesk.requests.length, 0);
     const ledger = broker.app.ledger!;
-    const last = JSON.parse((await ledger.getEntry(ledger.size - 1)).bytes.toString()) as { type: string; agent: string; decision: { effect: string } };
-    assert.deepEqual([last.type, last.agent, last.decision.effect], ['decision', 'analyst-bot', 'deny'], 'the denial is evidence too');
+    const last = JSON.parse((await ledger.getEntry(ledger.size - 1)).bytes.toString()) as { type: string; agent: string; decision: { effect: string }; explanation: { hint: string } };
+    assert.deepEqual([last.type, last.agent], ['decision', 'analyst-bot'], 'the denial is evidence too');
+    expectDenialEntry(last);
   });
 
   it('refuses calls outside the template or the lease; none reaches the upstream', async () => {
@@ -231,7 +230,7 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
 
   it('a hostname resolving to 127.0.0.1 or 169.254.169.254 is refused without allow_networks', async () => {
     for (const action of ['tickets.read', 'tickets.meta']) {
-      await expectCode(invoke({ action, method: 'GET', path: '/tickets/T-1' }), grpc.status.PERMISSION_DENIED, /allow_networks/);
+      await expectRefused(invoke({ action, method: 'GET', path: '/tickets/T-1' }), /allow_networks/);
     }
     assert.equal(helpdesk.requests.length, 0);
   });
@@ -253,7 +252,7 @@ describe('Invoke: brokered calls over real mTLS to a real HTTPS upstream', funct
     await invoke({ leaseId: id, method: 'GET', path: '/tickets/T-8' });
     await broker.app.store.setTrust({ agent: 'support-bot', score: 100, updatedAt: Date.now() });
     try {
-      await expectCode(invoke({ leaseId: id, method: 'GET', path: '/tickets/T-8' }), grpc.status.PERMISSION_DENIED);
+      await expectDeniedCall(invoke({ leaseId: id, method: 'GET', path: '/tickets/T-8' }), { hint: /trust/ });
     } finally {
       await broker.app.store.setTrust({ agent: 'support-bot', score: 600, updatedAt: Date.now() });
     }

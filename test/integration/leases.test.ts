@@ -6,6 +6,7 @@ import type { Lease__Output } from '../../src/gen/secretbroker/v1/Lease';
 import { ManualClock } from '../../src/lib/clock';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { expectCode } from '../helpers/grpc-expect';
+import { expectDenied } from '../helpers/expect-denial';
 
 const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
 
@@ -95,10 +96,8 @@ describe('leases over the real daemon and mTLS', function () {
       resource: 'stripe',
       params: { fields: { amount: { numberValue: 999_999 } } },
     });
-    assert.equal(res.status, 'DENIED');
+    const e = expectDenied(res);
     assert.equal(res.lease, null);
-    const e = res.explanation!;
-    assert.equal(e.decision, 'deny');
     assert.match(e.summary, /no policy permits billing\.refund on stripe for support-bot/);
     const ids = e.candidates.map((cand) => cand.id).sort();
     assert.deepEqual(ids, ['billing-refund-approved', 'billing-refund-small']);
@@ -115,7 +114,7 @@ describe('leases over the real daemon and mTLS', function () {
     await restartWith(dir);
     const analyst = broker.clientFor('agents', 'analyst-bot');
     const res = await ticketLease(analyst);
-    assert.equal(res.status, 'DENIED');
+    expectDenied(res);
     const support = broker.clientFor('agents', 'support-bot');
     const approval = await call<unknown, LeaseResponse__Output>(support.agent, 'RequestLease', {
       action: 'billing.refund',
@@ -134,7 +133,7 @@ describe('leases over the real daemon and mTLS', function () {
     await restartWith(dir);
     await broker.app.store.setTrust({ agent: 'support-bot', score: 300, updatedAt: clock.now() });
     const res = await ticketLease();
-    assert.equal(res.status, 'DENIED');
+    expectDenied(res);
     assert.equal(res.explanation!.trust!.tier, 'restricted');
   });
 

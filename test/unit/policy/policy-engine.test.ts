@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { BrokerError } from '../../../src/lib/errors';
 import { defaultCedarApi, CedarApi } from '../../../src/policy/cedar-api';
 import { compilePolicySet, createPolicyEngine, DecisionRequest, EVALUATION_FAILED, loadPolicySet, PolicySet } from '../../../src/policy';
+import { expectDeny, isDeny } from '../../helpers/expect-denial';
 
 const DEV_POLICIES = resolve(__dirname, '../../../deploy/dev/policies');
 
@@ -21,8 +22,7 @@ function ticket(tier: 'trusted' | 'standard' | 'restricted' | 'quarantined', tru
 }
 
 function assertEvaluationFailed(d: ReturnType<ReturnType<typeof createPolicyEngine>['decide']>): void {
-  assert.equal(d.decision, 'deny');
-  assert.equal(d.explanation.decision, 'deny');
+  expectDeny(d);
   assert.equal(d.explanation.summary, EVALUATION_FAILED);
   assert.deepEqual(d.obligations, { approvals: [] });
   assert.ok(d.explanation.hint.length > 0);
@@ -125,7 +125,7 @@ describe('policy engine', () => {
       const engine = createPolicyEngine(dev, { cedar });
       fc.assert(
         fc.property(fc.integer({ min: -1e6, max: 1e6 }), fc.constantFrom('trusted', 'standard', 'restricted', 'quarantined'), (amount, tier) =>
-          engine.decide(refund(amount, { tier: tier as 'standard' })).decision === 'deny',
+          isDeny(engine.decide(refund(amount, { tier: tier as 'standard' }))),
         ),
         { numRuns: 50 },
       );
@@ -174,7 +174,7 @@ describe('policy engine', () => {
     it('is keyed on the tier: a different tier is a different decision', () => {
       const engine = createPolicyEngine(dev);
       assert.equal(engine.decide(ticket('standard', 600)).decision, 'allow_with_obligations');
-      assert.equal(engine.decide(ticket('restricted', 300)).decision, 'deny');
+      expectDeny(engine.decide(ticket('restricted', 300)));
       assert.equal(engine.decide(ticket('standard', 600)).decision, 'allow_with_obligations');
       assert.equal(engine.cacheStats().size, 2);
     });
@@ -236,7 +236,7 @@ describe('policy engine', () => {
       const a = createPolicyEngine(dev).decide(refund(100));
       const b = createPolicyEngine(other).decide(refund(100));
       assert.equal(a.decision, 'allow');
-      assert.equal(b.decision, 'deny');
+      expectDeny(b);
       assert.equal(a.policyVersion, dev.version);
       assert.equal(b.policyVersion, other.version);
     });
@@ -310,10 +310,25 @@ describe('policy engine', () => {
   it('explains a decision on a set with no permits at all', () => {
     const set = compilePolicySet([{ name: 'empty.cedar', text: '// nothing permitted yet\n' }]);
     const d = createPolicyEngine(set).decide(refund(100));
-    assert.equal(d.decision, 'deny');
+    expectDeny(d);
     assert.deepEqual(d.explanation.candidates, []);
     assert.equal(d.explanation.summary, 'no policy permits billing.refund on stripe for support-bot');
-    assert.equal(d.explanation.hint, 'No policy permits billing.refund on stripe for support-bot.');
+    assert.equal(d.explanation.hint, 'No rule lets support-bot do billing.refund on stripe; ask an operator.');
+    // With the agent's owner known, the hint names them.
+    const owned = createPolicyEngine(set).decide({ ...refund(100), agent: { name: 'support-bot', groups: ['support'], owner: 'alice' } });
+    assert.equal(owned.explanation.hint, 'No rule lets support-bot do billing.refund on stripe; ask alice.');
+  });
+
+  it('names each failed comparison with the value it saw, and derives the bound for the hint', () => {
+    const engine = createPolicyEngine(dev);
+    const d = engine.decide(refund(60_000));
+    expectDeny(d);
+    const failed = Object.fromEntries(d.explanation.candidates.map((c) => [c.id, c.failed_conditions]));
+    assert.deepEqual(failed['billing-refund-small'], ['context.amount <= 5000 was false (context.amount = 60000)']);
+    assert.deepEqual(failed['billing-refund-approved'], ['context.amount <= 50000 was false (context.amount = 60000)']);
+    assert.match(d.explanation.hint, /^Narrow amount to at most 5000 \(billing-refund-small\), or narrow amount to at most 50000 and ask group finance for approval/);
+    // A cached decision for another amount the key tells apart shows its own value.
+    assert.deepEqual(engine.decide(refund(70_000)).explanation.candidates[0]!.failed_conditions, ['context.amount <= 5000 was false (context.amount = 70000)']);
   });
 
   it('derives "requires" from scope and conditions when @requires is absent', () => {

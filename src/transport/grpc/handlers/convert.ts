@@ -4,7 +4,7 @@ import { jsonToStruct } from '../../../broker/struct';
 import type { Explanation as ProtoExplanation } from '../../../gen/secretbroker/v1/Explanation';
 import type { Lease } from '../../../gen/secretbroker/v1/Lease';
 import type { LeaseRecord, LeaseStatus } from '../../../leases/lease';
-import type { Explanation } from '../../../policy';
+import type { Explanation, HintOnly } from '../../../policy';
 
 const STATUS: Record<LeaseStatus, NonNullable<Lease['status']>> = Object.freeze<Record<LeaseStatus, NonNullable<Lease['status']>>>({
   active: 'ACTIVE',
@@ -44,7 +44,9 @@ export function toProtoLease(l: LeaseRecord, now: number, credential?: DynamicCr
   };
 }
 
-export function toProtoExplanation(e: Explanation, policyVersion: string): ProtoExplanation {
+export function toProtoExplanation(e: Explanation | HintOnly, policyVersion: string): ProtoExplanation {
+  // The hint only: no policy version, trust, candidates or summary.
+  if ('hint_only' in e) return { decision: e.decision, hint: e.hint, hintOnly: true };
   return {
     decision: e.decision,
     summary: e.summary,
@@ -54,5 +56,11 @@ export function toProtoExplanation(e: Explanation, policyVersion: string): Proto
     trust: { score: e.trust.score, tier: e.trust.tier },
     policyVersion,
     ...(e.override ? { override: { overrideId: e.override.id, requestedBy: e.override.requested_by, confirmedBy: e.override.confirmed_by, until: e.override.until, reason: e.override.reason } } : {}),
+    ...(e.budget
+      ? { budget: { field: e.budget.field, used: String(e.budget.used), ...(e.budget.limit !== undefined ? { limit: String(e.budget.limit), hasLimit: true } : {}), per: e.budget.per, requested: String(e.budget.requested) } }
+      : {}),
+    ...(e.approval
+      ? { approval: { groups: [...e.approval.groups], rule: e.approval.rule, missing: e.approval.missing.map((m) => ({ group: m.group, votes: m.votes })), approvalId: e.approval.approval_id ?? '' } }
+      : {}),
   };
 }

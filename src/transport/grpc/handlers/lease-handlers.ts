@@ -11,6 +11,7 @@ import type { RevokeLeaseRequest__Output } from '../../../gen/secretbroker/v1/Re
 import type { RevokeLeasesRequest__Output } from '../../../gen/secretbroker/v1/RevokeLeasesRequest';
 import type { Clock } from '../../../lib/clock';
 import { BrokerError } from '../../../lib/errors';
+import { forAgent } from '../../../policy';
 import type { CallContext } from '../adapter';
 import type { Principal } from '../authn';
 import type { Handlers } from '../server';
@@ -39,7 +40,8 @@ export function leaseHandlers(leases: LeaseService, clock: Clock): Handlers {
           },
           ctx.log,
         );
-        const explanation = toProtoExplanation(outcome.explanation, outcome.decision.policyVersion);
+        // An agent in the quarantined tier is told the hint only (invariant 7).
+        const explanation = toProtoExplanation(forAgent(outcome.explanation), outcome.decision.policyVersion);
         const evidence = outcome.evidence ? { origin: outcome.evidence.origin, index: String(outcome.evidence.index), leafHash: outcome.evidence.leafHash } : undefined;
         if (outcome.status === 'DENIED') return { status: 'DENIED', explanation, ...(evidence ? { evidence } : {}) };
         if (outcome.status === 'PENDING_APPROVAL') return { status: 'PENDING_APPROVAL', approvalId: outcome.approvalId, explanation, ...(evidence ? { evidence } : {}) };
@@ -51,7 +53,7 @@ export function leaseHandlers(leases: LeaseService, clock: Clock): Handlers {
       GetLease: async (req: GetLeaseRequest__Output, ctx: CallContext) => toProtoLease(await leases.get(agentOf(ctx.principal), req.leaseId), clock.now()),
       RenewLease: async (req: RenewLeaseRequest__Output, ctx: CallContext): Promise<LeaseResponse> => {
         const r = await leases.renew(agentOf(ctx.principal), req.leaseId, req.ttlSeconds, ctx.log);
-        return { status: 'GRANTED', lease: toProtoLease(r.lease, clock.now()), explanation: toProtoExplanation(r.explanation, r.lease.policyVersion) };
+        return { status: 'GRANTED', lease: toProtoLease(r.lease, clock.now()), explanation: toProtoExplanation(forAgent(r.explanation), r.lease.policyVersion) };
       },
       RevokeLease: async (req: RevokeLeaseRequest__Output, ctx: CallContext) => ({
         lease: toProtoLease(await leases.revoke(agentOf(ctx.principal), req.leaseId, req.reason, ctx.log), clock.now()),
