@@ -7,6 +7,7 @@ import type { Explanation, PolicyDecision, PolicyEngine } from '../policy';
 import type { BudgetQuery, Store } from '../store/store';
 import type { ApprovalBinding, ApprovalGate } from './approval-gate';
 import type { DenialFolder } from './denial-folder';
+import { recordInputs, type OmittedInputs, type RecordedInputs } from './recorded-inputs';
 import type { Json } from './struct';
 import type { TrustReader, TrustView } from './trust-reader';
 
@@ -80,6 +81,8 @@ export interface DecidedStep {
   /** The approval obligation: the groups, the permit that carries it, the binding; `redeem` the approval id that meets it. */
   approval?: { groups: readonly string[]; rule: string; binding?: ApprovalBinding; redeem?: string };
   budget?: BudgetFit;
+  /** What the `decision` entry records of the inputs (for `policy replay`). */
+  inputs: RecordedInputs | OmittedInputs;
   /** The `decision` evidence entry for this outcome. */
   draft: EvidenceDraft;
 }
@@ -134,8 +137,9 @@ export class DecisionStep {
         ...(budget ? { budget: { [budget.field]: { used: budget.used } } } : {}),
       },
     });
-    const base = { call, agent, action, resource, trust, policy };
-    if (policy.decision === 'deny') return { ...base, verdict: 'deny', explanation: policy.explanation, ...(budget ? { budget } : {}), draft: decisionDraft(agent.name, action.name, resource, policy, trust) };
+    const inputs = recordInputs({ context: input.context, params: input.params, fresh: trust.fresh, ...(budget ? { budgetUsed: budget.used } : {}), ...(input.grant ? { grant: input.grant } : {}) });
+    const base = { call, agent, action, resource, trust, policy, inputs };
+    if (policy.decision === 'deny') return { ...base, verdict: 'deny', explanation: policy.explanation, ...(budget ? { budget } : {}), draft: decisionDraft(agent.name, action.name, resource, policy, trust, inputs) };
 
     // 4. Obligations: what a new grant gets.
     const grant = input.grant ? effectiveGrant(action, policy, input.grant) : undefined;
@@ -180,7 +184,7 @@ export class DecisionStep {
     }
 
     // 7. The evidence draft.
-    const draft = decisionDraft(agent.name, action.name, resource, policy, trust);
+    const draft = decisionDraft(agent.name, action.name, resource, policy, trust, inputs);
     if (approval?.redeem) (draft['decision'] as Record<string, unknown>)['approval_id'] = approval.redeem;
     if (budget && grant) (draft['decision'] as Record<string, unknown>)['budget'] = budgetRecord(budget);
     return { ...base, verdict, explanation: policy.explanation, ...(grant ? { grant } : {}), ...(approval ? { approval } : {}), ...(budget ? { budget } : {}), draft };
@@ -190,7 +194,7 @@ export class DecisionStep {
    * A grant the budget's limit refused, at the decision or in the grant's own
    * transaction (`used` as seen there: concurrent grants took the rest).
    */
-  overBudget(step: Pick<DecidedStep, 'call' | 'agent' | 'action' | 'resource' | 'trust' | 'policy' | 'grant'>, budget: BudgetFit, used: number): DecidedStep {
+  overBudget(step: Pick<DecidedStep, 'call' | 'agent' | 'action' | 'resource' | 'trust' | 'policy' | 'grant' | 'inputs'>, budget: BudgetFit, used: number): DecidedStep {
     const b = { ...budget, used };
     const per = formatDuration(b.perMs);
     const left = Math.max(0, (b.limit ?? 0) - used);
@@ -202,7 +206,7 @@ export class DecisionStep {
       hint: `Ask for at most ${left} (${b.field} x uses), or wait until earlier ${b.field} leaves the ${per} window.`,
       trust: { score: step.trust.score, tier: step.trust.tier },
     };
-    const draft = decisionDraft(step.agent.name, step.action.name, step.resource, step.policy, step.trust);
+    const draft = decisionDraft(step.agent.name, step.action.name, step.resource, step.policy, step.trust, step.inputs);
     draft['decision'] = { effect: 'deny', policies: [], policy_version: step.policy.policyVersion, budget: budgetRecord(b) };
     return { ...step, verdict: 'deny', explanation, budget: b, draft };
   }
@@ -257,7 +261,7 @@ export function formatDuration(ms: number): string {
   return `${ms}ms`;
 }
 
-export function decisionDraft(agent: string, action: string, resource: string, d: PolicyDecision, trust: Pick<TrustView, 'score' | 'tier'>): EvidenceDraft {
+export function decisionDraft(agent: string, action: string, resource: string, d: PolicyDecision, trust: Pick<TrustView, 'score' | 'tier'>, inputs?: RecordedInputs | OmittedInputs): EvidenceDraft {
   return {
     type: 'decision',
     agent,
@@ -270,5 +274,7 @@ export function decisionDraft(agent: string, action: string, resource: string, d
       ...(d.obligations.approvals.length ? { approvals: [...d.obligations.approvals] } : {}),
     },
     trust: { score: trust.score, tier: trust.tier },
+    // The declared context values and params (capped), so `policy replay` can decide it again.
+    ...(inputs ? { inputs } : {}),
   };
 }

@@ -89,9 +89,12 @@ export class DenialFolder {
   private async close(key: string, w: Window, now: number): Promise<void> {
     this.windows.delete(key);
     if (w.folded === 0) return;
+    // The inputs are recorded once, on the first entry (first_index); a flood window folds different denials.
+    const { inputs: _inputs, ...draft } = w.draft;
     await this.o.sink.append([
       {
-        ...w.draft,
+        ...draft,
+        ...(key.endsWith('\0flood') ? { flood: true } : {}),
         folded_count: w.folded,
         folded_since: new Date(w.since).toISOString(),
         folded_until: new Date(now).toISOString(),
