@@ -24,7 +24,9 @@ import { evidenceHandlers } from './transport/grpc/handlers/evidence-handlers';
 import { evidenceKeyHandlers } from './transport/grpc/handlers/evidence-key-handlers';
 import { keyFilesOf as evidenceKeyFilesOf } from './evidence/ledger/key-history';
 import { LeaseReaper } from './leases/lease-reaper';
-import { createPolicyEngine, loadPolicySet, type PolicyEngine } from './policy';
+import { createPolicyEngine, loadPolicySet, PolicyLoadError, type PolicyEngine, type PolicyProblem } from './policy';
+import { PolicyReloader } from './broker/policy-reload';
+import { policyHandlers } from './transport/grpc/handlers/policy-handlers';
 import type { Store } from './store/store';
 import { openStore } from './store/open-store';
 import { invokeHandlers } from './transport/grpc/handlers/invoke-handlers';
@@ -75,8 +77,10 @@ export interface App {
   store: Store;
   ledger?: Ledger;
   leases: LeaseService;
-  /** The policy engine (tests read its decision-cache stats). */
-  policy: PolicyEngine;
+  /** The policy engine serving now (tests read its decision-cache stats); ReloadPolicies and SIGHUP swap it. */
+  readonly policy: PolicyEngine;
+  /** ReloadPolicies: validate, record policy.loaded, swap, re-evaluate active leases. */
+  policies: PolicyReloader;
   reaper: LeaseReaper;
   /**
    * Approvals (the ApprovalGate RequestLease opens and checks them through;
@@ -116,16 +120,19 @@ export function keyFilesOf(config: BrokerConfig): string[] {
   return files;
 }
 
-/** Loads the policy set and checks that every approval obligation names a configured approval group. */
+/**
+ * Loads the policy set and checks that every approval obligation names a
+ * configured approval group; every problem, with file and line, in one PolicyLoadError.
+ */
 export async function loadPolicies(config: Pick<BrokerConfig, 'policies' | 'approvals'> & Partial<Pick<BrokerConfig, 'policy'>>, log?: Logger): Promise<PolicyEngine> {
   const set = await loadPolicySet(config.policies);
-  const problems: string[] = [];
+  const problems: PolicyProblem[] = [];
   for (const p of set.policies) {
     for (const group of p.obligations.approvals) {
-      if (!(group in config.approvals)) problems.push(`${p.file}: policy "${p.id}" asks for approval:${group}, but approvals.${group} is not configured`);
+      if (!Object.hasOwn(config.approvals, group)) problems.push({ file: p.file, line: p.line, policy: p.id, message: `asks for approval:${group}, but approvals.${group} is not configured` });
     }
   }
-  if (problems.length) throw new StartupError(problems.join('; '));
+  if (problems.length) throw new PolicyLoadError(config.policies, problems);
   return createPolicyEngine(set, {
     ...(config.policy ? { cacheBytes: config.policy.cacheBytes } : {}),
     onError: (err) => log?.error({ err }, 'policy evaluation failed; denied'),
@@ -157,7 +164,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     const problems = checkKeyFilePermissions(keyFilesOf(config));
     if (problems.length) throw new StartupError(`refusing to start: ${problems.join('; ')}`);
   }
-  const policy = await loadPolicies(config, log);
+  let policy = await loadPolicies(config, log);
   const specs = compileHttpActions(config);
   const store = opts.store ?? (await openStore(config));
   let ledger: Ledger | undefined;
@@ -212,6 +219,20 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   }
   // Orphan credentials (a grant a crash interrupted, or one nobody recorded) are swept at start
   // and every period; the pending rows the last process left are noted before anything is served.
+  const reloader = new PolicyReloader({
+    config,
+    store,
+    leases,
+    clock,
+    log,
+    load: () => loadPolicies(config, log),
+    current: () => policy,
+    swap: (next) => {
+      policy = next;
+    },
+    ...evidence,
+    revoker,
+  });
   const sweeper = new CredentialSweeper({
     store,
     source: credentialSource,
@@ -223,10 +244,11 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     ...(opts.sweeper?.graceMs !== undefined ? { graceMs: opts.sweeper.graceMs } : {}),
   });
   await sweeper.start();
-  const handlers: Handlers = mergeHandlers(
+  let handlers: Handlers = mergeHandlers(
     mergeHandlers(mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke, inFlight)), approvalHandlers(approvals, config)),
     ledger ? mergeHandlers(evidenceHandlers(ledger), evidenceKeyHandlers(ledger)) : undefined,
   );
+  handlers = mergeHandlers(handlers, policyHandlers(reloader, clock));
   let grpcServers: GrpcServers;
   try {
     grpcServers = await startGrpc({
@@ -257,7 +279,10 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     store,
     ...(ledger ? { ledger } : {}),
     leases,
-    policy,
+    get policy() {
+      return policy;
+    },
+    policies: reloader,
     reaper,
     approvals,
     sweeper,

@@ -9,6 +9,7 @@ import { evidenceCommands } from './evidence-commands';
 import { invokeCommand } from './invoke-command';
 import { leaseCommands } from './lease-commands';
 import { approvalsCommands } from './approvals-commands';
+import { policyCommands } from './policy-commands';
 import { configCheckCommand, pkiInitCommand, serveCommand } from './local-commands';
 import { secretsListCommand, secretsPutCommand } from './secrets-commands';
 import { witnessCommand, witnessKeyCommand } from '../witness/witness-command';
@@ -40,7 +41,7 @@ function planned(path: string[], issue: string): Command {
 }
 
 export function allCommands(extra: readonly Command[] = []): Command[] {
-  const real = [serveCommand, devCommand, configCheckCommand, pkiInitCommand, secretsPutCommand, secretsListCommand, ...leaseCommands, invokeCommand, ...approvalsCommands, ...evidenceCommands, witnessCommand, witnessKeyCommand, ...extra];
+  const real = [serveCommand, devCommand, configCheckCommand, pkiInitCommand, secretsPutCommand, secretsListCommand, ...leaseCommands, invokeCommand, ...approvalsCommands, ...policyCommands, ...evidenceCommands, witnessCommand, witnessKeyCommand, ...extra];
   const taken = new Set(real.map((c) => c.path.join(' ')));
   return [...real, ...PLANNED.filter(([p]) => !taken.has(p.join(' '))).map(([p, i]) => planned(p, i))];
 }
