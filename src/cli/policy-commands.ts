@@ -2,11 +2,18 @@ import { jsonToStruct } from '../broker/struct';
 import { call } from '../client/grpc-client';
 import type { ExplainResponse__Output } from '../gen/secretbroker/v1/ExplainResponse';
 import type { ReloadPoliciesResponse__Output } from '../gen/secretbroker/v1/ReloadPoliciesResponse';
-import type { App } from '../app';
-import { EXIT, emit, type CliIo } from './cli-io';
+import { loadPolicies, type App } from '../app';
+import { replayDecisions, type ReplayFlip } from '../broker/policy-replay';
+import { parseDuration } from '../config/duration';
+import { loadConfig } from '../config/load';
+import { openSqliteLedgerReadOnly } from '../evidence/ledger/sqlite-ledger-storage';
+import { failedPrecondition } from '../lib/errors';
+import type { Explanation } from '../policy';
+import { EXIT, UsageError, emit, type CliIo } from './cli-io';
 import { clientFromFlags, parseParams, rpcError } from './client-flags';
-import { CLIENT_FLAGS, list, str, type Command, type Values } from './command';
+import { CLIENT_FLAGS, JSON_FLAG, list, str, type Command, type Values } from './command';
 import { formatExplanation } from './lease-commands';
+import { safeJson, shown } from './terminal-text';
 
 async function withOperator<T>(values: Values, io: CliIo, fn: (c: ReturnType<typeof clientFromFlags>) => Promise<T>): Promise<T> {
   const c = clientFromFlags(values, io);
@@ -68,4 +75,88 @@ export function reloadOnSighup(app: Pick<App, 'policies' | 'log'>, io: CliIo): (
   return () => process.off('SIGHUP', onHup);
 }
 
-export const policyCommands: readonly Command[] = Object.freeze([policyExplainCommand, policyReloadCommand]);
+/** An explanation as indented lines (the policy module's own type; the gRPC one prints through formatExplanation). */
+export function explanationLines(e: Explanation | { summary: string }, indent = '    '): string[] {
+  if (!('decision' in e)) return [`${indent}${e.summary}`];
+  const lines = [`${indent}${e.decision}: ${shown(e.summary)}`];
+  for (const d of e.deciding_policies) lines.push(`${indent}  decided by ${d.id}: ${d.reason}`);
+  for (const c of e.candidates) {
+    if (c.failed_conditions.length === 0) continue;
+    lines.push(`${indent}  candidate ${c.id}: requires ${c.requires}`);
+    for (const f of c.failed_conditions) lines.push(`${indent}    failed: ${shown(f)}`);
+  }
+  lines.push(`${indent}  trust: ${e.trust.score} (${e.trust.tier})`);
+  if (e.hint) lines.push(`${indent}  next: ${shown(e.hint)}`);
+  return lines;
+}
+
+/** --since/--until: an RFC 3339 time, or a duration back from now ("24h"). */
+export function parseWhen(flag: string, text: string, now: number): number {
+  const back = parseDuration(text);
+  if (back !== undefined) return now - back;
+  const t = /^\d{4}-\d{2}-\d{2}(T|$)/.test(text) ? Date.parse(text) : NaN;
+  if (Number.isNaN(t)) throw new UsageError(`--${flag}: expected an RFC 3339 time (2026-12-04T10:00:00Z) or a duration back from now (24h)`);
+  return t;
+}
+
+function flipLines(f: ReplayFlip): string {
+  return [
+    `#${f.index} ${f.time} ${f.agent} ${f.action} on ${shown(f.resource)}: ${f.before.decision} -> ${f.after.decision}${f.count > 1 ? ` (x${f.count}, folded)` : ''}`,
+    `  before (policy ${f.before.policy_version.slice(0, 12)}):`,
+    ...explanationLines(f.before.explanation),
+    `  after (policy ${f.after.policy_version.slice(0, 12)}):`,
+    ...explanationLines(f.after.explanation),
+  ].join('\n');
+}
+
+export const policyReplayCommand: Command = Object.freeze<Command>({
+  path: ['policy', 'replay'],
+  summary: 're-decide the recorded decisions of a window under candidate policies and list each that would flip (local; reads the evidence log, daemon up or down)',
+  usage: 'policy replay --config FILE --policies DIR --since T [--until T] [--json]   (T: RFC 3339 or a duration back from now, e.g. 24h)',
+  options: { config: { type: 'string' }, policies: { type: 'string' }, since: { type: 'string' }, until: { type: 'string' }, ...JSON_FLAG },
+  positionals: [0, 0],
+  async run(values, _pos, io) {
+    const file = str(values, 'config');
+    const dir = str(values, 'policies');
+    const sinceText = str(values, 'since');
+    if (!file || !dir || !sinceText) throw new UsageError('policy replay needs --config FILE --policies DIR --since T');
+    const now = Date.now();
+    const since = parseWhen('since', sinceText, now);
+    const untilText = str(values, 'until');
+    const until = untilText !== undefined ? parseWhen('until', untilText, now) : undefined;
+    const config = loadConfig(file);
+    if (config.state.kind !== 'sqlite') throw failedPrecondition('policy replay reads the evidence log from the SQLite state database; this config keeps its state in PostgreSQL');
+    const candidate = await loadPolicies({ ...config, policies: dir });
+    // The serving set explains the recorded side when an entry carries no explanation; a broken one only loses that.
+    const baseline = await loadPolicies(config).catch(() => undefined);
+    const db = openSqliteLedgerReadOnly(config.state.path);
+    const json = values.json === true;
+    try {
+      const summary = await replayDecisions({
+        config,
+        candidate,
+        ...(baseline ? { baseline } : {}),
+        source: { size: () => db.storage.size(), entries: (s, e) => db.storage.entries(s, e), getEntry: (i) => db.storage.getEntry(i) },
+        since,
+        ...(until !== undefined ? { until } : {}),
+        // Streamed: one line (JSON Lines with --json) per flip as it is found.
+        onFlip: (f) => void io.stdout.write((json ? safeJson({ flip: f }, 0) : flipLines(f)) + '\n'),
+      });
+      const sk = summary.skipped;
+      const skipped = sk.no_inputs + sk.inputs_over_cap + sk.unknown_agent_or_action + sk.flood;
+      if (json) io.stdout.write(safeJson({ summary }, 0) + '\n');
+      else {
+        const changes = Object.entries(summary.by_change).map(([k, v]) => `${k} ${v}`).join(', ');
+        io.stdout.write(
+          `${summary.flipped} of ${summary.replayed} replayed decisions would flip under ${dir} (policy ${summary.candidate_version.slice(0, 12)})${changes ? `: ${changes}` : ''}; ` +
+            `${summary.decisions} in the window, ${skipped} skipped (${sk.no_inputs} without recorded inputs, ${sk.inputs_over_cap} over the inputs cap, ${sk.unknown_agent_or_action} for an agent or action not in the config, ${sk.flood} folded in a flood)\n`,
+        );
+      }
+      return EXIT.ok;
+    } finally {
+      db.close();
+    }
+  },
+});
+
+export const policyCommands: readonly Command[] = Object.freeze([policyExplainCommand, policyReloadCommand, policyReplayCommand]);

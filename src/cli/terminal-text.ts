@@ -38,6 +38,6 @@ export function shown(s: string): string {
  * leaves raw (C1 controls, bidi overrides, separators) are written as
  * `\uNNNN` escapes, which parse back to the same strings.
  */
-export function safeJson(data: unknown): string {
-  return JSON.stringify(data, null, 2).replace(unsafeInJson(), (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+export function safeJson(data: unknown, indent = 2): string {
+  return JSON.stringify(data, null, indent || undefined).replace(unsafeInJson(), (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
