@@ -8,7 +8,11 @@ import { parseDuration } from '../config/duration';
 import { loadConfig } from '../config/load';
 import { openSqliteLedgerReadOnly } from '../evidence/ledger/sqlite-ledger-storage';
 import { failedPrecondition } from '../lib/errors';
-import type { Explanation } from '../policy';
+import { createPolicyEngine, loadPolicySet, type Explanation } from '../policy';
+import { parsePolicyTests, runPolicyTest, type PolicyTestResult } from '../policy/policy-test-cases';
+import { lintPolicySet } from '../policy/policy-lint';
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import { EXIT, UsageError, emit, type CliIo } from './cli-io';
 import { clientFromFlags, parseParams, rpcError } from './client-flags';
 import { CLIENT_FLAGS, JSON_FLAG, list, str, type Command, type Values } from './command';
@@ -159,4 +163,67 @@ export const policyReplayCommand: Command = Object.freeze<Command>({
   },
 });
 
-export const policyCommands: readonly Command[] = Object.freeze([policyExplainCommand, policyReloadCommand, policyReplayCommand]);
+function testLine(r: PolicyTestResult): string {
+  const obl = (o: readonly string[] | undefined) => (o && o.length ? ` [${o.join(', ')}]` : '');
+  if (r.ok) return `ok    ${r.file}: ${r.name}: ${r.got.decision}${obl(r.got.obligations)}`;
+  const head = `FAIL  ${r.file}: ${r.name}: expected ${r.expected.decision}${obl(r.expected.obligations)}, got ${r.error ? `an error: ${r.error.split('\n')[0]}` : `${r.got.decision}${obl(r.got.obligations)}`}`;
+  return [head, ...(r.explanation ? explanationLines(r.explanation, '      ') : [])].join('\n');
+}
+
+export const policyTestCommand: Command = Object.freeze<Command>({
+  path: ['policy', 'test'],
+  summary: 'run table-driven YAML cases (request and expected decision, obligations) against a policy directory (local); exit 1 on any mismatch',
+  usage: 'policy test FILE... --policies DIR [--json]',
+  options: { policies: { type: 'string' }, ...JSON_FLAG },
+  positionals: [1, 1000],
+  async run(values, files, io) {
+    const dir = str(values, 'policies');
+    if (!dir) throw new UsageError('policy test needs --policies DIR');
+    // Policy only, no config: approval groups are checked by `config check` and `policy lint`.
+    const engine = createPolicyEngine(await loadPolicySet(dir));
+    const cases = [];
+    for (const f of files) {
+      let text: string;
+      try {
+        text = await readFile(path.resolve(io.cwd, f), 'utf8');
+      } catch (err) {
+        throw new UsageError(`${f}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+      cases.push(...parsePolicyTests(f, text));
+    }
+    const results = cases.map((c) => runPolicyTest(engine, c));
+    const failed = results.filter((r) => !r.ok).length;
+    emit(io, values.json === true, { ok: failed === 0, policy_version: engine.version, passed: results.length - failed, failed, cases: results }, () =>
+      [...results.map(testLine), `${results.length} cases: ${results.length - failed} passed, ${failed} failed (policy ${engine.version.slice(0, 12)})`].join('\n'),
+    );
+    return failed === 0 ? EXIT.ok : EXIT.failure;
+  },
+});
+
+export const policyLintCommand: Command = Object.freeze<Command>({
+  path: ['policy', 'lint'],
+  summary: 'configured actions no rule can permit, and rules that can never match a configured action or agent (local); exit 1 when anything is found',
+  usage: 'policy lint --config FILE [--policies DIR] [--json]',
+  options: { config: { type: 'string' }, policies: { type: 'string' }, ...JSON_FLAG },
+  positionals: [0, 0],
+  async run(values, _pos, io) {
+    const file = str(values, 'config');
+    if (!file) throw new UsageError('policy lint needs --config FILE');
+    const config = loadConfig(file);
+    const dir = str(values, 'policies') ?? config.policies;
+    // Loaded as the daemon loads it: a policy asking an unconfigured approval group is an error here too.
+    const engine = await loadPolicies({ ...config, policies: dir });
+    const findings = lintPolicySet(engine.policySet, { actions: Object.keys(config.actions), agents: Object.values(config.agents) });
+    emit(io, values.json === true, { ok: findings.length === 0, policy_version: engine.version, findings }, () =>
+      [
+        ...findings.map((f) => (f.kind === 'rule_unmatched' ? `${f.file}:${f.line}: ${f.message}` : `action ${f.action}: ${f.message}`)),
+        findings.length === 0
+          ? `${dir}: ok (${engine.policySet.policies.length} policies cover all ${Object.keys(config.actions).length} configured actions; every rule can match)`
+          : `${findings.length} finding${findings.length === 1 ? '' : 's'}`,
+      ].join('\n'),
+    );
+    return findings.length === 0 ? EXIT.ok : EXIT.failure;
+  },
+});
+
+export const policyCommands: readonly Command[] = Object.freeze([policyExplainCommand, policyReloadCommand, policyReplayCommand, policyTestCommand, policyLintCommand]);
