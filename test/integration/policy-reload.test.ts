@@ -8,6 +8,9 @@ import type { ReloadPoliciesResponse__Output } from '../../src/gen/secretbroker/
 import { makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { readEntries } from '../helpers/evidence-entries';
 import { runCapture } from '../helpers/run-cli';
+import { vaultDynamicRawConfig } from '../helpers/dynamic-action';
+import { FaultCredentialBackend, faultSource } from '../helpers/fault-credential-backend';
+import { ManualClock } from '../../src/lib/clock';
 
 /**
  * ReloadPolicies over the real daemon: a broken set is refused whole (every
@@ -135,5 +138,44 @@ describe('ReloadPolicies / policy reload', function () {
     assert.equal(denied.status, 'DENIED');
     assert.ok(denied.explanation?.hint);
     assert.equal((await request('T-1')).status, 'GRANTED');
+  });
+});
+
+describe('ReloadPolicies: a dynamic lease the new set no longer permits loses its credential upstream', function () {
+  this.timeout(60_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let broker: RunningBroker;
+  let vault: FaultCredentialBackend;
+
+  before(async () => {
+    tmp = tempDir();
+    const pki = await makeTestPki(path.join(tmp.dir, 'pki'));
+    const clock = new ManualClock(Date.UTC(2026, 11, 4, 12, 0, 0));
+    vault = new FaultCredentialBackend('vault', clock);
+    broker = await startBroker({ pki, dir: tmp.dir, raw: vaultDynamicRawConfig(pki, tmp.dir), clock, dynamicCredentials: faultSource(vault) });
+  });
+  after(async () => {
+    await broker?.close();
+    tmp?.cleanup();
+  });
+
+  it('revoked with lease.revoked naming policy.loaded, then credential.revoked; the login is dropped', async () => {
+    const res = await call<unknown, LeaseResponse__Output>(broker.clientFor('agents', 'support-bot').agent, 'RequestLease', { action: 'reporting.db', ttlSeconds: 300 });
+    assert.equal(res.status, 'GRANTED');
+    const id = res.lease!.leaseId;
+    assert.equal(vault.forLease(id)!.revoked, false);
+    const size = broker.app.ledger!.size;
+    rmSync(path.join(broker.config.policies, 'reporting.cedar'));
+    const r = await call<unknown, ReloadPoliciesResponse__Output>(broker.clientFor('operators', 'alice').operator, 'ReloadPolicies', {});
+    assert.equal(r.changed, true);
+    assert.deepEqual(r.revoked.map((l) => l.leaseId), [id]);
+    assert.equal(vault.forLease(id)!.revoked, true);
+    const entries = await readEntries(broker.app.ledger!, size);
+    const loaded = entries.find((e) => e['type'] === 'policy.loaded')!;
+    const revoked = entries.find((e) => e['type'] === 'lease.revoked')!;
+    assert.equal(revoked['policy_loaded'], loaded['index']);
+    assert.equal((revoked['lease'] as { id: string }).id, id);
+    const dropped = entries.find((e) => e['type'] === 'credential.revoked')!;
+    assert.ok((dropped['index'] as number) > (revoked['index'] as number));
   });
 });
