@@ -115,8 +115,8 @@ function flipLines(f: ReplayFlip): string {
 
 export const policyReplayCommand: Command = Object.freeze<Command>({
   path: ['policy', 'replay'],
-  summary: 're-decide the recorded decisions of a window under candidate policies and list each that would flip (local; reads the evidence log, daemon up or down)',
-  usage: 'policy replay --config FILE --policies DIR --since T [--until T] [--json]   (T: RFC 3339 or a duration back from now, e.g. 24h)',
+  summary: 're-decide the recorded decisions of a window under candidate policies and list each that would flip (local; reads the evidence log, daemon up or down; T is RFC 3339 or a duration back from now, e.g. 24h)',
+  usage: 'policy replay --config FILE --policies DIR --since T [--until T] [--json]',
   options: { config: { type: 'string' }, policies: { type: 'string' }, since: { type: 'string' }, until: { type: 'string' }, ...JSON_FLAG },
   positionals: [0, 0],
   async run(values, _pos, io) {
