@@ -8,6 +8,9 @@ import type { ReloadPoliciesResponse__Output } from '../../src/gen/secretbroker/
 import { makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { readEntries } from '../helpers/evidence-entries';
 import { runCapture } from '../helpers/run-cli';
+import { until } from '../helpers/until';
+import { reloadOnSighup } from '../../src/cli/policy-commands';
+import { PassThrough } from 'node:stream';
 import { vaultDynamicRawConfig } from '../helpers/dynamic-action';
 import { FaultCredentialBackend, faultSource } from '../helpers/fault-credential-backend';
 import { ManualClock } from '../../src/lib/clock';
@@ -92,6 +95,27 @@ describe('ReloadPolicies / policy reload', function () {
     assert.equal(human.code, 0);
     assert.match(human.out, /unchanged/);
     assert.equal((await readEntries(broker.app.ledger!, size)).filter((e) => e['type'] === 'policy.loaded').length, 0);
+  });
+
+  it('SIGHUP (serve and dev) reloads the same way, and says so on stderr; a broken set is refused there too', async () => {
+    const lines: string[] = [];
+    const stderr = new PassThrough();
+    stderr.on('data', (d: Buffer) => lines.push(d.toString()));
+    const stop = reloadOnSighup(broker.app, { stdout: new PassThrough(), stderr, stdin: new PassThrough(), env: {}, cwd: process.cwd() });
+    try {
+      writeFileSync(path.join(policies, 'zz-hup.cedar'), '@id("hup")\npermit (principal, action == Action::"tickets.update", resource) when { ;\n');
+      process.emit('SIGHUP', 'SIGHUP');
+      await until('SIGHUP is answered', () => lines.join('').includes('refused'));
+      assert.match(lines.join(''), /SIGHUP: policy reload refused, the old set keeps serving: [\s\S]*zz-hup\.cedar:2/);
+      const before = broker.app.policy.version;
+      writeFileSync(path.join(policies, 'zz-hup.cedar'), '@id("hup")\nforbid (principal, action == Action::"no.such", resource);\n');
+      process.emit('SIGHUP', 'SIGHUP');
+      await until('SIGHUP loads the set', () => lines.join('').includes('loaded'));
+      assert.notEqual(broker.app.policy.version, before);
+    } finally {
+      stop();
+      rmSync(path.join(policies, 'zz-hup.cedar'), { force: true });
+    }
   });
 
   it('a good set is recorded, swapped in, and active leases it no longer permits are revoked naming policy.loaded', async () => {
