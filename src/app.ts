@@ -28,7 +28,9 @@ import { evidenceHandlers } from './transport/grpc/handlers/evidence-handlers';
 import { evidenceKeyHandlers } from './transport/grpc/handlers/evidence-key-handlers';
 import { keyFilesOf as evidenceKeyFilesOf } from './evidence/ledger/key-history';
 import { LeaseReaper } from './leases/lease-reaper';
-import { createPolicyEngine, loadPolicySet, type PolicyEngine } from './policy';
+import { createPolicyEngine, loadPolicySet, PolicyLoadError, type PolicyEngine, type PolicyProblem } from './policy';
+import { PolicyReloader } from './broker/policy-reload';
+import { policyHandlers } from './transport/grpc/handlers/policy-handlers';
 import type { Store } from './store/store';
 import { openStore } from './store/open-store';
 import { invokeHandlers } from './transport/grpc/handlers/invoke-handlers';
@@ -63,6 +65,8 @@ export interface AppOptions {
   approvals?: Approvals;
   /** Tests only: hooks into a brokered call (a barrier before a use is spent) and a grant (before its transaction). */
   hooks?: InvokeHooks;
+  /** Benchmarks only: wraps each policy engine loaded (at start and on reload), e.g. to time its decisions. */
+  wrapPolicy?: (engine: PolicyEngine) => PolicyEngine;
   /** How often the lease reaper runs; default 1 s (tests shorten it). */
   reaperIntervalMs?: number;
   /** Connection timeouts on both ports; default CONNECTION_TIMEOUTS (tests shorten them). */
@@ -88,8 +92,10 @@ export interface App {
   trust: TrustService;
   /** The broker's own trust signals (tests await `settled()`). */
   brokerSignals: BrokerSignals;
-  /** The policy engine (tests read its decision-cache stats). */
-  policy: PolicyEngine;
+  /** The policy engine serving now (tests read its decision-cache stats); ReloadPolicies and SIGHUP swap it. */
+  readonly policy: PolicyEngine;
+  /** ReloadPolicies: validate, record policy.loaded, swap, re-evaluate active leases. */
+  policies: PolicyReloader;
   reaper: LeaseReaper;
   /**
    * Approvals (the ApprovalGate RequestLease opens and checks them through;
@@ -134,22 +140,30 @@ export function keyFilesOf(config: BrokerConfig): string[] {
   return files;
 }
 
-/** Loads the policy set and checks that every approval obligation names a configured approval group. */
+/**
+ * Loads the policy set and checks that every approval obligation names a
+ * configured approval group; every problem, with file and line, in one PolicyLoadError.
+ */
 export async function loadPolicies(config: Pick<BrokerConfig, 'policies' | 'approvals'> & Partial<Pick<BrokerConfig, 'policy'>>, log?: Logger): Promise<PolicyEngine> {
   const set = await loadPolicySet(config.policies);
-  const problems: string[] = [];
+  const problems: PolicyProblem[] = [];
   for (const p of set.policies) {
     for (const group of p.obligations.approvals) {
-      if (!Object.hasOwn(config.approvals, group)) problems.push(`${p.file}: policy "${p.id}" asks for approval:${group}, but approvals.${group} is not configured`);
+      if (!Object.hasOwn(config.approvals, group)) problems.push({ file: p.file, line: p.line, policy: p.id, message: `asks for approval:${group}, but approvals.${group} is not configured` });
     }
     // Four eyes across groups: an approval a permit asks for must be one its groups' approvers can give.
     const groups = p.obligations.approvals.filter((g) => Object.hasOwn(config.approvals, g)).map((g) => config.approvals[g]!);
     if (groups.length > 1 && !seatsFilled(groups, groups.flatMap((g) => g.approvers))) {
       const seats = groups.reduce((n, g) => n + g.required, 0);
-      problems.push(`${p.file}: policy "${p.id}" asks for ${p.obligations.approvals.map((g) => `approval:${g}`).join(', ')}, which needs ${seats} different approvers (one approver counts in one group): its groups' approvers cannot give that`);
+      problems.push({
+        file: p.file,
+        line: p.line,
+        policy: p.id,
+        message: `asks for ${p.obligations.approvals.map((g) => `approval:${g}`).join(', ')}, which needs ${seats} different approvers (one approver counts in one group): its groups' approvers cannot give that`,
+      });
     }
   }
-  if (problems.length) throw new StartupError(problems.join('; '));
+  if (problems.length) throw new PolicyLoadError(config.policies, problems);
   return createPolicyEngine(set, {
     ...(config.policy ? { cacheBytes: config.policy.cacheBytes } : {}),
     onError: (err) => log?.error({ err }, 'policy evaluation failed; denied'),
@@ -181,7 +195,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     const problems = checkKeyFilePermissions(keyFilesOf(config));
     if (problems.length) throw new StartupError(`refusing to start: ${problems.join('; ')}`);
   }
-  const policy = await loadPolicies(config, log);
+  const wrap = opts.wrapPolicy ?? ((e: PolicyEngine) => e);
+  let policy = wrap(await loadPolicies(config, log));
   const specs = compileHttpActions(config);
   const store = opts.store ?? (await openStore(config));
   let ledger: Ledger | undefined;
@@ -256,6 +271,20 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   }
   // Orphan credentials (a grant a crash interrupted, or one nobody recorded) are swept at start
   // and every period; the pending rows the last process left are noted before anything is served.
+  const reloader = new PolicyReloader({
+    config,
+    store,
+    leases,
+    clock,
+    log,
+    load: async () => wrap(await loadPolicies(config, log)),
+    current: () => policy,
+    swap: (next) => {
+      policy = next;
+    },
+    ...evidence,
+    revoker,
+  });
   const sweeper = new CredentialSweeper({
     store,
     source: credentialSource,
@@ -267,10 +296,11 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     ...(opts.sweeper?.graceMs !== undefined ? { graceMs: opts.sweeper.graceMs } : {}),
   });
   await sweeper.start();
-  const handlers: Handlers = mergeHandlers(
+  let handlers: Handlers = mergeHandlers(
     mergeHandlers(mergeHandlers(mergeHandlers(mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke, inFlight)), approvalHandlers(approvals, config)), trustHandlers(trust)), breakglass ? breakglassHandlers(breakglass, config) : undefined),
     ledger ? mergeHandlers(evidenceHandlers(ledger), evidenceKeyHandlers(ledger)) : undefined,
   );
+  handlers = mergeHandlers(handlers, policyHandlers(reloader, clock));
   let grpcServers: GrpcServers;
   try {
     grpcServers = await startGrpc({
@@ -305,7 +335,10 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     leases,
     trust,
     brokerSignals,
-    policy,
+    get policy() {
+      return policy;
+    },
+    policies: reloader,
     reaper,
     approvals,
     ...(breakglass ? { breakglass } : {}),

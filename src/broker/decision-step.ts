@@ -9,6 +9,7 @@ import { NO_OBLIGATIONS } from '../policy/obligations';
 import type { BudgetQuery, Store } from '../store/store';
 import type { ApprovalBinding, ApprovalGate } from './approval-gate';
 import type { DenialFolder } from './denial-folder';
+import { recordInputs, type OmittedInputs, type RecordedInputs } from './recorded-inputs';
 import type { Json } from './struct';
 import type { TrustReader, TrustView } from './trust-reader';
 
@@ -84,6 +85,8 @@ export interface DecidedStep {
   budget?: BudgetFit;
   /** The break-glass override this grant or use stands under (policy alone would not allow it). */
   override?: OverrideRecord;
+  /** What the `decision` entry records of the inputs (for `policy replay`). */
+  inputs: RecordedInputs | OmittedInputs;
   /** The `decision` evidence entry for this outcome. */
   draft: EvidenceDraft;
 }
@@ -146,14 +149,15 @@ export class DecisionStep {
         ...(budget ? { budget: { [budget.field]: { used: budget.used } } } : {}),
       },
     });
-    const base = { call, agent, action, resource, trust, policy };
+    const inputs = recordInputs({ context: input.context, params: input.params, fresh: trust.fresh, ...(budget ? { budgetUsed: budget.used } : {}), ...(input.grant ? { grant: input.grant } : {}) });
+    const base = { call, agent, action, resource, trust, policy, inputs };
     if (policy.decision === 'deny') {
       // Break-glass: an override allows what policy denies.
       const overridden = await this.underOverride(input, base, budget);
       if (overridden) return overridden;
       // A policy reading the budget names it in a failed condition; the explanation adds used and limit.
       const explanation = budget ? { ...policy.explanation, budget: budgetInfo(budget) } : policy.explanation;
-      return { ...base, verdict: 'deny', explanation, ...(budget ? { budget } : {}), draft: withExplanation(decisionDraft(agent.name, action.name, resource, policy, trust), explanation) };
+      return { ...base, verdict: 'deny', explanation, ...(budget ? { budget } : {}), draft: withExplanation(decisionDraft(agent.name, action.name, resource, policy, trust, inputs), explanation) };
     }
 
     // 4. Obligations: what a new grant gets.
@@ -209,7 +213,7 @@ export class DecisionStep {
     // 7. The explanation (with the approval needed and its missing votes) and the evidence draft.
     let explanation = approval ? { ...policy.explanation, approval: this.approvalInfo(approval) } : policy.explanation;
     if (approval && verdict === 'deny') explanation = { ...explanation, hint: approvalDeniedHint(policy.explanation.hint, call, !!input.lease, !!this.deps.approvals) };
-    const draft = decisionDraft(agent.name, action.name, resource, policy, trust);
+    const draft = decisionDraft(agent.name, action.name, resource, policy, trust, inputs);
     if (verdict !== 'allow') withExplanation(draft, explanation);
     if (approval?.redeem) (draft['decision'] as Record<string, unknown>)['approval_id'] = approval.redeem;
     if (budget && grant) (draft['decision'] as Record<string, unknown>)['budget'] = budgetRecord(budget);
@@ -225,9 +229,9 @@ export class DecisionStep {
    * (it is not a RequestLease), and an agent in the quarantined tier none at
    * all. Undefined when no override applies.
    */
-  private async underOverride(input: DecisionInput, base: Pick<DecidedStep, 'call' | 'agent' | 'action' | 'resource' | 'trust' | 'policy'>, budget: BudgetFit | undefined): Promise<DecidedStep | undefined> {
+  private async underOverride(input: DecisionInput, base: Pick<DecidedStep, 'call' | 'agent' | 'action' | 'resource' | 'trust' | 'policy' | 'inputs'>, budget: BudgetFit | undefined): Promise<DecidedStep | undefined> {
     if (!this.deps.overrides || input.grant === 'one-shot') return undefined;
-    const { agent, action, resource, trust, policy } = base;
+    const { agent, action, resource, trust, policy, inputs } = base;
     const o = await this.deps.overrides.applicable({ agent: agent.name, action: action.name, resource, tier: trust.tier, dryRun: input.call === 'explain' });
     if (!o) return undefined;
     const left = o.expiresAt - this.deps.clock.now();
@@ -250,7 +254,7 @@ export class DecisionStep {
       trust: { score: trust.score, tier: trust.tier },
       override: note,
     };
-    const draft = decisionDraft(agent.name, action.name, resource, policy, trust);
+    const draft = decisionDraft(agent.name, action.name, resource, policy, trust, inputs);
     draft['decision'] = { ...(draft['decision'] as Record<string, unknown>), effect: 'allow', policy_effect: policy.decision, breakglass: { id: o.id, requested_by: note.requested_by, confirmed_by: note.confirmed_by, until: note.until } };
     if (budget && grant) (draft['decision'] as Record<string, unknown>)['budget'] = budgetRecord(budget);
     return { ...base, verdict: 'allow', explanation, ...(grant ? { grant } : {}), ...(budget ? { budget } : {}), override: o, draft };
@@ -260,7 +264,7 @@ export class DecisionStep {
    * A grant the budget's limit refused, at the decision or in the grant's own
    * transaction (`used` as seen there: concurrent grants took the rest).
    */
-  overBudget(step: Pick<DecidedStep, 'call' | 'agent' | 'action' | 'resource' | 'trust' | 'policy' | 'grant'>, budget: BudgetFit, used: number): DecidedStep {
+  overBudget(step: Pick<DecidedStep, 'call' | 'agent' | 'action' | 'resource' | 'trust' | 'policy' | 'grant' | 'inputs'>, budget: BudgetFit, used: number): DecidedStep {
     const b = { ...budget, used };
     const per = formatDuration(b.perMs);
     const left = Math.max(0, (b.limit ?? 0) - used);
@@ -273,7 +277,7 @@ export class DecisionStep {
       trust: { score: step.trust.score, tier: step.trust.tier },
       budget: budgetInfo(b),
     };
-    const draft = decisionDraft(step.agent.name, step.action.name, step.resource, step.policy, step.trust);
+    const draft = decisionDraft(step.agent.name, step.action.name, step.resource, step.policy, step.trust, step.inputs);
     draft['decision'] = { effect: 'deny', policies: [], policy_version: step.policy.policyVersion, budget: budgetRecord(b) };
     withExplanation(draft, explanation);
     return { ...step, verdict: 'deny', explanation, budget: b, draft };
@@ -384,7 +388,7 @@ export function formatDuration(ms: number): string {
   return `${ms}ms`;
 }
 
-export function decisionDraft(agent: string, action: string, resource: string, d: PolicyDecision, trust: Pick<TrustView, 'score' | 'tier'>): EvidenceDraft {
+export function decisionDraft(agent: string, action: string, resource: string, d: PolicyDecision, trust: Pick<TrustView, 'score' | 'tier'>, inputs?: RecordedInputs | OmittedInputs): EvidenceDraft {
   return {
     type: 'decision',
     agent,
@@ -397,5 +401,7 @@ export function decisionDraft(agent: string, action: string, resource: string, d
       ...(d.obligations.approvals.length ? { approvals: [...d.obligations.approvals] } : {}),
     },
     trust: { score: trust.score, tier: trust.tier },
+    // The declared context values and params (capped), so `policy replay` can decide it again.
+    ...(inputs ? { inputs } : {}),
   };
 }

@@ -70,7 +70,9 @@ export class DenialFolder {
     if (w) await this.close(key, w, now);
     this.addSpent(agent, text.length, now);
     const [first] = await this.o.sink.append([overBudget ? { ...draft, flood: true } : draft]);
-    this.windows.set(key, { agent, first: first!, draft, since: now, folded: 0 });
+    // The window keeps the draft without its inputs (up to 8 KiB each): the closing entry leaves them to the first.
+    const { inputs: _inputs, ...kept } = draft;
+    this.windows.set(key, { agent, first: first!, draft: kept, since: now, folded: 0 });
     if (this.windows.size > (this.o.maxWindows ?? 10_000)) {
       const [oldKey, oldW] = this.windows.entries().next().value as [string, Window];
       await this.close(oldKey, oldW, now);
@@ -92,9 +94,11 @@ export class DenialFolder {
   private async close(key: string, w: Window, now: number): Promise<void> {
     this.windows.delete(key);
     if (w.folded === 0) return;
+    // The inputs are recorded once, on the first entry (first_index); a flood window folds different denials.
     await this.o.sink.append([
       {
         ...w.draft,
+        ...(key.endsWith('\0flood') ? { flood: true } : {}),
         folded_count: w.folded,
         folded_since: new Date(w.since).toISOString(),
         folded_until: new Date(now).toISOString(),

@@ -10,6 +10,7 @@ import { invokeCommand } from './invoke-command';
 import { explanationFromTrailer, formatExplanation, leaseCommands } from './lease-commands';
 import { approvalsCommands } from './approvals-commands';
 import { breakglassCommands } from './breakglass-commands';
+import { policyCommands } from './policy-commands';
 import { configCheckCommand, pkiInitCommand, serveCommand } from './local-commands';
 import { secretsListCommand, secretsPutCommand } from './secrets-commands';
 import { trustCommands } from './trust-commands';
@@ -38,7 +39,7 @@ function planned(path: string[], issue: string): Command {
 }
 
 export function allCommands(extra: readonly Command[] = []): Command[] {
-  const real = [serveCommand, devCommand, configCheckCommand, pkiInitCommand, secretsPutCommand, secretsListCommand, ...leaseCommands, ...trustCommands, invokeCommand, ...approvalsCommands, ...breakglassCommands, ...evidenceCommands, witnessCommand, witnessKeyCommand, ...extra];
+  const real = [serveCommand, devCommand, configCheckCommand, pkiInitCommand, secretsPutCommand, secretsListCommand, ...leaseCommands, ...trustCommands, invokeCommand, ...approvalsCommands, ...breakglassCommands, ...policyCommands, ...evidenceCommands, witnessCommand, witnessKeyCommand, ...extra];
   const taken = new Set(real.map((c) => c.path.join(' ')));
   return [...real, ...PLANNED.filter(([p]) => !taken.has(p.join(' '))).map(([p, i]) => planned(p, i))];
 }

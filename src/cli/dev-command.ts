@@ -10,6 +10,7 @@ import { systemClock } from '../lib/clock';
 import { SecretValue } from '../lib/secret-value';
 import { EXIT } from './cli-io';
 import { str, type Command } from './command';
+import { reloadOnSighup } from './policy-commands';
 
 /** Where the repo keeps the dev config (works from src/ under tsx and from dist/src/). */
 export function devConfigPath(): string {
@@ -75,10 +76,12 @@ export const devCommand: Command = Object.freeze<Command>({
         'press Ctrl-C to stop',
       ].join('\n') + '\n',
     );
+    const stopHup = reloadOnSighup(app, io);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());
       process.once('SIGTERM', () => resolve());
     });
+    stopHup();
     await app.close();
     await upstream.close();
     for (const t of Object.values(tokens)) t.wipe();

@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load';
 import { initPki } from '../identity/pki';
 import { EXIT, UsageError, emit } from './cli-io';
 import { JSON_FLAG, list, str, type Command } from './command';
+import { reloadOnSighup } from './policy-commands';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -17,12 +18,14 @@ export const serveCommand: Command = Object.freeze<Command>({
     const config = loadConfig(file);
     const app = await buildApp({ config });
     io.stderr.write(`secret-broker serving on ${config.listen.host}:${app.port} (mTLS)` + (app.healthPort ? `, health on ${config.healthListen?.host}:${app.healthPort} (plaintext)` : '') + '\n');
+    const stopHup = reloadOnSighup(app, io);
     await new Promise<void>((resolve) => {
       const stop = (): void => resolve();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
     io.stderr.write('secret-broker shutting down\n');
+    stopHup();
     await app.close();
     return EXIT.ok;
   },

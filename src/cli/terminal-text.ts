@@ -45,6 +45,6 @@ const jsonEscape = (c: string): string => Array.from({ length: c.length }, (_, i
  * characters) are written as `\uNNNN` escapes, which parse back to the same
  * strings.
  */
-export function safeJson(data: unknown): string {
-  return JSON.stringify(data, null, 2).replace(unsafeInJson(), jsonEscape);
+export function safeJson(data: unknown, indent = 2): string {
+  return JSON.stringify(data, null, indent || undefined).replace(unsafeInJson(), jsonEscape);
 }

@@ -138,6 +138,32 @@ export function createPolicyEngine(policySet: PolicySet, opts: PolicyEngineOptio
     }
   }
 
+  // Each action some scope names gets its own preparsed slice: the policies whose action scope
+  // covers it. A policy outside the slice cannot apply to that action, so the decision (and
+  // Cedar's reasons and errors) is the same, but Cedar evaluates a few policies instead of all.
+  // Any other action uses the whole set.
+  const sliceIds = new Map<string, string>();
+  for (const p of policySet.policies) {
+    const a = p.json.action;
+    const uids = a.op === 'All' ? [] : 'entities' in a ? a.entities : 'entity' in a ? [a.entity] : [];
+    for (const u of uids) {
+      const { type, id } = '__entity' in u ? u.__entity : u;
+      if (type !== 'Action' || sliceIds.has(id)) continue;
+      const slice = policySet.policies.filter((q) => actionInScope(q.json, id));
+      if (slice.length === policySet.policies.length) {
+        sliceIds.set(id, policySet.preparsedId);
+        continue;
+      }
+      // Content-addressed like the whole set (the version covers every policy's text).
+      const sliceId = `${policySet.preparsedId}/action/${id}`;
+      const answer = cedar.preparsePolicySet(sliceId, { staticPolicies: Object.fromEntries(slice.map((q) => [q.id, q.text])) });
+      if (answer.type !== 'success') {
+        throw new PolicyLoadError(policySet.source, [{ file: policySet.source, message: `cannot prepare the policies of ${id}: ${cedarErrorText(answer.errors)}` }]);
+      }
+      sliceIds.set(id, sliceId);
+    }
+  }
+
   // Every standalone check of every permit in one preparsed set, so explaining
   // a decision costs one more Cedar call however many candidates there are.
   const checksId = `${policySet.preparsedId}/checks`;
@@ -150,6 +176,21 @@ export function createPolicyEngine(policySet: PolicySet, opts: PolicyEngineOptio
       throw new PolicyLoadError(policySet.source, [{ file: policySet.source, message: `cannot prepare explanations: ${cedarErrorText(answer.errors)}` }]);
     }
   }
+  // Likewise per action: only the checks of that action's candidates (the only ones read).
+  const checkSliceIds = new Map<string, string>();
+  if (hasChecks) {
+    for (const [action, inScope] of plansByAction) {
+      const slice: Record<string, PolicyJson> = {};
+      for (const plan of inScope) for (const c of plan.checks) slice[c.key] = c.policy;
+      if (Object.keys(slice).length === 0 || Object.keys(slice).length === Object.keys(checkPolicies).length) continue;
+      const sliceId = `${checksId}/action/${action}`;
+      const answer = cedar.preparsePolicySet(sliceId, { staticPolicies: slice });
+      if (answer.type !== 'success') {
+        throw new PolicyLoadError(policySet.source, [{ file: policySet.source, message: `cannot prepare explanations of ${action}: ${cedarErrorText(answer.errors)}` }]);
+      }
+      checkSliceIds.set(action, sliceId);
+    }
+  }
 
   /**
    * Evaluates a request. Everything here is a function of the cache key's
@@ -158,7 +199,7 @@ export function createPolicyEngine(policySet: PolicySet, opts: PolicyEngineOptio
    */
   function evaluate(req: DecisionRequest, input: CedarInput): Evaluated {
     const call = { principal: input.principal, action: input.action, resource: input.resource, context: input.context, entities: cedarEntities(input) };
-    const main = cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: policySet.preparsedId });
+    const main = cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: sliceIds.get(req.action) ?? policySet.preparsedId });
     if (main.type !== 'success') throw new EngineError(`Cedar failed: ${cedarErrorText(main.errors)}`);
     const { decision, diagnostics } = main.response;
     const matched = diagnostics.reason.map(policyById).sort(byIdOrder);
@@ -186,7 +227,7 @@ export function createPolicyEngine(policySet: PolicySet, opts: PolicyEngineOptio
     } else {
       let outcome: CheckOutcome = NOTHING_SATISFIED;
       if (hasChecks && candidatePlans.some((p) => p.checks.length > 0)) {
-        const checks = cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: checksId });
+        const checks = cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: checkSliceIds.get(req.action) ?? checksId });
         if (checks.type !== 'success') throw new EngineError(`Cedar failed on explanation checks: ${cedarErrorText(checks.errors)}`);
         const d = checks.response.diagnostics;
         outcome = { satisfied: new Set(d.reason), errored: new Map(d.errors.map((e) => [e.policyId, cedarErrorText([e.error])])) };
