@@ -341,6 +341,8 @@ export interface RotationStore {
   rotationFenceHolds(secret: string, token: number, now: number): Promise<boolean>;
   /** Sets (or clears, with undefined) the pending version while `token` still holds the lock; false otherwise. */
   setPendingRotation(secret: string, token: number, version: number | undefined, now: number): Promise<boolean>;
+  /** Frees the lock if `lock.token` still holds it, recording nothing (a run that found nothing to do). */
+  releaseRotationLock(lock: RotationLock): Promise<void>;
   /** RotationStatements.finishRotation in a write transaction of its own (a broker without an evidence log). */
   finishRotation(lock: RotationLock, outcome: 'rotated' | 'failed', now: number): Promise<RotationRecord | undefined>;
   readonly rotationStatements: RotationStatements;

@@ -50,6 +50,7 @@ export class SqliteRotations implements RotationStore {
         WHERE rotations.locked_until IS NULL OR rotations.locked_until <= @now
         RETURNING *`),
       fence: db.prepare('SELECT 1 AS ok FROM rotations WHERE secret = @secret AND token = @token AND locked_until > @now'),
+      release: db.prepare('UPDATE rotations SET holder = NULL, locked_until = NULL WHERE secret = @secret AND token = @token'),
       pending: db.prepare('UPDATE rotations SET pending_version = @version WHERE secret = @secret AND token = @token AND locked_until > @now'),
       finish: db.prepare(`UPDATE rotations SET
           rotated = rotated + (@outcome = 'rotated'), failed = failed + (@outcome = 'failed'),
@@ -90,6 +91,12 @@ export class SqliteRotations implements RotationStore {
 
   setPendingRotation(secret: string, token: number, version: number | undefined, now: number): Promise<boolean> {
     return this.write(() => this.#st.pending.run({ secret, token, version: version ?? null, now }).changes === 1);
+  }
+
+  releaseRotationLock(lock: RotationLock): Promise<void> {
+    return this.write(() => {
+      this.#st.release.run({ secret: lock.secret, token: lock.token });
+    });
   }
 
   finishRotation(lock: RotationLock, outcome: 'rotated' | 'failed', now: number): Promise<RotationRecord | undefined> {
