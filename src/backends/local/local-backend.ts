@@ -178,6 +178,8 @@ class LocalSealedBackend implements LocalSecretBackend {
       const store = (await this.#read()) ?? this.#emptyStore();
       this.#checkKey(store);
       const versions = store.secrets.get(name) ?? [];
+      // The caller's fence first (rotation: is its token still the lock's current one?), inside our own lock.
+      if (opts.fence) await opts.fence();
       if (opts.cas !== undefined && versions.length !== opts.cas) {
         throw new BrokerError('failed_precondition', `local secret store: secret "${name}" is at version ${versions.length}, not ${opts.cas}; nothing was written`);
       }
@@ -199,7 +201,7 @@ class LocalSealedBackend implements LocalSecretBackend {
             if (!(await lock.stillHeld())) {
               throw new BrokerError('unavailable', `local secret store: the lock on ${path} was taken over; nothing was written`);
             }
-            // The caller's fence (rotation: is its token still the lock's current one?), inside our own lock.
+            // And again at the last moment before the rename that commits the write.
             if (opts.fence) await opts.fence();
           },
         }),
