@@ -76,6 +76,7 @@ describe('Rotation through the daemon: local and Vault, fenced, recorded (real d
   let raw: Record<string, unknown>;
   let env: NodeJS.ProcessEnv;
   let rootToken: string;
+  const hooks: RotationHooks = {};
   /** Everything the CLI printed, scanned for values at the end. */
   const printed: string[] = [];
   const rotate = async (...args: string[]): Promise<{ code: number; out: string; err: string }> => {
@@ -122,7 +123,7 @@ describe('Rotation through the daemon: local and Vault, fenced, recorded (real d
       ca_files: [caFile],
     };
     await seedLocalSecrets(raw, { 'helpdesk-token': TOKEN });
-    broker = await startBroker({ pki, dir: tmp.dir, raw, resolver: testResolver(new Map([['helpdesk.test', ['127.0.0.1']]])) });
+    broker = await startBroker({ pki, dir: tmp.dir, raw, rotationHooks: hooks, resolver: testResolver(new Map([['helpdesk.test', ['127.0.0.1']]])) });
     const alice = pki.layout.operators['alice']!;
     env = { SECRET_BROKER_ADDR: broker.addr, SECRET_BROKER_CA: pki.layout.caCert, SECRET_BROKER_CERT: alice.cert, SECRET_BROKER_KEY: alice.key };
   });
@@ -204,6 +205,36 @@ describe('Rotation through the daemon: local and Vault, fenced, recorded (real d
     assert.equal((await localValue(raw, 'helpdesk-token')).version, 3);
   });
 
+  it('Vault: a write racing an outside writer is refused by check-and-set on the version read under the lock', async () => {
+    let release!: () => void;
+    let paused!: () => void;
+    const isPaused = new Promise<void>((r) => (paused = r));
+    const gate = new Promise<void>((r) => (release = r));
+    hooks.beforeWrite = async (secret) => {
+      if (secret !== 'crm-token') return;
+      paused();
+      await gate;
+    };
+    try {
+      const run = rotate('--secret', 'crm-token', '--force');
+      await isPaused;
+      const outside = vault.putKv('secret', 'app/crm', { value: 'written-by-someone-else' });
+      release();
+      const r = await run;
+      assert.equal(r.code, 1, r.out);
+      assert.match(r.out, /^failed crm-token: .*is no longer at version 2; nothing was written$/m);
+      const now = await vaultValue();
+      assert.equal(now.version, outside, 'the outside write stands; ours was not applied');
+      assert.equal(now.value, 'written-by-someone-else');
+    } finally {
+      hooks.beforeWrite = undefined;
+    }
+    // The next forced run builds on the version it reads under its own lock.
+    const again = await rotate('--secret', 'crm-token', '--force');
+    assert.equal(again.code, 0, again.out);
+    assert.match(again.out, /^rotated crm-token: version 3 -> 4 /);
+  });
+
   it('an unknown secret or one without rotation is a clear usage error; an approver is refused (role rotator)', async () => {
     const r = await rotate('--secret', 'nope');
     assert.equal(r.code, 1);
@@ -219,7 +250,7 @@ describe('Rotation through the daemon: local and Vault, fenced, recorded (real d
     assert.deepEqual(of('helpdesk-token').map((e) => [e.outcome, e.old_version, e.new_version, e.fencing_token]), [['rotated', 1, 2, 1], ['rotated', 2, 3, 2]]);
     assert.deepEqual(of('helpdesk-token')[0]!.steps, ['locked', 'read', 'generated', 'written', 'cache dropped']);
     assert.equal(of('helpdesk-token')[0]!.operator, 'alice');
-    assert.deepEqual(of('crm-token').map((e) => [e.outcome, e.old_version, e.new_version]), [['rotated', 1, 2]]);
+    assert.deepEqual(of('crm-token').map((e) => [e.outcome, e.old_version, e.new_version]), [['rotated', 1, 2], ['failed', 2, null], ['rotated', 3, 4]]);
     const ops = of('ops-token');
     assert.equal(ops.length, 2, 'each failed attempt is recorded');
     assert.ok(ops.every((e) => e.outcome === 'failed' && e.new_version === null && e.steps.join() === 'locked' && /unavailable/.test(e.error ?? '')));
