@@ -20,13 +20,18 @@
  *    (last success, outcome counts) and the lock's release.
  */
 import type { BackendRegistry } from '../backends/registry';
-import type { BrokerConfig, SecretConfig } from '../config/config-types';
+import type { BrokerConfig, PostgresBackendConfig, SecretConfig } from '../config/config-types';
+import type { PutSecretOptions } from '../backends/backend';
+import { parseAdminUrl } from '../backends/postgres/admin-url';
+import { sqlState } from '../backends/postgres/postgres-errors';
+import { scramSha256Verifier } from '../backends/postgres/scram-verifier';
+import { Client } from 'pg';
 import { DEFAULT_ROTATION_LOCK_TTL_MS } from '../config/config-types';
 import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledger/evidence-sink';
 import type { Clock } from '../lib/clock';
 import { BrokerError, invalidArgument, unimplemented } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import type { SecretValue } from '../lib/secret-value';
+import { SecretValue } from '../lib/secret-value';
 import type { RotationLock, RotationRecord, RotationStore } from '../store/store';
 import { generateValue } from './generator';
 import { randomBytes } from 'node:crypto';
@@ -58,10 +63,12 @@ export interface RotateRequest {
 export interface RotationHooks {
   /** Tests only: runs after the current version was read under the lock, before the fenced write. */
   beforeWrite?: (secret: string, lock: RotationLock) => Promise<void>;
+  /** Tests only: runs after each step of a PostgreSQL admin credential's rotation (a throw stops the attempt there). */
+  afterStep?: (secret: string, step: string) => Promise<void>;
 }
 
 export interface RotationServiceDeps {
-  config: Pick<BrokerConfig, 'secrets' | 'rotation'>;
+  config: Pick<BrokerConfig, 'secrets' | 'rotation' | 'backends'>;
   rotations: RotationStore | undefined;
   backends: Pick<BackendRegistry, 'call' | 'invalidate'>;
   clock: Clock;
@@ -104,6 +111,7 @@ export class RotationService {
     const dueAt = this.#due(s, rec);
     const base = { secret: s.name, backend: s.backend, ...(dueAt !== undefined ? { dueAt } : {}), ...(rec?.lastRotatedAt !== undefined ? { lastRotatedAt: rec.lastRotatedAt } : {}) };
     if (rec?.lockedUntil !== undefined && rec.lockedUntil > now) return { ...base, outcome: 'skipped', detail: `another rotation holds the lock until ${iso(rec.lockedUntil)}` };
+    if (rec?.pendingVersion !== undefined) return { ...base, outcome: 'would_rotate', detail: 'an interrupted rotation is pending: the next run completes it' };
     if (dueAt === undefined) return { ...base, outcome: 'would_rotate', detail: 'due: never rotated' };
     if (dueAt <= now) return { ...base, outcome: 'would_rotate', detail: `due since ${iso(dueAt)}` };
     if (force) return { ...base, outcome: 'would_rotate', detail: `forced (not due until ${iso(dueAt)})` };
@@ -122,62 +130,38 @@ export class RotationService {
     const rec = await rotations.getRotation(s.name);
     const dueAt = this.#due(s, rec);
     const base = { secret: s.name, backend: s.backend, token: lock.token, ...(dueAt !== undefined ? { dueAt } : {}), ...(rec?.lastRotatedAt !== undefined ? { lastRotatedAt: rec.lastRotatedAt } : {}) };
-    if (!req.force && dueAt !== undefined && dueAt > clock.now()) {
+    if (!req.force && rec?.pendingVersion === undefined && dueAt !== undefined && dueAt > clock.now()) {
       await rotations.releaseRotationLock(lock);
       return { ...base, outcome: 'skipped', detail: `not due until ${iso(dueAt)} (last rotated ${iso(rec?.lastRotatedAt)})` };
     }
-    const steps: string[] = ['locked'];
-    let oldVersion: number | undefined;
-    let newVersion: number | undefined;
-    let fenced = false;
+    const work: Attempt = { steps: ['locked'], fenced: false };
+    const { steps } = work;
     let failure: BrokerError | undefined;
-    let value: SecretValue | undefined;
+    const fence = async (): Promise<void> => {
+      if (!(await rotations.rotationFenceHolds(s.name, lock.token, clock.now()))) {
+        work.fenced = true;
+        throw new BrokerError('failed_precondition', `fencing token ${lock.token} is no longer current`);
+      }
+    };
+    const admin = this.#adminOf(s);
     try {
-      const current = await this.deps.backends.call(s.backend, `reading secret ${s.name} to rotate it`, async (b) => {
-        if (!b.static) throw new BrokerError('failed_precondition', `backend ${s.backend} holds no static secrets`);
-        try {
-          const v = await b.static.get(s.ref);
-          v.value.wipe();
-          return v.version;
-        } catch (err) {
-          // A secret the store does not have yet is created by its first rotation.
-          if (err instanceof BrokerError && err.kind === 'not_found') return 0;
-          throw err;
-        }
-      });
-      oldVersion = current || undefined;
-      steps.push('read');
-      await this.deps.hooks?.beforeWrite?.(s.name, lock);
-      value = generateValue(s.rotation!.generator);
-      steps.push('generated');
-      const fence = async (): Promise<void> => {
-        if (!(await rotations.rotationFenceHolds(s.name, lock.token, clock.now()))) {
-          fenced = true;
-          throw new BrokerError('failed_precondition', `fencing token ${lock.token} is no longer current`);
-        }
-      };
-      const v = value;
-      const written = await this.deps.backends.call(s.backend, `writing secret ${s.name} (rotation)`, async (b) => {
-        if (!b.static?.put) throw new BrokerError('failed_precondition', `backend ${s.backend} cannot write secrets`);
-        return b.static.put(s.ref, v, { cas: current, fence });
-      });
-      newVersion = written.version;
-      steps.push('written');
+      if (admin) await this.#rotateAdmin(rotations, s, admin, lock, rec, work, fence);
+      else await this.#rotateStatic(s, lock, work, fence);
     } catch (err) {
-      failure = fenced
+      failure = work.fenced
         ? new BrokerError('failed_precondition', `the write was rejected by the fence: token ${lock.token} is no longer current (the lock expired or another rotation took it); nothing was written`)
         : err instanceof BrokerError
           ? err
           : new BrokerError('internal', 'rotation failed', { cause: err });
       log.warn({ err, secret: s.name, backend: s.backend, token: lock.token, steps }, 'rotation failed');
-    } finally {
-      value?.wipe();
     }
     if (!failure) {
       // The next brokered call reads the new version from the store.
       this.deps.backends.invalidate(s.name);
+      if (admin) this.deps.backends.invalidate(adminUrlSecretName(admin.name));
       steps.push('cache dropped');
     }
+    const { oldVersion, newVersion } = work;
     const outcome = failure ? 'failed' : 'rotated';
     const detail = failure ? detailOf(failure) : `rotated from version ${oldVersion ?? 'none'} to ${newVersion}`;
     const draft: EvidenceDraft = {
@@ -215,6 +199,178 @@ export class RotationService {
       ...(newVersion !== undefined ? { newVersion } : {}),
       ...(evidence ? { evidence } : {}),
     };
+  }
+
+  /** A configured postgres backend whose admin URL (`url_secret`) is this secret, if any. */
+  #adminOf(s: SecretConfig): PostgresBackendConfig | undefined {
+    for (const b of Object.values(this.deps.config.backends)) {
+      if (b.kind === 'postgres' && b.urlSecret.backend === s.backend && b.urlSecret.name === s.ref) return b;
+    }
+    return undefined;
+  }
+
+  /** Reads a version (default the current) straight from the store, never the cache; version 0 and no value when the name is new. */
+  async #read(s: SecretConfig, name: string, version?: number): Promise<{ version: number; value?: SecretValue }> {
+    return this.deps.backends.call(s.backend, `reading secret ${s.name} to rotate it`, async (b) => {
+      if (!b.static) throw new BrokerError('failed_precondition', `backend ${s.backend} holds no static secrets`);
+      try {
+        const v = await b.static.get(name, version !== undefined ? { version } : {});
+        return { version: v.version, value: v.value };
+      } catch (err) {
+        // A secret the store does not have yet is created by its first rotation.
+        if (err instanceof BrokerError && err.kind === 'not_found' && version === undefined) return { version: 0 };
+        throw err;
+      }
+    });
+  }
+
+  async #write(s: SecretConfig, name: string, value: SecretValue, opts: PutSecretOptions): Promise<number> {
+    const written = await this.deps.backends.call(s.backend, `writing secret ${s.name} (rotation)`, async (b) => {
+      if (!b.static?.put) throw new BrokerError('failed_precondition', `backend ${s.backend} cannot write secrets`);
+      return b.static.put(name, value, opts);
+    });
+    return written.version;
+  }
+
+  /** A local or Vault secret: read the current version, write a new random value fenced on it. */
+  async #rotateStatic(s: SecretConfig, lock: RotationLock, work: Attempt, fence: () => Promise<void>): Promise<void> {
+    const current = await this.#read(s, s.ref);
+    current.value?.wipe();
+    if (current.version) work.oldVersion = current.version;
+    work.steps.push('read');
+    await this.deps.hooks?.beforeWrite?.(s.name, lock);
+    const value = generateValue(s.rotation!.generator);
+    try {
+      work.steps.push('generated');
+      work.newVersion = await this.#write(s, s.ref, value, { cas: current.version, fence });
+      work.steps.push('written');
+    } finally {
+      value.wipe();
+    }
+  }
+
+  /**
+   * The admin URL of a postgres backend: the role rotates its own password,
+   * crash-safely. The new URL is stored first as a pending version (the
+   * sibling secret `<name>.pending`, its version kept in the state store),
+   * then `ALTER ROLE CURRENT_USER` sets the new password's SCRAM verifier, a
+   * fresh login tests it, and only then is it written as the current version.
+   * A run that died in between is completed by the next: it tries the pending
+   * value (the ALTER happened: make it current), then the current one (it did
+   * not: ALTER again with the pending value). Open connections keep working.
+   */
+  async #rotateAdmin(rotations: RotationStore, s: SecretConfig, pg: PostgresBackendConfig, lock: RotationLock, rec: RotationRecord | undefined, work: Attempt, fence: () => Promise<void>): Promise<void> {
+    const pendingName = `${s.ref}.pending`;
+    const step = async (name: string): Promise<void> => {
+      work.steps.push(name);
+      await this.deps.hooks?.afterStep?.(s.name, name);
+    };
+    const current = await this.#read(s, s.ref);
+    if (!current.value) throw new BrokerError('failed_precondition', `secret ${s.name} (the admin URL of backend ${pg.name}) does not exist yet; store it first`);
+    const currentUrl = current.value;
+    work.oldVersion = current.version;
+    let next: SecretValue | undefined;
+    try {
+      await step('read');
+      let alter = true;
+      if (rec?.pendingVersion !== undefined) {
+        // An earlier run stopped part-way: complete it with its pending value.
+        next = (await this.#read(s, pendingName, rec.pendingVersion)).value!;
+        if (await canLogIn(next, pg.name)) {
+          alter = false;
+          await step('pending logs in');
+        } else if (await canLogIn(currentUrl, pg.name)) {
+          await step('current logs in');
+        } else {
+          throw new BrokerError('unavailable', `backend ${pg.name}: neither the pending nor the current admin login works (the database may be down); the next run tries again`);
+        }
+      } else {
+        next = withPassword(currentUrl, generateValue(s.rotation!.generator), pg.name);
+        await step('generated');
+        const pendingVersion = await this.#write(s, pendingName, next, { fence });
+        if (!(await rotations.setPendingRotation(s.name, lock.token, pendingVersion, this.deps.clock.now()))) {
+          work.fenced = true;
+          throw new BrokerError('failed_precondition', `fencing token ${lock.token} is no longer current`);
+        }
+        await step('pending stored');
+      }
+      if (alter) {
+        await fence();
+        await alterOwnPassword(currentUrl, next, pg.name);
+        await step('altered');
+      }
+      if (!(await canLogIn(next, pg.name))) throw new BrokerError('unavailable', `backend ${pg.name}: the new admin login did not work; the next run completes the rotation`);
+      await step('login tested');
+      await this.deps.hooks?.beforeWrite?.(s.name, lock);
+      work.newVersion = await this.#write(s, s.ref, next, { cas: current.version, fence });
+      await step('written');
+    } finally {
+      currentUrl.wipe();
+      next?.wipe();
+    }
+  }
+}
+
+interface Attempt {
+  steps: string[];
+  fenced: boolean;
+  oldVersion?: number;
+  newVersion?: number;
+}
+
+/** The name under which the registry caches a postgres backend's admin URL. */
+const adminUrlSecretName = (backend: string): string => `backends.${backend}.url_secret`;
+
+/** `url` with its password replaced by `password` (which is wiped). */
+function withPassword(url: SecretValue, password: SecretValue, backend: string): SecretValue {
+  const target = parseAdminUrl(url, backend);
+  target.password.wipe();
+  const u = new URL(url.revealString());
+  u.password = encodeURIComponent(password.revealString());
+  password.wipe();
+  return SecretValue.fromString(u.toString());
+}
+
+function clientFor(url: SecretValue, backend: string): Client {
+  const t = parseAdminUrl(url, backend);
+  const password = t.password.revealString();
+  t.password.wipe();
+  return new Client({ host: t.host, port: t.port, user: t.user, database: t.database, password, ssl: t.ssl, connectionTimeoutMillis: 5000, query_timeout: 5000, application_name: 'secret-broker-rotation' });
+}
+
+/** A fresh login with `url` (a new connection, not the pool's). */
+async function canLogIn(url: SecretValue, backend: string): Promise<boolean> {
+  const c = clientFor(url, backend);
+  try {
+    await c.connect();
+    await c.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/** ALTER ROLE CURRENT_USER with the SCRAM verifier of `next`'s password, over a login with `current`. */
+async function alterOwnPassword(current: SecretValue, next: SecretValue, backend: string): Promise<void> {
+  const t = parseAdminUrl(next, backend);
+  let verifier: string;
+  try {
+    verifier = await scramSha256Verifier(t.password);
+  } finally {
+    t.password.wipe();
+  }
+  if (!/^SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/.test(verifier)) throw new BrokerError('internal', 'the SCRAM verifier is malformed');
+  const c = clientFor(current, backend);
+  try {
+    await c.connect();
+    // The verifier, never the password, goes to the server (and its statement log).
+    await c.query(`ALTER ROLE CURRENT_USER PASSWORD '${verifier}'`);
+  } catch (err) {
+    throw new BrokerError('unavailable', `backend ${backend}: could not set the new admin password (${sqlState(err) ?? 'connection failed'})`, { cause: err });
+  } finally {
+    await c.end().catch(() => undefined);
   }
 }
 

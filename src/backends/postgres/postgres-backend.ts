@@ -117,8 +117,25 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
           port: target.port,
           user: target.user,
           database: target.database,
-          // Asked per connection, so the password lives only in the SecretValue between connections.
-          password: () => target.password.revealString(),
+          // Asked per connection, so the password lives only in the SecretValue between connections. After
+          // a rotation of the admin URL (the registry dropped its cached read) a new connection reads the
+          // new password, so the pool's open connections and its new ones both keep working.
+          password: async () => {
+            const now = await deps.adminUrl().catch(() => undefined);
+            if (!now) return target.password.revealString();
+            try {
+              const t = parseAdminUrl(now, name);
+              try {
+                return t.password.revealString();
+              } finally {
+                t.password.wipe();
+              }
+            } catch {
+              return target.password.revealString();
+            } finally {
+              now.wipe();
+            }
+          },
           ssl: target.ssl,
           max: POOL_MAX,
           idleTimeoutMillis: 10_000,
