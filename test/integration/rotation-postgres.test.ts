@@ -154,7 +154,15 @@ describe('Rotation of a PostgreSQL admin credential (url_secret): real PostgreSQ
     assert.equal(await loginState(pending.value), null);
     const rec = await broker.app.store.rotations!.getRotation('appdb-admin');
     assert.equal(rec!.pendingVersion, pending.version);
-    // Meanwhile the broker keeps granting database leases (its open admin connections keep working).
+    // Meanwhile the broker keeps granting database leases: with its open admin connections, and with
+    // new ones (its connections are cut here): the current login fails, so it tries the pending one.
+    const open1 = await queryAs(await grant());
+    await open1.end();
+    const su = new PgClient({ connectionString: pg.adminUrl });
+    await su.connect();
+    const cut = await su.query("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'secret-broker'");
+    await su.end();
+    assert.ok(cut.rowCount! >= 1, 'the broker had admin connections to cut');
     const meanwhile = await queryAs(await grant());
     await meanwhile.end();
     // The next run (not forced: a pending rotation is due) completes it without a second ALTER.
