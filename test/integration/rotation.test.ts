@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { call } from '../../src/client/grpc-client';
@@ -8,7 +9,7 @@ import type { RotateResponse__Output } from '../../src/gen/secretbroker/v1/Rotat
 import { openLocalBackend } from '../../src/backends/local';
 import { ManualClock, systemClock } from '../../src/lib/clock';
 import type { RotationHooks } from '../../src/rotation/rotation-service';
-import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { baseRawConfig, makeTestPki, REPO, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { readEntries } from '../helpers/evidence-entries';
 import { startHttpsUpstream, type HttpsUpstream } from '../helpers/https-upstream';
 import { seedLocalSecrets, testResolver, writeCaBundle } from '../helpers/invoke-broker';
@@ -368,5 +369,33 @@ describe('Rotation: two runs at once rotate each secret once; a paused rotator i
     assert.equal(last.fencing_token, Number(res.fencingToken));
     assert.deepEqual(last.steps, ['locked', 'read', 'generated']);
     hooks.beforeWrite = undefined;
+  });
+
+  it('two secret-broker rotate OS processes started together (as two cron jobs) rotate each secret exactly once', async function () {
+    this.timeout(60_000);
+    clock.advance(2 * 86_400_000); // all due again
+    const before = await Promise.all(['k1', 'k2', 'k3'].map(async (k) => (await localValue(raw, k)).version));
+    const main = path.join(REPO, 'src/main.ts');
+    const runProcess = (): Promise<{ code: number | null; out: string; err: string }> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, ['-r', 'tsx/cjs', main, 'rotate', '--json'], { env: { ...process.env, ...env }, cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        child.on('exit', (code) => resolve({ code, out, err }));
+      });
+    const [a, b] = await Promise.all([runProcess(), runProcess()]);
+    assert.equal(a.code, 0, a.out + a.err);
+    assert.equal(b.code, 0, b.out + b.err);
+    const objs = `${a.out}${b.out}`.trim().split('\n').map((l) => JSON.parse(l) as { secret: string; outcome: string; old_version?: number; new_version?: number });
+    for (const [i, k] of ['k1', 'k2', 'k3'].entries()) {
+      const rotated = objs.filter((o) => o.secret === k && o.outcome === 'rotated');
+      assert.equal(rotated.length, 1, `${k}: ${JSON.stringify(objs)}`);
+      assert.equal(rotated[0]!.old_version, before[i]);
+      assert.equal(rotated[0]!.new_version, before[i]! + 1);
+      assert.equal((await localValue(raw, k)).version, before[i]! + 1);
+      assert.ok(objs.filter((o) => o.secret === k).every((o) => o.outcome === 'rotated' || o.outcome === 'skipped'));
+    }
   });
 });
