@@ -112,8 +112,16 @@ describe('Rotation of a PostgreSQL admin credential (url_secret): real PostgreSQ
     adminSession.on('error', () => undefined);
     await adminSession.connect();
     try {
+      // A database call in flight across the switch, on the agent's session and on an admin session.
+      const inFlight = Promise.all([
+        agentSession.query('SELECT pg_sleep(0.8), count(*)::int AS n FROM analytics.events'),
+        adminSession.query('SELECT pg_sleep(0.8), 1 AS one'),
+      ]);
       const r = await rotate('--secret', 'appdb-admin');
       assert.equal(r.code, 0, r.out + r.err);
+      const [agentRows, adminRows] = await inFlight;
+      assert.equal(agentRows.rows[0].n, 1);
+      assert.equal(adminRows.rows[0].one, 1);
       assert.match(r.out, /^rotated appdb-admin: version 1 -> 2 /);
       const now = await stored('appdb-admin');
       assert.equal(now.version, 2);
