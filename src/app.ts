@@ -17,6 +17,8 @@ import { TrustRevocation } from './broker/trust-revocation';
 import { BrokerSignals } from './trust/broker-signals';
 import { TrustService } from './trust/trust-service';
 import { trustHandlers } from './transport/grpc/handlers/trust-handlers';
+import { rotationHandlers } from './transport/grpc/handlers/rotation-handlers';
+import { RotationService, type RotationHooks } from './rotation/rotation-service';
 import type { Resolver } from './brokered-http';
 import type { Ledger } from './evidence/ledger/ledger';
 import { settleOpenIntents } from './evidence/ledger/unknown-outcomes';
@@ -49,6 +51,8 @@ export interface AppOptions {
   config: BrokerConfig;
   clock?: Clock;
   log?: Logger;
+  /** Tests only: pause a rotation between its read and its fenced write. */
+  rotationHooks?: RotationHooks;
   /** A store to use instead of the configured one (tests inject faults this way). */
   store?: Store;
   /** DNS for brokered calls (tests point hostnames at chosen addresses). */
@@ -296,8 +300,13 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     ...(opts.sweeper?.graceMs !== undefined ? { graceMs: opts.sweeper.graceMs } : {}),
   });
   await sweeper.start();
+  // Rotation: the daemon is the only writer; a lock with a fencing token per secret, then a fenced write.
+  const rotation = new RotationService({ config, rotations: store.rotations, backends: secrets, clock, log, ...evidence, ...(opts.rotationHooks ? { hooks: opts.rotationHooks } : {}) });
   let handlers: Handlers = mergeHandlers(
-    mergeHandlers(mergeHandlers(mergeHandlers(mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke, inFlight)), approvalHandlers(approvals, config)), trustHandlers(trust)), breakglass ? breakglassHandlers(breakglass, config) : undefined),
+    mergeHandlers(
+      mergeHandlers(mergeHandlers(mergeHandlers(mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke, inFlight)), approvalHandlers(approvals, config)), trustHandlers(trust)), breakglass ? breakglassHandlers(breakglass, config) : undefined),
+      rotationHandlers(rotation),
+    ),
     ledger ? mergeHandlers(evidenceHandlers(ledger), evidenceKeyHandlers(ledger)) : undefined,
   );
   handlers = mergeHandlers(handlers, policyHandlers(reloader, clock));

@@ -66,6 +66,21 @@ export interface GetSecretOptions {
   field?: string;
 }
 
+/** How a write is fenced (rotation): a late or concurrent writer's write is refused, never applied. */
+export interface PutSecretOptions {
+  /**
+   * Check-and-set: the write succeeds only while the current version is this
+   * one (0: the name does not exist yet); otherwise `failed_precondition` and
+   * nothing is written. Not retried.
+   */
+  cas?: number;
+  /**
+   * Called inside the store's own write lock just before the write commits
+   * (local store); a rejection aborts the write and is passed on.
+   */
+  fence?: () => Promise<void>;
+}
+
 /** Non-secret facts about one stored version. */
 export interface SecretVersionInfo {
   /** Positive integer; see `GetSecretOptions.version`. */
@@ -104,7 +119,7 @@ export interface StaticSecretBackend extends BackendLifecycle {
    * current and returns its version. Earlier versions stay readable. Durable
    * when it resolves. The caller keeps ownership of `value` (and may wipe it).
    */
-  put?(name: string, value: SecretValue): Promise<SecretVersionInfo>;
+  put?(name: string, value: SecretValue, opts?: PutSecretOptions): Promise<SecretVersionInfo>;
   /** Every name with its current version, sorted by name. Never includes values. */
   list?(): Promise<SecretListing[]>;
 }

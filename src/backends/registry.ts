@@ -280,7 +280,17 @@ export class BackendRegistry {
    * A postgres backend's admin URL, read from its static backend through the same path (breaker,
    * cache) as a configured secret. `fresh` (after an authentication failure) drops the cached read.
    */
-  async #adminUrl(cfg: PostgresBackendConfig, opts?: { fresh?: boolean }): Promise<SecretValue> {
+  async #adminUrl(cfg: PostgresBackendConfig, opts?: { fresh?: boolean; pending?: boolean }): Promise<SecretValue> {
+    if (opts?.pending) {
+      // An interrupted rotation's pending admin URL (src/rotation/): read from the store, never cached.
+      const slot = this.#slots.get(cfg.urlSecret.backend);
+      if (!slot) throw new BrokerError('internal', `backend ${cfg.urlSecret.backend} is not configured`);
+      return this.#guarded(slot, 'reading a pending admin URL', async () => {
+        const b = await this.#open(slot);
+        if (!b.static) throw new BrokerError('internal', `backend ${slot.cfg.name} holds no static secrets`);
+        return (await b.static.get(`${cfg.urlSecret.name}.pending`)).value;
+      }, undefined, false);
+    }
     const s: SecretConfig = { name: `backends.${cfg.name}.url_secret`, backend: cfg.urlSecret.backend, ref: cfg.urlSecret.name };
     if (opts?.fresh) this.invalidate(s.name);
     return (await this.#resolve(s)).value;

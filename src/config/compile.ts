@@ -23,6 +23,8 @@ import {
   type PostgresGrant,
   type ResourceTemplate,
   type SecretConfig,
+  type RotationSettings,
+  DEFAULT_ROTATION_LOCK_TTL_MS,
   type ServerConfig,
   type StateConfig,
   type VaultAuthConfig,
@@ -288,6 +290,9 @@ function checkSecretShape(sec: SecretConfig, b: BackendConfig | undefined, s: Se
   if (b.kind === 'aws-secrets-manager' && !/^[A-Za-z0-9/_+=.@:-]{1,2048}$/.test(sec.ref))
     s.problems.add(s.at('id'), `expected a secret name or ARN (letters, digits and /_+=.@:-), got ${JSON.stringify(sec.ref)}`);
   if (b.kind === 'postgres') s.problems.add(s.at('backend'), 'a postgres backend mints credentials; it holds no static secrets');
+  if (sec.rotation && b.kind === 'aws-secrets-manager') notBuiltYet(s.problems, s.at('rotation'), 'rotation of an aws-secrets-manager secret');
+  if (sec.rotation && b.kind === 'vault' && sec.field !== undefined) s.problems.add(s.at('rotation'), 'a rotated vault secret is written whole (one key "value"); remove field or rotation');
+  if (sec.rotation && b.kind === 'vault' && sec.version !== undefined) s.problems.add(s.at('rotation'), 'a rotated vault secret cannot pin a version (it would never serve the new one)');
 }
 
 function secret(name: string, s: Section): SecretConfig | undefined {
@@ -298,14 +303,15 @@ function secret(name: string, s: Section): SecretConfig | undefined {
   let rotation: SecretConfig['rotation'];
   const rs = s.section('rotation', false);
   if (rs) {
-    notBuiltYet(s.problems, rs.path, 'secret rotation');
     const everyMs = duration(rs, 'every');
     const gs = rs.section('generator');
-    const gkind = gs?.string('kind', { pattern: /^random$/, expect: '"random"' });
+    const gkind = gs?.string('kind', { pattern: /^random$/, expect: '"random" (no shell commands)' });
     const length = gs?.int('length', { min: 16, max: 4096, fallback: 40 });
+    const alphabet = gs?.string('alphabet', { required: false, pattern: /^[\x21-\x7e]{2,256}$/, expect: 'at least 2 and at most 256 printable ASCII characters, no spaces' });
+    if (alphabet !== undefined && new Set(alphabet).size !== alphabet.length) gs!.problems.add(gs!.at('alphabet'), 'expected distinct characters (a repeated one would bias the generator)');
     gs?.done();
     rs.done();
-    if (everyMs !== undefined && gkind && length !== undefined) rotation = { everyMs, generator: { kind: 'random', length } };
+    if (everyMs !== undefined && gkind && length !== undefined) rotation = { everyMs, generator: { kind: 'random', length, ...(alphabet !== undefined ? { alphabet } : {}) } };
   }
   return b ? { name, backend: b, ref, ...(field ? { field } : {}), ...(version !== undefined ? { version } : {}), ...(rotation ? { rotation } : {}) } : undefined;
 }
@@ -698,6 +704,10 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
 
   const policiesRel = root.string('policies', { expect: 'a directory of .cedar files' });
   const policy = policySection(root.section('policy', false));
+  const rots = root.section('rotation', false);
+  const rotation: RotationSettings | undefined = rots ? { lockTtlMs: duration(rots, 'lock_ttl', DEFAULT_ROTATION_LOCK_TTL_MS) ?? DEFAULT_ROTATION_LOCK_TTL_MS } : undefined;
+  if (rots && rotation && (rotation.lockTtlMs < 1000 || rotation.lockTtlMs > 24 * 3600_000)) problems.add(rots.at('lock_ttl'), 'expected a duration from 1s to 24h');
+  rots?.done();
   const logLevel = (root.string('log_level', { required: false }) ?? 'info') as BrokerConfig['logLevel'];
   if (!LOG_LEVELS.has(logLevel)) problems.add('log_level', `expected one of ${[...LOG_LEVELS].join(', ')}`);
   root.done();
@@ -724,6 +734,7 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     policies: path.resolve(baseDir, policiesRel),
     policy,
     trust,
+    ...(rotation ? { rotation } : {}),
     logLevel,
   });
 }

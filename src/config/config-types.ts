@@ -97,8 +97,16 @@ export interface PostgresBackendConfig extends BackendResilience {
 
 export interface RotationConfig {
   everyMs: number;
-  generator: { kind: 'random'; length: number };
+  /** Random characters drawn uniformly from `alphabet` (default letters and digits). No shell commands. */
+  generator: { kind: 'random'; length: number; alphabet?: string };
 }
+
+/** Top-level `rotation:`: how long a rotation holds its lock (its fencing token goes stale after). */
+export interface RotationSettings {
+  lockTtlMs: number;
+}
+
+export const DEFAULT_ROTATION_LOCK_TTL_MS = 5 * 60_000;
 
 export interface SecretConfig {
   name: string;
@@ -289,5 +297,7 @@ export interface BrokerConfig {
   policies: string;
   policy: PolicyConfig;
   trust: TrustConfig;
+  /** Absent: the defaults (lock_ttl 5m). */
+  rotation?: RotationSettings;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 }

@@ -292,11 +292,69 @@ export interface TrustStatements {
   revokeLeases(ids: readonly string[], reason: string, now: number): LeaseRecord[];
 }
 
+/** What the state store keeps about one secret's rotations (never a value). */
+export interface RotationRecord {
+  secret: string;
+  /** The fencing token of the latest take of the lock; only grows. */
+  token: number;
+  /** The run holding the lock, and until when (ms); absent when free. */
+  holder?: string;
+  lockedUntil?: number;
+  /** The last successful rotation (ms). Due = this + every; never rotated = due. */
+  lastRotatedAt?: number;
+  lastOutcome?: 'rotated' | 'failed';
+  lastAttemptAt?: number;
+  /** Outcome counts (for metrics). */
+  rotated: number;
+  failed: number;
+  /** A version written but not yet made current (PostgreSQL admin credential); the next run completes it. */
+  pendingVersion?: number;
+}
+
+/** A held rotation lock. */
+export interface RotationLock {
+  secret: string;
+  holder: string;
+  token: number;
+  lockedUntil: number;
+}
+
+/** Rotation writes, synchronous, for a caller inside a write transaction (the evidence log's appendWith). */
+export interface RotationStatements {
+  /**
+   * Records the outcome of the attempt that held `lock` (counts, last outcome,
+   * last success) and frees the lock if `lock.token` still holds it. The record.
+   */
+  finishRotation(lock: RotationLock, outcome: 'rotated' | 'failed', now: number): RotationRecord | undefined;
+}
+
+export interface RotationStore {
+  getRotation(secret: string): Promise<RotationRecord | undefined>;
+  listRotations(): Promise<RotationRecord[]>;
+  /**
+   * Takes the rotation lock on `secret` for `holder` until `now + ttlMs`, unless
+   * another take holds it unexpired at `now`: one atomic statement, so of
+   * concurrent takers exactly one wins. The new token is the previous + 1.
+   */
+  takeRotationLock(secret: string, holder: string, now: number, ttlMs: number): Promise<RotationLock | undefined>;
+  /** The fence: is `token` still the current lock on `secret`, unexpired at `now`? */
+  rotationFenceHolds(secret: string, token: number, now: number): Promise<boolean>;
+  /** Sets (or clears, with undefined) the pending version while `token` still holds the lock; false otherwise. */
+  setPendingRotation(secret: string, token: number, version: number | undefined, now: number): Promise<boolean>;
+  /** Frees the lock if `lock.token` still holds it, recording nothing (a run that found nothing to do). */
+  releaseRotationLock(lock: RotationLock): Promise<void>;
+  /** RotationStatements.finishRotation in a write transaction of its own (a broker without an evidence log). */
+  finishRotation(lock: RotationLock, outcome: 'rotated' | 'failed', now: number): Promise<RotationRecord | undefined>;
+  readonly rotationStatements: RotationStatements;
+}
+
 export interface Store extends LeaseStore, TrustStore, PendingCredentialStore, ApprovalStore, BudgetStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Present when the store shares its database and transactions with the evidence log. */
   readonly statements?: LeaseStatements & ApprovalStatements;
   /** Trust writes on the same database and transactions as the evidence log. */
   readonly trustStatements?: TrustStatements;
+  /** Rotation locks, fencing tokens and history; absent on a store that has no rotation yet. */
+  readonly rotations?: RotationStore;
   close(): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import { webcrypto } from 'node:crypto';
+import type { RotationHooks } from '../../src/rotation/rotation-service';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -156,6 +157,8 @@ export async function startBroker(opts: {
   sweeper?: { intervalMs?: number; graceMs?: number };
   /** Approvals for the decision step (the gate and the consume statement). */
   approvals?: Approvals;
+  /** Pauses a rotation between its read and its fenced write. */
+  rotationHooks?: RotationHooks;
 }): Promise<RunningBroker> {
   const raw = opts.raw ?? baseRawConfig(opts.pki, opts.dir);
   const config = compileConfig(raw, path.join(opts.dir, 'config.yaml'));
@@ -174,6 +177,7 @@ export async function startBroker(opts: {
     ...(opts.backendFactories ? { backendFactories: opts.backendFactories } : {}),
     ...(opts.sweeper ? { sweeper: opts.sweeper } : {}),
     ...(opts.approvals ? { approvals: opts.approvals } : {}),
+    ...(opts.rotationHooks ? { rotationHooks: opts.rotationHooks } : {}),
   });
   const addr = `127.0.0.1:${app.port}`;
   const caPem = readFileSync(opts.pki.layout.caCert);

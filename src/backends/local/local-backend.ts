@@ -23,6 +23,7 @@ import { SecretValue } from '../../lib/secret-value';
 import type {
   GetSecretOptions,
   ListableSecretBackend,
+  PutSecretOptions,
   SecretListing,
   SecretVersion,
   SecretVersionInfo,
@@ -124,14 +125,15 @@ class LocalSealedBackend implements LocalSecretBackend {
     }
   }
 
-  async put(name: string, value: SecretValue): Promise<SecretVersionInfo> {
+  async put(name: string, value: SecretValue, opts: PutSecretOptions = {}): Promise<SecretVersionInfo> {
     this.#liveKey();
     assertSecretName(name);
     if (!(value instanceof SecretValue)) throw new BrokerError('invalid_argument', 'value: must be a SecretValue');
     const max = this.#opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
     if (value.length === 0) throw new BrokerError('invalid_argument', 'value: must not be empty');
     if (value.length > max) throw new BrokerError('invalid_argument', `value: must be at most ${max} bytes`);
-    const run = this.#writes.then(() => this.#putLocked(name, value));
+    if (opts.cas !== undefined && (!Number.isSafeInteger(opts.cas) || opts.cas < 0)) throw new BrokerError('invalid_argument', 'cas: must be a version number or 0');
+    const run = this.#writes.then(() => this.#putLocked(name, value, opts));
     this.#writes = run.catch(() => undefined);
     return run;
   }
@@ -159,7 +161,7 @@ class LocalSealedBackend implements LocalSecretBackend {
     this.#key = null;
   }
 
-  async #putLocked(name: string, value: SecretValue): Promise<SecretVersionInfo> {
+  async #putLocked(name: string, value: SecretValue, opts: PutSecretOptions): Promise<SecretVersionInfo> {
     const { path, clock } = this.#opts;
     await this.#io(`create the directory of ${path}`, () => makeDirDurable(dirname(path), 0o700));
     const lock = await this.#io(`lock ${path}`, () =>
@@ -176,6 +178,11 @@ class LocalSealedBackend implements LocalSecretBackend {
       const store = (await this.#read()) ?? this.#emptyStore();
       this.#checkKey(store);
       const versions = store.secrets.get(name) ?? [];
+      // The caller's fence first (rotation: is its token still the lock's current one?), inside our own lock.
+      if (opts.fence) await opts.fence();
+      if (opts.cas !== undefined && versions.length !== opts.cas) {
+        throw new BrokerError('failed_precondition', `local secret store: secret "${name}" is at version ${versions.length}, not ${opts.cas}; nothing was written`);
+      }
       const version = versions.length + 1;
       const plain = value.reveal();
       let sealed;
@@ -194,6 +201,8 @@ class LocalSealedBackend implements LocalSecretBackend {
             if (!(await lock.stillHeld())) {
               throw new BrokerError('unavailable', `local secret store: the lock on ${path} was taken over; nothing was written`);
             }
+            // And again at the last moment before the rename that commits the write.
+            if (opts.fence) await opts.fence();
           },
         }),
       );

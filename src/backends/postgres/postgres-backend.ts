@@ -57,7 +57,7 @@ export interface PostgresBackendDeps {
   clock: Clock;
   log: Logger;
   /** The admin URL, read from its static backend; `fresh` skips any cache (after an authentication failure). */
-  adminUrl: (opts?: { fresh?: boolean }) => Promise<SecretValue>;
+  adminUrl: (opts?: { fresh?: boolean; pending?: boolean }) => Promise<SecretValue>;
 }
 
 const RANDOM_HEX = 32;
@@ -94,6 +94,19 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   const ownName = new RegExp(`^${cfg.rolePrefix}[0-9a-f]{${RANDOM_HEX}}$`);
   let conn: Promise<Connection> | undefined;
   let freshUrl = false;
+  /**
+   * Read the pending admin URL (an interrupted rotation's `<url_secret>.pending`) instead of the
+   * current one: toggled by each authentication failure, so during a rotation's switch (or after
+   * one that stopped part-way) the broker tries the other login and keeps working.
+   */
+  let usePending = false;
+  const readUrl = async (fresh: boolean): Promise<SecretValue> => {
+    if (usePending) {
+      const p = await deps.adminUrl({ fresh: true, pending: true }).catch(() => undefined);
+      if (p) return p;
+    }
+    return deps.adminUrl(fresh ? { fresh: true } : undefined);
+  };
   let publicChecked = false;
   let closed = false;
 
@@ -104,7 +117,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   const connect = (): Promise<Connection> => {
     if (!conn) {
       const p = (async (): Promise<Connection> => {
-        const url = await deps.adminUrl(freshUrl ? { fresh: true } : undefined);
+        const url = await readUrl(freshUrl);
         let target: AdminTarget;
         try {
           target = parseAdminUrl(url, name);
@@ -117,8 +130,25 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
           port: target.port,
           user: target.user,
           database: target.database,
-          // Asked per connection, so the password lives only in the SecretValue between connections.
-          password: () => target.password.revealString(),
+          // Asked per connection, so the password lives only in the SecretValue between connections. After
+          // a rotation of the admin URL (the registry dropped its cached read) a new connection reads the
+          // new password, so the pool's open connections and its new ones both keep working.
+          password: async () => {
+            const now = await readUrl(false).catch(() => undefined);
+            if (!now) return target.password.revealString();
+            try {
+              const t = parseAdminUrl(now, name);
+              try {
+                return t.password.revealString();
+              } finally {
+                t.password.wipe();
+              }
+            } catch {
+              return target.password.revealString();
+            } finally {
+              now.wipe();
+            }
+          },
           ssl: target.ssl,
           max: POOL_MAX,
           idleTimeoutMillis: 10_000,
@@ -144,7 +174,10 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   const reset = (rereadUrl: boolean): void => {
     const old = conn;
     conn = undefined;
-    if (rereadUrl) freshUrl = true;
+    if (rereadUrl) {
+      freshUrl = true;
+      usePending = !usePending;
+    }
     void old?.then(
       (c) => {
         c.target.password.wipe();
@@ -157,16 +190,22 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   /** Runs `fn` on one admin connection within the timeout; a failure destroys the connection. */
   const run = async <T>(what: string, fn: (c: PoolClient, target: AdminTarget) => Promise<T>): Promise<T> => {
     live();
-    let client: PoolClient;
-    let target: AdminTarget;
-    try {
-      const c = await connect();
-      target = c.target;
-      client = await c.pool.connect();
-    } catch (err) {
-      if (isAuthFailure(err)) reset(true);
-      log.warn({ what, err }, 'postgres: could not connect with the admin login');
-      throw toBrokerError(err, name, what);
+    let client!: PoolClient;
+    let target!: AdminTarget;
+    // An authentication failure is tried once more with the other admin login (current or pending).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const c = await connect();
+        target = c.target;
+        client = await c.pool.connect();
+        break;
+      } catch (err) {
+        const auth = isAuthFailure(err);
+        if (auth) reset(true);
+        if (auth && attempt < 2) continue;
+        log.warn({ what, err }, 'postgres: could not connect with the admin login');
+        throw toBrokerError(err, name, what);
+      }
     }
     if (!publicChecked) {
       publicChecked = true;

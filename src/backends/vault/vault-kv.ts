@@ -24,6 +24,7 @@ import { BrokerError } from '../../lib/errors';
 import type {
   GetSecretOptions,
   ListableSecretBackend,
+  PutSecretOptions,
   SecretListing,
   SecretVersion,
   SecretVersionInfo,
@@ -68,12 +69,14 @@ export function createVaultKv(session: VaultSession, close: () => Promise<void>)
   };
 
   /** Writes `{ value: text }` with check-and-set = the current version; reads again after a mismatch. */
-  const putWithCas = async (secret: string, text: string): Promise<SecretVersionInfo> => {
+  const putWithCas = async (secret: string, text: string, opts: PutSecretOptions): Promise<SecretVersionInfo> => {
     const ctx = ctxFor(secret, 'write');
     const signal = session.deadline();
     for (let attempt = 1; ; attempt++) {
       try {
-        const { version: cas } = await readMetadata(secret, signal);
+        // A caller's own check-and-set version (rotation: the version it read under its lock) is not retried.
+        const cas = opts.cas ?? (await readMetadata(secret, signal)).version;
+        if (opts.fence) await opts.fence();
         const body = await session.call(
           { method: 'POST', path: `${mount}/data/${encodePath(secret)}`, body: { options: { cas }, data: { [PUT_FIELD]: text } } },
           signal,
@@ -83,6 +86,10 @@ export function createVaultKv(session: VaultSession, close: () => Promise<void>)
         const createdAt = parseTime(d.created_time);
         return { version: d.version, ...(createdAt !== undefined ? { createdAt } : {}) };
       } catch (err) {
+        if (err instanceof BrokerError) throw err;
+        if (isCasMismatch(err) && opts.cas !== undefined) {
+          throw new BrokerError('failed_precondition', `secret "${secret}" in backend "${name}" is no longer at version ${opts.cas}; nothing was written`, { cause: err });
+        }
         if (isCasMismatch(err) && attempt < CAS_ATTEMPTS) continue;
         if (isCasMismatch(err)) {
           throw new BrokerError('unavailable', `secret "${secret}" in backend "${name}" kept changing while the broker wrote it; try again`, { cause: err });
@@ -134,7 +141,7 @@ export function createVaultKv(session: VaultSession, close: () => Promise<void>)
       return { value, version, ...(createdAt !== undefined ? { createdAt } : {}) };
     },
 
-    async put(secret: string, value: SecretValue): Promise<SecretVersionInfo> {
+    async put(secret: string, value: SecretValue, opts: PutSecretOptions = {}): Promise<SecretVersionInfo> {
       session.live();
       assertKvName(secret);
       if (!(value instanceof SecretValue)) throw new BrokerError('invalid_argument', 'value: must be a SecretValue');
@@ -148,7 +155,8 @@ export function createVaultKv(session: VaultSession, close: () => Promise<void>)
       } finally {
         bytes.fill(0);
       }
-      return writes.run(secret, () => putWithCas(secret, text));
+      if (opts.cas !== undefined && (!Number.isSafeInteger(opts.cas) || opts.cas < 0)) throw new BrokerError('invalid_argument', 'cas: must be a version number or 0');
+      return writes.run(secret, () => putWithCas(secret, text, opts));
     },
 
     async list(): Promise<SecretListing[]> {

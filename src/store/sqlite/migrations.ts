@@ -408,4 +408,28 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; s
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 14,
+    name: 'rotation locks and history',
+    // One row per configured secret that rotation touched: the lock (holder,
+    // locked_until) with its fencing token, which only grows (every take of
+    // the lock adds one), the last success and the last outcome, outcome
+    // counts (for metrics), and a pending version a crashed rotation left
+    // (PostgreSQL admin credential: its version number, never a value).
+    sql: `
+      CREATE TABLE rotations (
+        secret TEXT PRIMARY KEY,
+        token INTEGER NOT NULL CHECK (token >= 1),
+        holder TEXT,
+        locked_until INTEGER,
+        last_rotated_at INTEGER,
+        last_outcome TEXT,
+        last_attempt_at INTEGER,
+        rotated INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        pending_version INTEGER,
+        CHECK ((holder IS NULL) = (locked_until IS NULL))
+      ) STRICT;
+    `,
+  },
 ];

@@ -8,6 +8,7 @@ import type { ApprovalFilter, ApprovalRecord, ApprovalState, ApprovalStatements,
 import { canonicalize } from '../../evidence/canonical-json';
 import { GroupCommit } from './group-commit';
 import { SQLITE_MIGRATIONS } from './migrations';
+import { SqliteRotations } from './sqlite-rotations';
 
 /** The params column's bound (migration 6); RequestLease refuses larger params first. */
 const MAX_PARAMS_BYTES = 8192;
@@ -216,6 +217,8 @@ export class SqliteStore implements Store {
   readonly db: Database.Database;
   readonly writes: GroupCommit;
   private readonly st: ReturnType<SqliteStore['prepare']>;
+  /** Rotation locks, fencing tokens and history (migration 14). */
+  readonly rotations: SqliteRotations;
   /** For a write transaction already open on this database (the evidence log's appendWith). */
   readonly statements: LeaseStatements & ApprovalStatements = {
     consumeApproval: (id, leaseId, now) => this.st.approvalConsume.run({ id, lease_id: leaseId, now }).changes === 1,
@@ -354,6 +357,7 @@ export class SqliteStore implements Store {
     }
     this.writes = new GroupCommit(this.db, `${opts.path}-wal`);
     this.st = this.prepare();
+    this.rotations = new SqliteRotations(this.db, (fn) => this.write(fn));
   }
 
   private prepare() {

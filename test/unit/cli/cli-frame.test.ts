@@ -44,7 +44,7 @@ describe('cli frame', () => {
     assert.equal(parsed.problems.length, 7, JSON.stringify(parsed.problems));
   });
 
-  it('config check refuses a key whose feature is not built yet, naming its path', async () => {
+  it('config check accepts rotation on a local secret and refuses it on an AWS secret (not built yet), naming its path', async () => {
     const dev = path.resolve(__dirname, '../../../deploy/dev/config.yaml');
     const text = readFileSync(dev, 'utf8')
       .replace(/helpdesk-token: \{ backend: local, name: helpdesk-token \}/, 'helpdesk-token: { backend: local, name: helpdesk-token, rotation: { every: 30d, generator: { kind: random, length: 40 } } }')
@@ -53,9 +53,15 @@ describe('cli frame', () => {
     assert.match(text, /rotation:/);
     const f = path.join(tmp.dir, 'rotation.yaml');
     writeFileSync(f, text);
+    const ok = await runCapture(['config', 'check', '--config', f]);
+    assert.equal(ok.code, 0, ok.err);
+    const aws = text
+      .replace(/^backends:\n/m, 'backends:\n  aws: { kind: aws-secrets-manager, region: eu-west-1 }\n')
+      .replace(/^secrets:\n/m, 'secrets:\n  billing-key: { backend: aws, id: prod/billing, rotation: { every: 30d, generator: { kind: random, length: 40 } } }\n');
+    writeFileSync(f, aws);
     const r = await runCapture(['config', 'check', '--config', f]);
     assert.equal(r.code, 1, r.out);
-    assert.match(r.err, /secrets\.helpdesk-token\.rotation: .*not built yet/);
+    assert.match(r.err, /secrets\.billing-key\.rotation: rotation of an aws-secrets-manager secret is not built yet/);
     assert.equal(r.err.trim().split('\n').filter((l) => /: /.test(l) && !/not built yet/.test(l) && /^\s/.test(l)).length, 0, r.err);
   });
 

@@ -333,10 +333,28 @@ describe('config', () => {
     assert.match(problemsOf(raw).find((x) => x.path === 'actions.tickets.update.http.max_response_bytes')!.message, /more than server\.buffered_response_bytes/);
   });
 
+  it('accepts rotation on a local secret, with rotation.lock_ttl, and reports a bad generator with its path', () => {
+    type Raw = Record<string, unknown>;
+    const raw = good();
+    ((raw['secrets'] as Raw)['helpdesk-token'] as Raw)['rotation'] = { every: '30d', generator: { kind: 'random', length: 24, alphabet: 'abcdef0123456789' } };
+    raw['rotation'] = { lock_ttl: '2m' };
+    const c = compileConfig(raw, '/etc/secret-broker/config.yaml');
+    assert.deepEqual(c.secrets['helpdesk-token']!.rotation, { everyMs: 30 * 86_400_000, generator: { kind: 'random', length: 24, alphabet: 'abcdef0123456789' } });
+    assert.equal(c.rotation!.lockTtlMs, 120_000);
+    ((raw['secrets'] as Raw)['helpdesk-token'] as Raw)['rotation'] = { every: '30d', generator: { kind: 'shell', length: 8, alphabet: 'aa' } };
+    const problems = problemsOf(raw);
+    assert.match(problems.find((x) => x.path === 'secrets.helpdesk-token.rotation.generator.kind')!.message, /random/);
+    assert.match(problems.find((x) => x.path === 'secrets.helpdesk-token.rotation.generator.length')!.message, /16/);
+    assert.match(problems.find((x) => x.path === 'secrets.helpdesk-token.rotation.generator.alphabet')!.message, /distinct/);
+  });
+
   describe('refuses keys for features that are not built yet, naming the path', () => {
     type Raw = Record<string, unknown>;
     const cases: Array<[string, (raw: Raw) => void, string]> = [
-      ['secret rotation', (raw) => { ((raw['secrets'] as Raw)['helpdesk-token'] as Raw)['rotation'] = { every: '30d', generator: { kind: 'random', length: 40 } }; }, 'secrets.helpdesk-token.rotation'],
+      ['rotation of an aws-secrets-manager secret (issue 16)', (raw) => {
+        (raw['backends'] as Raw)['aws'] = { kind: 'aws-secrets-manager', region: 'eu-west-1' };
+        (raw['secrets'] as Raw)['stripe'] = { backend: 'aws', id: 'prod/stripe', rotation: { every: '30d', generator: { kind: 'random', length: 40 } } };
+      }, 'secrets.stripe.rotation'],
       ['the postgres state store', (raw) => { raw['state'] = { postgres: { url_env: 'BROKER_DATABASE_URL' } }; }, 'state.postgres'],
     ];
     for (const [what, change, at] of cases) {

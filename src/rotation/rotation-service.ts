@@ -1,0 +1,381 @@
+/**
+ * Rotation through the daemon (`Operator.Rotate`, role rotator). The daemon is
+ * the only writer: the CLI asks which secrets are due (dry run) and then asks
+ * for one secret at a time. Per secret:
+ *
+ * 1. take the rotation lock in the state store (held for `rotation.lock_ttl`;
+ *    each take adds one to its fencing token); a held lock skips the secret;
+ * 2. re-check that the secret is due (another run may just have rotated it),
+ *    unless forced;
+ * 3. read the current version from the store itself (not the cache);
+ * 4. generate the new value and write it fenced: the local store re-checks,
+ *    inside its own file lock, that our token is still the lock's current one;
+ *    Vault writes with check-and-set on the version read in step 3. A rotator
+ *    paused past its lock's expiry (another run took the lock) has its late
+ *    write rejected;
+ * 5. drop the registry's cache of the secret, so the next brokered call
+ *    injects the new version;
+ * 6. record one `rotation` entry (name, old and new version, token, steps,
+ *    outcome; never a value) in the same commit as the outcome in the store
+ *    (last success, outcome counts) and the lock's release.
+ */
+import type { BackendRegistry } from '../backends/registry';
+import type { BrokerConfig, PostgresBackendConfig, SecretConfig } from '../config/config-types';
+import type { PutSecretOptions } from '../backends/backend';
+import { parseAdminUrl } from '../backends/postgres/admin-url';
+import { sqlState } from '../backends/postgres/postgres-errors';
+import { scramSha256Verifier } from '../backends/postgres/scram-verifier';
+import { Client } from 'pg';
+import { DEFAULT_ROTATION_LOCK_TTL_MS } from '../config/config-types';
+import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledger/evidence-sink';
+import type { Clock } from '../lib/clock';
+import { BrokerError, invalidArgument, unimplemented } from '../lib/errors';
+import type { Logger } from '../lib/logger';
+import { SecretValue } from '../lib/secret-value';
+import type { RotationLock, RotationRecord, RotationStore } from '../store/store';
+import { generateValue } from './generator';
+import { randomBytes } from 'node:crypto';
+
+export type RotationOutcome = 'rotated' | 'skipped' | 'failed' | 'would_rotate';
+
+export interface RotationReport {
+  secret: string;
+  backend: string;
+  outcome: RotationOutcome;
+  detail: string;
+  oldVersion?: number;
+  newVersion?: number;
+  token?: number;
+  dueAt?: number;
+  lastRotatedAt?: number;
+  evidence?: EvidenceRef;
+}
+
+export interface RotateRequest {
+  /** Empty: every secret with `rotation`. */
+  secret: string;
+  dryRun: boolean;
+  force: boolean;
+  /** The operator who asked (recorded). */
+  operator: string;
+}
+
+export interface RotationHooks {
+  /** Tests only: runs after the current version was read under the lock, before the fenced write. */
+  beforeWrite?: (secret: string, lock: RotationLock) => Promise<void>;
+  /** Tests only: runs after each step of a PostgreSQL admin credential's rotation (a throw stops the attempt there). */
+  afterStep?: (secret: string, step: string) => Promise<void>;
+}
+
+export interface RotationServiceDeps {
+  config: Pick<BrokerConfig, 'secrets' | 'rotation' | 'backends'>;
+  rotations: RotationStore | undefined;
+  backends: Pick<BackendRegistry, 'call' | 'invalidate'>;
+  clock: Clock;
+  log: Logger;
+  evidence?: EvidenceSink;
+  hooks?: RotationHooks;
+}
+
+const iso = (ms: number | undefined): string => (ms === undefined ? 'never' : new Date(ms).toISOString());
+
+export class RotationService {
+  constructor(private readonly deps: RotationServiceDeps) {}
+
+  /** Rotates (or, dry, reports) the named secret or every secret with rotation, one after another. */
+  async rotate(req: RotateRequest): Promise<RotationReport[]> {
+    const rotations = this.deps.rotations;
+    if (!rotations) throw unimplemented('rotation on this state store', 'a later issue');
+    const targets = this.#targets(req.secret);
+    const out: RotationReport[] = [];
+    for (const s of targets) out.push(req.dryRun ? await this.#plan(rotations, s, req.force) : await this.#rotateOne(rotations, s, req));
+    return out;
+  }
+
+  #targets(name: string): SecretConfig[] {
+    const all = Object.values(this.deps.config.secrets).filter((s) => s.rotation);
+    if (!name) return all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const s = Object.hasOwn(this.deps.config.secrets, name) ? this.deps.config.secrets[name] : undefined;
+    if (!s) throw invalidArgument('secret', `a configured secret name, got ${JSON.stringify(name.slice(0, 128))}`);
+    if (!s.rotation) throw invalidArgument('secret', `a secret with rotation configured; ${name} has none`);
+    return [s];
+  }
+
+  #due(s: SecretConfig, rec: RotationRecord | undefined): number | undefined {
+    return rec?.lastRotatedAt === undefined ? undefined : rec.lastRotatedAt + s.rotation!.everyMs;
+  }
+
+  async #plan(rotations: RotationStore, s: SecretConfig, force: boolean): Promise<RotationReport> {
+    const rec = await rotations.getRotation(s.name);
+    const now = this.deps.clock.now();
+    const dueAt = this.#due(s, rec);
+    const base = { secret: s.name, backend: s.backend, ...(dueAt !== undefined ? { dueAt } : {}), ...(rec?.lastRotatedAt !== undefined ? { lastRotatedAt: rec.lastRotatedAt } : {}) };
+    if (rec?.lockedUntil !== undefined && rec.lockedUntil > now) return { ...base, outcome: 'skipped', detail: `another rotation holds the lock until ${iso(rec.lockedUntil)}` };
+    if (rec?.pendingVersion !== undefined) return { ...base, outcome: 'would_rotate', detail: 'an interrupted rotation is pending: the next run completes it' };
+    if (dueAt === undefined) return { ...base, outcome: 'would_rotate', detail: 'due: never rotated' };
+    if (dueAt <= now) return { ...base, outcome: 'would_rotate', detail: `due since ${iso(dueAt)}` };
+    if (force) return { ...base, outcome: 'would_rotate', detail: `forced (not due until ${iso(dueAt)})` };
+    return { ...base, outcome: 'skipped', detail: `not due until ${iso(dueAt)}` };
+  }
+
+  async #rotateOne(rotations: RotationStore, s: SecretConfig, req: RotateRequest): Promise<RotationReport> {
+    const { clock, log } = this.deps;
+    const ttl = this.deps.config.rotation?.lockTtlMs ?? DEFAULT_ROTATION_LOCK_TTL_MS;
+    const holder = randomBytes(8).toString('hex');
+    const lock = await rotations.takeRotationLock(s.name, holder, clock.now(), ttl);
+    if (!lock) {
+      const rec = await rotations.getRotation(s.name);
+      return { secret: s.name, backend: s.backend, outcome: 'skipped', detail: `another rotation holds the lock until ${iso(rec?.lockedUntil)}` };
+    }
+    const rec = await rotations.getRotation(s.name);
+    const dueAt = this.#due(s, rec);
+    const base = { secret: s.name, backend: s.backend, token: lock.token, ...(dueAt !== undefined ? { dueAt } : {}), ...(rec?.lastRotatedAt !== undefined ? { lastRotatedAt: rec.lastRotatedAt } : {}) };
+    if (!req.force && rec?.pendingVersion === undefined && dueAt !== undefined && dueAt > clock.now()) {
+      await rotations.releaseRotationLock(lock);
+      return { ...base, outcome: 'skipped', detail: `not due until ${iso(dueAt)} (last rotated ${iso(rec?.lastRotatedAt)})` };
+    }
+    const work: Attempt = { steps: ['locked'], fenced: false };
+    const { steps } = work;
+    let failure: BrokerError | undefined;
+    const fence = async (): Promise<void> => {
+      if (!(await rotations.rotationFenceHolds(s.name, lock.token, clock.now()))) {
+        work.fenced = true;
+        throw new BrokerError('failed_precondition', `fencing token ${lock.token} is no longer current`);
+      }
+    };
+    const admin = this.#adminOf(s);
+    try {
+      if (admin) await this.#rotateAdmin(rotations, s, admin, lock, rec, work, fence);
+      else await this.#rotateStatic(s, lock, work, fence);
+    } catch (err) {
+      failure = work.fenced
+        ? new BrokerError('failed_precondition', `the write was rejected by the fence: token ${lock.token} is no longer current (the lock expired or another rotation took it); nothing was written`)
+        : err instanceof BrokerError
+          ? err
+          : new BrokerError('internal', 'rotation failed', { cause: err });
+      log.warn({ err, secret: s.name, backend: s.backend, token: lock.token, steps }, 'rotation failed');
+    }
+    if (!failure) {
+      // The next brokered call reads the new version from the store.
+      this.deps.backends.invalidate(s.name);
+      if (admin) this.deps.backends.invalidate(adminUrlSecretName(admin.name));
+      steps.push('cache dropped');
+    }
+    const { oldVersion, newVersion } = work;
+    const outcome = failure ? 'failed' : 'rotated';
+    const detail = failure ? detailOf(failure) : `rotated from version ${oldVersion ?? 'none'} to ${newVersion}`;
+    const draft: EvidenceDraft = {
+      type: 'rotation',
+      secret: s.name,
+      backend: s.backend,
+      operator: req.operator,
+      fencing_token: lock.token,
+      old_version: oldVersion ?? null,
+      new_version: newVersion ?? null,
+      steps,
+      outcome,
+      ...(failure ? { error: detail } : {}),
+      ...(req.force ? { forced: true } : {}),
+    };
+    let evidence: EvidenceRef | undefined;
+    const now = clock.now();
+    try {
+      if (this.deps.evidence?.appendWith) {
+        const done = await this.deps.evidence.appendWith(() => rotations.rotationStatements.finishRotation(lock, outcome, now), () => [draft]);
+        evidence = done?.refs[0];
+      } else {
+        await rotations.finishRotation(lock, outcome, now);
+      }
+    } catch (err) {
+      log.error({ err, secret: s.name, token: lock.token, outcome }, 'rotation: recording the outcome failed');
+      return { ...base, outcome: 'failed', detail: `${detail}; recording it failed (the evidence log or state store is unavailable)`, ...(oldVersion !== undefined ? { oldVersion } : {}), ...(newVersion !== undefined ? { newVersion } : {}) };
+    }
+    log.info({ secret: s.name, backend: s.backend, token: lock.token, old_version: oldVersion, new_version: newVersion, outcome, steps }, `rotation ${outcome}`);
+    return {
+      ...base,
+      outcome,
+      detail,
+      ...(oldVersion !== undefined ? { oldVersion } : {}),
+      ...(newVersion !== undefined ? { newVersion } : {}),
+      ...(evidence ? { evidence } : {}),
+    };
+  }
+
+  /** A configured postgres backend whose admin URL (`url_secret`) is this secret, if any. */
+  #adminOf(s: SecretConfig): PostgresBackendConfig | undefined {
+    for (const b of Object.values(this.deps.config.backends)) {
+      if (b.kind === 'postgres' && b.urlSecret.backend === s.backend && b.urlSecret.name === s.ref) return b;
+    }
+    return undefined;
+  }
+
+  /** Reads a version (default the current) straight from the store, never the cache; version 0 and no value when the name is new. */
+  async #read(s: SecretConfig, name: string, version?: number): Promise<{ version: number; value?: SecretValue }> {
+    return this.deps.backends.call(s.backend, `reading secret ${s.name} to rotate it`, async (b) => {
+      if (!b.static) throw new BrokerError('failed_precondition', `backend ${s.backend} holds no static secrets`);
+      try {
+        const v = await b.static.get(name, version !== undefined ? { version } : {});
+        return { version: v.version, value: v.value };
+      } catch (err) {
+        // A secret the store does not have yet is created by its first rotation.
+        if (err instanceof BrokerError && err.kind === 'not_found' && version === undefined) return { version: 0 };
+        throw err;
+      }
+    });
+  }
+
+  async #write(s: SecretConfig, name: string, value: SecretValue, opts: PutSecretOptions): Promise<number> {
+    const written = await this.deps.backends.call(s.backend, `writing secret ${s.name} (rotation)`, async (b) => {
+      if (!b.static?.put) throw new BrokerError('failed_precondition', `backend ${s.backend} cannot write secrets`);
+      return b.static.put(name, value, opts);
+    });
+    return written.version;
+  }
+
+  /** A local or Vault secret: read the current version, write a new random value fenced on it. */
+  async #rotateStatic(s: SecretConfig, lock: RotationLock, work: Attempt, fence: () => Promise<void>): Promise<void> {
+    const current = await this.#read(s, s.ref);
+    current.value?.wipe();
+    if (current.version) work.oldVersion = current.version;
+    work.steps.push('read');
+    await this.deps.hooks?.beforeWrite?.(s.name, lock);
+    const value = generateValue(s.rotation!.generator);
+    try {
+      work.steps.push('generated');
+      work.newVersion = await this.#write(s, s.ref, value, { cas: current.version, fence });
+      work.steps.push('written');
+    } finally {
+      value.wipe();
+    }
+  }
+
+  /**
+   * The admin URL of a postgres backend: the role rotates its own password,
+   * crash-safely. The new URL is stored first as a pending version (the
+   * sibling secret `<name>.pending`, its version kept in the state store),
+   * then `ALTER ROLE CURRENT_USER` sets the new password's SCRAM verifier, a
+   * fresh login tests it, and only then is it written as the current version.
+   * A run that died in between is completed by the next: it tries the pending
+   * value (the ALTER happened: make it current), then the current one (it did
+   * not: ALTER again with the pending value). Open connections keep working.
+   */
+  async #rotateAdmin(rotations: RotationStore, s: SecretConfig, pg: PostgresBackendConfig, lock: RotationLock, rec: RotationRecord | undefined, work: Attempt, fence: () => Promise<void>): Promise<void> {
+    const pendingName = `${s.ref}.pending`;
+    const step = async (name: string): Promise<void> => {
+      work.steps.push(name);
+      await this.deps.hooks?.afterStep?.(s.name, name);
+    };
+    const current = await this.#read(s, s.ref);
+    if (!current.value) throw new BrokerError('failed_precondition', `secret ${s.name} (the admin URL of backend ${pg.name}) does not exist yet; store it first`);
+    const currentUrl = current.value;
+    work.oldVersion = current.version;
+    let next: SecretValue | undefined;
+    try {
+      await step('read');
+      let alter = true;
+      if (rec?.pendingVersion !== undefined) {
+        // An earlier run stopped part-way: complete it with its pending value.
+        next = (await this.#read(s, pendingName, rec.pendingVersion)).value!;
+        if (await canLogIn(next, pg.name)) {
+          alter = false;
+          await step('pending logs in');
+        } else if (await canLogIn(currentUrl, pg.name)) {
+          await step('current logs in');
+        } else {
+          throw new BrokerError('unavailable', `backend ${pg.name}: neither the pending nor the current admin login works (the database may be down); the next run tries again`);
+        }
+      } else {
+        next = withPassword(currentUrl, generateValue(s.rotation!.generator), pg.name);
+        await step('generated');
+        const pendingVersion = await this.#write(s, pendingName, next, { fence });
+        if (!(await rotations.setPendingRotation(s.name, lock.token, pendingVersion, this.deps.clock.now()))) {
+          work.fenced = true;
+          throw new BrokerError('failed_precondition', `fencing token ${lock.token} is no longer current`);
+        }
+        await step('pending stored');
+      }
+      if (alter) {
+        await fence();
+        await alterOwnPassword(currentUrl, next, pg.name);
+        await step('altered');
+      }
+      if (!(await canLogIn(next, pg.name))) throw new BrokerError('unavailable', `backend ${pg.name}: the new admin login did not work; the next run completes the rotation`);
+      await step('login tested');
+      await this.deps.hooks?.beforeWrite?.(s.name, lock);
+      work.newVersion = await this.#write(s, s.ref, next, { cas: current.version, fence });
+      await step('written');
+    } finally {
+      currentUrl.wipe();
+      next?.wipe();
+    }
+  }
+}
+
+interface Attempt {
+  steps: string[];
+  fenced: boolean;
+  oldVersion?: number;
+  newVersion?: number;
+}
+
+/** The name under which the registry caches a postgres backend's admin URL. */
+const adminUrlSecretName = (backend: string): string => `backends.${backend}.url_secret`;
+
+/** `url` with its password replaced by `password` (which is wiped). */
+function withPassword(url: SecretValue, password: SecretValue, backend: string): SecretValue {
+  const target = parseAdminUrl(url, backend);
+  target.password.wipe();
+  const u = new URL(url.revealString());
+  u.password = encodeURIComponent(password.revealString());
+  password.wipe();
+  return SecretValue.fromString(u.toString());
+}
+
+function clientFor(url: SecretValue, backend: string): Client {
+  const t = parseAdminUrl(url, backend);
+  const password = t.password.revealString();
+  t.password.wipe();
+  return new Client({ host: t.host, port: t.port, user: t.user, database: t.database, password, ssl: t.ssl, connectionTimeoutMillis: 5000, query_timeout: 5000, application_name: 'secret-broker-rotation' });
+}
+
+/** A fresh login with `url` (a new connection, not the pool's). */
+async function canLogIn(url: SecretValue, backend: string): Promise<boolean> {
+  const c = clientFor(url, backend);
+  try {
+    await c.connect();
+    await c.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/** ALTER ROLE CURRENT_USER with the SCRAM verifier of `next`'s password, over a login with `current`. */
+async function alterOwnPassword(current: SecretValue, next: SecretValue, backend: string): Promise<void> {
+  const t = parseAdminUrl(next, backend);
+  let verifier: string;
+  try {
+    verifier = await scramSha256Verifier(t.password);
+  } finally {
+    t.password.wipe();
+  }
+  if (!/^SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/.test(verifier)) throw new BrokerError('internal', 'the SCRAM verifier is malformed');
+  const c = clientFor(current, backend);
+  try {
+    await c.connect();
+    // The verifier, never the password, goes to the server (and its statement log).
+    await c.query(`ALTER ROLE CURRENT_USER PASSWORD '${verifier}'`);
+  } catch (err) {
+    throw new BrokerError('unavailable', `backend ${backend}: could not set the new admin password (${sqlState(err) ?? 'connection failed'})`, { cause: err });
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/** Our own words for a failure: the registry's message, and a store's own (value-free) reason for a refused write. */
+function detailOf(err: BrokerError): string {
+  const inner = err.cause instanceof BrokerError && err.cause.kind === 'failed_precondition' && /nothing was written/.test(err.cause.message) ? `: ${err.cause.message}` : '';
+  return `${err.message}${inner}`;
+}
