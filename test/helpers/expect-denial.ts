@@ -126,6 +126,20 @@ export function expectDenialEntry<E extends { type?: string; decision?: { effect
   return entry.explanation!;
 }
 
+/**
+ * A `decision` evidence entry where policy denied but a break-glass override
+ * allowed (`effect` allow, `policy_effect` deny): the overridden denial is
+ * still explained, with a hint (what the grant is bound to).
+ */
+export function expectOverriddenDenialEntry(entry: { type?: string; decision?: Record<string, unknown>; explanation?: AnyExplanation }, hint?: RegExp): AnyExplanation {
+  assert.equal(entry.type, 'decision');
+  assert.equal(entry.decision?.['effect'], 'allow');
+  assert.equal(entry.decision?.['policy_effect'], 'deny', 'the policy denied; the override allowed');
+  assertExplained(entry.explanation, 'the overridden decision entry');
+  if (hint) assert.match(entry.explanation!.hint!, hint);
+  return entry.explanation!;
+}
+
 /** A CLI run's text for a denial (`PERMISSION_DENIED: …` on stderr). */
 export function assertCliRefusal(text: string, why: RegExp): void {
   assert.match(text, new RegExp(`PERMISSION_DENIED: ${why.source}`));
