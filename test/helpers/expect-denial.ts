@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as grpc from '@grpc/grpc-js';
+import { BrokerError } from '../../src/lib/errors';
 
 /**
  * The one place tests check a denial (issue 14, invariant 7: every denial is
@@ -105,6 +106,24 @@ export async function expectRefused(p: Promise<unknown>, why?: RegExp): Promise<
   assert.ok(err.details.trim().length > 0, 'a refusal says why');
   if (why) assert.match(err.details, why);
   return err;
+}
+
+/**
+ * The in-process form of `expectRefused` (unit tests of a service or the
+ * outbound guard): a BrokerError of kind permission_denied whose message says
+ * why, matching `why`.
+ */
+export async function expectRefusalError(p: Promise<unknown>, why: RegExp): Promise<BrokerError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof BrokerError, `expected a BrokerError, got ${String(err)}`);
+    assert.equal(err.kind, 'permission_denied', `kind of "${err.message}"`);
+    assert.ok(err.message.trim().length > 0, 'a refusal says why');
+    assert.match(err.message, why);
+    return err;
+  }
+  assert.fail('expected a permission_denied refusal, got success');
 }
 
 /** Whether a gRPC status is the access gate's refusal (for tables over every RPC). */
