@@ -257,6 +257,8 @@ export class DecisionStep {
     const draft = decisionDraft(agent.name, action.name, resource, policy, trust, inputs);
     draft['decision'] = { ...(draft['decision'] as Record<string, unknown>), effect: 'allow', policy_effect: policy.decision, breakglass: { id: o.id, requested_by: note.requested_by, confirmed_by: note.confirmed_by, until: note.until } };
     if (budget && grant) (draft['decision'] as Record<string, unknown>)['budget'] = budgetRecord(budget);
+    // The policy denied: the entry explains that denial and what the override allows (invariant 7).
+    withExplanation(draft, explanation);
     return { ...base, verdict: 'allow', explanation, ...(grant ? { grant } : {}), ...(budget ? { budget } : {}), override: o, draft };
   }
 

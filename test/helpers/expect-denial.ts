@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as grpc from '@grpc/grpc-js';
+import { BrokerError } from '../../src/lib/errors';
 
 /**
  * The one place tests check a denial (issue 14, invariant 7: every denial is
@@ -107,6 +108,24 @@ export async function expectRefused(p: Promise<unknown>, why?: RegExp): Promise<
   return err;
 }
 
+/**
+ * The in-process form of `expectRefused` (unit tests of a service or the
+ * outbound guard): a BrokerError of kind permission_denied whose message says
+ * why, matching `why`.
+ */
+export async function expectRefusalError(p: Promise<unknown>, why: RegExp): Promise<BrokerError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof BrokerError, `expected a BrokerError, got ${String(err)}`);
+    assert.equal(err.kind, 'permission_denied', `kind of "${err.message}"`);
+    assert.ok(err.message.trim().length > 0, 'a refusal says why');
+    assert.match(err.message, why);
+    return err;
+  }
+  assert.fail('expected a permission_denied refusal, got success');
+}
+
 /** Whether a gRPC status is the access gate's refusal (for tables over every RPC). */
 export function isGateRefusal(code: grpc.status, details: string): boolean {
   return code === grpc.status.PERMISSION_DENIED && /^this RPC (is for agents|requires the operator role)/.test(details);
@@ -122,6 +141,20 @@ export function expectDenialEntry<E extends { type?: string; decision?: { effect
   assert.equal(entry.type, 'decision');
   assert.equal(entry.decision?.effect, 'deny');
   assertExplained(entry.explanation, 'the decision entry');
+  if (hint) assert.match(entry.explanation!.hint!, hint);
+  return entry.explanation!;
+}
+
+/**
+ * A `decision` evidence entry where policy denied but a break-glass override
+ * allowed (`effect` allow, `policy_effect` deny): the overridden denial is
+ * still explained, with a hint (what the grant is bound to).
+ */
+export function expectOverriddenDenialEntry(entry: { type?: string; decision?: Record<string, unknown>; explanation?: AnyExplanation }, hint?: RegExp): AnyExplanation {
+  assert.equal(entry.type, 'decision');
+  assert.equal(entry.decision?.['effect'], 'allow');
+  assert.equal(entry.decision?.['policy_effect'], 'deny', 'the policy denied; the override allowed');
+  assertExplained(entry.explanation, 'the overridden decision entry');
   if (hint) assert.match(entry.explanation!.hint!, hint);
   return entry.explanation!;
 }

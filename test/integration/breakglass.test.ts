@@ -9,6 +9,7 @@ import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseR
 import type { ListBreakGlassResponse__Output } from '../../src/gen/secretbroker/v1/ListBreakGlassResponse';
 import { ManualClock } from '../../src/lib/clock';
 import { readEntries } from '../helpers/evidence-entries';
+import { expectDenied, expectDeniedCall, expectOverriddenDenialEntry, expectRefused } from '../helpers/expect-denial';
 import { expectCode } from '../helpers/grpc-expect';
 import { HELPDESK_TOKEN, seedLocalSecrets, testResolver, writeCaBundle } from '../helpers/invoke-broker';
 import { startHttpsUpstream, type HttpsUpstream } from '../helpers/https-upstream';
@@ -21,6 +22,7 @@ interface Entry {
   action?: string;
   resource?: string;
   decision?: Record<string, unknown>;
+  explanation?: { decision?: string; hint?: string; summary?: string };
   lease?: { id: string; expires_at: string };
   breakglass?: Record<string, unknown> & { id: string; event: string; state: string };
 }
@@ -107,8 +109,8 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
   });
 
   it('needs its second operator: pending until bob confirms; then the lease is granted under it and its explanation names the override, who asked, who confirmed, and until when', async () => {
-    const before = (await requestLease()).status;
-    assert.equal(before, 'DENIED', 'no policy lets analyst-bot update tickets');
+    // No policy lets analyst-bot update tickets.
+    expectDenied(await requestLease());
     const asked = await ask();
     const o = asked.override!;
     assert.equal(o.state, 'pending');
@@ -118,9 +120,7 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
     assert.equal(o.confirmedBy, '');
     assert.ok(asked.evidence, 'the request is an entry');
     // Pending is not enough.
-    const pending = await requestLease();
-    assert.equal(pending.status, 'DENIED');
-    assert.equal(pending.explanation!.override, null);
+    assert.equal(expectDenied(await requestLease()).override, null);
 
     const conf = await confirm(o.overrideId);
     assert.equal(conf.override!.state, 'active');
@@ -145,8 +145,7 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
     // Recorded: the decision (policy said deny, allowed under the override), the lease, and the breakglass grant, in one commit.
     const added = await entriesFrom(mark);
     assert.deepEqual(added.map((e) => e.type), ['decision', 'lease.issued', 'breakglass']);
-    assert.equal(added[0]!.decision!['effect'], 'allow');
-    assert.equal(added[0]!.decision!['policy_effect'], 'deny');
+    expectOverriddenDenialEntry(added[0]!, /only while break-glass override/);
     assert.deepEqual(added[0]!.decision!['breakglass'], { id: o.overrideId, requested_by: 'alice', confirmed_by: 'bob', until });
     assert.equal(added[2]!.breakglass!.event, 'granted');
     assert.equal((added[2]!.breakglass!['lease'] as { id: string }).id, granted.lease!.leaseId);
@@ -163,7 +162,7 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
     assert.equal(broker.app.ledger!.size, size);
 
     // Only the named resource: another ticket is still denied.
-    assert.equal((await requestLease('T-10')).status, 'DENIED');
+    expectDenied(await requestLease('T-10'));
     // Only this agent: support-bot is unaffected (granted by policy, no override in its explanation).
     const other = await requestLease('T-9', broker.clientFor('agents', 'support-bot').agent);
     assert.equal(other.status, 'GRANTED');
@@ -177,11 +176,11 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
 
   it('is refused when the confirmer is the requester or the agent\'s owner (each refusal recorded), or holds neither admin nor approver', async () => {
     const id = (await ask()).override!.overrideId;
-    await expectCode(confirm(id, 'alice'), grpc.status.PERMISSION_DENIED, /alice asked for this override and may not confirm it \(four eyes\)/);
-    await expectCode(confirm(id, 'erin'), grpc.status.PERMISSION_DENIED, /erin owns the agent analyst-bot and may not confirm/);
-    await expectCode(confirm(id, 'carol'), grpc.status.PERMISSION_DENIED, /requires the operator role "admin" or "approver"/);
+    await expectRefused(confirm(id, 'alice'), /alice asked for this override and may not confirm it \(four eyes\)/);
+    await expectRefused(confirm(id, 'erin'), /erin owns the agent analyst-bot and may not confirm/);
+    await expectRefused(confirm(id, 'carol'), /requires the operator role "admin" or "approver"/);
     assert.equal((await show(id)).state, 'pending', 'still pending after three refusals');
-    assert.equal((await requestLease()).status, 'DENIED');
+    expectDenied(await requestLease());
     const refused = (await bgEntries(id)).filter((e) => e.breakglass!.event === 'refused');
     assert.deepEqual(refused.map((e) => [e.breakglass!['by'], e.breakglass!['why']]), [
       ['alice', 'requester'],
@@ -200,9 +199,7 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
     clock.advance(299_000);
     assert.equal((await requestLease()).status, 'GRANTED', 'still in force one second before');
     clock.advance(1000);
-    const after = await requestLease();
-    assert.equal(after.status, 'DENIED');
-    assert.equal(after.explanation!.override, null);
+    assert.equal(expectDenied(await requestLease()).override, null);
     await expectCode(invoke(granted.lease!.leaseId), grpc.status.FAILED_PRECONDITION, /lease is expired/);
     const shown = await show(id);
     assert.equal(shown.state, 'expired');
@@ -232,7 +229,7 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
     await assert.rejects(invoke(lease, '/admin/T-9', 'PUT'));
     assert.equal(upstream.requests.length, 1, 'nothing else reached the upstream');
     // A one-shot Invoke is not a RequestLease: no override applies.
-    await expectCode(call(analyst(), 'Invoke', { action: 'tickets.update', params: { fields: { ticket: { stringValue: 'T-9' } } }, method: 'PUT', path: '/tickets/T-9' }), grpc.status.PERMISSION_DENIED);
+    await expectDeniedCall(call(analyst(), 'Invoke', { action: 'tickets.update', params: { fields: { ticket: { stringValue: 'T-9' } } }, method: 'PUT', path: '/tickets/T-9' }));
     assert.equal(upstream.requests.length, 1);
   });
 
@@ -242,7 +239,7 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
     const lease2 = (await requestLease()).lease!.leaseId;
     const bystander = (await requestLease('T-9', broker.clientFor('agents', 'support-bot').agent)).lease!.leaseId;
     assert.equal((await invoke(lease)).statusCode, 200);
-    await expectCode(call(op('bob'), 'RevokeBreakGlass', { overrideId: id, reason: 'fixed' }), grpc.status.PERMISSION_DENIED, /"admin"/);
+    await expectRefused(call(op('bob'), 'RevokeBreakGlass', { overrideId: id, reason: 'fixed' }), /"admin"/);
     const mark = broker.app.ledger!.size;
     const revoked = await call<unknown, BreakGlassResponse__Output>(op('dave'), 'RevokeBreakGlass', { overrideId: id, reason: 'INC-42 resolved' });
     assert.equal(revoked.override!.state, 'revoked');
@@ -257,7 +254,7 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
     assert.equal((await call<unknown, { status: string }>(broker.clientFor('agents', 'support-bot').agent, 'GetLease', { leaseId: bystander })).status, 'ACTIVE');
     await expectCode(invoke(lease), grpc.status.FAILED_PRECONDITION, /lease is revoked/);
     await expectCode(call(analyst(), 'RenewLease', { leaseId: lease2 }), grpc.status.FAILED_PRECONDITION, /lease is revoked/);
-    assert.equal((await requestLease()).status, 'DENIED');
+    expectDenied(await requestLease());
     assert.equal(upstream.requests.length, 1);
     await expectCode(call(op('dave'), 'RevokeBreakGlass', { overrideId: id }), grpc.status.FAILED_PRECONDITION, /already revoked/);
     assert.deepEqual((await bgEntries(id)).map((e) => e.breakglass!.event), ['requested', 'confirmed', 'granted', 'granted', 'revoked']);
@@ -269,10 +266,8 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
     // Ended by the broker (as when the trust service quarantines the agent): nothing revokes the lease itself.
     await broker.app.breakglass!.endForAgent('analyst-bot', 'test: ended without revoking leases');
     assert.equal((await show(id)).state, 'ended');
-    const denied = await expectCode(invoke(lease), grpc.status.PERMISSION_DENIED);
-    const explanation = JSON.parse(String(denied.metadata.get('secretbroker-explanation')[0])) as { hint: string; override?: unknown };
-    assert.ok(explanation.hint.length > 0);
-    assert.equal(explanation.override, undefined);
+    const { explanation } = await expectDeniedCall(invoke(lease));
+    assert.equal(explanation['override'], undefined);
     await expectCode(call(analyst(), 'RenewLease', { leaseId: lease }), grpc.status.FAILED_PRECONDITION, /policy no longer permits/);
     assert.equal(upstream.requests.length, 0);
   });
@@ -281,14 +276,14 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
     const id = await confirmed();
     const lease = (await requestLease()).lease!.leaseId;
     await broker.app.store.setTrust({ agent: 'analyst-bot', score: 100, updatedAt: clock.now() });
-    await expectCode(invoke(lease), grpc.status.PERMISSION_DENIED);
+    await expectDeniedCall(invoke(lease));
     const shown = await show(id);
     assert.equal(shown.state, 'ended');
     assert.equal(shown.endedBy, 'broker');
     assert.equal(shown.endReason, 'the agent is quarantined');
     await broker.app.store.setTrust({ agent: 'analyst-bot', score: 600, updatedAt: clock.now() });
-    assert.equal((await requestLease()).status, 'DENIED');
-    await expectCode(invoke(lease), grpc.status.PERMISSION_DENIED);
+    expectDenied(await requestLease());
+    await expectDeniedCall(invoke(lease));
     assert.equal(upstream.requests.length, 0);
     const ended = (await bgEntries(id)).filter((e) => e.breakglass!.event === 'ended');
     assert.equal(ended.length, 1);
@@ -319,9 +314,9 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
     await call(op('dave'), 'RevokeBreakGlass', { overrideId: id, reason: 'done' });
     assert.ok((await unreviewed()).includes(id));
     await expectCode(call(op('carol'), 'ReviewBreakGlass', { overrideId: id, note: '  ' }), grpc.status.INVALID_ARGUMENT, /^note: required/);
-    await expectCode(call(op('alice'), 'ReviewBreakGlass', { overrideId: id, note: 'fine' }), grpc.status.PERMISSION_DENIED, /alice asked for this override and may not review it/);
-    await expectCode(call(op('bob'), 'ReviewBreakGlass', { overrideId: id, note: 'fine' }), grpc.status.PERMISSION_DENIED, /bob confirmed this override and may not review it/);
-    await expectCode(call(op('dave'), 'ReviewBreakGlass', { overrideId: id, note: 'fine' }), grpc.status.PERMISSION_DENIED, /"approver" or "auditor"/);
+    await expectRefused(call(op('alice'), 'ReviewBreakGlass', { overrideId: id, note: 'fine' }), /alice asked for this override and may not review it/);
+    await expectRefused(call(op('bob'), 'ReviewBreakGlass', { overrideId: id, note: 'fine' }), /bob confirmed this override and may not review it/);
+    await expectRefused(call(op('dave'), 'ReviewBreakGlass', { overrideId: id, note: 'fine' }), /"approver" or "auditor"/);
     assert.ok((await unreviewed()).includes(id));
     const reviewed = await call<unknown, BreakGlassResponse__Output>(op('carol'), 'ReviewBreakGlass', { overrideId: id, note: 'INC-42 postmortem: justified; policy gap filed as POL-7' });
     assert.equal(reviewed.override!.reviewedBy, 'carol');
@@ -340,9 +335,8 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
     const first = await refund(6000);
     assert.equal(first.status, 'GRANTED', JSON.stringify(first.explanation));
     assert.ok(first.explanation!.override);
-    const second = await refund(6000);
-    assert.equal(second.status, 'DENIED');
-    assert.match(second.explanation!.summary, /over budget: billing\.refund amount would pass its limit of 10000 per 24h for analyst-bot \(used 6000/);
+    const second = expectDenied(await refund(6000));
+    assert.match(second.summary, /over budget: billing\.refund amount would pass its limit of 10000 per 24h for analyst-bot \(used 6000/);
     assert.equal((await refund(4000)).status, 'GRANTED', 'what is left of the budget is still granted');
   });
 
@@ -363,7 +357,7 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
     await expectCode(ask({ ttlSeconds: 86_401 }), grpc.status.INVALID_ARGUMENT, /^ttl_seconds: at most 86400/);
     await expectCode(ask({ params: { fields: { ticket: { stringValue: 'T-9' } } } }), grpc.status.INVALID_ARGUMENT, /^params: empty/);
     await expectCode(ask({ resource: 'ticket/T 9' }), grpc.status.INVALID_ARGUMENT, /^resource:/);
-    await expectCode(ask({}, 'bob'), grpc.status.PERMISSION_DENIED, /"admin"/);
+    await expectRefused(ask({}, 'bob'), /"admin"/);
     await expectCode(confirm('bg_AAAAAAAAAAAAAAAAAAAAAAAA'), grpc.status.NOT_FOUND);
     await expectCode(confirm(''), grpc.status.INVALID_ARGUMENT, /^override_id: required/);
     // The default TTL is 15 minutes; an override for every resource covers any ticket.

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { assertCliRefusal } from '../helpers/expect-denial';
 import { runCapture } from '../helpers/run-cli';
 
 /** A reason that tries to clear the screen and forge a line of its own: the daemon refuses it. */
@@ -54,7 +55,7 @@ describe('CLI: break-glass and approvals review against the daemon, human and --
 
     const own = await runCapture(['break-glass', 'confirm', o.overrideId], '', env('alice'));
     assert.equal(own.code, 3);
-    assert.match(own.err, /PERMISSION_DENIED: alice asked for this override and may not confirm it/);
+    assertCliRefusal(own.err, /alice asked for this override and may not confirm it/);
 
     const conf = await runCapture(['break-glass', 'confirm', o.overrideId, '--note', 'seen the incident'], '', env('bob'));
     assert.equal(conf.code, 0, conf.err);

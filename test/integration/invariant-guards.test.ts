@@ -122,6 +122,7 @@ describe('guard: every denial assertion in test/ goes through expect-denial', ()
   const exempt = [path.join(root, 'helpers', 'expect-denial.ts'), path.join(root, 'vault-server')];
   const patterns: Array<[RegExp, string]> = [
     [new RegExp(`['"\`]${'DEN'}IED['"\`]`), 'a DENIED status'],
+    [new RegExp(`['"\`]${'permission'}_denied['"\`]`), 'a permission_denied BrokerError'],
     [new RegExp(`status\\.${'PERMISSION'}_DENIED`), 'a PERMISSION_DENIED code'],
     [new RegExp(`${'PERMISSION'}_DENIED:`), 'PERMISSION_DENIED in CLI output'],
     [new RegExp(`assert[\\w.]*\\(.*['"\`]${'de'}ny['"\`]|(===|!==)\\s*['"\`]${'de'}ny['"\`]|['"\`]${'de'}ny['"\`]\\s*(===|!==)`), 'a deny decision'],
@@ -149,7 +150,7 @@ describe('guard: every denial assertion in test/ goes through expect-denial', ()
   });
 
   it('would catch each form of a bypassing assertion', () => {
-    const samples = [`assert.equal(res.status, '${'DEN'}IED');`, `await expectCode(p, grpc.status.${'PERMISSION'}_DENIED);`, `assert.match(out, /${'PERMISSION'}_DENIED: no/);`, `assert.equal(d.decision, '${'de'}ny');`];
+    const samples = [`assert.equal(res.status, '${'DEN'}IED');`, `await expectCode(p, grpc.status.${'PERMISSION'}_DENIED);`, `assert.match(out, /${'PERMISSION'}_DENIED: no/);`, `assert.equal(d.decision, '${'de'}ny');`, `assert.equal(e.kind, '${'permission'}_denied');`];
     for (const s of samples) assert.ok(patterns.some(([re]) => re.test(s)), s);
   });
 });

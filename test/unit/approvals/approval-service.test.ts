@@ -12,6 +12,7 @@ import { IdSource } from '../../../src/lib/ids';
 import { createLogger } from '../../../src/lib/logger';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
 import { readEntries } from '../../helpers/evidence-entries';
+import { expectRefusalError } from '../../helpers/expect-denial';
 import { LogCapture, tempDir } from '../../helpers/broker-harness';
 
 const agent = (name: string, owner?: string): AgentConfig => ({ name, id: `spiffe://example.org/agent/${name}`, groups: ['support'], ...(owner ? { owner } : {}), limits: DEFAULT_LIMITS });
@@ -125,11 +126,9 @@ describe('approvals: the service against a real SQLite store and evidence log', 
 
   it('four eyes: the agent\'s owner is refused even though an approver; another approver approves', async () => {
     const { id } = await approvals.open({ agent: SUPPORT, groups: ['finance'], binding: binding(), trust: TRUST }, log);
-    const e = await refusal(approvals.decide(alice, id, true, 'looks fine', log));
-    assert.equal(e.kind, 'permission_denied');
-    assert.match(e.message, /alice owns the agent support-bot and may not decide its requests \(four eyes\)/);
+    await expectRefusalError(approvals.decide(alice, id, true, 'looks fine', log), /alice owns the agent support-bot and may not decide its requests \(four eyes\)/);
     // A denial by the owner is refused too: the owner takes no part.
-    assert.equal((await refusal(approvals.decide(alice, id, false, 'no', log))).kind, 'permission_denied');
+    await expectRefusalError(approvals.decide(alice, id, false, 'no', log), /alice owns the agent support-bot and may not decide its requests \(four eyes\)/);
     assert.equal((await approvals.get(bob, id)).state, 'pending');
     const v = await approvals.decide(bob, id, true, 'customer is owed it', log);
     assert.equal(v.state, 'approved');
@@ -177,12 +176,10 @@ describe('approvals: the service against a real SQLite store and evidence log', 
 
   it('an approver of another group is refused; so is a vote without a reason', async () => {
     const { id } = await approvals.open({ agent: SUPPORT, groups: ['finance'], binding: binding(), trust: TRUST }, log);
-    const e = await refusal(approvals.decide(dave, id, true, 'ok', log));
-    assert.equal(e.kind, 'permission_denied');
-    assert.match(e.message, /dave is not an approver of "finance"/);
-    assert.equal((await refusal(approvals.get(dave, id))).kind, 'permission_denied');
+    await expectRefusalError(approvals.decide(dave, id, true, 'ok', log), /dave is not an approver of "finance"/);
+    await expectRefusalError(approvals.get(dave, id), /dave is not an approver of "finance"/);
     assert.deepEqual(await approvals.list(dave, {}), []);
-    assert.equal((await refusal(approvals.list(dave, { group: 'finance' }))).kind, 'permission_denied');
+    await expectRefusalError(approvals.list(dave, { group: 'finance' }), /dave is not an approver of the group "finance"/);
     assert.equal((await approvals.list(bob, {})).length, 1);
     const blank = await refusal(approvals.decide(bob, id, true, '  ', log));
     assert.equal(blank.kind, 'invalid_argument');
