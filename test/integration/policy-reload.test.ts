@@ -14,6 +14,7 @@ import { PassThrough } from 'node:stream';
 import { vaultDynamicRawConfig } from '../helpers/dynamic-action';
 import { FaultCredentialBackend, faultSource } from '../helpers/fault-credential-backend';
 import { ManualClock } from '../../src/lib/clock';
+import { expectDenied, expectRefused } from '../helpers/expect-denial';
 
 /**
  * ReloadPolicies over the real daemon: a broken set is refused whole (every
@@ -48,7 +49,7 @@ describe('ReloadPolicies / policy reload', function () {
   };
 
   it('needs role admin', async () => {
-    await assert.rejects(reload('bob'), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
+    await expectRefused(reload('bob'), /requires the operator role "admin"/);
   });
 
   it('a broken policy file leaves the old set serving and names every problem with file and line', async () => {
@@ -158,9 +159,7 @@ describe('ReloadPolicies / policy reload', function () {
       assert.ok((e['index'] as number) > (loaded['index'] as number));
     }
     // The new set decides from now on.
-    const denied = await request('T-2');
-    assert.equal(denied.status, 'DENIED');
-    assert.ok(denied.explanation?.hint);
+    expectDenied(await request('T-2'));
     assert.equal((await request('T-1')).status, 'GRANTED');
   });
 });

@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { loadPolicies, StartupError } from '../../../src/app';
+import { loadPolicies } from '../../../src/app';
+import { PolicyLoadError } from '../../../src/policy/policy-load-error';
 import { tempDir } from '../../helpers/broker-harness';
 
 /**
@@ -32,7 +33,7 @@ describe('loadPolicies: approval obligations name configured groups (own keys on
   for (const group of ['toString', 'constructor', 'valueOf', 'missing']) {
     it(`refuses a policy asking for approval:${group}`, async () => {
       await assert.rejects(loadPolicies({ policies: policyAsking(group), approvals }), (err: unknown) => {
-        assert.ok(err instanceof StartupError, String(err));
+        assert.ok(err instanceof PolicyLoadError, String(err));
         assert.match(err.message, new RegExp(`asks for approval:${group}, but approvals\\.${group} is not configured`));
         return true;
       });
@@ -48,8 +49,8 @@ describe('loadPolicies: approval obligations name configured groups (own keys on
     const dir = policyAsking('finance, approval:legal');
     // bob is the only approver of both: one person can never be the two approvals the policy asks for.
     await assert.rejects(loadPolicies({ policies: dir, approvals: groups(['bob'], ['bob']) }), (err: unknown) => {
-      assert.ok(err instanceof StartupError, String(err));
-      assert.match(err.message, /policy "refund-approved" asks for approval:finance, approval:legal, which needs 2 different approvers \(one approver counts in one group\): its groups' approvers cannot give that/);
+      assert.ok(err instanceof PolicyLoadError, String(err));
+      assert.match(err.message, /policy "refund-approved":? asks for approval:finance, approval:legal, which needs 2 different approvers \(one approver counts in one group\): its groups' approvers cannot give that/);
       return true;
     });
     // alice for finance and bob for legal: reachable.
