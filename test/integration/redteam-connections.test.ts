@@ -174,27 +174,37 @@ describe('red team: server.max_connections cannot be filled by peers that never 
     await Promise.all(ends.map((end) => end()));
     await new Promise((r) => setTimeout(r, 300));
     // Four verified connections of four identities now fit side by side: had any of the above kept its
-    // slot, the fourth would evict one of them (max_connections = 4).
-    const held = await Promise.all(
-      (['support-bot', 'analyst-bot', 'alice', 'carol'] as const).map(async (name) => {
-        const e = pki.layout.agents[name] ?? pki.layout.operators[name]!;
-        const s = tls.connect({ port, host: '127.0.0.1', ca: caPem, checkServerIdentity: () => undefined, ALPNProtocols: ['h2'], cert: readFileSync(e.cert), key: readFileSync(e.key) });
-        s.on('error', () => undefined);
-        s.resume();
-        await new Promise((r) => {
-          s.once('secureConnect', r);
-          s.once('close', r);
-          setTimeout(r, 3000);
-        });
-        return s;
-      }),
-    );
-    try {
-      await new Promise((r) => setTimeout(r, 500));
-      assert.deepEqual(held.map((s) => !s.destroyed && !s.readableEnded && s.authorized), [true, true, true, true], 'a connection was refused or evicted: a slot was kept by a connection that had ended');
-    } finally {
-      for (const s of held) s.destroy();
+    // slot, the fourth would evict one of them (max_connections = 4). A slot given back late (a loaded
+    // machine closes sockets slowly) is not a leak: up to three tries, a second apart; a kept slot fails all.
+    const fourSideBySide = async (): Promise<boolean[]> => {
+      const held = await Promise.all(
+        (['support-bot', 'analyst-bot', 'alice', 'carol'] as const).map(async (name) => {
+          const e = pki.layout.agents[name] ?? pki.layout.operators[name]!;
+          const s = tls.connect({ port, host: '127.0.0.1', ca: caPem, checkServerIdentity: () => undefined, ALPNProtocols: ['h2'], cert: readFileSync(e.cert), key: readFileSync(e.key) });
+          s.on('error', () => undefined);
+          s.resume();
+          await new Promise((r) => {
+            s.once('secureConnect', r);
+            s.once('close', r);
+            setTimeout(r, 3000);
+          });
+          return s;
+        }),
+      );
+      try {
+        await new Promise((r) => setTimeout(r, 500));
+        return held.map((s) => !s.destroyed && !s.readableEnded && s.authorized);
+      } finally {
+        for (const s of held) s.destroy();
+      }
+    };
+    let fit: boolean[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      fit = await fourSideBySide();
+      if (fit.every(Boolean)) break;
+      await new Promise((r) => setTimeout(r, 1000));
     }
+    assert.deepEqual(fit, [true, true, true, true], 'a connection was refused or evicted: a slot was kept by a connection that had ended');
   });
 });
 
