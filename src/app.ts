@@ -302,6 +302,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await sweeper.start();
   // Rotation: the daemon is the only writer; a lock with a fencing token per secret, then a fenced write.
   const rotation = new RotationService({ config, rotations: store.rotations, backends: secrets, clock, log, ...evidence, ...(opts.rotationHooks ? { hooks: opts.rotationHooks } : {}) });
+  await rotation.recoverAbandonedLocks();
   let handlers: Handlers = mergeHandlers(
     mergeHandlers(
       mergeHandlers(mergeHandlers(mergeHandlers(mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke, inFlight)), approvalHandlers(approvals, config)), trustHandlers(trust)), breakglass ? breakglassHandlers(breakglass, config) : undefined),

@@ -82,6 +82,20 @@ const iso = (ms: number | undefined): string => (ms === undefined ? 'never' : ne
 export class RotationService {
   constructor(private readonly deps: RotationServiceDeps) {}
 
+  /**
+   * At start: a rotation lock still held belongs to a daemon that stopped
+   * mid-rotation (SQLite state has one daemon), so it is freed now rather than
+   * at its expiry: the next `rotate` completes that rotation at once (a
+   * pending PostgreSQL version is tried first). The fencing token still grows
+   * at the next take, so nothing the stopped daemon had in flight can land.
+   */
+  async recoverAbandonedLocks(): Promise<void> {
+    const rotations = this.deps.rotations;
+    if (!rotations) return;
+    const freed = await rotations.releaseAbandonedRotationLocks();
+    if (freed.length > 0) this.deps.log.warn({ secrets: freed }, 'rotation locks left by a daemon that stopped mid-rotation were released; the next rotate run completes those rotations');
+  }
+
   /** Rotates (or, dry, reports) the named secret or every secret with rotation, one after another. */
   async rotate(req: RotateRequest): Promise<RotationReport[]> {
     const rotations = this.deps.rotations;

@@ -343,6 +343,13 @@ export interface RotationStore {
   setPendingRotation(secret: string, token: number, version: number | undefined, now: number): Promise<boolean>;
   /** Frees the lock if `lock.token` still holds it, recording nothing (a run that found nothing to do). */
   releaseRotationLock(lock: RotationLock): Promise<void>;
+  /**
+   * At daemon start: frees every rotation lock still held. With SQLite state
+   * the daemon is the only rotator, so a held lock at start belongs to a
+   * daemon that stopped mid-rotation; the token still grows at the next take,
+   * so nothing that daemon had in flight can land. Returns the secrets freed.
+   */
+  releaseAbandonedRotationLocks(): Promise<string[]>;
   /** RotationStatements.finishRotation in a write transaction of its own (a broker without an evidence log). */
   finishRotation(lock: RotationLock, outcome: 'rotated' | 'failed', now: number): Promise<RotationRecord | undefined>;
   readonly rotationStatements: RotationStatements;

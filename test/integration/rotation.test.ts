@@ -371,6 +371,26 @@ describe('Rotation: two runs at once rotate each secret once; a paused rotator i
     hooks.beforeWrite = undefined;
   });
 
+  it('a lock left by a daemon that stopped mid-rotation is freed when the daemon starts again: the next run rotates at once', async () => {
+    clock.advance(2 * 86_400_000); // all due again
+    // The stopped daemon's lock: taken, never released (its process died).
+    const left = await broker.app.store.rotations!.takeRotationLock('k2', 'dead-daemon', clock.now(), 3_600_000);
+    assert.ok(left);
+    const skipped = await runCapture(['rotate', '--secret', 'k2'], '', env);
+    assert.match(skipped.out, /^skipped k2: another rotation holds the lock until /);
+    await broker.close();
+    broker = await startBroker({ pki, dir: tmp.dir, raw, clock, rotationHooks: hooks });
+    env = { ...env, SECRET_BROKER_ADDR: broker.addr };
+    assert.match(broker.logs.text, /rotation locks left by a daemon that stopped mid-rotation were released/);
+    const before = (await localValue(raw, 'k2')).version;
+    const r = await runCapture(['rotate', '--secret', 'k2', '--json'], '', env);
+    assert.equal(r.code, 0, r.out + r.err);
+    const o = JSON.parse(r.out) as { outcome: string; new_version: number; fencing_token: number };
+    assert.equal(o.outcome, 'rotated');
+    assert.equal(o.new_version, before + 1);
+    assert.ok(o.fencing_token > left.token, 'the token still grows: nothing of the stopped daemon can land');
+  });
+
   it('two secret-broker rotate OS processes started together (as two cron jobs) rotate each secret exactly once', async function () {
     this.timeout(60_000);
     clock.advance(2 * 86_400_000); // all due again

@@ -51,6 +51,7 @@ export class SqliteRotations implements RotationStore {
         RETURNING *`),
       fence: db.prepare('SELECT 1 AS ok FROM rotations WHERE secret = @secret AND token = @token AND locked_until > @now'),
       release: db.prepare('UPDATE rotations SET holder = NULL, locked_until = NULL WHERE secret = @secret AND token = @token'),
+      releaseAll: db.prepare('UPDATE rotations SET holder = NULL, locked_until = NULL WHERE holder IS NOT NULL RETURNING secret'),
       pending: db.prepare('UPDATE rotations SET pending_version = @version WHERE secret = @secret AND token = @token AND locked_until > @now'),
       finish: db.prepare(`UPDATE rotations SET
           rotated = rotated + (@outcome = 'rotated'), failed = failed + (@outcome = 'failed'),
@@ -97,6 +98,10 @@ export class SqliteRotations implements RotationStore {
     return this.write(() => {
       this.#st.release.run({ secret: lock.secret, token: lock.token });
     });
+  }
+
+  releaseAbandonedRotationLocks(): Promise<string[]> {
+    return this.write(() => (this.#st.releaseAll.all() as Array<{ secret: string }>).map((r) => r.secret));
   }
 
   finishRotation(lock: RotationLock, outcome: 'rotated' | 'failed', now: number): Promise<RotationRecord | undefined> {
