@@ -38,6 +38,11 @@ export interface DecisionInput {
   approvalId?: string;
   /** A re-decision of this lease: its own budget reservation is left out of `used`, its approval honoured. */
   lease?: LeaseRecord;
+  /**
+   * Trust as just read by the caller (re-evaluation of many leases after a
+   * trust change reads it once for all of them); absent: read now.
+   */
+  trust?: TrustView;
 }
 
 /** What a grant gets after the policy's obligations: min(asked or default, the action's cap, the policy's cap). */
@@ -132,7 +137,7 @@ export class DecisionStep {
   async decide(input: DecisionInput): Promise<DecidedStep> {
     const { agent, action, resource, call } = input;
     // 1. Trust.
-    const trust = await this.deps.trust.current(agent.name);
+    const trust = input.trust ?? (await this.deps.trust.current(agent.name));
     // 2. Budget used before this request.
     const budget = await this.budgetBefore(input);
     // 3. Policy. Broker-supplied keys go last: no declared field can stand in for them.

@@ -145,10 +145,10 @@ export class LeaseService {
    * re-evaluation when its agent's trust drops. An action no longer
    * configured is FAILED_PRECONDITION.
    */
-  async redecide(call: 'invoke' | 'renew' | 'reevaluate', agent: AgentConfig, lease: LeaseRecord): Promise<DecidedStep> {
+  async redecide(call: 'invoke' | 'renew' | 'reevaluate', agent: AgentConfig, lease: LeaseRecord, trust?: TrustView): Promise<DecidedStep> {
     const action = this.deps.config.actions[lease.action];
     if (!action) throw failedPrecondition('the lease\'s action is no longer configured');
-    return this.decisions.decide({ call, agent, action, resource: lease.resource, context: lease.context, params: lease.params, purpose: lease.purpose, lease });
+    return this.decisions.decide({ call, agent, action, resource: lease.resource, context: lease.context, params: lease.params, purpose: lease.purpose, lease, ...(trust ? { trust } : {}) });
   }
 
   /** RequestLease's inputs, checked, with the context and resource the broker renders (before any decision). */

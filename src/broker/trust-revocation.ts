@@ -4,7 +4,7 @@ import type { LeaseRecord } from '../leases/lease';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
 import type { Store } from '../store/store';
-import type { TrustDrop } from '../trust/trust-service';
+import type { TrustDrop, TrustView } from '../trust/trust-service';
 import type { CredentialRevoker } from './credential-revoker';
 import { leaseDraft, type LeaseService } from './lease-service';
 import type { Json } from './struct';
@@ -78,7 +78,8 @@ export class TrustRevocation {
     }
     const live = await this.deps.store.listLeases({ agent: agent.name, statuses: ['active', 'exhausted'], limit: MAX_LEASES });
     // 1. Re-decide with each lease's own inputs.
-    const verdicts = await Promise.all(live.map((l) => this.stillPermitted(agent, l, log)));
+    // The trust the change left (read once for all of them).
+    const verdicts = await Promise.all(live.map((l) => this.stillPermitted(agent, l, trust, log)));
     const refused = live.filter((_, i) => !verdicts[i]);
     let ended: LeaseRecord[] = [];
     if (refused.length > 0) {
@@ -105,11 +106,11 @@ export class TrustRevocation {
    * RequestLease: a deny, or a permit that now needs an approval the lease
    * was not granted under, no longer covers it; an error is a denial.
    */
-  private async stillPermitted(agent: AgentConfig, l: LeaseRecord, log: Logger): Promise<boolean> {
+  private async stillPermitted(agent: AgentConfig, l: LeaseRecord, trust: TrustView, log: Logger): Promise<boolean> {
     // A lease whose action is gone from the config cannot be used (Invoke and renewal refuse it).
     if (!this.deps.config.actions[l.action]) return true;
     try {
-      const step = await this.deps.leases.redecide('reevaluate', agent, l);
+      const step = await this.deps.leases.redecide('reevaluate', agent, l, trust);
       const ok = step.verdict === 'allow';
       if (!ok) log.debug({ lease_id: l.id, policies: step.policy.determining.map((p) => p.id), summary: step.explanation.summary }, 'a lease is no longer permitted');
       return ok;
