@@ -77,6 +77,7 @@ export interface PromMetricsOptions {
 
 const DURATION_BUCKETS: readonly number[] = Object.freeze([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
 const APPROVAL_BUCKETS: readonly number[] = Object.freeze([5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600]);
+const MISNAMED_DEFAULTS = Object.freeze(['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']);
 const BREAKER_STATES = Object.freeze(['closed', 'half_open', 'open']);
 /** Lease entry types, as the `event` label of secretbroker_lease_events_total. */
 const LEASE_EVENTS: ReadonlySet<string> = Object.freeze(new Set(['lease.issued', 'lease.renewed', 'lease.revoked', 'lease.expired']));
@@ -112,6 +113,8 @@ export class PromMetrics implements Metrics {
     const registers = [this.registry];
     this.#agentLabels = opts.agents.length <= opts.agentLabelLimit;
     collectDefaultMetrics({ register: this.registry, prefix: 'secretbroker_' });
+    // prom-client names three gauges *_total, which promtool (rightly) flags; secretbroker_nodejs_active_resources (by type) stays.
+    for (const name of MISNAMED_DEFAULTS) this.registry.removeSingleMetric(`secretbroker_${name}`);
     new Gauge({ name: 'secretbroker_build_info', help: 'The running build: 1, labelled with its version and Node version.', labelNames: ['version', 'node_version'], registers }).set({ version: opts.version, node_version: process.version }, 1);
     this.#decisions = new Counter({ name: 'secretbroker_decisions_total', help: 'Decisions by rpc and effect (allow, approval, deny); agent while the configured agents are at most metrics.agent_label_limit.', labelNames: ['rpc', 'effect', 'agent'], registers });
     this.#decisionSeconds = new Histogram({ name: 'secretbroker_decision_duration_seconds', help: 'Time to decide (trust, budget, policy, obligations, approvals).', labelNames: ['rpc'], buckets: [...DURATION_BUCKETS], registers });
