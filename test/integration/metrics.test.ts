@@ -5,8 +5,10 @@ import * as https from 'node:https';
 import * as path from 'node:path';
 import { call } from '../../src/client/grpc-client';
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
-import { baseRawConfig, makeTestPki, startBroker, tempDir, writeClientCert, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/InvokeResponse';
+import { makeTestPki, tempDir, writeClientCert, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { freeLoopbackPort } from '../helpers/ephemeral-postgres';
+import { startInvokeBroker } from '../helpers/invoke-broker';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const PROMTOOL = '/usr/bin/promtool';
@@ -75,6 +77,7 @@ describe('Prometheus metrics over mTLS (real daemon, real Prometheus, promtool)'
   let tmp: ReturnType<typeof tempDir>;
   let pki: TestPki;
   let broker: RunningBroker;
+  let close: () => Promise<void>;
   let port: number;
 
   const lease = (agent: string, ticket: string) =>
@@ -91,12 +94,26 @@ describe('Prometheus metrics over mTLS (real daemon, real Prometheus, promtool)'
     pki = await makeTestPki(path.join(tmp.dir, 'pki'));
     const dir = path.join(tmp.dir, 'state');
     mkdirSync(dir, { recursive: true });
-    broker = await startBroker({ pki, dir, raw: baseRawConfig(pki, dir, { metrics_listen: '127.0.0.1:0' }) });
+    const started = await startInvokeBroker({
+      pki,
+      dir,
+      policies: { 'misc.cedar': '@id("misc-support")\n@reason("Support may call the echo endpoint.")\npermit (principal in Group::"support", action == Action::"helpdesk.misc", resource);\n' },
+      actions: (http) => ({
+        'helpdesk.misc': { http: http({ methods: ['GET'], paths: ['/echo'] }) },
+        'billing.refund': { http: http({ methods: ['POST'], paths: ['/v1/refunds'], context: { amount: 'body.amount' } }), resource: 'stripe', max_uses: 1 },
+      }),
+      raw: (raw) => {
+        raw['metrics_listen'] = '127.0.0.1:0';
+        (raw['secrets'] as Record<string, unknown>)['stripe-key'] = { backend: 'local', name: 'helpdesk-token' };
+      },
+    });
+    broker = started.broker;
+    close = started.close;
     assert.ok(broker.app.metricsPort, 'metrics_listen takes effect: the daemon serves metrics');
     port = broker.app.metricsPort;
   });
   after(async () => {
-    await broker?.close();
+    await close?.();
     tmp?.cleanup();
   });
 
@@ -207,5 +224,57 @@ describe('Prometheus metrics over mTLS (real daemon, real Prometheus, promtool)'
         await exited;
       }
     }
+  });
+
+  /** The value of one sample line of the exposition (0 when absent). */
+  const sample = (body: string, line: string): number => {
+    const esc = line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const m = new RegExp(`^${esc} ([0-9.e+-]+)$`, 'm').exec(body);
+    return m ? Number(m[1]) : 0;
+  };
+  const exposition = async (): Promise<string> => {
+    const r = await scrape(port, pki.layout.caCert, auditor());
+    assert.equal(r.status, 200);
+    return r.body;
+  };
+
+  it('counts brokered calls (upstream time, scrubbed echoes by encoding, backend reads), approvals and trust-driven revocations', async () => {
+    const agent = broker.clientFor('agents', 'support-bot').agent;
+    const before = await exposition();
+    const res = await call<unknown, InvokeResponse__Output>(agent, 'Invoke', { action: 'helpdesk.misc', method: 'GET', path: '/echo', query: [{ name: 'encoding', value: 'gzip' }] });
+    assert.match(res.body.toString('latin1'), /\[REDACTED\]/);
+    let body = await exposition();
+    assert.equal(sample(body, 'secretbroker_upstream_duration_seconds_count{action="helpdesk.misc",outcome="ok"}'), 1);
+    assert.ok(sample(body, 'secretbroker_scrubbed_echoes_total{encoding="gzip"}') > 0, 'echoes in the gzipped body');
+    assert.ok(sample(body, 'secretbroker_scrubbed_echoes_total{encoding="header"}') > 0, 'echoes in headers');
+    assert.equal(sample(body, 'secretbroker_scrubbed_echoes_total{encoding="identity"}'), 0);
+    assert.ok(sample(body, 'secretbroker_backend_duration_seconds_count{backend="local"}') > sample(before, 'secretbroker_backend_duration_seconds_count{backend="local"}'), 'the secret was read from the local backend');
+    assert.equal(sample(body, 'secretbroker_decisions_total{rpc="Invoke",effect="allow",agent="support-bot"}'), 1);
+    assert.ok(sample(body, 'secretbroker_evidence_entries_total{type="invoke.result"}') >= 1);
+
+    // An approval: pending, then decided by bob.
+    const pending = await call<unknown, LeaseResponse__Output>(agent, 'RequestLease', { action: 'billing.refund', purpose: 'ticket T-9', params: { fields: { amount: { numberValue: 20_000 } } } });
+    assert.equal(pending.status, 'PENDING_APPROVAL');
+    body = await exposition();
+    assert.equal(sample(body, 'secretbroker_pending_approvals'), 1);
+    assert.equal(sample(body, 'secretbroker_decisions_total{rpc="RequestLease",effect="approval",agent="support-bot"}'), 1);
+    await call(broker.clientFor('operators', 'bob').operator, 'DecideApproval', { approvalId: pending.approvalId, approve: true, reason: 'checked' });
+    body = await exposition();
+    assert.equal(sample(body, 'secretbroker_pending_approvals'), 0);
+    assert.equal(sample(body, 'secretbroker_approval_decisions_total{state="approved"}'), 1);
+    assert.equal(sample(body, 'secretbroker_approval_decision_seconds_count'), 1);
+
+    // A trust drop to quarantine revokes support-bot's live leases: counted as trust-driven revocations.
+    const active = sample(body, 'secretbroker_active_leases{agent="support-bot"}');
+    assert.ok(active >= 3, `support-bot holds its three ticket leases (${active})`);
+    const t = await call<unknown, { leasesRevoked: number }>(broker.clientFor('operators', 'alice').operator, 'SetTrust', { agent: 'support-bot', score: 100, reason: 'INC-1: metrics test' });
+    assert.equal(t.leasesRevoked, active);
+    body = await exposition();
+    assert.equal(sample(body, 'secretbroker_trust_changes_total{direction="down"}'), 1);
+    assert.equal(sample(body, 'secretbroker_trust_revocations_total'), active);
+    assert.equal(sample(body, 'secretbroker_active_leases{agent="support-bot"}'), 0);
+    assert.ok(sample(body, 'secretbroker_lease_events_total{event="revoked"}') >= active);
+    const lint = spawnSync(PROMTOOL, ['check', 'metrics'], { input: body, encoding: 'utf8' });
+    assert.equal(lint.status, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`);
   });
 });
