@@ -9,8 +9,11 @@ import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/Invok
 import { makeTestPki, tempDir, writeClientCert, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { freeLoopbackPort } from '../helpers/ephemeral-postgres';
 import { startInvokeBroker } from '../helpers/invoke-broker';
+import { expectDenied } from '../helpers/expect-denial';
 
 const PROMETHEUS = '/usr/bin/prometheus';
+/** The decisions counter's effect label for a denial (the denials themselves are checked with expectDenied). */
+const DENIAL = 'deny';
 const PROMTOOL = '/usr/bin/promtool';
 
 /** GET https://127.0.0.1:port/metrics with the given client certificate (or none). */
@@ -40,6 +43,13 @@ function scrape(port: number, caFile: string, client?: { cert: string; key: stri
     req.end();
   });
 }
+
+/** The value of one sample line of the exposition (0 when absent). */
+const sample = (body: string, line: string): number => {
+  const esc = line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const m = new RegExp(`^${esc} ([0-9.e+-]+)$`, 'm').exec(body);
+  return m ? Number(m[1]) : 0;
+};
 
 async function getJson(url: string): Promise<{ status: string; data: unknown }> {
   const res = await fetch(url);
@@ -153,7 +163,7 @@ describe('Prometheus metrics over mTLS (real daemon, real Prometheus, promtool)'
     if (!existsSync(PROMETHEUS) || !existsSync(PROMTOOL)) this.skip();
     // The scripted run: three grants for support-bot, two denials for analyst-bot (not in group support).
     for (const t of ['T-1', 'T-2', 'T-3']) assert.equal((await lease('support-bot', t)).status, 'GRANTED');
-    for (const t of ['T-4', 'T-5']) assert.notEqual((await lease('analyst-bot', t)).status, 'GRANTED');
+    for (const t of ['T-4', 'T-5']) expectDenied(await lease('analyst-bot', t));
 
     // promtool lints the exposition exactly as served.
     const exposition = await scrape(port, pki.layout.caCert, auditor());
@@ -162,8 +172,12 @@ describe('Prometheus metrics over mTLS (real daemon, real Prometheus, promtool)'
     writeFileSync(expoFile, exposition.body);
     const lint = spawnSync(PROMTOOL, ['check', 'metrics'], { input: exposition.body, encoding: 'utf8' });
     assert.equal(lint.status, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`);
-    assert.match(exposition.body, /^secretbroker_decisions_total\{rpc="RequestLease",effect="allow",agent="support-bot"\} 3$/m);
-    assert.match(exposition.body, /^secretbroker_decisions_total\{rpc="RequestLease",effect="deny",agent="analyst-bot"\} 2$/m);
+    // The scripted run, as counted: three allows for support-bot, two denials for analyst-bot.
+    const scripted = [
+      { effect: 'allow', agent: 'support-bot', n: 3 },
+      { effect: DENIAL, agent: 'analyst-bot', n: 2 },
+    ];
+    for (const { effect, agent, n } of scripted) assert.equal(sample(exposition.body, `secretbroker_decisions_total{rpc="RequestLease",effect="${effect}",agent="${agent}"}`), n, `${effect} ${agent}`);
     assert.match(exposition.body, /^secretbroker_active_leases\{agent="support-bot"\} 3$/m);
     assert.match(exposition.body, /^secretbroker_lease_events_total\{event="issued"\} 3$/m);
     assert.match(exposition.body, /^secretbroker_rpc_duration_seconds_count\{method="RequestLease",code="ok"\} 5$/m);
@@ -201,7 +215,7 @@ describe('Prometheus metrics over mTLS (real daemon, real Prometheus, promtool)'
       assert.equal(info[0]!.value[1], '1');
       const allowed = await query(base, 'sum(secretbroker_decisions_total{job="secret-broker",rpc="RequestLease",effect="allow"})');
       assert.equal(allowed[0]?.value[1], '3');
-      const denied = await query(base, 'sum(secretbroker_decisions_total{job="secret-broker",rpc="RequestLease",effect="deny"})');
+      const denied = await query(base, `sum(secretbroker_decisions_total{job="secret-broker",rpc="RequestLease",effect="${DENIAL}"})`);
       assert.equal(denied[0]?.value[1], '2');
       // The scrape with an agent's certificate is refused: Prometheus records the target down with the 403.
       const targets = await until('the as-agent target scraped', async () => {
@@ -226,12 +240,6 @@ describe('Prometheus metrics over mTLS (real daemon, real Prometheus, promtool)'
     }
   });
 
-  /** The value of one sample line of the exposition (0 when absent). */
-  const sample = (body: string, line: string): number => {
-    const esc = line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    const m = new RegExp(`^${esc} ([0-9.e+-]+)$`, 'm').exec(body);
-    return m ? Number(m[1]) : 0;
-  };
   const exposition = async (): Promise<string> => {
     const r = await scrape(port, pki.layout.caCert, auditor());
     assert.equal(r.status, 200);

@@ -55,10 +55,10 @@ describe('metrics', () => {
       const many = new PromMetrics({ version: 't', agents: ['a1', 'a2', 'a3'], agentLabelLimit: 2 });
       many.observe(sources);
       many.decision('RequestLease', 'allow', 'a1', 0.001);
-      many.decision('Invoke', 'deny', 'a2', 0.001);
+      many.decision('Invoke', 'approval', 'a2', 0.001);
       body = (await many.exposition()).body;
       assert.doesNotMatch(body, /a1|a2|a3/, 'no agent name anywhere');
-      assert.match(body, /^secretbroker_decisions_total\{rpc="Invoke",effect="deny",agent=""\} 1$/m);
+      assert.match(body, /^secretbroker_decisions_total\{rpc="Invoke",effect="approval",agent=""\} 1$/m);
       assert.match(body, /^secretbroker_active_leases 5$/m, 'one series: the total');
     });
 
