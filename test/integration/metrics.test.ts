@@ -6,7 +6,10 @@ import * as path from 'node:path';
 import { call } from '../../src/client/grpc-client';
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
 import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/InvokeResponse';
-import { makeTestPki, tempDir, writeClientCert, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { ManualClock } from '../../src/lib/clock';
+import { makeTestPki, startBroker, tempDir, writeClientCert, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { vaultDynamicRawConfig } from '../helpers/dynamic-action';
+import { FaultCredentialBackend, faultSource } from '../helpers/fault-credential-backend';
 import { freeLoopbackPort } from '../helpers/ephemeral-postgres';
 import { startInvokeBroker } from '../helpers/invoke-broker';
 import { expectDenied } from '../helpers/expect-denial';
@@ -284,5 +287,46 @@ describe('Prometheus metrics over mTLS (real daemon, real Prometheus, promtool)'
     assert.ok(sample(body, 'secretbroker_lease_events_total{event="revoked"}') >= active);
     const lint = spawnSync(PROMTOOL, ['check', 'metrics'], { input: body, encoding: 'utf8' });
     assert.equal(lint.status, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`);
+  });
+});
+
+describe('metrics of dynamic credentials (real daemon, fault-injecting credential backend)', function () {
+  this.timeout(60_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let broker: RunningBroker | undefined;
+
+  after(async () => {
+    await broker?.close();
+    tmp?.cleanup();
+  });
+
+  it('counts credentials minted for leases and failed revocations, by action and backend', async () => {
+    tmp = tempDir('sb-metrics-dyn-');
+    const pki = await makeTestPki(path.join(tmp.dir, 'pki'));
+    const dir = path.join(tmp.dir, 'state');
+    mkdirSync(dir, { recursive: true });
+    // The clock stands still: a failed revocation is not retried during the test.
+    const clock = new ManualClock(Date.UTC(2026, 11, 1));
+    const vault = new FaultCredentialBackend('vault', clock);
+    broker = await startBroker({ pki, dir, raw: { ...vaultDynamicRawConfig(pki, dir), metrics_listen: '127.0.0.1:0' }, clock, dynamicCredentials: faultSource(vault) });
+    const agent = broker.clientFor('agents', 'support-bot').agent;
+    const scrapeBody = async (): Promise<string> => {
+      const r = await scrape(broker!.app.metricsPort!, pki.layout.caCert, pki.layout.operators['carol']);
+      assert.equal(r.status, 200);
+      return r.body;
+    };
+    assert.equal(sample(await scrapeBody(), 'secretbroker_dynamic_credentials_issued_total{action="reporting.db"}'), 0);
+    const res = await call<unknown, LeaseResponse__Output>(agent, 'RequestLease', { action: 'reporting.db', resource: 'reporting', ttlSeconds: 300 });
+    assert.equal(res.status, 'GRANTED', JSON.stringify(res.explanation));
+    assert.equal(sample(await scrapeBody(), 'secretbroker_dynamic_credentials_issued_total{action="reporting.db"}'), 1);
+
+    vault.failRevokes = Infinity;
+    const out = await call<unknown, { lease: { status: string } }>(agent, 'RevokeLease', { leaseId: res.lease!.leaseId });
+    assert.equal(out.lease.status, 'REVOKE_FAILED');
+    const body = await scrapeBody();
+    assert.equal(sample(body, 'secretbroker_credential_revoke_failures_total{backend="vault"}'), 1);
+    assert.equal(sample(body, 'secretbroker_lease_events_total{event="revoked"}'), 1);
+    assert.doesNotMatch(body, new RegExp(res.lease!.leaseId), 'no lease id in any label');
+    vault.failRevokes = 0;
   });
 });
