@@ -7,7 +7,8 @@ import { call } from '../../src/client/grpc-client';
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
 import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/InvokeResponse';
 import { ManualClock } from '../../src/lib/clock';
-import { makeTestPki, startBroker, tempDir, writeClientCert, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { generateCosignerKey } from '../../src/evidence/cosignature';
+import { baseRawConfig, makeTestPki, startBroker, tempDir, writeClientCert, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { vaultDynamicRawConfig } from '../helpers/dynamic-action';
 import { FaultCredentialBackend, faultSource } from '../helpers/fault-credential-backend';
 import { freeLoopbackPort } from '../helpers/ephemeral-postgres';
@@ -328,5 +329,33 @@ describe('metrics of dynamic credentials (real daemon, fault-injecting credentia
     assert.equal(sample(body, 'secretbroker_lease_events_total{event="revoked"}'), 1);
     assert.doesNotMatch(body, new RegExp(res.lease!.leaseId), 'no lease id in any label');
     vault.failRevokes = 0;
+  });
+});
+
+describe('metrics of witnesses (real daemon, a witness that is down)', function () {
+  this.timeout(60_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let broker: RunningBroker | undefined;
+
+  after(async () => {
+    await broker?.close();
+    tmp?.cleanup();
+  });
+
+  it('counts each checkpoint a witness did not cosign, labelled with its configured URL', async () => {
+    tmp = tempDir('sb-metrics-wit-');
+    const pki = await makeTestPki(path.join(tmp.dir, 'pki'));
+    const dir = path.join(tmp.dir, 'state');
+    mkdirSync(dir, { recursive: true });
+    const down = `http://127.0.0.1:${await freeLoopbackPort()}`;
+    const raw = baseRawConfig(pki, dir, { metrics_listen: '127.0.0.1:0' });
+    raw['evidence'] = { ...(raw['evidence'] as Record<string, unknown>), witnesses: [{ url: down, key: generateCosignerKey('witness.test/w1').verifierKey }] };
+    broker = await startBroker({ pki, dir, raw });
+    const failures = await until('a witness failure counted', async () => {
+      const r = await scrape(broker!.app.metricsPort!, pki.layout.caCert, pki.layout.operators['carol']);
+      const n = sample(r.body, `secretbroker_witness_failures_total{witness="${down}"}`);
+      return n > 0 ? n : undefined;
+    });
+    assert.ok(failures >= 1);
   });
 });
