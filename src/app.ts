@@ -46,6 +46,8 @@ import { SqliteStore } from './store/sqlite/sqlite-store';
 import { leaseHandlers } from './transport/grpc/handlers/lease-handlers';
 import type { HealthService } from './transport/grpc/health-service';
 import { startGrpc, type ConnectionTimeouts, type GrpcServers, type Handlers } from './transport/grpc/server';
+import { PromMetrics, buildVersion, startMetricsServer, type MetricsServer } from './metrics';
+import { timedHandlers } from './metrics/timed-handlers';
 
 export interface AppOptions {
   config: BrokerConfig;
@@ -115,6 +117,9 @@ export interface App {
   sweeper: CredentialSweeper;
   port: number;
   healthPort?: number;
+  /** The Prometheus metrics (one registry per app); served on metricsPort when metrics_listen is set. */
+  metrics: PromMetrics;
+  metricsPort?: number;
   /** grpc.health.v1 (both ports). */
   health: HealthService;
   /** Every configured backend, with its breaker and the read cache. */
@@ -125,6 +130,9 @@ export interface App {
   responseBudget: ByteBudget;
   close(): Promise<void>;
 }
+
+/** Pending approvals a scrape counts at most (each agent may hold only a few open at once). */
+const MAX_PENDING_COUNTED = 10_000;
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -203,11 +211,13 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   let policy = wrap(await loadPolicies(config, log));
   const specs = compileHttpActions(config);
   const store = opts.store ?? (await openStore(config));
+  // One registry per app (never prom-client's global one); the hooks below feed it.
+  const metrics = new PromMetrics({ version: buildVersion(), agents: Object.keys(config.agents), agentLabelLimit: config.metrics.agentLabelLimit });
   let ledger: Ledger | undefined;
   if (opts.evidence !== false) {
     try {
       // Creates the signing key if missing; refuses to start if the stored tree does not match its last checkpoint.
-      ledger = await openEvidence({ config, store, clock, log, ids });
+      ledger = await openEvidence({ config, store, clock, log, ids, metrics });
       await ledger.recordPolicyLoaded(policy.version, policy.policySet.policies.map((p) => p.id));
       // Brokered calls whose invoke.result a stop lost get invoke.unknown, durably, before anything is served.
       await settleOpenIntents({ store, evidence: ledger, log });
@@ -225,10 +235,10 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const denials = ledger
     ? new DenialFolder({ sink: ledger, clock, log, bytesPerMinute: (a) => (config.agents[a] ?? config).limits.evidenceBytesPerMinute, onDenial: (a) => brokerSignals.denied(a) })
     : undefined;
-  const secrets = new BackendRegistry({ config, clock, log, factories: opts.backendFactories ?? remoteBackendFactories });
+  const secrets = new BackendRegistry({ config, clock, log, factories: opts.backendFactories ?? remoteBackendFactories, metrics });
   const credentialSource = opts.dynamicCredentials ?? secrets.credentialSource(config.actions);
   // Revokes the credentials ended leases owe upstream, retrying failures (resumed after a restart).
-  const revoker = new CredentialRevoker({ store, source: credentialSource, clock, log, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}) });
+  const revoker = new CredentialRevoker({ store, source: credentialSource, clock, log, metrics, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}) });
   const credentials = { credentials: { source: credentialSource, revoker } };
   // Requests for approval, their votes and expiry; the consume runs in the lease-issue transaction.
   const approvals = new ApprovalService({ config, store, clock, ids, log, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}) });
@@ -248,13 +258,13 @@ export async function buildApp(opts: AppOptions): Promise<App> {
           ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}),
         })
       : undefined;
-  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, trust, ...evidence, ...(denials ? { denials } : {}), ...credentials, ...(opts.hooks ? { hooks: opts.hooks } : {}), ...(approvalWiring ? { approvals: approvalWiring } : {}), ...(breakglass ? { overrides: breakglass } : {}) });
+  const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, trust, metrics, ...evidence, ...(denials ? { denials } : {}), ...credentials, ...(opts.hooks ? { hooks: opts.hooks } : {}), ...(approvalWiring ? { approvals: approvalWiring } : {}), ...(breakglass ? { overrides: breakglass } : {}) });
   // A trust drop re-decides the agent's live leases and its pending approvals; at quarantine its break-glass overrides end.
   const revocation: TrustRevocation = new TrustRevocation({ config, store, leases, clock, revoker, approvals, ...(breakglass ? { overrides: breakglass } : {}), ...evidence });
   // Bounded work in flight (per agent and daemon-wide) and the daemon-wide buffer for upstream responses.
   const inFlight = new InvokesInFlight(config.server.invokesInFlight);
   const responseBudget = new ByteBudget(config.server.bufferedResponseBytes);
-  const invoke = new InvokeService({ config, store, leases, specs, secrets, clock, ids, responseBudget, ...evidence, ...(denials ? { denials } : {}), ...(opts.resolver ? { resolver: opts.resolver } : {}), ...(opts.hooks ? { hooks: opts.hooks } : {}), signals: brokerSignals });
+  const invoke = new InvokeService({ config, store, leases, specs, secrets, clock, ids, responseBudget, metrics, ...evidence, ...(denials ? { denials } : {}), ...(opts.resolver ? { resolver: opts.resolver } : {}), ...(opts.hooks ? { hooks: opts.hooks } : {}), signals: brokerSignals });
   const reaper = new LeaseReaper({
     store,
     clock,
@@ -311,6 +321,16 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     ledger ? mergeHandlers(evidenceHandlers(ledger), evidenceKeyHandlers(ledger)) : undefined,
   );
   handlers = mergeHandlers(handlers, policyHandlers(reloader, clock));
+  // RequestLease and Invoke, timed end to end.
+  handlers = timedHandlers(handlers, metrics);
+  metrics.observe({
+    activeLeases: async () => Promise.all(Object.keys(config.agents).map(async (agent) => ({ agent, count: await store.countActiveLeases(agent) }))),
+    pendingApprovals: async () => (await store.listApprovals({ states: ['pending'], limit: MAX_PENDING_COUNTED })).length,
+    ...(ledger ? { evidence: () => ({ treeSize: ledger.size, checkpointAtMs: ledger.latestCheckpoint().signedAt }) } : {}),
+    breakers: () => secrets.breakerStates(),
+    rotations: async () => (store.rotations ? store.rotations.listRotations() : []),
+    now: () => clock.now(),
+  });
   let grpcServers: GrpcServers;
   try {
     grpcServers = await startGrpc({
@@ -328,6 +348,20 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     await ledger?.close();
     await store.close();
     throw new StartupError(`cannot listen on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`);
+  }
+  let metricsServer: MetricsServer | undefined;
+  if (config.metricsListen) {
+    try {
+      metricsServer = await startMetricsServer({ config, listen: config.metricsListen, metrics, log });
+    } catch (err) {
+      await grpcServers.shutdown();
+      await sweeper.stop();
+      await approvals.stop();
+      await breakglass?.stop();
+      await ledger?.close();
+      await store.close();
+      throw new StartupError(`cannot serve metrics on ${config.metricsListen.host}:${config.metricsListen.port}: ${(err as Error).message}`);
+    }
   }
   // A backend's breaker state is its health (secretbroker.backend.<name>): SERVING only while closed.
   secrets.onStateChange = (backend, state) => grpcServers.health.set(`secretbroker.backend.${backend}`, state === 'closed' ? 'SERVING' : 'NOT_SERVING');
@@ -358,6 +392,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     backends: secrets,
     inFlight,
     responseBudget,
+    metrics,
+    ...(metricsServer ? { metricsPort: metricsServer.port } : {}),
     ...(grpcServers.healthPort !== undefined ? { healthPort: grpcServers.healthPort } : {}),
     close: async () => {
       await reaper.stop();
@@ -366,6 +402,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       // Ends WatchApproval streams, so the graceful stop is not held up by them.
       await approvals.stop();
       await breakglass?.stop();
+      await metricsServer?.close();
       await grpcServers.shutdown();
       await brokerSignals.settled();
       await secrets.close();

@@ -1,4 +1,5 @@
 import type { DynamicCredentialSource } from '../broker/dynamic-credentials';
+import type { Metrics } from '../metrics/metrics';
 import type { ActionConfig, AwsBackendConfig, BackendConfig, BackendResilience, BrokerConfig, PostgresBackendConfig, SecretConfig, VaultBackendConfig } from '../config/config-types';
 import type { Clock } from '../lib/clock';
 import { BrokerError } from '../lib/errors';
@@ -39,6 +40,8 @@ export interface BackendRegistryDeps {
   clock: Clock;
   log: Logger;
   factories?: RemoteBackendFactories;
+  /** Times backend calls and counts their failures (src/metrics); default none. */
+  metrics?: Pick<Metrics, 'backend'>;
 }
 
 const NO_RESILIENCE: BackendResilience = Object.freeze({ cacheTtlMs: 0, timeoutMs: 0, breakerFailures: 0, breakerOpenMs: 0 });
@@ -64,6 +67,11 @@ export class BackendRegistry {
   /** Store reads in flight, per cache key. */
   readonly #reading = new Map<string, Promise<SecretVersion>>();
   #closed = false;
+  /** Each backend's breaker state (a backend without a breaker is always closed), for metrics. */
+  breakerStates(): Array<{ backend: string; state: BreakerState }> {
+    return [...this.#slots.values()].map((slot) => ({ backend: slot.cfg.name, state: slot.breaker?.state ?? 'closed' }));
+  }
+
   /** Told when a backend's breaker changes state (health service). */
   onStateChange: ((backend: string, state: BreakerState) => void) | undefined;
 
@@ -231,9 +239,13 @@ export class BackendRegistry {
    */
   async #guarded<T>(slot: Slot, what: string, fn: () => Promise<T>, secretName?: string, logged = true): Promise<T> {
     if (this.#closed) throw new BrokerError('unavailable', `backend ${slot.cfg.name} is unavailable (the broker is stopping)`);
+    const started = performance.now();
     try {
-      return slot.breaker ? await slot.breaker.run(fn) : await fn();
+      const out = slot.breaker ? await slot.breaker.run(fn) : await fn();
+      this.deps.metrics?.backend(slot.cfg.name, 'ok', (performance.now() - started) / 1000);
+      return out;
     } catch (cause) {
+      this.deps.metrics?.backend(slot.cfg.name, 'error', (performance.now() - started) / 1000);
       // The detail (a vendor's text) goes to the log only; the caller gets our own words.
       if (logged) this.deps.log.warn({ err: cause, backend: slot.cfg.name, what }, 'backend call failed');
       const kind = cause instanceof BrokerError ? cause.kind : 'unavailable';

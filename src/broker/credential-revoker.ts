@@ -1,4 +1,5 @@
 import type { EvidenceDraft, EvidenceSink } from '../evidence/ledger/evidence-sink';
+import type { Metrics } from '../metrics/metrics';
 import type { LeaseRecord } from '../leases/lease';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
@@ -23,6 +24,8 @@ export interface CredentialRevokerDeps {
   concurrency?: number;
   /** How often, at most, the error about a backend that is no longer configured is logged, per backend (default 5 min). */
   missingBackendLogMs?: number;
+  /** Counts failed revocations (src/metrics); default none. */
+  metrics?: Pick<Metrics, 'revokeFailure'>;
 }
 
 /** Who ended the lease, for the `credential.revoked` entry: `agent:<name>`, `operator:<name>` or `broker`. */
@@ -363,6 +366,7 @@ export class CredentialRevoker {
   /** An upstream revocation failed: revoke_failed, with the next attempt's due time. */
   private async failed(lease: LeaseRecord, end: LeaseEnd, err: unknown, configured: boolean, log: Logger): Promise<LeaseRecord> {
     const handle = lease.credential!;
+    this.deps.metrics?.revokeFailure(handle.backend);
     const b = this.backoff.get(lease.id) ?? { attempts: 0, nextAt: 0 };
     b.attempts += 1;
     b.nextAt = this.deps.clock.now() + this.nextDelay(b.attempts);

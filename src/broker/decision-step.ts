@@ -1,4 +1,5 @@
 import { overrideNote, type OverrideGate, type OverrideRecord } from '../breakglass/override-gate';
+import type { DecisionRpc, Metrics } from '../metrics/metrics';
 import type { ActionConfig, AgentConfig } from '../config/config-types';
 import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledger/evidence-sink';
 import type { ContextValue, LeaseRecord } from '../leases/lease';
@@ -110,7 +111,12 @@ export interface DecisionStepDeps {
   overrides?: OverrideGate;
   /** Distinct approvals each group needs (config `approvals.<group>.required`), for the votes an explanation says are missing. */
   approvalsRequired?: (group: string) => number;
+  /** Counts and times decisions (src/metrics); default none. */
+  metrics?: Pick<Metrics, 'decision'>;
 }
+
+/** The RPC each kind of decision serves, for metrics. */
+const RPC_OF: Readonly<Record<DecisionCall, DecisionRpc>> = Object.freeze({ request: 'RequestLease', invoke: 'Invoke', renew: 'RenewLease', explain: 'Explain', reevaluate: 'reevaluate' });
 
 /** How long a one-shot call's lease lives (it is stored already used). */
 export const ONE_SHOT_TTL_MS = 60_000;
@@ -135,6 +141,21 @@ export class DecisionStep {
   constructor(private readonly deps: DecisionStepDeps) {}
 
   async decide(input: DecisionInput): Promise<DecidedStep> {
+    const metrics = this.deps.metrics;
+    if (!metrics) return this.decideNow(input);
+    const started = performance.now();
+    let effect: DecidedStep['verdict'] = 'deny';
+    try {
+      const step = await this.decideNow(input);
+      effect = step.verdict;
+      return step;
+    } finally {
+      // An error while deciding is a denial.
+      metrics.decision(RPC_OF[input.call], effect, input.agent.name, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async decideNow(input: DecisionInput): Promise<DecidedStep> {
     const { agent, action, resource, call } = input;
     // 1. Trust.
     const trust = input.trust ?? (await this.deps.trust.current(agent.name));

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Metrics } from '../metrics/metrics';
 import { checkCallBinding, prepareCall, sendCall, sentRequestDigest, TlsContexts, type BrokeredResponse, type HttpActionSpec, type Resolver } from '../brokered-http';
 import type { ResponseBudget } from '../brokered-http/response-budget';
 import type { AgentConfig, BrokerConfig } from '../config/config-types';
@@ -47,6 +48,8 @@ export interface InvokeServiceDeps {
   leases: LeaseService;
   /** The decision step (default: the lease service's, so both decide alike). */
   decisions?: DecisionStep;
+  /** Upstream durations and scrubbed echoes (src/metrics); default none. */
+  metrics?: Pick<Metrics, 'upstream' | 'scrubbedEchoes'>;
   specs: ReadonlyMap<string, HttpActionSpec>;
   /** Reads the secret a call injects (the backend registry). */
   secrets: { resolve(secretName: string): Promise<ResolvedSecret> };
@@ -202,10 +205,12 @@ export class InvokeService {
     let secret: SecretValue | undefined;
     // Which version of which secret was injected (never the value): evidence names it.
     let injected: Record<string, unknown> | undefined;
+    let upstreamStarted: number | undefined;
     try {
       const read = await this.deps.secrets.resolve(spec.auth.secret);
       secret = read.value;
       injected = { name: spec.auth.secret, backend: read.backend, version: read.version, ...(read.versionId !== undefined ? { version_id: read.versionId } : {}) };
+      upstreamStarted = performance.now();
       response = await sendCall(prepared, spec, secret, {
         idempotencyKey,
         clock: this.deps.clock,
@@ -215,12 +220,15 @@ export class InvokeService {
         ...(signal ? { signal } : {}),
       });
     } catch (err) {
+      if (upstreamStarted !== undefined) this.deps.metrics?.upstream(lease.action, 'error', (performance.now() - upstreamStarted) / 1000);
       const failed: EvidenceDraft = { ...outcomeBase, outcome: 'error', error: err instanceof BrokerError ? err.kind : 'internal', ...(secret ? {} : { sent: false }), ...(injected ? { secret: injected } : {}) };
       await this.late?.appendOrKeep(failed, log, { lease_id: lease.id, use: used.useNumber }, 'could not record invoke.result; retrying in the background');
       throw err;
     } finally {
       secret?.wipe();
     }
+    this.deps.metrics?.upstream(lease.action, 'ok', (performance.now() - upstreamStarted!) / 1000);
+    for (const [encoding, count] of Object.entries(response.scrubbedIn)) this.deps.metrics?.scrubbedEchoes(encoding, count);
     const resultDigest = sha256(response.body);
     const ok: EvidenceDraft = {
       ...outcomeBase,

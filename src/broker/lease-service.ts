@@ -1,4 +1,5 @@
 import { grantedUnderDraft, type OverrideGate } from '../breakglass/override-gate';
+import type { Metrics } from '../metrics/metrics';
 import { CredentialLeftError, type CredentialHandle, type DynamicCredential, type IssuedCredential } from '../backends/backend';
 import type { AgentConfig, BrokerConfig } from '../config/config-types';
 import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledger/evidence-sink';
@@ -63,6 +64,8 @@ export interface LeaseServiceDeps {
   credentials?: { source: DynamicCredentialSource; revoker: CredentialRevoker };
   /** The decision step (one per daemon, shared with Invoke); built from these deps when absent. */
   decisions?: DecisionStep;
+  /** Counts decisions and dynamic credentials minted (src/metrics); default none. */
+  metrics?: Pick<Metrics, 'decision' | 'credentialIssued'>;
   /** Where the decision step reads trust (the trust service); default: the stored score, never fresh. */
   trust?: TrustReader;
   /** Approvals: open and check (the gate), consume in the grant's transaction. Absent: approval obligations deny. */
@@ -122,6 +125,7 @@ export class LeaseService {
         ...(deps.denials ? { denials: deps.denials } : {}),
         ...(deps.overrides ? { overrides: deps.overrides } : {}),
         ...(deps.config.approvals ? { approvalsRequired: (g: string) => deps.config.approvals?.[g]?.required ?? 1 } : {}),
+        ...(deps.metrics ? { metrics: deps.metrics } : {}),
       });
   }
 
@@ -302,6 +306,7 @@ export class LeaseService {
         await this.deps.credentials?.revoker.discard({ ...lease, credential: issued.handle }, log);
         throw new BrokerError('internal', `backend ${backendName} created a credential other than the one planned`);
       }
+      this.deps.metrics?.credentialIssued(action.name);
       return issued;
     } catch (err) {
       log.warn({ err, action: action.name, backend: backendName }, 'the backend could not issue a credential; nothing was granted');

@@ -42,6 +42,11 @@ export interface BrokeredResponse {
   readonly latencyMs: number;
   /** How many occurrences of the secret were replaced with [REDACTED]. */
   readonly scrubbed: number;
+  /**
+   * Where they were, for metrics: `header`, or the body's Content-Encoding
+   * (`identity`, `gzip`, `deflate`, `br`; `multiple` for a chain).
+   */
+  readonly scrubbedIn: Readonly<Record<string, number>>;
 }
 
 interface RawResponse {
@@ -101,6 +106,7 @@ export async function sendCall(prepared: PreparedCall, spec: HttpActionSpec, sec
       body: body.value,
       latencyMs: Math.max(0, clock.now() - started),
       scrubbed: body.count + h.count,
+      scrubbedIn: Object.freeze({ ...(body.count > 0 ? { [encodingLabel(contentEncoding)]: body.count } : {}), ...(h.count > 0 ? { header: h.count } : {}) }),
     });
   } catch (err) {
     throw publicError(err, why, spec, scrubber);
@@ -271,4 +277,15 @@ function publicError(err: unknown, why: AbortWhy | undefined, spec: HttpActionSp
     default:
       return new BrokerError('unavailable', `${upstream} is unavailable`, { cause });
   }
+}
+
+/** A body's Content-Encoding as a bounded label (only encodings decodeResponseBody undoes reach here). */
+function encodingLabel(contentEncoding: string | undefined): string {
+  const codings = (contentEncoding ?? '')
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c && c !== 'identity');
+  if (codings.length === 0) return 'identity';
+  if (codings.length > 1) return 'multiple';
+  return codings[0] === 'x-gzip' ? 'gzip' : codings[0]!;
 }

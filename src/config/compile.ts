@@ -564,6 +564,10 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
   const devMode = root.bool('dev_mode', false);
   const listen = hostPort(root, 'listen', true);
   const healthListen = hostPort(root, 'health_listen', false);
+  const metricsListen = hostPort(root, 'metrics_listen', false);
+  const ms = root.section('metrics', false);
+  const metrics = { agentLabelLimit: ms?.int('agent_label_limit', { min: 0, max: 100_000, fallback: 100 }) ?? 100 };
+  ms?.done();
 
   const ts = root.section('tls');
   const tls = ts ? { ca: file(ts, 'ca', baseDir), cert: file(ts, 'cert', baseDir), key: file(ts, 'key', baseDir) } : undefined;
@@ -720,6 +724,8 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     devMode,
     listen,
     ...(healthListen ? { healthListen } : {}),
+    ...(metricsListen ? { metricsListen } : {}),
+    metrics,
     tls: { ca: tls.ca, cert: tls.cert, key: tls.key },
     state,
     evidence: { origin, signingKey, keyOverlapMs, witnesses },

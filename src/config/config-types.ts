@@ -278,11 +278,20 @@ export interface PolicyConfig {
   cacheBytes: number;
 }
 
+/** `metrics:` — how the Prometheus metrics are labelled. */
+export interface MetricsConfig {
+  /** The `agent` label is used only while the configured agents number at most this (default 100). */
+  agentLabelLimit: number;
+}
+
 export interface BrokerConfig {
   file: string;
   devMode: boolean;
   listen: HostPort;
   healthListen?: HostPort;
+  /** Prometheus metrics over HTTPS with client certificates (role auditor); absent: not served. */
+  metricsListen?: HostPort;
+  metrics: MetricsConfig;
   tls: { ca: string; cert: string; key: string };
   state: StateConfig;
   evidence: EvidenceConfig;

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { Metrics } from '../../metrics/metrics';
 import type { Clock } from '../../lib/clock';
 import { BrokerError, unavailable } from '../../lib/errors';
 import { IdSource } from '../../lib/ids';
@@ -30,6 +31,8 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5 * 60_000;
 
 export interface LedgerOptions {
   storage: LedgerStorage;
+  /** Times each commit and counts its entries (src/metrics); default none. */
+  metrics?: Pick<Metrics, 'evidenceCommitted'>;
   /** The log's origin line; also the signing key's name. */
   origin: string;
   signer: NoteSigner;
@@ -113,6 +116,7 @@ export class Ledger implements EvidenceSink {
   private readonly retiredKeys: readonly string[];
   private readonly keyStore: EvidenceKeyStore | undefined;
   private readonly witnessing: CheckpointWitnessing | undefined;
+  private readonly metrics: Pick<Metrics, 'evidenceCommitted'> | undefined;
 
   /** The current log key: it signs every checkpoint. */
   #signer: NoteSigner;
@@ -141,6 +145,7 @@ export class Ledger implements EvidenceSink {
     this.retiredKeys = opts.retiredKeys ?? (opts.previous ? [opts.previous.verifierKey] : []);
     this.keyStore = opts.keyStore;
     this.witnessing = opts.witnessing;
+    this.metrics = opts.metrics;
     this.clock = opts.clock;
     this.ids = opts.ids ?? new IdSource();
     this.log = opts.log;
@@ -310,6 +315,7 @@ export class Ledger implements EvidenceSink {
   // One storage transaction for everything queued until it runs: it drains the queue itself.
   #write(): void {
     let taken: PendingAppend[] | undefined;
+    const started = performance.now();
     const run = this.storage
       .appendBatch((head, tx): Batch => {
         taken = this.#queue;
@@ -322,6 +328,7 @@ export class Ledger implements EvidenceSink {
           if (batch.entries.length > 0) {
             this.#committedSize = Math.max(this.#committedSize, batch.head.size);
             this.#lastAppendAt = this.clock.now();
+            this.metrics?.evidenceCommitted(batch.entries, (performance.now() - started) / 1000);
           }
           for (const p of batch.appends) if (p.refs) p.resolve(p.refs);
         },

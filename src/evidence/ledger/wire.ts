@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { Metrics } from '../../metrics/metrics';
 import type { BrokerConfig } from '../../config/config-types';
 import type { Clock } from '../../lib/clock';
 import { BrokerError, unimplemented } from '../../lib/errors';
@@ -30,6 +31,8 @@ export interface OpenEvidenceOptions {
   /** Tests shorten these; defaults 1 s and 5 min. */
   checkpointIntervalMs?: number;
   heartbeatIntervalMs?: number;
+  /** Evidence commits and witness failures (src/metrics); default none. */
+  metrics?: Pick<Metrics, 'evidenceCommitted' | 'witnessFailure'>;
 }
 
 /** The evidence storage that shares `store`'s database and group commit. */
@@ -69,6 +72,7 @@ export async function openEvidence(opts: OpenEvidenceOptions): Promise<Ledger> {
       clock,
       log,
       ...(opts.ids ? { ids: opts.ids } : {}),
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
       ...(opts.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: opts.checkpointIntervalMs } : {}),
       ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
     });
@@ -97,5 +101,16 @@ async function openWitnessing(opts: OpenEvidenceOptions, storage: LedgerStorage 
     timeoutMs: WITNESS_TIMEOUT_MS,
     log,
   });
-  return CheckpointCosigning.open({ cosigner: witnesses, storage, clock, log, origin: config.evidence.origin, logKeys: logKeys.map(parseVerifierKey) });
+  const metrics = opts.metrics;
+  // Each witness that did not cosign is counted (by its configured URL).
+  const cosigner = metrics
+    ? {
+        cosign: async (note: Buffer): ReturnType<CheckpointWitnesses['cosign']> => {
+          const r = await witnesses.cosign(note);
+          for (const o of r.outcomes) if (!o.cosigned) metrics.witnessFailure(o.url);
+          return r;
+        },
+      }
+    : witnesses;
+  return CheckpointCosigning.open({ cosigner, storage, clock, log, origin: config.evidence.origin, logKeys: logKeys.map(parseVerifierKey) });
 }
