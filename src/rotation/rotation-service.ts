@@ -355,7 +355,15 @@ export class RotationService {
         await record(progress, pg ? `${pg.name}: fresh login` : 'read back');
       }
       await fence();
-      await aws('finishSecret', (r) => r.finish(s.ref, pending, from));
+      try {
+        await aws('finishSecret', (r) => r.finish(s.ref, pending, from));
+      } catch (err) {
+        // Someone else made another version current since this rotation read it: its pending version is
+        // abandoned (the next run starts afresh from the new current one, and its createSecret moves AWSPENDING).
+        const inner = err instanceof BrokerError && err.cause instanceof BrokerError ? err.cause : undefined;
+        if (inner?.kind === 'failed_precondition' && /AWSCURRENT .* moved/.test(inner.message)) await rotations.setRotationProgress(s.name, lock.token, undefined, this.deps.clock.now());
+        throw err;
+      }
       work.steps.push('finishSecret');
       await this.deps.hooks?.afterStep?.(s.name, 'finishSecret');
       work.newVersion = await aws('numbering', (r) => r.numberOf(s.ref, pending));
@@ -498,6 +506,6 @@ async function alterOwnPassword(current: SecretValue, next: SecretValue, backend
 
 /** Our own words for a failure: the registry's message, and a store's own (value-free) reason for a refused write. */
 function detailOf(err: BrokerError): string {
-  const inner = err.cause instanceof BrokerError && err.cause.kind === 'failed_precondition' && /nothing was written/.test(err.cause.message) ? `: ${err.cause.message}` : '';
+  const inner = err.cause instanceof BrokerError && err.cause.kind === 'failed_precondition' && /nothing was (written|made current)/.test(err.cause.message) ? `: ${err.cause.message}` : '';
   return `${err.message}${inner}`;
 }

@@ -352,8 +352,8 @@ export interface RotationStore {
   rotationFenceHolds(secret: string, token: number, now: number): Promise<boolean>;
   /** Sets (or clears, with undefined) the pending version while `token` still holds the lock; false otherwise. */
   setPendingRotation(secret: string, token: number, version: number | undefined, now: number): Promise<boolean>;
-  /** Records the AWS rotation step reached while `token` still holds the lock; false otherwise. */
-  setRotationProgress(secret: string, token: number, progress: RotationProgress, now: number): Promise<boolean>;
+  /** Records (or clears, with undefined) the AWS rotation step reached while `token` still holds the lock; false otherwise. */
+  setRotationProgress(secret: string, token: number, progress: RotationProgress | undefined, now: number): Promise<boolean>;
   /** Frees the lock if `lock.token` still holds it, recording nothing (a run that found nothing to do). */
   releaseRotationLock(lock: RotationLock): Promise<void>;
   /** RotationStatements.finishRotation in a write transaction of its own (a broker without an evidence log). */

@@ -310,7 +310,7 @@ class AwsSecretsManagerBackend implements AwsSecretBackend {
           if (stages.current !== from) {
             throw new BrokerError(
               'failed_precondition',
-              `backend "${this.name}": AWSCURRENT of secret "${id}" moved to another version since the rotation read it; nothing was changed (store the value again or rotate anew)`,
+              `backend "${this.name}": AWSCURRENT of secret "${id}" moved to another version since the rotation read it; nothing was made current (the next run starts afresh)`,
             );
           }
           // Conditional: AWS refuses if `from` no longer carries AWSCURRENT (a write raced us). AWSPREVIOUS follows to `from`.

@@ -97,8 +97,8 @@ export class SqliteRotations implements RotationStore {
     return this.write(() => this.#st.pending.run({ secret, token, version: version ?? null, now }).changes === 1);
   }
 
-  setRotationProgress(secret: string, token: number, progress: RotationProgress, now: number): Promise<boolean> {
-    const json = JSON.stringify({ step: progress.step, pending: progress.pending, from: progress.from });
+  setRotationProgress(secret: string, token: number, progress: RotationProgress | undefined, now: number): Promise<boolean> {
+    const json = progress ? JSON.stringify({ step: progress.step, pending: progress.pending, from: progress.from }) : null;
     return this.write(() => this.#st.progress.run({ secret, token, progress: json, now }).changes === 1);
   }
 
