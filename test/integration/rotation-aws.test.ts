@@ -8,6 +8,7 @@ import {
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { Client as PgClient } from 'pg';
 import { call, connect } from '../../src/client/grpc-client';
@@ -223,7 +224,13 @@ describe('AWS Secrets Manager rotation in four steps (real moto_server, real dae
 
     it('finishSecret is conditional: an outside write between read and finish is not overwritten; the next run starts afresh from it', async () => {
       hooks.afterStep = async (_s, step) => {
-        if (step === 'setSecret') await sm.send(new PutSecretValueCommand({ SecretId: id, SecretString: 'written-by-someone-else' }));
+        if (step !== 'setSecret') return;
+        // Another writer makes a new version current. (A plain PutSecretValue would do on AWS; moto's moves
+        // AWSCURRENT from its stale default version after an UpdateSecretVersionStage, leaving two AWSCURRENT
+        // labels, so the outside writer here stages its version and moves AWSCURRENT itself, as a rotation Lambda does.)
+        const cur = await sm.send(new GetSecretValueCommand({ SecretId: id, VersionStage: 'AWSCURRENT' }));
+        const put = await sm.send(new PutSecretValueCommand({ SecretId: id, SecretString: 'written-by-someone-else', VersionStages: ['OUTSIDE'] }));
+        await sm.send(new UpdateSecretVersionStageCommand({ SecretId: id, VersionStage: 'AWSCURRENT', MoveToVersionId: put.VersionId!, RemoveFromVersionId: cur.VersionId! }));
       };
       let r;
       try {
