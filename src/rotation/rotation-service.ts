@@ -12,7 +12,8 @@
  *    inside its own file lock, that our token is still the lock's current one;
  *    Vault writes with check-and-set on the version read in step 3. A rotator
  *    paused past its lock's expiry (another run took the lock) has its late
- *    write rejected;
+ *    write rejected. An AWS secret goes through AWS's four steps instead
+ *    (`#rotateAws`), each recorded so the next run resumes after it;
  * 5. drop the registry's cache of the secret, so the next brokered call
  *    injects the new version;
  * 6. record one `rotation` entry (name, old and new version, token, steps,
@@ -66,7 +67,7 @@ export interface RotateRequest {
 export interface RotationHooks {
   /** Tests only: runs after the current version was read under the lock, before the fenced write. */
   beforeWrite?: (secret: string, lock: RotationLock) => Promise<void>;
-  /** Tests only: runs after each step of a PostgreSQL admin credential's rotation (a throw stops the attempt there). */
+  /** Tests only: runs after each step of a PostgreSQL admin credential's or an AWS secret's rotation (a throw stops the attempt there). */
   afterStep?: (secret: string, step: string) => Promise<void>;
 }
 
