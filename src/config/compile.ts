@@ -290,7 +290,8 @@ function checkSecretShape(sec: SecretConfig, b: BackendConfig | undefined, s: Se
   if (b.kind === 'aws-secrets-manager' && !/^[A-Za-z0-9/_+=.@:-]{1,2048}$/.test(sec.ref))
     s.problems.add(s.at('id'), `expected a secret name or ARN (letters, digits and /_+=.@:-), got ${JSON.stringify(sec.ref)}`);
   if (b.kind === 'postgres') s.problems.add(s.at('backend'), 'a postgres backend mints credentials; it holds no static secrets');
-  if (sec.rotation && b.kind === 'aws-secrets-manager') notBuiltYet(s.problems, s.at('rotation'), 'rotation of an aws-secrets-manager secret');
+  if (sec.rotation && b.kind === 'aws-secrets-manager' && sec.field !== undefined) s.problems.add(s.at('rotation'), 'a rotated aws-secrets-manager secret is written whole (the whole SecretString); remove field or rotation');
+  if (sec.rotation?.target && b.kind !== 'aws-secrets-manager') s.problems.add(s.at('rotation.target'), `only an aws-secrets-manager secret takes a target (a ${b.kind} secret that is a postgres backend's url_secret is rotated on that database without one)`);
   if (sec.rotation && b.kind === 'vault' && sec.field !== undefined) s.problems.add(s.at('rotation'), 'a rotated vault secret is written whole (one key "value"); remove field or rotation');
   if (sec.rotation && b.kind === 'vault' && sec.version !== undefined) s.problems.add(s.at('rotation'), 'a rotated vault secret cannot pin a version (it would never serve the new one)');
 }
@@ -310,8 +311,11 @@ function secret(name: string, s: Section): SecretConfig | undefined {
     const alphabet = gs?.string('alphabet', { required: false, pattern: /^[\x21-\x7e]{2,256}$/, expect: 'at least 2 and at most 256 printable ASCII characters, no spaces' });
     if (alphabet !== undefined && new Set(alphabet).size !== alphabet.length) gs!.problems.add(gs!.at('alphabet'), 'expected distinct characters (a repeated one would bias the generator)');
     gs?.done();
+    const ts = rs.section('target', false);
+    const target = ts?.string('postgres', { pattern: NAME, expect: 'the name of a postgres backend' });
+    ts?.done();
     rs.done();
-    if (everyMs !== undefined && gkind && length !== undefined) rotation = { everyMs, generator: { kind: 'random', length, ...(alphabet !== undefined ? { alphabet } : {}) } };
+    if (everyMs !== undefined && gkind && length !== undefined) rotation = { everyMs, generator: { kind: 'random', length, ...(alphabet !== undefined ? { alphabet } : {}) }, ...(target !== undefined ? { target: { postgres: target } } : {}) };
   }
   return b ? { name, backend: b, ref, ...(field ? { field } : {}), ...(version !== undefined ? { version } : {}), ...(rotation ? { rotation } : {}) } : undefined;
 }
@@ -618,6 +622,17 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     if (!from && !declared) problems.add(`backends.${b.name}.url_secret.backend`, `names an unknown backend ${JSON.stringify(b.urlSecret.backend)}`);
     // The admin URL is a static secret: a postgres backend (this one or another) holds none.
     else if (from?.kind === 'postgres') problems.add(`backends.${b.name}.url_secret.backend`, `must name a static backend (local, vault or aws-secrets-manager), got the postgres backend ${JSON.stringify(b.urlSecret.backend)}`);
+  }
+  // An AWS secret rotates its postgres admin URL only through rotation.target (setSecret), and the target must be that secret's database.
+  for (const sec of Object.values(secrets)) {
+    if (!sec.rotation || backends[sec.backend]?.kind !== 'aws-secrets-manager') continue;
+    const at = `secrets.${sec.name}.rotation`;
+    const admins = Object.values(backends).filter((b) => b.kind === 'postgres' && b.urlSecret.backend === sec.backend && b.urlSecret.name === sec.ref);
+    const t = sec.rotation.target?.postgres;
+    if (t === undefined) {
+      if (admins.length) problems.add(at, `this secret is the admin URL (url_secret) of postgres backend ${JSON.stringify(admins[0]!.name)}: add target: { postgres: ${admins[0]!.name} } so its setSecret step changes the password on that database`);
+    } else if (backends[t]?.kind !== 'postgres') problems.add(`${at}.target.postgres`, `expected a postgres backend, got ${JSON.stringify(t)}`);
+    else if (!admins.some((b) => b.name === t)) problems.add(`${at}.target.postgres`, `backend ${JSON.stringify(t)} takes its admin URL from another secret; the target must be the postgres backend whose url_secret is this secret`);
   }
 
   const actions: Record<string, ActionConfig> = {};

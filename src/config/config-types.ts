@@ -99,6 +99,12 @@ export interface RotationConfig {
   everyMs: number;
   /** Random characters drawn uniformly from `alphabet` (default letters and digits). No shell commands. */
   generator: { kind: 'random'; length: number; alphabet?: string };
+  /**
+   * aws-secrets-manager only: the postgres backend whose admin URL
+   * (`url_secret`) this secret is; its setSecret step sets the new password on
+   * that database. Absent: the rotation has no setSecret.
+   */
+  target?: { postgres: string };
 }
 
 /** Top-level `rotation:`: how long a rotation holds its lock (its fencing token goes stale after). */

@@ -12,7 +12,8 @@
  *    inside its own file lock, that our token is still the lock's current one;
  *    Vault writes with check-and-set on the version read in step 3. A rotator
  *    paused past its lock's expiry (another run took the lock) has its late
- *    write rejected;
+ *    write rejected. An AWS secret goes through AWS's four steps instead
+ *    (`#rotateAws`), each recorded so the next run resumes after it;
  * 5. drop the registry's cache of the secret, so the next brokered call
  *    injects the new version;
  * 6. record one `rotation` entry (name, old and new version, token, steps,
@@ -32,7 +33,10 @@ import type { Clock } from '../lib/clock';
 import { BrokerError, invalidArgument, unimplemented } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { SecretValue } from '../lib/secret-value';
-import type { RotationLock, RotationRecord, RotationStore } from '../store/store';
+import type { RotationLock, RotationProgress, RotationRecord, RotationStore } from '../store/store';
+import type { AwsRotationSteps } from '../backends/aws/aws-rotation';
+import { rotationRequestToken } from '../backends/aws/aws-rotation';
+import type { OpenedBackend } from '../backends/registry';
 import { generateValue } from './generator';
 import { randomBytes } from 'node:crypto';
 
@@ -63,7 +67,7 @@ export interface RotateRequest {
 export interface RotationHooks {
   /** Tests only: runs after the current version was read under the lock, before the fenced write. */
   beforeWrite?: (secret: string, lock: RotationLock) => Promise<void>;
-  /** Tests only: runs after each step of a PostgreSQL admin credential's rotation (a throw stops the attempt there). */
+  /** Tests only: runs after each step of a PostgreSQL admin credential's or an AWS secret's rotation (a throw stops the attempt there). */
   afterStep?: (secret: string, step: string) => Promise<void>;
 }
 
@@ -125,7 +129,7 @@ export class RotationService {
     const dueAt = this.#due(s, rec);
     const base = { secret: s.name, backend: s.backend, ...(dueAt !== undefined ? { dueAt } : {}), ...(rec?.lastRotatedAt !== undefined ? { lastRotatedAt: rec.lastRotatedAt } : {}) };
     if (rec?.lockedUntil !== undefined && rec.lockedUntil > now) return { ...base, outcome: 'skipped', detail: `another rotation holds the lock until ${iso(rec.lockedUntil)}` };
-    if (rec?.pendingVersion !== undefined) return { ...base, outcome: 'would_rotate', detail: 'an interrupted rotation is pending: the next run completes it' };
+    if (rec?.pendingVersion !== undefined || rec?.progress !== undefined) return { ...base, outcome: 'would_rotate', detail: 'an interrupted rotation is pending: the next run completes it' };
     if (dueAt === undefined) return { ...base, outcome: 'would_rotate', detail: 'due: never rotated' };
     if (dueAt <= now) return { ...base, outcome: 'would_rotate', detail: `due since ${iso(dueAt)}` };
     if (force) return { ...base, outcome: 'would_rotate', detail: `forced (not due until ${iso(dueAt)})` };
@@ -144,7 +148,7 @@ export class RotationService {
     const rec = await rotations.getRotation(s.name);
     const dueAt = this.#due(s, rec);
     const base = { secret: s.name, backend: s.backend, token: lock.token, ...(dueAt !== undefined ? { dueAt } : {}), ...(rec?.lastRotatedAt !== undefined ? { lastRotatedAt: rec.lastRotatedAt } : {}) };
-    if (!req.force && rec?.pendingVersion === undefined && dueAt !== undefined && dueAt > clock.now()) {
+    if (!req.force && rec?.pendingVersion === undefined && rec?.progress === undefined && dueAt !== undefined && dueAt > clock.now()) {
       await rotations.releaseRotationLock(lock);
       return { ...base, outcome: 'skipped', detail: `not due until ${iso(dueAt)} (last rotated ${iso(rec?.lastRotatedAt)})` };
     }
@@ -159,7 +163,8 @@ export class RotationService {
     };
     const admin = this.#adminOf(s);
     try {
-      if (admin) await this.#rotateAdmin(rotations, s, admin, lock, rec, work, fence);
+      if (this.deps.config.backends[s.backend]?.kind === 'aws-secrets-manager') await this.#rotateAws(rotations, s, lock, rec, work, fence);
+      else if (admin) await this.#rotateAdmin(rotations, s, admin, lock, rec, work, fence);
       else await this.#rotateStatic(s, lock, work, fence);
     } catch (err) {
       failure = work.fenced
@@ -264,6 +269,125 @@ export class RotationService {
   }
 
   /**
+   * An AWS Secrets Manager secret, in AWS's four documented steps (run here,
+   * never through RotateSecret), each recorded in the rotations row
+   * (`progress`) once done, so a run killed between two steps is completed by
+   * the next, which resumes after the recorded step:
+   *
+   * - createSecret: the new value as a version staged AWSPENDING only, its
+   *   ClientRequestToken a UUID derived from (backend, secret, fencing token);
+   * - setSecret: with `rotation.target: { postgres: <backend> }` (this secret
+   *   is that backend's admin URL), ALTER ROLE CURRENT_USER with the new
+   *   password's SCRAM verifier, unless the pending value already logs in (a
+   *   resumed run); nothing otherwise;
+   * - testSecret: AWSPENDING is still our version and, with a target, a fresh
+   *   login with it works; without one, its value reads back as written;
+   * - finishSecret: AWSCURRENT moved to it with RemoveFromVersionId = the
+   *   version read under the first run's lock (AWS refuses if it moved
+   *   meanwhile), AWSPREVIOUS follows, AWSPENDING removed.
+   */
+  async #rotateAws(rotations: RotationStore, s: SecretConfig, lock: RotationLock, rec: RotationRecord | undefined, work: Attempt, fence: () => Promise<void>): Promise<void> {
+    const t = s.rotation!.target ? this.deps.config.backends[s.rotation!.target.postgres] : undefined;
+    const pg = t?.kind === 'postgres' ? t : undefined;
+    const aws = <T>(what: string, fn: (r: AwsRotationSteps) => Promise<T>): Promise<T> =>
+      this.deps.backends.call(s.backend, `${what} of secret ${s.name} (rotation)`, async (b) => fn(awsRotationOf(b, s.backend)));
+    const record = async (progress: RotationProgress, note?: string): Promise<void> => {
+      if (!(await rotations.setRotationProgress(s.name, lock.token, progress, this.deps.clock.now()))) {
+        work.fenced = true;
+        throw new BrokerError('failed_precondition', `fencing token ${lock.token} is no longer current`);
+      }
+      work.steps.push(note ? `${progress.step} (${note})` : progress.step);
+      await this.deps.hooks?.afterStep?.(s.name, progress.step);
+    };
+    let progress = rec?.progress;
+    let written: SecretValue | undefined;
+    try {
+      if (progress) {
+        work.steps.push(`resumed after ${progress.step}`);
+        work.oldVersion = await aws('numbering', (r) => r.numberOf(s.ref, progress!.from));
+      } else {
+        const stages = await aws('reading the stages', (r) => r.stages(s.ref));
+        const from = stages.current;
+        if (!from) throw new BrokerError('failed_precondition', `secret ${s.name} has no AWSCURRENT version; store it first`);
+        work.oldVersion = await aws('numbering', (r) => r.numberOf(s.ref, from));
+        work.steps.push('read');
+        if (pg) {
+          const current = await aws('reading the current version', (r) => r.readVersion(s.ref, { versionId: from }));
+          try {
+            written = withPassword(current.value, generateValue(s.rotation!.generator), pg.name);
+          } finally {
+            current.value.wipe();
+          }
+        } else {
+          written = generateValue(s.rotation!.generator);
+        }
+        work.steps.push('generated');
+        await this.deps.hooks?.beforeWrite?.(s.name, lock);
+        await fence();
+        const token = rotationRequestToken(s.backend, s.ref, lock.token);
+        const value = written;
+        const pending = await aws('createSecret', (r) => r.createPending(s.ref, token, value));
+        progress = { step: 'createSecret', pending, from };
+        await record(progress);
+      }
+      const { pending, from } = progress;
+      if (progress.step === 'createSecret') {
+        let note = 'no target';
+        if (pg) {
+          const next = await aws('reading the AWSPENDING version', (r) => r.readVersion(s.ref, { versionId: pending }));
+          try {
+            if (await canLogIn(next.value, pg.name)) note = `${pg.name}: the pending value already logs in`;
+            else {
+              const current = await aws('reading the previous version', (r) => r.readVersion(s.ref, { versionId: from }));
+              try {
+                await fence();
+                await alterOwnPassword(current.value, next.value, pg.name);
+              } finally {
+                current.value.wipe();
+              }
+              note = `${pg.name}: password set`;
+            }
+          } finally {
+            next.value.wipe();
+          }
+        }
+        progress = { step: 'setSecret', pending, from };
+        await record(progress, note);
+      }
+      if (progress.step === 'setSecret') {
+        const got = await aws('reading AWSPENDING', (r) => r.readVersion(s.ref, { stage: 'AWSPENDING' }));
+        try {
+          if (got.versionId !== pending) throw new BrokerError('failed_precondition', `AWSPENDING of secret ${s.name} is no longer the version this rotation created; nothing was made current`);
+          if (pg) {
+            if (!(await canLogIn(got.value, pg.name))) throw new BrokerError('unavailable', `backend ${pg.name}: a login with the pending admin URL failed; the next run tries again`);
+          } else if (written && !written.equals(got.value)) {
+            throw new BrokerError('internal', `the AWSPENDING version of secret ${s.name} does not read back as written; nothing was made current`);
+          }
+        } finally {
+          got.value.wipe();
+        }
+        progress = { step: 'testSecret', pending, from };
+        await record(progress, pg ? `${pg.name}: fresh login` : 'read back');
+      }
+      await fence();
+      try {
+        await aws('finishSecret', (r) => r.finish(s.ref, pending, from));
+      } catch (err) {
+        // Someone else made another version current since this rotation read it: its pending version is
+        // abandoned (the next run starts afresh from the new current one, and its createSecret moves AWSPENDING).
+        const inner = err instanceof BrokerError && err.cause instanceof BrokerError ? err.cause : undefined;
+        if (inner?.kind === 'failed_precondition' && /AWSCURRENT .* moved/.test(inner.message)) await rotations.setRotationProgress(s.name, lock.token, undefined, this.deps.clock.now());
+        throw err;
+      }
+      work.steps.push('finishSecret');
+      await this.deps.hooks?.afterStep?.(s.name, 'finishSecret');
+      work.newVersion = await aws('numbering', (r) => r.numberOf(s.ref, pending));
+    } finally {
+      written?.wipe();
+    }
+  }
+
+  /**
    * The admin URL of a postgres backend: the role rotates its own password,
    * crash-safely. The new URL is stored first as a pending version (the
    * sibling secret `<name>.pending`, its version kept in the state store),
@@ -332,6 +456,13 @@ interface Attempt {
   newVersion?: number;
 }
 
+/** The AWS rotation requests of an opened aws-secrets-manager backend. */
+function awsRotationOf(b: OpenedBackend, name: string): AwsRotationSteps {
+  const r = (b.static as { rotation?: AwsRotationSteps } | undefined)?.rotation;
+  if (!r) throw new BrokerError('failed_precondition', `backend ${name} cannot run an AWS rotation`);
+  return r;
+}
+
 /** The name under which the registry caches a postgres backend's admin URL. */
 const adminUrlSecretName = (backend: string): string => `backends.${backend}.url_secret`;
 
@@ -390,6 +521,6 @@ async function alterOwnPassword(current: SecretValue, next: SecretValue, backend
 
 /** Our own words for a failure: the registry's message, and a store's own (value-free) reason for a refused write. */
 function detailOf(err: BrokerError): string {
-  const inner = err.cause instanceof BrokerError && err.cause.kind === 'failed_precondition' && /nothing was written/.test(err.cause.message) ? `: ${err.cause.message}` : '';
+  const inner = err.cause instanceof BrokerError && err.cause.kind === 'failed_precondition' && /nothing was (written|made current)/.test(err.cause.message) ? `: ${err.cause.message}` : '';
   return `${err.message}${inner}`;
 }

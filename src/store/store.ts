@@ -309,6 +309,17 @@ export interface RotationRecord {
   failed: number;
   /** A version written but not yet made current (PostgreSQL admin credential); the next run completes it. */
   pendingVersion?: number;
+  /** The step an interrupted AWS Secrets Manager rotation reached (never a value); the next run resumes there. */
+  progress?: RotationProgress;
+}
+
+/** An AWS four-step rotation's progress, recorded after each step. */
+export interface RotationProgress {
+  step: 'createSecret' | 'setSecret' | 'testSecret';
+  /** The VersionId staged AWSPENDING. */
+  pending: string;
+  /** The VersionId that carried AWSCURRENT when the rotation read it under its lock. */
+  from: string;
 }
 
 /** A held rotation lock. */
@@ -341,6 +352,8 @@ export interface RotationStore {
   rotationFenceHolds(secret: string, token: number, now: number): Promise<boolean>;
   /** Sets (or clears, with undefined) the pending version while `token` still holds the lock; false otherwise. */
   setPendingRotation(secret: string, token: number, version: number | undefined, now: number): Promise<boolean>;
+  /** Records (or clears, with undefined) the AWS rotation step reached while `token` still holds the lock; false otherwise. */
+  setRotationProgress(secret: string, token: number, progress: RotationProgress | undefined, now: number): Promise<boolean>;
   /** Frees the lock if `lock.token` still holds it, recording nothing (a run that found nothing to do). */
   releaseRotationLock(lock: RotationLock): Promise<void>;
   /**

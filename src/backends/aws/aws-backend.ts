@@ -27,6 +27,7 @@ import {
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
   type GetSecretValueCommandOutput,
 } from '@aws-sdk/client-secrets-manager';
 import type { AwsBackendConfig } from '../../config/config-types';
@@ -45,6 +46,7 @@ import type {
 } from '../backend';
 import { awsErrorFacts, classifyAwsError, translateAwsError } from './aws-errors';
 import { pickField } from '../secret-field';
+import type { AwsRotationSteps, AwsStages } from './aws-rotation';
 import { findNumber, nextNumber, numberInVersionId, numberVersions, versionToken, type NumberedVersion } from './version-numbers';
 
 export interface AwsBackendDeps {
@@ -52,7 +54,7 @@ export interface AwsBackendDeps {
   log: Logger;
 }
 
-export type AwsSecretBackend = WritableSecretBackend & ListableSecretBackend & { readonly kind: 'aws-secrets-manager' };
+export type AwsSecretBackend = WritableSecretBackend & ListableSecretBackend & { readonly kind: 'aws-secrets-manager'; readonly rotation: AwsRotationSteps };
 
 /** SDK attempts per AWS request (1 + 2 retries); the operation deadline bounds them all. */
 export const AWS_MAX_ATTEMPTS = 3;
@@ -83,6 +85,15 @@ class AwsSecretsManagerBackend implements AwsSecretBackend {
   /** Serializes this instance's puts per secret, so each gets its own number. */
   readonly #writes = new KeyedMutex();
   #closed = false;
+  /** The requests behind the four rotation steps (aws-rotation.ts). */
+  readonly rotation: AwsRotationSteps = {
+    stages: (id) => this.#op(`secret "${id}"`, 'read', (send) => this.#stages(send, id)),
+    createPending: (id, token, value) => this.#createPending(id, token, value),
+    readVersion: (id, which) => this.#readVersion(id, which),
+    finish: (id, pending, from) => this.#finish(id, pending, from),
+    numberOf: (id, versionId) =>
+      this.#op(`secret "${id}"`, 'read', async (send) => (await this.#numbered(send, id)).find((v) => v.versionId === versionId)?.version),
+  };
 
   constructor(cfg: AwsBackendConfig, deps: AwsBackendDeps) {
     this.name = cfg.name;
@@ -242,6 +253,74 @@ class AwsSecretsManagerBackend implements AwsSecretBackend {
         payload.SecretBinary?.fill(0);
       }
     });
+  }
+
+  async #stages(send: Send, id: string): Promise<AwsStages> {
+    this.#live();
+    assertSecretId(id, SECRET_ID);
+    const out = await send<{ VersionIdsToStages?: Record<string, string[]> }>(new DescribeSecretCommand({ SecretId: id }));
+    const stages: AwsStages = {};
+    for (const [versionId, labels] of Object.entries(out.VersionIdsToStages ?? {})) {
+      if (labels.includes('AWSCURRENT')) stages.current = versionId;
+      if (labels.includes('AWSPENDING')) stages.pending = versionId;
+      if (labels.includes('AWSPREVIOUS')) stages.previous = versionId;
+    }
+    return stages;
+  }
+
+  async #createPending(id: string, token: string, value: SecretValue): Promise<string> {
+    this.#live();
+    assertSecretId(id, SECRET_ID);
+    if (value.length === 0 || value.length > AWS_MAX_VALUE_BYTES) throw new BrokerError('invalid_argument', `value: must be 1 to ${AWS_MAX_VALUE_BYTES} bytes`);
+    return this.#writes.run(id, () =>
+      this.#op(`secret "${id}" (createSecret: the AWSPENDING version)`, 'write', async (send) => {
+        const payload = encodeValue(value);
+        try {
+          const out = await send<{ VersionId?: string }>(
+            new PutSecretValueCommand({ SecretId: id, ClientRequestToken: token, VersionStages: ['AWSPENDING'], ...payload }),
+          );
+          return out.VersionId ?? token;
+        } finally {
+          payload.SecretBinary?.fill(0);
+        }
+      }),
+    );
+  }
+
+  async #readVersion(id: string, which: { versionId: string } | { stage: 'AWSPENDING' | 'AWSCURRENT' }): Promise<{ versionId: string; value: SecretValue }> {
+    this.#live();
+    assertSecretId(id, SECRET_ID);
+    const what = 'versionId' in which ? `a version of secret "${id}"` : `the ${which.stage} version of secret "${id}"`;
+    return this.#op(what, 'read', async (send) => {
+      const out = await send<GetSecretValueCommandOutput>(
+        new GetSecretValueCommand({ SecretId: id, ...('versionId' in which ? { VersionId: which.versionId } : { VersionStage: which.stage }) }),
+      );
+      const value = this.#valueOf(out, `secret "${id}"`, undefined);
+      return { versionId: out.VersionId ?? ('versionId' in which ? which.versionId : ''), value };
+    });
+  }
+
+  async #finish(id: string, pending: string, from: string): Promise<void> {
+    this.#live();
+    assertSecretId(id, SECRET_ID);
+    await this.#writes.run(id, () =>
+      this.#op(`secret "${id}" (finishSecret)`, 'write', async (send) => {
+        let stages = await this.#stages(send, id);
+        if (stages.current !== pending) {
+          if (stages.current !== from) {
+            throw new BrokerError(
+              'failed_precondition',
+              `backend "${this.name}": AWSCURRENT of secret "${id}" moved to another version since the rotation read it; nothing was made current (the next run starts afresh)`,
+            );
+          }
+          // Conditional: AWS refuses if `from` no longer carries AWSCURRENT (a write raced us). AWSPREVIOUS follows to `from`.
+          await send(new UpdateSecretVersionStageCommand({ SecretId: id, VersionStage: 'AWSCURRENT', MoveToVersionId: pending, RemoveFromVersionId: from }));
+          stages = await this.#stages(send, id);
+        }
+        // Without RotateSecret nothing removes AWSPENDING for us (on AWS or moto): the rotation does.
+        if (stages.pending === pending) await send(new UpdateSecretVersionStageCommand({ SecretId: id, VersionStage: 'AWSPENDING', RemoveFromVersionId: pending }));
+      }),
+    );
   }
 
   /**

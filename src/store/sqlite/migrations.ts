@@ -432,4 +432,15 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; s
       ) STRICT;
     `,
   },
+  {
+    version: 15,
+    name: 'rotation progress (AWS four steps)',
+    // The step an AWS Secrets Manager rotation reached, so a run killed
+    // between two steps is completed by the next: JSON {step, pending, from}
+    // (the AWSPENDING VersionId and the AWSCURRENT VersionId read under the
+    // lock; never a value). Cleared with pending_version on success.
+    sql: `
+      ALTER TABLE rotations ADD COLUMN progress TEXT;
+    `,
+  },
 ];

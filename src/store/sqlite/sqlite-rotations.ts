@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { RotationLock, RotationRecord, RotationStatements, RotationStore } from '../store';
+import type { RotationLock, RotationProgress, RotationRecord, RotationStatements, RotationStore } from '../store';
 
 interface RotationRow {
   secret: string;
@@ -12,6 +12,7 @@ interface RotationRow {
   rotated: number;
   failed: number;
   pending_version: number | null;
+  progress: string | null;
 }
 
 function fromRow(r: RotationRow): RotationRecord {
@@ -26,6 +27,7 @@ function fromRow(r: RotationRow): RotationRecord {
     rotated: r.rotated,
     failed: r.failed,
     ...(r.pending_version !== null ? { pendingVersion: r.pending_version } : {}),
+    ...(r.progress !== null ? { progress: JSON.parse(r.progress) as RotationProgress } : {}),
   };
 }
 
@@ -53,11 +55,13 @@ export class SqliteRotations implements RotationStore {
       release: db.prepare('UPDATE rotations SET holder = NULL, locked_until = NULL WHERE secret = @secret AND token = @token'),
       releaseAll: db.prepare('UPDATE rotations SET holder = NULL, locked_until = NULL WHERE holder IS NOT NULL RETURNING secret'),
       pending: db.prepare('UPDATE rotations SET pending_version = @version WHERE secret = @secret AND token = @token AND locked_until > @now'),
+      progress: db.prepare('UPDATE rotations SET progress = @progress WHERE secret = @secret AND token = @token AND locked_until > @now'),
       finish: db.prepare(`UPDATE rotations SET
           rotated = rotated + (@outcome = 'rotated'), failed = failed + (@outcome = 'failed'),
           last_outcome = @outcome, last_attempt_at = @now,
           last_rotated_at = CASE WHEN @outcome = 'rotated' THEN @now ELSE last_rotated_at END,
           pending_version = CASE WHEN @outcome = 'rotated' AND token = @token THEN NULL ELSE pending_version END,
+          progress = CASE WHEN @outcome = 'rotated' AND token = @token THEN NULL ELSE progress END,
           holder = CASE WHEN token = @token THEN NULL ELSE holder END,
           locked_until = CASE WHEN token = @token THEN NULL ELSE locked_until END
         WHERE secret = @secret RETURNING *`),
@@ -92,6 +96,11 @@ export class SqliteRotations implements RotationStore {
 
   setPendingRotation(secret: string, token: number, version: number | undefined, now: number): Promise<boolean> {
     return this.write(() => this.#st.pending.run({ secret, token, version: version ?? null, now }).changes === 1);
+  }
+
+  setRotationProgress(secret: string, token: number, progress: RotationProgress | undefined, now: number): Promise<boolean> {
+    const json = progress ? JSON.stringify({ step: progress.step, pending: progress.pending, from: progress.from }) : null;
+    return this.write(() => this.#st.progress.run({ secret, token, progress: json, now }).changes === 1);
   }
 
   releaseRotationLock(lock: RotationLock): Promise<void> {

@@ -44,7 +44,7 @@ describe('cli frame', () => {
     assert.equal(parsed.problems.length, 7, JSON.stringify(parsed.problems));
   });
 
-  it('config check accepts rotation on a local secret and refuses it on an AWS secret (not built yet), naming its path', async () => {
+  it('config check accepts rotation on a local and an AWS secret, and refuses field on a rotated AWS secret, naming its path', async () => {
     const dev = path.resolve(__dirname, '../../../deploy/dev/config.yaml');
     const text = readFileSync(dev, 'utf8')
       .replace(/helpdesk-token: \{ backend: local, name: helpdesk-token \}/, 'helpdesk-token: { backend: local, name: helpdesk-token, rotation: { every: 30d, generator: { kind: random, length: 40 } } }')
@@ -59,10 +59,13 @@ describe('cli frame', () => {
       .replace(/^backends:\n/m, 'backends:\n  aws: { kind: aws-secrets-manager, region: eu-west-1 }\n')
       .replace(/^secrets:\n/m, 'secrets:\n  billing-key: { backend: aws, id: prod/billing, rotation: { every: 30d, generator: { kind: random, length: 40 } } }\n');
     writeFileSync(f, aws);
+    const accepted = await runCapture(['config', 'check', '--config', f]);
+    assert.equal(accepted.code, 0, accepted.err);
+    writeFileSync(f, aws.replace('id: prod/billing,', 'id: prod/billing, field: key,'));
     const r = await runCapture(['config', 'check', '--config', f]);
     assert.equal(r.code, 1, r.out);
-    assert.match(r.err, /secrets\.billing-key\.rotation: rotation of an aws-secrets-manager secret is not built yet/);
-    assert.equal(r.err.trim().split('\n').filter((l) => /: /.test(l) && !/not built yet/.test(l) && /^\s/.test(l)).length, 0, r.err);
+    assert.match(r.err, /secrets\.billing-key\.rotation: a rotated aws-secrets-manager secret is written whole/);
+    assert.equal(r.err.trim().split('\n').filter((l) => /: /.test(l) && !/written whole/.test(l) && /^\s/.test(l)).length, 0, r.err);
   });
 
   it('config check accepts the dev config', async () => {

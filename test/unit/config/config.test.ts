@@ -348,13 +348,59 @@ describe('config', () => {
     assert.match(problems.find((x) => x.path === 'secrets.helpdesk-token.rotation.generator.alphabet')!.message, /distinct/);
   });
 
+  describe('rotation of an aws-secrets-manager secret (four steps; rotation.target names the postgres backend it is the admin URL of)', () => {
+    type Raw = Record<string, unknown>;
+    const every = { every: '30d', generator: { kind: 'random', length: 40 } };
+    const withAws = (secrets: Raw, extra: Raw = {}): Raw => {
+      const raw = good();
+      raw['backends'] = { ...(raw['backends'] as Raw), aws: { kind: 'aws-secrets-manager', region: 'eu-west-1' }, ...extra };
+      raw['secrets'] = { ...(raw['secrets'] as Raw), ...secrets };
+      return raw;
+    };
+    it('accepts it, with and without a target, and compiles the target', () => {
+      const c = compileConfig(
+        withAws(
+          { stripe: { backend: 'aws', id: 'prod/stripe', rotation: every }, 'db-admin': { backend: 'aws', id: 'prod/db', rotation: { ...every, target: { postgres: 'appdb' } } } },
+          { appdb: { kind: 'postgres', url_secret: { backend: 'aws', name: 'prod/db' } } },
+        ),
+        '/etc/sb/config.yaml',
+      );
+      assert.equal(c.secrets['stripe']!.rotation!.target, undefined);
+      assert.deepEqual(c.secrets['db-admin']!.rotation!.target, { postgres: 'appdb' });
+    });
+    const cases: Array<[string, Raw, Raw, string, RegExp]> = [
+      ['field (the whole SecretString is written)', { stripe: { backend: 'aws', id: 'prod/stripe', field: 'api_key', rotation: every } }, {}, 'secrets.stripe.rotation', /written whole/],
+      ['a target that is not a postgres backend', { stripe: { backend: 'aws', id: 'prod/stripe', rotation: { ...every, target: { postgres: 'aws' } } } }, {}, 'secrets.stripe.rotation.target.postgres', /expected a postgres backend, got "aws"/],
+      [
+        'a target whose admin URL is another secret',
+        { stripe: { backend: 'aws', id: 'prod/stripe', rotation: { ...every, target: { postgres: 'appdb' } } } },
+        { appdb: { kind: 'postgres', url_secret: { backend: 'aws', name: 'prod/db' } } },
+        'secrets.stripe.rotation.target.postgres',
+        /takes its admin URL from another secret/,
+      ],
+      [
+        "a postgres backend's admin URL rotated without its target (the password would not change on the database)",
+        { 'db-admin': { backend: 'aws', id: 'prod/db', rotation: every } },
+        { appdb: { kind: 'postgres', url_secret: { backend: 'aws', name: 'prod/db' } } },
+        'secrets.db-admin.rotation',
+        /add target: \{ postgres: appdb \}/,
+      ],
+      ['a target on a local secret', { 'local-one': { backend: 'local', rotation: { ...every, target: { postgres: 'appdb' } } } }, {}, 'secrets.local-one.rotation.target', /only an aws-secrets-manager secret takes a target/],
+      ['an unknown key under target', { stripe: { backend: 'aws', id: 'prod/stripe', rotation: { ...every, target: { mysql: 'x' } } } }, {}, 'secrets.stripe.rotation.target.mysql', /./],
+    ];
+    for (const [what, secrets, backends, at, msg] of cases) {
+      it(`refuses ${what}, naming the path`, () => {
+        const problems = problemsOf(withAws(secrets, backends));
+        const p = problems.find((x) => x.path === at);
+        assert.ok(p, `no problem at ${at}: ${JSON.stringify(problems)}`);
+        assert.match(p.message, msg);
+      });
+    }
+  });
+
   describe('refuses keys for features that are not built yet, naming the path', () => {
     type Raw = Record<string, unknown>;
     const cases: Array<[string, (raw: Raw) => void, string]> = [
-      ['rotation of an aws-secrets-manager secret (issue 16)', (raw) => {
-        (raw['backends'] as Raw)['aws'] = { kind: 'aws-secrets-manager', region: 'eu-west-1' };
-        (raw['secrets'] as Raw)['stripe'] = { backend: 'aws', id: 'prod/stripe', rotation: { every: '30d', generator: { kind: 'random', length: 40 } } };
-      }, 'secrets.stripe.rotation'],
       ['the postgres state store', (raw) => { raw['state'] = { postgres: { url_env: 'BROKER_DATABASE_URL' } }; }, 'state.postgres'],
     ];
     for (const [what, change, at] of cases) {

@@ -58,6 +58,28 @@ describe('rotation locks in the SQLite store (migration 14)', () => {
     await r.finishRotation(b, 'rotated', 40);
     assert.equal((await r.getRotation('pg'))!.pendingVersion, undefined);
   });
+
+  it('an AWS rotation\'s progress (migration 15) is recorded only under the current, unexpired token, kept by a failed finish, cleared by a successful one', async () => {
+    const r = store.rotations;
+    const a = (await r.takeRotationLock('aws', 'a', 0, 1000))!;
+    const p1 = { step: 'createSecret', pending: 'v-pending', from: 'v-current' } as const;
+    assert.equal(await r.setRotationProgress('aws', a.token, p1, 10), true);
+    assert.deepEqual((await r.getRotation('aws'))!.progress, p1);
+    assert.equal(await r.setRotationProgress('aws', a.token + 1, { ...p1, step: 'setSecret' }, 10), false, 'another token');
+    assert.equal(await r.setRotationProgress('aws', a.token, { ...p1, step: 'setSecret' }, 1000), false, 'an expired lock');
+    assert.deepEqual((await r.getRotation('aws'))!.progress, p1);
+    await r.finishRotation(a, 'failed', 20);
+    assert.deepEqual((await r.getRotation('aws'))!.progress, p1, 'a failed attempt leaves it for the next run');
+    const b = (await r.takeRotationLock('aws', 'b', 30, 1000))!;
+    assert.equal(await r.setRotationProgress('aws', b.token, { ...p1, step: 'testSecret' }, 40), true);
+    assert.equal((await r.getRotation('aws'))!.progress!.step, 'testSecret');
+    await r.finishRotation(b, 'rotated', 50);
+    assert.equal((await r.getRotation('aws'))!.progress, undefined);
+    const c = (await r.takeRotationLock('aws', 'c', 60, 1000))!;
+    await r.setRotationProgress('aws', c.token, p1, 70);
+    assert.equal(await r.setRotationProgress('aws', c.token, undefined, 80), true);
+    assert.equal((await r.getRotation('aws'))!.progress, undefined, 'cleared (an abandoned attempt)');
+  });
 });
 
 describe('rotation.generator random', () => {
