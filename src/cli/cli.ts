@@ -15,6 +15,7 @@ import { configCheckCommand, pkiInitCommand, serveCommand } from './local-comman
 import { secretsListCommand, secretsPutCommand } from './secrets-commands';
 import { trustCommands } from './trust-commands';
 import { rotateCommand } from './rotate-command';
+import { healthCommand } from './health-command';
 import { witnessCommand, witnessKeyCommand } from '../witness/witness-command';
 
 /** Client commands whose RPCs later issues build; they parse flags and say so plainly. */
@@ -36,7 +37,7 @@ function planned(path: string[], issue: string): Command {
 }
 
 export function allCommands(extra: readonly Command[] = []): Command[] {
-  const real = [serveCommand, devCommand, configCheckCommand, pkiInitCommand, secretsPutCommand, secretsListCommand, ...leaseCommands, ...trustCommands, invokeCommand, ...approvalsCommands, ...breakglassCommands, ...policyCommands, ...evidenceCommands, rotateCommand, witnessCommand, witnessKeyCommand, ...extra];
+  const real = [serveCommand, devCommand, configCheckCommand, pkiInitCommand, secretsPutCommand, secretsListCommand, ...leaseCommands, ...trustCommands, invokeCommand, ...approvalsCommands, ...breakglassCommands, ...policyCommands, ...evidenceCommands, rotateCommand, healthCommand, witnessCommand, witnessKeyCommand, ...extra];
   const taken = new Set(real.map((c) => c.path.join(' ')));
   return [...real, ...PLANNED.filter(([p]) => !taken.has(p.join(' '))).map(([p, i]) => planned(p, i))];
 }
