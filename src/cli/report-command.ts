@@ -37,7 +37,7 @@ function humanReport(r: Report): string {
     ...r.trust_gating.rows.map((d) => `   #${d.index} ${d.time} ${d.agent} ${d.from.score} ${d.from.tier} -> ${d.to.score} ${d.to.tier} by ${shown(d.by)}: ${d.leases_revoked} revoked`),
     `4. manual override clarity: approvals ${a.requested} requested, ${a.approved} approved, ${a.rejected} rejected, ${a.expired} expired; time to decide ${secs(a.time_to_decide_seconds)}`,
     `   break-glass: ${b.overrides} override(s), ${b.uses} lease(s) granted under them, ${b.reviewed} reviewed, ${b.unreviewed} not reviewed`,
-    ...b.rows.map((o) => `   ${o.id} ${o.agent} ${o.action}: ${o.state}, asked by ${shown(o.requested_by)}, confirmed by ${shown(o.confirmed_by || '-')}, ${o.uses} use(s), ${o.reviewed ? `reviewed by ${shown(o.reviewed_by ?? '?')}` : 'NOT REVIEWED'}`),
+    ...b.rows.map((o) => `   ${o.id} ${o.agent} ${o.action}: ${o.state}, asked by ${shown(o.requested_by)} (${shown(o.reason)}), confirmed by ${shown(o.confirmed_by || '-')}, ${o.uses} use(s), ${o.reviewed ? `reviewed by ${shown(o.reviewed_by ?? '?')}` : 'NOT REVIEWED'}`),
     `5. denied-action explainability: ${x.explained} of ${x.denials} denials explained (${pct(x.share)}; target 100 %)`,
     ...x.top_reasons.map((q) => `   ${q.count} x ${shown(q.reason)}`),
   ];

@@ -28,13 +28,18 @@ export function barChart(title: string, bars: readonly Bar[], unit = ''): string
     const y = 24 + i * rowH;
     const w = Math.round((b.value / max) * plotW);
     return (
-      `<text x="${labelW - 6}" y="${y + 14}" text-anchor="end">${h(b.label)}</text>` +
+      `<text x="${labelW - 6}" y="${y + 14}" text-anchor="end">${h(short(b.label))}</text>` +
       `<rect class="bar ${b.tone ?? 'a'}" x="${labelW}" y="${y + 2}" width="${w}" height="${rowH - 6}"><title>${h(`${b.label}: ${fmt(b.value)}${unit}`)}</title></rect>` +
       `<text x="${labelW + w + 6}" y="${y + 14}">${h(fmt(b.value) + unit)}</text>`
     );
   });
   const empty = bars.length === 0 ? `<text x="${labelW}" y="38">nothing in the window</text>` : '';
   return `<svg class="chart" role="img" aria-label="${h(title)}" width="${labelW + plotW + 80}" height="${height}" viewBox="0 0 ${labelW + plotW + 80} ${height}"><text class="title" x="0" y="14">${h(title)}</text>${rows.join('')}${empty}</svg>`;
+}
+
+/** A label that fits its column (the bar's tooltip has it whole). */
+function short(s: string, max = 40): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
 }
 
 function fmt(n: number): string {
@@ -77,7 +82,7 @@ ${table(['entry', 'time', 'agent', 'from', 'to', 'by', 'leases revoked', 'second
 <p>Approvals: ${a.requested} requested, ${a.approved} approved, ${a.rejected} rejected, ${a.expired} expired; time to decide ${secs(a.time_to_decide_seconds)}.
 Break-glass: ${b.overrides} override${b.overrides === 1 ? '' : 's'}, ${b.uses} lease${b.uses === 1 ? '' : 's'} granted under them, ${b.unreviewed} not yet reviewed.</p>
 ${barChart('Approvals', [{ label: 'requested', value: a.requested, tone: 'b' }, { label: 'approved', value: a.approved }, { label: 'rejected', value: a.rejected, tone: 'd' }, { label: 'expired', value: a.expired, tone: 'c' }])}
-${table(['override', 'agent', 'action', 'asked by', 'confirmed by', 'state', 'uses', 'review'], b.rows.map((o) => [o.id, o.agent, o.action, o.requested_by, o.confirmed_by, o.state, String(o.uses), o.reviewed ? `reviewed by ${o.reviewed_by ?? '?'}` : 'NOT REVIEWED']))}</section>`,
+${table(['override', 'agent', 'action', 'asked by', 'reason', 'confirmed by', 'state', 'uses', 'review'], b.rows.map((o) => [o.id, o.agent, o.action, o.requested_by, o.reason, o.confirmed_by, o.state, String(o.uses), o.reviewed ? `reviewed by ${o.reviewed_by ?? '?'}` : 'NOT REVIEWED']))}</section>`,
     `<section id="explainability"><h2>5. Denied-action explainability</h2>
 <p>${x.explained} of ${x.denials} denials carry a deciding rule or candidate and a hint: <strong class="${x.share === null || x.share >= x.target ? 'ok' : 'bad'}">${pct(x.share)}</strong> (target ${x.target * 100} %).</p>
 ${barChart('Most frequent reasons for denial', x.top_reasons.map((q) => ({ label: q.reason, value: q.count, tone: 'd' })))}</section>`,

@@ -59,6 +59,8 @@ export interface OverrideRow {
   action: string;
   requested_by: string;
   confirmed_by: string;
+  /** The operator's stated reason (free text: the HTML escapes it). */
+  reason: string;
   state: string;
   uses: number;
   reviewed: boolean;
@@ -106,7 +108,7 @@ interface Entry {
   trust?: { old?: { score: number; tier: string }; new?: { score: number; tier: string } };
   approval?: { id: string; state?: string };
   vote?: { decision_time_ms?: number };
-  breakglass?: { id: string; event: string; state: string; requested_by?: string; confirmed_by?: string; by?: string };
+  breakglass?: { id: string; event: string; state: string; requested_by?: string; confirmed_by?: string; by?: string; reason?: string };
   folded_count?: number;
 }
 
@@ -169,6 +171,10 @@ export async function buildReport(o: ReportOptions): Promise<Report> {
   const agents = Object.values(o.config.agents);
   const findings = lintPolicySet(o.policy.policySet, { actions, agents });
   const unpermitted = new Map(findings.flatMap((f) => (f.kind === 'action_unpermitted' ? [[f.action, f.message] as const] : [])));
+  const dynamic = (action: string | undefined): boolean => {
+    const a = action !== undefined && Object.hasOwn(o.config.actions, action) ? o.config.actions[action] : undefined;
+    return a !== undefined && a.http === undefined;
+  };
   const inWindow = (e: Entry) => {
     const t = Date.parse(e.time);
     return t >= o.since && t < o.until;
@@ -252,6 +258,11 @@ export async function buildReport(o: ReportOptions): Promise<Report> {
         const w = weekRow(e.agent ?? '', e.time);
         w.leases++;
         w.granted += uses;
+        // A dynamic credential (PostgreSQL, Vault) is used outside the broker: holding the lease is the use.
+        if (dynamic(e.action)) {
+          s.actions.add(e.action ?? '');
+          w.actions.add(e.action ?? '');
+        }
         break;
       }
       case 'lease.revoked':
@@ -314,7 +325,7 @@ export async function buildReport(o: ReportOptions): Promise<Report> {
         let row = overrides.get(b.id);
         if (!row) {
           if (!win) break;
-          overrides.set(b.id, (row = { id: b.id, agent: e.agent ?? '', action: e.action ?? '', requested_by: b.requested_by ?? '', confirmed_by: '', state: b.state, uses: 0, reviewed: false }));
+          overrides.set(b.id, (row = { id: b.id, agent: e.agent ?? '', action: e.action ?? '', requested_by: b.requested_by ?? '', confirmed_by: '', reason: b.reason ?? '', state: b.state, uses: 0, reviewed: false }));
         }
         row.state = b.state;
         if (b.confirmed_by) row.confirmed_by = b.confirmed_by;

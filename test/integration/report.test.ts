@@ -188,7 +188,7 @@ describe('secret-broker report over a scripted run', function () {
     assert.deepEqual({ ...m.approvals }, { requested: 2, approved: 1, rejected: 0, expired: 1, time_to_decide_seconds: { count: 1, p50: 120, p90: 120, max: 120 } });
     assert.deepEqual([m.breakglass.overrides, m.breakglass.uses, m.breakglass.reviewed, m.breakglass.unreviewed], [1, 1, 0, 1]);
     const [o] = m.breakglass.rows;
-    assert.deepEqual([o!.agent, o!.action, o!.requested_by, o!.confirmed_by, o!.state, o!.reviewed], ['analyst-bot', 'tickets.update', 'alice', 'bob', 'active', false]);
+    assert.deepEqual([o!.agent, o!.action, o!.requested_by, o!.confirmed_by, o!.state, o!.reviewed, o!.reason], ['analyst-bot', 'tickets.update', 'alice', 'bob', 'active', false, 'INC-42 <script>alert(1)</script>']);
   });
 
   it('denied-action explainability: the share of denials with a deciding rule or candidate and a hint, and the most frequent reasons', async () => {
@@ -234,12 +234,23 @@ describe('secret-broker report over a scripted run', function () {
         charts: document.querySelectorAll('svg.chart').length,
         bars: document.querySelectorAll('svg.chart rect.bar').length,
         sections: Array.from(document.querySelectorAll('section h2')).map((e) => e.textContent),
-      })`)) as { charts: number; bars: number; sections: string[] };
+        scripts: document.querySelectorAll('script').length,
+        cells: Array.from(document.querySelectorAll('#override td')).map((e) => e.textContent),
+      })`)) as { charts: number; bars: number; sections: string[]; scripts: number; cells: string[] };
       // One chart per measure; bars: 3 effects, 2 agents x 2, 1 drop, 4 approval counts, 3 reasons.
       assert.equal(counts.charts, 5);
       assert.equal(counts.bars, 3 + 4 + 1 + 4 + 3);
       assert.deepEqual(counts.sections, ['1. Policy coverage', '2. Scope grant reduction', '3. Trust-aware gating', '4. Manual override clarity', '5. Denied-action explainability']);
       assert.deepEqual(requested, [pathToFileURL(file).href]);
+      // Free text from the log (the override's reason) is shown as text, never run.
+      assert.equal(counts.scripts, 0);
+      assert.ok(counts.cells.includes('INC-42 <script>alert(1)</script>'), counts.cells.join(' | '));
+      // A picture for the README and the lead: the page as Chromium drew it.
+      const shots = process.env['REPORT_SCREENSHOT_DIR'];
+      if (shots) {
+        mkdirSync(shots, { recursive: true });
+        await page.screenshot({ path: path.join(shots, 'report.png'), fullPage: true });
+      }
     } finally {
       await browser.close();
     }
