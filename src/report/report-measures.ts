@@ -37,7 +37,7 @@ export interface AgentScope {
   uses_spent: number;
   weeks: Array<{ week: string; leases: number; uses_granted: number; uses_spent: number; actions_invoked: string[] }>;
   over_granted: boolean;
-  /** A Cedar permit limited to the actions the agent actually invoked (over-granted agents only). */
+  /** A Cedar permit limited to the actions the agent actually invoked (over-granted agents only; a comment when it used none). */
   suggested_permit?: string;
 }
 
@@ -148,6 +148,7 @@ function reasonOf(e: NonNullable<Entry['explanation']>): string {
 const cedarString = (s: string): string => JSON.stringify(s);
 
 export function suggestedPermit(agent: string, actions: readonly string[]): string {
+  if (actions.length === 0) return `// ${agent} used nothing in the report window: no permit is needed for it.`;
   const list = [...actions].sort().map((a) => `Action::${cedarString(a)}`);
   return [
     `@id(${cedarString(`${agent}-as-used`)})`,
@@ -348,7 +349,7 @@ export async function buildReport(o: ReportOptions): Promise<Report> {
       const agent = Object.hasOwn(o.config.agents, name) ? o.config.agents[name]! : undefined;
       const permitted = agent ? actionsPermittedFor(o.policy.policySet, actions, agent) : [];
       const invoked = s ? [...s.actions].sort() : [];
-      const over = invoked.length > 0 && permitted.some((p) => !invoked.includes(p));
+      const over = permitted.some((p) => !invoked.includes(p));
       return {
         agent: name,
         actions_permitted: permitted,
