@@ -182,8 +182,8 @@ export async function buildReport(o: ReportOptions): Promise<Report> {
   };
 
   const cov = { decisions: 0, by_effect: {} as Record<string, number>, leases: 0, leasesDecided: 0, invokes: 0, invokesLeased: 0, unproven: [] as number[], unprovenCount: 0 };
-  /** Allow decisions not yet followed by their lease, per agent/action/resource. */
-  const awaitingLease = new Map<string, number>();
+  /** The last decision that may grant, while it is the entry just read: a grant is appended with its decision, in one batch. */
+  let licence: { index: number; key: string } | undefined;
   /** Leases issued after a decision and not yet ended. */
   const live = new Set<string>();
   const scope = new Map<string, { actions: Set<string>; leases: number; granted: number; spent: number; weeks: Map<string, { leases: number; granted: number; spent: number; actions: Set<string> }> }>();
@@ -227,7 +227,7 @@ export async function buildReport(o: ReportOptions): Promise<Report> {
         const count = e.folded_count ?? 1;
         // A decision that opened an approval grants nothing yet; its redemption is decided again.
         const opensApproval = e.decision?.approvals !== undefined && e.decision.approval_id === undefined && e.explanation !== undefined;
-        if (effect !== 'deny' && !opensApproval) awaitingLease.set(key, (awaitingLease.get(key) ?? 0) + 1);
+        licence = effect !== 'deny' && !opensApproval ? { index: e.index, key } : undefined;
         if (!win) break;
         cov.decisions += count;
         cov.by_effect[effect] = (cov.by_effect[effect] ?? 0) + count;
@@ -242,15 +242,12 @@ export async function buildReport(o: ReportOptions): Promise<Report> {
         break;
       }
       case 'lease.issued': {
-        const pending = awaitingLease.get(key) ?? 0;
-        if (pending > 0) {
-          if (pending === 1) awaitingLease.delete(key);
-          else awaitingLease.set(key, pending - 1);
-          if (e.lease) live.add(e.lease.id);
-        }
+        const decided = licence !== undefined && licence.index === e.index - 1 && licence.key === key;
+        licence = undefined;
+        if (decided && e.lease) live.add(e.lease.id);
         if (!win) break;
         cov.leases++;
-        if (pending > 0) cov.leasesDecided++;
+        if (decided) cov.leasesDecided++;
         else unproven(e.index);
         const s = scopeOf(e.agent ?? '');
         const uses = e.lease?.max_uses ?? 0;
