@@ -112,7 +112,7 @@ interface Entry {
   folded_count?: number;
 }
 
-const TYPES = ['"type":"decision"', '"type":"lease.', '"type":"invoke.intent"', '"type":"trust.changed"', '"type":"approval.', '"type":"breakglass"'];
+const TYPES: readonly string[] = Object.freeze(['"type":"decision"', '"type":"lease.', '"type":"invoke.intent"', '"type":"trust.changed"', '"type":"approval.', '"type":"breakglass"']);
 const MAX_UNPROVEN = 20;
 const MAX_REASONS = 10;
 const DAY = 86_400_000;
