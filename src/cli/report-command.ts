@@ -29,7 +29,7 @@ function humanReport(r: Report): string {
       : `   NOT PROVEN: grants or uses without a decision before them at log indexes ${c.unproven.join(', ')}`,
     `2. scope grant reduction: ${r.scope_reduction.over_granted} over-granted agent(s)`,
     ...r.scope_reduction.agents.flatMap((g) => [
-      `   ${g.agent}: ${g.uses_spent} of ${g.uses_granted} uses granted spent (${g.leases} leases); invoked ${g.actions_invoked.length} of ${g.actions_permitted.length} permitted actions${g.over_granted ? ' (over-granted)' : ''}`,
+      `   ${g.agent}: ${g.uses_spent} of ${g.uses_granted} uses granted spent (${g.leases} leases); permitted ${g.actions_permitted.join(', ') || 'nothing'}; invoked ${g.actions_invoked.join(', ') || 'nothing'}${g.over_granted ? ' (over-granted)' : ''}`,
       ...g.weeks.map((w) => `     week of ${w.week}: ${w.uses_spent}/${w.uses_granted} uses, ${w.leases} leases, invoked ${w.actions_invoked.join(', ') || 'nothing'}`),
       ...(g.suggested_permit ? ['     suggested permit:', ...g.suggested_permit.split('\n').map((l) => `       ${l}`)] : []),
     ]),
