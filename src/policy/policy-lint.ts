@@ -43,6 +43,11 @@ export function lintPolicySet(set: Pick<PolicySet, 'policies'>, target: LintTarg
   return findings;
 }
 
+/** The configured actions some permit's scope grants this agent (a forbid is not subtracted; conditions are not solved). */
+export function actionsPermittedFor(set: Pick<PolicySet, 'policies'>, actions: readonly string[], agent: { name: string; groups: readonly string[] }): string[] {
+  return actions.filter((a) => set.policies.some((p) => p.effect === 'permit' && actionInScope(p.json, a) && principalFits(p.json, agent)));
+}
+
 function uid(e: EntityUidJson): { type: string; id: string } {
   return '__entity' in e ? e.__entity : e;
 }

@@ -90,9 +90,9 @@ describe('cli frame', () => {
     assert.equal(again.code, 1, 'refuses to overwrite');
   });
 
-  it('a not-yet-built client command fails with one clear line', async () => {
+  it('report without --config is a usage error naming the flag (it was the last planned command)', async () => {
     const r = await runCapture(['report']);
-    assert.equal(r.code, 1);
-    assert.match(r.err, /not implemented yet/);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /report needs --config FILE/);
   });
 });
