@@ -2,10 +2,10 @@ import { structToJson } from '../broker/struct';
 import { call } from '../client/grpc-client';
 import type { Approval__Output } from '../gen/secretbroker/v1/Approval';
 import type { ListApprovalsResponse__Output } from '../gen/secretbroker/v1/ListApprovalsResponse';
-import { EXIT, UsageError, type CliIo } from './cli-io';
-import { clientFromFlags, rpcError, uint } from './client-flags';
-import { CLIENT_FLAGS, str, type Command, type Values } from './command';
-import { neutralise, quoted, safeJson, shown } from './terminal-text';
+import { EXIT, UsageError } from './cli-io';
+import { uint, withOperator } from './client-flags';
+import { CLIENT_FLAGS, str, type Command } from './command';
+import { emitSafe, neutralise, quoted, shown } from './terminal-text';
 
 const STATES: Readonly<Record<string, string>> = Object.freeze({
   pending: 'PENDING',
@@ -61,23 +61,6 @@ export function formatApproval(a: Approval__Output): string {
     `  binding   sha256:${a.bindingHash}`,
   ];
   return lines.join('\n');
-}
-
-/** --json output is terminal-safe too (C1 controls and bidi overrides as \u escapes). */
-function emitSafe(io: CliIo, json: boolean, data: unknown, human: () => string): void {
-  if (json) io.stdout.write(safeJson(data) + '\n');
-  else io.stdout.write(human().replace(/\n?$/, '\n'));
-}
-
-async function withOperator<T>(values: Values, io: CliIo, fn: (c: ReturnType<typeof clientFromFlags>) => Promise<T>): Promise<T> {
-  const c = clientFromFlags(values, io);
-  try {
-    return await fn(c);
-  } catch (err) {
-    throw rpcError(err);
-  } finally {
-    c.close();
-  }
 }
 
 export const approvalsListCommand: Command = Object.freeze<Command>({

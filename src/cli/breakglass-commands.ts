@@ -4,10 +4,10 @@ import type { BreakGlassOverride__Output } from '../gen/secretbroker/v1/BreakGla
 import type { BreakGlassResponse__Output } from '../gen/secretbroker/v1/BreakGlassResponse';
 import type { ListBreakGlassResponse__Output } from '../gen/secretbroker/v1/ListBreakGlassResponse';
 import { timeLeft } from './approvals-commands';
-import { EXIT, UsageError, type CliIo } from './cli-io';
-import { clientFromFlags, rpcError, uint } from './client-flags';
-import { CLIENT_FLAGS, str, type Command, type Values } from './command';
-import { quoted, safeJson, shown } from './terminal-text';
+import { EXIT, UsageError } from './cli-io';
+import { uint, withOperator } from './client-flags';
+import { CLIENT_FLAGS, str, type Command } from './command';
+import { emitSafe, quoted, shown } from './terminal-text';
 
 const STATES = Object.freeze(['pending', 'active', 'revoked', 'expired', 'ended']);
 const isOpen = (o: BreakGlassOverride__Output): boolean => o.state === 'pending' || o.state === 'active';
@@ -34,22 +34,6 @@ export function formatOverride(o: BreakGlassOverride__Output): string {
     ...(o.endedAt ? [`  ended      ${o.state} by ${o.endedBy} at ${o.endedAt}: ${quoted(o.endReason)}`] : []),
     o.reviewedBy ? `  reviewed   by ${o.reviewedBy} at ${o.reviewedAt}: ${quoted(o.reviewNote)}` : '  reviewed   not yet (approvals review mark ID --note ...)',
   ].join('\n');
-}
-
-function emitSafe(io: CliIo, json: boolean, data: unknown, human: () => string): void {
-  if (json) io.stdout.write(safeJson(data) + '\n');
-  else io.stdout.write(human().replace(/\n?$/, '\n'));
-}
-
-async function withOperator<T>(values: Values, io: CliIo, fn: (c: ReturnType<typeof clientFromFlags>) => Promise<T>): Promise<T> {
-  const c = clientFromFlags(values, io);
-  try {
-    return await fn(c);
-  } catch (err) {
-    throw rpcError(err);
-  } finally {
-    c.close();
-  }
 }
 
 const overrideOf = (r: BreakGlassResponse__Output): BreakGlassOverride__Output => {

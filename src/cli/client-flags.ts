@@ -74,3 +74,15 @@ export function uint(values: Values, key: string): number {
   if (!/^\d{1,9}$/.test(v)) throw new UsageError(`--${key}: expected a whole number`);
   return Number(v);
 }
+
+/** Runs `fn` with a client built from the flags; an RPC error becomes one clear CLI error; the client is closed. */
+export async function withOperator<T>(values: Values, io: CliIo, fn: (c: BrokerClients) => Promise<T>): Promise<T> {
+  const c = clientFromFlags(values, io);
+  try {
+    return await fn(c);
+  } catch (err) {
+    throw rpcError(err);
+  } finally {
+    c.close();
+  }
+}

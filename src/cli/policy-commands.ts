@@ -14,21 +14,10 @@ import { lintPolicySet } from '../policy/policy-lint';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { EXIT, UsageError, emit, type CliIo } from './cli-io';
-import { clientFromFlags, parseParams, rpcError } from './client-flags';
-import { CLIENT_FLAGS, JSON_FLAG, list, str, type Command, type Values } from './command';
+import { parseParams, withOperator } from './client-flags';
+import { CLIENT_FLAGS, JSON_FLAG, list, str, type Command } from './command';
 import { formatExplanation } from './lease-commands';
 import { safeJson, shown } from './terminal-text';
-
-async function withOperator<T>(values: Values, io: CliIo, fn: (c: ReturnType<typeof clientFromFlags>) => Promise<T>): Promise<T> {
-  const c = clientFromFlags(values, io);
-  try {
-    return await fn(c);
-  } catch (err) {
-    throw rpcError(err);
-  } finally {
-    c.close();
-  }
-}
 
 export const policyExplainCommand: Command = Object.freeze<Command>({
   path: ['policy', 'explain'],
