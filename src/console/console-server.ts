@@ -12,8 +12,11 @@ import type { EvidenceEntry__Output } from '../gen/secretbroker/v1/EvidenceEntry
 import type { ListApprovalsResponse__Output } from '../gen/secretbroker/v1/ListApprovalsResponse';
 import type { ListLeasesResponse__Output } from '../gen/secretbroker/v1/ListLeasesResponse';
 import type { Receipt__Output } from '../gen/secretbroker/v1/Receipt';
+import type { ListDecisionsResponse__Output } from '../gen/secretbroker/v1/ListDecisionsResponse';
 import type { RevokeLeasesResponse__Output } from '../gen/secretbroker/v1/RevokeLeasesResponse';
-import { esc, layout, STYLE } from './html';
+import type { TrustState__Output } from '../gen/secretbroker/v1/TrustState';
+import type { WhoAmIResponse__Output } from '../gen/secretbroker/v1/WhoAmIResponse';
+import { esc, layout, scoreChart, STYLE, type Who } from './html';
 import { VERIFY_SCRIPT } from './verify-script';
 
 /** The session cookie: HttpOnly, SameSite=Strict, Path=/ (set by visiting the printed URL once). */
@@ -123,6 +126,19 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
   });
 
   const html = (reply: FastifyReply, page: string, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(page);
+  /** Asked on every page: roles follow the daemon's configuration, not the console's memory. */
+  const whoAmI = async (): Promise<Who | undefined> => {
+    try {
+      const w = await call<unknown, WhoAmIResponse__Output>(operator, 'WhoAmI', {});
+      return { name: w.name, roles: w.roles };
+    } catch {
+      return undefined;
+    }
+  };
+  const page = async (title: string, body: string, opts: { error?: string; notice?: string; script?: boolean } = {}): Promise<string> => {
+    const who = await whoAmI();
+    return layout(title, body, { ...opts, ...(who ? { who } : {}) });
+  };
 
   app.get('/style.css', async (_req, reply) => reply.type('text/css; charset=utf-8').send(STYLE));
   app.get('/verify.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').send(VERIFY_SCRIPT));
@@ -137,7 +153,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     } catch (err) {
       body = `<div class="error" role="alert">${esc(rpcMessage(err).text)}</div>`;
     }
-    return { page: layout('Approvals', body, msg) };
+    return { page: await page('Approvals', body, msg) };
   };
   app.get('/approvals', async (_req, reply) => html(reply, (await approvalsPage()).page));
   app.post<{ Params: { id: string }; Body: Form }>('/approvals/:id/decide', async (req, reply) => {
@@ -203,7 +219,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
       error = m.text;
       status = m.status;
     }
-    return html(reply, layout('Evidence', parts.join(''), { ...(error ? { error } : {}), script }), status);
+    return html(reply, await page('Evidence', parts.join(''), { ...(error ? { error } : {}), script }), status);
   });
 
   // ---- Leases --------------------------------------------------------------
@@ -224,7 +240,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     } catch (err) {
       body += `<div class="error" role="alert">${esc(rpcMessage(err).text)}</div>`;
     }
-    return layout('Leases', body, msg);
+    return page('Leases', body, msg);
   };
   app.get<{ Querystring: { agent?: string; action?: string } }>('/leases', async (req, reply) =>
     html(reply, await leasesPage({ agent: String(req.query.agent ?? ''), action: String(req.query.action ?? '') })),
@@ -244,6 +260,116 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     }
   });
 
+  // ---- Trust ---------------------------------------------------------------
+  const trustPage = async (agent: string, msg: { error?: string; notice?: string } = {}, status = 200) => {
+    let body = `<form method="get" action="/trust" class="inline"><label>agent <input type="text" name="agent" value="${esc(agent)}"></label><button type="submit">show</button></form>`;
+    let error = msg.error;
+    if (agent) {
+      try {
+        const t = await call<unknown, TrustState__Output>(operator, 'GetTrust', { agent, history: 200 });
+        const oldestFirst = [...t.history].reverse();
+        const points = oldestFirst.length ? [{ at: oldestFirst[0]!.at, score: oldestFirst[0]!.oldScore, label: `${oldestFirst[0]!.oldTier}, before` }, ...oldestFirst.map((c) => ({ at: c.at, score: c.newScore, label: `${c.newTier}, ${c.kind}` }))] : [];
+        const max = Math.max(1000, ...points.map((p) => p.score));
+        body +=
+          `<table><tr><th>agent</th><td id="trust-agent">${esc(t.agent)}</td></tr><tr><th>score</th><td id="trust-score">${esc(t.score)}</td></tr><tr><th>tier</th><td id="trust-tier">${esc(t.tier)}</td></tr>` +
+          `<tr><th>fresh</th><td>${t.fresh ? 'yes' : 'no'}${t.confirmedAt ? ` (confirmed ${esc(t.confirmedAt)})` : ''}</td></tr><tr><th>updated</th><td>${esc(t.updatedAt || 'initial score')}</td></tr></table>` +
+          `<h2>History</h2>${scoreChart(points, max)}` +
+          (t.history.length
+            ? `<table><thead><tr><th>at</th><th>change</th><th>kind</th><th>weight</th><th>note</th><th>by</th></tr></thead><tbody>${t.history
+                .map((c) => `<tr><td>${esc(c.at)}</td><td>${esc(c.oldScore)} (${esc(c.oldTier)}) → ${esc(c.newScore)} (${esc(c.newTier)})</td><td>${esc(c.kind)}</td><td>${esc(c.weight)}</td><td>${esc(c.note)}</td><td>${esc(c.by)}</td></tr>`)
+                .join('')}</tbody></table>`
+            : '') +
+          `<h2>Change (role admin)</h2>` +
+          `<form method="post" action="/trust/set" class="inline"><input type="hidden" name="agent" value="${esc(t.agent)}"><label>score <input type="text" name="score" inputmode="numeric" required></label><input type="text" name="reason" required placeholder="reason"><button type="submit">set</button></form>` +
+          `<form method="post" action="/trust/signal" class="inline"><input type="hidden" name="agent" value="${esc(t.agent)}"><label>kind <input type="text" name="kind" required></label><label>weight <input type="text" name="weight" placeholder="0: the kind's weight"></label><input type="text" name="detail" required placeholder="what was observed"><button type="submit">signal</button></form>`;
+      } catch (err) {
+        const m = rpcMessage(err);
+        error = error ?? m.text;
+        status = status === 200 ? m.status : status;
+      }
+    }
+    return { page: await page('Trust', body, { ...msg, ...(error ? { error } : {}) }), status };
+  };
+  app.get<{ Querystring: { agent?: string } }>('/trust', async (req, reply) => {
+    const r = await trustPage(String(req.query.agent ?? ''));
+    return html(reply, r.page, r.status);
+  });
+  app.post<{ Body: Form }>('/trust/set', async (req, reply) => {
+    const agent = field(req.body, 'agent');
+    const score = field(req.body, 'score');
+    const reason = field(req.body, 'reason');
+    let problem: string | undefined;
+    if (!agent) problem = 'agent: required';
+    else if (!/^\d{1,9}$/.test(score)) problem = 'score: expected a whole number';
+    else if (!reason) problem = 'reason: required';
+    if (problem) {
+      const r = await trustPage(agent, { error: problem }, 400);
+      return html(reply, r.page, 400);
+    }
+    try {
+      const t = await call<unknown, TrustState__Output>(operator, 'SetTrust', { agent, score: Number(score), reason });
+      const r = await trustPage(agent, { notice: `${t.agent}: ${t.score} (${t.tier})${t.leasesRevoked ? `, ${t.leasesRevoked} lease(s) revoked` : ''}` });
+      return html(reply, r.page);
+    } catch (err) {
+      const m = rpcMessage(err);
+      const r = await trustPage(agent, { error: m.text }, m.status);
+      return html(reply, r.page, m.status);
+    }
+  });
+  app.post<{ Body: Form }>('/trust/signal', async (req, reply) => {
+    const agent = field(req.body, 'agent');
+    const kind = field(req.body, 'kind');
+    const weight = field(req.body, 'weight') || '0';
+    const detail = field(req.body, 'detail');
+    let problem: string | undefined;
+    if (!agent) problem = 'agent: required';
+    else if (!kind) problem = 'kind: required (a kind configured under trust.signals)';
+    else if (!/^-?\d{1,9}$/.test(weight)) problem = 'weight: expected a whole number (0: the kind\'s weight)';
+    else if (!detail) problem = 'detail: required (what was observed)';
+    if (problem) {
+      const r = await trustPage(agent, { error: problem }, 400);
+      return html(reply, r.page, 400);
+    }
+    try {
+      const t = await call<unknown, TrustState__Output>(operator, 'ReportSignal', { agent, kind, weight: Number(weight), detail });
+      const r = await trustPage(agent, { notice: `${t.agent}: ${t.score} (${t.tier})${t.leasesRevoked ? `, ${t.leasesRevoked} lease(s) revoked` : ''}` });
+      return html(reply, r.page);
+    } catch (err) {
+      const m = rpcMessage(err);
+      const r = await trustPage(agent, { error: m.text }, m.status);
+      return html(reply, r.page, m.status);
+    }
+  });
+
+  // ---- Denials (recent decisions with their explanations) --------------------
+  app.get<{ Querystring: { agent?: string; action?: string; effect?: string } }>('/denials', async (req, reply) => {
+    const agent = String(req.query.agent ?? '');
+    const action = String(req.query.action ?? '');
+    const effect = req.query.effect === undefined ? 'deny' : String(req.query.effect);
+    const opt = (v: string, label: string) => `<option value="${v}"${v === effect ? ' selected' : ''}>${label}</option>`;
+    let body = `<form method="get" action="/denials" class="inline"><label>agent <input type="text" name="agent" value="${esc(agent)}"></label><label>action <input type="text" name="action" value="${esc(action)}"></label><label>effect <select name="effect">${opt('deny', 'deny')}${opt('allow', 'allow')}${opt('', 'any')}</select></label><button type="submit">filter</button></form>`;
+    let error: string | undefined;
+    let status = 200;
+    try {
+      const res = await call<unknown, ListDecisionsResponse__Output>(operator, 'ListDecisions', { agent, action, effect, limit: 100 });
+      body += res.decisions.length
+        ? `<table><thead><tr><th>entry</th><th>time</th><th>agent</th><th>action</th><th>resource</th><th>effect</th><th>trust</th><th>explanation</th></tr></thead><tbody>${res.decisions
+            .map((d) => {
+              const expl = d.explanationJson ? safeParse(d.explanationJson) : undefined;
+              const summary = typeof expl?.['summary'] === 'string' ? expl['summary'] : '';
+              const hint = typeof expl?.['hint'] === 'string' ? expl['hint'] : '';
+              return `<tr class="${esc(d.effect)}" data-index="${esc(d.index)}"><td><a href="/evidence?index=${esc(d.index)}">#${esc(d.index)}</a></td><td>${esc(d.time)}</td><td>${esc(d.agent)}</td><td>${esc(d.action)}</td><td>${esc(d.resource)}</td><td class="effect">${esc(d.effect)}</td><td>${esc(d.trustScore)} (${esc(d.trustTier)})</td><td>${summary ? `<p class="summary">${esc(summary)}</p>` : ''}${hint ? `<p class="hint"><strong>hint:</strong> ${esc(hint)}</p>` : ''}${d.explanationJson ? `<details><summary>full explanation</summary><pre class="explanation">${esc(JSON.stringify(expl ?? d.explanationJson, null, 2))}</pre></details>` : ''}<p>policies: ${esc(d.policies.join(', ') || 'none')} (version ${esc(d.policyVersion)})</p></td></tr>`;
+            })
+            .join('')}</tbody></table><p>${esc(res.decisions.length)} decision(s); ${esc(res.scanned)} log entries read, newest first.</p>`
+        : `<p>No matching decisions in the last ${esc(res.scanned)} log entries.</p>`;
+    } catch (err) {
+      const m = rpcMessage(err);
+      error = m.text;
+      status = m.status;
+    }
+    return html(reply, await page('Denials', body, error ? { error } : {}), status);
+  });
+
   await app.listen({ host: '127.0.0.1', port: opts.port ?? 0 });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port ?? 0;
@@ -254,6 +380,15 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     token,
     close: () => app.close(),
   };
+}
+
+function safeParse(text: string): Record<string, unknown> | undefined {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function prettyJson(bytes: Buffer): string {

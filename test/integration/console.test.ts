@@ -7,7 +7,11 @@ import type { ApprovalBinding } from '../../src/approvals/approval-service';
 import { call, type BrokerClients } from '../../src/client/grpc-client';
 import { startConsole, type RunningConsole } from '../../src/console/console-server';
 import type { Approval__Output } from '../../src/gen/secretbroker/v1/Approval';
+import { jsonToStruct } from '../../src/broker/struct';
+import type { ListDecisionsResponse__Output } from '../../src/gen/secretbroker/v1/ListDecisionsResponse';
+import type { WhoAmIResponse__Output } from '../../src/gen/secretbroker/v1/WhoAmIResponse';
 import { ManualClock } from '../../src/lib/clock';
+import { expectCode } from '../helpers/grpc-expect';
 import { baseRawConfig, makeTestPki, REPO, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 
 const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
@@ -118,7 +122,7 @@ describe('console: a local web console as an operator client (headless Chromium,
       assert.doesNotMatch(r.body, /<table/);
     }
     // Another console's token, a near miss, none at all.
-    for (const t of [aliceConsole.token, bobConsole.token.slice(0, -1) + 'A', '']) {
+    for (const t of [aliceConsole.token, bobConsole.token.slice(0, -1) + (bobConsole.token.endsWith('A') ? 'B' : 'A'), '']) {
       const r = await request(`${bobConsole.origin}/login?token=${t}`);
       assert.equal(r.status, 401);
       assert.equal(r.headers['set-cookie'], undefined);
@@ -256,5 +260,71 @@ describe('console: a local web console as an operator client (headless Chromium,
     assert.equal(await page.evaluate(`document.querySelector('h1').textContent`), 'Leases');
     assert.equal(await page.evaluate(`document.querySelector('.error')`), null);
     await page.screenshot({ path: path.join(SHOTS, 'leases.png'), fullPage: true });
+  });
+
+  it('WhoAmI names the operator and roles; ListDecisions (auditor) returns recent denials with their explanations; the Denials page shows them as text', async () => {
+    const bob = broker.clientFor('operators', 'bob');
+    const me = await call<unknown, WhoAmIResponse__Output>(bob.operator, 'WhoAmI', {});
+    assert.deepEqual([me.name, me.id, me.roles], ['bob', 'spiffe://example.org/human/bob', ['approver', 'admin', 'auditor']]);
+    // A refund over every permit's limit: denied, with an explanation in the log.
+    const denied = await call<unknown, { status: string }>(broker.clientFor('agents', 'support-bot').agent, 'RequestLease', { action: 'billing.refund', resource: 'stripe', purpose: 'refund <script>x</script>', params: jsonToStruct({ amount: 90000 }) });
+    assert.equal(denied.status, 'DENIED');
+    const res = await call<unknown, ListDecisionsResponse__Output>(bob.operator, 'ListDecisions', { effect: 'deny', agent: 'support-bot' });
+    const d = res.decisions[0]!;
+    assert.equal(d.effect, 'deny');
+    assert.equal(d.action, 'billing.refund');
+    assert.equal(d.agent, 'support-bot');
+    const expl = JSON.parse(d.explanationJson) as { hint?: string; summary?: string; candidates?: Array<{ id: string }> };
+    assert.ok(expl.hint, 'a hint');
+    assert.ok(expl.candidates?.some((c) => c.id === 'billing-refund-approved'), d.explanationJson);
+    assert.equal((await call<unknown, ListDecisionsResponse__Output>(bob.operator, 'ListDecisions', { effect: 'allow', action: 'billing.refund' })).decisions.length, 0);
+    await expectCode(call(bob.operator, 'ListDecisions', { effect: 'maybe' }), grpc.status.INVALID_ARGUMENT, /^effect: expected "allow", "deny" or empty/);
+
+    const page = await browser.newPage();
+    await page.goto(bobConsole.loginUrl, { waitUntil: 'load' });
+    await page.goto(`${bobConsole.origin}/denials`, { waitUntil: 'load' });
+    const seen = (await page.evaluate(`(() => {
+      const row = document.querySelector('tr[data-index="${d.index}"]');
+      return { who: document.querySelector('header .who').textContent, nav: Array.from(document.querySelectorAll('header a')).map((a) => a.textContent),
+        effect: row.querySelector('td.effect').textContent, hint: row.querySelector('.hint')?.textContent ?? '', expl: row.querySelector('pre.explanation').textContent };
+    })()`)) as { who: string; nav: string[]; effect: string; hint: string; expl: string };
+    assert.equal(seen.who, 'bob (approver, admin, auditor)');
+    assert.deepEqual(seen.nav, ['Approvals', 'Evidence', 'Leases', 'Trust', 'Denials']);
+    assert.equal(seen.effect, 'deny');
+    assert.equal(seen.hint, `hint: ${expl.hint}`);
+    assert.deepEqual(JSON.parse(seen.expl), expl);
+    await page.screenshot({ path: path.join(SHOTS, 'denials.png'), fullPage: true });
+  });
+
+  it('trust: score, tier and history as an inline SVG chart; an admin sets it through the page', async () => {
+    const page = await browser.newPage();
+    await page.goto(bobConsole.loginUrl, { waitUntil: 'load' });
+    await page.goto(`${bobConsole.origin}/trust?agent=support-bot`, { waitUntil: 'load' });
+    const before = Number(await page.evaluate(`document.getElementById('trust-score').textContent`));
+    await page.type('form[action="/trust/set"] input[name=score]', '250');
+    await page.type('form[action="/trust/set"] input[name=reason]', 'incident <b>42</b>');
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/trust/set"] button')]);
+    await page.type('form[action="/trust/set"] input[name=score]', '400');
+    await page.type('form[action="/trust/set"] input[name=reason]', 'recovered');
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/trust/set"] button')]);
+    const seen = (await page.evaluate(`({
+      score: document.getElementById('trust-score').textContent,
+      notice: document.querySelector('.notice')?.textContent ?? document.querySelector('.error')?.textContent,
+      points: document.querySelectorAll('svg.chart circle.pt').length,
+      paths: document.querySelectorAll('svg.chart path.line').length,
+      notes: Array.from(document.querySelectorAll('table td')).map((td) => td.textContent).filter((t) => t.includes('incident')),
+    })`)) as { score: string; notice: string; points: number; paths: number; notes: string[] };
+    assert.equal(seen.score, '400');
+    assert.match(seen.notice, /^support-bot: 400 \(/);
+    assert.notEqual(before, 400);
+    assert.equal(seen.points, 3); // the score before the first change, then each change
+    assert.equal(seen.paths, 1);
+    assert.deepEqual(seen.notes, ['incident <b>42</b>']);
+    await page.screenshot({ path: path.join(SHOTS, 'trust.png'), fullPage: true });
+    // The daemon enforces roles whatever the page offers: an out-of-range score is its error, shown.
+    await page.type('form[action="/trust/set"] input[name=score]', '999999');
+    await page.type('form[action="/trust/set"] input[name=reason]', 'too much');
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/trust/set"] button')]);
+    assert.match((await page.evaluate(`document.querySelector('.error')?.textContent ?? ''`)) as string, /INVALID_ARGUMENT: score/);
   });
 });

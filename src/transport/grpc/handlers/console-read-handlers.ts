@@ -35,8 +35,8 @@ export function consoleReadHandlers(ledger: Pick<Ledger, 'size' | 'getEntry'> | 
         return { name: p.name, id: p.operator.id, roles: [...p.operator.roles] };
       },
       ListDecisions: async (req: ListDecisionsRequest__Output): Promise<ListDecisionsResponse> => {
-        if (req.effect && req.effect !== 'allow' && req.effect !== 'deny') throw invalidArgument('effect', '"allow", "deny" or empty');
-        if (req.limit > MAX_LIMIT) throw invalidArgument('limit', `at most ${MAX_LIMIT}`);
+        if (req.effect && req.effect !== 'allow' && req.effect !== 'deny') throw invalidArgument('effect', 'expected "allow", "deny" or empty');
+        if (req.limit > MAX_LIMIT) throw invalidArgument('limit', `expected at most ${MAX_LIMIT}`);
         if (!ledger) throw new BrokerError('unavailable', 'this daemon runs without an evidence log');
         const limit = req.limit || DEFAULT_LIMIT;
         const decisions: DecisionRecord[] = [];
