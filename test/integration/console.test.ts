@@ -254,12 +254,32 @@ describe('console: a local web console as an operator client (headless Chromium,
   });
 
   it('leases: active leases by agent and action, revoke with a reason through the page', async () => {
+    const agent = broker.clientFor('agents', 'support-bot').agent;
+    const lease = (ticket: string) =>
+      call<unknown, { status: string; lease: { leaseId: string } }>(agent, 'RequestLease', { action: 'tickets.update', resource: `ticket/${ticket}`, purpose: 'close <i>it</i>', params: jsonToStruct({ ticket }), ttlSeconds: 300, maxUses: 3 });
+    const a = await lease('T-1');
+    const b = await lease('T-2');
+    assert.deepEqual([a.status, b.status], ['GRANTED', 'GRANTED']);
     const page = await browser.newPage();
     await page.goto(bobConsole.loginUrl, { waitUntil: 'load' });
-    await page.goto(`${bobConsole.origin}/leases`, { waitUntil: 'load' });
-    assert.equal(await page.evaluate(`document.querySelector('h1').textContent`), 'Leases');
-    assert.equal(await page.evaluate(`document.querySelector('.error')`), null);
+    await page.goto(`${bobConsole.origin}/leases?agent=support-bot&action=tickets.update`, { waitUntil: 'load' });
+    const rows = async () => (await page.evaluate(`Array.from(document.querySelectorAll('tbody tr')).map((tr) => Array.from(tr.querySelectorAll('td')).slice(0, 4).map((td) => td.textContent))`)) as string[][];
+    assert.deepEqual(
+      (await rows()).sort((x, y) => x[3]!.localeCompare(y[3]!)),
+      [
+        ['support-bot', 'tickets.update', 'ticket/T-1', a.lease.leaseId],
+        ['support-bot', 'tickets.update', 'ticket/T-2', b.lease.leaseId],
+      ].sort((x, y) => x[3]!.localeCompare(y[3]!)),
+    );
     await page.screenshot({ path: path.join(SHOTS, 'leases.png'), fullPage: true });
+    const form = `form[action="/leases/revoke"]:has(input[value="${a.lease.leaseId}"])`;
+    await page.type(`${form} input[name=reason]`, 'ticket closed by hand');
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(`${form} button`)]);
+    assert.equal(await page.evaluate(`document.querySelector('.notice')?.textContent ?? document.querySelector('.error')?.textContent`), 'revoked 1 lease(s)');
+    assert.deepEqual((await rows()).map((r) => r[3]), [b.lease.leaseId]);
+    const revoked = await call<unknown, { status: string; revokeReason: string }>(agent, 'GetLease', { leaseId: a.lease.leaseId });
+    // The console acts as bob, and the daemon says so.
+    assert.deepEqual([revoked.status, revoked.revokeReason], ['REVOKED', 'operator bob: ticket closed by hand']);
   });
 
   it('WhoAmI names the operator and roles; ListDecisions (auditor) returns recent denials with their explanations; the Denials page shows them as text', async () => {
