@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
 import * as http from 'node:http';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
@@ -12,6 +13,7 @@ import type { ListDecisionsResponse__Output } from '../../src/gen/secretbroker/v
 import type { WhoAmIResponse__Output } from '../../src/gen/secretbroker/v1/WhoAmIResponse';
 import { ManualClock } from '../../src/lib/clock';
 import { expectCode } from '../helpers/grpc-expect';
+import { runCapture } from '../helpers/run-cli';
 import { baseRawConfig, makeTestPki, REPO, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 
 const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
@@ -346,5 +348,48 @@ describe('console: a local web console as an operator client (headless Chromium,
     await page.type('form[action="/trust/set"] input[name=reason]', 'too much');
     await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/trust/set"] button')]);
     assert.match((await page.evaluate(`document.querySelector('.error')?.textContent ?? ''`)) as string, /INVALID_ARGUMENT: score/);
+  });
+
+  it('`secret-broker console` (a real process): bad flags are usage errors; it prints the one-time URL, serves as the operator, and stops on SIGTERM', async () => {
+    const bob = pki.layout.operators['bob']!;
+    const badPort = await runCapture(['console', '--port', 'http', '--addr', broker.addr, '--ca', pki.layout.caCert, '--cert', bob.cert, '--key', bob.key]);
+    assert.equal(badPort.code, 2);
+    assert.match(badPort.err, /--port: expected a port number/);
+    const noCreds = await runCapture(['console']);
+    assert.equal(noCreds.code, 2);
+    assert.match(noCreds.err, /missing --addr/);
+
+    const child = spawn(process.execPath, ['-r', 'reflect-metadata', '-r', 'tsx/cjs', path.join(REPO, 'src/main.ts'), 'console', '--addr', broker.addr, '--ca', pki.layout.caCert, '--cert', bob.cert, '--key', bob.key], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no URL printed: ${out}`)), 30_000);
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /(http:\/\/127\.0\.0\.1:\d+\/login\?token=[A-Za-z0-9_-]{43})\n/.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]!);
+          }
+        });
+        child.on('exit', (code) => reject(new Error(`console exited ${code}: ${out}`)));
+      });
+      assert.equal(out.split(url).length, 2, 'the token is printed once');
+      const login = await request(url);
+      assert.equal(login.status, 303);
+      const cookie = String(login.headers['set-cookie']![0]).split(';')[0]!;
+      const origin = new URL(url).origin;
+      const denials = await request(`${origin}/denials`, { headers: { cookie } });
+      assert.equal(denials.status, 200);
+      assert.match(denials.body, /<span class="who">bob \(approver, admin, auditor\)<\/span>/);
+      assert.equal((await request(`${origin}/denials`)).status, 401);
+    } finally {
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    }
   });
 });
