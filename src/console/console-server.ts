@@ -135,6 +135,11 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
       return undefined;
     }
   };
+  /** Whether to offer admin actions: yes unless the daemon says the caller lacks the role (it enforces it either way). */
+  const mayAdmin = async (): Promise<boolean> => {
+    const who = await whoAmI();
+    return !who || who.roles.includes('admin');
+  };
   const page = async (title: string, body: string, opts: { error?: string; notice?: string; script?: boolean } = {}): Promise<string> => {
     const who = await whoAmI();
     return layout(title, body, { ...opts, ...(who ? { who } : {}) });
@@ -227,13 +232,15 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     let body = `<form method="get" action="/leases" class="inline"><label>agent <input type="text" name="agent" value="${esc(filter.agent)}"></label><label>action <input type="text" name="action" value="${esc(filter.action)}"></label><button type="submit">filter</button></form>`;
     try {
       const res = await call<unknown, ListLeasesResponse__Output>(operator, 'ListLeases', { agent: filter.agent, action: filter.action, status: ['ACTIVE'] });
+      const admin = await mayAdmin();
       const leases = [...res.leases].sort((a, b) => a.agent.localeCompare(b.agent) || a.action.localeCompare(b.action) || a.leaseId.localeCompare(b.leaseId));
       body += leases.length
-        ? `<table><thead><tr><th>agent</th><th>action</th><th>resource</th><th>lease</th><th>uses left</th><th>issued</th><th>expires</th><th>revoke</th></tr></thead><tbody>${leases
+        ? `<table><thead><tr><th>agent</th><th>action</th><th>resource</th><th>lease</th><th>uses left</th><th>issued</th><th>expires</th>${admin ? '<th>revoke</th>' : ''}</tr></thead><tbody>${leases
             .map(
               (l) =>
                 `<tr><td>${esc(l.agent)}</td><td>${esc(l.action)}</td><td>${esc(l.resource)}</td><td><code>${esc(l.leaseId)}</code></td><td>${esc(l.usesLeft)}/${esc(l.maxUses)}</td><td>${esc(l.issuedAt)}</td><td>${esc(l.expiresAt)}</td>` +
-                `<td><form method="post" action="/leases/revoke" class="inline"><input type="hidden" name="lease_id" value="${esc(l.leaseId)}"><input type="text" name="reason" required placeholder="reason"><button type="submit">revoke</button></form></td></tr>`,
+                (admin ? `<td><form method="post" action="/leases/revoke" class="inline"><input type="hidden" name="lease_id" value="${esc(l.leaseId)}"><input type="text" name="reason" required placeholder="reason"><button type="submit">revoke</button></form></td>` : '') +
+                '</tr>',
             )
             .join('')}</tbody></table>`
         : '<p>No active leases.</p>';
@@ -279,9 +286,11 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
                 .map((c) => `<tr><td>${esc(c.at)}</td><td>${esc(c.oldScore)} (${esc(c.oldTier)}) → ${esc(c.newScore)} (${esc(c.newTier)})</td><td>${esc(c.kind)}</td><td>${esc(c.weight)}</td><td>${esc(c.note)}</td><td>${esc(c.by)}</td></tr>`)
                 .join('')}</tbody></table>`
             : '') +
-          `<h2>Change (role admin)</h2>` +
+          (!(await mayAdmin())
+            ? ''
+            : `<h2>Change (role admin)</h2>` +
           `<form method="post" action="/trust/set" class="inline"><input type="hidden" name="agent" value="${esc(t.agent)}"><label>score <input type="text" name="score" inputmode="numeric" required></label><input type="text" name="reason" required placeholder="reason"><button type="submit">set</button></form>` +
-          `<form method="post" action="/trust/signal" class="inline"><input type="hidden" name="agent" value="${esc(t.agent)}"><label>kind <input type="text" name="kind" required></label><label>weight <input type="text" name="weight" placeholder="0: the kind's weight"></label><input type="text" name="detail" required placeholder="what was observed"><button type="submit">signal</button></form>`;
+          `<form method="post" action="/trust/signal" class="inline"><input type="hidden" name="agent" value="${esc(t.agent)}"><label>kind <input type="text" name="kind" required></label><label>weight <input type="text" name="weight" placeholder="0: the kind's weight"></label><input type="text" name="detail" required placeholder="what was observed"><button type="submit">signal</button></form>`);
       } catch (err) {
         const m = rpcMessage(err);
         error = error ?? m.text;

@@ -9,9 +9,11 @@ import { call, type BrokerClients } from '../../src/client/grpc-client';
 import { startConsole, type RunningConsole } from '../../src/console/console-server';
 import type { Approval__Output } from '../../src/gen/secretbroker/v1/Approval';
 import { jsonToStruct } from '../../src/broker/struct';
+import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
 import type { ListDecisionsResponse__Output } from '../../src/gen/secretbroker/v1/ListDecisionsResponse';
 import type { WhoAmIResponse__Output } from '../../src/gen/secretbroker/v1/WhoAmIResponse';
 import { ManualClock } from '../../src/lib/clock';
+import { assertCliRefusal, expectDenialEntry, expectDenied, type AnyExplanation } from '../helpers/expect-denial';
 import { expectCode } from '../helpers/grpc-expect';
 import { runCapture } from '../helpers/run-cli';
 import { baseRawConfig, makeTestPki, REPO, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
@@ -81,7 +83,7 @@ describe('console: a local web console as an operator client (headless Chromium,
 
   before(async () => {
     tmp = tempDir();
-    pki = await makeTestPki(path.join(tmp.dir, 'pki'), ['support-bot'], ['alice', 'bob']);
+    pki = await makeTestPki(path.join(tmp.dir, 'pki'), ['support-bot'], ['alice', 'bob', 'carol']);
     const base = baseRawConfig(pki, tmp.dir);
     const raw = baseRawConfig(pki, tmp.dir, {
       secrets: { 'helpdesk-token': { backend: 'local', name: 'helpdesk-token' }, 'stripe-key': { backend: 'local', name: 'stripe-key' } },
@@ -97,6 +99,7 @@ describe('console: a local web console as an operator client (headless Chromium,
       operators: {
         alice: { id: 'spiffe://example.org/human/alice', roles: ['approver', 'admin', 'auditor'] },
         bob: { id: 'spiffe://example.org/human/bob', roles: ['approver', 'admin', 'auditor'] },
+        carol: { id: 'spiffe://example.org/human/carol', roles: ['auditor'] },
       },
       approvals: { finance: { approvers: ['alice', 'bob'], required: 1, expires: '15m' } },
     });
@@ -170,7 +173,7 @@ describe('console: a local web console as an operator client (headless Chromium,
     await alicePage.type(`${row} form:first-of-type input[name=reason]`, 'looks fine to me');
     await Promise.all([alicePage.waitForNavigation({ waitUntil: 'load' }), alicePage.click(`${row} form:first-of-type button`)]);
     const refused = (await alicePage.evaluate(`document.querySelector('.error')?.textContent ?? document.body.innerText`)) as string;
-    assert.match(refused, /PERMISSION_DENIED: alice owns the agent support-bot and may not decide its requests \(four eyes\)/);
+    assertCliRefusal(refused, /alice owns the agent support-bot and may not decide its requests \(four eyes\)/);
     await alicePage.screenshot({ path: path.join(SHOTS, 'approvals-owner-refused.png'), fullPage: true });
     assert.equal((await call<unknown, Approval__Output>(broker.clientFor('operators', 'bob').operator, 'GetApproval', { approvalId: id })).state, 'PENDING');
 
@@ -289,15 +292,16 @@ describe('console: a local web console as an operator client (headless Chromium,
     const me = await call<unknown, WhoAmIResponse__Output>(bob.operator, 'WhoAmI', {});
     assert.deepEqual([me.name, me.id, me.roles], ['bob', 'spiffe://example.org/human/bob', ['approver', 'admin', 'auditor']]);
     // A refund over every permit's limit: denied, with an explanation in the log.
-    const denied = await call<unknown, { status: string }>(broker.clientFor('agents', 'support-bot').agent, 'RequestLease', { action: 'billing.refund', resource: 'stripe', purpose: 'refund <script>x</script>', params: jsonToStruct({ amount: 90000 }) });
-    assert.equal(denied.status, 'DENIED');
+    const denied = await call<unknown, LeaseResponse__Output>(broker.clientFor('agents', 'support-bot').agent, 'RequestLease', { action: 'billing.refund', resource: 'stripe', purpose: 'refund <script>x</script>', params: jsonToStruct({ amount: 90000 }) });
+    const given = expectDenied(denied);
     const res = await call<unknown, ListDecisionsResponse__Output>(bob.operator, 'ListDecisions', { effect: 'deny', agent: 'support-bot' });
     const d = res.decisions[0]!;
-    assert.equal(d.effect, 'deny');
     assert.equal(d.action, 'billing.refund');
     assert.equal(d.agent, 'support-bot');
-    const expl = JSON.parse(d.explanationJson) as { hint?: string; summary?: string; candidates?: Array<{ id: string }> };
-    assert.ok(expl.hint, 'a hint');
+    const expl = JSON.parse(d.explanationJson) as AnyExplanation & { candidates?: Array<{ id: string }> };
+    // The record is the decision entry as logged: a denial with its explanation and hint, the one the agent was given.
+    expectDenialEntry({ type: 'decision', decision: { effect: d.effect }, explanation: expl });
+    assert.equal(expl.hint, given.hint);
     assert.ok(expl.candidates?.some((c) => c.id === 'billing-refund-approved'), d.explanationJson);
     assert.equal((await call<unknown, ListDecisionsResponse__Output>(bob.operator, 'ListDecisions', { effect: 'allow', action: 'billing.refund' })).decisions.length, 0);
     await expectCode(call(bob.operator, 'ListDecisions', { effect: 'maybe' }), grpc.status.INVALID_ARGUMENT, /^effect: expected "allow", "deny" or empty/);
@@ -312,7 +316,7 @@ describe('console: a local web console as an operator client (headless Chromium,
     })()`)) as { who: string; nav: string[]; effect: string; hint: string; expl: string };
     assert.equal(seen.who, 'bob (approver, admin, auditor)');
     assert.deepEqual(seen.nav, ['Approvals', 'Evidence', 'Leases', 'Trust', 'Denials']);
-    assert.equal(seen.effect, 'deny');
+    assert.equal(seen.effect, d.effect);
     assert.equal(seen.hint, `hint: ${expl.hint}`);
     assert.deepEqual(JSON.parse(seen.expl), expl);
     await page.screenshot({ path: path.join(SHOTS, 'denials.png'), fullPage: true });
@@ -390,6 +394,31 @@ describe('console: a local web console as an operator client (headless Chromium,
       const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       assert.equal(await exited, 0);
+    }
+  });
+
+  it('the page offers what the roles allow, and the daemon enforces them anyway: an auditor sees no approvals or admin forms, and a forged admin POST is refused by the daemon', async () => {
+    const carolConsole = await startConsole({ clients: broker.clientFor('operators', 'carol') });
+    try {
+      const page = await browser.newPage();
+      await page.goto(carolConsole.loginUrl, { waitUntil: 'load' });
+      await page.goto(`${carolConsole.origin}/trust?agent=support-bot`, { waitUntil: 'load' });
+      const seen = (await page.evaluate(`({ nav: Array.from(document.querySelectorAll('header a')).map((a) => a.textContent), forms: document.querySelectorAll('form[method=post]').length, who: document.querySelector('header .who').textContent })`)) as { nav: string[]; forms: number; who: string };
+      assert.deepEqual(seen.nav, ['Evidence', 'Leases', 'Trust', 'Denials']);
+      assert.equal(seen.forms, 0);
+      assert.equal(seen.who, 'carol (auditor)');
+      const cookie = `sb_console=${carolConsole.token}`;
+      const r = await request(`${carolConsole.origin}/trust/set`, {
+        method: 'POST',
+        headers: { cookie, origin: carolConsole.origin, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ agent: 'support-bot', score: '900', reason: 'forged' }).toString(),
+      });
+      assert.equal(r.status, 403);
+      assertCliRefusal(r.body, /this RPC requires the operator role &quot;admin&quot;/);
+      const approvals = await request(`${carolConsole.origin}/approvals`, { headers: { cookie } });
+      assertCliRefusal(approvals.body, /this RPC requires the operator role &quot;approver&quot;/);
+    } finally {
+      await carolConsole.close();
     }
   });
 });
