@@ -305,6 +305,15 @@ describe('console: a local web console as an operator client (headless Chromium,
     assert.ok(expl.candidates?.some((c) => c.id === 'billing-refund-approved'), d.explanationJson);
     assert.equal((await call<unknown, ListDecisionsResponse__Output>(bob.operator, 'ListDecisions', { effect: 'allow', action: 'billing.refund' })).decisions.length, 0);
     await expectCode(call(bob.operator, 'ListDecisions', { effect: 'maybe' }), grpc.status.INVALID_ARGUMENT, /^effect: expected "allow", "deny" or empty/);
+    await expectCode(call(bob.operator, 'ListDecisions', { limit: 501 }), grpc.status.INVALID_ARGUMENT, /^limit: expected at most 500/);
+    const all = await call<unknown, ListDecisionsResponse__Output>(bob.operator, 'ListDecisions', {});
+    assert.ok(all.decisions.length >= 2, 'the grants of the leases test and this denial');
+    const indexes = all.decisions.map((x) => Number(x.index));
+    assert.deepEqual(indexes, [...indexes].sort((a, b) => b - a), 'newest first');
+    assert.equal(Number(all.scanned), broker.app.ledger!.size, 'a short log is read whole');
+    const one = await call<unknown, ListDecisionsResponse__Output>(bob.operator, 'ListDecisions', { limit: 1 });
+    assert.deepEqual(one.decisions.map((x) => x.index), [all.decisions[0]!.index]);
+    assert.equal((await call<unknown, ListDecisionsResponse__Output>(bob.operator, 'ListDecisions', { agent: 'nobody-bot' })).decisions.length, 0);
 
     const page = await browser.newPage();
     await page.goto(bobConsole.loginUrl, { waitUntil: 'load' });
