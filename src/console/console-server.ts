@@ -19,8 +19,13 @@ import type { WhoAmIResponse__Output } from '../gen/secretbroker/v1/WhoAmIRespon
 import { esc, layout, scoreChart, STYLE, type Who } from './html';
 import { VERIFY_SCRIPT } from './verify-script';
 
-/** The session cookie: HttpOnly, SameSite=Strict, Path=/ (set by visiting the printed URL once). */
-export const SESSION_COOKIE = 'sb_console';
+/**
+ * The session cookie's name: HttpOnly, SameSite=Strict, Path=/ (set by visiting
+ * the printed URL once). Cookies are scoped by host, not port, so the port is
+ * in the name: two consoles (two operators) on one machine do not overwrite
+ * each other's session.
+ */
+export const sessionCookieName = (port: number): string => `sb_console_${port}`;
 
 /**
  * default-src 'none': nothing loads unless listed; the one stylesheet and the
@@ -43,6 +48,8 @@ export interface ConsoleOptions {
 export interface RunningConsole {
   /** http://127.0.0.1:PORT */
   origin: string;
+  /** The session cookie's name (sb_console_PORT). */
+  cookieName: string;
   /** The one-time login URL (contains the token). */
   loginUrl: string;
   token: string;
@@ -94,8 +101,9 @@ const field = (f: Form | undefined, k: string): string => (typeof f?.[k] === 'st
 export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole> {
   const token = opts.token ?? randomBytes(32).toString('base64url');
   const { operator, evidence } = opts.clients;
-  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: FORM_LIMIT });
+  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: FORM_LIMIT, forceCloseConnections: true });
   let origin = '';
+  let cookieName = '';
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(String(body))));
@@ -113,10 +121,10 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     const url = new URL(req.url, origin);
     if (req.method === 'GET' && url.pathname === '/login') {
       if (!sameSecret(url.searchParams.get('token') ?? undefined, token)) return reply.code(401).type('text/plain').send('session token missing or wrong: open the URL the console printed');
-      reply.header('Set-Cookie', `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`);
+      reply.header('Set-Cookie', `${cookieName}=${token}; HttpOnly; SameSite=Strict; Path=/`);
       return reply.redirect('/approvals', 303);
     }
-    if (!sameSecret(cookieValue(req.headers.cookie, SESSION_COOKIE), token)) {
+    if (!sameSecret(cookieValue(req.headers.cookie, cookieName), token)) {
       return reply.code(401).type('text/plain').send('no console session: open the URL the console printed');
     }
     if (req.method !== 'GET' && req.method !== 'HEAD' && req.headers.origin !== origin) {
@@ -383,8 +391,10 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port ?? 0;
   origin = `http://127.0.0.1:${port}`;
+  cookieName = sessionCookieName(port);
   return {
     origin,
+    cookieName,
     loginUrl: `${origin}/login?token=${token}`,
     token,
     close: () => app.close(),

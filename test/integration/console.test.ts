@@ -135,9 +135,9 @@ describe('console: a local web console as an operator client (headless Chromium,
     const ok = await request(bobConsole.loginUrl);
     assert.equal(ok.status, 303);
     assert.equal(ok.headers.location, '/approvals');
-    assert.deepEqual(ok.headers['set-cookie'], [`sb_console=${bobConsole.token}; HttpOnly; SameSite=Strict; Path=/`]);
+    assert.deepEqual(ok.headers['set-cookie'], [`${bobConsole.cookieName}=${bobConsole.token}; HttpOnly; SameSite=Strict; Path=/`]);
     // A forged Host (DNS rebinding) is refused even with the cookie.
-    const cookie = `sb_console=${bobConsole.token}`;
+    const cookie = `${bobConsole.cookieName}=${bobConsole.token}`;
     const rebind = await request(bobConsole.origin + '/approvals', { headers: { cookie, host: 'evil.example' } });
     assert.equal(rebind.status, 421);
     const page = await request(bobConsole.origin + '/approvals', { headers: { cookie } });
@@ -147,7 +147,7 @@ describe('console: a local web console as an operator client (headless Chromium,
 
   it('a POST with a foreign Origin, or none, is refused (403) and decides nothing', async () => {
     const { id } = await open({ purpose: 'origin check' });
-    const cookie = `sb_console=${bobConsole.token}`;
+    const cookie = `${bobConsole.cookieName}=${bobConsole.token}`;
     const body = new URLSearchParams({ decision: 'approve', reason: 'csrf' }).toString();
     const headers = { cookie, 'content-type': 'application/x-www-form-urlencoded' };
     for (const origin of ['http://evil.example', 'http://127.0.0.1:1', aliceConsole.origin, 'null', undefined]) {
@@ -180,7 +180,14 @@ describe('console: a local web console as an operator client (headless Chromium,
     const page = await browser.newPage();
     await page.goto(bobConsole.loginUrl, { waitUntil: 'load' });
     const cookies = (await page.cookies()) as Array<{ name: string; httpOnly: boolean; sameSite?: string }>;
-    assert.deepEqual(cookies.map((c) => [c.name, c.httpOnly, c.sameSite]), [['sb_console', true, 'Strict']]);
+    // alice's console session (another port) stays beside bob's: the port is in the cookie's name.
+    assert.deepEqual(
+      cookies.map((c) => [c.name, c.httpOnly, c.sameSite]).sort(),
+      [
+        [aliceConsole.cookieName, true, 'Strict'],
+        [bobConsole.cookieName, true, 'Strict'],
+      ].sort(),
+    );
     assert.doesNotMatch(page.url(), /token/);
     const shown = (await page.evaluate(`(() => {
       const cells = Array.from(document.querySelectorAll('${row} td')).map((td) => td.textContent);
@@ -416,7 +423,7 @@ describe('console: a local web console as an operator client (headless Chromium,
       assert.deepEqual(seen.nav, ['Evidence', 'Leases', 'Trust', 'Denials']);
       assert.equal(seen.forms, 0);
       assert.equal(seen.who, 'carol (auditor)');
-      const cookie = `sb_console=${carolConsole.token}`;
+      const cookie = `${carolConsole.cookieName}=${carolConsole.token}`;
       const r = await request(`${carolConsole.origin}/trust/set`, {
         method: 'POST',
         headers: { cookie, origin: carolConsole.origin, 'content-type': 'application/x-www-form-urlencoded' },
