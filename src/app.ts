@@ -27,6 +27,7 @@ import { BrokerError } from './lib/errors';
 import { BackendRegistry, type RemoteBackendFactories } from './backends/registry';
 import { remoteBackendFactories } from './backends/remote';
 import { evidenceHandlers } from './transport/grpc/handlers/evidence-handlers';
+import { consoleReadHandlers } from './transport/grpc/handlers/console-read-handlers';
 import { evidenceKeyHandlers } from './transport/grpc/handlers/evidence-key-handlers';
 import { keyFilesOf as evidenceKeyFilesOf } from './evidence/ledger/key-history';
 import { LeaseReaper } from './leases/lease-reaper';
@@ -321,6 +322,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     ledger ? mergeHandlers(evidenceHandlers(ledger), evidenceKeyHandlers(ledger)) : undefined,
   );
   handlers = mergeHandlers(handlers, policyHandlers(reloader, clock));
+  handlers = mergeHandlers(handlers, consoleReadHandlers(ledger));
   // RequestLease and Invoke, timed end to end.
   handlers = timedHandlers(handlers, metrics);
   metrics.observe({

@@ -17,10 +17,11 @@ import { trustCommands } from './trust-commands';
 import { reportCommand } from './report-command';
 import { rotateCommand } from './rotate-command';
 import { healthCommand } from './health-command';
+import { consoleCommand } from './console-command';
 import { witnessCommand, witnessKeyCommand } from '../witness/witness-command';
 
 /** Client commands whose RPCs later issues build; they parse flags and say so plainly. */
-const PLANNED: ReadonlyArray<[string[], string]> = [[['console'], 'a later issue']];
+const PLANNED: ReadonlyArray<[string[], string]> = [];
 
 function planned(path: string[], issue: string): Command {
   return {
@@ -36,7 +37,7 @@ function planned(path: string[], issue: string): Command {
 }
 
 export function allCommands(extra: readonly Command[] = []): Command[] {
-  const real = [serveCommand, devCommand, configCheckCommand, pkiInitCommand, secretsPutCommand, secretsListCommand, ...leaseCommands, ...trustCommands, invokeCommand, ...approvalsCommands, ...breakglassCommands, ...policyCommands, ...evidenceCommands, rotateCommand, reportCommand, healthCommand, witnessCommand, witnessKeyCommand, ...extra];
+  const real = [serveCommand, devCommand, configCheckCommand, pkiInitCommand, secretsPutCommand, secretsListCommand, ...leaseCommands, ...trustCommands, invokeCommand, ...approvalsCommands, ...breakglassCommands, ...policyCommands, ...evidenceCommands, rotateCommand, reportCommand, healthCommand, consoleCommand, witnessCommand, witnessKeyCommand, ...extra];
   const taken = new Set(real.map((c) => c.path.join(' ')));
   return [...real, ...PLANNED.filter(([p]) => !taken.has(p.join(' '))).map(([p, i]) => planned(p, i))];
 }

@@ -18,6 +18,7 @@ import type { ConfirmBreakGlassRequest as _secretbroker_v1_ConfirmBreakGlassRequ
 import type { ConsistencyProof as _secretbroker_v1_ConsistencyProof, ConsistencyProof__Output as _secretbroker_v1_ConsistencyProof__Output } from './secretbroker/v1/ConsistencyProof';
 import type { DatabaseCredential as _secretbroker_v1_DatabaseCredential, DatabaseCredential__Output as _secretbroker_v1_DatabaseCredential__Output } from './secretbroker/v1/DatabaseCredential';
 import type { DecideApprovalRequest as _secretbroker_v1_DecideApprovalRequest, DecideApprovalRequest__Output as _secretbroker_v1_DecideApprovalRequest__Output } from './secretbroker/v1/DecideApprovalRequest';
+import type { DecisionRecord as _secretbroker_v1_DecisionRecord, DecisionRecord__Output as _secretbroker_v1_DecisionRecord__Output } from './secretbroker/v1/DecisionRecord';
 import type { EvidenceClient as _secretbroker_v1_EvidenceClient, EvidenceDefinition as _secretbroker_v1_EvidenceDefinition } from './secretbroker/v1/Evidence';
 import type { EvidenceEntry as _secretbroker_v1_EvidenceEntry, EvidenceEntry__Output as _secretbroker_v1_EvidenceEntry__Output } from './secretbroker/v1/EvidenceEntry';
 import type { EvidenceRef as _secretbroker_v1_EvidenceRef, EvidenceRef__Output as _secretbroker_v1_EvidenceRef__Output } from './secretbroker/v1/EvidenceRef';
@@ -45,6 +46,8 @@ import type { ListApprovalsRequest as _secretbroker_v1_ListApprovalsRequest, Lis
 import type { ListApprovalsResponse as _secretbroker_v1_ListApprovalsResponse, ListApprovalsResponse__Output as _secretbroker_v1_ListApprovalsResponse__Output } from './secretbroker/v1/ListApprovalsResponse';
 import type { ListBreakGlassRequest as _secretbroker_v1_ListBreakGlassRequest, ListBreakGlassRequest__Output as _secretbroker_v1_ListBreakGlassRequest__Output } from './secretbroker/v1/ListBreakGlassRequest';
 import type { ListBreakGlassResponse as _secretbroker_v1_ListBreakGlassResponse, ListBreakGlassResponse__Output as _secretbroker_v1_ListBreakGlassResponse__Output } from './secretbroker/v1/ListBreakGlassResponse';
+import type { ListDecisionsRequest as _secretbroker_v1_ListDecisionsRequest, ListDecisionsRequest__Output as _secretbroker_v1_ListDecisionsRequest__Output } from './secretbroker/v1/ListDecisionsRequest';
+import type { ListDecisionsResponse as _secretbroker_v1_ListDecisionsResponse, ListDecisionsResponse__Output as _secretbroker_v1_ListDecisionsResponse__Output } from './secretbroker/v1/ListDecisionsResponse';
 import type { ListLeasesRequest as _secretbroker_v1_ListLeasesRequest, ListLeasesRequest__Output as _secretbroker_v1_ListLeasesRequest__Output } from './secretbroker/v1/ListLeasesRequest';
 import type { ListLeasesResponse as _secretbroker_v1_ListLeasesResponse, ListLeasesResponse__Output as _secretbroker_v1_ListLeasesResponse__Output } from './secretbroker/v1/ListLeasesResponse';
 import type { OperatorClient as _secretbroker_v1_OperatorClient, OperatorDefinition as _secretbroker_v1_OperatorDefinition } from './secretbroker/v1/Operator';
@@ -70,6 +73,8 @@ import type { TrustChange as _secretbroker_v1_TrustChange, TrustChange__Output a
 import type { TrustInfo as _secretbroker_v1_TrustInfo, TrustInfo__Output as _secretbroker_v1_TrustInfo__Output } from './secretbroker/v1/TrustInfo';
 import type { TrustState as _secretbroker_v1_TrustState, TrustState__Output as _secretbroker_v1_TrustState__Output } from './secretbroker/v1/TrustState';
 import type { WatchApprovalRequest as _secretbroker_v1_WatchApprovalRequest, WatchApprovalRequest__Output as _secretbroker_v1_WatchApprovalRequest__Output } from './secretbroker/v1/WatchApprovalRequest';
+import type { WhoAmIRequest as _secretbroker_v1_WhoAmIRequest, WhoAmIRequest__Output as _secretbroker_v1_WhoAmIRequest__Output } from './secretbroker/v1/WhoAmIRequest';
+import type { WhoAmIResponse as _secretbroker_v1_WhoAmIResponse, WhoAmIResponse__Output as _secretbroker_v1_WhoAmIResponse__Output } from './secretbroker/v1/WhoAmIResponse';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -101,6 +106,7 @@ export interface ProtoGrpcType {
       ConsistencyProof: MessageTypeDefinition<_secretbroker_v1_ConsistencyProof, _secretbroker_v1_ConsistencyProof__Output>
       DatabaseCredential: MessageTypeDefinition<_secretbroker_v1_DatabaseCredential, _secretbroker_v1_DatabaseCredential__Output>
       DecideApprovalRequest: MessageTypeDefinition<_secretbroker_v1_DecideApprovalRequest, _secretbroker_v1_DecideApprovalRequest__Output>
+      DecisionRecord: MessageTypeDefinition<_secretbroker_v1_DecisionRecord, _secretbroker_v1_DecisionRecord__Output>
       DecisionStatus: EnumTypeDefinition
       Evidence: SubtypeConstructor<typeof grpc.Client, _secretbroker_v1_EvidenceClient> & { service: _secretbroker_v1_EvidenceDefinition }
       EvidenceEntry: MessageTypeDefinition<_secretbroker_v1_EvidenceEntry, _secretbroker_v1_EvidenceEntry__Output>
@@ -130,6 +136,8 @@ export interface ProtoGrpcType {
       ListApprovalsResponse: MessageTypeDefinition<_secretbroker_v1_ListApprovalsResponse, _secretbroker_v1_ListApprovalsResponse__Output>
       ListBreakGlassRequest: MessageTypeDefinition<_secretbroker_v1_ListBreakGlassRequest, _secretbroker_v1_ListBreakGlassRequest__Output>
       ListBreakGlassResponse: MessageTypeDefinition<_secretbroker_v1_ListBreakGlassResponse, _secretbroker_v1_ListBreakGlassResponse__Output>
+      ListDecisionsRequest: MessageTypeDefinition<_secretbroker_v1_ListDecisionsRequest, _secretbroker_v1_ListDecisionsRequest__Output>
+      ListDecisionsResponse: MessageTypeDefinition<_secretbroker_v1_ListDecisionsResponse, _secretbroker_v1_ListDecisionsResponse__Output>
       ListLeasesRequest: MessageTypeDefinition<_secretbroker_v1_ListLeasesRequest, _secretbroker_v1_ListLeasesRequest__Output>
       ListLeasesResponse: MessageTypeDefinition<_secretbroker_v1_ListLeasesResponse, _secretbroker_v1_ListLeasesResponse__Output>
       Operator: SubtypeConstructor<typeof grpc.Client, _secretbroker_v1_OperatorClient> & { service: _secretbroker_v1_OperatorDefinition }
@@ -155,6 +163,8 @@ export interface ProtoGrpcType {
       TrustInfo: MessageTypeDefinition<_secretbroker_v1_TrustInfo, _secretbroker_v1_TrustInfo__Output>
       TrustState: MessageTypeDefinition<_secretbroker_v1_TrustState, _secretbroker_v1_TrustState__Output>
       WatchApprovalRequest: MessageTypeDefinition<_secretbroker_v1_WatchApprovalRequest, _secretbroker_v1_WatchApprovalRequest__Output>
+      WhoAmIRequest: MessageTypeDefinition<_secretbroker_v1_WhoAmIRequest, _secretbroker_v1_WhoAmIRequest__Output>
+      WhoAmIResponse: MessageTypeDefinition<_secretbroker_v1_WhoAmIResponse, _secretbroker_v1_WhoAmIResponse__Output>
     }
   }
 }

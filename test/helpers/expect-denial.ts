@@ -128,7 +128,7 @@ export async function expectRefusalError(p: Promise<unknown>, why: RegExp): Prom
 
 /** Whether a gRPC status is the access gate's refusal (for tables over every RPC). */
 export function isGateRefusal(code: grpc.status, details: string): boolean {
-  return code === grpc.status.PERMISSION_DENIED && /^this RPC (is for agents|requires the operator role)/.test(details);
+  return code === grpc.status.PERMISSION_DENIED && /^this RPC (is for agents|is for operators|requires the operator role)/.test(details);
 }
 
 /** Whether a code is PERMISSION_DENIED or UNAUTHENTICATED: a caller the gate did not let through. */

@@ -29,6 +29,8 @@ export const ACCESS: Readonly<Record<string, Readonly<Record<string, Access>>>> 
     ListLeases: { who: 'operator', role: 'auditor' },
     Explain: { who: 'operator', role: 'auditor' },
     Rotate: { who: 'operator', role: 'rotator' },
+    WhoAmI: { who: 'any-operator' },
+    ListDecisions: { who: 'operator', role: 'auditor' },
   },
   Evidence: {
     GetCheckpoint: { who: 'any' },

@@ -16,6 +16,8 @@ import type { ListApprovalsRequest as _secretbroker_v1_ListApprovalsRequest, Lis
 import type { ListApprovalsResponse as _secretbroker_v1_ListApprovalsResponse, ListApprovalsResponse__Output as _secretbroker_v1_ListApprovalsResponse__Output } from '../../secretbroker/v1/ListApprovalsResponse';
 import type { ListBreakGlassRequest as _secretbroker_v1_ListBreakGlassRequest, ListBreakGlassRequest__Output as _secretbroker_v1_ListBreakGlassRequest__Output } from '../../secretbroker/v1/ListBreakGlassRequest';
 import type { ListBreakGlassResponse as _secretbroker_v1_ListBreakGlassResponse, ListBreakGlassResponse__Output as _secretbroker_v1_ListBreakGlassResponse__Output } from '../../secretbroker/v1/ListBreakGlassResponse';
+import type { ListDecisionsRequest as _secretbroker_v1_ListDecisionsRequest, ListDecisionsRequest__Output as _secretbroker_v1_ListDecisionsRequest__Output } from '../../secretbroker/v1/ListDecisionsRequest';
+import type { ListDecisionsResponse as _secretbroker_v1_ListDecisionsResponse, ListDecisionsResponse__Output as _secretbroker_v1_ListDecisionsResponse__Output } from '../../secretbroker/v1/ListDecisionsResponse';
 import type { ListLeasesRequest as _secretbroker_v1_ListLeasesRequest, ListLeasesRequest__Output as _secretbroker_v1_ListLeasesRequest__Output } from '../../secretbroker/v1/ListLeasesRequest';
 import type { ListLeasesResponse as _secretbroker_v1_ListLeasesResponse, ListLeasesResponse__Output as _secretbroker_v1_ListLeasesResponse__Output } from '../../secretbroker/v1/ListLeasesResponse';
 import type { ReloadPoliciesRequest as _secretbroker_v1_ReloadPoliciesRequest, ReloadPoliciesRequest__Output as _secretbroker_v1_ReloadPoliciesRequest__Output } from '../../secretbroker/v1/ReloadPoliciesRequest';
@@ -31,6 +33,8 @@ import type { RotateRequest as _secretbroker_v1_RotateRequest, RotateRequest__Ou
 import type { RotateResponse as _secretbroker_v1_RotateResponse, RotateResponse__Output as _secretbroker_v1_RotateResponse__Output } from '../../secretbroker/v1/RotateResponse';
 import type { SetTrustRequest as _secretbroker_v1_SetTrustRequest, SetTrustRequest__Output as _secretbroker_v1_SetTrustRequest__Output } from '../../secretbroker/v1/SetTrustRequest';
 import type { TrustState as _secretbroker_v1_TrustState, TrustState__Output as _secretbroker_v1_TrustState__Output } from '../../secretbroker/v1/TrustState';
+import type { WhoAmIRequest as _secretbroker_v1_WhoAmIRequest, WhoAmIRequest__Output as _secretbroker_v1_WhoAmIRequest__Output } from '../../secretbroker/v1/WhoAmIRequest';
+import type { WhoAmIResponse as _secretbroker_v1_WhoAmIResponse, WhoAmIResponse__Output as _secretbroker_v1_WhoAmIResponse__Output } from '../../secretbroker/v1/WhoAmIResponse';
 
 export interface OperatorClient extends grpc.Client {
   BreakGlass(argument: _secretbroker_v1_BreakGlassRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_BreakGlassResponse__Output>): grpc.ClientUnaryCall;
@@ -114,6 +118,15 @@ export interface OperatorClient extends grpc.Client {
   listBreakGlass(argument: _secretbroker_v1_ListBreakGlassRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ListBreakGlassResponse__Output>): grpc.ClientUnaryCall;
   listBreakGlass(argument: _secretbroker_v1_ListBreakGlassRequest, callback: grpc.requestCallback<_secretbroker_v1_ListBreakGlassResponse__Output>): grpc.ClientUnaryCall;
   
+  ListDecisions(argument: _secretbroker_v1_ListDecisionsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ListDecisionsResponse__Output>): grpc.ClientUnaryCall;
+  ListDecisions(argument: _secretbroker_v1_ListDecisionsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_ListDecisionsResponse__Output>): grpc.ClientUnaryCall;
+  ListDecisions(argument: _secretbroker_v1_ListDecisionsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ListDecisionsResponse__Output>): grpc.ClientUnaryCall;
+  ListDecisions(argument: _secretbroker_v1_ListDecisionsRequest, callback: grpc.requestCallback<_secretbroker_v1_ListDecisionsResponse__Output>): grpc.ClientUnaryCall;
+  listDecisions(argument: _secretbroker_v1_ListDecisionsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ListDecisionsResponse__Output>): grpc.ClientUnaryCall;
+  listDecisions(argument: _secretbroker_v1_ListDecisionsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_ListDecisionsResponse__Output>): grpc.ClientUnaryCall;
+  listDecisions(argument: _secretbroker_v1_ListDecisionsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ListDecisionsResponse__Output>): grpc.ClientUnaryCall;
+  listDecisions(argument: _secretbroker_v1_ListDecisionsRequest, callback: grpc.requestCallback<_secretbroker_v1_ListDecisionsResponse__Output>): grpc.ClientUnaryCall;
+  
   ListLeases(argument: _secretbroker_v1_ListLeasesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ListLeasesResponse__Output>): grpc.ClientUnaryCall;
   ListLeases(argument: _secretbroker_v1_ListLeasesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_ListLeasesResponse__Output>): grpc.ClientUnaryCall;
   ListLeases(argument: _secretbroker_v1_ListLeasesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_ListLeasesResponse__Output>): grpc.ClientUnaryCall;
@@ -195,6 +208,15 @@ export interface OperatorClient extends grpc.Client {
   setTrust(argument: _secretbroker_v1_SetTrustRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
   setTrust(argument: _secretbroker_v1_SetTrustRequest, callback: grpc.requestCallback<_secretbroker_v1_TrustState__Output>): grpc.ClientUnaryCall;
   
+  WhoAmI(argument: _secretbroker_v1_WhoAmIRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_WhoAmIResponse__Output>): grpc.ClientUnaryCall;
+  WhoAmI(argument: _secretbroker_v1_WhoAmIRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_WhoAmIResponse__Output>): grpc.ClientUnaryCall;
+  WhoAmI(argument: _secretbroker_v1_WhoAmIRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_WhoAmIResponse__Output>): grpc.ClientUnaryCall;
+  WhoAmI(argument: _secretbroker_v1_WhoAmIRequest, callback: grpc.requestCallback<_secretbroker_v1_WhoAmIResponse__Output>): grpc.ClientUnaryCall;
+  whoAmI(argument: _secretbroker_v1_WhoAmIRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_WhoAmIResponse__Output>): grpc.ClientUnaryCall;
+  whoAmI(argument: _secretbroker_v1_WhoAmIRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_secretbroker_v1_WhoAmIResponse__Output>): grpc.ClientUnaryCall;
+  whoAmI(argument: _secretbroker_v1_WhoAmIRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_secretbroker_v1_WhoAmIResponse__Output>): grpc.ClientUnaryCall;
+  whoAmI(argument: _secretbroker_v1_WhoAmIRequest, callback: grpc.requestCallback<_secretbroker_v1_WhoAmIResponse__Output>): grpc.ClientUnaryCall;
+  
 }
 
 export interface OperatorHandlers extends grpc.UntypedServiceImplementation {
@@ -216,6 +238,8 @@ export interface OperatorHandlers extends grpc.UntypedServiceImplementation {
   
   ListBreakGlass: grpc.handleUnaryCall<_secretbroker_v1_ListBreakGlassRequest__Output, _secretbroker_v1_ListBreakGlassResponse>;
   
+  ListDecisions: grpc.handleUnaryCall<_secretbroker_v1_ListDecisionsRequest__Output, _secretbroker_v1_ListDecisionsResponse>;
+  
   ListLeases: grpc.handleUnaryCall<_secretbroker_v1_ListLeasesRequest__Output, _secretbroker_v1_ListLeasesResponse>;
   
   ReloadPolicies: grpc.handleUnaryCall<_secretbroker_v1_ReloadPoliciesRequest__Output, _secretbroker_v1_ReloadPoliciesResponse>;
@@ -234,6 +258,8 @@ export interface OperatorHandlers extends grpc.UntypedServiceImplementation {
   
   SetTrust: grpc.handleUnaryCall<_secretbroker_v1_SetTrustRequest__Output, _secretbroker_v1_TrustState>;
   
+  WhoAmI: grpc.handleUnaryCall<_secretbroker_v1_WhoAmIRequest__Output, _secretbroker_v1_WhoAmIResponse>;
+  
 }
 
 export interface OperatorDefinition extends grpc.ServiceDefinition {
@@ -246,6 +272,7 @@ export interface OperatorDefinition extends grpc.ServiceDefinition {
   GetTrust: MethodDefinition<_secretbroker_v1_GetTrustRequest, _secretbroker_v1_TrustState, _secretbroker_v1_GetTrustRequest__Output, _secretbroker_v1_TrustState__Output>
   ListApprovals: MethodDefinition<_secretbroker_v1_ListApprovalsRequest, _secretbroker_v1_ListApprovalsResponse, _secretbroker_v1_ListApprovalsRequest__Output, _secretbroker_v1_ListApprovalsResponse__Output>
   ListBreakGlass: MethodDefinition<_secretbroker_v1_ListBreakGlassRequest, _secretbroker_v1_ListBreakGlassResponse, _secretbroker_v1_ListBreakGlassRequest__Output, _secretbroker_v1_ListBreakGlassResponse__Output>
+  ListDecisions: MethodDefinition<_secretbroker_v1_ListDecisionsRequest, _secretbroker_v1_ListDecisionsResponse, _secretbroker_v1_ListDecisionsRequest__Output, _secretbroker_v1_ListDecisionsResponse__Output>
   ListLeases: MethodDefinition<_secretbroker_v1_ListLeasesRequest, _secretbroker_v1_ListLeasesResponse, _secretbroker_v1_ListLeasesRequest__Output, _secretbroker_v1_ListLeasesResponse__Output>
   ReloadPolicies: MethodDefinition<_secretbroker_v1_ReloadPoliciesRequest, _secretbroker_v1_ReloadPoliciesResponse, _secretbroker_v1_ReloadPoliciesRequest__Output, _secretbroker_v1_ReloadPoliciesResponse__Output>
   ReportSignal: MethodDefinition<_secretbroker_v1_ReportSignalRequest, _secretbroker_v1_TrustState, _secretbroker_v1_ReportSignalRequest__Output, _secretbroker_v1_TrustState__Output>
@@ -255,4 +282,5 @@ export interface OperatorDefinition extends grpc.ServiceDefinition {
   Rotate: MethodDefinition<_secretbroker_v1_RotateRequest, _secretbroker_v1_RotateResponse, _secretbroker_v1_RotateRequest__Output, _secretbroker_v1_RotateResponse__Output>
   RotateEvidenceKey: MethodDefinition<_secretbroker_v1_RotateEvidenceKeyRequest, _secretbroker_v1_RotateEvidenceKeyResponse, _secretbroker_v1_RotateEvidenceKeyRequest__Output, _secretbroker_v1_RotateEvidenceKeyResponse__Output>
   SetTrust: MethodDefinition<_secretbroker_v1_SetTrustRequest, _secretbroker_v1_TrustState, _secretbroker_v1_SetTrustRequest__Output, _secretbroker_v1_TrustState__Output>
+  WhoAmI: MethodDefinition<_secretbroker_v1_WhoAmIRequest, _secretbroker_v1_WhoAmIResponse, _secretbroker_v1_WhoAmIRequest__Output, _secretbroker_v1_WhoAmIResponse__Output>
 }
