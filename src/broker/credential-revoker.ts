@@ -340,7 +340,8 @@ export class CredentialRevoker {
         const group = q.waiting.splice(0, BATCH);
         let round: Promise<unknown> = Promise.resolve();
         const each = this.attemptBatch(group, log, (r) => (round = r));
-        each.forEach((p, i) => void p.then(group[i]!.resolve));
+        // Never left waiting: an attempt that rejects (none should) answers with the lease as it was.
+        each.forEach((p, i) => void p.then(group[i]!.resolve, () => group[i]!.resolve(group[i]!.lease)));
         // The next round starts when this one's upstream work is done, not its bookkeeping.
         await round;
       }
