@@ -386,6 +386,16 @@ describe('postgres backend against a real PostgreSQL (log_statement = all)', fun
       assert.equal(await kindOf(backend.revokeMany([c.handle])), 'unavailable');
       assert.equal(await kindOf(backend.listIssued()), 'unavailable');
       assert.equal(await kindOf(backend.health()), 'unavailable');
+      // Creates that arrive together while the server is down: a round that could not reach it is not
+      // split and tried again role by role (that is only for a round the server refused), so there is
+      // one connection attempt per round, and a round of several roles shows as 'issue credentials'.
+      logs = '';
+      const n = 8;
+      const kinds = await Promise.all(Array.from({ length: n }, () => kindOf(backend.create(SPEC, lease(), backend.plan(SPEC, lease())))));
+      assert.deepEqual(kinds, Array<string>(n).fill('unavailable'));
+      const attempts = logs.split('\n').filter((l) => l.includes('could not connect with the admin login'));
+      assert.ok(attempts.some((l) => l.includes('"issue credentials"')), 'the creates went out in a shared round');
+      assert.ok(attempts.length <= n, `${attempts.length} connection attempts for ${n} creates`);
     } finally {
       await pg.start();
       await admin.end().catch(() => undefined);

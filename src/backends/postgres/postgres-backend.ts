@@ -279,6 +279,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   };
   const createRound = async (jobs: readonly CreateJob[]): Promise<void> => {
     let maybeLeft = false;
+    let refused = false;
     try {
       const target = await run(jobs.length === 1 ? 'issue a credential' : 'issue credentials', async (c, t) => {
         maybeLeft = true;
@@ -286,14 +287,19 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
           await c.query(createRolesSql(jobs.map((j) => ({ ...j.spec, database: t.database }))));
         } catch (err) {
           // The server answered with an error: the implicit transaction rolled back, nothing exists.
-          if (sqlState(err)) maybeLeft = false;
+          if (sqlState(err)) {
+            maybeLeft = false;
+            refused = true;
+          }
           throw err;
         }
         return t;
       });
       for (const j of jobs) j.resolve(target);
     } catch (err) {
-      if (jobs.length > 1 && !maybeLeft && !closed) {
+      // Only a round the server refused is split (one spec may be bad); a server that could not be
+      // reached or timed out would fail each role again, one connection attempt per role.
+      if (jobs.length > 1 && refused && !closed) {
         await Promise.all(jobs.map((j) => createRound([j])));
         return;
       }
