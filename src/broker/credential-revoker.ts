@@ -40,13 +40,13 @@ interface Backoff {
   by?: string;
 }
 
-/** A credential minted for a lease that was never stored: only this process knows its handle. */
 /** Single revocations waiting for the next batch round on one backend. */
 interface Round {
   waiting: Array<{ lease: LeaseRecord; end: LeaseEnd; resolve: (l: LeaseRecord) => void }>;
   running: boolean;
 }
 
+/** A credential minted for a lease that was never stored: only this process knows its handle. */
 interface Unstored {
   lease: LeaseRecord;
   backoff: Backoff;

@@ -107,8 +107,12 @@ export class TrustRevocation {
    * was not granted under, no longer covers it; an error is a denial.
    */
   private async stillPermitted(agent: AgentConfig, l: LeaseRecord, trust: TrustView, log: Logger): Promise<boolean> {
-    // A lease whose action is gone from the config cannot be used (Invoke and renewal refuse it).
-    if (!this.deps.config.actions[l.action]) return true;
+    // A lease whose action is gone from the config cannot be re-decided: that is a denial (a dynamic
+    // credential it holds is live upstream, whatever Invoke and renewal refuse).
+    if (!this.deps.config.actions[l.action]) {
+      log.warn({ lease_id: l.id, action: l.action }, 'a lease\'s action is no longer configured; it is revoked after a trust drop');
+      return false;
+    }
     try {
       const step = await this.deps.leases.redecide('reevaluate', agent, l, trust);
       const ok = step.verdict === 'allow';

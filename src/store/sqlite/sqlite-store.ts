@@ -445,7 +445,6 @@ export class SqliteStore implements Store {
     };
   }
 
-  /** Every write here is one SQL statement (with its triggers), atomic on its own: no savepoint needed. */
   /** Inside another write's transaction: say UNAVAILABLE for a passing fault, as a write of our own would. */
   private wrapFault<T>(fn: () => T): T {
     try {
@@ -455,6 +454,7 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** Every write here is one SQL statement (with its triggers), atomic on its own: no savepoint needed. */
   private write<T>(fn: () => T): Promise<T> {
     return this.writes.run(fn, { single: true }).catch((err: unknown) => {
       throw storageFault(err);

@@ -83,5 +83,12 @@ describe('TrustRevocation (real SQLite store, real policies)', function () {
     assert.equal((await store.getLease('refund'))!.status, 'revoked');
     assert.deepEqual(verdicts, [false, false]);
     assert.equal(asked.length, 4);
+
+    // A lease whose action is no longer configured cannot be re-decided: that is a denial, so a drop ends it
+    // (a dynamic credential it holds would otherwise stay live upstream until the lease expires).
+    const orphan = lease({ id: 'orphan', agent: 'support-bot', action: 'removed.action', resource: 'r', expiresAt: clock.now() + 60_000, maxExpiresAt: clock.now() + 120_000 });
+    await store.insertLease(orphan);
+    assert.equal(await revocation.reevaluate({ agent, trust: { score: 100, tier: 'quarantined', fresh: true }, cause }, log), 1);
+    assert.equal((await store.getLease('orphan'))!.status, 'revoked');
   });
 });
