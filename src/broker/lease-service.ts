@@ -543,6 +543,37 @@ export class LeaseService {
   }
 
   /**
+   * Ends many live leases (active or exhausted) as revoked, by the broker
+   * (a trust drop, a policy reload): one transaction for the rows and one
+   * commit for their `lease.revoked` entries (each with `extra`). If the log
+   * refuses, the leases end anyway (authority first) and the entries are kept
+   * and retried. Returns the leases it ended; their credentials are the
+   * caller's to revoke.
+   */
+  async endManyRecorded(ids: readonly string[], reason: string, extra: Record<string, unknown>, log: Logger): Promise<LeaseRecord[]> {
+    if (ids.length === 0) return [];
+    const { evidence, store } = this.deps;
+    const st = store.trustStatements;
+    if (!st) throw unimplemented('ending leases in a batch on this state store', 'a later issue');
+    const now = this.deps.clock.now();
+    const drafts = (ended: readonly LeaseRecord[]): EvidenceDraft[] => ended.map((l) => leaseDraft('lease.revoked', l, extra));
+    const run = (): LeaseRecord[] | undefined => {
+      const ended = st.revokeLeases(ids, reason, now);
+      return ended.length ? ended : undefined;
+    };
+    if (evidence?.appendWith) {
+      try {
+        return (await evidence.appendWith(run, drafts))?.value ?? [];
+      } catch (err) {
+        log.error({ err }, 'could not record lease.revoked for leases the broker revoked; they end now and their entries are retried');
+      }
+    }
+    const ended = (await store.writeTrust(run)) ?? [];
+    if (evidence) for (const d of drafts(ended)) await this.recordEnded(d, log);
+    return ended;
+  }
+
+  /**
    * Ends a live lease as revoked with its `lease.revoked` entry in one commit.
    * If the log refuses the entry, the lease ends anyway (authority first) and
    * the entry is kept and retried. Undefined when the lease was not live.

@@ -6,12 +6,12 @@ import type { Logger } from '../lib/logger';
 import type { PolicyEngine } from '../policy';
 import type { Store } from '../store/store';
 import type { CredentialRevoker } from './credential-revoker';
-import { leaseDraft, type LeaseService } from './lease-service';
+import type { LeaseService } from './lease-service';
 
 export interface PolicyReloadDeps {
   config: Pick<BrokerConfig, 'agents' | 'policies'>;
-  store: Pick<Store, 'listLeases' | 'endLease'>;
-  leases: Pick<LeaseService, 'redecide' | 'recordEnded'>;
+  store: Pick<Store, 'listLeases'>;
+  leases: Pick<LeaseService, 'redecide' | 'endManyRecorded'>;
   clock: Clock;
   log: Logger;
   /** Loads and validates the whole set (every problem at once, with file and line); throws, swapping nothing, when anything is wrong. */
@@ -83,7 +83,7 @@ export class PolicyReloader {
     const active = await deps.store.listLeases({ statuses: ['active', 'exhausted'], limit: MAX_REEVALUATED });
     const cause = { policy_version: version, ...(loaded ? { policy_loaded: loaded.index } : {}) };
     const reason = `the policy set ${version.slice(0, 12)} no longer permits it`;
-    const ended: LeaseRecord[] = [];
+    const refused: string[] = [];
     let reevaluated = 0;
     for (const lease of active) {
       if (lease.status !== 'active') continue;
@@ -98,12 +98,10 @@ export class PolicyReloader {
         }
       }
       reevaluated++;
-      if (permitted) continue;
-      const e = await deps.store.endLease(lease.id, 'revoked', reason, deps.clock.now());
-      if (!e) continue;
-      await deps.leases.recordEnded(leaseDraft('lease.revoked', e, { by: 'broker', reason: 'policy.loaded', ...cause }), deps.log);
-      ended.push(e);
+      if (!permitted) refused.push(lease.id);
     }
+    // One transaction ends them all, their entries in one commit (as a trust drop does).
+    const ended = await deps.leases.endManyRecorded(refused, reason, { by: 'broker', reason: 'policy.loaded', ...cause }, deps.log);
     const end = { by: 'broker' };
     const revoked = deps.revoker && ended.length ? await deps.revoker.revokeEndedMany(ended.map((lease) => ({ lease, end })), deps.log) : ended;
     if (revoked.length) deps.log.info({ count: revoked.length, policy_version: version }, 'leases revoked after a policy reload');

@@ -1,12 +1,10 @@
 import type { AgentConfig, BrokerConfig } from '../config/config-types';
-import type { EvidenceDraft, EvidenceSink } from '../evidence/ledger/evidence-sink';
 import type { LeaseRecord } from '../leases/lease';
-import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
 import type { Store } from '../store/store';
 import type { TrustDrop, TrustView } from '../trust/trust-service';
 import type { CredentialRevoker } from './credential-revoker';
-import { leaseDraft, type LeaseService } from './lease-service';
+import type { LeaseService } from './lease-service';
 import type { Json } from './struct';
 
 /** What a `lease.revoked` (or a rejected approval) names as its cause. */
@@ -33,11 +31,9 @@ export interface PendingApprovals {
 
 export interface TrustRevocationDeps {
   config: Pick<BrokerConfig, 'actions'>;
-  store: Pick<Store, 'listLeases' | 'trustStatements' | 'writeTrust'>;
-  /** The decision step (through LeaseService: redecide a lease, explain a request) and the retried record of an end the log refused. */
-  leases: Pick<LeaseService, 'redecide' | 'explain' | 'recordEnded'>;
-  clock: Clock;
-  evidence?: EvidenceSink;
+  store: Pick<Store, 'listLeases'>;
+  /** The decision step (through LeaseService: redecide a lease, explain a request), and the batch end of leases with their entries. */
+  leases: Pick<LeaseService, 'redecide' | 'explain' | 'endManyRecorded'>;
   revoker?: CredentialRevoker;
   /** Pending approvals are re-checked the same way (the approvals service). */
   approvals?: PendingApprovals;
@@ -84,7 +80,9 @@ export class TrustRevocation {
     let ended: LeaseRecord[] = [];
     if (refused.length > 0) {
       const reason = `trust dropped to ${trust.score} (${trust.tier}); the policy no longer permits this lease`;
-      ended = await this.end(refused.map((l) => l.id), reason, cause?.index, log);
+      // 2. One transaction ends them all, their entries in the same commit (or retried after, if the log refuses).
+      const why = causeOf(cause?.index);
+      ended = await this.deps.leases.endManyRecorded(refused.map((l) => l.id), reason, { by: 'broker', reason: 'trust', ...(why ? { cause: why } : {}) }, log);
       log.info({ agent: agent.name, revoked: ended.length, of: live.length, score: trust.score, tier: trust.tier }, 'leases revoked after a trust drop');
       // 3. Their credentials go upstream together.
       const owed = ended.filter((l) => l.credential);
@@ -136,29 +134,5 @@ export class TrustRevocation {
     }
   }
 
-  /** 2. One transaction ends them all, with their entries in the same commit (or, if the log refuses, retried after). */
-  private async end(ids: readonly string[], reason: string, causeIndex: number | undefined, log: Logger): Promise<LeaseRecord[]> {
-    const st = this.deps.store.trustStatements;
-    if (!st) throw new Error('this state store cannot end leases in a batch');
-    const now = this.deps.clock.now();
-    const cause = causeOf(causeIndex);
-    const extra = { by: 'broker', reason: 'trust', ...(cause ? { cause } : {}) };
-    const drafts = (ended: readonly LeaseRecord[]): EvidenceDraft[] => ended.map((l) => leaseDraft('lease.revoked', l, extra));
-    const run = (): LeaseRecord[] | undefined => {
-      const ended = st.revokeLeases(ids, reason, now);
-      return ended.length ? ended : undefined;
-    };
-    const { evidence } = this.deps;
-    if (evidence?.appendWith) {
-      try {
-        return (await evidence.appendWith(run, drafts))?.value ?? [];
-      } catch (err) {
-        // Taking authority away must not wait for the log: end them now, record them when it takes writes.
-        log.error({ err }, 'could not record lease.revoked after a trust drop; the leases end now and their entries are retried');
-      }
-    }
-    const ended = (await this.deps.store.writeTrust(run)) ?? [];
-    if (evidence) for (const d of drafts(ended)) await this.deps.leases.recordEnded(d, log);
-    return ended;
-  }
+
 }

@@ -61,7 +61,7 @@ describe('TrustRevocation (real SQLite store, real policies)', function () {
         return verdicts.filter((v) => !v).length;
       },
     };
-    const revocation = new TrustRevocation({ config, store, leases, clock, approvals });
+    const revocation = new TrustRevocation({ config, store, leases, approvals });
     const upd = lease({ id: 'upd', agent: 'support-bot', action: 'tickets.update', resource: 'ticket/T-1', context: { ticket: 'T-1' }, params: { ticket: 'T-1' }, expiresAt: clock.now() + 60_000, maxExpiresAt: clock.now() + 120_000 });
     const refund = lease({ id: 'refund', agent: 'support-bot', action: 'billing.refund', resource: 'stripe', context: { amount: 100 }, params: { amount: 100 }, expiresAt: clock.now() + 60_000, maxExpiresAt: clock.now() + 120_000 });
     for (const l of [upd, refund]) await store.insertLease(l);
