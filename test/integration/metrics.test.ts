@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import * as https from 'node:https';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { call } from '../../src/client/grpc-client';
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
@@ -161,6 +162,21 @@ describe('Prometheus metrics over mTLS (real daemon, real Prometheus, promtool)'
     const twoSans = await writeClientCert(pki, 'two-sans', { uris: ['spiffe://example.org/human/carol', 'spiffe://example.org/agent/support-bot'] });
     assert.equal((await scrape(port, pki.layout.caCert, twoSans)).status, 403, 'an ambiguous certificate is nobody');
     assert.equal((await scrape(port, pki.layout.caCert, auditor(), '/other')).status, 404);
+  });
+
+  it('closes a connection that never finishes its TLS handshake (no certificate needed to hold one) within the handshake timeout, not Node\'s 120 s', async function () {
+    this.timeout(30_000);
+    const started = Date.now();
+    const closedAfter = await new Promise<number>((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('error', () => undefined);
+      s.on('close', () => resolve(Date.now() - started));
+      setTimeout(() => {
+        s.destroy();
+        reject(new Error('a silent connection was still open after 20 s'));
+      }, 20_000).unref();
+    });
+    assert.ok(closedAfter < 15_000, `closed after ${closedAfter} ms`);
   });
 
   it('a real Prometheus scrapes it with tls_config; its query API shows build info and the scripted decisions; promtool accepts the exposition', async function () {
