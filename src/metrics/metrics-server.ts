@@ -8,6 +8,9 @@ import type { Logger } from '../lib/logger';
 import { CONNECTION_TIMEOUTS } from '../transport/grpc/server';
 import type { PromMetrics } from './metrics';
 
+/** Connections the metrics port holds at once (scrapers are few; each socket is a file descriptor of the daemon). */
+export const MAX_METRICS_CONNECTIONS = 64;
+
 export interface MetricsServer {
   readonly port: number;
   close(): Promise<void>;
@@ -73,6 +76,7 @@ export async function startMetricsServer(opts: { config: Pick<BrokerConfig, 'tls
       );
     },
   );
+  server.maxConnections = MAX_METRICS_CONNECTIONS;
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.on('tlsClientError', (err) => log.debug({ err: err.message }, 'metrics: TLS handshake refused'));

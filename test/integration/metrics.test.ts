@@ -12,6 +12,7 @@ import { generateCosignerKey } from '../../src/evidence/cosignature';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, writeClientCert, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { vaultDynamicRawConfig } from '../helpers/dynamic-action';
 import { FaultCredentialBackend, faultSource } from '../helpers/fault-credential-backend';
+import { MAX_METRICS_CONNECTIONS } from '../../src/metrics/metrics-server';
 import { freeLoopbackPort } from '../helpers/ephemeral-postgres';
 import { startInvokeBroker } from '../helpers/invoke-broker';
 import { expectDenied } from '../helpers/expect-denial';
@@ -177,6 +178,29 @@ describe('Prometheus metrics over mTLS (real daemon, real Prometheus, promtool)'
       }, 20_000).unref();
     });
     assert.ok(closedAfter < 15_000, `closed after ${closedAfter} ms`);
+  });
+
+  it('holds at most MAX_METRICS_CONNECTIONS connections at once: one more is closed at once', async () => {
+    const held: net.Socket[] = [];
+    try {
+      for (let i = 0; i < MAX_METRICS_CONNECTIONS; i++) {
+        const s = net.connect(port, '127.0.0.1');
+        s.on('error', () => undefined);
+        held.push(s);
+        await new Promise((resolve) => s.once('connect', resolve));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const extra = net.connect(port, '127.0.0.1');
+      extra.on('error', () => undefined);
+      held.push(extra);
+      const closed = await new Promise<boolean>((resolve) => {
+        extra.once('close', () => resolve(true));
+        setTimeout(() => resolve(false), 3_000).unref();
+      });
+      assert.ok(closed, 'the connection past the limit was closed at once, not held until the handshake timeout');
+    } finally {
+      for (const s of held) s.destroy();
+    }
   });
 
   it('a real Prometheus scrapes it with tls_config; its query API shows build info and the scripted decisions; promtool accepts the exposition', async function () {
