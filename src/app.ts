@@ -354,7 +354,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   let metricsServer: MetricsServer | undefined;
   if (config.metricsListen) {
     try {
-      metricsServer = await startMetricsServer({ config, listen: config.metricsListen, metrics, log });
+      metricsServer = await startMetricsServer({ config, listen: config.metricsListen, metrics, log, ...(opts.connectionTimeouts?.tlsHandshakeMs !== undefined ? { tlsHandshakeMs: opts.connectionTimeouts.tlsHandshakeMs } : {}) });
     } catch (err) {
       await grpcServers.shutdown();
       await sweeper.stop();

@@ -5,7 +5,11 @@ import type { TLSSocket } from 'node:tls';
 import type { BrokerConfig, HostPort } from '../config/config-types';
 import { singleUriSan } from '../identity/peer-identity';
 import type { Logger } from '../lib/logger';
+import { CONNECTION_TIMEOUTS } from '../transport/grpc/server';
 import type { PromMetrics } from './metrics';
+
+/** Connections the metrics port holds at once (scrapers are few; each socket is a file descriptor of the daemon). */
+export const MAX_METRICS_CONNECTIONS = 64;
 
 export interface MetricsServer {
   readonly port: number;
@@ -37,7 +41,7 @@ export function scrapeAllowed(config: Pick<BrokerConfig, 'operators'>, der: Buff
  * certificate the CA signed fails the TLS handshake; a valid certificate that
  * is not an auditor's gets 403.
  */
-export async function startMetricsServer(opts: { config: Pick<BrokerConfig, 'tls' | 'operators'>; listen: HostPort; metrics: PromMetrics; log: Logger }): Promise<MetricsServer> {
+export async function startMetricsServer(opts: { config: Pick<BrokerConfig, 'tls' | 'operators'>; listen: HostPort; metrics: PromMetrics; log: Logger; tlsHandshakeMs?: number }): Promise<MetricsServer> {
   const { config, log } = opts;
   const server = https.createServer(
     {
@@ -47,6 +51,8 @@ export async function startMetricsServer(opts: { config: Pick<BrokerConfig, 'tls
       requestCert: true,
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
+      // As on the gRPC port: Node's default (120 s) let a silent peer, no certificate needed, hold a socket for two minutes.
+      handshakeTimeout: opts.tlsHandshakeMs ?? CONNECTION_TIMEOUTS.tlsHandshakeMs,
     },
     (req, res) => {
       const socket = req.socket as TLSSocket;
@@ -70,6 +76,7 @@ export async function startMetricsServer(opts: { config: Pick<BrokerConfig, 'tls
       );
     },
   );
+  server.maxConnections = MAX_METRICS_CONNECTIONS;
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.on('tlsClientError', (err) => log.debug({ err: err.message }, 'metrics: TLS handshake refused'));

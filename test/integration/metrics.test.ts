@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import * as https from 'node:https';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { call } from '../../src/client/grpc-client';
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
@@ -11,6 +12,7 @@ import { generateCosignerKey } from '../../src/evidence/cosignature';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, writeClientCert, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { vaultDynamicRawConfig } from '../helpers/dynamic-action';
 import { FaultCredentialBackend, faultSource } from '../helpers/fault-credential-backend';
+import { MAX_METRICS_CONNECTIONS } from '../../src/metrics/metrics-server';
 import { freeLoopbackPort } from '../helpers/ephemeral-postgres';
 import { startInvokeBroker } from '../helpers/invoke-broker';
 import { expectDenied } from '../helpers/expect-denial';
@@ -161,6 +163,44 @@ describe('Prometheus metrics over mTLS (real daemon, real Prometheus, promtool)'
     const twoSans = await writeClientCert(pki, 'two-sans', { uris: ['spiffe://example.org/human/carol', 'spiffe://example.org/agent/support-bot'] });
     assert.equal((await scrape(port, pki.layout.caCert, twoSans)).status, 403, 'an ambiguous certificate is nobody');
     assert.equal((await scrape(port, pki.layout.caCert, auditor(), '/other')).status, 404);
+  });
+
+  it('closes a connection that never finishes its TLS handshake (no certificate needed to hold one) within the handshake timeout, not Node\'s 120 s', async function () {
+    this.timeout(30_000);
+    const started = Date.now();
+    const closedAfter = await new Promise<number>((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('error', () => undefined);
+      s.on('close', () => resolve(Date.now() - started));
+      setTimeout(() => {
+        s.destroy();
+        reject(new Error('a silent connection was still open after 20 s'));
+      }, 20_000).unref();
+    });
+    assert.ok(closedAfter < 15_000, `closed after ${closedAfter} ms`);
+  });
+
+  it('holds at most MAX_METRICS_CONNECTIONS connections at once: one more is closed at once', async () => {
+    const held: net.Socket[] = [];
+    try {
+      for (let i = 0; i < MAX_METRICS_CONNECTIONS; i++) {
+        const s = net.connect(port, '127.0.0.1');
+        s.on('error', () => undefined);
+        held.push(s);
+        await new Promise((resolve) => s.once('connect', resolve));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const extra = net.connect(port, '127.0.0.1');
+      extra.on('error', () => undefined);
+      held.push(extra);
+      const closed = await new Promise<boolean>((resolve) => {
+        extra.once('close', () => resolve(true));
+        setTimeout(() => resolve(false), 3_000).unref();
+      });
+      assert.ok(closed, 'the connection past the limit was closed at once, not held until the handshake timeout');
+    } finally {
+      for (const s of held) s.destroy();
+    }
   });
 
   it('a real Prometheus scrapes it with tls_config; its query API shows build info and the scripted decisions; promtool accepts the exposition', async function () {
