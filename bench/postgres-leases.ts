@@ -7,7 +7,7 @@
  * then NOLOGIN, terminate the role's sessions, DROP OWNED, DROP ROLE. Both at
  * the same concurrency (default 8). Goal: the broker at >= 0.7 of the plain loop.
  *
- *   npx tsx bench/postgres-leases.ts [--seconds 5] [--concurrency 8]
+ *   npx tsx bench/postgres-leases.ts [--seconds 5] [--concurrency 8] [--warmup 5] [--rounds 2]
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -35,6 +35,8 @@ function quantile(xs: number[], p: number): number {
 async function main(): Promise<void> {
   const seconds = arg('seconds', 5);
   const concurrency = arg('concurrency', 8);
+  const warmup = arg('warmup', 5);
+  const rounds = arg('rounds', 2);
   const tmp = tempDir('sb-bench-pg-');
   const pg = await startEphemeralPostgres({ settings: ['max_connections = 200'] });
   const setup = new Pool({ connectionString: pg.adminUrl, max: 1 });
@@ -58,12 +60,15 @@ async function main(): Promise<void> {
 
   // The broker: one lease issued (a new role) and revoked (the role dropped) per op.
   let issueLat: number[] = [];
+  let revokeLat: number[] = [];
   const viaBroker = async (): Promise<void> => {
     const t = performance.now();
     const r = await call<unknown, { status: string; lease: { leaseId: string } }>(client.agent, 'RequestLease', { action: 'analytics.query', ttlSeconds: 300 });
     issueLat.push(performance.now() - t);
     if (r.status !== 'GRANTED') throw new Error(`not granted: ${r.status}`);
+    const tr = performance.now();
     const out = await call<unknown, { lease: { status: string } }>(client.agent, 'RevokeLease', { leaseId: r.lease.leaseId });
+    revokeLat.push(performance.now() - tr);
     if (out.lease.status !== 'REVOKED') throw new Error(`revoke: ${out.lease.status}`);
   };
 
@@ -71,6 +76,7 @@ async function main(): Promise<void> {
   const pool = new Pool({ connectionString: pg.adminUrl, max: concurrency });
   const db = pg.database;
   let plainIssueLat: number[] = [];
+  let plainRevokeLat: number[] = [];
   const plain = async (): Promise<void> => {
     const role = `sb_${randomBytes(16).toString('hex')}`;
     const t = performance.now();
@@ -78,6 +84,7 @@ async function main(): Promise<void> {
     const verifier = await scramSha256Verifier(password);
     await pool.query(createRoleSql({ role, verifier, database: db, validUntil: Date.now() + 300_000, connectionLimit: 2, statementTimeoutMs: 30_000, grants: GRANTS }));
     plainIssueLat.push(performance.now() - t);
+    const tr = performance.now();
     const c = await pool.connect();
     try {
       await c.query(noLoginSql([role]));
@@ -85,16 +92,20 @@ async function main(): Promise<void> {
     } finally {
       c.release();
     }
+    plainRevokeLat.push(performance.now() - tr);
   };
 
-  await closedLoop('warmup broker', viaBroker, { seconds: 1, concurrency });
-  await closedLoop('warmup plain', plain, { seconds: 1, concurrency });
+  // A daemon runs warm: the broker's JIT keeps compiling for seconds after it starts.
+  await closedLoop('warmup broker', viaBroker, { seconds: warmup, concurrency });
+  await closedLoop('warmup plain', plain, { seconds: warmup, concurrency });
   const rows: RunStats[] = [];
   const issue: Record<string, number[]> = { broker: [], plain: [] };
+  const revoke: Record<string, number[]> = { broker: [], plain: [] };
   // CPU milliseconds per operation, by process: this bench (client), the broker, PostgreSQL.
   const cpu: Record<string, { ops: number; client: number; broker: number; brokerSys: number; postgres: number }> = {};
   const measured = async (key: string, label: string, fn: () => Promise<void>): Promise<RunStats> => {
     const snap = (): number[] => [process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6, cpuSeconds({ pid: broker.child.pid! }), cpuSeconds({ comm: 'postgres' }), cpuSeconds({ pid: broker.child.pid! }, 'system')];
+    console.error(`${label}: ${seconds}s at concurrency ${concurrency}…`);
     const before = snap();
     const row = await closedLoop(label, fn, { seconds, concurrency });
     const after = snap();
@@ -106,13 +117,17 @@ async function main(): Promise<void> {
     c.postgres += after[2]! - before[2]!;
     return row;
   };
-  for (let r = 1; r <= 2; r++) {
+  for (let r = 1; r <= rounds; r++) {
     plainIssueLat = [];
+    plainRevokeLat = [];
     rows.push(await measured('plain', `plain pg loop #${r}`, plain));
     issue['plain']!.push(...plainIssueLat);
+    revoke['plain']!.push(...plainRevokeLat);
     issueLat = [];
+    revokeLat = [];
     rows.push(await measured('broker', `broker gRPC #${r}`, viaBroker));
     issue['broker']!.push(...issueLat);
+    revoke['broker']!.push(...revokeLat);
   }
   printTable(rows);
   console.log('\nCPU ms per issue+revoke (2 cores shared by all three):');
@@ -125,9 +140,11 @@ async function main(): Promise<void> {
     return xs.reduce((s, x) => s + x.throughput, 0) / xs.length;
   };
   const b = mean('broker'), p = mean('plain');
-  console.log(`\nissue+revoke per second at concurrency ${concurrency}, 2 x ${seconds}s each, interleaved, same PostgreSQL; broker in its own process, evidence on`);
+  console.log(`\nissue+revoke per second at concurrency ${concurrency}, ${rounds} x ${seconds}s each after ${warmup}s of warmup, interleaved, same PostgreSQL; broker in its own process, evidence on`);
   console.log(`plain pg loop ${p.toFixed(0)}/s, broker ${b.toFixed(0)}/s: ratio ${(b / p).toFixed(2)} (goal >= 0.70)`);
-  for (const k of ['plain', 'broker']) console.log(`${k.padEnd(6)} issue latency p50 ${quantile(issue[k]!, 0.5).toFixed(2)} ms, p99 ${quantile(issue[k]!, 0.99).toFixed(2)} ms`);
+  for (const k of ['plain', 'broker']) {
+    console.log(`${k.padEnd(6)} issue latency p50 ${quantile(issue[k]!, 0.5).toFixed(2)} ms, p99 ${quantile(issue[k]!, 0.99).toFixed(2)} ms; revoke p50 ${quantile(revoke[k]!, 0.5).toFixed(2)} ms, p99 ${quantile(revoke[k]!, 0.99).toFixed(2)} ms`);
+  }
 
   client.close();
   await pool.end();

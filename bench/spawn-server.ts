@@ -11,10 +11,13 @@ export interface ServerProcess {
 /**
  * Starts a bench server script (default bench/server-process.ts) in a child
  * process and waits for the {"port":N} line it prints. BENCH_PROFILE=<mode>
- * CPU-profiles that child into /tmp/prof.
+ * CPU-profiles that child into /tmp/prof; BENCH_PERF=<mode> writes the perf
+ * map of its JIT code (/tmp/perf-<pid>.map), for `perf record`.
  */
 export function spawnServer(mode: string, raw: Record<string, unknown>, script = 'server-process.ts'): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...(process.env['BENCH_PROFILE'] === mode ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), '-r', 'reflect-metadata', '-r', 'tsx/cjs', path.join(__dirname, script), mode, JSON.stringify(raw)], {
+  const child = spawn(process.execPath, [
+      ...(process.env['BENCH_PROFILE'] === mode ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []),
+      ...(process.env['BENCH_PERF'] === mode ? ['--perf-basic-prof', '--interpreted-frames-native-stack'] : []), '-r', 'reflect-metadata', '-r', 'tsx/cjs', path.join(__dirname, script), mode, JSON.stringify(raw)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {

@@ -27,7 +27,8 @@ export function credentialsFromFiles(addr: string, ca: string, cert: string, key
 export function connect(creds: ClientCredentials, options: grpc.ChannelOptions = {}): BrokerClients {
   const { api } = loadProto();
   const channelCreds = grpc.credentials.createSsl(creds.caPem, creds.keyPem, creds.certPem);
-  const opts: grpc.ChannelOptions = { 'grpc.max_receive_message_length': 64 * 1024 * 1024, ...options };
+  // channelz (grpc-js tracks every call for it by default) has no reader in this client.
+  const opts: grpc.ChannelOptions = { 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.enable_channelz': 0, ...options };
   const v1 = api.secretbroker.v1;
   const agent = new v1.AgentBroker(creds.addr, channelCreds, opts);
   const channel = agent.getChannel();

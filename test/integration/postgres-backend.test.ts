@@ -213,6 +213,25 @@ describe('postgres backend against a real PostgreSQL (log_statement = all)', fun
     assert.equal((await admin.query('SELECT 1 FROM pg_roles WHERE rolname = ANY($1)', [cs.map((c) => c.handle.id)])).rowCount, 0);
   });
 
+  it('a large revokeMany revokes the shared grants once per object first; a small one goes straight to DROP OWNED; both leave nothing', async () => {
+    const count = (roles: readonly string[]): number =>
+      readFileSync(pg.logFile, 'utf8')
+        .split('statement: ') // one logged statement string each, with its newlines
+        .filter((l) => l.includes('$sb_revoke$') && roles.some((r) => l.includes(r))).length;
+    const small = await Promise.all(Array.from({ length: 3 }, () => issue()));
+    const large = await Promise.all(Array.from({ length: 20 }, () => issue()));
+    const ids = (cs: typeof small): string[] => cs.map((c) => c.handle.id);
+    assert.deepEqual(new Set(await backend.revokeMany(small.map((c) => c.handle))), new Set(ids(small)));
+    assert.deepEqual(new Set(await backend.revokeMany(large.map((c) => c.handle))), new Set(ids(large)));
+    assert.equal(count(ids(small)), 0, 'below the threshold no DO block is planned');
+    assert.ok(count(ids(large)) > 0, 'the large batch revoked shared grants in one block');
+    const left = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = ANY($1)', [[...ids(small), ...ids(large)]]);
+    assert.equal(left.rowCount, 0);
+    // Nothing of theirs is left in any ACL either (pg_shdepend would name them).
+    const deps = await admin.query(`SELECT 1 FROM pg_shdepend d JOIN pg_authid a ON a.oid = d.refobjid WHERE a.rolname = ANY($1)`, [[...ids(small), ...ids(large)]]);
+    assert.equal(deps.rowCount, 0);
+  });
+
   it('concurrent creates and revokes on the same database, schema and tables all succeed (no "tuple concurrently updated")', async () => {
     const ls = Array.from({ length: 16 }, (_, i) => lease({ leaseId: `c${i}` }));
     const made = await Promise.all(ls.map((l) => backend.create(SPEC, l, backend.plan(SPEC, l))));

@@ -89,13 +89,19 @@ export function noLoginSql(roles: readonly string[]): string {
   return roles.map((r) => `ALTER ROLE ${q(r)} NOLOGIN;\nGRANT ${q(r)} TO CURRENT_USER`).join(';\n');
 }
 
+/**
+ * From this many roles on, a drop revokes shared grants first (revokeSharedGrantsSql). Below it,
+ * planning that block costs the server more than the ACL rewrites it saves.
+ */
+const SHARED_REVOKE_MIN = 16;
+
 /** Step 2: end their sessions, drop what they own and their privileges (DROP OWNED), then the roles. */
 export function dropRolesSql(roles: readonly string[]): string {
   const list = roles.map(q).join(', ');
   return [
     ddlLock,
     `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename IN (${roles.map(lit).join(', ')}) AND pid <> pg_backend_pid()`,
-    ...(roles.length > 1 ? [revokeSharedGrantsSql(roles)] : []),
+    ...(roles.length >= SHARED_REVOKE_MIN ? [revokeSharedGrantsSql(roles)] : []),
     `DROP OWNED BY ${list}`,
     `DROP ROLE IF EXISTS ${list}`,
   ].join(';\n');

@@ -290,6 +290,8 @@ export async function startGrpc(opts: {
     'grpc.max_send_message_length': 64 * 1024 * 1024,
     'grpc.max_concurrent_streams': config.server.maxConcurrentStreams,
     'grpc.max_connection_idle_ms': timeouts.idleMs,
+    // Nothing here serves channelz; its per-call and per-socket bookkeeping is pure cost.
+    'grpc.enable_channelz': 0,
   });
   const services = api.secretbroker.v1;
   for (const name of ['AgentBroker', 'Operator', 'Evidence'] as const) {
