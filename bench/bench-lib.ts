@@ -68,7 +68,9 @@ export function cpuSeconds(which: { pid: number } | { comm: string }, part: 'all
       const comm = stat.slice(stat.indexOf('(') + 1, close);
       if ('comm' in which && comm !== which.comm) return 0;
       const f = stat.slice(close + 2).split(' ');
-      return ((part !== 'system' ? Number(f[11]) : 0) + (part !== 'user' ? Number(f[12]) : 0)) / ticks;
+      // utime, stime, then cutime, cstime: children it reaped (PostgreSQL backends that exited
+      // mid-run count in the postmaster's), so a process that ends between two readings is not lost.
+      return ((part !== 'system' ? Number(f[11]) + Number(f[13]) : 0) + (part !== 'user' ? Number(f[12]) + Number(f[14]) : 0)) / ticks;
     } catch {
       return 0;
     }
