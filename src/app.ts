@@ -407,6 +407,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       await metricsServer?.close();
       await grpcServers.shutdown();
       await brokerSignals.settled();
+      // Entries the log refused earlier and is still owed: a last try before the log closes.
+      await Promise.all([leases, invoke, revoker, sweeper].map((s) => s.drainLateEvidence(log)));
       await secrets.close();
       await denials?.stop();
       await ledger?.close();

@@ -88,6 +88,11 @@ export class CredentialRevoker {
     this.late = deps.evidence ? new LateEvidence({ sink: deps.evidence, clock: deps.clock }, 'credential.revoked', 'the credential was revoked but its entry is missing') : undefined;
   }
 
+  /** At shutdown: a last try to record the entries the evidence log refused earlier (LateEvidence.drain). */
+  async drainLateEvidence(log: Logger): Promise<void> {
+    await this.late?.drain(log);
+  }
+
   /**
    * Revokes the credential of a lease that has just ended. Never throws: a
    * failure is shown as `revoke_failed` and retried. Resolves with the lease as

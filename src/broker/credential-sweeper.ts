@@ -66,6 +66,11 @@ export class CredentialSweeper {
     this.late = deps.evidence ? new LateEvidence({ sink: deps.evidence, clock: deps.clock }, 'credential.revoked', 'an orphan was revoked but its entry is missing') : undefined;
   }
 
+  /** At shutdown: a last try to record the entries the evidence log refused earlier (LateEvidence.drain). */
+  async drainLateEvidence(log: Logger): Promise<void> {
+    await this.late?.drain(log);
+  }
+
   /**
    * Notes the pending rows a previous process left (call before serving),
    * then sweeps now and every period in the background. Never throws: a

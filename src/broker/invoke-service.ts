@@ -112,6 +112,11 @@ export class InvokeService {
     this.late = deps.evidence ? new LateEvidence({ sink: deps.evidence, clock: deps.clock }, 'invoke.result', 'the intent is left to invoke.unknown at the next start') : undefined;
   }
 
+  /** At shutdown: a last try to record the entries the evidence log refused earlier (LateEvidence.drain). */
+  async drainLateEvidence(log: Logger): Promise<void> {
+    await this.late?.drain(log);
+  }
+
   async invoke(agent: AgentConfig, req: InvokeInput, log: Logger, signal?: AbortSignal): Promise<InvokeOutcome> {
     const leased = req.leaseId ? await this.deps.leases.get(agent, req.leaseId) : undefined;
     const actionName = leased?.action ?? req.action;

@@ -18,6 +18,7 @@ const MAX_PENDING = 10_000;
 export class LateEvidence {
   private readonly pending: Array<{ draft: EvidenceDraft; since: number }> = [];
   private timer: NodeJS.Timeout | undefined;
+  private retrying: Promise<void> | undefined;
   private delayMs = MIN_DELAY_MS;
 
   constructor(
@@ -55,11 +56,33 @@ export class LateEvidence {
     this.schedule(log);
   }
 
+  /**
+   * At shutdown: one last append of everything kept, so what the log takes
+   * again is not lost with the process. What it still refuses is logged at
+   * error, entry by entry (with `onGiveUp`). Stops the retry timer.
+   */
+  async drain(log: Logger): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    // A retry under way puts back what the log refused again: wait for it.
+    await this.retrying;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.pending.splice(0);
+    if (batch.length === 0) return;
+    try {
+      await this.deps.sink.append(batch.map((u) => u.draft));
+      log.warn({ count: batch.length }, `recorded ${this.what} entries the evidence log refused earlier, before stopping`);
+    } catch (err) {
+      for (const u of batch) log.error({ err, type: u.draft.type, lease: u.draft.lease }, `could not record a ${this.what} entry before stopping; ${this.onGiveUp}`);
+    }
+  }
+
   private schedule(log: Logger): void {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.retryNow(log);
+      this.retrying = this.retryNow(log).finally(() => (this.retrying = undefined));
     }, this.delayMs);
     this.timer.unref();
   }

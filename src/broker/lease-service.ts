@@ -129,6 +129,11 @@ export class LeaseService {
       });
   }
 
+  /** At shutdown: a last try to record the entries the evidence log refused earlier (LateEvidence.drain). */
+  async drainLateEvidence(log: Logger): Promise<void> {
+    await this.late?.drain(log);
+  }
+
   /**
    * Records a lease that has already ended (revoked or expired). Ending comes
    * first because it takes authority away; if the log refuses the entry it is
