@@ -92,12 +92,42 @@ export class RotationService {
    * at its expiry: the next `rotate` completes that rotation at once (a
    * pending PostgreSQL version is tried first). The fencing token still grows
    * at the next take, so nothing the stopped daemon had in flight can land.
+   * Each freed lock is a `rotation` entry with outcome `interrupted`, in the
+   * commit that frees it: that attempt's own entry was never written, and it
+   * may have written a version upstream (the backend's history shows it).
    */
   async recoverAbandonedLocks(): Promise<void> {
     const rotations = this.deps.rotations;
     if (!rotations) return;
-    const freed = await rotations.releaseAbandonedRotationLocks();
-    if (freed.length > 0) this.deps.log.warn({ secrets: freed }, 'rotation locks left by a daemon that stopped mid-rotation were released; the next rotate run completes those rotations');
+    const drafts = (freed: ReadonlyArray<{ secret: string; token: number }>): EvidenceDraft[] =>
+      freed.map(({ secret, token }) => ({
+        type: 'rotation',
+        secret,
+        backend: this.deps.config.secrets[secret]?.backend ?? null,
+        operator: null,
+        fencing_token: token,
+        old_version: null,
+        new_version: null,
+        steps: [],
+        outcome: 'interrupted',
+        error: 'the daemon stopped during this rotation; a new version may have been written upstream under this token; the next rotate run rotates again',
+      }));
+    let freed: ReadonlyArray<{ secret: string; token: number }>;
+    try {
+      freed = this.deps.evidence?.appendWith
+        ? ((await this.deps.evidence.appendWith(() => {
+            const f = rotations.rotationStatements.releaseAbandoned();
+            return f.length > 0 ? f : undefined;
+          }, drafts))?.value ?? [])
+        : await rotations.releaseAbandonedRotationLocks();
+    } catch (err) {
+      // Not freed unrecorded: the locks run out at their expiry, and the next start tries again.
+      this.deps.log.error({ err }, 'could not record the rotations a stopped daemon left; their locks stay until they expire');
+      return;
+    }
+    if (freed.length > 0) {
+      this.deps.log.warn({ secrets: freed.map((f) => f.secret), tokens: freed.map((f) => f.token) }, 'rotation locks left by a daemon that stopped mid-rotation were released and recorded as interrupted; the next rotate run completes those rotations');
+    }
   }
 
   /** Rotates (or, dry, reports) the named secret or every secret with rotation, one after another. */

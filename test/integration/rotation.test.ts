@@ -381,7 +381,13 @@ describe('Rotation: two runs at once rotate each secret once; a paused rotator i
     await broker.close();
     broker = await startBroker({ pki, dir: tmp.dir, raw, clock, rotationHooks: hooks });
     env = { ...env, SECRET_BROKER_ADDR: broker.addr };
-    assert.match(broker.logs.text, /rotation locks left by a daemon that stopped mid-rotation were released/);
+    assert.match(broker.logs.text, /rotation locks left by a daemon that stopped mid-rotation were released and recorded as interrupted/);
+    // The stopped attempt never wrote its entry: the start records it, once, under its token.
+    const interrupted = (await readEntries<RotationEntry>(broker.app.ledger!)).filter((e) => e.type === 'rotation' && e.secret === 'k2' && e.outcome === 'interrupted');
+    assert.equal(interrupted.length, 1);
+    assert.equal(interrupted[0]!.fencing_token, left.token);
+    assert.equal(interrupted[0]!.backend, 'local');
+    assert.equal((await broker.app.store.rotations!.getRotation('k2'))?.lockedUntil, undefined, 'and the lock is free');
     const before = (await localValue(raw, 'k2')).version;
     const r = await runCapture(['rotate', '--secret', 'k2', '--json'], '', env);
     assert.equal(r.code, 0, r.out + r.err);

@@ -53,7 +53,7 @@ export class SqliteRotations implements RotationStore {
         RETURNING *`),
       fence: db.prepare('SELECT 1 AS ok FROM rotations WHERE secret = @secret AND token = @token AND locked_until > @now'),
       release: db.prepare('UPDATE rotations SET holder = NULL, locked_until = NULL WHERE secret = @secret AND token = @token'),
-      releaseAll: db.prepare('UPDATE rotations SET holder = NULL, locked_until = NULL WHERE holder IS NOT NULL RETURNING secret'),
+      releaseAll: db.prepare('UPDATE rotations SET holder = NULL, locked_until = NULL WHERE holder IS NOT NULL RETURNING secret, token'),
       pending: db.prepare('UPDATE rotations SET pending_version = @version WHERE secret = @secret AND token = @token AND locked_until > @now'),
       progress: db.prepare('UPDATE rotations SET progress = @progress WHERE secret = @secret AND token = @token AND locked_until > @now'),
       finish: db.prepare(`UPDATE rotations SET
@@ -71,6 +71,7 @@ export class SqliteRotations implements RotationStore {
         const r = this.#st.finish.get({ secret: lock.secret, token: lock.token, outcome, now }) as RotationRow | undefined;
         return r ? fromRow(r) : undefined;
       },
+      releaseAbandoned: () => this.#st.releaseAll.all() as Array<{ secret: string; token: number }>,
     };
   }
 
@@ -109,8 +110,8 @@ export class SqliteRotations implements RotationStore {
     });
   }
 
-  releaseAbandonedRotationLocks(): Promise<string[]> {
-    return this.write(() => (this.#st.releaseAll.all() as Array<{ secret: string }>).map((r) => r.secret));
+  releaseAbandonedRotationLocks(): Promise<Array<{ secret: string; token: number }>> {
+    return this.write(() => this.rotationStatements.releaseAbandoned());
   }
 
   finishRotation(lock: RotationLock, outcome: 'rotated' | 'failed', now: number): Promise<RotationRecord | undefined> {
