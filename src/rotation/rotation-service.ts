@@ -103,14 +103,14 @@ export class RotationService {
       freed.map(({ secret, token }) => ({
         type: 'rotation',
         secret,
-        backend: this.deps.config.secrets[secret]?.backend ?? null,
+        backend: Object.hasOwn(this.deps.config.secrets, secret) ? this.deps.config.secrets[secret]!.backend : null,
         operator: null,
         fencing_token: token,
         old_version: null,
         new_version: null,
         steps: [],
         outcome: 'interrupted',
-        error: 'the daemon stopped during this rotation; a new version may have been written upstream under this token; the next rotate run rotates again',
+        error: 'the daemon stopped during this rotation; a new version may have been written upstream under this token; the next rotate run completes or repeats it',
       }));
     let freed: ReadonlyArray<{ secret: string; token: number }>;
     try {
