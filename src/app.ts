@@ -311,6 +311,10 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     ...(opts.sweeper?.graceMs !== undefined ? { graceMs: opts.sweeper.graceMs } : {}),
   });
   await sweeper.start();
+  // Entries the log refused earlier and is still owed: a last try before the log closes (at stop, or a failed start).
+  const drainLateEvidence = async (): Promise<void> => {
+    await Promise.all([leases, invoke, revoker, sweeper].map((s) => s.drainLateEvidence(log)));
+  };
   // Rotation: the daemon is the only writer; a lock with a fencing token per secret, then a fenced write.
   const rotation = new RotationService({ config, rotations: store.rotations, backends: secrets, clock, log, ...evidence, ...(opts.rotationHooks ? { hooks: opts.rotationHooks } : {}) });
   await rotation.recoverAbandonedLocks();
@@ -347,6 +351,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     await sweeper.stop();
     await approvals.stop();
     await breakglass?.stop();
+    await drainLateEvidence();
     await ledger?.close();
     await store.close();
     throw new StartupError(`cannot listen on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`);
@@ -360,6 +365,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       await sweeper.stop();
       await approvals.stop();
       await breakglass?.stop();
+      await drainLateEvidence();
       await ledger?.close();
       await store.close();
       throw new StartupError(`cannot serve metrics on ${config.metricsListen.host}:${config.metricsListen.port}: ${(err as Error).message}`);
@@ -407,8 +413,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       await metricsServer?.close();
       await grpcServers.shutdown();
       await brokerSignals.settled();
-      // Entries the log refused earlier and is still owed: a last try before the log closes.
-      await Promise.all([leases, invoke, revoker, sweeper].map((s) => s.drainLateEvidence(log)));
+      await drainLateEvidence();
       await secrets.close();
       await denials?.stop();
       await ledger?.close();

@@ -19,6 +19,8 @@ export class LateEvidence {
   private readonly pending: Array<{ draft: EvidenceDraft; since: number }> = [];
   private timer: NodeJS.Timeout | undefined;
   private retrying: Promise<void> | undefined;
+  /** Drained at shutdown: nothing is kept for later any more. */
+  private drained = false;
   private delayMs = MIN_DELAY_MS;
 
   constructor(
@@ -47,6 +49,11 @@ export class LateEvidence {
   }
 
   push(draft: EvidenceDraft, log: Logger): void {
+    if (this.drained) {
+      // After the last try at shutdown no retry would ever run: say what is lost.
+      log.error({ type: draft.type, lease: draft.lease }, `could not record a ${this.what} entry while stopping; ${this.onGiveUp}`);
+      return;
+    }
     if (this.pending.length >= MAX_PENDING) {
       const dropped = this.pending.shift()!;
       log.error({ type: dropped.draft.type, lease: dropped.draft.lease }, `too many unrecorded ${this.what} entries; ${this.onGiveUp}`);
@@ -62,6 +69,7 @@ export class LateEvidence {
    * error, entry by entry (with `onGiveUp`). Stops the retry timer.
    */
   async drain(log: Logger): Promise<void> {
+    this.drained = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     // A retry under way puts back what the log refused again: wait for it.

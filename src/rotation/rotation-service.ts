@@ -99,34 +99,43 @@ export class RotationService {
   async recoverAbandonedLocks(): Promise<void> {
     const rotations = this.deps.rotations;
     if (!rotations) return;
-    const drafts = (freed: ReadonlyArray<{ secret: string; token: number }>): EvidenceDraft[] =>
-      freed.map(({ secret, token }) => ({
+    const drafts = (freed: readonly RotationRecord[]): EvidenceDraft[] =>
+      freed.map((r) => ({
         type: 'rotation',
-        secret,
-        backend: Object.hasOwn(this.deps.config.secrets, secret) ? this.deps.config.secrets[secret]!.backend : null,
+        secret: r.secret,
+        backend: Object.hasOwn(this.deps.config.secrets, r.secret) ? this.deps.config.secrets[r.secret]!.backend : null,
         operator: null,
-        fencing_token: token,
+        fencing_token: r.token,
         old_version: null,
         new_version: null,
         steps: [],
+        // What the stopped attempt had recorded: the AWS step it reached, or the version it staged.
+        ...(r.progress ? { reached: r.progress.step, pending_version: r.progress.pending } : r.pendingVersion !== undefined ? { pending_version: r.pendingVersion } : {}),
         outcome: 'interrupted',
         error: 'the daemon stopped during this rotation; a new version may have been written upstream under this token; the next rotate run completes or repeats it',
       }));
-    let freed: ReadonlyArray<{ secret: string; token: number }>;
+    const { evidence, log } = this.deps;
+    if (!evidence?.appendWith) {
+      const freed = await rotations.releaseAbandonedRotationLocks();
+      if (freed.length > 0) log.warn({ secrets: freed.map((f) => f.secret) }, 'rotation locks left by a daemon that stopped mid-rotation were released (no evidence log to record them); the next rotate run completes those rotations');
+      return;
+    }
+    let freed: readonly RotationRecord[];
     try {
-      freed = this.deps.evidence?.appendWith
-        ? ((await this.deps.evidence.appendWith(() => {
+      freed =
+        (
+          await evidence.appendWith(() => {
             const f = rotations.rotationStatements.releaseAbandoned();
             return f.length > 0 ? f : undefined;
-          }, drafts))?.value ?? [])
-        : await rotations.releaseAbandonedRotationLocks();
+          }, drafts)
+        )?.value ?? [];
     } catch (err) {
       // Not freed unrecorded: the locks run out at their expiry, and the next start tries again.
-      this.deps.log.error({ err }, 'could not record the rotations a stopped daemon left; their locks stay until they expire');
+      log.error({ err }, 'could not record the rotations a stopped daemon left; their locks stay until they expire');
       return;
     }
     if (freed.length > 0) {
-      this.deps.log.warn({ secrets: freed.map((f) => f.secret), tokens: freed.map((f) => f.token) }, 'rotation locks left by a daemon that stopped mid-rotation were released and recorded as interrupted; the next rotate run completes those rotations');
+      log.warn({ secrets: freed.map((f) => f.secret), tokens: freed.map((f) => f.token) }, 'rotation locks left by a daemon that stopped mid-rotation were released and recorded as interrupted; the next rotate run completes those rotations');
     }
   }
 

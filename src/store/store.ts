@@ -337,8 +337,8 @@ export interface RotationStatements {
    * last success) and frees the lock if `lock.token` still holds it. The record.
    */
   finishRotation(lock: RotationLock, outcome: 'rotated' | 'failed', now: number): RotationRecord | undefined;
-  /** Frees every rotation lock still held (see RotationStore.releaseAbandonedRotationLocks); the secrets and the tokens they were held under. */
-  releaseAbandoned(): Array<{ secret: string; token: number }>;
+  /** Frees every rotation lock still held (see RotationStore.releaseAbandonedRotationLocks); the records as they were, lock aside. */
+  releaseAbandoned(): RotationRecord[];
 }
 
 export interface RotationStore {
@@ -362,10 +362,10 @@ export interface RotationStore {
    * At daemon start: frees every rotation lock still held. With SQLite state
    * the daemon is the only rotator, so a held lock at start belongs to a
    * daemon that stopped mid-rotation; the token still grows at the next take,
-   * so nothing that daemon had in flight can land. Returns the secrets freed,
-   * with the tokens they were held under.
+   * so nothing that daemon had in flight can land. Returns the records freed
+   * (token, and the step or pending version the stopped attempt reached).
    */
-  releaseAbandonedRotationLocks(): Promise<Array<{ secret: string; token: number }>>;
+  releaseAbandonedRotationLocks(): Promise<RotationRecord[]>;
   /** RotationStatements.finishRotation in a write transaction of its own (a broker without an evidence log). */
   finishRotation(lock: RotationLock, outcome: 'rotated' | 'failed', now: number): Promise<RotationRecord | undefined>;
   readonly rotationStatements: RotationStatements;

@@ -38,6 +38,8 @@ interface RotationEntry {
   new_version: number | null;
   fencing_token: number;
   error?: string;
+  reached?: string;
+  pending_version?: string;
 }
 
 /** What AWS holds for a secret: the value under each label, and every version's labels. */
@@ -402,14 +404,19 @@ describe('AWS Secrets Manager rotation in four steps (real moto_server, real dae
       await d.stop();
     });
 
-    it('records each attempt: the killed ones leave no entry (they died first), the completing runs resume after the recorded step', async () => {
+    it('records each attempt: a killed one is recorded interrupted (with the step it reached) when the daemon starts again, and the completing runs resume after that step', async () => {
       const broker = await startBroker({ pki, dir: tmp.dir, raw });
       try {
         const e = (await readEntries<RotationEntry>(broker.app.ledger!)).filter((x) => x.type === 'rotation');
-        assert.deepEqual(e.map((x) => [x.outcome, x.fencing_token, x.old_version, x.new_version, x.steps.join(',')]), [
-          ['rotated', 2, 1, 2, 'locked,resumed after createSecret,setSecret (appdb: password set),testSecret (appdb: fresh login),finishSecret,cache dropped'],
-          ['rotated', 4, 2, 3, 'locked,resumed after setSecret,testSecret (appdb: fresh login),finishSecret,cache dropped'],
+        assert.deepEqual(e.map((x) => [x.outcome, x.fencing_token, x.old_version, x.new_version, x.steps.join(','), x.reached ?? null]), [
+          ['interrupted', 1, null, null, '', 'createSecret'],
+          ['rotated', 2, 1, 2, 'locked,resumed after createSecret,setSecret (appdb: password set),testSecret (appdb: fresh login),finishSecret,cache dropped', null],
+          ['interrupted', 3, null, null, '', 'setSecret'],
+          ['rotated', 4, 2, 3, 'locked,resumed after setSecret,testSecret (appdb: fresh login),finishSecret,cache dropped', null],
         ]);
+        // The interrupted attempt names the version it staged AWSPENDING: the one its resuming run made current.
+        assert.equal(e[0]!.pending_version, rotationRequestToken('aws', id, 1));
+        assert.equal(e[2]!.pending_version, rotationRequestToken('aws', id, 3));
         const text = [printed.join('\n'), e.map((x) => JSON.stringify(x)).join('\n'), broker.logs.text].join('\n');
         const s = await awsState(sm, id);
         for (const url of [initialUrl, s.current.value, s.previous!.value]) assert.ok(!text.includes(new URL(url).password), 'a password leaked');

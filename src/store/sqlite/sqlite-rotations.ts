@@ -53,7 +53,7 @@ export class SqliteRotations implements RotationStore {
         RETURNING *`),
       fence: db.prepare('SELECT 1 AS ok FROM rotations WHERE secret = @secret AND token = @token AND locked_until > @now'),
       release: db.prepare('UPDATE rotations SET holder = NULL, locked_until = NULL WHERE secret = @secret AND token = @token'),
-      releaseAll: db.prepare('UPDATE rotations SET holder = NULL, locked_until = NULL WHERE holder IS NOT NULL RETURNING secret, token'),
+      releaseAll: db.prepare('UPDATE rotations SET holder = NULL, locked_until = NULL WHERE holder IS NOT NULL RETURNING *'),
       pending: db.prepare('UPDATE rotations SET pending_version = @version WHERE secret = @secret AND token = @token AND locked_until > @now'),
       progress: db.prepare('UPDATE rotations SET progress = @progress WHERE secret = @secret AND token = @token AND locked_until > @now'),
       finish: db.prepare(`UPDATE rotations SET
@@ -71,7 +71,7 @@ export class SqliteRotations implements RotationStore {
         const r = this.#st.finish.get({ secret: lock.secret, token: lock.token, outcome, now }) as RotationRow | undefined;
         return r ? fromRow(r) : undefined;
       },
-      releaseAbandoned: () => this.#st.releaseAll.all() as Array<{ secret: string; token: number }>,
+      releaseAbandoned: () => (this.#st.releaseAll.all() as RotationRow[]).map(fromRow),
     };
   }
 
@@ -110,7 +110,7 @@ export class SqliteRotations implements RotationStore {
     });
   }
 
-  releaseAbandonedRotationLocks(): Promise<Array<{ secret: string; token: number }>> {
+  releaseAbandonedRotationLocks(): Promise<RotationRecord[]> {
     return this.write(() => this.rotationStatements.releaseAbandoned());
   }
 
