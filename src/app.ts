@@ -211,7 +211,12 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const wrap = opts.wrapPolicy ?? ((e: PolicyEngine) => e);
   let policy = wrap(await loadPolicies(config, log));
   const specs = compileHttpActions(config);
-  const store = opts.store ?? (await openStore(config));
+  const store =
+    opts.store ??
+    (await openStore(config).catch((err: unknown) => {
+      if (err instanceof BrokerError && err.kind === 'failed_precondition') throw new StartupError(`refusing to start: ${err.message}`);
+      throw err;
+    }));
   // One registry per app (never prom-client's global one); the hooks below feed it.
   const metrics = new PromMetrics({ version: buildVersion(), agents: Object.keys(config.agents), agentLabelLimit: config.metrics.agentLabelLimit });
   let ledger: Ledger | undefined;

@@ -1,7 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { chmodSync, copyFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { StartupError } from '../../src/app';
+import { call } from '../../src/client/grpc-client';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type TestPki } from '../helpers/broker-harness';
+import { spawnDaemon } from '../helpers/spawn-daemon';
 
 describe('startup checks', function () {
   this.timeout(30_000);
@@ -29,5 +32,46 @@ describe('startup checks', function () {
     const dev = await startBroker({ pki, dir: tmp.dir, raw: { ...raw, dev_mode: true } });
     assert.match(dev.logs.text, /DEV MODE/);
     await dev.close();
+  });
+
+  describe('one daemon per SQLite state', () => {
+    const refused = (err: unknown): boolean => {
+      assert.ok(err instanceof StartupError, `expected a StartupError, got ${String(err)}`);
+      assert.match(err.message, /refusing to start: another secret-broker daemon is using the state at \S+broker\.db \(it holds \S+broker\.db\.lock\); stop it first/);
+      return true;
+    };
+
+    it('a second daemon on the same state refuses to start and leaves the first serving; once the first stops, it starts', async () => {
+      const t = tempDir();
+      const p = await makeTestPki(path.join(t.dir, 'pki'));
+      const first = await startBroker({ pki: p, dir: t.dir });
+      try {
+        await assert.rejects(startBroker({ pki: p, dir: t.dir }), refused);
+        const agent = first.clientFor('agents', 'support-bot').agent;
+        const g = await call<unknown, { status: string }>(agent, 'RequestLease', { action: 'tickets.update', resource: 'ticket/T-1', params: { fields: { ticket: { stringValue: 'T-1' } } } });
+        assert.equal(g.status, 'GRANTED', 'the first daemon still serves');
+      } finally {
+        await first.close();
+      }
+      const second = await startBroker({ pki: p, dir: t.dir });
+      await second.close();
+      t.cleanup();
+    });
+
+    it('the lock of a daemon killed with SIGKILL is gone with its process: the next start is not refused', async function () {
+      this.timeout(60_000);
+      const t = tempDir();
+      const p = await makeTestPki(path.join(t.dir, 'pki'));
+      const raw = baseRawConfig(p, t.dir);
+      const daemon = await spawnDaemon({ ...raw, __dir: t.dir });
+      try {
+        await assert.rejects(startBroker({ pki: p, dir: t.dir, raw }), refused);
+      } finally {
+        await daemon.crash();
+      }
+      const next = await startBroker({ pki: p, dir: t.dir, raw });
+      await next.close();
+      t.cleanup();
+    });
   });
 });

@@ -6,6 +6,7 @@ import type { LeaseFilter, LeaseRecord, LeaseStatus } from '../../leases/lease';
 import { BrokerError, unavailable } from '../../lib/errors';
 import type { ApprovalFilter, ApprovalRecord, ApprovalState, ApprovalStatements, BudgetQuery, LeaseStatements, PendingCredential, Store, TrustHistoryRow, TrustRecord, TrustStatements } from '../store';
 import { canonicalize } from '../../evidence/canonical-json';
+import { DaemonLock } from './daemon-lock';
 import { GroupCommit } from './group-commit';
 import { SQLITE_MIGRATIONS } from './migrations';
 import { SqliteRotations } from './sqlite-rotations';
@@ -209,11 +210,14 @@ export function storageFault(err: unknown): unknown {
 
 export interface SqliteStoreOptions {
   path: string;
+  /** The daemon's store: holds `<path>.lock` until close (DaemonLock), so a second daemon on this state refuses to start. */
+  exclusive?: boolean;
 }
 
 /** The embedded default store: better-sqlite3 in WAL mode with group-committed, fsynced writes. */
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
+  private readonly daemonLock: DaemonLock | undefined;
   readonly db: Database.Database;
   readonly writes: GroupCommit;
   private readonly st: ReturnType<SqliteStore['prepare']>;
@@ -331,6 +335,8 @@ export class SqliteStore implements Store {
 
   constructor(opts: SqliteStoreOptions) {
     mkdirSync(path.dirname(opts.path), { recursive: true, mode: 0o700 });
+    // Before anything is read or migrated: a second daemon must not touch the state at all.
+    this.daemonLock = opts.exclusive ? DaemonLock.take(opts.path) : undefined;
     try {
       this.db = new Database(opts.path);
       this.db.pragma('journal_mode = WAL');
@@ -340,6 +346,7 @@ export class SqliteStore implements Store {
       this.db.pragma('busy_timeout = 5000');
       this.db.pragma('foreign_keys = ON');
     } catch (cause) {
+      this.daemonLock?.release();
       throw unavailable(`state database ${opts.path}`, cause);
     }
     try {
@@ -350,6 +357,7 @@ export class SqliteStore implements Store {
       this.db.pragma('temp_store = MEMORY');
     } catch (cause) {
       this.db.close();
+      this.daemonLock?.release();
       // Say which migration failed and why (SQLite's message names no data): UNAVAILABLE when it may
       // pass (a full disk: a migration rewrites a whole table), otherwise a state to fix first.
       const why = `state database ${opts.path}: ${(cause as Error).message}`;
@@ -674,7 +682,11 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.writes.close();
-    this.db.close();
+    try {
+      await this.writes.close();
+      this.db.close();
+    } finally {
+      this.daemonLock?.release();
+    }
   }
 }
