@@ -215,8 +215,8 @@ export class BreakGlassService implements OverrideGate {
     }
   }
 
-  recordGrant(overrideId: string, leaseId: string, at: number): void {
-    this.deps.store.statements.recordGrant(overrideId, leaseId, at);
+  recordGrant(overrideId: string, leaseId: string, at: number): boolean {
+    return this.deps.store.statements.recordGrant(overrideId, leaseId, at);
   }
 
   private async applicableNow(q: { agent: string; action: string; resource: string; tier: string; dryRun: boolean }): Promise<OverrideRecord | undefined> {

@@ -53,8 +53,11 @@ export interface OverrideStatements {
   expire(now: number, limit: number): OverrideRecord[];
   /** Open (pending or active) overrides of `agent` unexpired at `now`. */
   countOpen(agent: string, now: number): number;
-  /** Records that lease `leaseId` was granted under override `overrideId` (inside the grant's transaction). */
-  recordGrant(overrideId: string, leaseId: string, at: number): void;
+  /**
+   * Records that lease `leaseId` was granted under override `overrideId` (inside the grant's
+   * transaction), only while the override is still active and unexpired at `at`; false otherwise.
+   */
+  recordGrant(overrideId: string, leaseId: string, at: number): boolean;
 }
 
 /** Reads, which need no transaction. */
@@ -161,11 +164,14 @@ export class SqliteOverrideStore implements OverrideStore {
         review_note = @review_note, version = version + 1, updated_at = @now WHERE id = @id AND version = @version RETURNING *`),
       expire: db.prepare(`UPDATE breakglass SET state = 'expired', ended_by = 'broker', ended_at = @now, end_reason = 'expired', version = version + 1, updated_at = @now
         WHERE id IN (SELECT id FROM breakglass WHERE state IN ('pending', 'active') AND expires_at <= @now ORDER BY expires_at LIMIT @limit) RETURNING *`),
-      live: db.prepare(`SELECT * FROM breakglass WHERE agent = ? AND action = ? AND state = 'active' AND expires_at > ? ORDER BY requested_at DESC, id`),
+      // "state IN ('pending', 'active')" repeats the partial index's condition so SQLite uses it (breakglass_open).
+      live: db.prepare(`SELECT * FROM breakglass WHERE agent = ? AND action = ? AND state IN ('pending', 'active') AND state = 'active' AND expires_at > ? ORDER BY requested_at DESC, id`),
       open: db.prepare(`SELECT * FROM breakglass WHERE agent = ? AND state IN ('pending', 'active')`),
       next: db.prepare(`SELECT MIN(expires_at) AS at FROM breakglass WHERE state IN ('pending', 'active')`),
       countOpen: db.prepare(`SELECT COUNT(*) AS n FROM breakglass WHERE agent = ? AND state IN ('pending', 'active') AND expires_at > ?`),
-      grant: db.prepare('INSERT INTO breakglass_leases (override_id, lease_id, granted_at) VALUES (?, ?, ?)'),
+      // Conditional: an override revoked or expired since the decision grants nothing (the check and the row in one statement).
+      grant: db.prepare(`INSERT INTO breakglass_leases (override_id, lease_id, granted_at)
+        SELECT @id, @lease, @at WHERE EXISTS (SELECT 1 FROM breakglass WHERE id = @id AND state = 'active' AND expires_at > @at)`),
       leases: db.prepare('SELECT lease_id FROM breakglass_leases WHERE override_id = ? ORDER BY granted_at, lease_id'),
     };
     const st = this.st;
@@ -181,7 +187,7 @@ export class SqliteOverrideStore implements OverrideStore {
       }),
       expire: (now, limit) => wrap(() => (st.expire.all({ now, limit }) as Row[]).map(fromRow)),
       countOpen: (agent, now) => wrap(() => (st.countOpen.get(agent, now) as { n: number }).n),
-      recordGrant: (overrideId, leaseId, at) => wrap(() => void st.grant.run(overrideId, leaseId, at)),
+      recordGrant: (overrideId, leaseId, at) => wrap(() => st.grant.run({ id: overrideId, lease: leaseId, at }).changes === 1),
     };
   }
 

@@ -14,8 +14,10 @@ export interface OverrideGate {
   /**
    * Records a lease granted under an override. Synchronous: it runs inside
    * the grant's transaction, so the lease and the record commit together.
+   * False when the override is no longer active (revoked or expired since
+   * the decision): then the grant must fail.
    */
-  recordGrant?(overrideId: string, leaseId: string, at: number): void;
+  recordGrant(overrideId: string, leaseId: string, at: number): boolean;
 }
 
 /** What an explanation and a `decision` entry say about the override a grant stands under. */

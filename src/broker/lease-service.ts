@@ -422,8 +422,9 @@ export class LeaseService {
         const stored = statements.insertLeaseWithin(lease, limit);
         if (!stored) return undefined;
         if (budget) statements.reserveBudget!(budget.reservation, stored);
-        // Under break-glass: remembered with the lease, so revoking the override revokes it.
-        if (step.override) this.deps.overrides?.recordGrant?.(step.override.id, stored.id, stored.issuedAt);
+        // Under break-glass: remembered with the lease, so revoking the override revokes it. An override
+        // revoked or expired since the decision grants nothing (thrown, the savepoint undoes the lease).
+        if (step.override && this.deps.overrides?.recordGrant(step.override.id, stored.id, stored.issuedAt) !== true) throw overrideEnded();
         // Thrown here, the savepoint undoes the lease and its reservation with it.
         if (approvalId && !this.deps.approvals!.statements.consumeApproval(approvalId, lease.id, this.deps.clock.now())) throw approvalSpent();
         return stored;
@@ -654,6 +655,10 @@ function withoutSecrets(v: Readonly<Record<string, unknown>>): Record<string, un
 }
 
 const isPlainObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof SecretValue);
+
+function overrideEnded(): BrokerError {
+  return failedPrecondition('the break-glass override this lease was decided under was revoked or expired meanwhile; nothing was granted');
+}
 
 function approvalSpent(): BrokerError {
   return failedPrecondition('the approval was already used or has expired; request the lease again without approval_id for a new one');

@@ -8,6 +8,7 @@ import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/Invok
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
 import type { ListBreakGlassResponse__Output } from '../../src/gen/secretbroker/v1/ListBreakGlassResponse';
 import { ManualClock } from '../../src/lib/clock';
+import type { InvokeHooks } from '../../src/broker/invoke-service';
 import { readEntries } from '../helpers/evidence-entries';
 import { expectDenied, expectDeniedCall, expectOverriddenDenialEntry, expectRefused } from '../helpers/expect-denial';
 import { expectCode } from '../helpers/grpc-expect';
@@ -60,6 +61,9 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
     return id;
   };
 
+  // Test hook: runs between a grant's decision and its commit.
+  const hooks: InvokeHooks = {};
+
   before(async () => {
     tmp = tempDir();
     pki = await makeTestPki(path.join(tmp.dir, 'pki'), ['support-bot', 'analyst-bot'], ['alice', 'bob', 'carol', 'dave', 'erin']);
@@ -94,7 +98,7 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
       },
     });
     await seedLocalSecrets(raw, { 'helpdesk-token': HELPDESK_TOKEN });
-    broker = await startBroker({ pki, dir: tmp.dir, raw, clock, reaperIntervalMs: 50, resolver: testResolver(new Map([['helpdesk.test', ['127.0.0.1']]])) });
+    broker = await startBroker({ pki, dir: tmp.dir, raw, clock, hooks, reaperIntervalMs: 50, resolver: testResolver(new Map([['helpdesk.test', ['127.0.0.1']]])) });
   });
   after(async () => {
     await broker?.close();
@@ -258,6 +262,25 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
     assert.equal(upstream.requests.length, 1);
     await expectCode(call(op('dave'), 'RevokeBreakGlass', { overrideId: id }), grpc.status.FAILED_PRECONDITION, /already revoked/);
     assert.deepEqual((await bgEntries(id)).map((e) => e.breakglass!.event), ['requested', 'confirmed', 'granted', 'granted', 'revoked']);
+  });
+
+  it('a grant decided under an override that is revoked before the grant commits grants nothing', async () => {
+    const id = await confirmed();
+    const before = (await broker.app.store.listLeases({ agent: 'analyst-bot', statuses: ['active'], limit: 1000 })).length;
+    // The override is revoked between the decision (made under it) and the grant's commit.
+    hooks.beforeGrant = async () => {
+      delete hooks.beforeGrant;
+      await call(op('dave'), 'RevokeBreakGlass', { overrideId: id, reason: 'revoked mid-grant' });
+    };
+    try {
+      await expectCode(requestLease(), grpc.status.FAILED_PRECONDITION, /override this lease was decided under was revoked or expired meanwhile/);
+    } finally {
+      delete hooks.beforeGrant;
+    }
+    assert.equal((await show(id)).state, 'revoked');
+    const after = await broker.app.store.listLeases({ agent: 'analyst-bot', statuses: ['active'], limit: 1000 });
+    assert.equal(after.length, before, 'no lease was stored');
+    assert.deepEqual((await bgEntries(id)).map((e) => e.breakglass!.event), ['requested', 'confirmed', 'revoked'], 'no grant under it is on record');
   });
 
   it('a lease under it that outlives it fails its next re-check (use and renewal) with an explanation, the override no longer named', async () => {
