@@ -173,7 +173,8 @@ export class TrustService implements TrustReader {
     const agent = this.agentOf(agentName);
     const signal = parseTrustSignal(this.deps.config.trust.signals, { kind: input.kind, weight: input.weight }, opts);
     const detail = note(input.detail, 'detail', 'what was observed, in one line');
-    return this.apply(agent, by, log, (base) => ({
+    // A signal the broker raises itself is not a confirmation: an agent must not make its own trust fresh by misbehaving.
+    return this.apply(agent, by, log, !opts.fromBroker, (base) => ({
       score: applySignal(base, signal),
       kind: signal.kind,
       weight: signal.weight,
@@ -187,7 +188,7 @@ export class TrustService implements TrustReader {
     const agent = this.agentOf(agentName);
     const value = parseTrustScore(score);
     const why = note(reason, 'reason', 'why the score is set, in one line');
-    return this.apply(agent, by, log, () => ({ score: value, kind: 'set', note: why, entry: { set: { reason: why } } }));
+    return this.apply(agent, by, log, true, () => ({ score: value, kind: 'set', note: why, entry: { set: { reason: why } } }));
   }
 
   async history(agentName: string, limit: number): Promise<TrustHistoryRow[]> {
@@ -218,6 +219,8 @@ export class TrustService implements TrustReader {
     agent: AgentConfig,
     by: string,
     log: Logger,
+    /** An operator's change confirms the score (fresh from now); a broker-raised one keeps the last confirmation. */
+    confirms: boolean,
     fn: (base: number) => { score: number; kind: string; weight?: number; note: string; entry: Record<string, unknown> },
   ): Promise<TrustChangeResult> {
     const now = this.deps.clock.now();
@@ -228,7 +231,7 @@ export class TrustService implements TrustReader {
       entry = c.entry;
       const p = this.profile(agent.name);
       return {
-        next: { agent: agent.name, score: c.score, updatedAt: now, confirmedAt: now },
+        next: { agent: agent.name, score: c.score, updatedAt: now, ...(confirms ? { confirmedAt: now } : rec?.confirmedAt !== undefined ? { confirmedAt: rec.confirmedAt } : {}) },
         row: { at: now, oldScore: before.score, newScore: c.score, oldTier: before.tier, newTier: tierFor(c.score, p.thresholds), kind: c.kind, ...(c.weight !== undefined ? { weight: c.weight } : {}), note: c.note, by },
         before: { score: before.score, tier: before.tier, fresh: before.fresh },
       };

@@ -49,6 +49,23 @@ describe('TrustService (real SQLite store, no evidence log)', () => {
     assert.deepEqual(await trust.current('b'), { score: 300, tier: 'restricted', fresh: false });
   });
 
+  it('only an operator confirms trust: a signal the broker raises moves the score but leaves it stale', async () => {
+    const quiet = createLogger({ level: 'silent' });
+    await trust.set('a', 800, 'start', 'operator:x', quiet);
+    assert.equal((await trust.current('a')).fresh, true);
+    clock.advance(25 * HOUR);
+    await trust.set('b', 300, 'unrelated', 'operator:x', quiet);
+    const stale = await trust.current('a');
+    assert.equal(stale.fresh, false);
+    // The agent misbehaves on purpose: the broker's own signal lowers the score, and must not make it fresh.
+    const r = await trust.signal('a', { kind: 'broker.outside_template', detail: 'a call outside its template' }, 'broker', quiet, { fromBroker: true });
+    assert.ok(r.after.score < stale.score);
+    assert.equal(r.after.fresh, false);
+    assert.equal((await trust.current('a')).fresh, false);
+    // An operator's signal confirms it.
+    assert.equal((await trust.signal('a', { kind: 'eval.passed', detail: 'reviewed' }, 'operator:x', quiet)).after.fresh, true);
+  });
+
   it('concurrent signals all apply (each to the result of the one before), each with a history row', async () => {
     await Promise.all(Array.from({ length: 20 }, () => trust.signal('a', { kind: 'eval.passed', detail: 'ok' }, 'operator:x', createLogger({ level: 'silent' }))));
     assert.equal((await trust.current('a')).score, 800);
