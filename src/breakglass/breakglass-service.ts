@@ -250,6 +250,17 @@ export class BreakGlassService implements OverrideGate {
 
   /** Records every open override past its expiry as expired (one entry each). */
   async expireDue(): Promise<number> {
+    // One sweep at a time: a caller (list, the timer, a test) waits for the one under way, whose
+    // entries are then durable, and sweeps again at its own time (cheap when nothing is due).
+    while (this.expiring) await this.expiring.catch(() => undefined);
+    const sweep = this.sweepExpired().finally(() => (this.expiring = undefined));
+    this.expiring = sweep;
+    return sweep;
+  }
+
+  private expiring: Promise<number> | undefined;
+
+  private async sweepExpired(): Promise<number> {
     const now = this.deps.clock.now();
     const next = await this.deps.store.nextExpiry();
     if (next === undefined || next > now) return 0;
