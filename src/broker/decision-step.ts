@@ -313,7 +313,19 @@ export class DecisionStep {
 
   /** Every denial is evidence, folded when it repeats (see DenialFolder). */
   async recordDenial(step: DecidedStep): Promise<EvidenceRef | undefined> {
-    if (this.deps.denials) return this.deps.denials.record(step.agent.name, step.draft);
+    return this.recordBounded(step, true);
+  }
+
+  /**
+   * The decision of a request answered PENDING_APPROVAL: bounded like a denial (an agent asking
+   * again and again writes folded entries within its evidence budget), but not counted as one.
+   */
+  async recordPending(step: DecidedStep): Promise<EvidenceRef | undefined> {
+    return this.recordBounded(step, false);
+  }
+
+  private async recordBounded(step: DecidedStep, denial: boolean): Promise<EvidenceRef | undefined> {
+    if (this.deps.denials) return this.deps.denials.record(step.agent.name, step.draft, { denial });
     return (await this.deps.evidence?.append([step.draft]))?.[0];
   }
 

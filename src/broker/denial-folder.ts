@@ -36,6 +36,8 @@ export interface DenialFolderOptions {
 export class DenialFolder {
   private readonly windows = new Map<string, Window>();
   private readonly spent = new Map<string, { minute: number; bytes: number }>();
+  /** Windows whose first entry is being appended. */
+  private readonly writing = new Map<string, Promise<EvidenceRef>>();
   private timer: NodeJS.Timeout | undefined;
   private readonly windowMs: number;
 
@@ -49,8 +51,9 @@ export class DenialFolder {
   }
 
   /** Records one denial; resolves when the evidence that covers it is durable (or was already). */
-  async record(agent: string, draft: EvidenceDraft): Promise<EvidenceRef> {
-    this.o.onDenial?.(agent);
+  /** `denial: false` for a decision that is bounded the same way but is no denial (PENDING_APPROVAL): not told to onDenial. */
+  async record(agent: string, draft: EvidenceDraft, opts: { denial?: boolean } = {}): Promise<EvidenceRef> {
+    if (opts.denial !== false) this.o.onDenial?.(agent);
     const now = this.o.clock.now();
     const text = JSON.stringify(draft);
     const identical = `${agent}\0${createHash('sha256').update(text).digest('hex')}`;
@@ -67,17 +70,32 @@ export class DenialFolder {
       w.folded++;
       return w.first;
     }
+    // The first of a window is being written: fold into it once it is (concurrent identical denials).
+    const writing = this.writing.get(key);
+    if (writing) {
+      const first = await writing;
+      const opened = this.windows.get(key);
+      if (opened) opened.folded++;
+      return first;
+    }
     if (w) await this.close(key, w, now);
     this.addSpent(agent, text.length, now);
-    const [first] = await this.o.sink.append([overBudget ? { ...draft, flood: true } : draft]);
+    const appended = this.o.sink.append([overBudget ? { ...draft, flood: true } : draft]).then(([f]) => f!);
+    this.writing.set(key, appended);
+    let first: EvidenceRef;
+    try {
+      first = await appended;
+    } finally {
+      this.writing.delete(key);
+    }
     // The window keeps the draft without its inputs (up to 8 KiB each): the closing entry leaves them to the first.
     const { inputs: _inputs, ...kept } = draft;
-    this.windows.set(key, { agent, first: first!, draft: kept, since: now, folded: 0 });
+    this.windows.set(key, { agent, first, draft: kept, since: now, folded: 0 });
     if (this.windows.size > (this.o.maxWindows ?? 10_000)) {
       const [oldKey, oldW] = this.windows.entries().next().value as [string, Window];
       await this.close(oldKey, oldW, now);
     }
-    return first!;
+    return first;
   }
 
   private spentBytes(agent: string, now: number): number {

@@ -271,7 +271,7 @@ export class LeaseService {
     const gate = this.deps.approvals?.gate;
     const binding = step.approval?.binding;
     if (!gate || !binding) throw new BrokerError('internal', 'an approval was asked for without an approvals service');
-    const [ref] = (await this.deps.evidence?.append([step.draft])) ?? [];
+    const ref = await this.decisions.recordPending(step);
     const opened = await gate.open({ agent, groups: [...step.approval!.groups], binding, trust: step.trust }, log);
     log.info({ action: step.action.name, resource: step.resource, approval_id: opened.id, rule: binding.rule }, 'lease pending approval');
     const explanation = step.explanation.approval ? { ...step.explanation, approval: { ...step.explanation.approval, approval_id: opened.id } } : step.explanation;

@@ -11,6 +11,7 @@ import { expectCode } from '../helpers/grpc-expect';
 import { Barrier, startInvokeBroker } from '../helpers/invoke-broker';
 import type { HttpsUpstream } from '../helpers/https-upstream';
 import { expectDeniedCall } from '../helpers/expect-denial';
+import { readEntries } from '../helpers/evidence-entries';
 
 /**
  * RequestLease with an approval obligation (the dev policy billing-refund-approved:
@@ -109,6 +110,15 @@ describe('approvals in the decision step: PENDING_APPROVAL, redemption, consumed
     await expectCode(refund({ leaseId: lease.leaseId }, 50_000), grpc.status.FAILED_PRECONDITION, /exhausted/);
     // And a consumed approval cannot be redeemed again.
     await expectCode(request(50_000, pending.approvalId), grpc.status.FAILED_PRECONDITION, /already (been )?used/);
+  });
+
+  it('asking again and again while it waits writes bounded evidence: one decision entry for identical requests, the rest folded', async () => {
+    const mark = broker.app.ledger!.size;
+    const all = await Promise.all(Array.from({ length: 20 }, () => request(40_000)));
+    assert.deepEqual([...new Set(all.map((r) => r.status))], ["PENDING_APPROVAL"]);
+    assert.equal(new Set(all.map((r) => r.approvalId)).size, 1, 'one approval for the same request');
+    const decisions = (await readEntries<{ type: string }>(broker.app.ledger!, mark)).filter((e) => e.type === 'decision');
+    assert.equal(decisions.length, 1, `${decisions.length} decision entries for 20 identical requests`);
   });
 
   it('an expired approval is refused (fake clock)', async () => {
