@@ -225,9 +225,15 @@ export class TrustService implements TrustReader {
   ): Promise<TrustChangeResult> {
     const now = this.deps.clock.now();
     let entry: Record<string, unknown> = {};
+    let unchanged: TrustState | undefined;
     const done = await this.change(agent.name, now, (rec) => {
       const before = this.view(agent.name, rec, now);
       const c = fn(before.score);
+      // A broker-raised signal that moves nothing (the score at its floor) is not written: repeated, it would only grow the log.
+      if (!confirms && c.score === before.score) {
+        unchanged = before;
+        return undefined;
+      }
       entry = c.entry;
       const p = this.profile(agent.name);
       return {
@@ -236,6 +242,10 @@ export class TrustService implements TrustReader {
         before: { score: before.score, tier: before.tier, fresh: before.fresh },
       };
     }, () => entry);
+    if (!done && unchanged) {
+      const same = { score: unchanged.score, tier: unchanged.tier, fresh: unchanged.fresh };
+      return { before: same, after: unchanged, leasesRevoked: 0 };
+    }
     if (!done) throw new Error('trust change was not stored');
     const after = this.view(agent.name, done.change.next, now);
     log.info({ agent: agent.name, kind: done.change.row.kind, old_score: done.change.before.score, score: after.score, tier: after.tier }, 'trust changed');

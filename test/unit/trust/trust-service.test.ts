@@ -66,6 +66,19 @@ describe('TrustService (real SQLite store, no evidence log)', () => {
     assert.equal((await trust.signal('a', { kind: 'eval.passed', detail: 'reviewed' }, 'operator:x', quiet)).after.fresh, true);
   });
 
+  it('a broker-raised signal that moves nothing (the score at 0) is not written; an operator\'s is', async () => {
+    const quiet = createLogger({ level: 'silent' });
+    await trust.set('a', 0, 'floor', 'operator:x', quiet);
+    const rows = (await trust.history('a', 100)).length;
+    for (let i = 0; i < 5; i++) {
+      const r = await trust.signal('a', { kind: 'broker.outside_template', detail: 'again' }, 'broker', quiet, { fromBroker: true });
+      assert.deepEqual([r.before.score, r.after.score, r.leasesRevoked], [0, 0, 0]);
+    }
+    assert.equal((await trust.history('a', 100)).length, rows, 'no history row for a change that changed nothing');
+    await trust.signal('a', { kind: 'eval.failed', detail: 'checked' }, 'operator:x', quiet);
+    assert.equal((await trust.history('a', 100)).length, rows + 1, 'an operator\'s signal is a confirmation, written even at 0');
+  });
+
   it('concurrent signals all apply (each to the result of the one before), each with a history row', async () => {
     await Promise.all(Array.from({ length: 20 }, () => trust.signal('a', { kind: 'eval.passed', detail: 'ok' }, 'operator:x', createLogger({ level: 'silent' }))));
     assert.equal((await trust.current('a')).score, 800);
