@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { parseCosignatureVerifierKey } from '../evidence/cosignature';
 import { byteSizeField } from './byte-size';
-import { DURATION_EXPECTED, parseDuration } from './duration';
+import { duration } from './duration';
 import { ConfigError, Problems, Section, describe, isObj, join } from './problems';
 import { policySection } from './policy-section';
 import { agentTrustSection, trustSection } from './trust-section';
@@ -86,17 +86,6 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value as object)) deepFreeze(v);
   }
   return value;
-}
-
-function duration(s: Section, key: string, fallback?: number): number | undefined {
-  const raw = s.value(key);
-  if (raw === undefined || raw === null) {
-    if (fallback === undefined) s.problems.add(s.at(key), `is required (${DURATION_EXPECTED})`);
-    return fallback;
-  }
-  const ms = typeof raw === 'string' ? parseDuration(raw) : undefined;
-  if (ms === undefined) s.problems.add(s.at(key), `expected ${DURATION_EXPECTED}, got ${describe(raw)}`);
-  return ms ?? fallback;
 }
 
 function server(s: Section | undefined): ServerConfig {

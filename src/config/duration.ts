@@ -1,3 +1,5 @@
+import { describe, type Section } from './problems';
+
 const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** Parses "30s", "5m", "24h", "30d" into milliseconds; undefined when malformed. */
@@ -8,3 +10,15 @@ export function parseDuration(text: string): number | undefined {
 }
 
 export const DURATION_EXPECTED = 'a duration such as "30s", "5m", "24h" or "30d"';
+
+/** The duration at `key` of `s` in ms; a problem naming the key when it is missing (and there is no fallback) or not a duration. */
+export function duration(s: Section, key: string, fallback?: number): number | undefined {
+  const raw = s.value(key);
+  if (raw === undefined || raw === null) {
+    if (fallback === undefined) s.problems.add(s.at(key), `is required (${DURATION_EXPECTED})`);
+    return fallback;
+  }
+  const ms = typeof raw === 'string' ? parseDuration(raw) : undefined;
+  if (ms === undefined) s.problems.add(s.at(key), `expected ${DURATION_EXPECTED}, got ${describe(raw)}`);
+  return ms ?? fallback;
+}

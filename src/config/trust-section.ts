@@ -8,22 +8,11 @@ import {
 } from '../trust/trust-signals';
 import { compileTierThresholds, DEFAULT_TIER_THRESHOLDS, type TierThresholds } from '../trust/trust-tiers';
 import type { AgentTrustConfig, TrustConfig } from './config-types';
-import { DURATION_EXPECTED, parseDuration } from './duration';
+import { duration } from './duration';
 import { describe, isObj, join, Section } from './problems';
 
 export const DEFAULT_FRESH_WITHIN_MS = 24 * 3_600_000;
 export const DEFAULT_DENIAL_BURST = Object.freeze({ count: 10, withinMs: 60_000 });
-
-function duration(s: Section, key: string, fallback: number | undefined): number | undefined {
-  const raw = s.value(key);
-  if (raw === undefined || raw === null) {
-    if (fallback === undefined) s.problems.add(s.at(key), `is required (${DURATION_EXPECTED})`);
-    return fallback;
-  }
-  const ms = typeof raw === 'string' ? parseDuration(raw) : undefined;
-  if (ms === undefined) s.problems.add(s.at(key), `expected ${DURATION_EXPECTED}, got ${describe(raw)}`);
-  return ms ?? fallback;
-}
 
 /** Marks a broker kind turned off (`weight: 0`); it is left out of the compiled kinds. */
 const OFF: SignalKindConfig = Object.freeze({ weight: 0 });

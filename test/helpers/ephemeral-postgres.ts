@@ -4,6 +4,7 @@ import { accessSync, appendFileSync, chownSync, constants, existsSync, mkdirSync
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { Client as PgClient } from 'pg';
 
 /**
  * A real, throwaway PostgreSQL cluster for tests (DESIGN "Testing with real
@@ -326,4 +327,19 @@ export function sharedPostgres(): Promise<EphemeralPostgres> {
 /** True when the cluster's data dir still exists (for tests of this helper). */
 export function clusterDirExists(pg: EphemeralPostgres): boolean {
   return existsSync(pg.dir);
+}
+
+/** Logs in with `url` on a new connection: null when it works, else the SQLSTATE (or 'no-code'). */
+export async function loginState(url: string): Promise<string | null> {
+  const c = new PgClient({ connectionString: url, connectionTimeoutMillis: 5000 });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    await c.query('SELECT 1');
+    return null;
+  } catch (e) {
+    return (e as { code?: string }).code ?? 'no-code';
+  } finally {
+    await c.end().catch(() => undefined);
+  }
 }

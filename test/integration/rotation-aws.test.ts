@@ -17,7 +17,7 @@ import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseR
 import { rotationRequestToken } from '../../src/backends/aws/aws-rotation';
 import type { RotationHooks } from '../../src/rotation/rotation-service';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
-import { startEphemeralPostgres, type EphemeralPostgres } from '../helpers/ephemeral-postgres';
+import { startEphemeralPostgres, type EphemeralPostgres, loginState } from '../helpers/ephemeral-postgres';
 import { readEntries } from '../helpers/evidence-entries';
 import { startHttpsUpstream, type HttpsUpstream } from '../helpers/https-upstream';
 import { seedLocalSecrets, testResolver, writeCaBundle } from '../helpers/invoke-broker';
@@ -60,20 +60,6 @@ async function awsState(sm: SecretsManagerClient, id: string): Promise<{ current
 }
 
 const pendingLabels = (labels: Record<string, string[]>): string[] => Object.entries(labels).filter(([, l]) => l.includes('AWSPENDING')).map(([id]) => id);
-
-async function loginState(url: string): Promise<string | null> {
-  const c = new PgClient({ connectionString: url, connectionTimeoutMillis: 5000 });
-  c.on('error', () => undefined);
-  try {
-    await c.connect();
-    await c.query('SELECT 1');
-    return null;
-  } catch (e) {
-    return (e as { code?: string }).code ?? 'no-code';
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
 
 describe('AWS Secrets Manager rotation in four steps (real moto_server, real daemon over mTLS)', function () {
   this.timeout(120_000);

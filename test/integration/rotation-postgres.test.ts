@@ -8,27 +8,12 @@ import { openLocalBackend } from '../../src/backends/local';
 import { systemClock } from '../../src/lib/clock';
 import type { RotationHooks } from '../../src/rotation/rotation-service';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
-import { startEphemeralPostgres, type EphemeralPostgres } from '../helpers/ephemeral-postgres';
+import { startEphemeralPostgres, type EphemeralPostgres, loginState } from '../helpers/ephemeral-postgres';
 import { readEntries } from '../helpers/evidence-entries';
 import { seedLocalSecrets } from '../helpers/invoke-broker';
 import { runCapture } from '../helpers/run-cli';
 
 const INITIAL = 'initial_admin_pw_Xk29Lq7Vz3';
-
-/** Logs in with `url` on a new connection: null when it works, else the SQLSTATE. */
-async function loginState(url: string): Promise<string | null> {
-  const c = new PgClient({ connectionString: url, connectionTimeoutMillis: 5000 });
-  c.on('error', () => undefined);
-  try {
-    await c.connect();
-    await c.query('SELECT 1');
-    return null;
-  } catch (e) {
-    return (e as { code?: string }).code ?? 'no-code';
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
 
 describe('Rotation of a PostgreSQL admin credential (url_secret): real PostgreSQL, real daemon', function () {
   this.timeout(120_000);
