@@ -67,9 +67,11 @@ export function overrideState(o: OverrideRecord, now: number): OverrideState {
  *   3. used: while active and unexpired, the agent's RequestLease for the
  *      action (and resource) is granted under it by the decision step, which
  *      bypasses policy only (`applicable`);
- *   4. ended: revoked by an admin, expired, or ended by the broker when the
- *      agent drops to `quarantined`; leases granted under it fail their next
- *      re-check;
+ *   4. ended: revoked by an admin (the leases granted under it are revoked
+ *      at once), expired, or ended by the broker when the agent drops to
+ *      `quarantined`; a lease granted under it that is still live fails its
+ *      next re-check, and a grant decided under it but not yet stored is not
+ *      granted;
  *   5. reviewed (ReviewBreakGlass): until someone other than its requester and
  *      confirmer marks it reviewed with a note, `approvals review` lists it.
  * Every step is a `breakglass` entry committed with the change it records.

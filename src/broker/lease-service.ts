@@ -143,11 +143,6 @@ export class LeaseService {
     await this.late?.appendOrKeep(draft, log, { lease: draft.lease, type: draft.type }, 'could not record the end of a lease; retrying in the background');
   }
 
-  /** The agent's trust as stored (the decision step reads it through its TrustReader). */
-  async trustOf(agent: string): Promise<TrustView> {
-    return (this.deps.trust ?? storedTrust(this.deps.store)).current(agent);
-  }
-
   /**
    * A re-decision of `lease` with its stored inputs (context, params) under
    * the current policy, trust and budget: each Invoke on it, its renewal, and

@@ -77,7 +77,7 @@ export const breakGlassConfirmCommand: Command = Object.freeze<Command>({
 
 export const breakGlassRevokeCommand: Command = Object.freeze<Command>({
   path: ['break-glass', 'revoke'],
-  summary: 'end an override now; leases granted under it fail their next re-check (role admin)',
+  summary: 'end an override now and revoke the leases granted under it (role admin)',
   usage: 'break-glass revoke ID [--reason R]',
   options: { ...CLIENT_FLAGS, reason: { type: 'string' } },
   positionals: [1, 1],

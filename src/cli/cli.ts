@@ -3,7 +3,7 @@ import { StartupError } from '../app';
 import { ConfigError } from '../config/problems';
 import { BrokerError } from '../lib/errors';
 import { DeniedError, EXIT, UsageError, type CliIo } from './cli-io';
-import { CLIENT_FLAGS, type Command } from './command';
+import type { Command } from './command';
 import { devCommand } from './dev-command';
 import { evidenceCommands } from './evidence-commands';
 import { invokeCommand } from './invoke-command';
@@ -20,26 +20,9 @@ import { healthCommand } from './health-command';
 import { consoleCommand } from './console-command';
 import { witnessCommand, witnessKeyCommand } from '../witness/witness-command';
 
-/** Client commands whose RPCs later issues build; they parse flags and say so plainly. */
-const PLANNED: ReadonlyArray<[string[], string]> = [];
-
-function planned(path: string[], issue: string): Command {
-  return {
-    path,
-    summary: `(not yet available: ${issue})`,
-    usage: `${path.join(' ')} [flags]`,
-    options: CLIENT_FLAGS,
-    positionals: [0, 10],
-    async run() {
-      throw new BrokerError('unimplemented', `"${path.join(' ')}" is not implemented yet (${issue})`);
-    },
-  };
-}
-
 export function allCommands(extra: readonly Command[] = []): Command[] {
-  const real = [serveCommand, devCommand, configCheckCommand, pkiInitCommand, secretsPutCommand, secretsListCommand, ...leaseCommands, ...trustCommands, invokeCommand, ...approvalsCommands, ...breakglassCommands, ...policyCommands, ...evidenceCommands, rotateCommand, reportCommand, healthCommand, consoleCommand, witnessCommand, witnessKeyCommand, ...extra];
-  const taken = new Set(real.map((c) => c.path.join(' ')));
-  return [...real, ...PLANNED.filter(([p]) => !taken.has(p.join(' '))).map(([p, i]) => planned(p, i))];
+  const real: Command[] = [serveCommand, devCommand, configCheckCommand, pkiInitCommand, secretsPutCommand, secretsListCommand, ...leaseCommands, ...trustCommands, invokeCommand, ...approvalsCommands, ...breakglassCommands, ...policyCommands, ...evidenceCommands, rotateCommand, reportCommand, healthCommand, consoleCommand, witnessCommand, witnessKeyCommand, ...extra];
+  return real;
 }
 
 function help(commands: Command[]): string {
