@@ -320,9 +320,26 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const drainLateEvidence = async (): Promise<void> => {
     await Promise.all([leases, invoke, revoker, sweeper].map((s) => s.drainLateEvidence(log)));
   };
+  /** A start that fails from here on: stop what runs, record what is owed, and always close the store (and its daemon lock). */
+  const abandonStart = async (): Promise<void> => {
+    try {
+      await sweeper.stop();
+      await approvals.stop();
+      await breakglass?.stop();
+      await drainLateEvidence();
+      await ledger?.close();
+    } finally {
+      await store.close();
+    }
+  };
   // Rotation: the daemon is the only writer; a lock with a fencing token per secret, then a fenced write.
   const rotation = new RotationService({ config, rotations: store.rotations, backends: secrets, clock, log, ...evidence, ...(opts.rotationHooks ? { hooks: opts.rotationHooks } : {}) });
-  await rotation.recoverAbandonedLocks();
+  try {
+    await rotation.recoverAbandonedLocks();
+  } catch (err) {
+    await abandonStart();
+    throw err;
+  }
   let handlers: Handlers = mergeHandlers(
     mergeHandlers(
       mergeHandlers(mergeHandlers(mergeHandlers(mergeHandlers(leaseHandlers(leases, clock), invokeHandlers(invoke, inFlight)), approvalHandlers(approvals, config)), trustHandlers(trust)), breakglass ? breakglassHandlers(breakglass, config) : undefined),
@@ -353,12 +370,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       ...(opts.connectionTimeouts ? { connectionTimeouts: opts.connectionTimeouts } : {}),
     });
   } catch (err) {
-    await sweeper.stop();
-    await approvals.stop();
-    await breakglass?.stop();
-    await drainLateEvidence();
-    await ledger?.close();
-    await store.close();
+    await abandonStart();
     throw new StartupError(`cannot listen on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`);
   }
   let metricsServer: MetricsServer | undefined;
@@ -367,12 +379,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       metricsServer = await startMetricsServer({ config, listen: config.metricsListen, metrics, log, ...(opts.connectionTimeouts?.tlsHandshakeMs !== undefined ? { tlsHandshakeMs: opts.connectionTimeouts.tlsHandshakeMs } : {}) });
     } catch (err) {
       await grpcServers.shutdown();
-      await sweeper.stop();
-      await approvals.stop();
-      await breakglass?.stop();
-      await drainLateEvidence();
-      await ledger?.close();
-      await store.close();
+      await abandonStart();
       throw new StartupError(`cannot serve metrics on ${config.metricsListen.host}:${config.metricsListen.port}: ${(err as Error).message}`);
     }
   }
@@ -409,21 +416,25 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     ...(metricsServer ? { metricsPort: metricsServer.port } : {}),
     ...(grpcServers.healthPort !== undefined ? { healthPort: grpcServers.healthPort } : {}),
     close: async () => {
-      await reaper.stop();
-      await revoker.stop();
-      await sweeper.stop();
-      // Ends WatchApproval streams, so the graceful stop is not held up by them.
-      await approvals.stop();
-      await breakglass?.stop();
-      await metricsServer?.close();
-      await grpcServers.shutdown();
-      await brokerSignals.settled();
-      await drainLateEvidence();
-      await secrets.close();
-      await denials?.stop();
-      await ledger?.close();
-      await store.close();
-      log.flush?.();
+      try {
+        await reaper.stop();
+        await revoker.stop();
+        await sweeper.stop();
+        // Ends WatchApproval streams, so the graceful stop is not held up by them.
+        await approvals.stop();
+        await breakglass?.stop();
+        await metricsServer?.close();
+        await grpcServers.shutdown();
+        await brokerSignals.settled();
+        await drainLateEvidence();
+        await secrets.close();
+        await denials?.stop();
+        await ledger?.close();
+      } finally {
+        // Whatever failed above, the store (and the state's daemon lock) is released.
+        await store.close();
+        log.flush?.();
+      }
     },
   };
 }

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { chmodSync, copyFileSync } from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { StartupError } from '../../src/app';
 import { call } from '../../src/client/grpc-client';
@@ -55,6 +56,22 @@ describe('startup checks', function () {
       }
       const second = await startBroker({ pki: p, dir: t.dir });
       await second.close();
+      t.cleanup();
+    });
+
+    it('a start that fails (its port is taken) releases the state: the next start on it is not refused', async () => {
+      const t = tempDir();
+      const p = await makeTestPki(path.join(t.dir, 'pki'));
+      const taken = net.createServer();
+      await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+      const port = (taken.address() as net.AddressInfo).port;
+      try {
+        await assert.rejects(startBroker({ pki: p, dir: t.dir, raw: { ...baseRawConfig(p, t.dir), listen: `127.0.0.1:${port}` } }), /cannot listen on/);
+      } finally {
+        await new Promise<void>((r) => taken.close(() => r()));
+      }
+      const next = await startBroker({ pki: p, dir: t.dir });
+      await next.close();
       t.cleanup();
     });
 
