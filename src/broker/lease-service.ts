@@ -185,6 +185,8 @@ export class LeaseService {
   async request(agent: AgentConfig, req: LeaseRequestInput, log: Logger): Promise<LeaseOutcome> {
     const input = this.prepare(agent, req, 'request');
     const { action, resource, context, params, purpose } = input;
+    // Trust stored from here on was not seen by the decision (issueWithin checks it again).
+    const decidedFrom = this.deps.clock.now();
     const step = await this.decisions.decide({ ...input, ...(req.approvalId ? { approvalId: req.approvalId } : {}) });
     const { policy: decision, trust } = step;
     if (step.verdict === 'deny') {
@@ -230,7 +232,7 @@ export class LeaseService {
     let overBudget: DecidedStep | undefined;
     try {
       await this.deps.hooks?.beforeGrant?.();
-      const stored = await this.issueWithin(agent, lease, step, issued ? issuedCredentialRef(issued) : {});
+      const stored = await this.issueWithin(agent, lease, step, issued ? issuedCredentialRef(issued) : {}, decidedFrom);
       if ('overBudget' in stored) overBudget = stored.overBudget;
       else refs = stored.refs;
     } catch (err) {
@@ -398,6 +400,7 @@ export class LeaseService {
     lease: LeaseRecord,
     step: DecidedStep,
     leaseExtra: Record<string, unknown>,
+    decidedFrom: number,
   ): Promise<{ refs: EvidenceRef[] | undefined } | { overBudget: DecidedStep }> {
     const { evidence, store } = this.deps;
     const limit = agent.limits.activeLeases;
@@ -411,8 +414,13 @@ export class LeaseService {
     const statements = store.statements;
     if (!evidence.appendWith || !statements) throw unimplemented('granting a lease with evidence on this state store', 'a later issue');
     let usedThen: number | undefined;
+    const trustNow = store.trustStatements;
     const done = await evidence.appendWith(
       () => {
+        // A trust drop stored since the decision began (its re-evaluation listed the live leases before this
+        // one existed): the grant was decided on trust the agent no longer has, so it is refused, not stored.
+        const trustStored = trustNow?.getTrust(agent.name);
+        if (trustStored && trustStored.updatedAt >= decidedFrom && trustStored.score < step.trust.score) throw trustDropped();
         if (budget && !this.budgetFits(budget, (u) => (usedThen = u))) return undefined;
         const stored = statements.insertLeaseWithin(lease, limit);
         if (!stored) return undefined;
@@ -650,6 +658,10 @@ function withoutSecrets(v: Readonly<Record<string, unknown>>): Record<string, un
 }
 
 const isPlainObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof SecretValue);
+
+function trustDropped(): BrokerError {
+  return failedPrecondition('the agent\'s trust dropped while this lease was being granted; nothing was granted; request it again');
+}
 
 function overrideEnded(): BrokerError {
   return failedPrecondition('the break-glass override this lease was decided under was revoked or expired meanwhile; nothing was granted');

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import type { InvokeHooks } from '../../src/broker/invoke-service';
 import { call, type BrokerClients } from '../../src/client/grpc-client';
 import type { Lease__Output } from '../../src/gen/secretbroker/v1/Lease';
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
@@ -48,6 +49,8 @@ describe('trust: signals, sets, decay, freshness, and a drop that reaches live l
   let tmp: ReturnType<typeof tempDir>;
   let pki: TestPki;
   let b: Awaited<ReturnType<typeof startInvokeBroker>>;
+  // Test hook: runs between a grant's decision and its commit.
+  const hooks: InvokeHooks = {};
   let broker: RunningBroker;
   let clock: ManualClock;
   let n = 0;
@@ -65,6 +68,7 @@ describe('trust: signals, sets, decay, freshness, and a drop that reaches live l
       pki,
       dir,
       clock,
+      hooks,
       policies: POLICIES,
       actions: (http) => ({
         'tickets.view': { http: http({ methods: ['GET'], paths: ['/tickets/{id}'], context: { ticket: 'path.id' } }), resource: 'ticket/{ticket}', max_uses: 20 },
@@ -247,6 +251,24 @@ describe('trust: signals, sets, decay, freshness, and a drop that reaches live l
     // A rise revokes nothing; a second drop finds nothing more to revoke.
     assert.equal((await signal({ kind: 'eval.passed', detail: 'ok' })).leasesRevoked, 0);
     assert.equal((await signal({ kind: 'eval.failed', weight: -10, detail: 'minor' })).leasesRevoked, 0);
+  });
+
+  it('a drop stored while a lease is being granted (after its decision, before its commit) refuses that grant: no lease outlives the drop', async () => {
+    hooks.beforeGrant = async () => {
+      delete hooks.beforeGrant;
+      const r = await call<unknown, TrustState__Output>(admin(), 'SetTrust', { agent: 'support-bot', score: 450, reason: 'dropped mid-grant' });
+      assert.equal(r.tier, 'restricted');
+    };
+    try {
+      await expectCode(lease('tickets.update', { ticket: 'T-7' }), grpc.status.FAILED_PRECONDITION, /trust dropped while this lease was being granted/);
+    } finally {
+      delete hooks.beforeGrant;
+    }
+    const live = await broker.app.store.listLeases({ agent: 'support-bot', statuses: ['active'], limit: 100 });
+    assert.deepEqual(live.filter((l) => l.action === 'tickets.update'), [], 'no tickets.update lease is live');
+    // Asked again at the new trust, policy decides (restricted: denied), and a permitted action is still granted.
+    expectDenied(await lease('tickets.update', { ticket: 'T-7' }));
+    assert.equal((await lease('tickets.view', { ticket: 'T-7' })).status, 'GRANTED');
   });
 
   it('SetTrust that lowers the score revokes too; to quarantined every refund-like lease goes, read leases stay', async () => {
