@@ -1,12 +1,9 @@
 import { call } from '../client/grpc-client';
 import type { TrustState__Output } from '../gen/secretbroker/v1/TrustState';
-import { EXIT, UsageError, emit } from './cli-io';
-import { clientFromFlags, rpcError, uint } from './client-flags';
+import { EXIT, UsageError } from './cli-io';
+import { uint, withOperator } from './client-flags';
 import { CLIENT_FLAGS, str, type Command } from './command';
-
-/** Operator text shown on a terminal: control characters and escapes neutralised. */
-// eslint-disable-next-line no-control-regex
-const safe = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+import { emitSafe, neutralise as safe } from './terminal-text';
 
 export function formatTrust(t: TrustState__Output): string {
   const lines = [
@@ -26,20 +23,11 @@ export function formatTrust(t: TrustState__Output): string {
   return lines.join('\n');
 }
 
+/** Notes in the history quote what agents sent (an out-of-template call): shown neutralised, in both forms. */
 async function operatorCall(values: Parameters<Command['run']>[0], io: Parameters<Command['run']>[2], method: string, req: unknown): Promise<number> {
-  const c = clientFromFlags(values, io);
-  try {
-    let res: TrustState__Output;
-    try {
-      res = await call<unknown, TrustState__Output>(c.operator, method, req);
-    } catch (err) {
-      throw rpcError(err);
-    }
-    emit(io, values.json === true, res, () => formatTrust(res));
-    return EXIT.ok;
-  } finally {
-    c.close();
-  }
+  const res = await withOperator(values, io, (c) => call<unknown, TrustState__Output>(c.operator, method, req));
+  emitSafe(io, values.json === true, res, () => formatTrust(res));
+  return EXIT.ok;
 }
 
 /** --weight N: a signed whole number (0 or absent: the kind's configured weight). */

@@ -11,6 +11,8 @@ const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
 /** ListDecisions reads at most this many entries back from the newest: the work per call is bounded. */
 export const MAX_SCAN = 20_000;
+/** Entries read between two yields to the event loop (about 5 ms of work). */
+const SCAN_SLICE = 500;
 const DECISION_MARK = Buffer.from('"type":"decision"');
 
 interface DecisionEntry {
@@ -43,6 +45,8 @@ export function consoleReadHandlers(ledger: Pick<Ledger, 'size' | 'getEntry'> | 
         const size = ledger.size;
         let scanned = 0;
         for (let i = size - 1; i >= 0 && scanned < MAX_SCAN && decisions.length < limit; i--, scanned++) {
+          // Each read is synchronous SQLite: let other requests run between slices of a long scan.
+          if (scanned > 0 && scanned % SCAN_SLICE === 0) await new Promise<void>((r) => setImmediate(r));
           const { bytes } = await ledger.getEntry(i);
           if (!bytes.includes(DECISION_MARK)) continue;
           const e = JSON.parse(bytes.toString('utf8')) as DecisionEntry;
