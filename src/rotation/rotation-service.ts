@@ -396,7 +396,12 @@ export class RotationService {
       if (progress.step === 'setSecret') {
         const got = await aws('reading AWSPENDING', (r) => r.readVersion(s.ref, { stage: 'AWSPENDING' }));
         try {
-          if (got.versionId !== pending) throw new BrokerError('failed_precondition', `AWSPENDING of secret ${s.name} is no longer the version this rotation created; nothing was made current`);
+          if (got.versionId !== pending) {
+            // Another writer staged AWSPENDING (a paused rotator's late createSecret, a Lambda): this attempt is
+            // abandoned, so the next run starts afresh (its createSecret moves AWSPENDING) instead of failing here for ever.
+            await rotations.setRotationProgress(s.name, lock.token, undefined, this.deps.clock.now());
+            throw new BrokerError('failed_precondition', `AWSPENDING of secret ${s.name} is no longer the version this rotation created; nothing was made current; the next run starts afresh`);
+          }
           if (pg) {
             if (!(await canLogIn(got.value, pg.name))) throw new BrokerError('unavailable', `backend ${pg.name}: a login with the pending admin URL failed; the next run tries again`);
           } else if (written && !written.equals(got.value)) {

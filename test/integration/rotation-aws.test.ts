@@ -246,6 +246,28 @@ describe('AWS Secrets Manager rotation in four steps (real moto_server, real dae
         for (const [where, text] of [['output', printed.join('\n')], ['log', broker.logs.text], ['evidence', entries]] as const) assert.ok(!text.includes(v), `a value in the ${where}`);
       }
     });
+
+    it('AWSPENDING moved by another writer between setSecret and testSecret: the attempt fails and is abandoned, and the next run completes afresh', async () => {
+      hooks.afterStep = async (_s, step) => {
+        if (step !== 'setSecret') return;
+        await sm.send(new PutSecretValueCommand({ SecretId: id, SecretString: 'staged-by-someone-else', VersionStages: ['AWSPENDING'] }));
+      };
+      let r;
+      try {
+        r = await rotate('--secret', 'helpdesk-token', '--force');
+      } finally {
+        hooks.afterStep = undefined;
+      }
+      assert.equal(r.code, 1, r.out);
+      assert.match(r.out, /^failed helpdesk-token: .*AWSPENDING of secret .* is no longer the version this rotation created; nothing was made current; the next run starts afresh/m);
+      assert.equal((await broker.app.store.rotations!.getRotation('helpdesk-token'))!.progress, undefined, 'the abandoned attempt is not resumed');
+      const again = await rotate('--secret', 'helpdesk-token', '--force');
+      assert.equal(again.code, 0, again.out + again.err);
+      const now = await awsState(sm, id);
+      assert.deepEqual(pendingLabels(now.labels), [], 'no AWSPENDING left');
+      assert.notEqual(now.current.value, 'staged-by-someone-else');
+      assert.equal(await brokeredCall(), `Bearer ${now.current.value}`);
+    });
   });
 
   describe('the admin URL of a PostgreSQL backend (target), with the daemon killed (SIGKILL) between steps', () => {
