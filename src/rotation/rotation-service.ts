@@ -332,8 +332,8 @@ export class RotationService {
       this.deps.backends.call(s.backend, `${what} of secret ${s.name} (rotation)`, async (b) => fn(awsRotationOf(b, s.backend)));
     const record = async (progress: RotationProgress, note?: string): Promise<void> => {
       if (!(await rotations.setRotationProgress(s.name, lock.token, progress, this.deps.clock.now()))) {
-        work.fenced = true;
-        throw new BrokerError('failed_precondition', `fencing token ${lock.token} is no longer current`);
+        // Not `fenced` (which says nothing was written): the step's effect upstream stands.
+        throw lockLostAfter(lock, progress.step);
       }
       work.steps.push(note ? `${progress.step} (${note})` : progress.step);
       await this.deps.hooks?.afterStep?.(s.name, progress.step);
@@ -471,8 +471,7 @@ export class RotationService {
         await step('generated');
         const pendingVersion = await this.#write(s, pendingName, next, { fence });
         if (!(await rotations.setPendingRotation(s.name, lock.token, pendingVersion, this.deps.clock.now()))) {
-          work.fenced = true;
-          throw new BrokerError('failed_precondition', `fencing token ${lock.token} is no longer current`);
+          throw lockLostAfter(lock, `the pending version (${pendingVersion}) was written`);
         }
         await step('pending stored');
       }
@@ -567,4 +566,9 @@ async function alterOwnPassword(current: SecretValue, next: SecretValue, backend
 function detailOf(err: BrokerError): string {
   const inner = err.cause instanceof BrokerError && err.cause.kind === 'failed_precondition' && /nothing was (written|made current)/.test(err.cause.message) ? `: ${err.cause.message}` : '';
   return `${err.message}${inner}`;
+}
+
+/** The lock was lost after a step whose effect upstream stands (so not "nothing was written"). */
+function lockLostAfter(lock: RotationLock, step: string): BrokerError {
+  return new BrokerError('failed_precondition', `the lock was lost after ${step}: fencing token ${lock.token} is no longer current; what that step wrote stays, and the next run completes or replaces it`);
 }
