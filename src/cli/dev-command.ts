@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildApp } from '../app';
 import { ensureMasterKey, openLocalBackend } from '../backends/local';
+import type { BrokerConfig } from '../config/config-types';
 import { loadConfig } from '../config/load';
 import { ensureDemoUpstreamCerts, startDemoUpstream } from '../demo/demo-upstream';
 import { addMissingClients, initPki } from '../identity/pki';
@@ -21,6 +22,24 @@ export function devConfigPath(): string {
 }
 
 const DEMO_SECRETS = Object.freeze(['helpdesk-token', 'stripe-key']);
+const DEMO_UPSTREAM_PORT = 8443;
+
+/**
+ * The port the demo upstream serves on: the one the dev config's brokered
+ * actions call on 127.0.0.1 (8443 in deploy/dev), so a copy of the config with
+ * another port works as is. Several such ports are a config this command
+ * cannot serve.
+ */
+export function demoUpstreamPort(config: Pick<BrokerConfig, 'actions'>): number {
+  const ports = new Set<number>();
+  for (const a of Object.values(config.actions)) {
+    if (!a.http) continue;
+    const u = new URL(a.http.baseUrl);
+    if (u.hostname === '127.0.0.1') ports.add(u.port ? Number(u.port) : 443);
+  }
+  if (ports.size > 1) throw new Error(`the dev config's actions call 127.0.0.1 on several ports (${[...ports].join(', ')}); the demo upstream serves one`);
+  return ports.values().next().value ?? DEMO_UPSTREAM_PORT;
+}
 /** Who the dev config names: carol is the third operator, so break-glass has its second pair of eyes. */
 const DEV_AGENTS = Object.freeze(['support-bot', 'analyst-bot']);
 const DEV_OPERATORS = Object.freeze(['alice', 'bob', 'carol']);
@@ -60,8 +79,21 @@ export const devCommand: Command = Object.freeze<Command>({
     } finally {
       await store.close();
     }
-    const upstream = await startDemoUpstream({ dir: path.join(varDir, 'demo-upstream'), port: 8443, tokens });
+    // The daemon first: it takes the state's lock, so a second `dev` on the same state stops here
+    // with that message, before it could fail on the demo upstream's port.
     const app = await buildApp({ config });
+    const port = demoUpstreamPort(config);
+    let upstream: Awaited<ReturnType<typeof startDemoUpstream>>;
+    try {
+      upstream = await startDemoUpstream({ dir: path.join(varDir, 'demo-upstream'), port, tokens });
+    } catch (err) {
+      await app.close();
+      for (const t of Object.values(tokens)) t.wipe();
+      if ((err as { code?: string }).code === 'EADDRINUSE') {
+        throw new Error(`the demo upstream cannot listen on 127.0.0.1:${port}: the port is in use (another \`secret-broker dev\` with another config, or another program); free it or change the port in the actions' base_url in ${file}`, { cause: err });
+      }
+      throw err;
+    }
     const pki = path.relative(process.cwd(), pkiDir) || pkiDir;
     io.stderr.write(
       [
