@@ -259,7 +259,9 @@ export class ApprovalService implements ApprovalGate {
         if (state === 'expired') throw failedPrecondition('the approval has expired; the agent must ask again');
         // Any one deny rejects, also after enough approvals, until the approval is spent on a lease.
         if (state !== 'pending' && !(state === 'approved' && !approve)) throw failedPrecondition(`the approval is already ${state}`);
-        if (cur.votes.some((v) => v.approver === operator.name)) {
+        // One vote each, with one exception: an approver may withdraw their approval with a deny
+        // (less authority, like any deny) until the approval is spent.
+        if (cur.votes.some((v) => v.approver === operator.name) && approve) {
           throw failedPrecondition(`${operator.name} has already voted on this approval; it needs ${this.stillNeeded(cur)} from other approvers`);
         }
         const votes = [...cur.votes, vote];

@@ -160,6 +160,26 @@ describe('approvals: the service against a real SQLite store and evidence log', 
     );
   });
 
+  it('an approver who approved may withdraw it with a deny, pending or approved, until it is spent; a second approve is refused with what is still needed', async () => {
+    approvals = build({ finance: group('finance', ['alice', 'bob', 'carol'], 2) });
+    // Pending: bob approved, then withdraws.
+    const first = await approvals.open({ agent: SUPPORT, groups: ['finance'], binding: binding(), trust: TRUST }, log);
+    await approvals.decide(bob, first.id, true, 'ok', log);
+    assert.match((await refusal(approvals.decide(bob, first.id, true, 'ok again', log))).message, /bob has already voted.*needs 1 in finance from other approvers/);
+    assert.equal((await approvals.decide(bob, first.id, false, 'approved the wrong one', log)).state, 'rejected');
+    // Approved: bob and carol approved; bob withdraws before the agent redeems it.
+    const second = await approvals.open({ agent: SUPPORT, groups: ['finance'], binding: binding({ params: { amount: 7, order: 'A-2' } }), trust: TRUST }, log);
+    await approvals.decide(bob, second.id, true, 'ok', log);
+    assert.equal((await approvals.decide(carol, second.id, true, 'ok', log)).state, 'approved');
+    assert.match((await refusal(approvals.decide(bob, second.id, true, 'ok again', log))).message, /already approved/);
+    const withdrawn = await approvals.decide(bob, second.id, false, 'customer withdrew the claim', log);
+    assert.equal(withdrawn.state, 'rejected');
+    assert.deepEqual(withdrawn.record.votes.map((v) => [v.approver, v.approve]), [['bob', true], ['carol', true], ['bob', false]]);
+    assert.match((await refusal(approvals.check('support-bot', second.id, binding({ params: { amount: 7, order: 'A-2' } })))).message, /was rejected/);
+    const last = (await entries('approval.decided')).at(-1)!;
+    assert.deepEqual([last.vote.approver, last.vote.approve, last.approval.state], ['bob', false, 'rejected']);
+  });
+
   it('any one deny rejects, and a decided approval cannot be decided again', async () => {
     approvals = build({ finance: group('finance', ['alice', 'bob', 'carol'], 2) });
     const { id } = await approvals.open({ agent: SUPPORT, groups: ['finance'], binding: binding(), trust: TRUST }, log);
