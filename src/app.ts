@@ -260,7 +260,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
           evidence: ledger,
           log,
           // Revoking an override revokes the leases granted under it, as an operator's RevokeLeases would.
-          revokeLeases: async (leaseIds, reason, by, l): Promise<number> => (await Promise.all(leaseIds.map((leaseId) => leases.revokeMany({ leaseId }, reason, by, l)))).flat().length,
+          revokeLeases: async (leaseIds, reason, by, l): Promise<number> => (await leases.revokeIds(leaseIds, reason, by, l)).length,
           ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}),
         })
       : undefined;

@@ -71,7 +71,7 @@ export interface OverrideStore {
   open(agent: string): Promise<OverrideRecord[]>;
   /** The earliest expiry among pending and active overrides. */
   nextExpiry(): Promise<number | undefined>;
-  /** Ids of the leases granted under an override, oldest first. */
+  /** Ids of the live (active or exhausted) leases granted under an override, oldest first. */
   leasesOf(overrideId: string): Promise<string[]>;
 }
 
@@ -172,7 +172,8 @@ export class SqliteOverrideStore implements OverrideStore {
       // Conditional: an override revoked or expired since the decision grants nothing (the check and the row in one statement).
       grant: db.prepare(`INSERT INTO breakglass_leases (override_id, lease_id, granted_at)
         SELECT @id, @lease, @at WHERE EXISTS (SELECT 1 FROM breakglass WHERE id = @id AND state = 'active' AND expires_at > @at)`),
-      leases: db.prepare('SELECT lease_id FROM breakglass_leases WHERE override_id = ? ORDER BY granted_at, lease_id'),
+      leases: db.prepare(`SELECT b.lease_id FROM breakglass_leases b JOIN leases l ON l.id = b.lease_id
+        WHERE b.override_id = ? AND l.status IN ('active', 'exhausted') ORDER BY b.granted_at, b.lease_id`),
     };
     const st = this.st;
     this.statements = {

@@ -611,6 +611,21 @@ export class LeaseService {
     return this.deps.store.listLeases({ ...filter, limit: Math.min(Math.max(filter.limit ?? 100, 1), 1000) });
   }
 
+  /**
+   * An operator's act that revokes known leases (a break-glass override
+   * revoked): the live ones end together, one commit for their rows and their
+   * `lease.revoked` entries, then their credentials go upstream in one round
+   * per backend that revokes in batches. Ended ones are left as they are.
+   * Returns the leases it ended, as stored afterwards.
+   */
+  async revokeIds(ids: readonly string[], reason: string, by: string, log: Logger): Promise<LeaseRecord[]> {
+    const end = { by: `operator:${by}` };
+    const ended = await this.endManyRecorded(ids, `operator ${by}: ${reason.slice(0, 200) || 'revoked'}`, end, log);
+    const out = this.deps.credentials ? await this.deps.credentials.revoker.revokeEndedMany(ended.map((lease) => ({ lease, end })), log) : ended;
+    if (out.length) log.info({ count: out.length }, 'leases revoked by operator');
+    return out;
+  }
+
   async revokeMany(filter: { agent?: string; action?: string; leaseId?: string }, reason: string, by: string, log: Logger): Promise<LeaseRecord[]> {
     if (!filter.agent && !filter.action && !filter.leaseId) throw invalidArgument('agent|action|lease_id', 'at least one selector is required');
     const now = this.deps.clock.now();

@@ -242,6 +242,9 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
     const lease = (await requestLease()).lease!.leaseId;
     const lease2 = (await requestLease()).lease!.leaseId;
     const bystander = (await requestLease('T-9', broker.clientFor('agents', 'support-bot').agent)).lease!.leaseId;
+    // One the agent gave back already: ended, it is neither revoked again nor recorded twice.
+    const returned = (await requestLease()).lease!.leaseId;
+    await call(analyst(), 'RevokeLease', { leaseId: returned, reason: 'done with it' });
     assert.equal((await invoke(lease)).statusCode, 200);
     await expectRefused(call(op('bob'), 'RevokeBreakGlass', { overrideId: id, reason: 'fixed' }), /"admin"/);
     const mark = broker.app.ledger!.size;
@@ -255,13 +258,14 @@ describe('break-glass: a recorded, four-eyes override of policy (BreakGlass, Con
     }
     const ended = (await entriesFrom(mark)).filter((e) => e.type === 'lease.revoked').map((e) => e.lease!.id).sort();
     assert.deepEqual(ended, [lease, lease2].sort());
+    assert.match((await call<unknown, { revokeReason: string }>(analyst(), 'GetLease', { leaseId: returned })).revokeReason, /done with it/);
     assert.equal((await call<unknown, { status: string }>(broker.clientFor('agents', 'support-bot').agent, 'GetLease', { leaseId: bystander })).status, 'ACTIVE');
     await expectCode(invoke(lease), grpc.status.FAILED_PRECONDITION, /lease is revoked/);
     await expectCode(call(analyst(), 'RenewLease', { leaseId: lease2 }), grpc.status.FAILED_PRECONDITION, /lease is revoked/);
     expectDenied(await requestLease());
     assert.equal(upstream.requests.length, 1);
     await expectCode(call(op('dave'), 'RevokeBreakGlass', { overrideId: id }), grpc.status.FAILED_PRECONDITION, /already revoked/);
-    assert.deepEqual((await bgEntries(id)).map((e) => e.breakglass!.event), ['requested', 'confirmed', 'granted', 'granted', 'revoked']);
+    assert.deepEqual((await bgEntries(id)).map((e) => e.breakglass!.event), ['requested', 'confirmed', 'granted', 'granted', 'granted', 'revoked']);
   });
 
   it('a grant decided under an override that is revoked before the grant commits grants nothing', async () => {
