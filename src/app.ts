@@ -132,8 +132,6 @@ export interface App {
   close(): Promise<void>;
 }
 
-/** Pending approvals a scrape counts at most (each agent may hold only a few open at once). */
-const MAX_PENDING_COUNTED = 10_000;
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -353,7 +351,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   handlers = timedHandlers(handlers, metrics);
   metrics.observe({
     activeLeases: async () => Promise.all(Object.keys(config.agents).map(async (agent) => ({ agent, count: await store.countActiveLeases(agent) }))),
-    pendingApprovals: async () => (await store.listApprovals({ states: ['pending'], limit: MAX_PENDING_COUNTED })).length,
+    pendingApprovals: () => store.countPendingApprovals(),
     ...(ledger ? { evidence: () => ({ treeSize: ledger.size, checkpointAtMs: ledger.latestCheckpoint().signedAt }) } : {}),
     breakers: () => secrets.breakerStates(),
     rotations: async () => (store.rotations ? store.rotations.listRotations() : []),

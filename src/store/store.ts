@@ -161,6 +161,8 @@ export interface ApprovalStore {
   getApproval(id: string): Promise<ApprovalRecord | undefined>;
   /** Newest first. */
   listApprovals(filter: ApprovalFilter): Promise<ApprovalRecord[]>;
+  /** How many approvals are pending (expired ones not yet swept included), counted without reading them. */
+  countPendingApprovals(): Promise<number>;
   /** A pending approval of `agent` for exactly this binding, unexpired at `now` (a repeated request gets the same one). */
   findPendingApproval(agent: string, bindingHash: string, now: number): Promise<ApprovalRecord | undefined>;
   /** The earliest expiry among pending and approved (unconsumed) approvals; undefined when there are none. */

@@ -329,6 +329,7 @@ export function storeContract(name: string, factory: () => StoreFactory): void {
       assert.equal((await store.listApprovals({ groups: ['legal'], limit: 10 })).length, 0);
       assert.equal((await store.listApprovals({ groups: ['legal', 'finance'], states: ['pending'], limit: 10 })).length, 4);
       assert.equal((await store.listApprovals({ groups: [], limit: 10 })).length, 0);
+      assert.equal(await store.countPendingApprovals(), 4, 'every pending one, expired or not yet swept');
     });
 
     it('updates an approval only at the version read, and never once it left pending or approved', async () => {
@@ -341,6 +342,7 @@ export function storeContract(name: string, factory: () => StoreFactory): void {
       // A second writer that read version 1 loses.
       assert.equal(await store.writeApprovals((s) => s.updateApproval({ ...a, state: 'rejected' }, 1_000_200)), undefined);
       assert.equal((await store.getApproval(a.id))!.state, 'approved');
+      assert.equal(await store.countPendingApprovals(), 0, 'approved is not pending');
     });
 
     it('consumes an approved approval exactly once under 20 concurrent attempts, and never a pending or expired one', async () => {

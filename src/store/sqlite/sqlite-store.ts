@@ -381,6 +381,7 @@ export class SqliteStore implements Store {
         WHERE @status = 'active' AND COALESCE((SELECT n FROM agent_active_leases WHERE agent = @agent), 0) < @max_active`),
       get: d.prepare('SELECT * FROM leases WHERE id = ?'),
       countActive: d.prepare('SELECT n FROM agent_active_leases WHERE agent = ?'),
+      countPending: d.prepare(`SELECT COUNT(*) AS n FROM approvals INDEXED BY approvals_open WHERE state IN ('pending','approved') AND state = 'pending'`),
       use: d.prepare(`UPDATE leases SET uses_left = uses_left - 1, updated_at = @now,
         status = CASE WHEN uses_left - 1 = 0 THEN 'exhausted' ELSE status END
         WHERE id = @id AND agent = @agent AND status = 'active' AND expires_at > @now AND uses_left > 0 RETURNING *`),
@@ -642,6 +643,11 @@ export class SqliteStore implements Store {
 
   getApproval(id: string): Promise<ApprovalRecord | undefined> {
     return this.read(() => this.statements.readApproval(id));
+  }
+
+  countPendingApprovals(): Promise<number> {
+    // The IN term repeats the partial index approvals_open's condition, so only open approvals are counted through.
+    return this.read(() => (this.st.countPending.get() as { n: number }).n);
   }
 
   listApprovals(f: ApprovalFilter): Promise<ApprovalRecord[]> {
