@@ -1,6 +1,6 @@
 import type { BrokerConfig } from '../config/config-types';
 import type { EvidenceRef, EvidenceSink } from '../evidence/ledger/evidence-sink';
-import type { LeaseRecord } from '../leases/lease';
+import { holdsAuthority, type LeaseRecord } from '../leases/lease';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
 import type { PolicyEngine } from '../policy';
@@ -86,7 +86,7 @@ export class PolicyReloader {
     const refused: string[] = [];
     let reevaluated = 0;
     for (const lease of active) {
-      if (lease.status !== 'active') continue;
+      if (!holdsAuthority(lease)) continue;
       const agent = Object.hasOwn(deps.config.agents, lease.agent) ? deps.config.agents[lease.agent] : undefined;
       let permitted = false;
       if (agent) {

@@ -1,5 +1,5 @@
 import type { AgentConfig, BrokerConfig } from '../config/config-types';
-import type { LeaseRecord } from '../leases/lease';
+import { holdsAuthority, type LeaseRecord } from '../leases/lease';
 import type { Logger } from '../lib/logger';
 import type { Store } from '../store/store';
 import type { TrustDrop, TrustView } from '../trust/trust-service';
@@ -72,7 +72,7 @@ export class TrustRevocation {
       const n = await this.deps.overrides.endForAgent(agent.name, 'the agent is quarantined', causeOf(cause?.index));
       if (n > 0) log.info({ agent: agent.name, overrides: n }, 'break-glass overrides ended: the agent is quarantined');
     }
-    const live = await this.deps.store.listLeases({ agent: agent.name, statuses: ['active', 'exhausted'], limit: MAX_LEASES });
+    const live = (await this.deps.store.listLeases({ agent: agent.name, statuses: ['active', 'exhausted'], limit: MAX_LEASES })).filter(holdsAuthority);
     // 1. Re-decide with each lease's own inputs.
     // The trust the change left (read once for all of them).
     const verdicts = await Promise.all(live.map((l) => this.stillPermitted(agent, l, trust, log)));

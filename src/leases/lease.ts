@@ -56,6 +56,16 @@ export interface LeaseRecord {
   approvalId?: string;
 }
 
+/**
+ * Whether a lease still carries authority a re-decision (trust drop, policy
+ * reload) must take away: an active one, or a used-up one whose dynamic
+ * credential is still live upstream. A used-up lease without one has nothing
+ * left to revoke.
+ */
+export function holdsAuthority(l: Pick<LeaseRecord, 'status' | 'credential'>): boolean {
+  return l.status === 'active' || (l.status === 'exhausted' && l.credential !== undefined);
+}
+
 export interface LeaseFilter {
   agent?: string;
   action?: string;

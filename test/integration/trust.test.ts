@@ -100,11 +100,11 @@ describe('trust: signals, sets, decay, freshness, and a drop that reaches live l
   const admin = (): BrokerClients['operator'] => op('alice');
   const signal = (req: Record<string, unknown>) => call<unknown, TrustState__Output>(admin(), 'ReportSignal', { agent: 'support-bot', ...req });
   const show = (history = 0) => call<unknown, TrustState__Output>(op('carol'), 'GetTrust', { agent: 'support-bot', history });
-  const lease = (action: string, params: Record<string, string>) =>
+  const lease = (action: string, params: Record<string, string>, maxUses = 5) =>
     call<unknown, LeaseResponse__Output>(agent(), 'RequestLease', {
       action,
       params: { fields: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, { stringValue: v }])) },
-      maxUses: 5,
+      maxUses,
     });
   const entries = async (type: string): Promise<Entry[]> => (await readEntries<Entry>(broker.app.ledger!)).filter((e) => e.type === type);
 
@@ -223,14 +223,20 @@ describe('trust: signals, sets, decay, freshness, and a drop that reaches live l
   it('a trust drop revokes the live leases policy no longer permits, before it answers; their next Invoke is refused; permitted leases stay', async () => {
     const upd = await lease('tickets.update', { ticket: 'T-2' });
     const view = await lease('tickets.view', { ticket: 'T-3' });
+    // Used up: no authority left, so a drop neither revokes it nor records it (as a policy reload).
+    const spent = await lease('tickets.update', { ticket: 'T-4' }, 1);
     assert.equal(upd.status, 'GRANTED');
     assert.equal(view.status, 'GRANTED');
     await call(agent(), 'Invoke', { leaseId: upd.lease!.leaseId, method: 'GET', path: '/tickets/T-2' });
+    await call(agent(), 'Invoke', { leaseId: spent.lease!.leaseId, method: 'GET', path: '/tickets/T-4' });
+    assert.equal((await call<unknown, Lease__Output>(agent(), 'GetLease', { leaseId: spent.lease!.leaseId })).status, 'EXHAUSTED');
     const requestsBefore = b.upstream.requests.length;
 
     const r = await signal({ kind: 'eval.failed', detail: 'failed the refund eval' });
     assert.deepEqual([r.score, r.tier], [450, 'restricted']);
     assert.equal(r.leasesRevoked, 1, 'the tickets.update lease only');
+    assert.equal((await call<unknown, Lease__Output>(agent(), 'GetLease', { leaseId: spent.lease!.leaseId })).status, 'EXHAUSTED');
+    assert.equal((await entries('lease.revoked')).filter((e) => (e['lease'] as { id: string }).id === spent.lease!.leaseId).length, 0);
 
     const got = await call<unknown, Lease__Output>(agent(), 'GetLease', { leaseId: upd.lease!.leaseId });
     assert.equal(got.status, 'REVOKED');
