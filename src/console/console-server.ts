@@ -20,8 +20,8 @@ import { esc, layout, scoreChart, STYLE, type Who } from './html';
 import { VERIFY_SCRIPT } from './verify-script';
 
 /**
- * The session cookie's name: HttpOnly, SameSite=Strict, Path=/ (set by visiting
- * the printed URL once). Cookies are scoped by host, not port, so the port is
+ * The session cookie's name: HttpOnly, SameSite=Strict, Path=/ (set by the one
+ * visit the printed login URL allows). Cookies are scoped by host, not port, so the port is
  * in the name: two consoles (two operators) on one machine do not overwrite
  * each other's session.
  */
@@ -41,8 +41,6 @@ export interface ConsoleOptions {
   clients: BrokerClients;
   /** 0 (default): an ephemeral port. */
   port?: number;
-  /** Tests pass a token; otherwise 32 random bytes. */
-  token?: string;
 }
 
 export interface RunningConsole {
@@ -50,9 +48,11 @@ export interface RunningConsole {
   origin: string;
   /** The session cookie's name (sb_console_PORT). */
   cookieName: string;
-  /** The one-time login URL (contains the token). */
+  /**
+   * The one-time login URL: its token (32 random bytes) works for the first
+   * visit only, which sets a session cookie holding a separate random secret.
+   */
   loginUrl: string;
-  token: string;
   close(): Promise<void>;
 }
 
@@ -99,7 +99,14 @@ const field = (f: Form | undefined, k: string): string => (typeof f?.[k] === 'st
  * authentication surface; the daemon enforces roles on every call.
  */
 export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole> {
-  const token = opts.token ?? randomBytes(32).toString('base64url');
+  const loginToken = randomBytes(32).toString('base64url');
+  /**
+   * Set by the first visit of the login URL, never before: the URL works once,
+   * so someone who sees it later (scrollback, shell history, a screenshot,
+   * browser history) cannot open a session, and the cookie never holds the
+   * login token.
+   */
+  let session: string | undefined;
   const { operator, evidence } = opts.clients;
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: FORM_LIMIT, forceCloseConnections: true });
   let origin = '';
@@ -119,13 +126,21 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     // DNS rebinding: only the console's own host name reaches it.
     if (req.headers.host !== origin.slice('http://'.length)) return reply.code(421).type('text/plain').send('wrong Host: open the console at ' + origin);
     const url = new URL(req.url, origin);
+    const hasSession = session !== undefined && sameSecret(cookieValue(req.headers.cookie, cookieName), session);
     if (req.method === 'GET' && url.pathname === '/login') {
-      if (!sameSecret(url.searchParams.get('token') ?? undefined, token)) return reply.code(401).type('text/plain').send('session token missing or wrong: open the URL the console printed');
-      reply.header('Set-Cookie', `${cookieName}=${token}; HttpOnly; SameSite=Strict; Path=/`);
+      if (!sameSecret(url.searchParams.get('token') ?? undefined, loginToken)) return reply.code(401).type('text/plain').send('login token missing or wrong: open the URL the console printed');
+      // The browser that used it already has its session: opening the URL again there just goes to the pages.
+      if (hasSession) return reply.redirect('/approvals', 303);
+      if (session !== undefined) {
+        return reply.code(401).type('text/plain').send('this login URL was already used: it works once; restart `secret-broker console` for a new one');
+      }
+      // No await between the check and this assignment: of two concurrent visits, one wins.
+      session = randomBytes(32).toString('base64url');
+      reply.header('Set-Cookie', `${cookieName}=${session}; HttpOnly; SameSite=Strict; Path=/`);
       return reply.redirect('/approvals', 303);
     }
-    if (!sameSecret(cookieValue(req.headers.cookie, cookieName), token)) {
-      return reply.code(401).type('text/plain').send('no console session: open the URL the console printed');
+    if (!hasSession) {
+      return reply.code(401).type('text/plain').send('no console session: open the URL the console printed (it works once)');
     }
     if (req.method !== 'GET' && req.method !== 'HEAD' && req.headers.origin !== origin) {
       return reply.code(403).type('text/plain').send(`refused: Origin ${JSON.stringify(req.headers.origin ?? null)} is not this console (${origin})`);
@@ -395,8 +410,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
   return {
     origin,
     cookieName,
-    loginUrl: `${origin}/login?token=${token}`,
-    token,
+    loginUrl: `${origin}/login?token=${loginToken}`,
     close: () => app.close(),
   };
 }

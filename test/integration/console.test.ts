@@ -37,6 +37,9 @@ function request(url: string, opts: { method?: string; headers?: Record<string, 
   });
 }
 
+/** The one-time login token in a console's printed URL. */
+const loginToken = (c: RunningConsole): string => new URL(c.loginUrl).searchParams.get('token')!;
+
 /** Reads a WatchApproval stream until the approval leaves PENDING. */
 function watchUntilDecided(c: BrokerClients, approvalId: string): Promise<Approval__Output> {
   return new Promise((resolve, reject) => {
@@ -63,6 +66,9 @@ describe('console: a local web console as an operator client (headless Chromium,
   let broker: RunningBroker;
   let bobConsole: RunningConsole;
   let aliceConsole: RunningConsole;
+  /** The session cookies (name=value) the browser got from each console's one login, for raw requests. */
+  let bobCookie: string;
+  let aliceCookie: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- puppeteer-core's types are ESM-only; loaded dynamically
   let browser: any;
 
@@ -78,6 +84,20 @@ describe('console: a local web console as an operator client (headless Chromium,
     policy_version: broker.app.policy.version,
     ...over,
   });
+  /**
+   * Logs the shared browser in through the console's printed URL (it works
+   * once, so once per console) and returns the session cookie it set.
+   */
+  const browserLogin = async (c: RunningConsole): Promise<string> => {
+    const page = await browser.newPage();
+    await page.goto(c.loginUrl, { waitUntil: 'load' });
+    assert.equal(new URL(page.url()).pathname, '/approvals');
+    assert.doesNotMatch(page.url(), /token/);
+    const cookie = ((await page.cookies()) as Array<{ name: string; value: string }>).find((k) => k.name === c.cookieName);
+    await page.close();
+    assert.ok(cookie, `no ${c.cookieName} cookie after login`);
+    return `${cookie.name}=${cookie.value}`;
+  };
   const open = (over: Partial<ApprovalBinding> = {}) =>
     broker.app.approvals.open({ agent: broker.config.agents['support-bot']!, groups: ['finance'], binding: binding(over), trust: { score: 600, tier: 'standard', fresh: false } }, broker.app.log);
 
@@ -109,6 +129,8 @@ describe('console: a local web console as an operator client (headless Chromium,
     mkdirSync(SHOTS, { recursive: true });
     const { default: puppeteer } = await import('puppeteer-core');
     browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+    bobCookie = await browserLogin(bobConsole);
+    aliceCookie = await browserLogin(aliceConsole);
   });
   after(async () => {
     await browser?.close();
@@ -118,26 +140,26 @@ describe('console: a local web console as an operator client (headless Chromium,
     tmp?.cleanup();
   });
 
-  it('listens on 127.0.0.1 only; without the session cookie every page is 401; a wrong token sets nothing; the printed URL sets an HttpOnly SameSite=Strict cookie and redirects without the token', async () => {
+  it('listens on 127.0.0.1 only; without the session cookie every page is 401; a wrong login token sets nothing; the session cookie opens the pages on the console\'s own Host only', async () => {
     assert.match(bobConsole.origin, /^http:\/\/127\.0\.0\.1:\d+$/);
-    assert.match(bobConsole.token, /^[A-Za-z0-9_-]{43}$/);
+    assert.match(loginToken(bobConsole), /^[A-Za-z0-9_-]{43}$/);
     for (const p of ['/approvals', '/evidence', '/leases', '/verify.js', '/style.css', '/']) {
       const r = await request(bobConsole.origin + p);
       assert.equal(r.status, 401, p);
       assert.doesNotMatch(r.body, /<table/);
     }
     // Another console's token, a near miss, none at all.
-    for (const t of [aliceConsole.token, bobConsole.token.slice(0, -1) + (bobConsole.token.endsWith('A') ? 'B' : 'A'), '']) {
+    const bobToken = loginToken(bobConsole);
+    for (const t of [loginToken(aliceConsole), bobToken.slice(0, -1) + (bobToken.endsWith('A') ? 'B' : 'A'), '']) {
       const r = await request(`${bobConsole.origin}/login?token=${t}`);
       assert.equal(r.status, 401);
+      assert.match(r.body, /^login token missing or wrong/);
       assert.equal(r.headers['set-cookie'], undefined);
     }
-    const ok = await request(bobConsole.loginUrl);
-    assert.equal(ok.status, 303);
-    assert.equal(ok.headers.location, '/approvals');
-    assert.deepEqual(ok.headers['set-cookie'], [`${bobConsole.cookieName}=${bobConsole.token}; HttpOnly; SameSite=Strict; Path=/`]);
+    // alice's session is not bob's.
+    assert.equal((await request(bobConsole.origin + '/approvals', { headers: { cookie: aliceCookie.replace(aliceConsole.cookieName, bobConsole.cookieName) } })).status, 401);
     // A forged Host (DNS rebinding) is refused even with the cookie.
-    const cookie = `${bobConsole.cookieName}=${bobConsole.token}`;
+    const cookie = bobCookie;
     const rebind = await request(bobConsole.origin + '/approvals', { headers: { cookie, host: 'evil.example' } });
     assert.equal(rebind.status, 421);
     const page = await request(bobConsole.origin + '/approvals', { headers: { cookie } });
@@ -145,9 +167,47 @@ describe('console: a local web console as an operator client (headless Chromium,
     assert.equal(page.headers['content-security-policy'], "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
   });
 
+  it('the login URL works once: the same URL again from a fresh client is 401 (already used); the session cookie is its own secret, and a cookie equal to the login token is no session', async () => {
+    const own = await startConsole({ clients: broker.clientFor('operators', 'bob') });
+    try {
+      const token = loginToken(own);
+      const first = await request(own.loginUrl);
+      assert.equal(first.status, 303);
+      const setCookie = String(first.headers['set-cookie']?.[0]);
+      const m = new RegExp(`^${own.cookieName}=([A-Za-z0-9_-]{43}); HttpOnly; SameSite=Strict; Path=/$`).exec(setCookie);
+      assert.ok(m, setCookie);
+      const session = m[1]!;
+      assert.notEqual(session, token, 'the cookie is not the login token');
+      // Someone who later sees the URL (scrollback, shell history, a screenshot) gets nothing.
+      const replay = await request(own.loginUrl);
+      assert.equal(replay.status, 401);
+      assert.equal(replay.headers['set-cookie'], undefined);
+      assert.match(replay.body, /this login URL was already used/);
+      assert.match(replay.body, /restart `secret-broker console` for a new one/);
+      assert.doesNotMatch(replay.body, new RegExp(token));
+      // The login token is no session.
+      for (const p of ['/approvals', '/leases']) {
+        const r = await request(own.origin + p, { headers: { cookie: `${own.cookieName}=${token}` } });
+        assert.equal(r.status, 401, p);
+        assert.doesNotMatch(r.body, /<table/);
+      }
+      // The session the first visit made still works, and opening the URL again in that browser just goes to the pages.
+      assert.equal((await request(own.origin + '/approvals', { headers: { cookie: `${own.cookieName}=${session}` } })).status, 200);
+      const again = await request(own.loginUrl, { headers: { cookie: `${own.cookieName}=${session}` } });
+      assert.equal(again.status, 303);
+      assert.equal(again.headers.location, '/approvals');
+      assert.equal(again.headers['set-cookie'], undefined);
+      // A near-miss session is no session either.
+      const near = session.slice(0, -1) + (session.endsWith('A') ? 'B' : 'A');
+      assert.equal((await request(own.origin + '/approvals', { headers: { cookie: `${own.cookieName}=${near}` } })).status, 401);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('a POST with a foreign Origin, or none, is refused (403) and decides nothing', async () => {
     const { id } = await open({ purpose: 'origin check' });
-    const cookie = `${bobConsole.cookieName}=${bobConsole.token}`;
+    const cookie = bobCookie;
     const body = new URLSearchParams({ decision: 'approve', reason: 'csrf' }).toString();
     const headers = { cookie, 'content-type': 'application/x-www-form-urlencoded' };
     for (const origin of ['http://evil.example', 'http://127.0.0.1:1', aliceConsole.origin, 'null', undefined]) {
@@ -167,8 +227,7 @@ describe('console: a local web console as an operator client (headless Chromium,
 
     // alice owns support-bot: her console shows the request, and the daemon refuses her decision.
     const alicePage = await browser.newPage();
-    await alicePage.goto(aliceConsole.loginUrl, { waitUntil: 'load' });
-    assert.equal(new URL(alicePage.url()).pathname, '/approvals');
+    await alicePage.goto(`${aliceConsole.origin}/approvals`, { waitUntil: 'load' });
     const row = `tr[data-approval="${id}"]`;
     await alicePage.type(`${row} form:first-of-type input[name=reason]`, 'looks fine to me');
     await Promise.all([alicePage.waitForNavigation({ waitUntil: 'load' }), alicePage.click(`${row} form:first-of-type button`)]);
@@ -178,7 +237,7 @@ describe('console: a local web console as an operator client (headless Chromium,
     assert.equal((await call<unknown, Approval__Output>(broker.clientFor('operators', 'bob').operator, 'GetApproval', { approvalId: id })).state, 'PENDING');
 
     const page = await browser.newPage();
-    await page.goto(bobConsole.loginUrl, { waitUntil: 'load' });
+    await page.goto(`${bobConsole.origin}/approvals`, { waitUntil: 'load' });
     const cookies = (await page.cookies()) as Array<{ name: string; httpOnly: boolean; sameSite?: string }>;
     // alice's console session (another port) stays beside bob's: the port is in the cookie's name.
     assert.deepEqual(
@@ -188,7 +247,6 @@ describe('console: a local web console as an operator client (headless Chromium,
         [bobConsole.cookieName, true, 'Strict'],
       ].sort(),
     );
-    assert.doesNotMatch(page.url(), /token/);
     const shown = (await page.evaluate(`(() => {
       const cells = Array.from(document.querySelectorAll('${row} td')).map((td) => td.textContent);
       return { cells, scripts: document.querySelectorAll('script').length, imgs: document.querySelectorAll('img').length, pwned: window.__pwned ?? null };
@@ -223,7 +281,6 @@ describe('console: a local web console as an operator client (headless Chromium,
 
   it('evidence: the page verifies an entry\'s inclusion proof in the browser (verified), and a tampered entry or proof fails', async () => {
     const page = await browser.newPage();
-    await page.goto(bobConsole.loginUrl, { waitUntil: 'load' });
     await page.goto(`${bobConsole.origin}/evidence`, { waitUntil: 'load' });
     const treeSize = Number(await page.evaluate(`document.getElementById('cp-size').textContent`));
     assert.ok(treeSize >= 3, `tree size ${treeSize}`);
@@ -273,7 +330,6 @@ describe('console: a local web console as an operator client (headless Chromium,
     const b = await lease('T-2');
     assert.deepEqual([a.status, b.status], ['GRANTED', 'GRANTED']);
     const page = await browser.newPage();
-    await page.goto(bobConsole.loginUrl, { waitUntil: 'load' });
     await page.goto(`${bobConsole.origin}/leases?agent=support-bot&action=tickets.update`, { waitUntil: 'load' });
     const rows = async () => (await page.evaluate(`Array.from(document.querySelectorAll('tbody tr')).map((tr) => Array.from(tr.querySelectorAll('td')).slice(0, 4).map((td) => td.textContent))`)) as string[][];
     assert.deepEqual(
@@ -323,7 +379,6 @@ describe('console: a local web console as an operator client (headless Chromium,
     assert.equal((await call<unknown, ListDecisionsResponse__Output>(bob.operator, 'ListDecisions', { agent: 'nobody-bot' })).decisions.length, 0);
 
     const page = await browser.newPage();
-    await page.goto(bobConsole.loginUrl, { waitUntil: 'load' });
     await page.goto(`${bobConsole.origin}/denials`, { waitUntil: 'load' });
     const seen = (await page.evaluate(`(() => {
       const row = document.querySelector('tr[data-index="${d.index}"]');
@@ -340,7 +395,6 @@ describe('console: a local web console as an operator client (headless Chromium,
 
   it('trust: score, tier and history as an inline SVG chart; an admin sets it through the page', async () => {
     const page = await browser.newPage();
-    await page.goto(bobConsole.loginUrl, { waitUntil: 'load' });
     await page.goto(`${bobConsole.origin}/trust?agent=support-bot`, { waitUntil: 'load' });
     const before = Number(await page.evaluate(`document.getElementById('trust-score').textContent`));
     await page.type('form[action="/trust/set"] input[name=score]', '250');
@@ -398,6 +452,7 @@ describe('console: a local web console as an operator client (headless Chromium,
         child.on('exit', (code) => reject(new Error(`console exited ${code}: ${out}`)));
       });
       assert.equal(out.split(url).length, 2, 'the token is printed once');
+      assert.match(out, /open this URL once: it works for one visit/);
       const login = await request(url);
       assert.equal(login.status, 303);
       const cookie = String(login.headers['set-cookie']![0]).split(';')[0]!;
@@ -406,6 +461,10 @@ describe('console: a local web console as an operator client (headless Chromium,
       assert.equal(denials.status, 200);
       assert.match(denials.body, /<span class="who">bob \(approver, admin, auditor\)<\/span>/);
       assert.equal((await request(`${origin}/denials`)).status, 401);
+      // The printed URL was used: from anywhere else it opens nothing.
+      const replay = await request(url);
+      assert.equal(replay.status, 401);
+      assert.match(replay.body, /already used/);
     } finally {
       const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
@@ -416,14 +475,13 @@ describe('console: a local web console as an operator client (headless Chromium,
   it('the page offers what the roles allow, and the daemon enforces them anyway: an auditor sees no approvals or admin forms, and a forged admin POST is refused by the daemon', async () => {
     const carolConsole = await startConsole({ clients: broker.clientFor('operators', 'carol') });
     try {
+      const cookie = await browserLogin(carolConsole);
       const page = await browser.newPage();
-      await page.goto(carolConsole.loginUrl, { waitUntil: 'load' });
       await page.goto(`${carolConsole.origin}/trust?agent=support-bot`, { waitUntil: 'load' });
       const seen = (await page.evaluate(`({ nav: Array.from(document.querySelectorAll('header a')).map((a) => a.textContent), forms: document.querySelectorAll('form[method=post]').length, who: document.querySelector('header .who').textContent })`)) as { nav: string[]; forms: number; who: string };
       assert.deepEqual(seen.nav, ['Evidence', 'Leases', 'Trust', 'Denials']);
       assert.equal(seen.forms, 0);
       assert.equal(seen.who, 'carol (auditor)');
-      const cookie = `${carolConsole.cookieName}=${carolConsole.token}`;
       const r = await request(`${carolConsole.origin}/trust/set`, {
         method: 'POST',
         headers: { cookie, origin: carolConsole.origin, 'content-type': 'application/x-www-form-urlencoded' },
