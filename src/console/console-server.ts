@@ -149,7 +149,10 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
   });
 
   const html = (reply: FastifyReply, page: string, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(page);
-  /** Asked on every page: roles follow the daemon's configuration, not the console's memory. */
+  /**
+   * Asked once per page request (the header and the admin forms share the
+   * answer): roles follow the daemon's configuration, not the console's memory.
+   */
   const whoAmI = async (): Promise<Who | undefined> => {
     try {
       const w = await call<unknown, WhoAmIResponse__Output>(operator, 'WhoAmI', {});
@@ -159,14 +162,9 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     }
   };
   /** Whether to offer admin actions: yes unless the daemon says the caller lacks the role (it enforces it either way). */
-  const mayAdmin = async (): Promise<boolean> => {
-    const who = await whoAmI();
-    return !who || who.roles.includes('admin');
-  };
-  const page = async (title: string, body: string, opts: { error?: string; notice?: string; script?: boolean } = {}): Promise<string> => {
-    const who = await whoAmI();
-    return layout(title, body, { ...opts, ...(who ? { who } : {}) });
-  };
+  const mayAdmin = (who: Who | undefined): boolean => !who || who.roles.includes('admin');
+  const page = (title: string, body: string, who: Who | undefined, opts: { error?: string; notice?: string; script?: boolean } = {}): string =>
+    layout(title, body, { ...opts, ...(who ? { who } : {}) });
 
   app.get('/style.css', async (_req, reply) => reply.type('text/css; charset=utf-8').send(STYLE));
   app.get('/verify.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').send(VERIFY_SCRIPT));
@@ -174,6 +172,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
 
   // ---- Approvals -----------------------------------------------------------
   const approvalsPage = async (msg: { error?: string; notice?: string } = {}): Promise<{ page: string }> => {
+    const who = await whoAmI();
     let body: string;
     try {
       const res = await call<unknown, ListApprovalsResponse__Output>(operator, 'ListApprovals', { state: 'PENDING' });
@@ -181,7 +180,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     } catch (err) {
       body = `<div class="error" role="alert">${esc(rpcMessage(err).text)}</div>`;
     }
-    return { page: await page('Approvals', body, msg) };
+    return { page: page('Approvals', body, who, msg) };
   };
   app.get('/approvals', async (_req, reply) => html(reply, (await approvalsPage()).page));
   app.post<{ Params: { id: string }; Body: Form }>('/approvals/:id/decide', async (req, reply) => {
@@ -200,6 +199,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
 
   // ---- Evidence ------------------------------------------------------------
   app.get<{ Querystring: { index?: string } }>('/evidence', async (req, reply) => {
+    const who = await whoAmI();
     const parts: string[] = [];
     let error: string | undefined;
     let status = 200;
@@ -247,15 +247,16 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
       error = m.text;
       status = m.status;
     }
-    return html(reply, await page('Evidence', parts.join(''), { ...(error ? { error } : {}), script }), status);
+    return html(reply, page('Evidence', parts.join(''), who, { ...(error ? { error } : {}), script }), status);
   });
 
   // ---- Leases --------------------------------------------------------------
   const leasesPage = async (filter: { agent: string; action: string }, msg: { error?: string; notice?: string } = {}): Promise<string> => {
+    const who = await whoAmI();
     let body = `<form method="get" action="/leases" class="inline"><label>agent <input type="text" name="agent" value="${esc(filter.agent)}"></label><label>action <input type="text" name="action" value="${esc(filter.action)}"></label><button type="submit">filter</button></form>`;
     try {
       const res = await call<unknown, ListLeasesResponse__Output>(operator, 'ListLeases', { agent: filter.agent, action: filter.action, status: ['ACTIVE'] });
-      const admin = await mayAdmin();
+      const admin = mayAdmin(who);
       const leases = [...res.leases].sort((a, b) => a.agent.localeCompare(b.agent) || a.action.localeCompare(b.action) || a.leaseId.localeCompare(b.leaseId));
       body += leases.length
         ? `<table><thead><tr><th>agent</th><th>action</th><th>resource</th><th>lease</th><th>uses left</th><th>issued</th><th>expires</th>${admin ? '<th>revoke</th>' : ''}</tr></thead><tbody>${leases
@@ -270,7 +271,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     } catch (err) {
       body += `<div class="error" role="alert">${esc(rpcMessage(err).text)}</div>`;
     }
-    return page('Leases', body, msg);
+    return page('Leases', body, who, msg);
   };
   app.get<{ Querystring: { agent?: string; action?: string } }>('/leases', async (req, reply) =>
     html(reply, await leasesPage({ agent: String(req.query.agent ?? ''), action: String(req.query.action ?? '') })),
@@ -292,6 +293,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
 
   // ---- Trust ---------------------------------------------------------------
   const trustPage = async (agent: string, msg: { error?: string; notice?: string } = {}, status = 200) => {
+    const who = await whoAmI();
     let body = `<form method="get" action="/trust" class="inline"><label>agent <input type="text" name="agent" value="${esc(agent)}"></label><button type="submit">show</button></form>`;
     let error = msg.error;
     if (agent) {
@@ -309,7 +311,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
                 .map((c) => `<tr><td>${esc(c.at)}</td><td>${esc(c.oldScore)} (${esc(c.oldTier)}) → ${esc(c.newScore)} (${esc(c.newTier)})</td><td>${esc(c.kind)}</td><td>${esc(c.weight)}</td><td>${esc(c.note)}</td><td>${esc(c.by)}</td></tr>`)
                 .join('')}</tbody></table>`
             : '') +
-          (!(await mayAdmin())
+          (!mayAdmin(who)
             ? ''
             : `<h2>Change (role admin)</h2>` +
           `<form method="post" action="/trust/set" class="inline"><input type="hidden" name="agent" value="${esc(t.agent)}"><label>score <input type="text" name="score" inputmode="numeric" required></label><input type="text" name="reason" required placeholder="reason"><button type="submit">set</button></form>` +
@@ -320,7 +322,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
         status = status === 200 ? m.status : status;
       }
     }
-    return { page: await page('Trust', body, { ...msg, ...(error ? { error } : {}) }), status };
+    return { page: page('Trust', body, who, { ...msg, ...(error ? { error } : {}) }), status };
   };
   app.get<{ Querystring: { agent?: string } }>('/trust', async (req, reply) => {
     const r = await trustPage(String(req.query.agent ?? ''));
@@ -378,6 +380,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     const agent = String(req.query.agent ?? '');
     const action = String(req.query.action ?? '');
     const effect = req.query.effect === undefined ? 'deny' : String(req.query.effect);
+    const who = await whoAmI();
     const opt = (v: string, label: string) => `<option value="${v}"${v === effect ? ' selected' : ''}>${label}</option>`;
     let body = `<form method="get" action="/denials" class="inline"><label>agent <input type="text" name="agent" value="${esc(agent)}"></label><label>action <input type="text" name="action" value="${esc(action)}"></label><label>effect <select name="effect">${opt('deny', 'deny')}${opt('allow', 'allow')}${opt('', 'any')}</select></label><button type="submit">filter</button></form>`;
     let error: string | undefined;
@@ -399,7 +402,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
       error = m.text;
       status = m.status;
     }
-    return html(reply, await page('Denials', body, error ? { error } : {}), status);
+    return html(reply, page('Denials', body, who, error ? { error } : {}), status);
   });
 
   await app.listen({ host: '127.0.0.1', port: opts.port ?? 0 });

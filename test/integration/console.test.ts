@@ -472,6 +472,42 @@ describe('console: a local web console as an operator client (headless Chromium,
     }
   });
 
+  it('each page asks WhoAmI once per request (the header and the admin forms share the answer)', async () => {
+    const clients = broker.clientFor('operators', 'bob');
+    const real = clients.operator;
+    let whoAmIs = 0;
+    // call() looks the method up on the client: count WhoAmI, pass everything else through.
+    const counting = Object.create(real) as Record<string, unknown>;
+    counting['WhoAmI'] = (...args: unknown[]) => {
+      whoAmIs++;
+      return (real as unknown as Record<string, (...a: unknown[]) => unknown>)['WhoAmI']!.apply(real, args);
+    };
+    const counted = await startConsole({ clients: { ...clients, operator: counting as unknown as typeof real } });
+    try {
+      const login = await request(counted.loginUrl);
+      const cookie = String(login.headers['set-cookie']![0]).split(';')[0]!;
+      const form = { cookie, origin: counted.origin, 'content-type': 'application/x-www-form-urlencoded' };
+      const asked: Array<[string, number]> = [];
+      for (const [p, opts] of [
+        ['/approvals', {}],
+        ['/evidence', {}],
+        ['/leases', {}],
+        ['/trust?agent=support-bot', {}],
+        ['/denials', {}],
+        ['/leases/revoke', { method: 'POST', body: 'lease_id=x', headers: form }],
+        ['/trust/set', { method: 'POST', body: 'agent=support-bot&score=x&reason=r', headers: form }],
+      ] as Array<[string, { method?: string; body?: string; headers?: Record<string, string> }]>) {
+        whoAmIs = 0;
+        const r = await request(counted.origin + p, { headers: { cookie }, ...opts });
+        assert.match(r.body, /<span class="who">bob \(approver, admin, auditor\)<\/span>/, p);
+        asked.push([p, whoAmIs]);
+      }
+      assert.deepEqual(asked.filter(([, n]) => n !== 1), [], 'pages that did not ask WhoAmI exactly once');
+    } finally {
+      await counted.close();
+    }
+  });
+
   it('the page offers what the roles allow, and the daemon enforces them anyway: an auditor sees no approvals or admin forms, and a forged admin POST is refused by the daemon', async () => {
     const carolConsole = await startConsole({ clients: broker.clientFor('operators', 'carol') });
     try {
