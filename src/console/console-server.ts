@@ -35,6 +35,8 @@ export const sessionCookieName = (port: number): string => `sb_console_${port}`;
 export const CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const FORM_LIMIT = 64 * 1024;
+/** Rows on the Leases page; one more is asked for, to know (and say) when the list is cut. */
+const LEASE_ROWS = 100;
 
 export interface ConsoleOptions {
   /** The operator's clients (mTLS identity); the console calls the daemon as them. */
@@ -255,9 +257,16 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     const who = await whoAmI();
     let body = `<form method="get" action="/leases" class="inline"><label>agent <input type="text" name="agent" value="${esc(filter.agent)}"></label><label>action <input type="text" name="action" value="${esc(filter.action)}"></label><button type="submit">filter</button></form>`;
     try {
-      const res = await call<unknown, ListLeasesResponse__Output>(operator, 'ListLeases', { agent: filter.agent, action: filter.action, status: ['ACTIVE'] });
+      // The daemon lists the most recently issued first, so the cut keeps the newest.
+      const res = await call<unknown, ListLeasesResponse__Output>(operator, 'ListLeases', { agent: filter.agent, action: filter.action, status: ['ACTIVE'], limit: LEASE_ROWS + 1 });
       const admin = mayAdmin(who);
-      const leases = [...res.leases].sort((a, b) => a.agent.localeCompare(b.agent) || a.action.localeCompare(b.action) || a.leaseId.localeCompare(b.leaseId));
+      const leases = res.leases.slice(0, LEASE_ROWS).sort((a, b) => a.agent.localeCompare(b.agent) || a.action.localeCompare(b.action) || a.leaseId.localeCompare(b.leaseId));
+      // Above the table, where it is seen: a cut list says so and how to see the rest.
+      if (res.leases.length > LEASE_ROWS) {
+        const scope = [filter.agent ? `agent ${filter.agent}` : '', filter.action ? `action ${filter.action}` : ''].filter(Boolean).join(', ');
+        const next = filter.agent && filter.action ? `The console shows at most ${LEASE_ROWS}; ListLeases (role auditor) takes a higher limit.` : 'Filter by agent or action to narrow the list.';
+        body += `<p class="cut" role="status">${esc(`Showing the ${LEASE_ROWS} most recently issued of at least ${LEASE_ROWS + 1} active leases${scope ? ` for ${scope}` : ''}; the rest are not shown. ${next}`)}</p>`;
+      }
       body += leases.length
         ? `<table><thead><tr><th>agent</th><th>action</th><th>resource</th><th>lease</th><th>uses left</th><th>issued</th><th>expires</th>${admin ? '<th>revoke</th>' : ''}</tr></thead><tbody>${leases
             .map(

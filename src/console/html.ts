@@ -15,6 +15,7 @@ th,td{border:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}
 th{background:#f0f0f0}code,pre{font:12px ui-monospace,monospace;white-space:pre-wrap;word-break:break-all}
 .error{background:#fde8e8;border:1px solid #e0a0a0;padding:8px;margin-bottom:12px}
 .notice{background:#e8f5e9;border:1px solid #a5d6a7;padding:8px;margin-bottom:12px}
+.cut{background:#fff8e1;border:1px solid #ffe082;padding:8px;margin:8px 0}
 .verdict{font-weight:bold;padding:2px 6px}.verdict.ok{color:#1b5e20;background:#e8f5e9}.verdict.bad{color:#b71c1c;background:#fde8e8}
 form.inline{display:flex;gap:4px;margin:2px 0}input[type=text]{min-width:12em}
 svg.chart{background:#fff;border:1px solid #ddd}svg.chart .line{fill:none;stroke:#1565c0;stroke-width:2}

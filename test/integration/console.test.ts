@@ -106,6 +106,8 @@ describe('console: a local web console as an operator client (headless Chromium,
     pki = await makeTestPki(path.join(tmp.dir, 'pki'), ['support-bot'], ['alice', 'bob', 'carol']);
     const base = baseRawConfig(pki, tmp.dir);
     const raw = baseRawConfig(pki, tmp.dir, {
+      // Above the page's 100 rows: the leases test holds 101 active leases of one agent.
+      limits: { ...(base['limits'] as Record<string, unknown>), active_leases: 200 },
       secrets: { 'helpdesk-token': { backend: 'local', name: 'helpdesk-token' }, 'stripe-key': { backend: 'local', name: 'stripe-key' } },
       actions: {
         ...(base['actions'] as Record<string, unknown>),
@@ -339,6 +341,7 @@ describe('console: a local web console as an operator client (headless Chromium,
         ['support-bot', 'tickets.update', 'ticket/T-2', b.lease.leaseId],
       ].sort((x, y) => x[3]!.localeCompare(y[3]!)),
     );
+    assert.equal(await page.$('.cut'), null, 'a list that fits says nothing about a cut');
     await page.screenshot({ path: path.join(SHOTS, 'leases.png'), fullPage: true });
     const form = `form[action="/leases/revoke"]:has(input[value="${a.lease.leaseId}"])`;
     await page.type(`${form} input[name=reason]`, 'ticket closed by hand');
@@ -529,6 +532,46 @@ describe('console: a local web console as an operator client (headless Chromium,
       assertCliRefusal(approvals.body, /this RPC requires the operator role &quot;approver&quot;/);
     } finally {
       await carolConsole.close();
+    }
+  });
+
+  // Last: its hundred-odd grants would crowd the log that the denials test reads whole.
+  it('leases: a list cut at 100 rows says so and how to see the rest', async () => {
+    const agent = broker.clientFor('agents', 'support-bot').agent;
+    const bob = broker.clientFor('operators', 'bob').operator;
+    const active = async () => (await call<unknown, { leases: unknown[] }>(bob, 'ListLeases', { agent: 'support-bot', status: ['ACTIVE'], limit: 1000 })).leases.length;
+    // The trust test left support-bot restricted, where tickets.update is denied.
+    await call(bob, 'SetTrust', { agent: 'support-bot', score: 600, reason: 'leases test' });
+    const ids: string[] = [];
+    while ((await active()) < 101) {
+      const batch = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          call<unknown, { status: string; lease: { leaseId: string } }>(agent, 'RequestLease', { action: 'tickets.update', resource: `ticket/C-${ids.length + i}`, purpose: 'many', params: jsonToStruct({ ticket: `C-${ids.length + i}` }), ttlSeconds: 300, maxUses: 1 }),
+        ),
+      );
+      assert.deepEqual([...new Set(batch.map((r) => r.status))], ['GRANTED']);
+      ids.push(...batch.map((r) => r.lease.leaseId));
+    }
+    const total = await active();
+    try {
+      const page = await browser.newPage();
+      const look = async (q: string) => {
+        await page.goto(`${bobConsole.origin}/leases${q}`, { waitUntil: 'load' });
+        return (await page.evaluate(`({ rows: document.querySelectorAll('tbody tr').length, cut: document.querySelector('.cut')?.textContent ?? null })`)) as { rows: number; cut: string | null };
+      };
+      const all = await look('');
+      assert.equal(all.rows, 100);
+      assert.ok(total > 100, `total ${total}`);
+      assert.match(all.cut ?? '', /^Showing the 100 most recently issued of at least 101 active leases; the rest are not shown\. Filter by agent or action to narrow the list\.$/);
+      await page.screenshot({ path: path.join(SHOTS, 'leases-cut.png'), fullPage: true });
+      // The filter that matches the cut list says so too; one that fits says nothing.
+      const filtered = await look('?agent=support-bot&action=tickets.update');
+      assert.equal(filtered.rows, 100);
+      assert.match(filtered.cut ?? '', /of at least 101 active leases for agent support-bot, action tickets\.update;/);
+      assert.match(filtered.cut ?? '', /The console shows at most 100; ListLeases \(role auditor\) takes a higher limit\.$/);
+      assert.deepEqual(await look('?agent=nobody-bot'), { rows: 0, cut: null });
+    } finally {
+      await call(bob, 'RevokeLeases', { agent: 'support-bot', action: 'tickets.update', reason: 'test cleanup' });
     }
   });
 });
