@@ -1,11 +1,8 @@
 /** Server-rendered HTML for the console: every value goes through esc(); nothing loads from the network. */
 
-const ESCAPES: Readonly<Record<string, string>> = Object.freeze({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' });
+import { esc } from '../lib/html-escape';
 
-/** HTML-escapes text for element content and quoted attribute values. */
-export function esc(v: unknown): string {
-  return String(v ?? '').replace(/[&<>"']/g, (c) => ESCAPES[c]!);
-}
+export { esc };
 
 export const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
 header{background:#20232a;color:#fff;padding:8px 16px;display:flex;gap:16px;align-items:center}

@@ -1,11 +1,7 @@
+import { esc } from '../lib/html-escape';
 import type { Quantiles, Report } from './report-measures';
 
-/** Text into HTML (element content and quoted attributes): agent-supplied names and reasons are never markup. */
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
-
-const h = escapeHtml;
+const h = esc;
 
 /** Nothing loads from anywhere: no scripts, no fetches, no images; styles only from the inline block. */
 export const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
