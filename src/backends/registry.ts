@@ -5,6 +5,7 @@ import type { Clock } from '../lib/clock';
 import { BrokerError } from '../lib/errors';
 import { SecretValue } from '../lib/secret-value';
 import type { Logger } from '../lib/logger';
+import type { AwsRotationSteps } from './aws/aws-rotation';
 import type { DynamicCredentialBackend, SecretVersion, StaticSecretBackend } from './backend';
 import { CircuitBreaker, type BreakerState } from './circuit-breaker';
 import { openLocalBackend } from './local';
@@ -294,12 +295,19 @@ export class BackendRegistry {
    */
   async #adminUrl(cfg: PostgresBackendConfig, opts?: { fresh?: boolean; pending?: boolean }): Promise<SecretValue> {
     if (opts?.pending) {
-      // An interrupted rotation's pending admin URL (src/rotation/): read from the store, never cached.
+      // A rotation's pending admin URL (src/rotation/), read from the store, never cached: in AWS Secrets
+      // Manager the version staged AWSPENDING (`#rotateAws` stages it there), elsewhere the sibling secret
+      // `<name>.pending` (`#rotateAdmin` writes it).
       const slot = this.#slots.get(cfg.urlSecret.backend);
       if (!slot) throw new BrokerError('internal', `backend ${cfg.urlSecret.backend} is not configured`);
       return this.#guarded(slot, 'reading a pending admin URL', async () => {
         const b = await this.#open(slot);
         if (!b.static) throw new BrokerError('internal', `backend ${slot.cfg.name} holds no static secrets`);
+        if (slot.cfg.kind === 'aws-secrets-manager') {
+          const rotation = (b.static as { rotation?: AwsRotationSteps }).rotation;
+          if (!rotation) throw new BrokerError('internal', `backend ${slot.cfg.name} cannot read an AWSPENDING version`);
+          return (await rotation.readVersion(cfg.urlSecret.name, { stage: 'AWSPENDING' })).value;
+        }
         return (await b.static.get(`${cfg.urlSecret.name}.pending`)).value;
       }, undefined, false);
     }

@@ -270,6 +270,126 @@ describe('AWS Secrets Manager rotation in four steps (real moto_server, real dae
     });
   });
 
+  describe('the admin URL of a PostgreSQL backend (target), in process: the broker keeps issuing while a rotation is part-way', () => {
+    let tmp: ReturnType<typeof tempDir>;
+    let pki: TestPki;
+    let pg: EphemeralPostgres;
+    let broker: RunningBroker;
+    let env: NodeJS.ProcessEnv;
+    const id = `sb-rot/appdb-inproc-${randomBytes(4).toString('hex')}`;
+    const hooks: RotationHooks = {};
+    const rotate = (...args: string[]) => runCapture(['rotate', ...args], '', env);
+    /** A lease from the broker, and a query with it; the failure's text when there is none. */
+    const grant = async (): Promise<string> => {
+      try {
+        const res = await call<unknown, LeaseResponse__Output>(broker.clientFor('agents', 'support-bot').agent, 'RequestLease', { action: 'analytics.query', ttlSeconds: 300 });
+        if (res.status !== 'GRANTED') return `status ${res.status}: ${JSON.stringify(res.explanation)}`;
+        const cred = res.lease!.databaseCredential!;
+        const q = new PgClient({ host: '127.0.0.1', port: pg.port, database: pg.database, user: cred.user, password: cred.password, connectionTimeoutMillis: 5000 });
+        q.on('error', () => undefined);
+        await q.connect();
+        const n = (await q.query('SELECT count(*)::int AS n FROM analytics.events')).rows[0].n as number;
+        await q.end();
+        return n === 1 ? 'ok' : `query returned ${n}`;
+      } catch (err) {
+        return String(err);
+      }
+    };
+    /** Ends every admin connection the broker holds, so its next use opens a new one (with the URL it reads then). */
+    const cutAdminConnections = async (): Promise<void> => {
+      const su = new PgClient({ connectionString: pg.adminUrl });
+      await su.connect();
+      try {
+        await su.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'secret-broker'");
+      } finally {
+        await su.end();
+      }
+    };
+
+    before(async () => {
+      tmp = tempDir('sb-rot-aws-inproc-');
+      pki = await makeTestPki(path.join(tmp.dir, 'pki'));
+      pg = await startEphemeralPostgres();
+      const su = new PgClient({ connectionString: pg.adminUrl });
+      await su.connect();
+      await su.query(`CREATE ROLE broker_admin LOGIN SUPERUSER PASSWORD '${INITIAL}';
+                      CREATE SCHEMA analytics; CREATE TABLE analytics.events (id int); INSERT INTO analytics.events VALUES (1);`);
+      await su.end();
+      await sm.send(new CreateSecretCommand({ Name: id, SecretString: `postgres://broker_admin:${INITIAL}@127.0.0.1:${pg.port}/${pg.database}` }));
+      const raw = baseRawConfig(pki, tmp.dir);
+      raw['backends'] = {
+        ...(raw['backends'] as object),
+        aws: { kind: 'aws-secrets-manager', region: 'eu-west-1', endpoint: moto.endpoint, cache_ttl: '30s', timeout: '5s' },
+        appdb: { kind: 'postgres', url_secret: { backend: 'aws', name: id }, timeout: '5s' },
+      };
+      raw['secrets'] = {
+        'helpdesk-token': { backend: 'local' },
+        'appdb-admin': { backend: 'aws', id, rotation: { every: '30d', generator: { kind: 'random', length: 32 }, target: { postgres: 'appdb' } } },
+      };
+      (raw['actions'] as Record<string, unknown>)['analytics.query'] = {
+        postgres: { backend: 'appdb', grants: [{ privilege: 'SELECT', schema: 'analytics' }], ttl: '5m' },
+        resource: 'analytics',
+      };
+      writeFileSync(path.join(raw['policies'] as string, 'analytics.cedar'), `@id("analytics-support")\n@reason("test")\npermit (principal in Group::"support", action == Action::"analytics.query", resource);\n`);
+      await seedLocalSecrets(raw, { 'helpdesk-token': TOKEN });
+      broker = await startBroker({ pki, dir: tmp.dir, raw, rotationHooks: hooks, sweeper: { intervalMs: 3_600_000, graceMs: 120_000 } });
+      const alice = pki.layout.operators['alice']!;
+      env = { SECRET_BROKER_ADDR: broker.addr, SECRET_BROKER_CA: pki.layout.caCert, SECRET_BROKER_CERT: alice.cert, SECRET_BROKER_KEY: alice.key };
+    });
+    after(async () => {
+      await broker?.close();
+      await pg?.close();
+      tmp?.cleanup();
+    });
+
+    it('paused between setSecret and finishSecret: new admin connections log in with the AWSPENDING URL', async () => {
+      assert.equal(await grant(), 'ok', 'before the rotation');
+      let during: string | undefined;
+      let currentRefused: string | null | undefined;
+      hooks.afterStep = async (_s, step) => {
+        if (step !== 'setSecret') return;
+        // The password was ALTERed; AWSCURRENT still holds the old URL, which no longer logs in.
+        currentRefused = await loginState((await sm.send(new GetSecretValueCommand({ SecretId: id, VersionStage: 'AWSCURRENT' }))).SecretString!);
+        await cutAdminConnections();
+        during = await grant();
+      };
+      let r;
+      try {
+        r = await rotate('--secret', 'appdb-admin');
+      } finally {
+        hooks.afterStep = undefined;
+      }
+      assert.equal(r.code, 0, r.out + r.err);
+      assert.equal(currentRefused, '28P01', 'the ALTER happened before the pause');
+      assert.equal(during, 'ok', 'a lease issued while the rotation was paused after setSecret, on a new admin connection');
+      await cutAdminConnections();
+      assert.equal(await grant(), 'ok', 'after finishSecret');
+    });
+
+    it('stopped after setSecret: until the next run finishes it, new admin connections log in with the AWSPENDING URL', async () => {
+      hooks.afterStep = async (_s, step) => {
+        if (step === 'setSecret') throw new Error('stopped after setSecret (test)');
+      };
+      let r;
+      try {
+        r = await rotate('--secret', 'appdb-admin', '--force');
+      } finally {
+        hooks.afterStep = undefined;
+      }
+      assert.equal(r.code, 1, r.out);
+      const mid = await awsState(sm, id);
+      assert.equal(await loginState(mid.current.value), '28P01', 'AWSCURRENT no longer logs in');
+      assert.equal(pendingLabels(mid.labels).length, 1);
+      await cutAdminConnections();
+      assert.equal(await grant(), 'ok', 'a lease issued after the stopped run, on a new admin connection');
+      assert.equal(await grant(), 'ok', 'and the next one');
+      const next = await rotate('--secret', 'appdb-admin');
+      assert.equal(next.code, 0, next.out + next.err);
+      await cutAdminConnections();
+      assert.equal(await grant(), 'ok', 'after the next run finished it');
+    });
+  });
+
   describe('the admin URL of a PostgreSQL backend (target), with the daemon killed (SIGKILL) between steps', () => {
     let tmp: ReturnType<typeof tempDir>;
     let pki: TestPki;
