@@ -69,6 +69,8 @@ export interface RotationHooks {
   beforeWrite?: (secret: string, lock: RotationLock) => Promise<void>;
   /** Tests only: runs after each step of a PostgreSQL admin credential's or an AWS secret's rotation (a throw stops the attempt there). */
   afterStep?: (secret: string, step: string) => Promise<void>;
+  /** Tests only: runs once the connection for `ALTER ROLE CURRENT_USER` is open, before the fence check and the ALTER. */
+  afterAdminConnect?: (secret: string) => Promise<void>;
 }
 
 export interface RotationServiceDeps {
@@ -338,6 +340,10 @@ export class RotationService {
       work.steps.push(note ? `${progress.step} (${note})` : progress.step);
       await this.deps.hooks?.afterStep?.(s.name, progress.step);
     };
+    const fenceAfterConnect = async (): Promise<void> => {
+      await this.deps.hooks?.afterAdminConnect?.(s.name);
+      await fence();
+    };
     let progress = rec?.progress;
     let written: SecretValue | undefined;
     try {
@@ -379,8 +385,7 @@ export class RotationService {
             else {
               const current = await aws('reading the previous version', (r) => r.readVersion(s.ref, { versionId: from }));
               try {
-                await fence();
-                await alterOwnPassword(current.value, next.value, pg.name);
+                await alterOwnPassword(current.value, next.value, pg.name, fenceAfterConnect);
               } finally {
                 current.value.wipe();
               }
@@ -447,6 +452,10 @@ export class RotationService {
       work.steps.push(name);
       await this.deps.hooks?.afterStep?.(s.name, name);
     };
+    const fenceAfterConnect = async (): Promise<void> => {
+      await this.deps.hooks?.afterAdminConnect?.(s.name);
+      await fence();
+    };
     const current = await this.#read(s, s.ref);
     if (!current.value) throw new BrokerError('failed_precondition', `secret ${s.name} (the admin URL of backend ${pg.name}) does not exist yet; store it first`);
     const currentUrl = current.value;
@@ -476,8 +485,7 @@ export class RotationService {
         await step('pending stored');
       }
       if (alter) {
-        await fence();
-        await alterOwnPassword(currentUrl, next, pg.name);
+        await alterOwnPassword(currentUrl, next, pg.name, fenceAfterConnect);
         await step('altered');
       }
       if (!(await canLogIn(next, pg.name))) throw new BrokerError('unavailable', `backend ${pg.name}: the new admin login did not work; the next run completes the rotation`);
@@ -540,8 +548,12 @@ async function canLogIn(url: SecretValue, backend: string): Promise<boolean> {
   }
 }
 
-/** ALTER ROLE CURRENT_USER with the SCRAM verifier of `next`'s password, over a login with `current`. */
-async function alterOwnPassword(current: SecretValue, next: SecretValue, backend: string): Promise<void> {
+/**
+ * ALTER ROLE CURRENT_USER with the SCRAM verifier of `next`'s password, over a login with `current`.
+ * `fence` runs on the open connection, right before the ALTER: the connect may take up to its
+ * timeout, and a rotator whose lock was lost meanwhile must not change the password.
+ */
+async function alterOwnPassword(current: SecretValue, next: SecretValue, backend: string, fence: () => Promise<void>): Promise<void> {
   const t = parseAdminUrl(next, backend);
   let verifier: string;
   try {
@@ -551,12 +563,18 @@ async function alterOwnPassword(current: SecretValue, next: SecretValue, backend
   }
   if (!/^SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/.test(verifier)) throw new BrokerError('internal', 'the SCRAM verifier is malformed');
   const c = clientFor(current, backend);
+  const failed = (err: unknown): BrokerError =>
+    new BrokerError('unavailable', `backend ${backend}: could not set the new admin password (${sqlState(err) ?? 'connection failed'})`, { cause: err });
   try {
-    await c.connect();
+    await c.connect().catch((err: unknown) => {
+      throw failed(err);
+    });
+    // A refused fence throws as is (the rotation reports it as fenced: nothing was ALTERed).
+    await fence();
     // The verifier, never the password, goes to the server (and its statement log).
-    await c.query(`ALTER ROLE CURRENT_USER PASSWORD '${verifier}'`);
-  } catch (err) {
-    throw new BrokerError('unavailable', `backend ${backend}: could not set the new admin password (${sqlState(err) ?? 'connection failed'})`, { cause: err });
+    await c.query(`ALTER ROLE CURRENT_USER PASSWORD '${verifier}'`).catch((err: unknown) => {
+      throw failed(err);
+    });
   } finally {
     await c.end().catch(() => undefined);
   }

@@ -16,6 +16,7 @@ import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/Invok
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
 import { rotationRequestToken } from '../../src/backends/aws/aws-rotation';
 import type { RotationHooks } from '../../src/rotation/rotation-service';
+import type { RotationLock } from '../../src/store/store';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { startEphemeralPostgres, type EphemeralPostgres, loginState } from '../helpers/ephemeral-postgres';
 import { readEntries } from '../helpers/evidence-entries';
@@ -387,6 +388,41 @@ describe('AWS Secrets Manager rotation in four steps (real moto_server, real dae
       assert.equal(next.code, 0, next.out + next.err);
       await cutAdminConnections();
       assert.equal(await grant(), 'ok', 'after the next run finished it');
+    });
+
+    it('the lock lost while the ALTER ROLE connection was being opened: the fence, checked after the connect, stops the ALTER; the next run resumes and completes', async () => {
+      const before = await awsState(sm, id);
+      const rotations = broker.app.store.rotations!;
+      let taken: RotationLock | undefined;
+      hooks.afterAdminConnect = async (secret) => {
+        // The connect took past the lock's expiry (it may take up to its timeout), and another rotation took the lock.
+        taken = await rotations.takeRotationLock(secret, 'another-rotator', Date.now() + 3_600_000, 1000);
+      };
+      let r;
+      try {
+        r = await rotate('--secret', 'appdb-admin', '--force');
+      } finally {
+        hooks.afterAdminConnect = undefined;
+        if (taken) await rotations.releaseRotationLock(taken);
+      }
+      assert.ok(taken, 'the lock was taken over while the connection was opened');
+      assert.equal(r.code, 1, r.out);
+      assert.match(r.out, /^failed appdb-admin: .*rejected by the fence/m);
+      const mid = await awsState(sm, id);
+      assert.deepEqual(mid.current, before.current, 'AWSCURRENT did not move');
+      assert.equal(await loginState(mid.current.value), null, 'no ALTER: the current password still logs in');
+      const [pending] = pendingLabels(mid.labels);
+      const pendingUrl = (await sm.send(new GetSecretValueCommand({ SecretId: id, VersionId: pending! }))).SecretString!;
+      assert.equal(await loginState(pendingUrl), '28P01', 'the pending one does not');
+      assert.equal((await rotations.getRotation('appdb-admin'))!.progress?.step, 'createSecret', 'setSecret was not recorded');
+      const next = await rotate('--secret', 'appdb-admin');
+      assert.equal(next.code, 0, next.out + next.err);
+      const now = await awsState(sm, id);
+      assert.equal(now.current.id, pending);
+      assert.equal(await loginState(now.current.value), null);
+      assert.equal(await loginState(before.current.value), '28P01');
+      await cutAdminConnections();
+      assert.equal(await grant(), 'ok');
     });
   });
 

@@ -7,6 +7,7 @@ import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseR
 import { openLocalBackend } from '../../src/backends/local';
 import { systemClock } from '../../src/lib/clock';
 import type { RotationHooks } from '../../src/rotation/rotation-service';
+import type { RotationLock } from '../../src/store/store';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { startEphemeralPostgres, type EphemeralPostgres, loginState } from '../helpers/ephemeral-postgres';
 import { readEntries } from '../helpers/evidence-entries';
@@ -175,6 +176,42 @@ describe('Rotation of a PostgreSQL admin credential (url_secret): real PostgreSQ
     ]);
     const fresh = await queryAs(await grant());
     await fresh.end();
+  });
+
+  it('the lock lost while the ALTER ROLE connection was being opened: the fence, checked after the connect, stops the ALTER; the next run completes', async () => {
+    const before = await stored('appdb-admin');
+    const rotations = broker.app.store.rotations!;
+    const alters = (): number => readFileSync(pg.logFile, 'utf8').split('ALTER ROLE CURRENT_USER PASSWORD').length - 1;
+    const altersBefore = alters();
+    let taken: RotationLock | undefined;
+    hooks.afterAdminConnect = async (secret) => {
+      // The connect took past the lock's expiry (it may take up to its timeout), and another rotation took the lock.
+      taken = await rotations.takeRotationLock(secret, 'another-rotator', Date.now() + 3_600_000, 1000);
+    };
+    let r;
+    try {
+      r = await rotate('--secret', 'appdb-admin', '--force');
+    } finally {
+      hooks.afterAdminConnect = undefined;
+      if (taken) await rotations.releaseRotationLock(taken);
+    }
+    assert.ok(taken, 'the lock was taken over while the connection was opened');
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /^failed appdb-admin: .*rejected by the fence/m);
+    assert.equal(alters(), altersBefore, 'no ALTER ROLE reached the server');
+    assert.equal(await loginState(before.value), null, 'the current password still logs in');
+    const pending = await stored('appdb-admin.pending');
+    assert.equal(await loginState(pending.value), '28P01', 'the pending one does not');
+    assert.deepEqual(await stored('appdb-admin'), before);
+    const e = (await readEntries<{ type: string; steps: string[]; outcome: string }>(broker.app.ledger!)).filter((x) => x.type === 'rotation');
+    assert.deepEqual([e.at(-1)!.outcome, e.at(-1)!.steps.join(',')], ['failed', 'locked,read,generated,pending stored']);
+    // The next run finds the pending version, which does not log in, and the current one, which does: it ALTERs.
+    const next = await rotate('--secret', 'appdb-admin');
+    assert.equal(next.code, 0, next.out + next.err);
+    const now = await stored('appdb-admin');
+    assert.equal(now.value, pending.value);
+    assert.equal(await loginState(now.value), null);
+    assert.equal(await loginState(before.value), '28P01');
   });
 
   it('no admin password appears in the rotate output, the daemon log, the evidence, the state database or the server log', async () => {
