@@ -10,6 +10,7 @@ import { BrokerError } from '../../src/lib/errors';
 import { createLogger } from '../../src/lib/logger';
 import { SecretValue } from '../../src/lib/secret-value';
 import { startEphemeralPostgres, type EphemeralPostgres } from '../helpers/ephemeral-postgres';
+import { until } from '../helpers/until';
 
 /**
  * The postgres backend against a real, private PostgreSQL cluster that logs every
@@ -351,6 +352,124 @@ describe('postgres backend against a real PostgreSQL (log_statement = all)', fun
     } finally {
       await admin.query('DROP ROLE sbadmin');
     }
+  });
+
+  describe('the current and the pending admin URL (a rotation of the admin password part-way)', () => {
+    const ROLE = 'sbrot_admin';
+    let current: string;
+    let pending: string | undefined;
+    let reads: { current: number; pending: number };
+    const url = (pw: string): string => `postgres://${ROLE}:${pw}@127.0.0.1:${pg.port}/${pg.database}`;
+    const setPassword = (pw: string) => admin.query(`ALTER ROLE ${ROLE} PASSWORD '${pw}'`);
+    /** Ends the backend's admin connections (and lets its pool see them go), so its next use opens a new one. */
+    const cut = async (): Promise<void> => {
+      const sessions = `FROM pg_stat_activity WHERE usename = '${ROLE}' AND application_name = 'secret-broker'`;
+      await admin.query(`SELECT pg_terminate_backend(pid) ${sessions}`);
+      await until('the admin sessions to end', async () => (await admin.query(`SELECT 1 ${sessions}`)).rowCount === 0);
+      await new Promise((r) => setTimeout(r, 100));
+    };
+    /** Logins the server refused for the admin role so far. */
+    const refusals = (): number => readFileSync(pg.logFile, 'utf8').split(`password authentication failed for user "${ROLE}"`).length - 1;
+    const openRotating = (): PostgresBackend => {
+      const out = new PassThrough();
+      out.on('data', (d: Buffer) => (logs += d.toString('utf8')));
+      return openPostgresBackend(cfg(), {
+        clock,
+        log: createLogger({ level: 'debug', destination: out }),
+        adminUrl: async (o) => {
+          if (o?.pending) {
+            reads.pending++;
+            if (pending === undefined) throw new BrokerError('failed_precondition', 'no pending admin URL');
+            return SecretValue.fromString(pending);
+          }
+          reads.current++;
+          return SecretValue.fromString(current);
+        },
+      });
+    };
+
+    beforeEach(async () => {
+      reads = { current: 0, pending: 0 };
+      pending = undefined;
+      current = url('pw-a');
+      await admin.query(`CREATE ROLE ${ROLE} LOGIN SUPERUSER PASSWORD 'pw-a'`);
+    });
+    afterEach(async () => {
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '${ROLE}'; DROP ROLE ${ROLE}`);
+    });
+
+    it('uses the pending URL only after the current one was refused, and the current one again at the next refusal: no stale pending login is tried', async () => {
+      const b = openRotating();
+      try {
+        await b.health();
+        assert.equal(reads.pending, 0, 'the current URL works: the pending one is not read');
+        // ALTERed, not yet current: the current URL is refused, the pending one works.
+        await setPassword('pw-b');
+        pending = url('pw-b');
+        await cut();
+        await b.health();
+        const pendingReads = reads.pending;
+        assert.ok(pendingReads >= 1, 'the pending URL was read');
+        // The rotation finished: the new URL is current, no pending one is left; then the next rotation stages one
+        // that is not ALTERed yet. The login that works keeps working; the stale pending URL is neither read nor tried.
+        current = url('pw-b');
+        pending = undefined;
+        await cut();
+        await b.health();
+        pending = url('pw-c');
+        const refusedBefore = refusals();
+        await cut();
+        await b.health();
+        await cut();
+        await b.listIssued();
+        assert.equal(reads.pending, pendingReads, 'the pending URL is not read again while a login works');
+        assert.equal(refusals(), refusedBefore, 'no login with the stale pending URL');
+        // That rotation completes (ALTERed and made current) while no pending URL is readable: the current one is read afresh.
+        await setPassword('pw-c');
+        current = url('pw-c');
+        pending = undefined;
+        await cut();
+        const currentReads = reads.current;
+        await b.health();
+        assert.ok(reads.current > currentReads, 'the current URL was read again');
+        // The next ALTER: the current URL is refused again, the pending one works.
+        await setPassword('pw-d');
+        pending = url('pw-d');
+        await cut();
+        await b.health();
+        assert.ok(reads.pending > pendingReads, 'the pending URL was read again');
+        // That one finishes, and the next is ALTERed before this pool (on the old pending URL) opens a connection:
+        // refused, then the current URL (not made current yet) refused, then the new pending one, in one call.
+        current = url('pw-d');
+        pending = undefined;
+        await setPassword('pw-e');
+        pending = url('pw-e');
+        await cut();
+        await b.listIssued();
+      } finally {
+        await b.close();
+      }
+    });
+
+    it('concurrent calls refused together all switch to the pending URL (one refusal does not undo another)', async () => {
+      const b = openRotating();
+      try {
+        await Promise.all(Array.from({ length: 6 }, () => b.listIssued()));
+        await setPassword('pw-b');
+        pending = url('pw-b');
+        await cut();
+        const kinds = await Promise.all(Array.from({ length: 6 }, () => kindOf(b.listIssued())));
+        assert.deepEqual(kinds, Array<string>(6).fill('resolved'));
+        await setPassword('pw-c');
+        current = url('pw-c');
+        pending = undefined;
+        await cut();
+        const again = await Promise.all(Array.from({ length: 6 }, () => kindOf(b.listIssued())));
+        assert.deepEqual(again, Array<string>(6).fill('resolved'));
+      } finally {
+        await b.close();
+      }
+    });
   });
 
   it('works with a least-privileged admin login (CREATEROLE, pg_signal_backend, grant options), not a superuser', async () => {

@@ -82,9 +82,18 @@ interface CreateFailure {
   maybeLeft: boolean;
 }
 
+/** Which admin URL a pool logs in with. */
+type UrlSource = 'current' | 'pending';
+
 interface Connection {
   pool: Pool;
   target: AdminTarget;
+  /**
+   * `current`: the current admin URL, read again for each new connection (so the pool follows a
+   * finished rotation); `pending`: a rotation's pending URL, with the password it had when the pool
+   * was made (never read again).
+   */
+  source: UrlSource;
 }
 
 export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBackendDeps): PostgresBackend {
@@ -95,17 +104,18 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   let conn: Promise<Connection> | undefined;
   let freshUrl = false;
   /**
-   * Read the pending admin URL (an interrupted rotation's `<url_secret>.pending`) instead of the
-   * current one: toggled by each authentication failure, so during a rotation's switch (or after
-   * one that stopped part-way) the broker tries the other login and keeps working.
+   * The admin URL the next pool is made from: the other one than the pool whose login was refused
+   * last (README "Rotation of the admin login"). So the pending URL (a rotation's, part-way) is
+   * used only right after the current one was refused, and the current one again once the pending
+   * one is refused; a refused pool is dropped, and the next pool reads its URL afresh.
    */
-  let usePending = false;
-  const readUrl = async (fresh: boolean): Promise<SecretValue> => {
-    if (usePending) {
+  let nextSource: UrlSource = 'current';
+  const readUrl = async (): Promise<{ url: SecretValue; source: UrlSource }> => {
+    if (nextSource === 'pending') {
       const p = await deps.adminUrl({ fresh: true, pending: true }).catch(() => undefined);
-      if (p) return p;
+      if (p) return { url: p, source: 'pending' };
     }
-    return deps.adminUrl(fresh ? { fresh: true } : undefined);
+    return { url: await deps.adminUrl(freshUrl ? { fresh: true } : undefined), source: 'current' };
   };
   let publicChecked = false;
   let closed = false;
@@ -117,7 +127,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   const connect = (): Promise<Connection> => {
     if (!conn) {
       const p = (async (): Promise<Connection> => {
-        const url = await readUrl(freshUrl);
+        const { url, source } = await readUrl();
         let target: AdminTarget;
         try {
           target = parseAdminUrl(url, name);
@@ -132,9 +142,12 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
           database: target.database,
           // Asked per connection, so the password lives only in the SecretValue between connections. After
           // a rotation of the admin URL (the registry dropped its cached read) a new connection reads the
-          // new password, so the pool's open connections and its new ones both keep working.
+          // new password, so the pool's open connections and its new ones both keep working. A pool on
+          // the pending URL keeps the password it was made with: when that is refused, the next pool
+          // goes back to the current URL.
           password: async () => {
-            const now = await readUrl(false).catch(() => undefined);
+            if (source === 'pending') return target.password.revealString();
+            const now = await deps.adminUrl().catch(() => undefined);
             if (!now) return target.password.revealString();
             try {
               const t = parseAdminUrl(now, name);
@@ -160,7 +173,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
         });
         // An idle connection the server drops (restart, shutdown) must not crash the daemon.
         pool.on('error', (err) => log.warn({ err: { code: sqlState(err) ?? (err as { code?: string }).code, message: 'idle connection lost' } }, 'postgres: an idle admin connection was lost'));
-        return { pool, target };
+        return { pool, target, source };
       })();
       conn = p;
       p.catch(() => {
@@ -170,43 +183,45 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
     return conn;
   };
 
-  /** Drops the pool (after an authentication failure, so the URL is read again). */
-  const reset = (rereadUrl: boolean): void => {
-    const old = conn;
+  /**
+   * A login of pool `p` was refused: drops it, and the next pool uses the other admin URL, read
+   * afresh. Only while `p` is still the pool: concurrent calls refused by the same pool all agree
+   * on the next one, and a pool that already replaced it is kept.
+   */
+  const refused = (p: Promise<Connection>, c: Connection): void => {
+    if (conn !== p) return;
     conn = undefined;
-    if (rereadUrl) {
-      freshUrl = true;
-      usePending = !usePending;
-    }
-    void old?.then(
-      (c) => {
-        c.target.password.wipe();
-        return c.pool.end();
-      },
-      () => undefined,
-    ).catch(() => undefined);
+    freshUrl = true;
+    nextSource = c.source === 'current' ? 'pending' : 'current';
+    c.target.password.wipe();
+    void c.pool.end().catch(() => undefined);
   };
 
   /** Runs `fn` on one admin connection within the timeout; a failure destroys the connection. */
   const run = async <T>(what: string, fn: (c: PoolClient, target: AdminTarget) => Promise<T>): Promise<T> => {
     live();
     let client!: PoolClient;
-    let target!: AdminTarget;
-    // An authentication failure is tried once more with the other admin login (current or pending).
+    let used!: { p: Promise<Connection>; c: Connection };
+    // A refused login is tried again with the other admin URL (current or pending), and once more with
+    // the first one read afresh: a pool on the pending URL refused after a finished rotation, whose
+    // current URL is refused too when the next rotation has ALTERed, reaches the new pending one.
     for (let attempt = 1; ; attempt++) {
+      let pool: { p: Promise<Connection>; c: Connection } | undefined;
       try {
-        const c = await connect();
-        target = c.target;
-        client = await c.pool.connect();
+        const p = connect();
+        pool = { p, c: await p };
+        client = await pool.c.pool.connect();
+        used = pool;
         break;
       } catch (err) {
         const auth = isAuthFailure(err);
-        if (auth) reset(true);
-        if (auth && attempt < 2) continue;
+        if (auth && pool) refused(pool.p, pool.c);
+        if (auth && attempt < 3) continue;
         log.warn({ what, err }, 'postgres: could not connect with the admin login');
         throw toBrokerError(err, name, what);
       }
     }
+    const target = used.c.target;
     if (!publicChecked) {
       publicChecked = true;
       void warnAboutPublic(client, target).catch(() => {
@@ -222,7 +237,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       return await Promise.race([fn(client, target), deadline]);
     } catch (err) {
       failure = err instanceof Error ? err : new Error('postgres operation failed');
-      if (isAuthFailure(err)) reset(true);
+      if (isAuthFailure(err)) refused(used.p, used.c);
       throw toBrokerError(err, name, what);
     } finally {
       clearTimeout(timer);
