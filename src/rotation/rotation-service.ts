@@ -208,8 +208,15 @@ export class RotationService {
       else if (admin) await this.#rotateAdmin(rotations, s, admin, lock, rec, work, fence);
       else await this.#rotateStatic(s, lock, work, fence);
     } catch (err) {
+      // A fence refused after this run stored a pending version (the admin login's, before its ALTER):
+      // that version stays, and the next run completes the rotation with it or starts afresh.
+      const wrotePending = steps.some((x) => x === 'pending stored' || x.startsWith('createSecret'));
       failure = work.fenced
-        ? new BrokerError('failed_precondition', `the write was rejected by the fence: token ${lock.token} is no longer current (the lock expired or another rotation took it); nothing was written`)
+        ? new BrokerError(
+            'failed_precondition',
+            `the write was rejected by the fence: token ${lock.token} is no longer current (the lock expired or another rotation took it); ` +
+              (wrotePending ? 'the current value is unchanged, and the pending version this run stored stays for the next run' : 'nothing was written'),
+          )
         : err instanceof BrokerError
           ? err
           : new BrokerError('internal', 'rotation failed', { cause: err });

@@ -408,6 +408,7 @@ describe('AWS Secrets Manager rotation in four steps (real moto_server, real dae
       assert.ok(taken, 'the lock was taken over while the connection was opened');
       assert.equal(r.code, 1, r.out);
       assert.match(r.out, /^failed appdb-admin: .*rejected by the fence/m);
+      assert.match(r.out, /the current value is unchanged, and the pending version this run stored stays for the next run/);
       const mid = await awsState(sm, id);
       assert.deepEqual(mid.current, before.current, 'AWSCURRENT did not move');
       assert.equal(await loginState(mid.current.value), null, 'no ALTER: the current password still logs in');

@@ -198,6 +198,7 @@ describe('Rotation of a PostgreSQL admin credential (url_secret): real PostgreSQ
     assert.ok(taken, 'the lock was taken over while the connection was opened');
     assert.equal(r.code, 1, r.out);
     assert.match(r.out, /^failed appdb-admin: .*rejected by the fence/m);
+    assert.match(r.out, /the current value is unchanged, and the pending version this run stored stays for the next run/);
     assert.equal(alters(), altersBefore, 'no ALTER ROLE reached the server');
     assert.equal(await loginState(before.value), null, 'the current password still logs in');
     const pending = await stored('appdb-admin.pending');
