@@ -538,7 +538,11 @@ function clientFor(url: SecretValue, backend: string): Client {
   const t = parseAdminUrl(url, backend);
   const password = t.password.revealString();
   t.password.wipe();
-  return new Client({ host: t.host, port: t.port, user: t.user, database: t.database, password, ssl: t.ssl, connectionTimeoutMillis: 5000, query_timeout: 5000, application_name: 'secret-broker-rotation' });
+  const c = new Client({ host: t.host, port: t.port, user: t.user, database: t.database, password, ssl: t.ssl, connectionTimeoutMillis: 5000, query_timeout: 5000, application_name: 'secret-broker-rotation' });
+  // The server may end the connection while it idles (a restart, pg_terminate_backend): pg then emits
+  // 'error', which with no listener would crash the daemon. The next query on it fails instead.
+  c.on('error', () => undefined);
+  return c;
 }
 
 /** A fresh login with `url` (a new connection, not the pool's). */

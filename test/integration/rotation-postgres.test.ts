@@ -215,6 +215,34 @@ describe('Rotation of a PostgreSQL admin credential (url_secret): real PostgreSQ
     assert.equal(await loginState(before.value), '28P01');
   });
 
+  it('the server ends the rotation\'s idle admin connection before the ALTER: the run fails with UNAVAILABLE, the daemon keeps running, the next run completes', async () => {
+    const before = await stored('appdb-admin');
+    hooks.afterAdminConnect = async () => {
+      // A server restart or an administrator's pg_terminate_backend while the connection idles.
+      const su = new PgClient({ connectionString: pg.adminUrl });
+      await su.connect();
+      try {
+        await su.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'secret-broker-rotation'`);
+      } finally {
+        await su.end();
+      }
+      // Let the FATAL message reach the idle client (which emits 'error': with no listener the process would crash).
+      await new Promise((r) => setTimeout(r, 300));
+    };
+    let r;
+    try {
+      r = await rotate('--secret', 'appdb-admin', '--force');
+    } finally {
+      hooks.afterAdminConnect = undefined;
+    }
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /^failed appdb-admin: .*could not set the new admin password/m);
+    assert.equal(await loginState(before.value), null, 'the current password still logs in');
+    assert.equal((await call<unknown, { name: string }>(broker.clientFor('operators', 'alice').operator, 'WhoAmI', {})).name, 'alice', 'the daemon still serves');
+    const next = await rotate('--secret', 'appdb-admin');
+    assert.equal(next.code, 0, next.out + next.err);
+  });
+
   it('no admin password appears in the rotate output, the daemon log, the evidence, the state database or the server log', async () => {
     const passwords = [INITIAL, new URL((await stored('appdb-admin')).value).password, new URL((await stored('appdb-admin.pending')).value).password];
     const entries = (await readEntries(broker.app.ledger!)).map((x) => JSON.stringify(x)).join('\n');
