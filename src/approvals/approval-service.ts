@@ -7,6 +7,7 @@ import type { Logger } from '../lib/logger';
 import type { ApprovalRecord, ApprovalState, ApprovalStatements, ApprovalStore, ApprovalVote, LeaseStatements } from '../store/store';
 import { bindingDifferences, bindingHash, bindingOf, type ApprovalBinding } from './approval-binding';
 import { seatsFilled } from './four-eyes';
+import { KeyedMutex } from '../lib/keyed-mutex';
 
 export type { ApprovalBinding } from './approval-binding';
 
@@ -324,13 +325,10 @@ export class ApprovalService implements ApprovalGate {
   async expireDue(): Promise<number> {
     // One sweep at a time: a caller (list, the timer, a test) waits for the one under way, whose
     // entries are then durable, and sweeps again at its own time (cheap when nothing is due).
-    while (this.expiring) await this.expiring.catch(() => undefined);
-    const sweep = this.sweepExpired().finally(() => (this.expiring = undefined));
-    this.expiring = sweep;
-    return sweep;
+    return this.sweeps.run('expire', () => this.sweepExpired());
   }
 
-  private expiring: Promise<number> | undefined;
+  private readonly sweeps = new KeyedMutex();
 
   private async sweepExpired(): Promise<number> {
     const now = this.deps.clock.now();

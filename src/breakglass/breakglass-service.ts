@@ -7,6 +7,7 @@ import type { IdSource } from '../lib/ids';
 import type { Logger } from '../lib/logger';
 import type { OverrideFilter, OverrideRecord, OverrideState, OverrideStatements, OverrideStore } from './breakglass-store';
 import { breakglassDraft, type OverrideEvent, type OverrideGate } from './override-gate';
+import { KeyedMutex } from '../lib/keyed-mutex';
 
 /** An override as the API shows it: the record, its state now, the agent's owner, time left. */
 export interface OverrideView {
@@ -254,13 +255,10 @@ export class BreakGlassService implements OverrideGate {
   async expireDue(): Promise<number> {
     // One sweep at a time: a caller (list, the timer, a test) waits for the one under way, whose
     // entries are then durable, and sweeps again at its own time (cheap when nothing is due).
-    while (this.expiring) await this.expiring.catch(() => undefined);
-    const sweep = this.sweepExpired().finally(() => (this.expiring = undefined));
-    this.expiring = sweep;
-    return sweep;
+    return this.sweeps.run('expire', () => this.sweepExpired());
   }
 
-  private expiring: Promise<number> | undefined;
+  private readonly sweeps = new KeyedMutex();
 
   private async sweepExpired(): Promise<number> {
     const now = this.deps.clock.now();
