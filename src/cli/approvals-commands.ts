@@ -2,10 +2,10 @@ import { structToJson } from '../broker/struct';
 import { call } from '../client/grpc-client';
 import type { Approval__Output } from '../gen/secretbroker/v1/Approval';
 import type { ListApprovalsResponse__Output } from '../gen/secretbroker/v1/ListApprovalsResponse';
-import { EXIT, UsageError } from './cli-io';
+import { EXIT, UsageError, emit } from './cli-io';
 import { uint, withOperator } from './client-flags';
 import { CLIENT_FLAGS, str, type Command } from './command';
-import { emitSafe, neutralise, quoted, shown } from './terminal-text';
+import { neutralise, quoted, shown } from './terminal-text';
 
 const STATES: Readonly<Record<string, string>> = Object.freeze({
   pending: 'PENDING',
@@ -79,7 +79,7 @@ export const approvalsListCommand: Command = Object.freeze<Command>({
       limit: uint(values, 'limit'),
     };
     const res = await withOperator(values, io, (c) => call<unknown, ListApprovalsResponse__Output>(c.operator, 'ListApprovals', req));
-    emitSafe(io, values.json === true, res, () => (res.approvals.length ? res.approvals.map(formatApprovalLine).join('\n') : `no ${state === 'all' ? '' : `${state} `}approvals in your groups`));
+    emit(io, values.json === true, res, () => (res.approvals.length ? res.approvals.map(formatApprovalLine).join('\n') : `no ${state === 'all' ? '' : `${state} `}approvals in your groups`));
     return EXIT.ok;
   },
 });
@@ -92,7 +92,7 @@ export const approvalsShowCommand: Command = Object.freeze<Command>({
   positionals: [1, 1],
   async run(values, [id], io) {
     const res = await withOperator(values, io, (c) => call<unknown, Approval__Output>(c.operator, 'GetApproval', { approvalId: id }));
-    emitSafe(io, values.json === true, res, () => formatApproval(res));
+    emit(io, values.json === true, res, () => formatApproval(res));
     return EXIT.ok;
   },
 });
@@ -108,7 +108,7 @@ function decideCommand(verb: 'approve' | 'deny'): Command {
       const reason = str(values, 'reason');
       if (!reason?.trim()) throw new UsageError('--reason is required: it goes in the evidence log with your vote');
       const res = await withOperator(values, io, (c) => call<unknown, Approval__Output>(c.operator, 'DecideApproval', { approvalId: id, approve: verb === 'approve', reason }));
-      emitSafe(io, values.json === true, res, () => `${verb === 'approve' ? 'approved' : 'denied'}; the approval is now ${stateOf(res)}\n${formatApproval(res)}`);
+      emit(io, values.json === true, res, () => `${verb === 'approve' ? 'approved' : 'denied'}; the approval is now ${stateOf(res)}\n${formatApproval(res)}`);
       return EXIT.ok;
     },
   };

@@ -4,10 +4,10 @@ import type { BreakGlassOverride__Output } from '../gen/secretbroker/v1/BreakGla
 import type { BreakGlassResponse__Output } from '../gen/secretbroker/v1/BreakGlassResponse';
 import type { ListBreakGlassResponse__Output } from '../gen/secretbroker/v1/ListBreakGlassResponse';
 import { timeLeft } from './approvals-commands';
-import { EXIT, UsageError } from './cli-io';
+import { EXIT, UsageError, emit } from './cli-io';
 import { uint, withOperator } from './client-flags';
 import { CLIENT_FLAGS, str, type Command } from './command';
-import { emitSafe, quoted, shown } from './terminal-text';
+import { quoted, shown } from './terminal-text';
 
 const STATES = Object.freeze(['pending', 'active', 'revoked', 'expired', 'ended']);
 const isOpen = (o: BreakGlassOverride__Output): boolean => o.state === 'pending' || o.state === 'active';
@@ -56,7 +56,7 @@ export const breakGlassCommand: Command = Object.freeze<Command>({
     const res = await withOperator(values, io, (c) => call<unknown, BreakGlassResponse__Output>(c.operator, 'BreakGlass', { agent, action, resource: resource ?? '', reason, ttlSeconds: ttlMs / 1000 }));
     const o = overrideOf(res);
     const not = o.owner && o.owner !== o.requestedBy ? `neither ${o.requestedBy} nor ${o.owner}, the agent's owner` : `not ${o.requestedBy}`;
-    emitSafe(io, values.json === true, res, () => `break-glass ${o.overrideId} is pending: another admin or approver (${not}) must confirm it:\n  secret-broker break-glass confirm ${o.overrideId}\n${formatOverride(o)}`);
+    emit(io, values.json === true, res, () => `break-glass ${o.overrideId} is pending: another admin or approver (${not}) must confirm it:\n  secret-broker break-glass confirm ${o.overrideId}\n${formatOverride(o)}`);
     return EXIT.ok;
   },
 });
@@ -70,7 +70,7 @@ export const breakGlassConfirmCommand: Command = Object.freeze<Command>({
   async run(values, [id], io) {
     const res = await withOperator(values, io, (c) => call<unknown, BreakGlassResponse__Output>(c.operator, 'ConfirmBreakGlass', { overrideId: id, note: str(values, 'note') ?? '' }));
     const o = overrideOf(res);
-    emitSafe(io, values.json === true, res, () => `confirmed: policy is bypassed for ${scope(o)} until ${o.expiresAt}\n${formatOverride(o)}`);
+    emit(io, values.json === true, res, () => `confirmed: policy is bypassed for ${scope(o)} until ${o.expiresAt}\n${formatOverride(o)}`);
     return EXIT.ok;
   },
 });
@@ -83,7 +83,7 @@ export const breakGlassRevokeCommand: Command = Object.freeze<Command>({
   positionals: [1, 1],
   async run(values, [id], io) {
     const res = await withOperator(values, io, (c) => call<unknown, BreakGlassResponse__Output>(c.operator, 'RevokeBreakGlass', { overrideId: id, reason: str(values, 'reason') ?? '' }));
-    emitSafe(io, values.json === true, res, () => `revoked\n${formatOverride(overrideOf(res))}`);
+    emit(io, values.json === true, res, () => `revoked\n${formatOverride(overrideOf(res))}`);
     return EXIT.ok;
   },
 });
@@ -100,7 +100,7 @@ export const breakGlassListCommand: Command = Object.freeze<Command>({
     const res = await withOperator(values, io, (c) =>
       call<unknown, ListBreakGlassResponse__Output>(c.operator, 'ListBreakGlass', { state, agent: str(values, 'agent') ?? '', unreviewed: values.unreviewed === true, limit: uint(values, 'limit') }),
     );
-    emitSafe(io, values.json === true, res, () => (res.overrides.length ? res.overrides.map(formatOverrideLine).join('\n') : 'no break-glass overrides'));
+    emit(io, values.json === true, res, () => (res.overrides.length ? res.overrides.map(formatOverrideLine).join('\n') : 'no break-glass overrides'));
     return EXIT.ok;
   },
 });
@@ -113,7 +113,7 @@ export const breakGlassShowCommand: Command = Object.freeze<Command>({
   positionals: [1, 1],
   async run(values, [id], io) {
     const res = await withOperator(values, io, (c) => call<unknown, BreakGlassResponse__Output>(c.operator, 'GetBreakGlass', { overrideId: id }));
-    emitSafe(io, values.json === true, res, () => formatOverride(overrideOf(res)));
+    emit(io, values.json === true, res, () => formatOverride(overrideOf(res)));
     return EXIT.ok;
   },
 });
@@ -126,7 +126,7 @@ export const approvalsReviewCommand: Command = Object.freeze<Command>({
   positionals: [0, 0],
   async run(values, _pos, io) {
     const res = await withOperator(values, io, (c) => call<unknown, ListBreakGlassResponse__Output>(c.operator, 'ListBreakGlass', { unreviewed: true, agent: str(values, 'agent') ?? '', limit: uint(values, 'limit') }));
-    emitSafe(io, values.json === true, res, () =>
+    emit(io, values.json === true, res, () =>
       res.overrides.length ? `${res.overrides.length} break-glass override(s) to review (approvals review mark ID --note ...):\n${res.overrides.map(formatOverrideLine).join('\n')}` : 'nothing to review: every break-glass override has been reviewed',
     );
     return EXIT.ok;
@@ -143,7 +143,7 @@ export const approvalsReviewMarkCommand: Command = Object.freeze<Command>({
     const note = str(values, 'note');
     if (!note?.trim()) throw new UsageError('--note is required: it goes in the evidence log with your review');
     const res = await withOperator(values, io, (c) => call<unknown, BreakGlassResponse__Output>(c.operator, 'ReviewBreakGlass', { overrideId: id, note }));
-    emitSafe(io, values.json === true, res, () => `reviewed\n${formatOverride(overrideOf(res))}`);
+    emit(io, values.json === true, res, () => `reviewed\n${formatOverride(overrideOf(res))}`);
     return EXIT.ok;
   },
 });

@@ -1,3 +1,4 @@
+import { safeJson } from './terminal-text';
 /** What a command may touch of the outside world; tests pass their own. */
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -28,7 +29,8 @@ export class DeniedError extends Error {
 export const EXIT = Object.freeze({ ok: 0, failure: 1, usage: 2, denied: 3 });
 
 /** Prints data as JSON (--json) or as the human text. */
-export function emit(io: CliIo, json: boolean, data: unknown, human: string | (() => string)): void {
-  if (json) io.stdout.write(JSON.stringify(data, null, 2) + '\n');
+export function emit(io: Pick<CliIo, 'stdout'>, json: boolean, data: unknown, human: string | (() => string)): void {
+  // Terminal-safe (safeJson): what agents or operators supplied is data, never terminal control.
+  if (json) io.stdout.write(safeJson(data) + '\n');
   else io.stdout.write((typeof human === 'function' ? human() : human).replace(/\n?$/, '\n'));
 }

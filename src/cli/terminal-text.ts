@@ -48,9 +48,3 @@ const jsonEscape = (c: string): string => Array.from({ length: c.length }, (_, i
 export function safeJson(data: unknown, indent = 2): string {
   return JSON.stringify(data, null, indent || undefined).replace(unsafeInJson(), jsonEscape);
 }
-
-/** Writes `data` as terminal-safe JSON with --json, else the human form, ending in one newline. */
-export function emitSafe(io: { stdout: { write(s: string): unknown } }, json: boolean, data: unknown, human: () => string): void {
-  if (json) io.stdout.write(safeJson(data) + '\n');
-  else io.stdout.write(human().replace(/\n?$/, '\n'));
-}

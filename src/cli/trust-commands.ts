@@ -1,9 +1,9 @@
 import { call } from '../client/grpc-client';
 import type { TrustState__Output } from '../gen/secretbroker/v1/TrustState';
-import { EXIT, UsageError } from './cli-io';
+import { EXIT, UsageError, emit } from './cli-io';
 import { uint, withOperator } from './client-flags';
 import { CLIENT_FLAGS, str, type Command } from './command';
-import { emitSafe, neutralise as safe } from './terminal-text';
+import { neutralise as safe } from './terminal-text';
 
 export function formatTrust(t: TrustState__Output): string {
   const lines = [
@@ -26,7 +26,7 @@ export function formatTrust(t: TrustState__Output): string {
 /** Notes in the history quote what agents sent (an out-of-template call): shown neutralised, in both forms. */
 async function operatorCall(values: Parameters<Command['run']>[0], io: Parameters<Command['run']>[2], method: string, req: unknown): Promise<number> {
   const res = await withOperator(values, io, (c) => call<unknown, TrustState__Output>(c.operator, method, req));
-  emitSafe(io, values.json === true, res, () => formatTrust(res));
+  emit(io, values.json === true, res, () => formatTrust(res));
   return EXIT.ok;
 }
 
