@@ -21,8 +21,7 @@ import { consoleCommand } from './console-command';
 import { witnessCommand, witnessKeyCommand } from '../witness/witness-command';
 
 export function allCommands(extra: readonly Command[] = []): Command[] {
-  const real: Command[] = [serveCommand, devCommand, configCheckCommand, pkiInitCommand, secretsPutCommand, secretsListCommand, ...leaseCommands, ...trustCommands, invokeCommand, ...approvalsCommands, ...breakglassCommands, ...policyCommands, ...evidenceCommands, rotateCommand, reportCommand, healthCommand, consoleCommand, witnessCommand, witnessKeyCommand, ...extra];
-  return real;
+  return [serveCommand, devCommand, configCheckCommand, pkiInitCommand, secretsPutCommand, secretsListCommand, ...leaseCommands, ...trustCommands, invokeCommand, ...approvalsCommands, ...breakglassCommands, ...policyCommands, ...evidenceCommands, rotateCommand, reportCommand, healthCommand, consoleCommand, witnessCommand, witnessKeyCommand, ...extra];
 }
 
 function help(commands: Command[]): string {

@@ -63,6 +63,8 @@ export const devCommand: Command = Object.freeze<Command>({
     }
     await ensureDemoUpstreamCerts(path.join(varDir, 'demo-upstream'));
     const config = loadConfig(file);
+    // Before anything is written or started: a config this command cannot serve fails here.
+    const port = demoUpstreamPort(config);
 
     // Demo secrets: random tokens sealed in the local store; the demo upstream accepts exactly these.
     const local = config.backends['local'];
@@ -81,8 +83,13 @@ export const devCommand: Command = Object.freeze<Command>({
     }
     // The daemon first: it takes the state's lock, so a second `dev` on the same state stops here
     // with that message, before it could fail on the demo upstream's port.
-    const app = await buildApp({ config });
-    const port = demoUpstreamPort(config);
+    let app: Awaited<ReturnType<typeof buildApp>>;
+    try {
+      app = await buildApp({ config });
+    } catch (err) {
+      for (const t of Object.values(tokens)) t.wipe();
+      throw err;
+    }
     let upstream: Awaited<ReturnType<typeof startDemoUpstream>>;
     try {
       upstream = await startDemoUpstream({ dir: path.join(varDir, 'demo-upstream'), port, tokens });

@@ -68,7 +68,7 @@ export function trustSection(s: Section | undefined): TrustConfig {
   const ds = s.section('decay', false);
   if (ds) {
     const toward = ds.int('toward', { required: false, min: 0, max: MAX_TRUST_SCORE });
-    const perMs = duration(ds, 'per', undefined);
+    const perMs = duration(ds, 'per');
     const points = ds.int('points', { min: 1, max: MAX_TRUST_SCORE });
     ds.done();
     if (perMs !== undefined && points !== undefined) decay = { ...(toward !== undefined ? { toward } : {}), perMs, points };

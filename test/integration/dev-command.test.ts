@@ -34,6 +34,11 @@ function startDev(config: string): Dev {
   return { child, stderr: () => err, exited };
 }
 
+/** The exit code, or 'timeout' if the process is still running after `ms` (a daemon left running keeps it alive). */
+function exitWithin(dev: Dev, ms = 60_000): Promise<number | null | 'timeout'> {
+  return Promise.race([dev.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref())]);
+}
+
 async function until(what: string, f: () => boolean, dev: Dev, ms = 60_000): Promise<void> {
   const end = Date.now() + ms;
   while (!f()) {
@@ -98,9 +103,7 @@ describe('secret-broker dev (the README quick start, on a copy of deploy/dev wit
   it('a second dev on the same state stops at the state lock with one clear line, and the first keeps serving', async () => {
     const second = startDev(config);
     running.push(second);
-    const code = await Promise.race([second.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000))]);
-    assert.notEqual(code, 'timeout', second.stderr());
-    assert.equal(code, 1, second.stderr());
+    assert.equal(await exitWithin(second), 1, second.stderr());
     assert.match(second.stderr(), /another secret-broker daemon is using the state at .*broker\.db .*one daemon per SQLite state/);
     assert.doesNotMatch(second.stderr(), /EADDRINUSE|\n\s+at /);
     assert.equal(running[0]!.child.exitCode, null, 'the first dev still runs');
@@ -118,7 +121,7 @@ describe('secret-broker dev (the README quick start, on a copy of deploy/dev wit
     try {
       const dev = startDev(config);
       running.push(dev);
-      assert.equal(await dev.exited, 1, dev.stderr());
+      assert.equal(await exitWithin(dev), 1, dev.stderr());
       assert.match(dev.stderr(), new RegExp(`the demo upstream cannot listen on 127\\.0\\.0\\.1:${upstreamPort}: the port is in use`));
       // Its daemon released the state lock: the next dev starts.
     } finally {
@@ -129,5 +132,15 @@ describe('secret-broker dev (the README quick start, on a copy of deploy/dev wit
     await until('the ready line', () => again.stderr().includes('press Ctrl-C to stop'), again);
     again.child.kill('SIGTERM');
     assert.equal(await again.exited, 0, again.stderr());
+  });
+
+  it('a dev config whose actions call 127.0.0.1 on two ports is refused before anything starts, and the process exits', async () => {
+    const two = path.join(tmp.dir, 'deploy', 'dev', 'two-ports.yaml');
+    writeFileSync(two, readFileSync(config, 'utf8').replace(`https://127.0.0.1:${upstreamPort}/api`, `https://127.0.0.1:${upstreamPort + 1}/api`));
+    const dev = startDev(two);
+    running.push(dev);
+    assert.equal(await exitWithin(dev), 1, dev.stderr());
+    assert.match(dev.stderr(), /the dev config's actions call 127\.0\.0\.1 on several ports/);
+    assert.doesNotMatch(dev.stderr(), /serving on|listening/, 'no daemon was started');
   });
 });
