@@ -3,7 +3,7 @@ import { call } from '../client/grpc-client';
 import type { Approval__Output } from '../gen/secretbroker/v1/Approval';
 import type { ListApprovalsResponse__Output } from '../gen/secretbroker/v1/ListApprovalsResponse';
 import { EXIT, UsageError, emit } from './cli-io';
-import { uint, withOperator } from './client-flags';
+import { uint, withClients } from './client-flags';
 import { CLIENT_FLAGS, str, type Command } from './command';
 import { neutralise, quoted, shown } from './terminal-text';
 
@@ -78,7 +78,7 @@ export const approvalsListCommand: Command = Object.freeze<Command>({
       agent: str(values, 'agent') ?? '',
       limit: uint(values, 'limit'),
     };
-    const res = await withOperator(values, io, (c) => call<unknown, ListApprovalsResponse__Output>(c.operator, 'ListApprovals', req));
+    const res = await withClients(values, io, (c) => call<unknown, ListApprovalsResponse__Output>(c.operator, 'ListApprovals', req));
     emit(io, values.json === true, res, () => (res.approvals.length ? res.approvals.map(formatApprovalLine).join('\n') : `no ${state === 'all' ? '' : `${state} `}approvals in your groups`));
     return EXIT.ok;
   },
@@ -91,7 +91,7 @@ export const approvalsShowCommand: Command = Object.freeze<Command>({
   options: CLIENT_FLAGS,
   positionals: [1, 1],
   async run(values, [id], io) {
-    const res = await withOperator(values, io, (c) => call<unknown, Approval__Output>(c.operator, 'GetApproval', { approvalId: id }));
+    const res = await withClients(values, io, (c) => call<unknown, Approval__Output>(c.operator, 'GetApproval', { approvalId: id }));
     emit(io, values.json === true, res, () => formatApproval(res));
     return EXIT.ok;
   },
@@ -107,7 +107,7 @@ function decideCommand(verb: 'approve' | 'deny'): Command {
     async run(values, [id], io) {
       const reason = str(values, 'reason');
       if (!reason?.trim()) throw new UsageError('--reason is required: it goes in the evidence log with your vote');
-      const res = await withOperator(values, io, (c) => call<unknown, Approval__Output>(c.operator, 'DecideApproval', { approvalId: id, approve: verb === 'approve', reason }));
+      const res = await withClients(values, io, (c) => call<unknown, Approval__Output>(c.operator, 'DecideApproval', { approvalId: id, approve: verb === 'approve', reason }));
       emit(io, values.json === true, res, () => `${verb === 'approve' ? 'approved' : 'denied'}; the approval is now ${stateOf(res)}\n${formatApproval(res)}`);
       return EXIT.ok;
     },

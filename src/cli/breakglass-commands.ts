@@ -5,7 +5,7 @@ import type { BreakGlassResponse__Output } from '../gen/secretbroker/v1/BreakGla
 import type { ListBreakGlassResponse__Output } from '../gen/secretbroker/v1/ListBreakGlassResponse';
 import { timeLeft } from './approvals-commands';
 import { EXIT, UsageError, emit } from './cli-io';
-import { uint, withOperator } from './client-flags';
+import { uint, withClients } from './client-flags';
 import { CLIENT_FLAGS, str, type Command } from './command';
 import { quoted, shown } from './terminal-text';
 
@@ -53,7 +53,7 @@ export const breakGlassCommand: Command = Object.freeze<Command>({
     const ttl = str(values, 'ttl');
     const ttlMs = ttl === undefined ? 0 : parseDuration(ttl);
     if (ttlMs === undefined || ttlMs % 1000 !== 0) throw new UsageError(`--ttl: expected ${DURATION_EXPECTED}, in whole seconds, at most 24h`);
-    const res = await withOperator(values, io, (c) => call<unknown, BreakGlassResponse__Output>(c.operator, 'BreakGlass', { agent, action, resource: resource ?? '', reason, ttlSeconds: ttlMs / 1000 }));
+    const res = await withClients(values, io, (c) => call<unknown, BreakGlassResponse__Output>(c.operator, 'BreakGlass', { agent, action, resource: resource ?? '', reason, ttlSeconds: ttlMs / 1000 }));
     const o = overrideOf(res);
     const not = o.owner && o.owner !== o.requestedBy ? `neither ${o.requestedBy} nor ${o.owner}, the agent's owner` : `not ${o.requestedBy}`;
     emit(io, values.json === true, res, () => `break-glass ${o.overrideId} is pending: another admin or approver (${not}) must confirm it:\n  secret-broker break-glass confirm ${o.overrideId}\n${formatOverride(o)}`);
@@ -68,7 +68,7 @@ export const breakGlassConfirmCommand: Command = Object.freeze<Command>({
   options: { ...CLIENT_FLAGS, note: { type: 'string' } },
   positionals: [1, 1],
   async run(values, [id], io) {
-    const res = await withOperator(values, io, (c) => call<unknown, BreakGlassResponse__Output>(c.operator, 'ConfirmBreakGlass', { overrideId: id, note: str(values, 'note') ?? '' }));
+    const res = await withClients(values, io, (c) => call<unknown, BreakGlassResponse__Output>(c.operator, 'ConfirmBreakGlass', { overrideId: id, note: str(values, 'note') ?? '' }));
     const o = overrideOf(res);
     emit(io, values.json === true, res, () => `confirmed: policy is bypassed for ${scope(o)} until ${o.expiresAt}\n${formatOverride(o)}`);
     return EXIT.ok;
@@ -82,7 +82,7 @@ export const breakGlassRevokeCommand: Command = Object.freeze<Command>({
   options: { ...CLIENT_FLAGS, reason: { type: 'string' } },
   positionals: [1, 1],
   async run(values, [id], io) {
-    const res = await withOperator(values, io, (c) => call<unknown, BreakGlassResponse__Output>(c.operator, 'RevokeBreakGlass', { overrideId: id, reason: str(values, 'reason') ?? '' }));
+    const res = await withClients(values, io, (c) => call<unknown, BreakGlassResponse__Output>(c.operator, 'RevokeBreakGlass', { overrideId: id, reason: str(values, 'reason') ?? '' }));
     emit(io, values.json === true, res, () => `revoked\n${formatOverride(overrideOf(res))}`);
     return EXIT.ok;
   },
@@ -97,7 +97,7 @@ export const breakGlassListCommand: Command = Object.freeze<Command>({
   async run(values, _pos, io) {
     const state = str(values, 'state') ?? '';
     if (state && !STATES.includes(state)) throw new UsageError(`--state: expected one of ${STATES.join(', ')}`);
-    const res = await withOperator(values, io, (c) =>
+    const res = await withClients(values, io, (c) =>
       call<unknown, ListBreakGlassResponse__Output>(c.operator, 'ListBreakGlass', { state, agent: str(values, 'agent') ?? '', unreviewed: values.unreviewed === true, limit: uint(values, 'limit') }),
     );
     emit(io, values.json === true, res, () => (res.overrides.length ? res.overrides.map(formatOverrideLine).join('\n') : 'no break-glass overrides'));
@@ -112,7 +112,7 @@ export const breakGlassShowCommand: Command = Object.freeze<Command>({
   options: CLIENT_FLAGS,
   positionals: [1, 1],
   async run(values, [id], io) {
-    const res = await withOperator(values, io, (c) => call<unknown, BreakGlassResponse__Output>(c.operator, 'GetBreakGlass', { overrideId: id }));
+    const res = await withClients(values, io, (c) => call<unknown, BreakGlassResponse__Output>(c.operator, 'GetBreakGlass', { overrideId: id }));
     emit(io, values.json === true, res, () => formatOverride(overrideOf(res)));
     return EXIT.ok;
   },
@@ -125,7 +125,7 @@ export const approvalsReviewCommand: Command = Object.freeze<Command>({
   options: { ...CLIENT_FLAGS, agent: { type: 'string' }, limit: { type: 'string' } },
   positionals: [0, 0],
   async run(values, _pos, io) {
-    const res = await withOperator(values, io, (c) => call<unknown, ListBreakGlassResponse__Output>(c.operator, 'ListBreakGlass', { unreviewed: true, agent: str(values, 'agent') ?? '', limit: uint(values, 'limit') }));
+    const res = await withClients(values, io, (c) => call<unknown, ListBreakGlassResponse__Output>(c.operator, 'ListBreakGlass', { unreviewed: true, agent: str(values, 'agent') ?? '', limit: uint(values, 'limit') }));
     emit(io, values.json === true, res, () =>
       res.overrides.length ? `${res.overrides.length} break-glass override(s) to review (approvals review mark ID --note ...):\n${res.overrides.map(formatOverrideLine).join('\n')}` : 'nothing to review: every break-glass override has been reviewed',
     );
@@ -142,7 +142,7 @@ export const approvalsReviewMarkCommand: Command = Object.freeze<Command>({
   async run(values, [id], io) {
     const note = str(values, 'note');
     if (!note?.trim()) throw new UsageError('--note is required: it goes in the evidence log with your review');
-    const res = await withOperator(values, io, (c) => call<unknown, BreakGlassResponse__Output>(c.operator, 'ReviewBreakGlass', { overrideId: id, note }));
+    const res = await withClients(values, io, (c) => call<unknown, BreakGlassResponse__Output>(c.operator, 'ReviewBreakGlass', { overrideId: id, note }));
     emit(io, values.json === true, res, () => `reviewed\n${formatOverride(overrideOf(res))}`);
     return EXIT.ok;
   },

@@ -76,7 +76,7 @@ export function uint(values: Values, key: string): number {
 }
 
 /** Runs `fn` with a client built from the flags; an RPC error becomes one clear CLI error; the client is closed. */
-export async function withOperator<T>(values: Values, io: CliIo, fn: (c: BrokerClients) => Promise<T>): Promise<T> {
+export async function withClients<T>(values: Values, io: CliIo, fn: (c: BrokerClients) => Promise<T>): Promise<T> {
   const c = clientFromFlags(values, io);
   try {
     return await fn(c);

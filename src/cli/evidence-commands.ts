@@ -21,7 +21,7 @@ import type { Checkpoint__Output } from '../gen/secretbroker/v1/Checkpoint';
 import type { RotateEvidenceKeyResponse__Output } from '../gen/secretbroker/v1/RotateEvidenceKeyResponse';
 import { BrokerError, unimplemented } from '../lib/errors';
 import { EXIT, UsageError, emit, type CliIo } from './cli-io';
-import { clientFromFlags, rpcError } from './client-flags';
+import { withClients } from './client-flags';
 import { CLIENT_FLAGS, JSON_FLAG, list, str, type Command, type Values } from './command';
 
 /** Export progress is reported on stderr every this many entries, for exports at least this long. */
@@ -325,14 +325,8 @@ export const evidenceRotateKeyCommand: Command = Object.freeze<Command>({
   usage: 'evidence rotate-key [--reason TEXT] [--addr A --ca F --cert F --key F | --config F] [--json]',
   options: { ...CLIENT_FLAGS, reason: { type: 'string' } },
   async run(values, _pos, io) {
-    const c = clientFromFlags(values, io);
-    try {
-      let r: RotateEvidenceKeyResponse__Output;
-      try {
-        r = await call<unknown, RotateEvidenceKeyResponse__Output>(c.operator, 'RotateEvidenceKey', { reason: str(values, 'reason') ?? '' });
-      } catch (err) {
-        throw rpcError(err);
-      }
+    return withClients(values, io, async (c) => {
+      const r = await call<unknown, RotateEvidenceKeyResponse__Output>(c.operator, 'RotateEvidenceKey', { reason: str(values, 'reason') ?? '' });
       const ref = r.evidence;
       emit(
         io,
@@ -352,9 +346,7 @@ export const evidenceRotateKeyCommand: Command = Object.freeze<Command>({
           ].join('\n'),
       );
       return EXIT.ok;
-    } finally {
-      c.close();
-    }
+    });
   },
 });
 
@@ -364,14 +356,8 @@ export const evidenceCheckpointCommand: Command = Object.freeze<Command>({
   usage: 'evidence checkpoint [--addr A --ca F --cert F --key F | --config F] [--json]',
   options: CLIENT_FLAGS,
   async run(values, _pos, io) {
-    const c = clientFromFlags(values, io);
-    try {
-      let cp: Checkpoint__Output;
-      try {
-        cp = await call<unknown, Checkpoint__Output>(c.evidence, 'GetCheckpoint', {});
-      } catch (err) {
-        throw rpcError(err);
-      }
+    return withClients(values, io, async (c) => {
+      const cp = await call<unknown, Checkpoint__Output>(c.evidence, 'GetCheckpoint', {});
       emit(
         io,
         values.json === true,
@@ -379,9 +365,7 @@ export const evidenceCheckpointCommand: Command = Object.freeze<Command>({
         cp.note.toString('utf8'),
       );
       return EXIT.ok;
-    } finally {
-      c.close();
-    }
+    });
   },
 });
 

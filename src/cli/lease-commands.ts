@@ -4,7 +4,7 @@ import type { Explanation__Output } from '../gen/secretbroker/v1/Explanation';
 import type { Lease__Output } from '../gen/secretbroker/v1/Lease';
 import type { LeaseResponse__Output } from '../gen/secretbroker/v1/LeaseResponse';
 import { DeniedError, EXIT, UsageError, emit } from './cli-io';
-import { clientFromFlags, parseParams, rpcError, uint } from './client-flags';
+import { parseParams, uint, withClients } from './client-flags';
 import { CLIENT_FLAGS, list, str, type Command } from './command';
 
 export function formatExplanation(e: Explanation__Output | null): string {
@@ -86,14 +86,6 @@ export function formatLease(l: Lease__Output): string {
   ].join('\n');
 }
 
-async function rpc<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw rpcError(err);
-  }
-}
-
 export const leaseRequestCommand: Command = Object.freeze<Command>({
   path: ['lease', 'request'],
   summary: 'ask for a lease on one action',
@@ -110,18 +102,15 @@ export const leaseRequestCommand: Command = Object.freeze<Command>({
   positionals: [1, 2],
   async run(values, [action, resource = ''], io) {
     const params = parseParams(list(values, 'param'), str(values, 'params-json'));
-    const c = clientFromFlags(values, io);
-    try {
-      const res = await rpc(() =>
-        call<unknown, LeaseResponse__Output>(c.agent, 'RequestLease', {
-          action,
-          resource,
-          params: jsonToStruct(params),
-          ttlSeconds: uint(values, 'ttl'),
-          maxUses: uint(values, 'max-uses'),
-          purpose: str(values, 'purpose') ?? '',
-        }),
-      );
+    return withClients(values, io, async (c) => {
+      const res = await call<unknown, LeaseResponse__Output>(c.agent, 'RequestLease', {
+        action,
+        resource,
+        params: jsonToStruct(params),
+        ttlSeconds: uint(values, 'ttl'),
+        maxUses: uint(values, 'max-uses'),
+        purpose: str(values, 'purpose') ?? '',
+      });
       if (res.status !== 'GRANTED') {
         emit(io, values.json === true, res, () => `${res.status}\n${formatExplanation(res.explanation)}`);
         throw new DeniedError(`${res.status}: ${res.explanation?.summary || 'denied'}`);
@@ -131,9 +120,7 @@ export const leaseRequestCommand: Command = Object.freeze<Command>({
       const under = o ? ` under break-glass override ${o.overrideId} (asked by ${o.requestedBy}, confirmed by ${o.confirmedBy}, until ${o.until})` : '';
       emit(io, values.json === true, res, () => `GRANTED${under}\n${formatLease(res.lease!)}`);
       return EXIT.ok;
-    } finally {
-      c.close();
-    }
+    });
   },
 });
 
@@ -147,16 +134,13 @@ function idCommand(verb: 'show' | 'renew' | 'revoke'): Command {
     positionals: [1, 1],
     async run(values, [id], io) {
       if (!id) throw new UsageError('a lease id is required');
-      const c = clientFromFlags(values, io);
-      try {
-        const req = verb === 'renew' ? { leaseId: id, ttlSeconds: uint(values, 'ttl') } : verb === 'revoke' ? { leaseId: id, reason: str(values, 'reason') ?? '' } : { leaseId: id };
-        const res = await rpc(() => call<unknown, Lease__Output | LeaseResponse__Output | { lease: Lease__Output }>(c.agent, method, req));
+      const req = verb === 'renew' ? { leaseId: id, ttlSeconds: uint(values, 'ttl') } : verb === 'revoke' ? { leaseId: id, reason: str(values, 'reason') ?? '' } : { leaseId: id };
+      return withClients(values, io, async (c) => {
+        const res = await call<unknown, Lease__Output | LeaseResponse__Output | { lease: Lease__Output }>(c.agent, method, req);
         const lease = 'leaseId' in res ? res : (res.lease as Lease__Output);
         emit(io, values.json === true, res, () => formatLease(lease));
         return EXIT.ok;
-      } finally {
-        c.close();
-      }
+      });
     },
   };
 }

@@ -14,7 +14,7 @@ import { lintPolicySet } from '../policy/policy-lint';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { EXIT, UsageError, emit, type CliIo } from './cli-io';
-import { parseParams, withOperator } from './client-flags';
+import { parseParams, withClients } from './client-flags';
 import { CLIENT_FLAGS, JSON_FLAG, list, str, type Command } from './command';
 import { formatExplanation } from './lease-commands';
 import { safeJson, shown } from './terminal-text';
@@ -27,7 +27,7 @@ export const policyExplainCommand: Command = Object.freeze<Command>({
   positionals: [2, 3],
   async run(values, [agent, action, resource], io) {
     const params = parseParams(list(values, 'param'), str(values, 'params-json'));
-    const res = await withOperator(values, io, (c) =>
+    const res = await withClients(values, io, (c) =>
       call<unknown, ExplainResponse__Output>(c.operator, 'Explain', { agent, action, resource: resource ?? '', params: jsonToStruct(params) }),
     );
     emit(io, values.json === true, { status: res.status, explanation: res.explanation }, () => `${res.status}: ${agent} ${action}${resource ? ` on ${resource}` : ''}\n${formatExplanation(res.explanation)}`);
@@ -42,7 +42,7 @@ export const policyReloadCommand: Command = Object.freeze<Command>({
   options: CLIENT_FLAGS,
   positionals: [0, 0],
   async run(values, _pos, io) {
-    const res = await withOperator(values, io, (c) => call<unknown, ReloadPoliciesResponse__Output>(c.operator, 'ReloadPolicies', {}));
+    const res = await withClients(values, io, (c) => call<unknown, ReloadPoliciesResponse__Output>(c.operator, 'ReloadPolicies', {}));
     emit(io, values.json === true, res, () =>
       res.changed
         ? [

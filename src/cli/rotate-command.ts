@@ -2,7 +2,7 @@ import { call } from '../client/grpc-client';
 import type { RotateResponse__Output } from '../gen/secretbroker/v1/RotateResponse';
 import type { RotationResult__Output } from '../gen/secretbroker/v1/RotationResult';
 import { EXIT, type CliIo } from './cli-io';
-import { clientFromFlags, rpcError } from './client-flags';
+import { rpcError, withClients } from './client-flags';
 import { CLIENT_FLAGS, str, type Command } from './command';
 
 // eslint-disable-next-line no-control-regex
@@ -58,14 +58,8 @@ export const rotateCommand: Command = Object.freeze<Command>({
     const json = values.json === true;
     const force = values.force === true;
     const secret = str(values, 'secret') ?? '';
-    const c = clientFromFlags(values, io);
-    try {
-      let plan: RotateResponse__Output;
-      try {
-        plan = await call<unknown, RotateResponse__Output>(c.operator, 'Rotate', { secret, dryRun: true, force });
-      } catch (err) {
-        throw rpcError(err);
-      }
+    return withClients(values, io, async (c) => {
+      const plan = await call<unknown, RotateResponse__Output>(c.operator, 'Rotate', { secret, dryRun: true, force });
       let failed = false;
       for (const p of plan.results) {
         if (values['dry-run'] === true || p.outcome !== 'would_rotate') {
@@ -85,8 +79,6 @@ export const rotateCommand: Command = Object.freeze<Command>({
       }
       if (!json && plan.results.length === 0) io.stdout.write('no secret has rotation configured\n');
       return failed ? EXIT.failure : EXIT.ok;
-    } finally {
-      c.close();
-    }
+    });
   },
 });

@@ -1,7 +1,7 @@
 import { call } from '../client/grpc-client';
 import type { TrustState__Output } from '../gen/secretbroker/v1/TrustState';
 import { EXIT, UsageError, emit } from './cli-io';
-import { uint, withOperator } from './client-flags';
+import { uint, withClients } from './client-flags';
 import { CLIENT_FLAGS, str, type Command } from './command';
 import { neutralise as safe } from './terminal-text';
 
@@ -25,7 +25,7 @@ export function formatTrust(t: TrustState__Output): string {
 
 /** Notes in the history quote what agents sent (an out-of-template call): shown neutralised, in both forms. */
 async function operatorCall(values: Parameters<Command['run']>[0], io: Parameters<Command['run']>[2], method: string, req: unknown): Promise<number> {
-  const res = await withOperator(values, io, (c) => call<unknown, TrustState__Output>(c.operator, method, req));
+  const res = await withClients(values, io, (c) => call<unknown, TrustState__Output>(c.operator, method, req));
   emit(io, values.json === true, res, () => formatTrust(res));
   return EXIT.ok;
 }
