@@ -185,8 +185,6 @@ export class LeaseService {
   async request(agent: AgentConfig, req: LeaseRequestInput, log: Logger): Promise<LeaseOutcome> {
     const input = this.prepare(agent, req, 'request');
     const { action, resource, context, params, purpose } = input;
-    // Trust stored from here on was not seen by the decision (issueWithin checks it again).
-    const decidedFrom = this.deps.clock.now();
     const step = await this.decisions.decide({ ...input, ...(req.approvalId ? { approvalId: req.approvalId } : {}) });
     const { policy: decision, trust } = step;
     if (step.verdict === 'deny') {
@@ -232,7 +230,7 @@ export class LeaseService {
     let overBudget: DecidedStep | undefined;
     try {
       await this.deps.hooks?.beforeGrant?.();
-      const stored = await this.issueWithin(agent, lease, step, issued ? issuedCredentialRef(issued) : {}, decidedFrom);
+      const stored = await this.issueWithin(agent, lease, step, issued ? issuedCredentialRef(issued) : {});
       if ('overBudget' in stored) overBudget = stored.overBudget;
       else refs = stored.refs;
     } catch (err) {
@@ -400,7 +398,6 @@ export class LeaseService {
     lease: LeaseRecord,
     step: DecidedStep,
     leaseExtra: Record<string, unknown>,
-    decidedFrom: number,
   ): Promise<{ refs: EvidenceRef[] | undefined } | { overBudget: DecidedStep }> {
     const { evidence, store } = this.deps;
     const limit = agent.limits.activeLeases;
@@ -414,13 +411,9 @@ export class LeaseService {
     const statements = store.statements;
     if (!evidence.appendWith || !statements) throw unimplemented('granting a lease with evidence on this state store', 'a later issue');
     let usedThen: number | undefined;
-    const trustNow = store.trustStatements;
     const done = await evidence.appendWith(
       () => {
-        // A trust drop stored since the decision began (its re-evaluation listed the live leases before this
-        // one existed): the grant was decided on trust the agent no longer has, so it is refused, not stored.
-        const trustStored = trustNow?.getTrust(agent.name);
-        if (trustStored && trustStored.updatedAt >= decidedFrom && trustStored.score < step.trust.score) throw trustDropped();
+        this.stillCurrent(agent, step);
         if (budget && !this.budgetFits(budget, (u) => (usedThen = u))) return undefined;
         const stored = statements.insertLeaseWithin(lease, limit);
         if (!stored) return undefined;
@@ -438,6 +431,22 @@ export class LeaseService {
     if (done) return { refs: done.refs };
     if (usedThen !== undefined && budget) return { overBudget: this.decisions.overBudget(step, step.budget!, usedThen) };
     throw activeLeaseLimit(agent);
+  }
+
+  /**
+   * Inside the grant's transaction: what the decision was made on still holds. A policy reload or
+   * a trust drop re-decides the live leases it lists, and a grant that commits after that listing
+   * was not among them: so a grant decided under a policy set since replaced, or on trust the
+   * agent has lost since (the stored record changed and is lower than the decision's view), is
+   * refused (thrown: the savepoint undoes it), not stored. The override and the approval are
+   * re-checked where they are spent.
+   */
+  private stillCurrent(agent: AgentConfig, step: DecidedStep): void {
+    if (step.policy.policyVersion !== this.deps.policy().version) throw policyChanged();
+    const stored = this.deps.store.trustStatements?.getTrust(agent.name);
+    const seen = step.trust.readFrom;
+    const changed = stored !== undefined && (seen === undefined || stored.updatedAt !== seen.updatedAt || stored.score !== seen.score);
+    if (changed && stored.score < step.trust.score) throw trustDropped();
   }
 
   /** The reservation a grant makes (undefined for an action without a budget); refuses when the store cannot reserve. */
@@ -673,6 +682,10 @@ function withoutSecrets(v: Readonly<Record<string, unknown>>): Record<string, un
 }
 
 const isPlainObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof SecretValue);
+
+function policyChanged(): BrokerError {
+  return failedPrecondition('the policy set was reloaded while this lease was being granted; nothing was granted; request it again');
+}
 
 function trustDropped(): BrokerError {
   return failedPrecondition('the agent\'s trust dropped while this lease was being granted; nothing was granted; request it again');

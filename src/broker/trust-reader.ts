@@ -13,8 +13,9 @@ export type { TrustReader, TrustView } from '../trust/trust-service';
 export function storedTrust(store: Pick<TrustStore, 'getTrust'>): TrustReader {
   return {
     current: async (agent) => {
-      const score = (await store.getTrust(agent))?.score ?? DEFAULT_INITIAL_TRUST_SCORE;
-      return { score, tier: tierFor(score), fresh: false };
+      const rec = await store.getTrust(agent);
+      const score = rec?.score ?? DEFAULT_INITIAL_TRUST_SCORE;
+      return { score, tier: tierFor(score), fresh: false, ...(rec ? { readFrom: { score: rec.score, updatedAt: rec.updatedAt } } : {}) };
     },
   };
 }

@@ -14,6 +14,11 @@ export interface TrustView {
   tier: Tier;
   /** A signal or a set confirmed the score within `trust.fresh_within`. */
   fresh: boolean;
+  /**
+   * The stored record this view was computed from (its raw score and when it was written);
+   * absent when none was stored. A grant compares it with the record stored at its commit.
+   */
+  readFrom?: { score: number; updatedAt: number };
 }
 
 export interface TrustReader {
@@ -122,8 +127,8 @@ export class TrustService implements TrustReader {
   }
 
   async current(agent: string): Promise<TrustView> {
-    const { score, tier, fresh } = await this.state(agent);
-    return { score, tier, fresh };
+    const { out, rec } = await this.read(agent);
+    return { score: out.score, tier: out.tier, fresh: out.fresh, ...(rec ? { readFrom: { score: rec.score, updatedAt: rec.updatedAt } } : {}) };
   }
 
   /**
@@ -133,13 +138,18 @@ export class TrustService implements TrustReader {
    * lowered the tier re-decides the agent's leases in the background.
    */
   async state(agent: string): Promise<TrustState> {
+    return (await this.read(agent)).out;
+  }
+
+  /** `state`, with the record it was computed from. */
+  private async read(agent: string): Promise<{ out: TrustState; rec: TrustRecord | undefined }> {
     const now = this.deps.clock.now();
     const rec = await this.deps.store.getTrust(agent);
     const out = this.view(agent, rec, now);
-    if (!rec) return out;
+    if (!rec) return { out, rec };
     const p = this.profile(agent);
     const storedTier = tierFor(rec.score, p.thresholds);
-    if (out.tier === storedTier) return out;
+    if (out.tier === storedTier) return { out, rec };
     const { anchor } = this.decayed(rec, p, now);
     const done = await this.change(agent, now, (cur) => {
       // Someone changed it since this read: their change stands, and a later read decays from it.
@@ -159,7 +169,7 @@ export class TrustService implements TrustReader {
         });
       }
     }
-    return out;
+    return { out, rec };
   }
 
   /** ReportSignal (an operator) or a broker-raised signal: moves the score by the kind's (bounded) weight. */

@@ -15,6 +15,7 @@ import { vaultDynamicRawConfig } from '../helpers/dynamic-action';
 import { FaultCredentialBackend, faultSource } from '../helpers/fault-credential-backend';
 import { ManualClock } from '../../src/lib/clock';
 import { expectDenied, expectRefused } from '../helpers/expect-denial';
+import type { InvokeHooks } from '../../src/broker/invoke-service';
 
 /**
  * ReloadPolicies over the real daemon: a broken set is refused whole (every
@@ -28,11 +29,12 @@ describe('ReloadPolicies / policy reload', function () {
   let pki: TestPki;
   let broker: RunningBroker;
   let policies: string;
+  const hooks: InvokeHooks = {};
 
   before(async () => {
     tmp = tempDir();
     pki = await makeTestPki(path.join(tmp.dir, 'pki'));
-    broker = await startBroker({ pki, dir: tmp.dir });
+    broker = await startBroker({ pki, dir: tmp.dir, hooks });
     policies = broker.config.policies;
   });
   after(async () => {
@@ -96,6 +98,29 @@ describe('ReloadPolicies / policy reload', function () {
     assert.equal(human.code, 0);
     assert.match(human.out, /unchanged/);
     assert.equal((await readEntries(broker.app.ledger!, size)).filter((e) => e['type'] === 'policy.loaded').length, 0);
+  });
+
+  it('a reload between a grant\'s decision and its commit refuses that grant (the reload\'s re-evaluation could not see it): nothing is granted under the old set', async () => {
+    const extra = path.join(policies, 'zz-mid-grant.cedar');
+    hooks.beforeGrant = async () => {
+      delete hooks.beforeGrant;
+      // Any change makes a new set (the version covers every policy's text); this one permits as before.
+      writeFileSync(extra, '@id("mid-grant")\npermit (principal in Group::"support", action == Action::"tickets.update", resource);\n');
+      assert.equal((await reload()).changed, true);
+    };
+    try {
+      await assert.rejects(request('T-31'), (e: grpc.ServiceError) => e.code === grpc.status.FAILED_PRECONDITION && /policy set was reloaded while this lease was being granted/.test(e.details));
+      const live = await broker.app.store.listLeases({ agent: 'support-bot', statuses: ['active'], limit: 1000 });
+      assert.equal(live.filter((l) => l.resource === 'ticket/T-31').length, 0, 'no lease under the old set');
+      // Asked again, the new set decides (and the lease is given back: later tests count the live ones).
+      const again = await request('T-31');
+      assert.equal(again.status, 'GRANTED');
+      await call(broker.clientFor('agents', 'support-bot').agent, 'RevokeLease', { leaseId: again.lease!.leaseId });
+    } finally {
+      delete hooks.beforeGrant;
+      rmSync(extra, { force: true });
+      await reload();
+    }
   });
 
   it('SIGHUP (serve and dev) reloads the same way, and says so on stderr; a broken set is refused there too', async () => {

@@ -277,6 +277,31 @@ describe('trust: signals, sets, decay, freshness, and a drop that reaches live l
     assert.equal((await lease('tickets.view', { ticket: 'T-7' })).status, 'GRANTED');
   });
 
+  it('a drop whose write began before the request but committed after its decision (an earlier updated_at) refuses the grant too', async () => {
+    hooks.beforeGrant = async () => {
+      delete hooks.beforeGrant;
+      // What a SetTrust that took its time before this request, and committed after the decision read trust, leaves.
+      await broker.app.store.setTrust({ agent: 'support-bot', score: 450, updatedAt: clock.now() - 1000 });
+    };
+    try {
+      await expectCode(lease('tickets.update', { ticket: 'T-8' }), grpc.status.FAILED_PRECONDITION, /trust dropped while this lease was being granted/);
+    } finally {
+      delete hooks.beforeGrant;
+    }
+    const live = await broker.app.store.listLeases({ agent: 'support-bot', statuses: ['active'], limit: 100 });
+    assert.deepEqual(live, [], 'nothing was granted');
+    // A rise in the same place is no reason to refuse.
+    hooks.beforeGrant = async () => {
+      delete hooks.beforeGrant;
+      await broker.app.store.setTrust({ agent: 'support-bot', score: 700, updatedAt: clock.now() - 500 });
+    };
+    try {
+      assert.equal((await lease('tickets.view', { ticket: 'T-8' })).status, 'GRANTED');
+    } finally {
+      delete hooks.beforeGrant;
+    }
+  });
+
   it('SetTrust that lowers the score revokes too; to quarantined every refund-like lease goes, read leases stay', async () => {
     const upd = await lease('tickets.update', { ticket: 'T-4' });
     const upd2 = await lease('tickets.update', { ticket: 'T-5' });

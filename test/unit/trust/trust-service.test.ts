@@ -93,7 +93,8 @@ describe('TrustService (real SQLite store, no evidence log)', () => {
     assert.deepEqual(drops[0]!.trust, { score: 150, tier: 'quarantined', fresh: true });
     clock.advance(2 * HOUR);
     // 150 -> 250 (baseline 300): restricted again; recorded once, and not a drop.
-    assert.deepEqual(await trust.current('b'), { score: 250, tier: 'restricted', fresh: true });
+    // The view, and the stored record it was computed from (what a grant compares at its commit).
+    assert.deepEqual(await trust.current('b'), { score: 250, tier: 'restricted', fresh: true, readFrom: { score: 150, updatedAt: clock.now() - 2 * HOUR } });
     await trust.current('b');
     const h = await trust.history('b', 10);
     assert.deepEqual(h.map((x) => [x.kind, x.oldScore, x.newScore]), [['decay', 150, 250], ['eval.failed', 300, 150]]);
