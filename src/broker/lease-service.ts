@@ -104,6 +104,9 @@ export function leaseDraft(
   };
 }
 
+/** Leases ended per commit by endManyRecorded. */
+const END_BATCH = 500;
+
 /** Leases: decide, issue, renew, revoke, look up. Orders the steps; owns no transport concerns. */
 export class LeaseService {
   /** lease.revoked / lease.expired drafts the log refused after the lease had already ended. */
@@ -561,15 +564,22 @@ export class LeaseService {
   }
 
   /**
-   * Ends many live leases (active or exhausted) as revoked, by the broker
-   * (a trust drop, a policy reload): one transaction for the rows and one
-   * commit for their `lease.revoked` entries (each with `extra`). If the log
-   * refuses, the leases end anyway (authority first) and the entries are kept
-   * and retried. Returns the leases it ended; their credentials are the
-   * caller's to revoke.
+   * Ends many live leases (active or exhausted) as revoked (a trust drop, a
+   * policy reload, an operator): in rounds of at most END_BATCH, each one
+   * transaction for the rows and one commit for their `lease.revoked` entries
+   * (each with `extra`), so a large batch does not hold the single writer that
+   * every RequestLease, Invoke and RevokeLease shares for all of it at once.
+   * If the log refuses, the leases end anyway (authority first) and the
+   * entries are kept and retried. Returns the leases it ended; their
+   * credentials are the caller's to revoke.
    */
   async endManyRecorded(ids: readonly string[], reason: string, extra: Record<string, unknown>, log: Logger): Promise<LeaseRecord[]> {
-    if (ids.length === 0) return [];
+    const out: LeaseRecord[] = [];
+    for (let i = 0; i < ids.length; i += END_BATCH) out.push(...(await this.endBatchRecorded(ids.slice(i, i + END_BATCH), reason, extra, log)));
+    return out;
+  }
+
+  private async endBatchRecorded(ids: readonly string[], reason: string, extra: Record<string, unknown>, log: Logger): Promise<LeaseRecord[]> {
     const { evidence, store } = this.deps;
     const st = store.trustStatements;
     if (!st) throw unimplemented('ending leases in a batch on this state store', 'a later issue');
@@ -583,7 +593,7 @@ export class LeaseService {
       try {
         return (await evidence.appendWith(run, drafts))?.value ?? [];
       } catch (err) {
-        log.error({ err }, 'could not record lease.revoked for leases the broker revoked; they end now and their entries are retried');
+        log.error({ err, count: ids.length }, 'could not record lease.revoked with the leases it ends in one commit; they end now and their entries are retried');
       }
     }
     const ended = (await store.writeTrust(run)) ?? [];
@@ -622,41 +632,26 @@ export class LeaseService {
 
   /**
    * An operator's act that revokes known leases (a break-glass override
-   * revoked): the live ones end together, one commit for their rows and their
-   * `lease.revoked` entries, then their credentials go upstream in one round
-   * per backend that revokes in batches. Ended ones are left as they are.
-   * Returns the leases it ended, as stored afterwards.
+   * revoked, RevokeLeases): the live ones end (endManyRecorded), then their
+   * credentials, with those of `owed` (ended already, revocation still owed:
+   * tried again now), go upstream in one round per backend that revokes in
+   * batches. Ended ones are left as they are. Returns the leases, as stored afterwards.
    */
-  async revokeIds(ids: readonly string[], reason: string, by: string, log: Logger): Promise<LeaseRecord[]> {
+  async revokeIds(ids: readonly string[], reason: string, by: string, log: Logger, owed: readonly LeaseRecord[] = []): Promise<LeaseRecord[]> {
     const end = { by: `operator:${by}` };
-    const ended = await this.endManyRecorded(ids, `operator ${by}: ${reason.slice(0, 200) || 'revoked'}`, end, log);
+    const ended = [...(await this.endManyRecorded(ids, `operator ${by}: ${reason.slice(0, 200) || 'revoked'}`, end, log)), ...owed];
     const out = this.deps.credentials ? await this.deps.credentials.revoker.revokeEndedMany(ended.map((lease) => ({ lease, end })), log) : ended;
     if (out.length) log.info({ count: out.length }, 'leases revoked by operator');
     return out;
   }
 
+  /** RevokeLeases: every live lease the filter selects, and the revocations still owed among them. */
   async revokeMany(filter: { agent?: string; action?: string; leaseId?: string }, reason: string, by: string, log: Logger): Promise<LeaseRecord[]> {
     if (!filter.agent && !filter.action && !filter.leaseId) throw invalidArgument('agent|action|lease_id', 'at least one selector is required');
-    const now = this.deps.clock.now();
     const targets = await this.deps.store.listLeases({ ...filter, statuses: ['active', 'exhausted', 'revoke_failed'], limit: 10_000 });
-    // Every lease's authority ends first (and is recorded); then their credentials go upstream
-    // together, in one round per backend that revokes in batches.
-    // All at once: the store and the log each make one batch (one commit, one fsync) of what is
-    // asked in one turn, so every lease loses its authority together, not one commit after another.
-    const settled = await Promise.all(
-      targets.map(async (l): Promise<LeaseRecord | undefined> => {
-        // Ended already, its credential still owed upstream: try again now (it stays revoke_failed if that fails).
-        if (l.status === 'revoke_failed' && l.credential) return l;
-        const e = await this.deps.store.endLease(l.id, 'revoked', `operator ${by}: ${reason.slice(0, 200) || 'revoked'}`, now);
-        if (e) await this.recordEnded(leaseDraft('lease.revoked', e, { by: `operator:${by}` }), log);
-        return e;
-      }),
-    );
-    const ended = settled.filter((l): l is LeaseRecord => l !== undefined);
-    const end = { by: `operator:${by}` };
-    const out = this.deps.credentials ? await this.deps.credentials.revoker.revokeEndedMany(ended.map((lease) => ({ lease, end })), log) : ended;
-    log.info({ count: out.length, ...filter }, 'leases revoked by operator');
-    return out;
+    const live = targets.filter((l) => l.status !== 'revoke_failed').map((l) => l.id);
+    const owed = targets.filter((l) => l.status === 'revoke_failed' && l.credential);
+    return this.revokeIds(live, reason, by, log, owed);
   }
 }
 

@@ -13,23 +13,46 @@ describe('LeaseService.revokeMany', () => {
 
   it('ends every selected lease at once (one store batch), not one commit after another, and returns them in order', async () => {
     const targets = Array.from({ length: 5 }, (_, i) => lease({ id: `l${i}`, agent: 'support-bot' }));
-    const ending: string[] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
+    const batches: string[][] = [];
+    let writes = 0;
     const store = {
       kind: 'sqlite',
       listLeases: () => Promise.resolve(targets),
-      endLease: async (id: string, status: 'revoked', reason: string, now: number): Promise<LeaseRecord | undefined> => {
-        ending.push(id);
-        await gate;
-        return { ...targets.find((t) => t.id === id)!, status, revokeReason: reason, updatedAt: now };
+      trustStatements: {
+        revokeLeases: (ids: readonly string[], reason: string, now: number): LeaseRecord[] => {
+          batches.push([...ids]);
+          return ids.map((id) => ({ ...targets.find((t) => t.id === id)!, status: 'revoked' as const, revokeReason: reason, updatedAt: now }));
+        },
+      },
+      writeTrust: async <T>(fn: () => T): Promise<T> => {
+        writes++;
+        return fn();
       },
     } as unknown as Store;
     const leases = new LeaseService({ config: { actions: {}, agents: {} }, store, policy: () => assert.fail('no decision'), clock: new ManualClock(), ids: new IdSource() });
-    const out = leases.revokeMany({ agent: 'support-bot' }, 'incident', 'alice', log);
-    await new Promise((r) => setImmediate(r));
-    assert.deepEqual(ending, ['l0', 'l1', 'l2', 'l3', 'l4'], 'every lease is being ended before the first commit is back');
-    release();
-    assert.deepEqual((await out).map((l) => [l.id, l.status]), targets.map((t) => [t.id, 'revoked']));
+    const out = await leases.revokeMany({ agent: 'support-bot' }, 'incident', 'alice', log);
+    assert.deepEqual(batches, [['l0', 'l1', 'l2', 'l3', 'l4']], 'every lease is ended in one store batch');
+    assert.equal(writes, 1, 'one transaction');
+    assert.deepEqual(out.map((l) => [l.id, l.status]), targets.map((t) => [t.id, 'revoked']));
+  });
+
+  it('a large selection is ended in rounds of at most 500, each its own transaction, so the single writer is not held for all of it', async () => {
+    const targets = Array.from({ length: 1200 }, (_, i) => lease({ id: `l${i}`, agent: 'support-bot' }));
+    const batches: number[] = [];
+    const store = {
+      kind: 'sqlite',
+      listLeases: () => Promise.resolve(targets),
+      trustStatements: {
+        revokeLeases: (ids: readonly string[], reason: string, now: number): LeaseRecord[] => {
+          batches.push(ids.length);
+          return ids.map((id) => ({ ...targets.find((t) => t.id === id)!, status: 'revoked' as const, revokeReason: reason, updatedAt: now }));
+        },
+      },
+      writeTrust: async <T>(fn: () => T): Promise<T> => fn(),
+    } as unknown as Store;
+    const leases = new LeaseService({ config: { actions: {}, agents: {} }, store, policy: () => assert.fail('no decision'), clock: new ManualClock(), ids: new IdSource() });
+    const out = await leases.revokeMany({ agent: 'support-bot' }, 'incident', 'alice', log);
+    assert.deepEqual(batches, [500, 500, 200]);
+    assert.equal(out.length, 1200);
   });
 });
