@@ -345,8 +345,16 @@ export class CredentialRevoker {
         const group = q.waiting.splice(0, BATCH);
         let round: Promise<unknown> = Promise.resolve();
         const each = this.attemptBatch(group, log, (r) => (round = r));
-        // Never left waiting: an attempt that rejects (none should) answers with the lease as it was.
-        each.forEach((p, i) => void p.then(group[i]!.resolve, () => group[i]!.resolve(group[i]!.lease)));
+        // Never left waiting: an attempt that rejects (none should: a store fault while recording) answers with
+        // the lease as it was, is logged, and stays owed to the retry loop (invariant 4: never dropped silently).
+        each.forEach((p, i) => {
+          const { lease, end, resolve } = group[i]!;
+          void p.then(resolve, (err: unknown) => {
+            log.error({ err, lease_id: lease.id, credential: handleRef(lease.credential!) }, 'a credential revocation attempt failed unexpectedly; the retry loop tries it again');
+            this.owe(lease, end);
+            resolve(lease);
+          });
+        });
         // The next round starts when this one's upstream work is done, not its bookkeeping.
         await round;
       }

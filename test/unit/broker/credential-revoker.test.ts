@@ -7,7 +7,7 @@ import { createLogger } from '../../../src/lib/logger';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
 import { lease } from '../../contract/store-contract';
 import { LogCapture, tempDir } from '../../helpers/broker-harness';
-import { FaultCredentialBackend, faultSource } from '../../helpers/fault-credential-backend';
+import { FaultCredentialBackend, PlanningFaultBackend, faultSource } from '../../helpers/fault-credential-backend';
 
 const T0 = 1_000_000;
 
@@ -62,6 +62,34 @@ describe('CredentialRevoker', () => {
     return ids;
   }
 
+  it('a batch attempt that rejects unexpectedly is logged and stays owed: the caller is answered, the next pass tries it again', async () => {
+    const backend = new PlanningFaultBackend('vault', clock);
+    // Ended just now: the loop leaves fresh ones to their own caller for 60 s unless they are owed.
+    const l = lease({ credential: { backend: 'vault', id: 'h-fresh' }, issuedAt: T0, expiresAt: T0 + 60_000, maxExpiresAt: T0 + 120_000, updatedAt: T0 });
+    await store.insertLease(l);
+    await store.endLease(l.id, 'revoked', 'test', T0);
+    const id = l.id;
+    backend.failRevokes = 1;
+    // A fault after the upstream failure, while it is being recorded (here the failure metric throws).
+    let throwOnce = true;
+    const metrics = {
+      revokeFailure: (): void => {
+        if (throwOnce) {
+          throwOnce = false;
+          throw new Error('metrics registry broke');
+        }
+      },
+    };
+    const revoker = new CredentialRevoker({ store, source: faultSource(backend), clock, log, metrics });
+    const out = await revoker.revokeEnded((await store.getLease(id))!, { by: 'agent:support-bot' }, log);
+    assert.equal(out.id, id);
+    assert.match(logs.text, /a credential revocation attempt failed unexpectedly; the retry loop tries it again/);
+    assert.equal((await store.getLease(id))!.credentialRevokedAt, undefined, 'not revoked yet');
+    await revoker.tick();
+    assert.equal(backend.batchCalls.revokeMany.length, 2, 'tried again at the next pass, not left to the 60 s grace');
+    assert.ok((await store.getLease(id))!.credentialRevokedAt !== undefined);
+  });
+
   it('revokes owed credentials a few at a time (bounded concurrency), each once', async () => {
     const backend = new GatedBackend('vault', clock);
     const ids = await endedWithCredential(12);
@@ -91,12 +119,12 @@ describe('CredentialRevoker', () => {
     }
     // 0, then +1 s, +2 s, +4 s, +4 s, ... (capped).
     assert.deepEqual(attemptsAt.slice(0, 6), [0, 1_000, 3_000, 7_000, 11_000, 15_000]);
-    assert.equal((await store.getLease(id!))!.status, 'revoke_failed');
-    assert.equal((await store.getLease(id!))!.endedAs, 'expired');
+    assert.equal((await store.getLease(id))!.status, 'revoke_failed');
+    assert.equal((await store.getLease(id))!.endedAs, 'expired');
     backend.failRevokes = 0;
     clock.set(T0 + 60_000);
     await revoker.tick();
-    const done = (await store.getLease(id!))!;
+    const done = (await store.getLease(id))!;
     assert.equal(done.status, 'expired');
     assert.equal(done.credentialRevokedAt, T0 + 60_000);
     assert.doesNotMatch(logs.text, /pw-[0-9a-f]{32}/, 'no password in the log');
@@ -106,7 +134,7 @@ describe('CredentialRevoker', () => {
     const [id] = await endedWithCredential(1);
     const revoker = new CredentialRevoker({ store, source: faultSource(), clock, log });
     await revoker.tick();
-    assert.equal((await store.getLease(id!))!.status, 'revoke_failed');
+    assert.equal((await store.getLease(id))!.status, 'revoke_failed');
     assert.equal((await store.listCredentialRevocations(10)).length, 1);
   });
 
