@@ -78,15 +78,19 @@ export class DenialFolder {
       if (opened) opened.folded++;
       return first;
     }
-    if (w) await this.close(key, w, now);
     this.addSpent(agent, text.length, now);
-    const appended = this.o.sink.append([overBudget ? { ...draft, flood: true } : draft]).then(([f]) => f!);
+    // Registered before the first await (closing the ended window included), so an identical
+    // denial that arrives meanwhile folds into this one instead of writing a first entry of its own.
+    const appended = (async (): Promise<EvidenceRef> => {
+      if (w) await this.close(key, w, now);
+      return (await this.o.sink.append([overBudget ? { ...draft, flood: true } : draft]))[0]!;
+    })();
     this.writing.set(key, appended);
     let first: EvidenceRef;
     try {
       first = await appended;
     } finally {
-      this.writing.delete(key);
+      if (this.writing.get(key) === appended) this.writing.delete(key);
     }
     // The window keeps the draft without its inputs (up to 8 KiB each): the closing entry leaves them to the first.
     const { inputs: _inputs, ...kept } = draft;

@@ -36,6 +36,21 @@ describe('DenialFolder', () => {
     assert.equal(sink.entries[1]!['first_index'], 0);
   });
 
+  it('identical denials that arrive while an ended window is being closed write one first entry for the new window', async () => {
+    const sink = new RecordingSink();
+    const clock = new ManualClock(0);
+    const f = new DenialFolder({ sink, clock, log, windowMs: 60_000, bytesPerMinute: () => 1e9 });
+    await f.record('a1', denial('r'));
+    await f.record('a1', denial('r'));
+    clock.advance(60_000);
+    // The window has ended (not yet flushed): the first of these closes it; all five arrive together.
+    const refs = await Promise.all(Array.from({ length: 5 }, () => f.record('a1', denial('r'))));
+    assert.deepEqual(sink.entries.map((e) => e['folded_count'] ?? 'first'), ['first', 1, 'first'], 'the old window closed once, one first entry for the new one');
+    assert.ok(refs.every((r) => r.index === 2), 'all five point at the new first entry');
+    await f.stop();
+    assert.equal(sink.entries.at(-1)!['folded_count'], 4, 'the four others are counted');
+  });
+
   it('does not fold different denials, or the same denial for another agent', async () => {
     const sink = new RecordingSink();
     const f = new DenialFolder({ sink, clock: new ManualClock(0), log, bytesPerMinute: () => 1e9 });
