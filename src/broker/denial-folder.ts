@@ -64,7 +64,8 @@ export class DenialFolder {
     }
     // Only bytes actually written count against the agent's budget.
     const overBudget = this.spentBytes(agent, now) > this.o.bytesPerMinute(agent);
-    const key = overBudget ? `${agent}\0flood` : identical;
+    // Denials and approval-pending decisions flood apart: a closing entry counts one kind only.
+    const key = overBudget ? `${agent}\0flood${opts.denial === false ? '\0pending' : ''}` : identical;
     const w = this.windows.get(key);
     if (w && now < w.since + this.windowMs) {
       w.folded++;
@@ -120,7 +121,7 @@ export class DenialFolder {
     await this.o.sink.append([
       {
         ...w.draft,
-        ...(key.endsWith('\0flood') ? { flood: true } : {}),
+        ...(key.includes('\0flood') ? { flood: true } : {}),
         folded_count: w.folded,
         folded_since: new Date(w.since).toISOString(),
         folded_until: new Date(now).toISOString(),

@@ -51,6 +51,21 @@ describe('DenialFolder', () => {
     assert.equal(sink.entries.at(-1)!['folded_count'], 4, 'the four others are counted');
   });
 
+  it('over its budget, an agent\'s approval-pending decisions fold apart from its denials: each closing entry counts one kind', async () => {
+    const sink = new RecordingSink();
+    const clock = new ManualClock(0);
+    const f = new DenialFolder({ sink, clock, log, bytesPerMinute: () => 1 });
+    const pending = (r: string): EvidenceDraft => ({ ...denial(r), decision: { effect: 'allow_with_obligations', policies: [] } });
+    for (let i = 0; i < 4; i++) await f.record('a1', denial(`d-${i}`));
+    for (let i = 0; i < 3; i++) await f.record('a1', pending(`p-${i}`), { denial: false });
+    await f.stop();
+    const closing = sink.entries.filter((e) => e['folded_count'] !== undefined).map((e) => [(e['decision'] as { effect: string }).effect, e['folded_count'], e['flood']]);
+    assert.deepEqual(closing.sort(), [
+      ['allow_with_obligations', 2, true],
+      ['deny', 2, true],
+    ]);
+  });
+
   it('does not fold different denials, or the same denial for another agent', async () => {
     const sink = new RecordingSink();
     const f = new DenialFolder({ sink, clock: new ManualClock(0), log, bytesPerMinute: () => 1e9 });
