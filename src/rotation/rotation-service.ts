@@ -329,7 +329,10 @@ export class RotationService {
    *   password's SCRAM verifier, unless the pending value already logs in (a
    *   resumed run); nothing otherwise;
    * - testSecret: AWSPENDING is still our version and, with a target, a fresh
-   *   login with it works; without one, its value reads back as written;
+   *   login with it works; without one, its value reads back as written. With
+   *   a target and AWSPENDING moved by another writer, our version (read by
+   *   its VersionId; the ALTER already happened) is finished if it logs in;
+   *   otherwise, and always without a target, the attempt is abandoned;
    * - finishSecret: AWSCURRENT moved to it with RemoveFromVersionId = the
    *   version read under the first run's lock (AWS refuses if it moved
    *   meanwhile), AWSPREVIOUS follows, AWSPENDING removed.
@@ -350,6 +353,15 @@ export class RotationService {
     const fenceAfterConnect = async (): Promise<void> => {
       await this.deps.hooks?.afterAdminConnect?.(s.name);
       await fence();
+    };
+    /**
+     * Another writer staged AWSPENDING (a paused rotator's late createSecret, a Lambda) and this run's version
+     * cannot be finished: the attempt is abandoned, so the next run starts afresh (its createSecret moves
+     * AWSPENDING) instead of failing here for ever.
+     */
+    const abandonMovedPending = async (): Promise<never> => {
+      await rotations.setRotationProgress(s.name, lock.token, undefined, this.deps.clock.now());
+      throw new BrokerError('failed_precondition', `AWSPENDING of secret ${s.name} is no longer the version this rotation created; nothing was made current; the next run starts afresh`);
     };
     let progress = rec?.progress;
     let written: SecretValue | undefined;
@@ -406,24 +418,29 @@ export class RotationService {
         await record(progress, note);
       }
       if (progress.step === 'setSecret') {
-        const got = await aws('reading AWSPENDING', (r) => r.readVersion(s.ref, { stage: 'AWSPENDING' }));
+        const staged = await aws('reading AWSPENDING', (r) => r.readVersion(s.ref, { stage: 'AWSPENDING' }));
+        const moved = staged.versionId !== pending;
+        let got = staged;
         try {
-          if (got.versionId !== pending) {
-            // Another writer staged AWSPENDING (a paused rotator's late createSecret, a Lambda): this attempt is
-            // abandoned, so the next run starts afresh (its createSecret moves AWSPENDING) instead of failing here for ever.
-            await rotations.setRotationProgress(s.name, lock.token, undefined, this.deps.clock.now());
-            throw new BrokerError('failed_precondition', `AWSPENDING of secret ${s.name} is no longer the version this rotation created; nothing was made current; the next run starts afresh`);
-          }
+          if (moved && !pg) await abandonMovedPending();
           if (pg) {
-            if (!(await canLogIn(got.value, pg.name))) throw new BrokerError('unavailable', `backend ${pg.name}: a login with the pending admin URL failed; the next run tries again`);
+            // With a target, setSecret has ALTERed the password to our version's: abandoning it would leave the
+            // only working password in a version with no label. So our version is read by its id and, when it
+            // logs in, finished (finishSecret leaves the other writer's AWSPENDING alone).
+            if (moved) got = await aws('reading the pending version', (r) => r.readVersion(s.ref, { versionId: pending }));
+            if (!(await canLogIn(got.value, pg.name))) {
+              if (moved) await abandonMovedPending();
+              throw new BrokerError('unavailable', `backend ${pg.name}: a login with the pending admin URL failed; the next run tries again`);
+            }
           } else if (written && !written.equals(got.value)) {
             throw new BrokerError('internal', `the AWSPENDING version of secret ${s.name} does not read back as written; nothing was made current`);
           }
         } finally {
+          staged.value.wipe();
           got.value.wipe();
         }
         progress = { step: 'testSecret', pending, from };
-        await record(progress, pg ? `${pg.name}: fresh login` : 'read back');
+        await record(progress, pg ? `${pg.name}: fresh login${moved ? '; AWSPENDING was moved by another writer' : ''}` : 'read back');
       }
       await fence();
       try {

@@ -425,6 +425,40 @@ describe('AWS Secrets Manager rotation in four steps (real moto_server, real dae
       await cutAdminConnections();
       assert.equal(await grant(), 'ok');
     });
+
+    it('AWSPENDING moved by another writer after setSecret ALTERed the password: the run finishes with its own version, which logs in, so the broker is not locked out', async () => {
+      const before = await awsState(sm, id);
+      const other = `postgres://broker_admin:staged_by_someone_else@127.0.0.1:${pg.port}/${pg.database}`;
+      let ours: string | undefined;
+      hooks.afterStep = async (_s, step) => {
+        if (step !== 'setSecret') return;
+        [ours] = pendingLabels((await awsState(sm, id)).labels);
+        await sm.send(new PutSecretValueCommand({ SecretId: id, SecretString: other, VersionStages: ['AWSPENDING'] }));
+      };
+      let r;
+      try {
+        r = await rotate('--secret', 'appdb-admin', '--force');
+      } finally {
+        hooks.afterStep = undefined;
+      }
+      assert.ok(ours, 'the hook saw this run\'s pending version');
+      assert.equal(r.code, 0, r.out + r.err);
+      const now = await awsState(sm, id);
+      assert.equal(now.current.id, ours, 'AWSCURRENT moved to this run\'s version');
+      assert.deepEqual(now.previous, before.current);
+      assert.equal(await loginState(now.current.value), null, 'AWSCURRENT logs in');
+      assert.equal(await loginState(before.current.value), '28P01');
+      const [theirs] = pendingLabels(now.labels);
+      assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: id, VersionId: theirs! }))).SecretString, other, 'the other writer\'s AWSPENDING is left alone');
+      const e = (await readEntries<RotationEntry>(broker.app.ledger!)).filter((x) => x.type === 'rotation' && x.secret === 'appdb-admin');
+      assert.equal(e.at(-1)!.outcome, 'rotated');
+      assert.ok(e.at(-1)!.steps.includes('testSecret (appdb: fresh login; AWSPENDING was moved by another writer)'), e.at(-1)!.steps.join(','));
+      await cutAdminConnections();
+      assert.equal(await grant(), 'ok', 'the broker still issues database leases');
+      const next = await rotate('--secret', 'appdb-admin', '--force');
+      assert.equal(next.code, 0, next.out + next.err);
+      assert.equal(await loginState((await awsState(sm, id)).current.value), null, 'and the next run rotates again');
+    });
   });
 
   describe('the admin URL of a PostgreSQL backend (target), with the daemon killed (SIGKILL) between steps', () => {
