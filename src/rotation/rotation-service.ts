@@ -193,7 +193,7 @@ export class RotationService {
       await rotations.releaseRotationLock(lock);
       return { ...base, outcome: 'skipped', detail: `not due until ${iso(dueAt)} (last rotated ${iso(rec?.lastRotatedAt)})` };
     }
-    const work: Attempt = { steps: ['locked'], fenced: false };
+    const work: Attempt = { steps: ['locked'], fenced: false, wrote: [] };
     const { steps } = work;
     let failure: BrokerError | undefined;
     const fence = async (): Promise<void> => {
@@ -208,15 +208,8 @@ export class RotationService {
       else if (admin) await this.#rotateAdmin(rotations, s, admin, lock, rec, work, fence);
       else await this.#rotateStatic(s, lock, work, fence);
     } catch (err) {
-      // A fence refused after this run stored a pending version (the admin login's, before its ALTER):
-      // that version stays, and the next run completes the rotation with it or starts afresh.
-      const wrotePending = steps.some((x) => x === 'pending stored' || x.startsWith('createSecret'));
       failure = work.fenced
-        ? new BrokerError(
-            'failed_precondition',
-            `the write was rejected by the fence: token ${lock.token} is no longer current (the lock expired or another rotation took it); ` +
-              (wrotePending ? 'the current value is unchanged, and the pending version this run stored stays for the next run' : 'nothing was written'),
-          )
+        ? new BrokerError('failed_precondition', `the write was rejected by the fence: token ${lock.token} is no longer current (the lock expired or another rotation took it); ${fencedEffect(work.wrote)}`)
         : err instanceof BrokerError
           ? err
           : new BrokerError('internal', 'rotation failed', { cause: err });
@@ -391,6 +384,7 @@ export class RotationService {
         const token = rotationRequestToken(s.backend, s.ref, lock.token);
         const value = written;
         const pending = await aws('createSecret', (r) => r.createPending(s.ref, token, value));
+        work.wrote.push('pending');
         progress = { step: 'createSecret', pending, from };
         await record(progress);
       }
@@ -405,6 +399,7 @@ export class RotationService {
               const current = await aws('reading the previous version', (r) => r.readVersion(s.ref, { versionId: from }));
               try {
                 await alterOwnPassword(current.value, next.value, pg.name, fenceAfterConnect);
+                work.wrote.push('altered');
               } finally {
                 current.value.wipe();
               }
@@ -503,6 +498,7 @@ export class RotationService {
         next = withPassword(currentUrl, generateValue(s.rotation!.generator), pg.name);
         await step('generated');
         const pendingVersion = await this.#write(s, pendingName, next, { fence });
+        work.wrote.push('pending');
         if (!(await rotations.setPendingRotation(s.name, lock.token, pendingVersion, this.deps.clock.now()))) {
           throw lockLostAfter(lock, `the pending version (${pendingVersion}) was written`);
         }
@@ -510,6 +506,7 @@ export class RotationService {
       }
       if (alter) {
         await alterOwnPassword(currentUrl, next, pg.name, fenceAfterConnect);
+        work.wrote.push('altered');
         await step('altered');
       }
       if (!(await canLogIn(next, pg.name))) throw new BrokerError('unavailable', `backend ${pg.name}: the new admin login did not work; the next run completes the rotation`);
@@ -527,8 +524,21 @@ export class RotationService {
 interface Attempt {
   steps: string[];
   fenced: boolean;
+  /** What this run itself changed upstream, in order (not an earlier run's effects that it resumed). */
+  wrote: AttemptEffect[];
   oldVersion?: number;
   newVersion?: number;
+}
+
+/** `pending`: a pending version (the admin URL's `<name>.pending`, or AWS's AWSPENDING version); `altered`: the database password. */
+type AttemptEffect = 'pending' | 'altered';
+
+/** What a run refused by the fence leaves behind, from what it wrote itself. */
+function fencedEffect(wrote: readonly AttemptEffect[]): string {
+  if (wrote.includes('altered')) return 'the new admin password was set in the database (the stored current value no longer logs in); the next run completes the rotation';
+  // The admin login's pending version (stored before its ALTER) stays, and the next run completes the rotation with it or starts afresh.
+  if (wrote.includes('pending')) return 'the current value is unchanged, and the pending version this run stored stays for the next run';
+  return 'nothing was written';
 }
 
 /** The AWS rotation requests of an opened aws-secrets-manager backend. */

@@ -426,6 +426,30 @@ describe('AWS Secrets Manager rotation in four steps (real moto_server, real dae
       assert.equal(await grant(), 'ok');
     });
 
+    it('the lock lost after setSecret ALTERed the password, before finishSecret: the fenced failure says the password was set; the next run resumes and completes', async () => {
+      const rotations = broker.app.store.rotations!;
+      let taken: RotationLock | undefined;
+      hooks.afterStep = async (secret, step) => {
+        if (step === 'testSecret') taken = await rotations.takeRotationLock(secret, 'another-rotator', Date.now() + 3_600_000, 1000);
+      };
+      let r;
+      try {
+        r = await rotate('--secret', 'appdb-admin', '--force');
+      } finally {
+        hooks.afterStep = undefined;
+        if (taken) await rotations.releaseRotationLock(taken);
+      }
+      assert.ok(taken);
+      assert.equal(r.code, 1, r.out);
+      assert.match(r.out, /^failed appdb-admin: .*rejected by the fence.*the new admin password was set in the database \(the stored current value no longer logs in\); the next run completes the rotation/m);
+      assert.equal(await loginState((await awsState(sm, id)).current.value), '28P01', 'the ALTER happened; AWSCURRENT did not move');
+      const next = await rotate('--secret', 'appdb-admin');
+      assert.equal(next.code, 0, next.out + next.err);
+      assert.equal(await loginState((await awsState(sm, id)).current.value), null);
+      await cutAdminConnections();
+      assert.equal(await grant(), 'ok');
+    });
+
     it('AWSPENDING moved by another writer after setSecret ALTERed the password: the run finishes with its own version, which logs in, so the broker is not locked out', async () => {
       const before = await awsState(sm, id);
       const other = `postgres://broker_admin:staged_by_someone_else@127.0.0.1:${pg.port}/${pg.database}`;

@@ -215,6 +215,66 @@ describe('Rotation of a PostgreSQL admin credential (url_secret): real PostgreSQ
     assert.equal(await loginState(before.value), '28P01');
   });
 
+  it('the lock lost after the ALTER, before the new value became current: the fenced failure says the password was set (not "nothing was written"); the next run completes', async () => {
+    const before = await stored('appdb-admin');
+    const rotations = broker.app.store.rotations!;
+    let taken: RotationLock | undefined;
+    hooks.afterStep = async (secret, step) => {
+      if (step === 'altered') taken = await rotations.takeRotationLock(secret, 'another-rotator', Date.now() + 3_600_000, 1000);
+    };
+    let r;
+    try {
+      r = await rotate('--secret', 'appdb-admin', '--force');
+    } finally {
+      hooks.afterStep = undefined;
+      if (taken) await rotations.releaseRotationLock(taken);
+    }
+    assert.ok(taken, 'the lock was taken over after the ALTER');
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /^failed appdb-admin: .*rejected by the fence.*the new admin password was set in the database \(the stored current value no longer logs in\); the next run completes the rotation/m);
+    assert.doesNotMatch(r.out, /nothing was written|the current value is unchanged/);
+    const e = (await readEntries<{ type: string; steps: string[]; outcome: string; error?: string }>(broker.app.ledger!)).filter((x) => x.type === 'rotation');
+    assert.deepEqual([e.at(-1)!.outcome, e.at(-1)!.steps.join(',')], ['failed', 'locked,read,generated,pending stored,altered,login tested']);
+    assert.match(e.at(-1)!.error!, /the new admin password was set in the database/);
+    assert.deepEqual(await stored('appdb-admin'), before);
+    assert.equal(await loginState(before.value), '28P01', 'the ALTER happened');
+    const next = await rotate('--secret', 'appdb-admin');
+    assert.equal(next.code, 0, next.out + next.err);
+    assert.equal(await loginState((await stored('appdb-admin')).value), null);
+  });
+
+  it('a resumed run whose ALTER is followed by a refused fence says so too', async () => {
+    // Stopped after the pending version was stored: the next run finds the current login working and ALTERs.
+    hooks.afterStep = async (_secret, step) => {
+      if (step === 'pending stored') throw new Error('stopped before the ALTER (test)');
+    };
+    try {
+      assert.equal((await rotate('--secret', 'appdb-admin', '--force')).code, 1);
+    } finally {
+      hooks.afterStep = undefined;
+    }
+    const rotations = broker.app.store.rotations!;
+    let taken: RotationLock | undefined;
+    hooks.afterStep = async (secret, step) => {
+      if (step === 'altered') taken = await rotations.takeRotationLock(secret, 'another-rotator', Date.now() + 3_600_000, 1000);
+    };
+    let r;
+    try {
+      r = await rotate('--secret', 'appdb-admin');
+    } finally {
+      hooks.afterStep = undefined;
+      if (taken) await rotations.releaseRotationLock(taken);
+    }
+    assert.ok(taken);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /^failed appdb-admin: .*rejected by the fence.*the new admin password was set in the database \(the stored current value no longer logs in\); the next run completes the rotation/m);
+    const e = (await readEntries<{ type: string; steps: string[] }>(broker.app.ledger!)).filter((x) => x.type === 'rotation');
+    assert.equal(e.at(-1)!.steps.join(','), 'locked,read,current logs in,altered,login tested');
+    const next = await rotate('--secret', 'appdb-admin');
+    assert.equal(next.code, 0, next.out + next.err);
+    assert.equal(await loginState((await stored('appdb-admin')).value), null);
+  });
+
   it('the server ends the rotation\'s idle admin connection before the ALTER: the run fails with UNAVAILABLE, the daemon keeps running, the next run completes', async () => {
     const before = await stored('appdb-admin');
     hooks.afterAdminConnect = async () => {
