@@ -451,6 +451,28 @@ describe('postgres backend against a real PostgreSQL (log_statement = all)', fun
       }
     });
 
+    it('a pending admin URL that does not parse is skipped with a warning (without its content) and the current one is used: it does not jam the backend', async () => {
+      const b = openRotating();
+      const garbage = 'not-a-url %%% pending_garbage_Vq81Zt';
+      try {
+        await b.health();
+        // The current URL is refused, and the pending value is garbage: nothing logs in.
+        await setPassword('pw-b');
+        pending = garbage;
+        await cut();
+        await assert.rejects(b.health(), (e: unknown) => e instanceof BrokerError && !/not usable/.test(e.message), 'a refused login, not the pending URL\'s parse error');
+        // The current URL is fixed while the garbage stays pending: the backend logs in with it again.
+        current = url('pw-b');
+        await b.health();
+        await cut();
+        await b.listIssued();
+        assert.match(logs, /pending admin URL does not parse/);
+        assert.ok(!logs.includes('pending_garbage_Vq81Zt'), 'the pending value is not logged');
+      } finally {
+        await b.close();
+      }
+    });
+
     it('concurrent calls refused together all switch to the pending URL (one refusal does not undo another)', async () => {
       const b = openRotating();
       try {

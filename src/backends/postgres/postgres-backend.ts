@@ -110,12 +110,31 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
    * one is refused; a refused pool is dropped, and the next pool reads its URL afresh.
    */
   let nextSource: UrlSource = 'current';
-  const readUrl = async (): Promise<{ url: SecretValue; source: UrlSource }> => {
+  /**
+   * The parsed admin URL the next pool is made from. A pending URL that cannot be read or does not
+   * parse (AWSPENDING is writable by others) is skipped for the current one, read afresh: it never
+   * keeps the backend from logging in with a current URL that works.
+   */
+  const readUrl = async (): Promise<{ target: AdminTarget; source: UrlSource }> => {
     if (nextSource === 'pending') {
       const p = await deps.adminUrl({ fresh: true, pending: true }).catch(() => undefined);
-      if (p) return { url: p, source: 'pending' };
+      if (p) {
+        try {
+          return { target: parseAdminUrl(p, name), source: 'pending' };
+        } catch {
+          // Not the error: its text is about the URL's shape, but nothing of the value goes to the log.
+          log.warn({ backend: name }, 'postgres: the pending admin URL does not parse; the current one is used');
+        } finally {
+          p.wipe();
+        }
+      }
     }
-    return { url: await deps.adminUrl(freshUrl ? { fresh: true } : undefined), source: 'current' };
+    const url = await deps.adminUrl(freshUrl ? { fresh: true } : undefined);
+    try {
+      return { target: parseAdminUrl(url, name), source: 'current' };
+    } finally {
+      url.wipe();
+    }
   };
   let publicChecked = false;
   let closed = false;
@@ -127,13 +146,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   const connect = (): Promise<Connection> => {
     if (!conn) {
       const p = (async (): Promise<Connection> => {
-        const { url, source } = await readUrl();
-        let target: AdminTarget;
-        try {
-          target = parseAdminUrl(url, name);
-        } finally {
-          url.wipe();
-        }
+        const { target, source } = await readUrl();
         freshUrl = false;
         const pool = new Pool({
           host: target.host,
