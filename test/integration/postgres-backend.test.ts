@@ -473,6 +473,29 @@ describe('postgres backend against a real PostgreSQL (log_statement = all)', fun
       }
     });
 
+    it('a wrong admin password with nothing pending costs two refused logins per call, not three (the third would repeat the second)', async () => {
+      const b = openRotating();
+      try {
+        await b.health();
+        await setPassword('pw-b');
+        await cut();
+        const before = refusals();
+        await assert.rejects(b.health());
+        assert.equal(refusals() - before, 2, 'the current URL, then the current URL read afresh');
+        // With something pending, the third login still happens when it differs: pending refused, current refused, new pending.
+        pending = url('pw-b');
+        await b.health();
+        current = url('pw-b');
+        pending = undefined;
+        await setPassword('pw-c');
+        pending = url('pw-c');
+        await cut();
+        await b.health();
+      } finally {
+        await b.close();
+      }
+    });
+
     it('concurrent calls refused together all switch to the pending URL (one refusal does not undo another)', async () => {
       const b = openRotating();
       try {

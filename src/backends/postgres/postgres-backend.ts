@@ -217,19 +217,23 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
     let used!: { p: Promise<Connection>; c: Connection };
     // A refused login is tried again with the other admin URL (current or pending), and once more with
     // the first one read afresh: a pool on the pending URL refused after a finished rotation, whose
-    // current URL is refused too when the next rotation has ALTERed, reaches the new pending one.
-    for (let attempt = 1; ; attempt++) {
+    // current URL is refused too when the next rotation has ALTERed, reaches the new pending one. The
+    // third login only when the second used another URL than the first: with nothing pending, both
+    // used the current one, and a third would repeat the second.
+    const sources: UrlSource[] = [];
+    for (;;) {
       let pool: { p: Promise<Connection>; c: Connection } | undefined;
       try {
         const p = connect();
         pool = { p, c: await p };
+        sources.push(pool.c.source);
         client = await pool.c.pool.connect();
         used = pool;
         break;
       } catch (err) {
         const auth = isAuthFailure(err);
         if (auth && pool) refused(pool.p, pool.c);
-        if (auth && attempt < 3) continue;
+        if (auth && (sources.length === 1 || (sources.length === 2 && sources[0] !== sources[1]))) continue;
         log.warn({ what, err }, 'postgres: could not connect with the admin login');
         throw toBrokerError(err, name, what);
       }
