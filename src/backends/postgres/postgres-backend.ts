@@ -311,7 +311,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   };
   const createRound = async (jobs: readonly CreateJob[]): Promise<void> => {
     let maybeLeft = false;
-    let refused = false;
+    let serverRefused = false;
     try {
       const target = await run(jobs.length === 1 ? 'issue a credential' : 'issue credentials', async (c, t) => {
         maybeLeft = true;
@@ -321,7 +321,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
           // The server answered with an error: the implicit transaction rolled back, nothing exists.
           if (sqlState(err)) {
             maybeLeft = false;
-            refused = true;
+            serverRefused = true;
           }
           throw err;
         }
@@ -331,7 +331,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
     } catch (err) {
       // Only a round the server refused is split (one spec may be bad); a server that could not be
       // reached or timed out would fail each role again, one connection attempt per role.
-      if (jobs.length > 1 && refused && !closed) {
+      if (jobs.length > 1 && serverRefused && !closed) {
         await Promise.all(jobs.map((j) => createRound([j])));
         return;
       }
