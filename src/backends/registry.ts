@@ -5,7 +5,7 @@ import type { Clock } from '../lib/clock';
 import { BrokerError } from '../lib/errors';
 import { SecretValue } from '../lib/secret-value';
 import type { Logger } from '../lib/logger';
-import type { AwsRotationSteps } from './aws/aws-rotation';
+import { awsRotationOf } from './aws/aws-rotation';
 import type { DynamicCredentialBackend, SecretVersion, StaticSecretBackend } from './backend';
 import { CircuitBreaker, type BreakerState } from './circuit-breaker';
 import { openLocalBackend } from './local';
@@ -304,9 +304,7 @@ export class BackendRegistry {
         const b = await this.#open(slot);
         if (!b.static) throw new BrokerError('internal', `backend ${slot.cfg.name} holds no static secrets`);
         if (slot.cfg.kind === 'aws-secrets-manager') {
-          const rotation = (b.static as { rotation?: AwsRotationSteps }).rotation;
-          if (!rotation) throw new BrokerError('internal', `backend ${slot.cfg.name} cannot read an AWSPENDING version`);
-          return (await rotation.readVersion(cfg.urlSecret.name, { stage: 'AWSPENDING' })).value;
+          return (await awsRotationOf(b.static, slot.cfg.name).readVersion(cfg.urlSecret.name, { stage: 'AWSPENDING' })).value;
         }
         return (await b.static.get(`${cfg.urlSecret.name}.pending`)).value;
       }, undefined, false);

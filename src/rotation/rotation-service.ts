@@ -34,9 +34,7 @@ import { BrokerError, invalidArgument, unimplemented } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { SecretValue } from '../lib/secret-value';
 import type { RotationLock, RotationProgress, RotationRecord, RotationStore } from '../store/store';
-import type { AwsRotationSteps } from '../backends/aws/aws-rotation';
-import { rotationRequestToken } from '../backends/aws/aws-rotation';
-import type { OpenedBackend } from '../backends/registry';
+import { awsRotationOf, rotationRequestToken, type AwsRotationSteps } from '../backends/aws/aws-rotation';
 import { generateValue } from './generator';
 import { randomBytes } from 'node:crypto';
 
@@ -334,7 +332,7 @@ export class RotationService {
     const t = s.rotation!.target ? this.deps.config.backends[s.rotation!.target.postgres] : undefined;
     const pg = t?.kind === 'postgres' ? t : undefined;
     const aws = <T>(what: string, fn: (r: AwsRotationSteps) => Promise<T>): Promise<T> =>
-      this.deps.backends.call(s.backend, `${what} of secret ${s.name} (rotation)`, async (b) => fn(awsRotationOf(b, s.backend)));
+      this.deps.backends.call(s.backend, `${what} of secret ${s.name} (rotation)`, async (b) => fn(awsRotationOf(b.static, s.backend)));
     const record = async (progress: RotationProgress, note?: string): Promise<void> => {
       if (!(await rotations.setRotationProgress(s.name, lock.token, progress, this.deps.clock.now()))) {
         // Not `fenced` (which says nothing was written): the step's effect upstream stands.
@@ -539,13 +537,6 @@ function fencedEffect(wrote: readonly AttemptEffect[]): string {
   // The admin login's pending version (stored before its ALTER) stays, and the next run completes the rotation with it or starts afresh.
   if (wrote.includes('pending')) return 'the current value is unchanged, and the pending version this run stored stays for the next run';
   return 'nothing was written';
-}
-
-/** The AWS rotation requests of an opened aws-secrets-manager backend. */
-function awsRotationOf(b: OpenedBackend, name: string): AwsRotationSteps {
-  const r = (b.static as { rotation?: AwsRotationSteps } | undefined)?.rotation;
-  if (!r) throw new BrokerError('failed_precondition', `backend ${name} cannot run an AWS rotation`);
-  return r;
 }
 
 /** The name under which the registry caches a postgres backend's admin URL. */

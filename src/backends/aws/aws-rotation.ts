@@ -6,6 +6,7 @@
  * `src/rotation/rotation-service.ts`; see README.md in this folder.
  */
 import { createHash } from 'node:crypto';
+import { BrokerError } from '../../lib/errors';
 import type { SecretValue } from '../../lib/secret-value';
 
 /** Which VersionId carries each AWS staging label (a fresh DescribeSecret). */
@@ -37,6 +38,13 @@ export interface AwsRotationSteps {
   finish(id: string, pending: string, from: string): Promise<void>;
   /** The broker's integer number for a VersionId (README "Version numbers"), if the version exists. */
   numberOf(id: string, versionId: string): Promise<number | undefined>;
+}
+
+/** The rotation requests of an opened aws-secrets-manager backend's static store (`backend` names it in the error). */
+export function awsRotationOf(store: object | undefined, backend: string): AwsRotationSteps {
+  const r = (store as { rotation?: AwsRotationSteps } | undefined)?.rotation;
+  if (!r) throw new BrokerError('failed_precondition', `backend ${backend} cannot run an AWS rotation (it has no AWSPENDING or AWSCURRENT version requests)`);
+  return r;
 }
 
 /**
