@@ -290,6 +290,14 @@ export class RotationService {
     return written.version;
   }
 
+  /** The fence `alterOwnPassword` runs on its open connection, right before the ALTER (after the tests' `afterAdminConnect` hook). */
+  #fenceAfterConnect(s: SecretConfig, fence: () => Promise<void>): () => Promise<void> {
+    return async () => {
+      await this.deps.hooks?.afterAdminConnect?.(s.name);
+      await fence();
+    };
+  }
+
   /** A local or Vault secret: read the current version, write a new random value fenced on it. */
   async #rotateStatic(s: SecretConfig, lock: RotationLock, work: Attempt, fence: () => Promise<void>): Promise<void> {
     const current = await this.#read(s, s.ref);
@@ -340,10 +348,6 @@ export class RotationService {
       }
       work.steps.push(note ? `${progress.step} (${note})` : progress.step);
       await this.deps.hooks?.afterStep?.(s.name, progress.step);
-    };
-    const fenceAfterConnect = async (): Promise<void> => {
-      await this.deps.hooks?.afterAdminConnect?.(s.name);
-      await fence();
     };
     /**
      * Another writer staged AWSPENDING (a paused rotator's late createSecret, a Lambda) and this run's version
@@ -396,7 +400,7 @@ export class RotationService {
             else {
               const current = await aws('reading the previous version', (r) => r.readVersion(s.ref, { versionId: from }));
               try {
-                await alterOwnPassword(current.value, next.value, pg.name, fenceAfterConnect);
+                await alterOwnPassword(current.value, next.value, pg.name, this.#fenceAfterConnect(s, fence));
                 work.wrote.push('altered');
               } finally {
                 current.value.wipe();
@@ -469,10 +473,6 @@ export class RotationService {
       work.steps.push(name);
       await this.deps.hooks?.afterStep?.(s.name, name);
     };
-    const fenceAfterConnect = async (): Promise<void> => {
-      await this.deps.hooks?.afterAdminConnect?.(s.name);
-      await fence();
-    };
     const current = await this.#read(s, s.ref);
     if (!current.value) throw new BrokerError('failed_precondition', `secret ${s.name} (the admin URL of backend ${pg.name}) does not exist yet; store it first`);
     const currentUrl = current.value;
@@ -503,7 +503,7 @@ export class RotationService {
         await step('pending stored');
       }
       if (alter) {
-        await alterOwnPassword(currentUrl, next, pg.name, fenceAfterConnect);
+        await alterOwnPassword(currentUrl, next, pg.name, this.#fenceAfterConnect(s, fence));
         work.wrote.push('altered');
         await step('altered');
       }
