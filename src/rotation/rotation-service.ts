@@ -290,6 +290,16 @@ export class RotationService {
     return written.version;
   }
 
+  /** Whether the AWS version `versionId` of `s` (an admin URL) logs in to backend `pg` (read by id, wiped after). */
+  async #logsIn(s: SecretConfig, versionId: string, pg: string): Promise<boolean> {
+    const v = await this.deps.backends.call(s.backend, `reading a version of secret ${s.name} (rotation)`, async (b) => awsRotationOf(b.static, s.backend).readVersion(s.ref, { versionId }));
+    try {
+      return await canLogIn(v.value, pg);
+    } finally {
+      v.value.wipe();
+    }
+  }
+
   /** The fence `alterOwnPassword` runs on its open connection, right before the ALTER (after the tests' `afterAdminConnect` hook). */
   #fenceAfterConnect(s: SecretConfig, fence: () => Promise<void>): () => Promise<void> {
     return async () => {
@@ -331,7 +341,8 @@ export class RotationService {
    *   login with it works; without one, its value reads back as written. With
    *   a target and AWSPENDING moved by another writer, our version (read by
    *   its VersionId; the ALTER already happened) is finished if it logs in;
-   *   otherwise, and always without a target, the attempt is abandoned;
+   *   if instead the previous version logs in, and always without a target,
+   *   the attempt is abandoned; when neither logs in, progress is kept;
    * - finishSecret: AWSCURRENT moved to it with RemoveFromVersionId = the
    *   version read under the first run's lock (AWS refuses if it moved
    *   meanwhile), AWSPREVIOUS follows, AWSPENDING removed.
@@ -426,7 +437,9 @@ export class RotationService {
             // logs in, finished (finishSecret leaves the other writer's AWSPENDING alone).
             if (moved) got = await aws('reading the pending version', (r) => r.readVersion(s.ref, { versionId: pending }));
             if (!(await canLogIn(got.value, pg.name))) {
-              if (moved) await abandonMovedPending();
+              // Abandoned only when the password is provably not ours: the previous version still logs in. When
+              // neither does (the database down, or changed by hand), progress is kept and the next run tries again.
+              if (moved && (await this.#logsIn(s, from, pg.name))) await abandonMovedPending();
               throw new BrokerError('unavailable', `backend ${pg.name}: a login with the pending admin URL failed; the next run tries again`);
             }
           } else if (written && !written.equals(got.value)) {

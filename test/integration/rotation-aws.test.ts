@@ -483,6 +483,41 @@ describe('AWS Secrets Manager rotation in four steps (real moto_server, real dae
       assert.equal(next.code, 0, next.out + next.err);
       assert.equal(await loginState((await awsState(sm, id)).current.value), null, 'and the next run rotates again');
     });
+
+    it('AWSPENDING moved and neither our version nor the previous one logs in (the password changed by hand, or the database down): progress is kept, not abandoned, and the next run finishes once ours logs in', async () => {
+      let ours: string | undefined;
+      const su = async (sql: string): Promise<void> => {
+        const c = new PgClient({ connectionString: pg.adminUrl });
+        await c.connect();
+        try {
+          await c.query(sql);
+        } finally {
+          await c.end();
+        }
+      };
+      hooks.afterStep = async (_s, step) => {
+        if (step !== 'setSecret') return;
+        [ours] = pendingLabels((await awsState(sm, id)).labels);
+        await sm.send(new PutSecretValueCommand({ SecretId: id, SecretString: `postgres://broker_admin:x@127.0.0.1:${pg.port}/${pg.database}`, VersionStages: ['AWSPENDING'] }));
+        await su(`ALTER ROLE broker_admin PASSWORD 'set_by_hand_${randomBytes(6).toString('hex')}'`);
+      };
+      let r;
+      try {
+        r = await rotate('--secret', 'appdb-admin', '--force');
+      } finally {
+        hooks.afterStep = undefined;
+      }
+      assert.equal(r.code, 1, r.out);
+      assert.match(r.out, /^failed appdb-admin: .*a login with the pending admin URL failed; the next run tries again/m);
+      assert.equal((await broker.app.store.rotations!.getRotation('appdb-admin'))!.progress?.step, 'setSecret', 'kept: our version may be the one the database has');
+      // The password is ours again (a database back, an operator's undo): the next run finishes with our version.
+      const oursUrl = (await sm.send(new GetSecretValueCommand({ SecretId: id, VersionId: ours! }))).SecretString!;
+      await su(`ALTER ROLE broker_admin PASSWORD '${decodeURIComponent(new URL(oursUrl).password)}'`);
+      const next = await rotate('--secret', 'appdb-admin');
+      assert.equal(next.code, 0, next.out + next.err);
+      assert.equal((await awsState(sm, id)).current.id, ours);
+      assert.equal(await loginState(oursUrl), null);
+    });
   });
 
   describe('the admin URL of a PostgreSQL backend (target), with the daemon killed (SIGKILL) between steps', () => {
