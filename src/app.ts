@@ -319,15 +319,29 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     await Promise.all([leases, invoke, revoker, sweeper].map((s) => s.drainLateEvidence(log)));
   };
   /** A start that fails from here on: stop what runs, record what is owed, and always close the store (and its daemon lock). */
-  const abandonStart = async (): Promise<void> => {
+  // Set once they serve; the one teardown below (a failed start, close()) stops what was started.
+  let grpcServers: GrpcServers | undefined;
+  let metricsServer: MetricsServer | undefined;
+  /** Stops everything, in order; each step is safe when its part never started. */
+  const teardown = async (): Promise<void> => {
     try {
+      await reaper.stop();
+      await revoker.stop();
       await sweeper.stop();
+      // Ends WatchApproval streams, so the graceful stop is not held up by them.
       await approvals.stop();
       await breakglass?.stop();
+      await metricsServer?.close();
+      await grpcServers?.shutdown();
+      await brokerSignals.settled();
       await drainLateEvidence();
+      await secrets.close();
+      await denials?.stop();
       await ledger?.close();
     } finally {
+      // Whatever failed above, the store (and the state's daemon lock) is released.
       await store.close();
+      log.flush?.();
     }
   };
   // Rotation: the daemon is the only writer; a lock with a fencing token per secret, then a fenced write.
@@ -335,7 +349,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   try {
     await rotation.recoverAbandonedLocks();
   } catch (err) {
-    await abandonStart();
+    await teardown();
     throw err;
   }
   let handlers: Handlers = mergeHandlers(
@@ -357,9 +371,9 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     rotations: async () => (store.rotations ? store.rotations.listRotations() : []),
     now: () => clock.now(),
   });
-  let grpcServers: GrpcServers;
+  let servers: GrpcServers;
   try {
-    grpcServers = await startGrpc({
+    servers = grpcServers = await startGrpc({
       config,
       handlers: mergeHandlers(handlers, opts.handlerOverrides),
       log,
@@ -368,27 +382,25 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       ...(opts.connectionTimeouts ? { connectionTimeouts: opts.connectionTimeouts } : {}),
     });
   } catch (err) {
-    await abandonStart();
+    await teardown();
     throw new StartupError(`cannot listen on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`);
   }
-  let metricsServer: MetricsServer | undefined;
   if (config.metricsListen) {
     try {
       metricsServer = await startMetricsServer({ config, listen: config.metricsListen, metrics, log, ...(opts.connectionTimeouts?.tlsHandshakeMs !== undefined ? { tlsHandshakeMs: opts.connectionTimeouts.tlsHandshakeMs } : {}) });
     } catch (err) {
-      await grpcServers.shutdown();
-      await abandonStart();
+      await teardown();
       throw new StartupError(`cannot serve metrics on ${config.metricsListen.host}:${config.metricsListen.port}: ${(err as Error).message}`);
     }
   }
   // A backend's breaker state is its health (secretbroker.backend.<name>): SERVING only while closed.
-  secrets.onStateChange = (backend, state) => grpcServers.health.set(`secretbroker.backend.${backend}`, state === 'closed' ? 'SERVING' : 'NOT_SERVING');
+  secrets.onStateChange = (backend, state) => servers.health.set(`secretbroker.backend.${backend}`, state === 'closed' ? 'SERVING' : 'NOT_SERVING');
   reaper.start();
   revoker.start();
   approvals.start();
   breakglass?.start();
   denials?.start();
-  log.info({ port: grpcServers.port, health_port: grpcServers.healthPort }, 'secret-broker listening (mTLS)');
+  log.info({ port: servers.port, health_port: servers.healthPort }, 'secret-broker listening (mTLS)');
   return {
     config,
     log,
@@ -405,34 +417,14 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     approvals,
     ...(breakglass ? { breakglass } : {}),
     sweeper,
-    port: grpcServers.port,
-    health: grpcServers.health,
+    port: servers.port,
+    health: servers.health,
     backends: secrets,
     inFlight,
     responseBudget,
     metrics,
     ...(metricsServer ? { metricsPort: metricsServer.port } : {}),
-    ...(grpcServers.healthPort !== undefined ? { healthPort: grpcServers.healthPort } : {}),
-    close: async () => {
-      try {
-        await reaper.stop();
-        await revoker.stop();
-        await sweeper.stop();
-        // Ends WatchApproval streams, so the graceful stop is not held up by them.
-        await approvals.stop();
-        await breakglass?.stop();
-        await metricsServer?.close();
-        await grpcServers.shutdown();
-        await brokerSignals.settled();
-        await drainLateEvidence();
-        await secrets.close();
-        await denials?.stop();
-        await ledger?.close();
-      } finally {
-        // Whatever failed above, the store (and the state's daemon lock) is released.
-        await store.close();
-        log.flush?.();
-      }
-    },
+    ...(servers.healthPort !== undefined ? { healthPort: servers.healthPort } : {}),
+    close: teardown,
   };
 }

@@ -6,6 +6,9 @@ import { StartupError } from '../../src/app';
 import { call } from '../../src/client/grpc-client';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type TestPki } from '../helpers/broker-harness';
 import { spawnDaemon } from '../helpers/spawn-daemon';
+import { Client as PgClient } from 'pg';
+import { startEphemeralPostgres } from '../helpers/ephemeral-postgres';
+import { seedLocalSecrets } from '../helpers/invoke-broker';
 
 describe('startup checks', function () {
   this.timeout(30_000);
@@ -73,6 +76,35 @@ describe('startup checks', function () {
       const next = await startBroker({ pki: p, dir: t.dir });
       await next.close();
       t.cleanup();
+    });
+
+    it('a start that fails after the start-up sweep opened a PostgreSQL backend closes that backend too: no admin connection is left', async function () {
+      this.timeout(60_000);
+      const t = tempDir();
+      const pg = await startEphemeralPostgres();
+      const taken = net.createServer();
+      try {
+        const p = await makeTestPki(path.join(t.dir, 'pki'));
+        await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+        const port = (taken.address() as net.AddressInfo).port;
+        const raw: Record<string, unknown> = { ...baseRawConfig(p, t.dir), listen: `127.0.0.1:${port}` };
+        (raw['backends'] as Record<string, unknown>)['appdb'] = { kind: 'postgres', url_secret: { backend: 'local', name: 'appdb-admin' } };
+        (raw['actions'] as Record<string, unknown>)['analytics.query'] = { postgres: { backend: 'appdb', grants: [{ privilege: 'SELECT', schema: 'public' }], ttl: '5m' }, resource: 'analytics' };
+        await seedLocalSecrets(raw, { 'appdb-admin': pg.adminUrl });
+        await assert.rejects(startBroker({ pki: p, dir: t.dir, raw }), /cannot listen on/);
+        const su = new PgClient({ connectionString: pg.adminUrl });
+        await su.connect();
+        try {
+          const left = await su.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'secret-broker'");
+          assert.equal(left.rows[0].n, 0, 'the backend the sweep opened was closed');
+        } finally {
+          await su.end();
+        }
+      } finally {
+        await new Promise<void>((r) => taken.close(() => r()));
+        await pg.close();
+        t.cleanup();
+      }
     });
 
     it('the lock of a daemon killed with SIGKILL is gone with its process: the next start is not refused', async function () {
