@@ -82,6 +82,11 @@ describe('a revocation is never blocked by the evidence log, and its entry is ne
         assert.deepEqual(await lateEntries(b, id), [], 'not recorded yet: the log refused every retry so far');
         faults.clear();
         await b.close();
+        // Recorded by the drain, not by a background retry that happened to land during a slow close.
+        assert.ok(
+          b.logs.lines.some((l) => String((JSON.parse(l) as { msg?: string }).msg).includes('entries the evidence log refused earlier, before stopping')),
+          'the shutdown drain recorded it',
+        );
         b = await startBroker({ pki, dir: t.dir });
         const found = await lateEntries(b, id);
         assert.equal(found.length, 1, 'recorded once, before the broker stopped');
