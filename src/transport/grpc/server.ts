@@ -17,7 +17,7 @@ import { HealthService } from './health-service';
 import { RateLimiter, StreamCounter } from './limits';
 import { loadProto, PROTO_FILE, PROTO_OPTIONS } from './proto';
 import { addReflection } from './reflection';
-import { sourceAddress } from './source-address';
+import { closeAfterGrace, tlsAdmission } from '../tls-admission';
 
 export type ServiceName = 'AgentBroker' | 'Operator' | 'Evidence';
 
@@ -65,15 +65,6 @@ export const CONNECTION_TIMEOUTS: ConnectionTimeouts = Object.freeze({
 });
 
 /**
- * When the server has ended its side of a connection (an idle or shut-down
- * session), a peer that never reads would keep the half-closed socket, and its
- * slot, for good: it gets `graceMs` to close, then it is destroyed.
- */
-function closeAfterGrace(socket: net.Socket, graceMs: number): void {
-  socket.once('finish', () => setTimeout(() => socket.destroy(), graceMs).unref());
-}
-
-/**
  * Listens on `at` and hands each accepted socket to the gRPC server, at most
  * `maxConnections` at once (server.max_connections). grpc-js has no
  * connection cap of its own, so the socket is taken here and injected.
@@ -81,28 +72,26 @@ function closeAfterGrace(socket: net.Socket, graceMs: number): void {
  *   oldest open one (anyone may connect there, and an open Watch stream is
  *   never idle: dropping the newcomer instead let max_connections Watch
  *   streams lock every probe out).
- * - mTLS (`tlsOptions`): TLS is terminated here, so a connection still in its
- *   handshake (anyone on the network, no certificate needed) is told apart
- *   from one whose client certificate verified, and verified ones are counted
- *   by the identity their certificate names. Handshakes may take the slots
- *   verified connections leave, and never fewer than two. When a newcomer
- *   finds no room, handshakes are shared by source address (sourceAddress):
- *   the source with the most (the newcomer counted in its own) gives up its
- *   oldest, and on a tie the newcomer's own source does (the newcomer itself
- *   when it is its source's only one). When a handshake completes with the
- *   verified connections at the limit, the identity holding the most
- *   connections gives up its oldest (the newcomer itself when that is its own
- *   identity). A handshake must finish within `timeouts.tlsHandshakeMs`. So
- *   neither idle sockets that never start TLS, nor a peer churning new ones
- *   from one address, nor one agent's pile of connections can lock the other
- *   agents out. Verified sockets go to the gRPC server as they are; it reads
- *   the peer certificate from them.
+ * - mTLS (`tlsOptions`): tlsAdmission (shared with the metrics port) admits
+ *   connections so that neither silent sockets still in their handshake, nor
+ *   a peer churning new ones from one address, nor one agent's pile of
+ *   connections can lock the other agents out. Verified sockets go to the
+ *   gRPC server as they are; it reads the peer certificate from them.
  */
 async function listen(server: grpc.Server, at: HostPort, maxConnections: number, timeouts: ConnectionTimeouts, tlsOptions?: tls.TlsOptions): Promise<Listener> {
   let tcp: net.Server;
   let dropHandshakes = (): void => undefined;
   if (tlsOptions) {
-    const l = tlsListener(server, maxConnections, timeouts, tlsOptions);
+    // The sockets are TLS already, so the gRPC server sees them as plain connections; it takes the
+    // peer certificate from the TLSSocket (grpc-js getAuthContext), as with its own TLS.
+    const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    const l = tlsAdmission({
+      maxConnections,
+      tlsHandshakeMs: timeouts.tlsHandshakeMs,
+      closeGraceMs: timeouts.closeGraceMs,
+      tlsOptions: { ...tlsOptions, ALPNProtocols: ['h2'] },
+      onVerified: (secure) => injector.injectConnection(secure),
+    });
     tcp = l.tcp;
     dropHandshakes = l.dropHandshakes;
   } else {
@@ -137,114 +126,6 @@ async function listen(server: grpc.Server, at: HostPort, maxConnections: number,
     close: () => {
       tcp.close();
       dropHandshakes();
-    },
-  };
-}
-
-function tlsListener(server: grpc.Server, maxConnections: number, timeouts: ConnectionTimeouts, tlsOptions: tls.TlsOptions): { tcp: net.Server; dropHandshakes(): void } {
-  // The sockets are TLS already, so the gRPC server sees them as plain connections; it takes the
-  // peer certificate from the TLSSocket (grpc-js getAuthContext), as with its own TLS.
-  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  const tlsServer = tls.createServer({
-    ...tlsOptions,
-    requestCert: true,
-    rejectUnauthorized: true,
-    ALPNProtocols: ['h2'],
-    minVersion: 'TLSv1.2',
-    handshakeTimeout: timeouts.tlsHandshakeMs,
-  });
-  /** Open connections still in their TLS handshake, oldest first, with their source address. */
-  const handshaking = new Map<net.Socket, string>();
-  /** Verified connections by the identity their certificate names, oldest first. */
-  const byIdentity = new Map<string, Set<net.Socket>>();
-  const identityOf = new Map<net.Socket, string>();
-  const byPeer = new Map<string, net.Socket>();
-  const peer = (s: net.Socket): string => `${s.remoteAddress}|${s.remotePort}`;
-  const oldest = (set: ReadonlySet<net.Socket> | undefined): net.Socket | undefined => set?.values().next().value;
-  /** The group that gives up a connection: the one holding the most, counting a newcomer in `own`; a tie goes against `own`. */
-  const mostCrowded = (groups: ReadonlyMap<string, ReadonlySet<net.Socket>>, own: string): string => {
-    let top = own;
-    let most = (groups.get(own)?.size ?? 0) + 1;
-    for (const [key, set] of groups) {
-      if (set.size > most) {
-        top = key;
-        most = set.size;
-      }
-    }
-    return top;
-  };
-  const forget = (raw: net.Socket): void => {
-    handshaking.delete(raw);
-    const id = identityOf.get(raw);
-    if (id !== undefined) {
-      identityOf.delete(raw);
-      const set = byIdentity.get(id);
-      set?.delete(raw);
-      if (set?.size === 0) byIdentity.delete(id);
-    }
-  };
-  const evict = (raw: net.Socket): void => {
-    forget(raw);
-    raw.destroy();
-  };
-  tlsServer.on('secureConnection', (secure: tls.TLSSocket) => {
-    secure.on('error', () => undefined);
-    const raw = byPeer.get(peer(secure));
-    // Only a connection still waiting for its handshake (not one evicted meanwhile) goes on.
-    if (!raw || !handshaking.has(raw)) {
-      secure.destroy();
-      return;
-    }
-    handshaking.delete(raw);
-    const cert = secure.getPeerCertificate();
-    const id = cert.subjectaltname || cert.fingerprint256 || '';
-    if (identityOf.size >= maxConnections) {
-      // Past the limit (handshakes may run over it to learn whose they are): the identity holding
-      // the most connections gives up its oldest; when that is this one's own, this one goes.
-      const top = mostCrowded(byIdentity, id);
-      if (top === id) {
-        evict(raw);
-        return;
-      }
-      evict(oldest(byIdentity.get(top))!);
-    }
-    identityOf.set(raw, id);
-    byIdentity.set(id, (byIdentity.get(id) ?? new Set()).add(raw));
-    secure.once('close', () => raw.destroy());
-    closeAfterGrace(secure, timeouts.closeGraceMs);
-    injector.injectConnection(secure);
-  });
-  // A failed or timed-out handshake (no certificate, an unknown CA, a silent peer): close it.
-  tlsServer.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
-  const tcp = net.createServer((raw) => {
-    const source = sourceAddress(raw.remoteAddress);
-    // Two at least, so a newcomer gets in while another address keeps a handshake going.
-    const room = Math.max(2, maxConnections - identityOf.size);
-    if (handshaking.size >= room) {
-      // Shared by source: one address churning new connections only ever evicts its own.
-      const bySource = new Map<string, Set<net.Socket>>();
-      for (const [s, src] of handshaking) bySource.set(src, (bySource.get(src) ?? new Set()).add(s));
-      const waiting = oldest(bySource.get(mostCrowded(bySource, source)));
-      if (!waiting) {
-        raw.destroy();
-        return;
-      }
-      evict(waiting);
-    }
-    const key = peer(raw);
-    handshaking.set(raw, source);
-    byPeer.set(key, raw);
-    raw.on('error', () => undefined);
-    raw.once('close', () => {
-      forget(raw);
-      if (byPeer.get(key) === raw) byPeer.delete(key);
-    });
-    tlsServer.emit('connection', raw);
-  });
-  return {
-    tcp,
-    dropHandshakes: () => {
-      for (const raw of handshaking.keys()) raw.destroy();
     },
   };
 }
