@@ -391,7 +391,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     const effect = req.query.effect === undefined ? 'deny' : String(req.query.effect);
     const who = await whoAmI();
     const opt = (v: string, label: string) => `<option value="${v}"${v === effect ? ' selected' : ''}>${label}</option>`;
-    let body = `<form method="get" action="/denials" class="inline"><label>agent <input type="text" name="agent" value="${esc(agent)}"></label><label>action <input type="text" name="action" value="${esc(action)}"></label><label>effect <select name="effect">${opt('deny', 'deny')}${opt('allow', 'allow')}${opt('', 'any')}</select></label><button type="submit">filter</button></form>`;
+    let body = `<form method="get" action="/denials" class="inline"><label>agent <input type="text" name="agent" value="${esc(agent)}"></label><label>action <input type="text" name="action" value="${esc(action)}"></label><label>effect <select name="effect">${opt('deny', 'deny')}${opt('allow_with_obligations', 'allow with obligations')}${opt('allow', 'allow')}${opt('', 'any')}</select></label><button type="submit">filter</button></form>`;
     let error: string | undefined;
     let status = 200;
     try {
@@ -402,7 +402,11 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
               const expl = d.explanationJson ? safeParse(d.explanationJson) : undefined;
               const summary = typeof expl?.['summary'] === 'string' ? expl['summary'] : '';
               const hint = typeof expl?.['hint'] === 'string' ? expl['hint'] : '';
-              return `<tr class="${esc(d.effect)}" data-index="${esc(d.index)}"><td><a href="/evidence?index=${esc(d.index)}">#${esc(d.index)}</a></td><td>${esc(d.time)}</td><td>${esc(d.agent)}</td><td>${esc(d.action)}</td><td>${esc(d.resource)}</td><td class="effect">${esc(d.effect)}</td><td>${esc(d.trustScore)} (${esc(d.trustTier)})</td><td>${summary ? `<p class="summary">${esc(summary)}</p>` : ''}${hint ? `<p class="hint"><strong>hint:</strong> ${esc(hint)}</p>` : ''}${d.explanationJson ? `<details><summary>full explanation</summary><pre class="explanation">${esc(JSON.stringify(expl ?? d.explanationJson, null, 2))}</pre></details>` : ''}<p>policies: ${esc(d.policies.join(', ') || 'none')} (version ${esc(d.policyVersion)})</p></td></tr>`;
+              // A folded window's closing entry stands for more decisions than itself (DenialFolder).
+              const folded = d.foldedCount
+                ? `<p class="folded">${d.flood ? '<strong>flood</strong>: ' : ''}×${esc(d.foldedCount)} more ${d.flood ? 'denials of this agent over its evidence budget (different requests)' : 'identical decisions'}, ${esc(d.foldedSince)} to ${esc(d.foldedUntil)}; first <a href="/evidence?index=${esc(d.firstIndex)}">#${esc(d.firstIndex)}</a></p>`
+                : '';
+              return `<tr class="${esc(d.effect)}" data-index="${esc(d.index)}"><td><a href="/evidence?index=${esc(d.index)}">#${esc(d.index)}</a>${folded}</td><td>${esc(d.time)}</td><td>${esc(d.agent)}</td><td>${esc(d.action)}</td><td>${esc(d.resource)}</td><td class="effect">${esc(d.effect)}</td><td>${esc(d.trustScore)} (${esc(d.trustTier)})</td><td>${summary ? `<p class="summary">${esc(summary)}</p>` : ''}${hint ? `<p class="hint"><strong>hint:</strong> ${esc(hint)}</p>` : ''}${d.explanationJson ? `<details><summary>full explanation</summary><pre class="explanation">${esc(JSON.stringify(expl ?? d.explanationJson, null, 2))}</pre></details>` : ''}<p>policies: ${esc(d.policies.join(', ') || 'none')} (version ${esc(d.policyVersion)})</p></td></tr>`;
             })
             .join('')}</tbody></table><p>${esc(res.decisions.length)} decision(s); ${esc(res.scanned)} log entries read, newest first.</p>`
         : `<p>No matching decisions in the last ${esc(res.scanned)} log entries.</p>`;

@@ -6,6 +6,8 @@ import { ConditionCheck, contextAttributes, entityText, observedValues, Remedy, 
 import type { PolicyInfo } from './policy-set';
 
 export type DecisionKind = 'allow' | 'deny' | 'allow_with_obligations';
+/** Every DecisionKind: what a decision entry's `effect` may be. */
+export const DECISION_KINDS: readonly DecisionKind[] = Object.freeze(['allow', 'deny', 'allow_with_obligations'] as const);
 
 /** The explanation every decision carries (DESIGN, API and invariant 7). snake_case: it is sent as JSON. */
 export interface Explanation {

@@ -7,6 +7,6 @@ export { createPolicyEngine, EVALUATION_FAILED } from './policy-engine';
 export type { PolicyDecision, PolicyEngine, PolicyEngineOptions } from './policy-engine';
 export type { DecisionContext, DecisionRequest } from './decision-request';
 export type { ApprovalInfo, BudgetInfo, Candidate, DecisionKind, Explanation, HintOnly } from './explanation';
-export { boundedExplanationJson, denialDetail, EVIDENCE_MAX_BYTES, explanationTrailer, forAgent, TRAILER_MAX_BYTES } from './explanation';
+export { boundedExplanationJson, DECISION_KINDS, denialDetail, EVIDENCE_MAX_BYTES, explanationTrailer, forAgent, TRAILER_MAX_BYTES } from './explanation';
 export { obligationLabels } from './obligations';
 export type { Obligations } from './obligations';

@@ -2,7 +2,7 @@ import { parse } from 'yaml';
 import { BrokerError } from '../lib/errors';
 import { isTier, tierFor } from '../trust';
 import type { DecisionContext } from './decision-request';
-import type { DecisionKind, Explanation } from './explanation';
+import { DECISION_KINDS, type DecisionKind, type Explanation } from './explanation';
 import { obligationLabels } from './obligations';
 import type { PolicyEngine } from './policy-engine';
 
@@ -31,7 +31,7 @@ export interface PolicyTestResult {
   readonly error?: string;
 }
 
-const DECISIONS: readonly string[] = ['allow', 'deny', 'allow_with_obligations'];
+const DECISIONS: readonly string[] = DECISION_KINDS;
 const CASE_KEYS: readonly string[] = ['name', 'request', 'expect'];
 const REQUEST_KEYS: readonly string[] = ['agent', 'groups', 'action', 'resource', 'context'];
 const EXPECT_KEYS: readonly string[] = ['decision', 'obligations'];

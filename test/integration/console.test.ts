@@ -71,6 +71,7 @@ describe('console: a local web console as an operator client (headless Chromium,
   let aliceCookie: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- puppeteer-core's types are ESM-only; loaded dynamically
   let browser: any;
+  const clock = new ManualClock(Date.UTC(2026, 0, 1));
 
   const binding = (over: Partial<ApprovalBinding> = {}): ApprovalBinding => ({
     agent: 'support-bot',
@@ -125,7 +126,7 @@ describe('console: a local web console as an operator client (headless Chromium,
       },
       approvals: { finance: { approvers: ['alice', 'bob'], required: 1, expires: '15m' } },
     });
-    broker = await startBroker({ pki, dir: tmp.dir, raw, clock: new ManualClock(Date.UTC(2026, 0, 1)), reaperIntervalMs: 50 });
+    broker = await startBroker({ pki, dir: tmp.dir, raw, clock, reaperIntervalMs: 50 });
     bobConsole = await startConsole({ clients: broker.clientFor('operators', 'bob') });
     aliceConsole = await startConsole({ clients: broker.clientFor('operators', 'alice') });
     mkdirSync(SHOTS, { recursive: true });
@@ -370,7 +371,7 @@ describe('console: a local web console as an operator client (headless Chromium,
     assert.equal(expl.hint, given.hint);
     assert.ok(expl.candidates?.some((c) => c.id === 'billing-refund-approved'), d.explanationJson);
     assert.equal((await call<unknown, ListDecisionsResponse__Output>(bob.operator, 'ListDecisions', { effect: 'allow', action: 'billing.refund' })).decisions.length, 0);
-    await expectCode(call(bob.operator, 'ListDecisions', { effect: 'maybe' }), grpc.status.INVALID_ARGUMENT, /^effect: expected "allow", "deny" or empty/);
+    await expectCode(call(bob.operator, 'ListDecisions', { effect: 'maybe' }), grpc.status.INVALID_ARGUMENT, /^effect: expected "allow", "deny", "allow_with_obligations" or empty/);
     await expectCode(call(bob.operator, 'ListDecisions', { limit: 501 }), grpc.status.INVALID_ARGUMENT, /^limit: expected at most 500/);
     const all = await call<unknown, ListDecisionsResponse__Output>(bob.operator, 'ListDecisions', {});
     assert.ok(all.decisions.length >= 2, 'the grants of the leases test and this denial');
@@ -394,6 +395,54 @@ describe('console: a local web console as an operator client (headless Chromium,
     assert.equal(seen.hint, `hint: ${expl.hint}`);
     assert.deepEqual(JSON.parse(seen.expl), expl);
     await page.screenshot({ path: path.join(SHOTS, 'denials.png'), fullPage: true });
+  });
+
+  it('ListDecisions carries a folded denial window (its count, span and first entry) and the Denials page shows it; an allow_with_obligations decision is selectable', async () => {
+    const bob = broker.clientFor('operators', 'bob');
+    const agent = broker.clientFor('agents', 'support-bot').agent;
+    // Three identical denials: the first is written at once, the other two fold into the window's closing entry.
+    const ask = () => call<unknown, LeaseResponse__Output>(agent, 'RequestLease', { action: 'billing.refund', resource: 'stripe', purpose: 'fold me', params: jsonToStruct({ amount: 95000 }) });
+    for (let i = 0; i < 3; i++) expectDenied(await ask());
+    // The window ends once the clock passes it; the folder's timer (every 10 s) writes the closing entry.
+    clock.advance(61_000);
+    let closing: ListDecisionsResponse__Output['decisions'][number] | undefined;
+    for (const deadline = Date.now() + 20_000; !closing && Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+      const res = await call<unknown, ListDecisionsResponse__Output>(bob.operator, 'ListDecisions', { effect: 'deny', agent: 'support-bot', limit: 5 });
+      closing = res.decisions.find((x) => x.foldedCount > 0);
+    }
+    assert.ok(closing, 'the folded window closed and ListDecisions returned it');
+    assert.equal(closing.foldedCount, 2, 'two identical denials after the first');
+    assert.equal(closing.flood, false);
+    const first = (await call<unknown, ListDecisionsResponse__Output>(bob.operator, 'ListDecisions', { effect: 'deny', agent: 'support-bot', limit: 5 })).decisions.find((x) => x.index === closing!.firstIndex);
+    assert.ok(first, `the first entry #${closing.firstIndex} of the window is listed too`);
+    assert.equal(first.foldedCount, 0, 'an ordinary entry has no folded count');
+    assert.equal(closing.foldedSince, first.time, 'the window began with its first entry');
+    assert.equal(Date.parse(closing.foldedUntil) - Date.parse(closing.foldedSince), 61_000);
+
+    const page = await browser.newPage();
+    await page.goto(`${bobConsole.origin}/denials`, { waitUntil: 'load' });
+    const shown = (await page.evaluate(`(() => {
+      const row = (i) => document.querySelector('tr[data-index="' + i + '"]');
+      return { closing: row('${closing.index}').querySelector('p.folded')?.textContent ?? '', first: row('${closing.firstIndex}').querySelector('p.folded')?.textContent ?? '' };
+    })()`)) as { closing: string; first: string };
+    assert.equal(shown.closing, `×2 more identical decisions, ${closing.foldedSince} to ${closing.foldedUntil}; first #${closing.firstIndex}`);
+    assert.equal(shown.first, '');
+
+    // A refund over the approval threshold: the permit carries an approval obligation, and the decision says so.
+    const pending = await call<unknown, LeaseResponse__Output>(agent, 'RequestLease', { action: 'billing.refund', resource: 'stripe', purpose: 'needs approval', params: jsonToStruct({ amount: 50000 }) });
+    assert.equal(pending.status, 'PENDING_APPROVAL');
+    try {
+      const obligated = await call<unknown, ListDecisionsResponse__Output>(bob.operator, 'ListDecisions', { effect: 'allow_with_obligations', agent: 'support-bot' });
+      assert.ok(obligated.decisions.length >= 1, 'an allow_with_obligations decision is selected');
+      assert.ok(obligated.decisions.every((x) => x.effect === 'allow_with_obligations'));
+      await page.goto(`${bobConsole.origin}/denials?effect=allow_with_obligations`, { waitUntil: 'load' });
+      const effects = (await page.evaluate(`Array.from(document.querySelectorAll('td.effect')).map((td) => td.textContent)`)) as string[];
+      assert.ok(effects.length >= 1 && effects.every((e) => e === 'allow_with_obligations'), JSON.stringify(effects));
+      assert.equal(await page.evaluate(`document.querySelector('select[name="effect"]').value`), 'allow_with_obligations');
+    } finally {
+      await page.close();
+      await call(bob.operator, 'DecideApproval', { approvalId: pending.approvalId, approve: false, reason: 'console test cleanup' });
+    }
   });
 
   it('trust: score, tier and history as an inline SVG chart; an admin sets it through the page', async () => {

@@ -14,6 +14,11 @@ export interface DecisionRecord {
   'trustScore'?: (number);
   'trustTier'?: (string);
   'explanationJson'?: (string);
+  'foldedCount'?: (number);
+  'flood'?: (boolean);
+  'firstIndex'?: (number | string | Long);
+  'foldedSince'?: (string);
+  'foldedUntil'?: (string);
 }
 
 export interface DecisionRecord__Output {
@@ -28,4 +33,9 @@ export interface DecisionRecord__Output {
   'trustScore': (number);
   'trustTier': (string);
   'explanationJson': (string);
+  'foldedCount': (number);
+  'flood': (boolean);
+  'firstIndex': (string);
+  'foldedSince': (string);
+  'foldedUntil': (string);
 }

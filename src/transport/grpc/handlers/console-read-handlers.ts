@@ -4,6 +4,7 @@ import type { ListDecisionsRequest__Output } from '../../../gen/secretbroker/v1/
 import type { ListDecisionsResponse } from '../../../gen/secretbroker/v1/ListDecisionsResponse';
 import type { WhoAmIResponse } from '../../../gen/secretbroker/v1/WhoAmIResponse';
 import { BrokerError, invalidArgument } from '../../../lib/errors';
+import { DECISION_KINDS } from '../../../policy';
 import type { CallContext } from '../adapter';
 import type { Handlers } from '../server';
 
@@ -24,6 +25,12 @@ interface DecisionEntry {
   decision?: { effect?: string; policies?: string[]; policy_version?: string };
   trust?: { score?: number; tier?: string };
   explanation?: unknown;
+  /** A folded denial window's closing entry (DenialFolder). */
+  folded_count?: number;
+  folded_since?: string;
+  folded_until?: string;
+  first_index?: number;
+  flood?: boolean;
 }
 
 /** The read RPCs the operator console needs: WhoAmI (any operator) and ListDecisions (role auditor, from the log). */
@@ -37,7 +44,7 @@ export function consoleReadHandlers(ledger: Pick<Ledger, 'size' | 'getEntry'> | 
         return { name: p.name, id: p.operator.id, roles: [...p.operator.roles] };
       },
       ListDecisions: async (req: ListDecisionsRequest__Output): Promise<ListDecisionsResponse> => {
-        if (req.effect && req.effect !== 'allow' && req.effect !== 'deny') throw invalidArgument('effect', 'expected "allow", "deny" or empty');
+        if (req.effect && !(DECISION_KINDS as readonly string[]).includes(req.effect)) throw invalidArgument('effect', `expected ${DECISION_KINDS.map((k) => `"${k}"`).join(', ')} or empty`);
         if (req.limit > MAX_LIMIT) throw invalidArgument('limit', `expected at most ${MAX_LIMIT}`);
         if (!ledger) throw new BrokerError('unavailable', 'this daemon runs without an evidence log');
         const limit = req.limit || DEFAULT_LIMIT;
@@ -65,6 +72,9 @@ export function consoleReadHandlers(ledger: Pick<Ledger, 'size' | 'getEntry'> | 
             trustScore: e.trust?.score ?? 0,
             trustTier: e.trust?.tier ?? '',
             explanationJson: e.explanation === undefined ? '' : JSON.stringify(e.explanation),
+            ...(e.folded_count !== undefined
+              ? { foldedCount: e.folded_count, flood: e.flood === true, firstIndex: String(e.first_index ?? 0), foldedSince: e.folded_since ?? '', foldedUntil: e.folded_until ?? '' }
+              : {}),
           });
         }
         return { decisions, scanned: String(scanned) };
