@@ -16,7 +16,7 @@ import { isGateRefusal, isShutOut } from '../helpers/expect-denial';
  */
 type Role = 'approver' | 'admin' | 'auditor' | 'rotator';
 /** One caller kind, or several operator roles of which any one will do ('admin|approver'). */
-type Who = 'agent' | Role | 'any' | 'operator' | `${Role}|${Role}` | `${Role}|${Role}|${Role}`;
+type Who = 'agent' | Role | 'any' | `${Role}|${Role}` | `${Role}|${Role}|${Role}` | `${Role}|${Role}|${Role}|${Role}`;
 
 const EXPECTED: Readonly<Record<'AgentBroker' | 'Operator' | 'Evidence', Readonly<Record<string, Who>>>> = {
   AgentBroker: {
@@ -46,7 +46,8 @@ const EXPECTED: Readonly<Record<'AgentBroker' | 'Operator' | 'Evidence', Readonl
     ListLeases: 'auditor',
     Explain: 'auditor',
     Rotate: 'rotator',
-    WhoAmI: 'operator',
+    // Any one of the roles, not a role-less operator: each Operator RPC requires a named role (invariant 5).
+    WhoAmI: 'approver|admin|auditor|rotator',
     ListDecisions: 'auditor',
   },
   Evidence: {
@@ -61,7 +62,7 @@ const EXPECTED: Readonly<Record<'AgentBroker' | 'Operator' | 'Evidence', Readonl
 const CALLERS = ['agent', 'approver', 'admin', 'auditor', 'rotator', 'none'] as const;
 type Caller = (typeof CALLERS)[number];
 
-const allowed = (who: Who, caller: Caller): boolean => who === 'any' || (who === 'operator' && caller !== 'agent') || who.split('|').includes(caller);
+const allowed = (who: Who, caller: Caller): boolean => who === 'any' || who.split('|').includes(caller);
 
 describe('the access table: every RPC against every role and an agent (invariant 5)', function () {
   this.timeout(60_000);
@@ -116,9 +117,15 @@ describe('the access table: every RPC against every role and an agent (invariant
     }
   };
 
+  it('an operator with no role is refused WhoAmI, and the refusal names the roles that would do', async () => {
+    const { code, details } = await callRpc(clients.get('none')!, 'Operator', 'WhoAmI');
+    assert.equal(code, grpc.status.PERMISSION_DENIED);
+    assert.equal(details, 'this RPC requires the operator role "approver" or "admin" or "auditor" or "rotator"');
+  });
+
   for (const svc of Object.keys(EXPECTED) as Array<keyof typeof EXPECTED>) {
     for (const [method, who] of Object.entries(EXPECTED[svc])) {
-      it(`${svc}.${method}: ${who === 'any' ? 'any authenticated caller' : who === 'operator' ? 'any authenticated operator' : who === 'agent' ? 'agents only' : `operators with role ${who.split('|').join(' or ')} only`}`, async () => {
+      it(`${svc}.${method}: ${who === 'any' ? 'any authenticated caller' : who === 'agent' ? 'agents only' : `operators with role ${who.split('|').join(' or ')} only`}`, async () => {
         const got: string[] = [];
         const want: string[] = [];
         for (const caller of CALLERS) {

@@ -29,7 +29,8 @@ export const ACCESS: Readonly<Record<string, Readonly<Record<string, Access>>>> 
     ListLeases: { who: 'operator', role: 'auditor' },
     Explain: { who: 'operator', role: 'auditor' },
     Rotate: { who: 'operator', role: 'rotator' },
-    WhoAmI: { who: 'any-operator' },
+    // Any one of the roles: a role-less operator is refused (invariant 5).
+    WhoAmI: { who: 'operator', role: ['approver', 'admin', 'auditor', 'rotator'] },
     ListDecisions: { who: 'operator', role: 'auditor' },
   },
   Evidence: {

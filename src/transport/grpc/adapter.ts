@@ -11,7 +11,7 @@ import { checkDepth, type RateLimiter, type StreamCounter } from './limits';
 export const WIRE_SIZE = Symbol('wireSize');
 
 /** `role`: the operator role the RPC requires, or several of which any one will do. */
-export type Access = { who: 'agent' } | { who: 'operator'; role: OperatorRole | readonly OperatorRole[] } | { who: 'any-operator' } | { who: 'any' };
+export type Access = { who: 'agent' } | { who: 'operator'; role: OperatorRole | readonly OperatorRole[] } | { who: 'any' };
 
 /** 'the operator role "admin"' or 'the operator role "admin" or "approver"'. */
 function roleText(role: OperatorRole | readonly OperatorRole[]): string {
@@ -50,7 +50,6 @@ export class Gate {
   private admit(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, access: Access, req: unknown, requestId: string): CallContext {
     const principal = this.deps.authenticator.authenticate(call);
     if (access.who === 'agent' && principal.kind !== 'agent') throw permissionDenied('this RPC is for agents');
-    if (access.who === 'any-operator' && principal.kind !== 'operator') throw permissionDenied('this RPC is for operators');
     if (access.who === 'operator') {
       const roles: readonly OperatorRole[] = typeof access.role === 'string' ? [access.role] : access.role;
       if (principal.kind !== 'operator') throw permissionDenied(`this RPC requires ${roleText(access.role)}`);

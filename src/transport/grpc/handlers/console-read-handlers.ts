@@ -33,13 +33,13 @@ interface DecisionEntry {
   flood?: boolean;
 }
 
-/** The read RPCs the operator console needs: WhoAmI (any operator) and ListDecisions (role auditor, from the log). */
+/** The read RPCs the operator console needs: WhoAmI (any one of the roles) and ListDecisions (role auditor, from the log). */
 export function consoleReadHandlers(ledger: Pick<Ledger, 'size' | 'getEntry'> | undefined): Handlers {
   return {
     Operator: {
       WhoAmI: async (_req: unknown, ctx: CallContext): Promise<WhoAmIResponse> => {
         const p = ctx.principal;
-        // The access table admits operators only; an agent here is a wiring fault, refused.
+        // The access table admits operators only (narrows the type; an agent here would be a wiring fault).
         if (p.kind !== 'operator') throw new BrokerError('permission_denied', 'this RPC is for operators');
         return { name: p.name, id: p.operator.id, roles: [...p.operator.roles] };
       },
