@@ -18,7 +18,8 @@ export const consoleCommand: Command = Object.freeze<Command>({
       running = await startConsole({ clients, port: Number(rawPort) });
     } catch (err) {
       clients.close();
-      throw new UsageError(`cannot serve the console on 127.0.0.1:${rawPort}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      // A failure (exit 1), as serve and dev: the flags were valid, the port could not be had.
+      throw new Error(`cannot serve the console on 127.0.0.1:${rawPort}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
     }
     io.stdout.write(`console for your operator identity on ${running.origin} (127.0.0.1 only)\n`);
     io.stdout.write(`open this URL once: it works for one visit, which logs that browser in (restart the console for a new URL):\n  ${running.loginUrl}\n`);

@@ -484,6 +484,11 @@ describe('console: a local web console as an operator client (headless Chromium,
     const noCreds = await runCapture(['console']);
     assert.equal(noCreds.code, 2);
     assert.match(noCreds.err, /missing --addr/);
+    // A port it cannot bind (here the running console's) is a failure, not a usage error: exit 1, as serve and dev.
+    const busy = new URL(bobConsole.origin).port;
+    const inUse = await runCapture(['console', '--port', busy, '--addr', broker.addr, '--ca', pki.layout.caCert, '--cert', bob.cert, '--key', bob.key]);
+    assert.equal(inUse.code, 1, inUse.err);
+    assert.match(inUse.err, new RegExp(`cannot serve the console on 127\\.0\\.0\\.1:${busy}: EADDRINUSE`));
 
     const child = spawn(process.execPath, ['-r', 'reflect-metadata', '-r', 'tsx/cjs', path.join(REPO, 'src/main.ts'), 'console', '--addr', broker.addr, '--ca', pki.layout.caCert, '--cert', bob.cert, '--key', bob.key], {
       cwd: REPO,
