@@ -337,6 +337,25 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     const r = await trustPage(String(req.query.agent ?? ''));
     return html(reply, r.page, r.status);
   });
+  /**
+   * A trust change from the page: the field `problem` found (400), else the
+   * RPC's answer as a notice, or the daemon's refusal as it said it.
+   */
+  const trustChange = async (reply: FastifyReply, agent: string, problem: string | undefined, rpc: 'SetTrust' | 'ReportSignal', request: object) => {
+    if (problem) {
+      const r = await trustPage(agent, { error: problem }, 400);
+      return html(reply, r.page, 400);
+    }
+    try {
+      const t = await call<unknown, TrustState__Output>(operator, rpc, request);
+      const r = await trustPage(agent, { notice: `${t.agent}: ${t.score} (${t.tier})${t.leasesRevoked ? `, ${t.leasesRevoked} lease(s) revoked` : ''}` });
+      return html(reply, r.page);
+    } catch (err) {
+      const m = rpcMessage(err);
+      const r = await trustPage(agent, { error: m.text }, m.status);
+      return html(reply, r.page, m.status);
+    }
+  };
   app.post<{ Body: Form }>('/trust/set', async (req, reply) => {
     const agent = field(req.body, 'agent');
     const score = field(req.body, 'score');
@@ -345,19 +364,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     if (!agent) problem = 'agent: required';
     else if (!/^\d{1,9}$/.test(score)) problem = 'score: expected a whole number';
     else if (!reason) problem = 'reason: required';
-    if (problem) {
-      const r = await trustPage(agent, { error: problem }, 400);
-      return html(reply, r.page, 400);
-    }
-    try {
-      const t = await call<unknown, TrustState__Output>(operator, 'SetTrust', { agent, score: Number(score), reason });
-      const r = await trustPage(agent, { notice: `${t.agent}: ${t.score} (${t.tier})${t.leasesRevoked ? `, ${t.leasesRevoked} lease(s) revoked` : ''}` });
-      return html(reply, r.page);
-    } catch (err) {
-      const m = rpcMessage(err);
-      const r = await trustPage(agent, { error: m.text }, m.status);
-      return html(reply, r.page, m.status);
-    }
+    return trustChange(reply, agent, problem, 'SetTrust', { agent, score: Number(score), reason });
   });
   app.post<{ Body: Form }>('/trust/signal', async (req, reply) => {
     const agent = field(req.body, 'agent');
@@ -369,19 +376,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     else if (!kind) problem = 'kind: required (a kind configured under trust.signals)';
     else if (!/^-?\d{1,9}$/.test(weight)) problem = 'weight: expected a whole number (0: the kind\'s weight)';
     else if (!detail) problem = 'detail: required (what was observed)';
-    if (problem) {
-      const r = await trustPage(agent, { error: problem }, 400);
-      return html(reply, r.page, 400);
-    }
-    try {
-      const t = await call<unknown, TrustState__Output>(operator, 'ReportSignal', { agent, kind, weight: Number(weight), detail });
-      const r = await trustPage(agent, { notice: `${t.agent}: ${t.score} (${t.tier})${t.leasesRevoked ? `, ${t.leasesRevoked} lease(s) revoked` : ''}` });
-      return html(reply, r.page);
-    } catch (err) {
-      const m = rpcMessage(err);
-      const r = await trustPage(agent, { error: m.text }, m.status);
-      return html(reply, r.page, m.status);
-    }
+    return trustChange(reply, agent, problem, 'ReportSignal', { agent, kind, weight: Number(weight), detail });
   });
 
   // ---- Denials (recent decisions with their explanations) --------------------

@@ -474,6 +474,18 @@ describe('console: a local web console as an operator client (headless Chromium,
     await page.type('form[action="/trust/set"] input[name=reason]', 'too much');
     await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/trust/set"] button')]);
     assert.match((await page.evaluate(`document.querySelector('.error')?.textContent ?? ''`)) as string, /INVALID_ARGUMENT: score/);
+    // A signal goes the same way: the page's own field check (400), the daemon's refusal as it said it, the new state.
+    const signal = (fields: Record<string, string>) =>
+      request(`${bobConsole.origin}/trust/signal`, { method: 'POST', body: new URLSearchParams({ agent: 'support-bot', ...fields }).toString(), headers: { cookie: bobCookie, 'content-type': 'application/x-www-form-urlencoded', origin: bobConsole.origin } });
+    const noKind = await signal({ detail: 'seen' });
+    assert.equal(noKind.status, 400);
+    assert.match(noKind.body, /kind: required/);
+    const unknownKind = await signal({ kind: 'no.such.kind', detail: 'seen' });
+    assert.equal(unknownKind.status, 400, unknownKind.body);
+    assert.match(unknownKind.body, /class="error"[^>]*>INVALID_ARGUMENT: kind/);
+    const ok = await signal({ kind: 'anomaly', weight: '-10', detail: 'seen' });
+    assert.equal(ok.status, 200, ok.body);
+    assert.match(ok.body, /support-bot: 390 \(/);
   });
 
   it('`secret-broker console` (a real process): bad flags are usage errors; it prints the one-time URL, serves as the operator, and stops on SIGTERM', async () => {
