@@ -16,7 +16,8 @@ import type { ListDecisionsResponse__Output } from '../gen/secretbroker/v1/ListD
 import type { RevokeLeasesResponse__Output } from '../gen/secretbroker/v1/RevokeLeasesResponse';
 import type { TrustState__Output } from '../gen/secretbroker/v1/TrustState';
 import type { WhoAmIResponse__Output } from '../gen/secretbroker/v1/WhoAmIResponse';
-import { esc, layout, scoreChart, STYLE, type Who } from './html';
+import { esc } from '../lib/html-escape';
+import { layout, scoreChart, STYLE, type Who } from './html';
 import { VERIFY_SCRIPT } from './verify-script';
 
 /**
@@ -25,14 +26,14 @@ import { VERIFY_SCRIPT } from './verify-script';
  * in the name: two consoles (two operators) on one machine do not overwrite
  * each other's session.
  */
-export const sessionCookieName = (port: number): string => `sb_console_${port}`;
+const sessionCookieName = (port: number): string => `sb_console_${port}`;
 
 /**
  * default-src 'none': nothing loads unless listed; the one stylesheet and the
  * one proof-verifying script come from the console itself; forms post only
  * back to it; no page may frame it.
  */
-export const CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const FORM_LIMIT = 64 * 1024;
 /** Rows on the Leases page; one more is asked for, to know (and say) when the list is cut. */

@@ -2,8 +2,6 @@
 
 import { esc } from '../lib/html-escape';
 
-export { esc };
-
 export const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
 header{background:#20232a;color:#fff;padding:8px 16px;display:flex;gap:16px;align-items:center}
 header a{color:#9cdcfe;text-decoration:none}header .who{margin-left:auto;color:#ccc}
@@ -40,7 +38,7 @@ export function scoreChart(points: ReadonlyArray<{ at: string; score: number; la
 }
 
 /** Each page, and the roles of which any one lets the daemon answer it (empty: any operator). */
-export const PAGES: ReadonlyArray<readonly [string, string, readonly string[]]> = Object.freeze([
+const PAGES: ReadonlyArray<readonly [string, string, readonly string[]]> = Object.freeze([
   ['/approvals', 'Approvals', ['approver']],
   ['/evidence', 'Evidence', []],
   ['/leases', 'Leases', ['auditor']],

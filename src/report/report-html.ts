@@ -1,8 +1,6 @@
 import { esc } from '../lib/html-escape';
 import type { Quantiles, Report } from './report-measures';
 
-const h = esc;
-
 /** Nothing loads from anywhere: no scripts, no fetches, no images; styles only from the inline block. */
 export const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
 
@@ -24,13 +22,13 @@ export function barChart(title: string, bars: readonly Bar[], unit = ''): string
     const y = 24 + i * rowH;
     const w = Math.round((b.value / max) * plotW);
     return (
-      `<text x="${labelW - 6}" y="${y + 14}" text-anchor="end">${h(short(b.label))}</text>` +
-      `<rect class="bar ${b.tone ?? 'a'}" x="${labelW}" y="${y + 2}" width="${w}" height="${rowH - 6}"><title>${h(`${b.label}: ${fmt(b.value)}${unit}`)}</title></rect>` +
-      `<text x="${labelW + w + 6}" y="${y + 14}">${h(fmt(b.value) + unit)}</text>`
+      `<text x="${labelW - 6}" y="${y + 14}" text-anchor="end">${esc(short(b.label))}</text>` +
+      `<rect class="bar ${b.tone ?? 'a'}" x="${labelW}" y="${y + 2}" width="${w}" height="${rowH - 6}"><title>${esc(`${b.label}: ${fmt(b.value)}${unit}`)}</title></rect>` +
+      `<text x="${labelW + w + 6}" y="${y + 14}">${esc(fmt(b.value) + unit)}</text>`
     );
   });
   const empty = bars.length === 0 ? `<text x="${labelW}" y="38">nothing in the window</text>` : '';
-  return `<svg class="chart" role="img" aria-label="${h(title)}" width="${labelW + plotW + 80}" height="${height}" viewBox="0 0 ${labelW + plotW + 80} ${height}"><text class="title" x="0" y="14">${h(title)}</text>${rows.join('')}${empty}</svg>`;
+  return `<svg class="chart" role="img" aria-label="${esc(title)}" width="${labelW + plotW + 80}" height="${height}" viewBox="0 0 ${labelW + plotW + 80} ${height}"><text class="title" x="0" y="14">${esc(title)}</text>${rows.join('')}${empty}</svg>`;
 }
 
 /** A label that fits its column (the bar's tooltip has it whole). */
@@ -47,7 +45,7 @@ const secs = (q: Quantiles): string => (q.count === 0 ? 'n/a' : `p50 ${fmt(q.p50
 
 function table(head: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
   if (rows.length === 0) return '<p class="none">none in the window</p>';
-  return `<table><thead><tr>${head.map((c) => `<th>${h(c)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${h(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+  return `<table><thead><tr>${head.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
 }
 
 /** The report as one self-contained HTML page: inline CSS and SVG, a CSP that forbids every load. */
@@ -61,7 +59,7 @@ export function renderHtml(r: Report): string {
   const sections = [
     `<section id="coverage"><h2>1. Policy coverage</h2>
 <p>${c.actions.length - c.actions_unpermitted} of ${c.actions.length} configured actions can be permitted by some rule. ${c.decisions} decisions in the window.
-${c.all_decided ? `<strong class="ok">Every grant (${c.leases_issued}) and use (${c.invokes}) in the window passed the decision point.</strong>` : `<strong class="bad">${c.leases_issued - c.leases_with_decision + c.invokes - c.invokes_with_lease} grants or uses without a decision before them (log indexes ${h(c.unproven.join(', '))}).</strong>`}</p>
+${c.all_decided ? `<strong class="ok">Every grant (${c.leases_issued}) and use (${c.invokes}) in the window passed the decision point.</strong>` : `<strong class="bad">${c.leases_issued - c.leases_with_decision + c.invokes - c.invokes_with_lease} grants or uses without a decision before them (log indexes ${esc(c.unproven.join(', '))}).</strong>`}</p>
 ${barChart('Decisions by effect', Object.entries(c.by_effect).map(([k, v]) => ({ label: k, value: v, tone: k === 'deny' ? 'd' : 'a' })))}
 ${table(['action', 'a rule can permit it', 'finding'], c.actions.map((row) => [row.action, row.permitted ? 'yes' : 'NO', row.finding ?? '']))}</section>`,
     `<section id="scope"><h2>2. Scope grant reduction</h2>
@@ -69,7 +67,7 @@ ${table(['action', 'a rule can permit it', 'finding'], c.actions.map((row) => [r
 ${barChart('Uses granted vs spent, per agent', s.agents.flatMap((g) => [{ label: `${g.agent} granted`, value: g.uses_granted, tone: 'b' as const }, { label: `${g.agent} spent`, value: g.uses_spent, tone: 'a' as const }]))}
 ${table(['agent', 'week of', 'leases', 'uses granted', 'uses spent', 'actions invoked'], s.agents.flatMap((g) => g.weeks.map((w) => [g.agent, w.week, String(w.leases), String(w.uses_granted), String(w.uses_spent), w.actions_invoked.join(', ')])))}
 ${table(['agent', 'actions permitted', 'actions invoked', 'over-granted'], s.agents.map((g) => [g.agent, g.actions_permitted.join(', '), g.actions_invoked.join(', '), g.over_granted ? 'yes' : 'no']))}
-${s.agents.filter((g) => g.suggested_permit).map((g) => `<h3>Suggested permit for ${h(g.agent)}</h3><pre>${h(g.suggested_permit!)}</pre>`).join('\n')}</section>`,
+${s.agents.filter((g) => g.suggested_permit).map((g) => `<h3>Suggested permit for ${esc(g.agent)}</h3><pre>${esc(g.suggested_permit!)}</pre>`).join('\n')}</section>`,
     `<section id="trust"><h2>3. Trust-aware gating</h2>
 <p>${t.drops} trust drop${t.drops === 1 ? '' : 's'} revoked ${t.leases_revoked} lease${t.leases_revoked === 1 ? '' : 's'}; time from signal to revocation: ${secs(t.time_to_revoke_seconds)}.</p>
 ${barChart('Leases revoked per trust drop', t.rows.map((d) => ({ label: `#${d.index} ${d.agent} ${d.from.tier}→${d.to.tier}`, value: d.leases_revoked, tone: 'c' })))}
@@ -85,9 +83,9 @@ ${barChart('Most frequent reasons for denial', x.top_reasons.map((q) => ({ label
   ];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${h(REPORT_CSP)}">
+<meta http-equiv="Content-Security-Policy" content="${esc(REPORT_CSP)}">
 <meta name="referrer" content="no-referrer">
-<title>secret-broker report ${h(r.window.since.slice(0, 10))} to ${h(r.window.until.slice(0, 10))}</title>
+<title>secret-broker report ${esc(r.window.since.slice(0, 10))} to ${esc(r.window.until.slice(0, 10))}</title>
 <style>
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:980px;color:#1d2330}
 h1{font-size:1.5em}h2{border-bottom:1px solid #ccd;padding-bottom:.2em;margin-top:2em}
@@ -98,7 +96,7 @@ svg.chart{display:block;margin:.8em 0;font-size:12px}svg.chart .title{font-weigh
 </style></head>
 <body>
 <h1>secret-broker report</h1>
-<p>Window ${h(r.window.since)} to ${h(r.window.until)}; ${r.window.entries_read} log entries read; policy ${h(r.policy_version.slice(0, 12))}.</p>
+<p>Window ${esc(r.window.since)} to ${esc(r.window.until)}; ${r.window.entries_read} log entries read; policy ${esc(r.policy_version.slice(0, 12))}.</p>
 ${sections.join('\n')}
 </body></html>
 `;

@@ -11,7 +11,7 @@ import type { Handlers } from '../server';
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
 /** ListDecisions reads at most this many entries back from the newest: the work per call is bounded. */
-export const MAX_SCAN = 20_000;
+const MAX_SCAN = 20_000;
 /** Entries read between two yields to the event loop (about 5 ms of work). */
 const SCAN_SLICE = 500;
 const DECISION_MARK = Buffer.from('"type":"decision"');
