@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { call, type BrokerClients } from '../../src/client/grpc-client';
 import { loadProto } from '../../src/transport/grpc/proto';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
-import { isGateRefusal, isShutOut } from '../helpers/expect-denial';
+import { expectRefused, isGateRefusal, isShutOut } from '../helpers/expect-denial';
 
 /**
  * Invariant 5: every call is authorized, and each Operator RPC requires its
@@ -118,9 +118,8 @@ describe('the access table: every RPC against every role and an agent (invariant
   };
 
   it('an operator with no role is refused WhoAmI, and the refusal names the roles that would do', async () => {
-    const { code, details } = await callRpc(clients.get('none')!, 'Operator', 'WhoAmI');
-    assert.equal(code, grpc.status.PERMISSION_DENIED);
-    assert.equal(details, 'this RPC requires the operator role "approver" or "admin" or "auditor" or "rotator"');
+    const err = await expectRefused(call(clients.get('none')!.operator, 'WhoAmI', {}));
+    assert.equal(err.details, 'this RPC requires the operator role "approver" or "admin" or "auditor" or "rotator"');
   });
 
   for (const svc of Object.keys(EXPECTED) as Array<keyof typeof EXPECTED>) {
