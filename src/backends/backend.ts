@@ -201,6 +201,18 @@ export interface IssuedCredential {
  * as `revoke_failed`, never dropped. So `revoke` must be idempotent: revoking
  * something already gone resolves.
  */
+/**
+ * A credential's secret made ahead by `prepare`, opaque to the caller. Until
+ * `create` takes it, the caller owns it and must `discard` it if it will not
+ * call `create` (a failed record of the planned handle).
+ */
+export interface PreparedSecret {
+  /** The backend that made it: another backend's `create` ignores it. */
+  readonly backend: string;
+  /** Wipes the secret; idempotent, and harmless once `create` has taken it. */
+  discard(): void;
+}
+
 export interface DynamicCredentialBackend<TSpec = unknown> extends BackendLifecycle {
   readonly type: 'dynamic';
   /**
@@ -211,7 +223,7 @@ export interface DynamicCredentialBackend<TSpec = unknown> extends BackendLifecy
    * `CredentialLeftError.handleIn`, also through wrappers' `cause`), so the
    * caller retries the revoke (until it succeeds) instead of leaving it upstream.
    */
-  create(spec: TSpec, lease: LeaseBinding, planned?: CredentialHandle): Promise<IssuedCredential>;
+  create(spec: TSpec, lease: LeaseBinding, planned?: CredentialHandle, prepared?: PreparedSecret): Promise<IssuedCredential>;
   /**
    * Optional: names the credential before it exists, with no effect upstream
    * (for PostgreSQL, a random role name), so the broker records the handle
@@ -220,6 +232,14 @@ export interface DynamicCredentialBackend<TSpec = unknown> extends BackendLifecy
    * handle and must create exactly it.
    */
   plan?(spec: TSpec, lease: LeaseBinding): CredentialHandle;
+  /**
+   * Optional: starts making the secret of the next credential (for
+   * PostgreSQL, a random password and its SCRAM verifier: a PBKDF2, on
+   * libuv's pool) with no effect upstream, so that work runs while the caller
+   * records the planned handle. The caller passes it to `create`, which uses
+   * it (and wipes it if the create fails), or discards it.
+   */
+  prepare?(spec: TSpec): PreparedSecret;
   /**
    * Optional: every credential this broker could have created that exists
    * upstream now (for PostgreSQL, the roles with the configured prefix), for

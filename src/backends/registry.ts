@@ -9,7 +9,7 @@ import { awsRotationOf } from './aws/aws-rotation';
 import type { DynamicCredentialBackend, SecretVersion, StaticSecretBackend } from './backend';
 import { CircuitBreaker, type BreakerState } from './circuit-breaker';
 import { openLocalBackend } from './local';
-import { checkPostgresSpec, openPostgresBackend, planPostgresRole, type PostgresSpec } from './postgres';
+import { checkPostgresSpec, openPostgresBackend, planPostgresRole, preparePostgresSecret, type PostgresSpec } from './postgres';
 import { SecretCache } from './secret-cache';
 
 /** A secret read for one brokered call: the value and which version of it (recorded in evidence). */
@@ -182,7 +182,7 @@ export class BackendRegistry {
       return b.dynamic;
     };
     const cfg = slot.cfg;
-    // plan, listIssued and revokeMany are capabilities: offered only where the backend kind has them.
+    // plan, prepare, listIssued and revokeMany are capabilities: offered only where the backend kind has them.
     const pg: Partial<DynamicCredentialBackend> =
       cfg.kind === 'postgres'
         ? {
@@ -190,6 +190,11 @@ export class BackendRegistry {
             plan: (spec) => {
               checkPostgresSpec(spec as PostgresSpec);
               return planPostgresRole(cfg);
+            },
+            // So is making the next password and its verifier (the backend's create recognises its own).
+            prepare: (spec) => {
+              checkPostgresSpec(spec as PostgresSpec);
+              return preparePostgresSecret(cfg);
             },
             listIssued: () => this.#guarded(slot, 'listing its credentials', async () => (await dynamicOf()).listIssued!(), undefined, false),
             revokeMany: (handles) => this.#guarded(slot, 'revoking credentials', async () => (await dynamicOf()).revokeMany!(handles), undefined, false),
@@ -199,7 +204,11 @@ export class BackendRegistry {
       kind: slot.cfg.kind,
       name,
       type: 'dynamic',
-      create: (spec, lease, planned) => this.#guarded(slot, 'issuing a credential', async () => (await dynamicOf()).create(spec, lease, planned), undefined, false),
+      create: (spec, lease, planned, prepared) => {
+        // The breaker may refuse before create runs: whatever was prepared is wiped then, not left behind.
+        const run = this.#guarded(slot, 'issuing a credential', async () => (await dynamicOf()).create(spec, lease, planned, prepared), undefined, false);
+        return prepared ? run.catch((err: unknown) => { prepared.discard(); throw err; }) : run;
+      },
       renew: (handle, lease) => this.#guarded(slot, 'renewing a credential', async () => (await dynamicOf()).renew(handle, lease), undefined, false),
       revoke: (handle) => this.#guarded(slot, 'revoking a credential', async () => (await dynamicOf()).revoke(handle), undefined, false),
       ...pg,

@@ -1,6 +1,6 @@
 import { grantedUnderDraft, type OverrideGate } from '../breakglass/override-gate';
 import type { Metrics } from '../metrics/metrics';
-import { CredentialLeftError, type CredentialHandle, type DynamicCredential, type IssuedCredential } from '../backends/backend';
+import { CredentialLeftError, type CredentialHandle, type DynamicCredential, type IssuedCredential, type PreparedSecret } from '../backends/backend';
 import type { AgentConfig, BrokerConfig } from '../config/config-types';
 import type { EvidenceDraft, EvidenceRef, EvidenceSink } from '../evidence/ledger/evidence-sink';
 import type { LeaseRecord, LeaseStatus } from '../leases/lease';
@@ -294,15 +294,19 @@ export class LeaseService {
     // durably before anything exists upstream, so a crash from here until the lease is stored
     // leaves a pending row the orphan sweeper resolves. The row goes in the commit that stores the lease.
     let planned: CredentialHandle | undefined;
+    let prepared: PreparedSecret | undefined;
     try {
       planned = dyn.backend.plan?.(dyn.spec, binding);
+      // The credential's secret is made (for PostgreSQL a PBKDF2, off the event loop) while its name is recorded.
+      prepared = planned ? dyn.backend.prepare?.(dyn.spec) : undefined;
       if (planned) await this.deps.store.insertPendingCredential({ handle: planned, leaseId: lease.id, createdAt: this.deps.clock.now() });
     } catch (err) {
+      prepared?.discard();
       log.warn({ err, action: action.name, backend: backendName }, 'could not record the credential about to be issued; nothing was created');
       throw err instanceof BrokerError && err.kind === 'unavailable' ? err : backendFailure(backendName, `issue a credential for ${action.name}`, err);
     }
     try {
-      const issued = await dyn.backend.create(dyn.spec, binding, planned);
+      const issued = await dyn.backend.create(dyn.spec, binding, planned, prepared);
       if (planned && issued.handle.id !== planned.id) {
         // The contract says create makes exactly the planned credential; anything else is revoked, never leased.
         issued.credential.password.wipe();

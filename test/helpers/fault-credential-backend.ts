@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { CredentialHandle, DynamicCredentialBackend, IssuedCredential, LeaseBinding } from '../../src/backends/backend';
+import type { CredentialHandle, DynamicCredentialBackend, IssuedCredential, LeaseBinding, PreparedSecret } from '../../src/backends/backend';
 import type { DynamicCredentialSource } from '../../src/broker/dynamic-credentials';
 import type { ActionConfig, VaultDynamicActionConfig } from '../../src/config/config-types';
 import type { Clock } from '../../src/lib/clock';
@@ -35,6 +35,8 @@ export class FaultCredentialBackend implements DynamicCredentialBackend<FaultSpe
     create: 0,
     /** The planned handle each create was given (undefined: none). */
     createdWith: [] as Array<CredentialHandle | undefined>,
+    /** The prepared secret each create was given (undefined: none). */
+    preparedWith: [] as Array<PreparedSecret | undefined>,
     renew: [] as Array<{ id: string; expiresAt: number; maxExpiresAt: number }>,
     revoke: [] as string[],
   };
@@ -60,9 +62,11 @@ export class FaultCredentialBackend implements DynamicCredentialBackend<FaultSpe
   async health(): Promise<void> {}
   async close(): Promise<void> {}
 
-  async create(spec: FaultSpec, lease: LeaseBinding, planned?: CredentialHandle): Promise<IssuedCredential> {
+  async create(spec: FaultSpec, lease: LeaseBinding, planned?: CredentialHandle, prepared?: PreparedSecret): Promise<IssuedCredential> {
     this.calls.create += 1;
     this.calls.createdWith.push(planned);
+    this.calls.preparedWith.push(prepared);
+    if (prepared instanceof RecordedSecret) prepared.taken = true;
     if (this.failCreate) {
       const err = this.failCreate;
       this.failCreate = undefined;
@@ -134,6 +138,16 @@ export class FaultCredentialBackend implements DynamicCredentialBackend<FaultSpe
   }
 }
 
+/** A prepared secret that records what became of it: taken by create, or discarded before that. */
+export class RecordedSecret implements PreparedSecret {
+  taken = false;
+  discarded = false;
+  constructor(readonly backend: string) {}
+  discard(): void {
+    if (!this.taken) this.discarded = true;
+  }
+}
+
 /** A source over the given backends: an action's `vault_dynamic.backend` picks one, its role and connection are the spec. */
 export function faultSource(...backends: FaultCredentialBackend[]): DynamicCredentialSource {
   const byName = new Map(backends.map((b) => [b.name, b]));
@@ -161,8 +175,17 @@ export class PlanningFaultBackend extends FaultCredentialBackend {
   /** Ids revokeMany leaves in place (reported as not gone) while set. */
   readonly stuck = new Set<string>();
 
+  /** Every secret `prepare` made, in order. */
+  readonly prepared: RecordedSecret[] = [];
+
   plan(_spec: FaultSpec, _lease: LeaseBinding): CredentialHandle {
     return { backend: this.name, id: `${this.prefix}${randomBytes(6).toString('hex')}`, attributes: { planned: 'yes' } };
+  }
+
+  prepare(_spec: FaultSpec): PreparedSecret {
+    const p = new RecordedSecret(this.name);
+    this.prepared.push(p);
+    return p;
   }
 
   async listIssued(): Promise<CredentialHandle[]> {

@@ -105,6 +105,28 @@ describe('crash safety of dynamic credentials over the real daemon: recorded bef
     assert.deepEqual(await pending(), [], 'the lease owns it now');
   });
 
+  it('the secret prepared while the pending row is written goes to create; if the row cannot be written, it is discarded and nothing is created', async () => {
+    await grant();
+    const [first, ...none] = pg.prepared;
+    assert.equal(none.length, 0, 'one secret prepared per grant');
+    assert.equal(pg.calls.preparedWith[0], first, 'create was given the secret prepared for it');
+    assert.deepEqual({ taken: first!.taken, discarded: first!.discarded }, { taken: true, discarded: false });
+
+    const faults = new WriteFaults(b().app.store as SqliteStore);
+    faults.failCommits();
+    try {
+      await expectCode(requestDb(), grpc.status.UNAVAILABLE);
+    } finally {
+      faults.clear();
+    }
+    assert.ok(faults.commitsFailed > 0, 'the pending row was refused');
+    const second = pg.prepared[1];
+    assert.ok(second, 'a secret was prepared for the second request');
+    assert.deepEqual({ taken: second.taken, discarded: second.discarded }, { taken: false, discarded: true }, 'wiped, never used');
+    assert.equal(pg.calls.create, 1, 'nothing was created for the refused request');
+    assert.deepEqual(await pending(), []);
+  });
+
   it('a grant refused after create (its evidence or row could not be stored) revokes the credential and removes its pending row', async () => {
     const faults = new WriteFaults(b().app.store as SqliteStore);
     faults.failEvidenceInserts();

@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { Client as PgClient } from 'pg';
 import { CredentialLeftError, type CredentialHandle, type IssuedCredential, type LeaseBinding } from '../../src/backends/backend';
-import { openPostgresBackend, type PostgresBackend, type PostgresSpec } from '../../src/backends/postgres';
+import { openPostgresBackend, preparePostgresSecret, type PostgresBackend, type PostgresSpec } from '../../src/backends/postgres';
 import type { PostgresBackendConfig } from '../../src/config/config-types';
 import { ManualClock } from '../../src/lib/clock';
 import { BrokerError } from '../../src/lib/errors';
@@ -139,6 +139,28 @@ describe('postgres backend against a real PostgreSQL (log_statement = all)', fun
       assert.deepEqual((await s.query('SHOW statement_timeout')).rows, [{ statement_timeout: '12s' }], 'the default statement_timeout');
     } finally {
       await s.end();
+    }
+  });
+
+  it('a prepared secret is the credential\'s password, used once; a discarded one or another backend\'s is not used', async () => {
+    const l = lease();
+    const prepared = backend.prepare(SPEC);
+    const c = await backend.create(SPEC, l, backend.plan(SPEC, l), prepared);
+    issued.push(c);
+    await (await connectAs(pg, c.credential.user, c.credential.password.revealString())).end();
+    prepared.discard(); // once taken, a discard does nothing: the lease's password is not wiped
+    await (await connectAs(pg, c.credential.user, c.credential.password.revealString())).end();
+    const again = await issue(backend, lease());
+    assert.notEqual(again.credential.password.revealString(), c.credential.password.revealString());
+
+    // Taken already, discarded, or made by another backend: create makes its own password, which works.
+    for (const p of [prepared, (() => { const d = backend.prepare(SPEC); d.discard(); return d; })(), preparePostgresSecret({ name: 'other' })]) {
+      const lx = lease();
+      const cx = await backend.create(SPEC, lx, backend.plan(SPEC, lx), p);
+      issued.push(cx);
+      assert.notEqual(cx.credential.password.revealString(), c.credential.password.revealString());
+      const sx = await connectAs(pg, cx.credential.user, cx.credential.password.revealString());
+      await sx.end();
     }
   });
 

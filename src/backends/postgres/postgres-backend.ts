@@ -30,7 +30,7 @@ import type { Clock } from '../../lib/clock';
 import { BrokerError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import { SecretValue } from '../../lib/secret-value';
-import { CredentialLeftError, type CredentialHandle, type DynamicCredentialBackend, type IssuedCredential, type LeaseBinding } from '../backend';
+import { CredentialLeftError, type CredentialHandle, type DynamicCredentialBackend, type IssuedCredential, type LeaseBinding, type PreparedSecret } from '../backend';
 import { parseAdminUrl, type AdminTarget } from './admin-url';
 import { isAuthFailure, sqlState, toBrokerError } from './postgres-errors';
 import { createRolesSql, dropRolesSql, likePrefix, noLoginSql, PRIVILEGES, validUntilSql, type RoleSpec } from './role-sql';
@@ -50,6 +50,7 @@ export type PostgresBackend = DynamicCredentialBackend<PostgresSpec> & {
   listIssued(): Promise<CredentialHandle[]>;
   revokeMany(handles: readonly CredentialHandle[]): Promise<string[]>;
   plan(spec: PostgresSpec, lease: LeaseBinding): CredentialHandle;
+  prepare(spec: PostgresSpec): PreparedSecret;
   validate(spec: PostgresSpec): Promise<void>;
 };
 
@@ -366,15 +367,28 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       return planRole(cfg);
     },
 
-    async create(spec, lease, planned): Promise<IssuedCredential> {
+    prepare(spec): PreparedSecret {
       live();
       checkSpec(spec);
-      if (!lease || !Number.isFinite(lease.expiresAt)) throw new BrokerError('invalid_argument', 'lease.expiresAt: expected ms since the epoch');
-      if (lease.expiresAt <= clock.now()) throw new BrokerError('invalid_argument', 'lease.expiresAt: must be in the future');
-      const handle = planned ? { backend: name, id: checkHandle(planned) } : backend.plan(spec, lease);
+      return prepareSecret(cfg);
+    },
+
+    async create(spec, lease, planned, prepared): Promise<IssuedCredential> {
+      // Taken first, so every way out below either uses the prepared secret or wipes it.
+      const made = PreparedScram.take(prepared, name);
+      let handle: CredentialHandle;
+      try {
+        live();
+        checkSpec(spec);
+        if (!lease || !Number.isFinite(lease.expiresAt)) throw new BrokerError('invalid_argument', 'lease.expiresAt: expected ms since the epoch');
+        if (lease.expiresAt <= clock.now()) throw new BrokerError('invalid_argument', 'lease.expiresAt: must be in the future');
+        handle = planned ? { backend: name, id: checkHandle(planned) } : backend.plan(spec, lease);
+      } catch (err) {
+        void made?.then((m) => m.password.wipe(), () => undefined);
+        throw err;
+      }
       const role = handle.id;
-      const password = SecretValue.fromString(randomBytes(PASSWORD_BYTES).toString('base64url'));
-      const verifier = await scramSha256Verifier(password);
+      const { password, verifier } = await (made ?? makeScramSecret());
       // Whether the role might exist now: the statements went out and no rollback is certain.
       let maybeLeft = false;
       try {
@@ -497,6 +511,64 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
     },
   };
   return backend;
+}
+
+interface ScramSecret {
+  password: SecretValue;
+  verifier: string;
+}
+
+/** A random password and its SCRAM-SHA-256 verifier (the PBKDF2 runs on libuv's pool). */
+async function makeScramSecret(): Promise<ScramSecret> {
+  const password = SecretValue.fromString(randomBytes(PASSWORD_BYTES).toString('base64url'));
+  try {
+    return { password, verifier: await scramSha256Verifier(password) };
+  } catch (err) {
+    password.wipe();
+    throw err;
+  }
+}
+
+/**
+ * The secret `prepare` starts making while the broker records the planned
+ * role: `create` takes it once (later takes and discards get nothing), and a
+ * discard before that wipes the password.
+ */
+class PreparedScram implements PreparedSecret {
+  #made: Promise<ScramSecret> | undefined;
+
+  constructor(readonly backend: string) {
+    const made = makeScramSecret();
+    // A discarded secret whose PBKDF2 failed is nobody's error; create sees a failure through take.
+    made.catch(() => undefined);
+    this.#made = made;
+  }
+
+  /**
+   * This backend's prepared secret, taken (undefined when there is none). Another backend's is
+   * discarded: create owns what it is given.
+   */
+  static take(prepared: PreparedSecret | undefined, backend: string): Promise<ScramSecret> | undefined {
+    if (!prepared) return undefined;
+    if (!(prepared instanceof PreparedScram) || prepared.backend !== backend) {
+      prepared.discard();
+      return undefined;
+    }
+    const made = prepared.#made;
+    prepared.#made = undefined;
+    return made;
+  }
+
+  discard(): void {
+    const made = this.#made;
+    this.#made = undefined;
+    void made?.then((m) => m.password.wipe(), () => undefined);
+  }
+}
+
+/** Starts making the password and verifier of the next credential (no effect upstream); see PreparedSecret. */
+export function prepareSecret(cfg: Pick<PostgresBackendConfig, 'name'>): PreparedSecret {
+  return new PreparedScram(cfg.name);
 }
 
 /** A fresh role name for a lease (no effect upstream): the prefix and 32 random hex digits. */
