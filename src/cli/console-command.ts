@@ -22,7 +22,7 @@ export const consoleCommand: Command = Object.freeze<Command>({
       throw new Error(`cannot serve the console on 127.0.0.1:${rawPort}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
     }
     io.stdout.write(`console for your operator identity on ${running.origin} (127.0.0.1 only)\n`);
-    io.stdout.write(`open this URL once: it works for one visit, which logs that browser in (restart the console for a new URL):\n  ${running.loginUrl}\n`);
+    io.stdout.write(`open this URL and press Log in: it logs one browser in, once (restart the console for a new URL):\n  ${running.loginUrl}\n`);
     io.stderr.write('press Ctrl-C to stop\n');
     await new Promise<void>((resolve) => {
       const stop = () => {

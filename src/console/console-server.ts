@@ -95,6 +95,17 @@ function timeLeft(seconds: number): string {
 
 const field = (f: Form | undefined, k: string): string => (typeof f?.[k] === 'string' ? f[k]!.trim() : '');
 
+/** The page a GET of the login URL shows: one button, whose POST logs this browser in. */
+function loginPage(token: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Log in · secret-broker console</title>
+<link rel="stylesheet" href="/style.css"></head>
+<body><main><h1>secret-broker console</h1>
+<p>This login URL works once: it opens a session in the browser that logs in with it.</p>
+<form method="post" action="/login"><input type="hidden" name="token" value="${esc(token)}"><button type="submit">Log in</button></form>
+</main></body></html>`;
+}
+
 /**
  * `secret-broker console`: a local web console that runs as a client (like
  * kubectl proxy). It serves on 127.0.0.1 only and calls the daemon over gRPC
@@ -110,6 +121,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
    * login token.
    */
   let session: string | undefined;
+  const hasSession = (req: FastifyRequest): boolean => session !== undefined && sameSecret(cookieValue(req.headers.cookie, cookieName), session);
   const { operator, evidence } = opts.clients;
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: FORM_LIMIT, forceCloseConnections: true });
   let origin = '';
@@ -129,20 +141,9 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     // DNS rebinding: only the console's own host name reaches it.
     if (req.headers.host !== origin.slice('http://'.length)) return reply.code(421).type('text/plain').send('wrong Host: open the console at ' + origin);
     const url = new URL(req.url, origin);
-    const hasSession = session !== undefined && sameSecret(cookieValue(req.headers.cookie, cookieName), session);
-    if (req.method === 'GET' && url.pathname === '/login') {
-      if (!sameSecret(url.searchParams.get('token') ?? undefined, loginToken)) return reply.code(401).type('text/plain').send('login token missing or wrong: open the URL the console printed');
-      // The browser that used it already has its session: opening the URL again there just goes to the pages.
-      if (hasSession) return reply.redirect('/approvals', 303);
-      if (session !== undefined) {
-        return reply.code(401).type('text/plain').send('this login URL was already used: it works once; restart `secret-broker console` for a new one');
-      }
-      // No await between the check and this assignment: of two concurrent visits, one wins.
-      session = randomBytes(32).toString('base64url');
-      reply.header('Set-Cookie', `${cookieName}=${session}; HttpOnly; SameSite=Strict; Path=/`);
-      return reply.redirect('/approvals', 303);
-    }
-    if (!hasSession) {
+    // The login routes check the token themselves; the stylesheet is the login page's too.
+    if ((url.pathname === '/login' && (req.method === 'GET' || req.method === 'POST')) || (url.pathname === '/style.css' && req.method === 'GET')) return undefined;
+    if (!hasSession(req)) {
       return reply.code(401).type('text/plain').send('no console session: open the URL the console printed (it works once)');
     }
     if (req.method !== 'GET' && req.method !== 'HEAD' && req.headers.origin !== origin) {
@@ -152,6 +153,34 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
   });
 
   const html = (reply: FastifyReply, page: string, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(page);
+
+  /**
+   * The login URL: a GET only shows a Log in button, the POST it sends uses the
+   * URL up. Link previews and prefetchers (a chat, a terminal) fetch URLs they
+   * see with GET; they must neither log anyone in nor use up the operator's one login.
+   */
+  const loginRefusal = (reply: FastifyReply, token: string | undefined, req: FastifyRequest): FastifyReply | undefined => {
+    if (!sameSecret(token, loginToken)) return reply.code(401).type('text/plain').send('login token missing or wrong: open the URL the console printed');
+    // The browser that used it already has its session: opening the URL again there just goes to the pages.
+    if (hasSession(req)) return reply.redirect('/approvals', 303);
+    if (session !== undefined) return reply.code(401).type('text/plain').send('this login URL was already used: it works once; restart `secret-broker console` for a new one');
+    return undefined;
+  };
+  app.get('/login', async (req, reply) => {
+    const token = (req.query as Record<string, unknown> | undefined)?.['token'];
+    const refused = loginRefusal(reply, typeof token === 'string' ? token : undefined, req);
+    if (refused) return refused;
+    return html(reply, loginPage(loginToken));
+  });
+  app.post('/login', async (req, reply) => {
+    if (req.headers.origin !== origin) return reply.code(403).type('text/plain').send(`refused: Origin ${JSON.stringify(req.headers.origin ?? null)} is not this console (${origin})`);
+    const refused = loginRefusal(reply, field(req.body as Form | undefined, 'token') || undefined, req);
+    if (refused) return refused;
+    // No await between the check and this assignment: of two concurrent logins, one wins.
+    session = randomBytes(32).toString('base64url');
+    reply.header('Set-Cookie', `${cookieName}=${session}; HttpOnly; SameSite=Strict; Path=/`);
+    return reply.redirect('/approvals', 303);
+  });
   /**
    * Asked once per page request (the header and the admin forms share the
    * answer): roles follow the daemon's configuration, not the console's memory.

@@ -38,7 +38,13 @@ function request(url: string, opts: { method?: string; headers?: Record<string, 
 }
 
 /** The one-time login token in a console's printed URL. */
-const loginToken = (c: RunningConsole): string => new URL(c.loginUrl).searchParams.get('token')!;
+const loginToken = (c: RunningConsole | string): string => new URL(typeof c === 'string' ? c : c.loginUrl).searchParams.get('token')!;
+
+/** The POST the login page's button sends (from the console's own Origin unless `headers` say otherwise): it uses the URL up. */
+function postLogin(url: string, headers: Record<string, string> = {}): ReturnType<typeof request> {
+  const { origin } = new URL(url);
+  return request(`${origin}/login`, { method: 'POST', headers: { origin, 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: `token=${loginToken(url)}` });
+}
 
 /** Reads a WatchApproval stream until the approval leaves PENDING. */
 function watchUntilDecided(c: BrokerClients, approvalId: string): Promise<Approval__Output> {
@@ -92,6 +98,8 @@ describe('console: a local web console as an operator client (headless Chromium,
   const browserLogin = async (c: RunningConsole): Promise<string> => {
     const page = await browser.newPage();
     await page.goto(c.loginUrl, { waitUntil: 'load' });
+    assert.equal(new URL(page.url()).pathname, '/login', 'the URL alone logs nothing in');
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('button[type=submit]')]);
     assert.equal(new URL(page.url()).pathname, '/approvals');
     assert.doesNotMatch(page.url(), /token/);
     const cookie = ((await page.cookies()) as Array<{ name: string; value: string }>).find((k) => k.name === c.cookieName);
@@ -146,7 +154,7 @@ describe('console: a local web console as an operator client (headless Chromium,
   it('listens on 127.0.0.1 only; without the session cookie every page is 401; a wrong login token sets nothing; the session cookie opens the pages on the console\'s own Host only', async () => {
     assert.match(bobConsole.origin, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.match(loginToken(bobConsole), /^[A-Za-z0-9_-]{43}$/);
-    for (const p of ['/approvals', '/evidence', '/leases', '/verify.js', '/style.css', '/']) {
+    for (const p of ['/approvals', '/evidence', '/leases', '/verify.js', '/']) {
       const r = await request(bobConsole.origin + p);
       assert.equal(r.status, 401, p);
       assert.doesNotMatch(r.body, /<table/);
@@ -154,10 +162,11 @@ describe('console: a local web console as an operator client (headless Chromium,
     // Another console's token, a near miss, none at all.
     const bobToken = loginToken(bobConsole);
     for (const t of [loginToken(aliceConsole), bobToken.slice(0, -1) + (bobToken.endsWith('A') ? 'B' : 'A'), '']) {
-      const r = await request(`${bobConsole.origin}/login?token=${t}`);
-      assert.equal(r.status, 401);
-      assert.match(r.body, /^login token missing or wrong/);
-      assert.equal(r.headers['set-cookie'], undefined);
+      for (const r of [await request(`${bobConsole.origin}/login?token=${t}`), await postLogin(`${bobConsole.origin}/login?token=${t}`)]) {
+        assert.equal(r.status, 401);
+        assert.match(r.body, /^login token missing or wrong/);
+        assert.equal(r.headers['set-cookie'], undefined);
+      }
     }
     // alice's session is not bob's.
     assert.equal((await request(bobConsole.origin + '/approvals', { headers: { cookie: aliceCookie.replace(aliceConsole.cookieName, bobConsole.cookieName) } })).status, 401);
@@ -170,11 +179,40 @@ describe('console: a local web console as an operator client (headless Chromium,
     assert.equal(page.headers['content-security-policy'], "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
   });
 
+  it('opening the login URL (a link preview, a prefetch) only shows the Log in button and uses nothing up; the login POST needs the console\'s own Origin', async () => {
+    const own = await startConsole({ clients: broker.clientFor('operators', 'bob') });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const preview = await request(own.loginUrl, { headers: { 'user-agent': 'Slackbot-LinkExpanding 1.0' } });
+        assert.equal(preview.status, 200);
+        assert.equal(preview.headers['set-cookie'], undefined);
+        assert.match(preview.body, /<form method="post" action="\/login"><input type="hidden" name="token" value="[A-Za-z0-9_-]{43}"><button type="submit">Log in<\/button><\/form>/);
+      }
+      // Its stylesheet loads without a session; the pages do not.
+      assert.equal((await request(`${own.origin}/style.css`)).status, 200);
+      assert.equal((await request(`${own.origin}/approvals`)).status, 401);
+      // A cross-site page cannot log a victim's browser in with a token it learnt: no Origin, null or foreign is 403.
+      for (const origin of [undefined, 'null', 'http://evil.example']) {
+        const headers: Record<string, string> = origin === undefined ? {} : { origin };
+        const r = await request(`${own.origin}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: `token=${loginToken(own)}` });
+        assert.equal(r.status, 403, String(origin));
+        assert.equal(r.headers['set-cookie'], undefined);
+      }
+      // None of that used the URL: the operator's own login still works, once.
+      const login = await postLogin(own.loginUrl);
+      assert.equal(login.status, 303);
+      assert.match(String(login.headers['set-cookie']?.[0]), new RegExp(`^${own.cookieName}=`));
+      assert.equal((await postLogin(own.loginUrl)).status, 401);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('the login URL works once: the same URL again from a fresh client is 401 (already used); the session cookie is its own secret, and a cookie equal to the login token is no session', async () => {
     const own = await startConsole({ clients: broker.clientFor('operators', 'bob') });
     try {
       const token = loginToken(own);
-      const first = await request(own.loginUrl);
+      const first = await postLogin(own.loginUrl);
       assert.equal(first.status, 303);
       const setCookie = String(first.headers['set-cookie']?.[0]);
       const m = new RegExp(`^${own.cookieName}=([A-Za-z0-9_-]{43}); HttpOnly; SameSite=Strict; Path=/$`).exec(setCookie);
@@ -182,12 +220,13 @@ describe('console: a local web console as an operator client (headless Chromium,
       const session = m[1]!;
       assert.notEqual(session, token, 'the cookie is not the login token');
       // Someone who later sees the URL (scrollback, shell history, a screenshot) gets nothing.
-      const replay = await request(own.loginUrl);
-      assert.equal(replay.status, 401);
-      assert.equal(replay.headers['set-cookie'], undefined);
-      assert.match(replay.body, /this login URL was already used/);
-      assert.match(replay.body, /restart `secret-broker console` for a new one/);
-      assert.doesNotMatch(replay.body, new RegExp(token));
+      for (const replay of [await request(own.loginUrl), await postLogin(own.loginUrl)]) {
+        assert.equal(replay.status, 401);
+        assert.equal(replay.headers['set-cookie'], undefined);
+        assert.match(replay.body, /this login URL was already used/);
+        assert.match(replay.body, /restart `secret-broker console` for a new one/);
+        assert.doesNotMatch(replay.body, new RegExp(token));
+      }
       // The login token is no session.
       for (const p of ['/approvals', '/leases']) {
         const r = await request(own.origin + p, { headers: { cookie: `${own.cookieName}=${token}` } });
@@ -521,8 +560,8 @@ describe('console: a local web console as an operator client (headless Chromium,
         child.on('exit', (code) => reject(new Error(`console exited ${code}: ${out}`)));
       });
       assert.equal(out.split(url).length, 2, 'the token is printed once');
-      assert.match(out, /open this URL once: it works for one visit/);
-      const login = await request(url);
+      assert.match(out, /open this URL and press Log in: it logs one browser in, once/);
+      const login = await postLogin(url);
       assert.equal(login.status, 303);
       const cookie = String(login.headers['set-cookie']![0]).split(';')[0]!;
       const origin = new URL(url).origin;
@@ -553,7 +592,7 @@ describe('console: a local web console as an operator client (headless Chromium,
     };
     const counted = await startConsole({ clients: { ...clients, operator: counting as unknown as typeof real } });
     try {
-      const login = await request(counted.loginUrl);
+      const login = await postLogin(counted.loginUrl);
       const cookie = String(login.headers['set-cookie']![0]).split(';')[0]!;
       const form = { cookie, origin: counted.origin, 'content-type': 'application/x-www-form-urlencoded' };
       const asked: Array<[string, number]> = [];
