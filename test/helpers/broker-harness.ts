@@ -1,4 +1,3 @@
-import { webcrypto } from 'node:crypto';
 import type { RotationHooks } from '../../src/rotation/rotation-service';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +7,7 @@ import { buildApp, type App } from '../../src/app';
 import { connect, type BrokerClients } from '../../src/client/grpc-client';
 import { compileConfig } from '../../src/config/compile';
 import type { BrokerConfig } from '../../src/config/config-types';
-import { createCa, initPki, issueCert, type CertificateAuthority, type PkiLayout } from '../../src/identity/pki';
+import { createCa, initPki, issueCert, loadCa, type CertificateAuthority, type PkiLayout } from '../../src/identity/pki';
 import type { Clock } from '../../src/lib/clock';
 import { createLogger } from '../../src/lib/logger';
 import type { ConnectionTimeouts, Handlers } from '../../src/transport/grpc/server';
@@ -18,9 +17,6 @@ import type { InvokeHooks } from '../../src/broker/invoke-service';
 import type { Approvals } from '../../src/broker/approval-gate';
 import type { RemoteBackendFactories } from '../../src/backends/registry';
 import type { DynamicCredentialSource } from '../../src/broker/dynamic-credentials';
-import { x509Lib } from '../../src/lib/x509';
-
-const x509 = x509Lib();
 
 export const REPO = path.resolve(__dirname, '../..');
 
@@ -38,15 +34,6 @@ export async function makeTestPki(dir: string, agents = ['support-bot', 'analyst
   // CA we control and a foreign one. The in-config CA is the one from initPki.
   const ca = await loadCa(readFileSync(layout.caCert, 'utf8'), readFileSync(layout.caKey, 'utf8'));
   return { dir, layout, ca, foreignCa: await createCa('foreign CA') };
-}
-
-async function loadCa(certPem: string, keyPem: string): Promise<CertificateAuthority> {
-  const cert = new x509.X509Certificate(certPem);
-  const der = Buffer.from(keyPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
-  const alg = { name: 'ECDSA', namedCurve: 'P-256' };
-  const privateKey = await webcrypto.subtle.importKey('pkcs8', der, alg, true, ['sign']);
-  const publicKey = (await cert.publicKey.export(alg, ['verify'], webcrypto as never)) as unknown as typeof privateKey;
-  return { cert, keys: { privateKey, publicKey } as never, certPem, keyPem };
 }
 
 export async function writeClientCert(

@@ -1,7 +1,9 @@
 import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
 import { compileConfig } from '../../../src/config/compile';
 import { PromMetrics, NO_METRICS, scrapeAllowed } from '../../../src/metrics';
 import { problemAt } from '../../helpers/config-problems';
+import { makeTestPki, tempDir } from '../../helpers/broker-harness';
 
 const good = (): Record<string, unknown> => ({
   listen: '127.0.0.1:7443',
@@ -110,10 +112,21 @@ describe('metrics', () => {
   });
 
   describe('who may scrape', () => {
-    it('only an operator with role auditor', () => {
-      const config = { operators: { carol: { name: 'carol', id: 'spiffe://example.org/human/carol', roles: ['auditor'] as const }, bob: { name: 'bob', id: 'spiffe://example.org/human/bob', roles: ['approver'] as const } } };
-      assert.equal(scrapeAllowed(config, undefined).ok, false);
-      assert.equal(scrapeAllowed(config, Buffer.from('not a certificate')).ok, false);
+    it('only an operator with role auditor', async () => {
+      const tmp = tempDir('sb-metrics-scrape-');
+      try {
+        const pki = await makeTestPki(tmp.dir, ['support-bot'], ['carol', 'bob']);
+        const der = (pem: string): Buffer => Buffer.from(readFileSync(pem, 'utf8').replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+        const ops = pki.layout.operators;
+        const config = { operators: { carol: { name: 'carol', id: ops['carol']!.id, roles: ['auditor'] as const }, bob: { name: 'bob', id: ops['bob']!.id, roles: ['approver'] as const } } };
+        assert.deepEqual(scrapeAllowed(config, der(ops['carol']!.cert)), { ok: true, operator: 'carol' });
+        assert.deepEqual(scrapeAllowed(config, der(ops['bob']!.cert)), { ok: false, why: 'operator bob lacks the role "auditor"' });
+        assert.deepEqual(scrapeAllowed(config, der(pki.layout.agents['support-bot']!.cert)), { ok: false, why: 'the client certificate does not name a configured operator' });
+        assert.equal(scrapeAllowed(config, undefined).ok, false);
+        assert.equal(scrapeAllowed(config, Buffer.from('not a certificate')).ok, false);
+      } finally {
+        tmp.cleanup();
+      }
     });
   });
 });
