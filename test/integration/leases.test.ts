@@ -193,6 +193,11 @@ describe('leases over the real daemon and mTLS', function () {
     const alice = broker.clientFor('operators', 'alice');
     const listed = await call<unknown, { leases: Lease__Output[] }>(alice.operator, 'ListLeases', { agent: 'support-bot', status: ['ACTIVE'] });
     assert.deepEqual(listed.leases.map((l) => l.leaseId), [b]);
+    // A status it does not know, or a limit over the maximum, is refused rather than widened or cut silently.
+    await expectCode(call(alice.operator, 'ListLeases', { status: ['LEASE_STATUS_UNSPECIFIED'] }), grpc.status.INVALID_ARGUMENT, /^status\[0\]: expected one of ACTIVE, EXPIRED, REVOKED, EXHAUSTED, REVOKE_FAILED$/);
+    await expectCode(call(alice.operator, 'ListLeases', { status: ['ACTIVE', 42] }), grpc.status.INVALID_ARGUMENT, /status\[1\]: expected one of/);
+    await expectCode(call(alice.operator, 'ListLeases', { limit: 1001 }), grpc.status.INVALID_ARGUMENT, /limit: expected at most 1000 \(0 for 100\)/);
+    assert.equal((await call<unknown, { leases: Lease__Output[] }>(alice.operator, 'ListLeases', { limit: 1000 })).leases.length, 2);
     await expectCode(call(alice.operator, 'RevokeLeases', {}), grpc.status.INVALID_ARGUMENT, /at least one selector/);
     const out = await call<unknown, { revoked: Lease__Output[] }>(alice.operator, 'RevokeLeases', { agent: 'support-bot', reason: 'incident 42' });
     assert.deepEqual(out.revoked.map((l) => l.leaseId), [b]);

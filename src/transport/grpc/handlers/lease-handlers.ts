@@ -10,12 +10,16 @@ import type { RenewLeaseRequest__Output } from '../../../gen/secretbroker/v1/Ren
 import type { RevokeLeaseRequest__Output } from '../../../gen/secretbroker/v1/RevokeLeaseRequest';
 import type { RevokeLeasesRequest__Output } from '../../../gen/secretbroker/v1/RevokeLeasesRequest';
 import type { Clock } from '../../../lib/clock';
-import { BrokerError } from '../../../lib/errors';
+import { BrokerError, invalidArgument } from '../../../lib/errors';
 import { forAgent } from '../../../policy';
 import type { CallContext } from '../adapter';
 import type { Principal } from '../authn';
 import type { Handlers } from '../server';
 import { STATUS_FROM_PROTO, toProtoExplanation, toProtoLease } from './convert';
+
+/** ListLeases' rows: 0 asks for the default; more than the maximum is refused, not cut silently. */
+const DEFAULT_LIST_LIMIT = 100;
+const MAX_LIST_LIMIT = 1000;
 
 function agentOf(p: Principal) {
   if (p.kind !== 'agent') throw new BrokerError('permission_denied', 'this RPC is for agents');
@@ -66,12 +70,18 @@ export function leaseHandlers(leases: LeaseService, clock: Clock): Handlers {
         return { status: r.status, explanation: toProtoExplanation(r.explanation, r.decision.policyVersion) };
       },
       ListLeases: async (req: ListLeasesRequest__Output) => {
-        const statuses = req.status.map((s) => STATUS_FROM_PROTO[s as string]).filter((s): s is NonNullable<typeof s> => !!s);
+        // An unknown status is refused, not dropped: dropping the only one asked for would list every status.
+        const statuses = req.status.map((s, i) => {
+          const status = STATUS_FROM_PROTO[s as string];
+          if (!status) throw invalidArgument(`status[${i}]`, `expected one of ${Object.keys(STATUS_FROM_PROTO).join(', ')}`);
+          return status;
+        });
+        if (req.limit > MAX_LIST_LIMIT) throw invalidArgument('limit', `expected at most ${MAX_LIST_LIMIT} (0 for ${DEFAULT_LIST_LIMIT})`);
         const list = await leases.list({
           ...(req.agent ? { agent: req.agent } : {}),
           ...(req.action ? { action: req.action } : {}),
           ...(statuses.length ? { statuses } : {}),
-          limit: req.limit || 100,
+          limit: req.limit || DEFAULT_LIST_LIMIT,
         });
         const now = clock.now();
         return { leases: list.map((l) => toProtoLease(l, now)) };
