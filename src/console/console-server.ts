@@ -17,7 +17,7 @@ import type { RevokeLeasesResponse__Output } from '../gen/secretbroker/v1/Revoke
 import type { TrustState__Output } from '../gen/secretbroker/v1/TrustState';
 import type { WhoAmIResponse__Output } from '../gen/secretbroker/v1/WhoAmIResponse';
 import { esc } from '../lib/html-escape';
-import { layout, scoreChart, STYLE, type Who } from './html';
+import { layout, mayCall, scoreChart, STYLE, type Who } from './html';
 import { VERIFY_SCRIPT } from './verify-script';
 
 /**
@@ -193,8 +193,6 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
       return undefined;
     }
   };
-  /** Whether to offer admin actions: yes unless the daemon says the caller lacks the role (it enforces it either way). */
-  const mayAdmin = (who: Who | undefined): boolean => !who || who.roles.includes('admin');
   const page = (title: string, body: string, who: Who | undefined, opts: { error?: string; notice?: string; script?: boolean } = {}): string =>
     layout(title, body, { ...opts, ...(who ? { who } : {}) });
 
@@ -289,7 +287,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     try {
       // The daemon lists the most recently issued first, so the cut keeps the newest.
       const res = await call<unknown, ListLeasesResponse__Output>(operator, 'ListLeases', { agent: filter.agent, action: filter.action, status: ['ACTIVE'], limit: LEASE_ROWS + 1 });
-      const admin = mayAdmin(who);
+      const admin = mayCall(who, 'Operator', 'RevokeLeases');
       const leases = res.leases.slice(0, LEASE_ROWS).sort((a, b) => a.agent.localeCompare(b.agent) || a.action.localeCompare(b.action) || a.leaseId.localeCompare(b.leaseId));
       // Above the table, where it is seen: a cut list says so and how to see the rest.
       if (res.leases.length > LEASE_ROWS) {
@@ -350,7 +348,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
                 .map((c) => `<tr><td>${esc(c.at)}</td><td>${esc(c.oldScore)} (${esc(c.oldTier)}) → ${esc(c.newScore)} (${esc(c.newTier)})</td><td>${esc(c.kind)}</td><td>${esc(c.weight)}</td><td>${esc(c.note)}</td><td>${esc(c.by)}</td></tr>`)
                 .join('')}</tbody></table>`
             : '') +
-          (!mayAdmin(who)
+          (!(mayCall(who, 'Operator', 'SetTrust') && mayCall(who, 'Operator', 'ReportSignal'))
             ? ''
             : `<h2>Change (role admin)</h2>` +
           `<form method="post" action="/trust/set" class="inline"><input type="hidden" name="agent" value="${esc(t.agent)}"><label>score <input type="text" name="score" inputmode="numeric" required></label><input type="text" name="reason" required placeholder="reason"><button type="submit">set</button></form>` +

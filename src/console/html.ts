@@ -1,6 +1,7 @@
 /** Server-rendered HTML for the console: every value goes through esc(); nothing loads from the network. */
 
 import { esc } from '../lib/html-escape';
+import { ACCESS } from '../transport/grpc/access';
 
 export const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
 header{background:#20232a;color:#fff;padding:8px 16px;display:flex;gap:16px;align-items:center}
@@ -38,13 +39,29 @@ export function scoreChart(points: ReadonlyArray<{ at: string; score: number; la
 }
 
 /** Each page, and the roles of which any one lets the daemon answer it (empty: any operator). */
-const PAGES: ReadonlyArray<readonly [string, string, readonly string[]]> = Object.freeze([
-  ['/approvals', 'Approvals', ['approver']],
-  ['/evidence', 'Evidence', []],
-  ['/leases', 'Leases', ['auditor']],
-  ['/trust', 'Trust', ['auditor']],
-  ['/denials', 'Denials', ['auditor']],
+/** The pages, each with the RPC its listing calls: the nav offers a page to the roles the daemon's access table gives that RPC. */
+const PAGES: ReadonlyArray<readonly [string, string, readonly [string, string]]> = Object.freeze([
+  ['/approvals', 'Approvals', ['Operator', 'ListApprovals']],
+  ['/evidence', 'Evidence', ['Evidence', 'GetEntry']],
+  ['/leases', 'Leases', ['Operator', 'ListLeases']],
+  ['/trust', 'Trust', ['Operator', 'GetTrust']],
+  ['/denials', 'Denials', ['Operator', 'ListDecisions']],
 ] as const);
+
+/**
+ * Whether the console offers `who` what `service.method` does, by the daemon's
+ * own access table (one table, not a copy): an operator needs one of the
+ * RPC's roles. When the daemon could not say who the caller is, everything is
+ * offered: the daemon enforces the roles on every call anyway.
+ */
+export function mayCall(who: Who | undefined, service: string, method: string): boolean {
+  const access = ACCESS[service]?.[method];
+  if (!access) throw new Error(`the access table has no rule for ${service}.${method}`);
+  if (!who || access.who === 'any') return true;
+  if (access.who !== 'operator') return false;
+  const roles: readonly string[] = typeof access.role === 'string' ? [access.role] : access.role;
+  return roles.some((r) => who.roles.includes(r));
+}
 
 /** The caller as the daemon sees it (WhoAmI); undefined when the daemon could not say. */
 export interface Who {
@@ -56,7 +73,7 @@ export interface Who {
 export function layout(title: string, body: string, opts: { error?: string; notice?: string; script?: boolean; who?: Who } = {}): string {
   // The page offers what the caller's roles allow; the daemon enforces them anyway.
   const who = opts.who;
-  const nav = PAGES.filter(([, , roles]) => !who || roles.length === 0 || roles.some((r) => who.roles.includes(r)))
+  const nav = PAGES.filter(([, , [service, method]]) => mayCall(who, service, method))
     .map(([href, name]) => `<a href="${href}">${esc(name)}</a>`)
     .join('');
   const me = who ? `<span class="who">${esc(who.name)} (${esc(who.roles.join(', ') || 'no roles')})</span>` : '';
