@@ -42,13 +42,30 @@ export interface StoredCheckpoint {
   readonly signedAt: number;
 }
 
-/** Reads: enough for receipts, proofs and exports (a read-only database will do). */
+/** How `entriesBefore` pages: which entries, down to where, how many per query. */
+export interface EntriesBeforeOptions {
+  /** Only entries of this type (the stored `type` column); default every type. */
+  readonly type?: string;
+  /** Entries per query (at least 1); default 512. */
+  readonly pageSize?: number;
+  /** The lowest index read; default 0. */
+  readonly minIndex?: number;
+}
+
+/** Reads: enough for receipts, proofs, exports and newest-first listings (a read-only database will do). */
 export interface LedgerReadStorage extends TreeNodeReader {
   /** Number of durable entries. */
   size(): Promise<number>;
   getEntry(index: number): Promise<StoredEntry | undefined>;
   /** Entries start .. end-1 in index order, read in pages. Throws if one is missing. */
   entries(start: number, end: number): AsyncIterable<BundleEntry>;
+  /**
+   * The stored entries with minIndex <= index < end (of one type, if given),
+   * newest first: one query per page. The caller bounds `end` by what is
+   * durable (the ledger's size). An implementation that reads synchronously
+   * lets the event loop run between pages.
+   */
+  entriesBefore(end: number, opts?: EntriesBeforeOptions): AsyncIterable<StoredEntry>;
   latestCheckpoint(): Promise<StoredCheckpoint | undefined>;
   /** The last checkpoint signed at exactly `size`. */
   checkpointAt(size: number): Promise<StoredCheckpoint | undefined>;

@@ -23,7 +23,7 @@ import {
 } from './ledger-reader';
 import { checkLedgerIntegrity } from './integrity-check';
 import type { EvidenceKeyStore, PreviousLogKey } from './key-history';
-import type { BatchTransaction, LedgerStorage, PreparedBatch, StoredCheckpoint, StoredEntry } from './ledger-storage';
+import type { BatchTransaction, EntriesBeforeOptions, LedgerStorage, PreparedBatch, StoredCheckpoint, StoredEntry } from './ledger-storage';
 import { appendToEdge, type TreeHead } from './right-edge';
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
@@ -522,6 +522,16 @@ export class Ledger implements EvidenceSink {
     checkCount('index', index);
     if (index >= this.#committedSize) throw notYet(index, this.#committedSize);
     return readEntry(this.storage, index);
+  }
+
+  /**
+   * Acknowledged (durable) entries below `end`, newest first, read in pages
+   * (LedgerReadStorage.entriesBefore); `end` past the durable size means that
+   * size. Their bytes are as stored: a receipt (or the start-up check) proves them.
+   */
+  async *entriesBefore(end: number, opts?: EntriesBeforeOptions): AsyncGenerator<StoredEntry> {
+    checkCount('end', end);
+    yield* this.storage.entriesBefore(Math.min(end, this.#committedSize), opts);
   }
 
   /**

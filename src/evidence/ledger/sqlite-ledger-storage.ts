@@ -8,6 +8,7 @@ import type {
   BatchTransaction,
   CosignedCheckpointReader,
   CosignedCheckpointStorage,
+  EntriesBeforeOptions,
   LedgerReadStorage,
   LedgerStorage,
   PreparedBatch,
@@ -31,6 +32,7 @@ export function completingEntry(level: number, index: number): number {
 }
 
 const PAGE = 512;
+const ENTRY_COLUMNS = 'idx, type, time_ms, bytes, leaf_hash';
 
 /** A row of evidence_entries as the reads select it (not `subtrees`). */
 export interface EntryRow {
@@ -73,6 +75,14 @@ const toCheckpoint = (r: CheckpointRow): StoredCheckpoint => ({
   signedAt: r.signed_at,
 });
 
+const toStoredEntry = (r: EntryRow): StoredEntry => ({ index: r.idx, type: r.type, timeMs: r.time_ms, bytes: r.bytes, leafHash: r.leaf_hash });
+
+/** entriesBefore's arguments: whole numbers, and a page of at least one entry. */
+function checkPaging(end: number, pageSize: number, minIndex: number): void {
+  const bad = ([['end', end, 0], ['pageSize', pageSize, 1], ['minIndex', minIndex, 0]] as const).find(([, v, min]) => !Number.isSafeInteger(v) || v < min);
+  if (bad) throw new BrokerError('invalid_argument', `evidence entries before: ${bad[0]} must be a whole number from ${bad[2]}, not ${bad[1]}`);
+}
+
 function storeFailure(err: unknown): BrokerError {
   return err instanceof BrokerError ? err : unavailable('evidence log', err);
 }
@@ -107,8 +117,11 @@ export class SqliteLedgerReadStorage implements LedgerReadStorage, CosignedCheck
       subtrees: this.hasNodeTable ? undefined : db.prepare('SELECT subtrees FROM evidence_entries WHERE idx = ?').pluck(),
       node: this.hasNodeTable ? db.prepare('SELECT hash FROM evidence_nodes WHERE level = ? AND idx = ?').pluck() : undefined,
       leaf: db.prepare('SELECT leaf_hash FROM evidence_entries WHERE idx = ?').pluck(),
-      entry: db.prepare('SELECT idx, type, time_ms, bytes, leaf_hash FROM evidence_entries WHERE idx = ?'),
+      entry: db.prepare(`SELECT ${ENTRY_COLUMNS} FROM evidence_entries WHERE idx = ?`),
       page: db.prepare('SELECT idx, bytes FROM evidence_entries WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
+      // A range of the primary key read backwards; the type is tested on each row (no index on it: see entriesBefore).
+      before: db.prepare(`SELECT ${ENTRY_COLUMNS} FROM evidence_entries WHERE idx < ? AND idx >= ? ORDER BY idx DESC LIMIT ?`),
+      typedBefore: db.prepare(`SELECT ${ENTRY_COLUMNS} FROM evidence_entries WHERE idx < ? AND idx >= ? AND type = ? ORDER BY idx DESC LIMIT ?`),
       latest: db.prepare('SELECT size, root_hash, key_id, note, signed_at FROM evidence_checkpoints ORDER BY seq DESC LIMIT 1'),
       at: db.prepare('SELECT size, root_hash, key_id, note, signed_at FROM evidence_checkpoints WHERE size = ? ORDER BY seq DESC LIMIT 1'),
       atLeast: db.prepare('SELECT size, root_hash, key_id, note, signed_at FROM evidence_checkpoints WHERE size >= ? ORDER BY size, seq DESC LIMIT 1'),
@@ -158,8 +171,29 @@ export class SqliteLedgerReadStorage implements LedgerReadStorage, CosignedCheck
   getEntry(index: number): Promise<StoredEntry | undefined> {
     return this.read(() => {
       const r = this.st.entry.get(index) as EntryRow | undefined;
-      return r && { index: r.idx, type: r.type, timeMs: r.time_ms, bytes: r.bytes, leafHash: r.leaf_hash };
+      return r && toStoredEntry(r);
     });
+  }
+
+  /**
+   * Newest first, one query per page; between pages the event loop runs (each
+   * query is synchronous on the daemon's connection). The type is tested row
+   * by row along the primary-key range, about 1 ms for 20,000 rows: an index
+   * on it would save little and cost every append another insert.
+   */
+  async *entriesBefore(end: number, opts: EntriesBeforeOptions = {}): AsyncGenerator<StoredEntry> {
+    const { type, pageSize = PAGE, minIndex = 0 } = opts;
+    checkPaging(end, pageSize, minIndex);
+    let below = end;
+    while (below > minIndex) {
+      const rows = await this.read(
+        () => (type === undefined ? this.st.before.all(below, minIndex, pageSize) : this.st.typedBefore.all(below, minIndex, type, pageSize)) as EntryRow[],
+      );
+      for (const r of rows) yield toStoredEntry(r);
+      if (rows.length < pageSize) return;
+      below = rows[rows.length - 1]!.idx;
+      if (below > minIndex) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   async *entries(start: number, end: number): AsyncGenerator<BundleEntry> {
