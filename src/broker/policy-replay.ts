@@ -1,5 +1,6 @@
 import type { BrokerConfig } from '../config/config-types';
 import type { BundleEntry } from '../evidence/bundle';
+import { parseDecisionEntry, type DecisionEntry } from '../evidence/decision-entry';
 import type { DecisionKind, Explanation, PolicyEngine } from '../policy';
 import type { Tier } from '../trust';
 import { DecisionStep, type DecisionInput } from './decision-step';
@@ -49,21 +50,8 @@ export interface ReplaySummary {
   candidate_version: string;
 }
 
-interface DecisionEntry {
-  index: number;
-  time: string;
-  type: string;
-  agent: string;
-  action: string;
-  resource: string;
-  decision: { effect: string; policy_version: string; budget?: { used?: number }; breakglass?: unknown };
-  trust?: { score: number; tier: Tier };
-  inputs?: RecordedInputs | OmittedInputs;
-  explanation?: Explanation;
-  folded_count?: number;
-  first_index?: number;
-  flood?: boolean;
-}
+/** The inputs a decision entry recorded, as recordInputs made them (src/evidence reads them as opaque). */
+const inputsOf = (e: DecisionEntry | undefined): RecordedInputs | OmittedInputs | undefined => e?.inputs as RecordedInputs | OmittedInputs | undefined;
 
 /**
  * Re-decides every `decision` entry in the window under a candidate policy
@@ -96,21 +84,19 @@ export async function replayDecisions(o: ReplayOptions): Promise<ReplaySummary> 
   const baseline = o.baseline ? stepFor(o.baseline) : undefined;
   const size = await o.source.size();
   for await (const raw of o.source.entries(0, size)) {
-    // A cheap test before parsing: most entries are not decisions.
-    if (!raw.bytes.includes('"type":"decision"')) continue;
-    const e = JSON.parse(raw.bytes.toString('utf8')) as DecisionEntry;
-    if (e.type !== 'decision') continue;
+    const e = parseDecisionEntry(raw);
+    if (!e) continue;
     const at = Date.parse(e.time);
     if (at < o.since || (o.until !== undefined && at >= o.until)) continue;
     const folded = e.folded_count !== undefined;
     const count = folded ? e.folded_count! : 1;
     summary.decisions += count;
     // Granted under a break-glass override, not by policy: no candidate policy flips it.
-    if (e.decision?.breakglass !== undefined) {
+    if (e.decision.breakglass !== undefined) {
       summary.skipped.break_glass += count;
       continue;
     }
-    let inputs = e.inputs;
+    let inputs = inputsOf(e);
     if (folded) {
       if (e.flood) {
         summary.skipped.flood += count;
@@ -118,7 +104,7 @@ export async function replayDecisions(o: ReplayOptions): Promise<ReplaySummary> 
       }
       // A folded window's closing entry: the inputs are on its first entry.
       const first = e.first_index !== undefined ? await o.source.getEntry(e.first_index) : undefined;
-      inputs = first ? (JSON.parse(first.bytes.toString('utf8')) as DecisionEntry).inputs : undefined;
+      inputs = inputsOf(first && parseDecisionEntry({ index: e.first_index!, bytes: first.bytes }));
     }
     if (!inputs) {
       summary.skipped.no_inputs += count;
@@ -134,7 +120,7 @@ export async function replayDecisions(o: ReplayOptions): Promise<ReplaySummary> 
       summary.skipped.unknown_agent_or_action += count;
       continue;
     }
-    seen = { trust: { score: e.trust?.score ?? 0, tier: e.trust?.tier ?? 'quarantined', fresh: inputs.trust_fresh }, budgetUsed: inputs.budget_used ?? 0, at };
+    seen = { trust: { score: e.trust?.score ?? 0, tier: (e.trust?.tier as Tier | undefined) ?? 'quarantined', fresh: inputs.trust_fresh }, budgetUsed: inputs.budget_used ?? 0, at };
     const input: DecisionInput = {
       call: 'explain',
       agent,
@@ -151,7 +137,7 @@ export async function replayDecisions(o: ReplayOptions): Promise<ReplaySummary> 
     summary.flipped += count;
     const change = `${e.decision.effect}->${after.effect}`;
     summary.by_change[change] = (summary.by_change[change] ?? 0) + count;
-    const before = e.explanation ?? (baseline ? (await decideOrDeny(baseline, input)).explanation : { summary: `${e.decision.effect} (recorded; no explanation in the entry)` });
+    const before = (e.explanation as Explanation | undefined) ?? (baseline ? (await decideOrDeny(baseline, input)).explanation : { summary: `${e.decision.effect} (recorded; no explanation in the entry)` });
     await o.onFlip({
       index: e.index,
       time: e.time,
