@@ -1,5 +1,6 @@
 import type { BrokerConfig } from '../config/config-types';
 import type { BundleEntry } from '../evidence/bundle';
+import { parseDecisionEntry } from '../evidence/decision-entry';
 import type { PolicyEngine } from '../policy';
 import { actionsPermittedFor, lintPolicySet } from '../policy/policy-lint';
 
@@ -93,6 +94,7 @@ export interface Report {
   explainability: { denials: number; explained: number; share: number | null; target: number; top_reasons: Array<{ reason: string; count: number }> };
 }
 
+/** An entry of the other types the report reads (decisions are read by parseDecisionEntry). */
 interface Entry {
   index: number;
   time: string;
@@ -101,21 +103,30 @@ interface Entry {
   action?: string;
   resource?: string;
   by?: string;
-  decision?: { effect?: string; approvals?: string[]; approval_id?: string; breakglass?: unknown };
-  explanation?: { deciding_policies?: Array<{ id: string; reason: string }>; candidates?: Array<{ id: string; failed_conditions?: string[] }>; hint?: string; summary?: string; budget?: { field: string; per: string } };
   lease?: { id: string; max_uses?: number; use?: number };
   cause?: { type?: string; index?: number };
   trust?: { old?: { score: number; tier: string }; new?: { score: number; tier: string } };
   approval?: { id: string; state?: string };
   vote?: { decision_time_ms?: number };
   breakglass?: { id: string; event: string; state: string; requested_by?: string; confirmed_by?: string; by?: string; reason?: string };
-  folded_count?: number;
 }
 
-const TYPES: readonly string[] = Object.freeze(['"type":"decision"', '"type":"lease.', '"type":"invoke.intent"', '"type":"trust.changed"', '"type":"approval.', '"type":"breakglass"']);
+/** What the report reads of a decision's recorded explanation (src/policy's Explanation; older entries may lack parts). */
+interface RecordedExplanation {
+  deciding_policies?: Array<{ id: string; reason: string }>;
+  candidates?: Array<{ id: string; failed_conditions?: string[] }>;
+  hint?: string;
+  summary?: string;
+  budget?: { field: string; per: string };
+}
+
+const TYPES: readonly string[] = Object.freeze(['"type":"lease.', '"type":"invoke.intent"', '"type":"trust.changed"', '"type":"approval.', '"type":"breakglass"']);
 const MAX_UNPROVEN = 20;
 const MAX_REASONS = 10;
 const DAY = 86_400_000;
+
+/** What a decision and the lease.issued it licenses share. */
+const grantKey = (e: Pick<Entry, 'agent' | 'action' | 'resource'>): string => `${e.agent ?? ''}\0${e.action ?? ''}\0${e.resource ?? ''}`;
 
 /** Monday (UTC) of the week holding `ms`, as YYYY-MM-DD. */
 export function weekOf(ms: number): string {
@@ -134,7 +145,7 @@ export function quantiles(values: readonly number[]): Quantiles {
 }
 
 /** Why a denial was denied, as a key that repeats across requests (no amounts, no resources). */
-function reasonOf(e: NonNullable<Entry['explanation']>): string {
+function reasonOf(e: RecordedExplanation): string {
   if (e.budget) return `budget: ${e.budget.field} per ${e.budget.per}`;
   const deciding = e.deciding_policies ?? [];
   if (deciding.length) return `forbidden by ${deciding.map((d) => d.id).join(', ')}`;
@@ -176,7 +187,7 @@ export async function buildReport(o: ReportOptions): Promise<Report> {
     const a = action !== undefined && Object.hasOwn(o.config.actions, action) ? o.config.actions[action] : undefined;
     return a !== undefined && a.http === undefined;
   };
-  const inWindow = (e: Entry) => {
+  const inWindow = (e: Pick<Entry, 'time'>) => {
     const t = Date.parse(e.time);
     return t >= o.since && t < o.until;
   };
@@ -216,31 +227,32 @@ export async function buildReport(o: ReportOptions): Promise<Report> {
   for await (const raw of o.source.entries(0, size)) {
     read++;
     if (o.onProgress && read % every === 0) o.onProgress(read, size);
+    const d = parseDecisionEntry(raw);
+    if (d) {
+      const effect = d.decision.effect || 'unknown';
+      const count = d.folded_count ?? 1;
+      // A decision that opened an approval grants nothing yet; its redemption is decided again.
+      const opensApproval = d.decision.approvals !== undefined && d.decision.approval_id === undefined && d.explanation !== undefined;
+      licence = effect !== 'deny' && !opensApproval ? { index: d.index, key: grantKey(d) } : undefined;
+      if (!inWindow(d)) continue;
+      cov.decisions += count;
+      cov.by_effect[effect] = (cov.by_effect[effect] ?? 0) + count;
+      if (effect === 'deny') {
+        ex.denials += count;
+        const x = d.explanation as RecordedExplanation | undefined;
+        const explained = x !== undefined && ((x.deciding_policies ?? []).length > 0 || (x.candidates ?? []).length > 0) && (x.hint ?? '').trim() !== '';
+        if (explained) ex.explained += count;
+        const reason = x ? reasonOf(x) : 'no explanation recorded';
+        ex.reasons.set(reason, (ex.reasons.get(reason) ?? 0) + count);
+      }
+      continue;
+    }
     // A cheap test before parsing: heartbeats, results and the like are skipped unread.
     if (!TYPES.some((t) => raw.bytes.includes(t))) continue;
     const e = JSON.parse(raw.bytes.toString('utf8')) as Entry;
     const win = inWindow(e);
-    const key = `${e.agent}\0${e.action}\0${e.resource}`;
+    const key = grantKey(e);
     switch (e.type) {
-      case 'decision': {
-        const effect = e.decision?.effect ?? 'unknown';
-        const count = e.folded_count ?? 1;
-        // A decision that opened an approval grants nothing yet; its redemption is decided again.
-        const opensApproval = e.decision?.approvals !== undefined && e.decision.approval_id === undefined && e.explanation !== undefined;
-        licence = effect !== 'deny' && !opensApproval ? { index: e.index, key } : undefined;
-        if (!win) break;
-        cov.decisions += count;
-        cov.by_effect[effect] = (cov.by_effect[effect] ?? 0) + count;
-        if (effect === 'deny') {
-          ex.denials += count;
-          const x = e.explanation;
-          const explained = x !== undefined && ((x.deciding_policies ?? []).length > 0 || (x.candidates ?? []).length > 0) && (x.hint ?? '').trim() !== '';
-          if (explained) ex.explained += count;
-          const reason = x ? reasonOf(x) : 'no explanation recorded';
-          ex.reasons.set(reason, (ex.reasons.get(reason) ?? 0) + count);
-        }
-        break;
-      }
       case 'lease.issued': {
         const decided = licence !== undefined && licence.index === e.index - 1 && licence.key === key;
         licence = undefined;
