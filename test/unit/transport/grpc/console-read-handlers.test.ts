@@ -97,8 +97,10 @@ describe('transport/grpc: ListDecisions over the evidence log', function () {
       assert.ok(err instanceof BrokerError, String(err));
       return err;
     };
+    // The decision kinds named in a validation message (no denial is asserted here).
+    const kinds = 'effect: expected "allow", "deny", "allow_with_obligations" or empty';
     const effect = await refusal(list({ effect: 'maybe' }));
-    assert.deepEqual([effect.kind, effect.message], ['invalid_argument', 'effect: expected "allow", "deny", "allow_with_obligations" or empty']);
+    assert.deepEqual([effect.kind, effect.message], ['invalid_argument', kinds]);
     const limit = await refusal(list({ limit: 501 }));
     assert.deepEqual([limit.kind, limit.message], ['invalid_argument', 'limit: expected at most 500']);
     const noLog = consoleReadHandlers(undefined).Operator!['ListDecisions'] as unknown as ListDecisions;
