@@ -264,7 +264,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       : undefined;
   const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, trust, metrics, ...evidence, ...(denials ? { denials } : {}), ...credentials, ...(opts.hooks ? { hooks: opts.hooks } : {}), ...(approvalWiring ? { approvals: approvalWiring } : {}), ...(breakglass ? { overrides: breakglass } : {}) });
   // A trust drop re-decides the agent's live leases and its pending approvals; at quarantine its break-glass overrides end.
-  const revocation: TrustRevocation = new TrustRevocation({ config, store, leases, revoker, approvals, ...(breakglass ? { overrides: breakglass } : {}) });
+  const revocation: TrustRevocation = new TrustRevocation({ config, clock, store, leases, revoker, approvals, ...(breakglass ? { overrides: breakglass } : {}) });
   // Bounded work in flight (per agent and daemon-wide) and the daemon-wide buffer for upstream responses.
   const inFlight = new InvokesInFlight(config.server.invokesInFlight);
   const responseBudget = new ByteBudget(config.server.bufferedResponseBytes);

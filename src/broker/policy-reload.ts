@@ -85,8 +85,9 @@ export class PolicyReloader {
     const reason = `the policy set ${version.slice(0, 12)} no longer permits it`;
     const refused: string[] = [];
     let reevaluated = 0;
+    const now = deps.clock.now();
     for (const lease of active) {
-      if (!holdsAuthority(lease)) continue;
+      if (!holdsAuthority(lease, now)) continue;
       const agent = Object.hasOwn(deps.config.agents, lease.agent) ? deps.config.agents[lease.agent] : undefined;
       let permitted = false;
       if (agent) {

@@ -1,6 +1,7 @@
 import type { AgentConfig, BrokerConfig } from '../config/config-types';
 import { holdsAuthority, type LeaseRecord } from '../leases/lease';
 import type { Logger } from '../lib/logger';
+import type { Clock } from '../lib/clock';
 import type { Store } from '../store/store';
 import type { TrustDrop, TrustView } from '../trust/trust-service';
 import type { CredentialRevoker } from './credential-revoker';
@@ -31,6 +32,8 @@ export interface PendingApprovals {
 
 export interface TrustRevocationDeps {
   config: Pick<BrokerConfig, 'actions'>;
+  /** A lease past its expiry is the reaper's (recorded expired), not a trust drop's. */
+  clock: Pick<Clock, 'now'>;
   store: Pick<Store, 'listLeases'>;
   /** The decision step (through LeaseService: redecide a lease, explain a request), and the batch end of leases with their entries. */
   leases: Pick<LeaseService, 'redecide' | 'explain' | 'endManyRecorded'>;
@@ -72,7 +75,8 @@ export class TrustRevocation {
       const n = await this.deps.overrides.endForAgent(agent.name, 'the agent is quarantined', causeOf(cause?.index));
       if (n > 0) log.info({ agent: agent.name, overrides: n }, 'break-glass overrides ended: the agent is quarantined');
     }
-    const live = (await this.deps.store.listLeases({ agent: agent.name, statuses: ['active', 'exhausted'], limit: MAX_LEASES })).filter(holdsAuthority);
+    const now = this.deps.clock.now();
+    const live = (await this.deps.store.listLeases({ agent: agent.name, statuses: ['active', 'exhausted'], limit: MAX_LEASES })).filter((l) => holdsAuthority(l, now));
     // 1. Re-decide with each lease's own inputs.
     // The trust the change left (read once for all of them).
     const verdicts = await Promise.all(live.map((l) => this.stillPermitted(agent, l, trust, log)));

@@ -58,11 +58,14 @@ export interface LeaseRecord {
 
 /**
  * Whether a lease still carries authority a re-decision (trust drop, policy
- * reload) must take away: an active one, or a used-up one whose dynamic
- * credential is still live upstream. A used-up lease without one has nothing
- * left to revoke.
+ * reload) must take away at `now`: an active one, or a used-up one whose
+ * dynamic credential is still live upstream. A used-up lease without one has
+ * nothing left to revoke, and one past its expiry has ended already: the
+ * reaper records it as expired (not revoked) and owes its credential a
+ * revocation.
  */
-export function holdsAuthority(l: Pick<LeaseRecord, 'status' | 'credential'>): boolean {
+export function holdsAuthority(l: Pick<LeaseRecord, 'status' | 'credential' | 'expiresAt'>, now: number): boolean {
+  if (l.expiresAt <= now) return false;
   return l.status === 'active' || (l.status === 'exhausted' && l.credential !== undefined);
 }
 

@@ -61,10 +61,12 @@ describe('TrustRevocation (real SQLite store, real policies)', function () {
         return verdicts.filter((v) => !v).length;
       },
     };
-    const revocation = new TrustRevocation({ config, store, leases, approvals });
+    const revocation = new TrustRevocation({ config, clock, store, leases, approvals });
     const upd = lease({ id: 'upd', agent: 'support-bot', action: 'tickets.update', resource: 'ticket/T-1', context: { ticket: 'T-1' }, params: { ticket: 'T-1' }, expiresAt: clock.now() + 60_000, maxExpiresAt: clock.now() + 120_000 });
     const refund = lease({ id: 'refund', agent: 'support-bot', action: 'billing.refund', resource: 'stripe', context: { amount: 100 }, params: { amount: 100 }, expiresAt: clock.now() + 60_000, maxExpiresAt: clock.now() + 120_000 });
-    for (const l of [upd, refund]) await store.insertLease(l);
+    // Past its expiry, not yet reaped: it has ended already, and the reaper records it as expired, not the drop as revoked.
+    const stale = lease({ id: 'stale', agent: 'support-bot', action: 'tickets.update', resource: 'ticket/T-2', context: { ticket: 'T-2' }, params: { ticket: 'T-2' }, expiresAt: clock.now(), maxExpiresAt: clock.now() + 120_000 });
+    for (const l of [upd, refund, stale]) await store.insertLease(l);
     const agent = config.agents['support-bot']!;
     const cause = { origin: 'x', index: 7, leafHash: Buffer.alloc(32) };
 
@@ -75,6 +77,7 @@ describe('TrustRevocation (real SQLite store, real policies)', function () {
     assert.equal((await store.getLease('upd'))!.status, 'revoked');
     assert.match((await store.getLease('upd'))!.revokeReason!, /trust dropped to 300 \(restricted\)/);
     assert.equal((await store.getLease('refund'))!.status, 'active');
+    assert.equal((await store.getLease('stale'))!.status, 'active', 'left to the reaper');
     assert.deepEqual(verdicts, [true, true], 'restricted may still ask finance');
 
     // Quarantined: the forbid on billing.refund ends the refund lease and both pending approvals.
