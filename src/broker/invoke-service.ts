@@ -11,7 +11,7 @@ import type { LeaseIds } from '../lib/ids';
 import type { Logger } from '../lib/logger';
 import type { SecretValue } from '../lib/secret-value';
 import { denialDetail, explanationTrailer, type Explanation, type PolicyDecision } from '../policy';
-import type { DecisionStep } from './decision-step';
+import type { DecidedStep, DecisionStep } from './decision-step';
 import type { Store } from '../store/store';
 import type { DenialFolder } from './denial-folder';
 import { credentialBackendOf } from './dynamic-credentials';
@@ -21,6 +21,9 @@ import { checkPolicyLifetime, checkPolicyUses, effectiveStatus, type GrantHooks,
 import { checkParams, checkParamsAgree, checkPurpose, checkResource, checkStatedResource, renderResource } from './request-validation';
 import type { ResolvedSecret } from '../backends/registry';
 import type { Json } from './struct';
+
+/** How often one Invoke decides again when the policy set or the trust changed under it. */
+const MAX_RECHECKS = 3;
 
 export interface InvokeInput {
   leaseId: string;
@@ -117,6 +120,31 @@ export class InvokeService {
     await this.late?.drain(log);
   }
 
+  /**
+   * An Invoke on a lease decided again, with the lease's own inputs (its context and params),
+   * under the policy and trust of now; refused (and the denial recorded) unless allowed.
+   */
+  private async recheck(agent: AgentConfig, action: BrokerConfig['actions'][string], leased: LeaseRecord, log: Logger): Promise<DecidedStep> {
+    const step = await this.decisions.decide({
+      call: 'invoke',
+      agent,
+      action,
+      resource: leased.resource,
+      context: leased.context,
+      params: leased.params,
+      purpose: leased.purpose,
+      lease: leased,
+    });
+    if (step.verdict !== 'allow') {
+      log.info({ lease_id: leased.id, tier: step.trust.tier }, 'invoke denied on re-check');
+      await this.decisions.recordDenial(step);
+      throw invokeDenied(step.explanation);
+    }
+    checkPolicyLifetime(leased, step.policy, this.deps.clock.now());
+    checkPolicyUses(leased.maxUses - leased.usesLeft + 1, step.policy);
+    return step;
+  }
+
   async invoke(agent: AgentConfig, req: InvokeInput, log: Logger, signal?: AbortSignal): Promise<InvokeOutcome> {
     const leased = req.leaseId ? await this.deps.leases.get(agent, req.leaseId) : undefined;
     const actionName = leased?.action ?? req.action;
@@ -136,6 +164,7 @@ export class InvokeService {
     let oneShot: { lease: LeaseRecord; useNumber: number } | undefined;
     /** The re-decision of an Invoke on a lease, whose @max_uses the spent use must fit. */
     let recheck: PolicyDecision | undefined;
+    let step: DecidedStep | undefined;
     if (leased) {
       const status = effectiveStatus(leased, this.deps.clock.now());
       if (status !== 'active') throw failedPrecondition(`lease is ${status}`);
@@ -149,27 +178,9 @@ export class InvokeService {
         const rendered = renderCallResource(action, prepared.context);
         if (rendered !== leased.resource) throw failedPrecondition(`this call is on ${JSON.stringify(rendered)}, but the lease covers ${JSON.stringify(leased.resource)}`);
       });
-      // 3. Re-check trust and policy on every use (cached, so cheap when nothing changed), with the
-      // decision's own inputs: the lease's context and params.
-      const step = await this.decisions.decide({
-        call: 'invoke',
-        agent,
-        action,
-        resource: leased.resource,
-        context: leased.context,
-        params: leased.params,
-        purpose: leased.purpose,
-        lease: leased,
-      });
-      const decision = step.policy;
-      if (step.verdict !== 'allow') {
-        log.info({ lease_id: leased.id, tier: step.trust.tier }, 'invoke denied on re-check');
-        await this.decisions.recordDenial(step);
-        throw invokeDenied(step.explanation);
-      }
-      checkPolicyLifetime(leased, decision, this.deps.clock.now());
-      checkPolicyUses(leased.maxUses - leased.usesLeft + 1, decision);
-      recheck = decision;
+      // 3. Re-check trust and policy on every use (cached, so cheap when nothing changed).
+      step = await this.recheck(agent, action, leased, log);
+      recheck = step.policy;
       lease = leased;
     } else {
       oneShot = await this.oneShotLease(agent, action, req, prepared.context, log);
@@ -178,7 +189,19 @@ export class InvokeService {
 
     // 4. Spend one use atomically: of 50 concurrent Invokes on a one-use lease exactly one gets here.
     if (!oneShot) await this.deps.hooks?.beforeUse?.();
-    const used = oneShot ?? (await this.deps.store.useLease(lease.id, agent.name, this.deps.clock.now()));
+    let used = oneShot;
+    for (let attempt = 1; !used && step; attempt++) {
+      // In the transaction that spends it, what the re-check decided on must still hold: a policy
+      // reload or a trust drop that committed since is decided again, never slipped past.
+      const spent = await this.deps.leases.useIfCurrent(agent, step, lease.id, this.deps.clock.now());
+      if (spent !== 'stale') {
+        used = spent;
+        break;
+      }
+      if (attempt === MAX_RECHECKS) throw failedPrecondition('the policy set or the agent\'s trust kept changing while this call was checked; nothing was sent; call again');
+      step = await this.recheck(agent, action, lease, log);
+      recheck = step.policy;
+    }
     if (!used) {
       const now = await this.deps.store.getLease(lease.id);
       throw failedPrecondition(`lease is ${now ? effectiveStatus(now, this.deps.clock.now()) : 'gone'}`);

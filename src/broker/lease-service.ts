@@ -441,6 +441,23 @@ export class LeaseService {
   }
 
   /**
+   * Spends one use of lease `id`, in one transaction with the check that what
+   * the use was decided on (`step`, the re-check of this Invoke) still holds:
+   * `stale` when a policy reload or a trust drop committed since, so the caller
+   * decides again instead of spending the use on a decision already replaced.
+   * Undefined when the lease is not live (or not the agent's).
+   */
+  async useIfCurrent(agent: AgentConfig, step: DecidedStep, id: string, now: number): Promise<{ lease: LeaseRecord; useNumber: number } | 'stale' | undefined> {
+    const { store } = this.deps;
+    const use = store.statements?.useLease;
+    if (!use) throw unimplemented('spending a lease use on this state store', 'a later issue');
+    return store.writeTrust(() => {
+      if (!this.isCurrent(agent, step)) return 'stale' as const;
+      return use(id, agent.name, now);
+    });
+  }
+
+  /**
    * Inside the grant's transaction: what the decision was made on still holds. A policy reload or
    * a trust drop re-decides the live leases it lists, and a grant that commits after that listing
    * was not among them: so a grant decided under a policy set since replaced, or on trust the
@@ -450,10 +467,20 @@ export class LeaseService {
    */
   private stillCurrent(agent: AgentConfig, step: DecidedStep): void {
     if (step.policy.policyVersion !== this.deps.policy().version) throw policyChanged();
+    if (this.trustDroppedSince(agent, step)) throw trustDropped();
+  }
+
+  /** As stillCurrent, as a boolean (for a caller that decides again). */
+  private isCurrent(agent: AgentConfig, step: DecidedStep): boolean {
+    return step.policy.policyVersion === this.deps.policy().version && !this.trustDroppedSince(agent, step);
+  }
+
+  /** The stored trust record changed since the decision read it, and is lower than what the decision saw. */
+  private trustDroppedSince(agent: AgentConfig, step: DecidedStep): boolean {
     const stored = this.deps.store.trustStatements?.getTrust(agent.name);
     const seen = step.trust.readFrom;
     const changed = stored !== undefined && (seen === undefined || stored.updatedAt !== seen.updatedAt || stored.score !== seen.score);
-    if (changed && stored.score < step.trust.score) throw trustDropped();
+    return changed && stored.score < step.trust.score;
   }
 
   /** The reservation a grant makes (undefined for an action without a budget); refuses when the store cannot reserve. */

@@ -86,6 +86,8 @@ export interface LeaseStatements {
   consumeApproval(id: string, leaseId: string, now: number): boolean;
   /** As LeaseStore.insertLease (a one-shot call's lease, stored already used). */
   insertLease?(lease: LeaseRecord): LeaseRecord;
+  /** As LeaseStore.useLease, inside the transaction (a use re-checked where it is spent). */
+  useLease?(id: string, agent: string, now: number): { lease: LeaseRecord; useNumber: number } | undefined;
   /** As BudgetStore.budgetUsed, inside the transaction (the atomic re-check of a grant). */
   budgetUsed?(q: BudgetQuery): number;
   /** Records a reservation for a lease stored in the same transaction (a lease that has ended already keeps only what it spent). */

@@ -23,33 +23,37 @@ import { raceForUses, startInvokeBroker } from '../helpers/invoke-broker';
 type Breach = 'read-then-write' | 'unguarded';
 
 /**
- * A SQLite store whose useLease is not atomic, in one of two ways:
- * - read-then-write: reads the lease, then writes its new use count through
- *   the store's group commit (a lost update);
+ * A SQLite store whose use of a lease is not atomic, in one of two ways:
+ * - read-then-write: reads the lease, and writes its new use count later,
+ *   through another group commit (a lost update);
  * - unguarded: decrements without checking status or uses left (it trusts
  *   Invoke's status pre-check), clamped at 0 to pass the schema's CHECK.
- * The store's real use is one conditional UPDATE, which does neither.
+ * Both replace the statement Invoke spends a use with (inside the transaction
+ * that re-checks the decision); the store's real one is one conditional
+ * UPDATE, which does neither.
  */
-function nonAtomicUses(store: SqliteStore, breach: () => Breach): SqliteStore {
-  store.useLease = async (id: string, agent: string, now: number) => {
+function nonAtomicUses(store: SqliteStore, breach: () => Breach, known: ReadonlyMap<string, LeaseRecord>): SqliteStore {
+  // The row as it stands now, read synchronously (inside the transaction), over the lease as granted.
+  const read = (id: string): LeaseRecord | undefined => {
+    const r = store.db.prepare('SELECT status, uses_left FROM leases WHERE id = ?').get(id) as { status: LeaseRecord['status']; uses_left: number } | undefined;
+    const l = known.get(id);
+    return r && l ? { ...l, status: r.status, usesLeft: r.uses_left } : undefined;
+  };
+  store.statements.useLease = (id: string, agent: string, now: number) => {
     if (breach() === 'unguarded') {
-      const row = await store.writes.run(
-        (db) =>
-          db
-            .prepare("UPDATE leases SET uses_left = max(uses_left - 1, 0), status = CASE WHEN uses_left <= 1 THEN 'exhausted' ELSE status END, updated_at = ? WHERE id = ? AND agent = ? RETURNING uses_left, max_uses")
-            .get(now, id, agent) as { uses_left: number; max_uses: number } | undefined,
-        { single: true },
-      );
-      const lease = row ? await store.getLease(id) : undefined;
-      return row && lease ? { lease, useNumber: row.max_uses - row.uses_left } : undefined;
+      const changed = store.db
+        .prepare("UPDATE leases SET uses_left = max(uses_left - 1, 0), status = CASE WHEN uses_left <= 1 THEN 'exhausted' ELSE status END, updated_at = ? WHERE id = ? AND agent = ?")
+        .run(now, id, agent).changes;
+      const lease = changed ? read(id) : undefined;
+      return lease ? { lease, useNumber: lease.maxUses - lease.usesLeft } : undefined;
     }
-    const l = await store.getLease(id);
+    const l = read(id);
     if (!l || l.agent !== agent || l.status !== 'active' || l.expiresAt <= now || l.usesLeft <= 0) return undefined;
     const usesLeft = l.usesLeft - 1;
     const status = usesLeft === 0 ? 'exhausted' : 'active';
-    await store.writes.run((db) => db.prepare('UPDATE leases SET uses_left = ?, status = ?, updated_at = ? WHERE id = ?').run(usesLeft, status, now, id), { single: true });
-    const lease: LeaseRecord = { ...l, usesLeft, status, updatedAt: now };
-    return { lease, useNumber: l.maxUses - usesLeft };
+    // Written later, in another transaction: the uses read meanwhile all see the count before it.
+    void store.writes.run((db) => db.prepare('UPDATE leases SET uses_left = ?, status = ?, updated_at = ? WHERE id = ?').run(usesLeft, status, now, id), { single: true });
+    return { lease: { ...l, usesLeft, status, updatedAt: now }, useNumber: l.maxUses - usesLeft };
   };
   return store;
 }
@@ -61,11 +65,13 @@ describe('the 50-way race catches a non-atomic use (meta-test of invariant 6)', 
   let running: Awaited<ReturnType<typeof startInvokeBroker>>;
   const hooks: InvokeHooks = {};
   let breach: Breach = 'read-then-write';
+  /** Each lease as granted (the broken use reads its row over it). */
+  const known = new Map<string, LeaseRecord>();
 
   before(async () => {
     tmp = tempDir();
     pki = await makeTestPki(path.join(tmp.dir, 'pki'));
-    const store = nonAtomicUses(new SqliteStore({ path: path.join(tmp.dir, 'broker.db') }), () => breach);
+    const store = nonAtomicUses(new SqliteStore({ path: path.join(tmp.dir, 'broker.db') }), () => breach, known);
     running = await startInvokeBroker({ pki, dir: tmp.dir, store, hooks });
   });
   after(async () => {
@@ -84,6 +90,7 @@ describe('the 50-way race catches a non-atomic use (meta-test of invariant 6)', 
         maxUses: 1,
       });
       assert.equal(r.status, 'GRANTED', JSON.stringify(r.explanation));
+      known.set(r.lease!.leaseId, (await running.broker.app.store.getLease(r.lease!.leaseId))!);
       running.upstream.requests.length = 0;
       const race = await raceForUses({ agent, hooks, leaseId: r.lease!.leaseId, path: `/tickets/${ticket}` });
       assert.ok(race.barrier.full, `only ${race.barrier.arrived} of 50 reached the use together`);

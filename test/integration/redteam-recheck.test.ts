@@ -7,6 +7,7 @@ import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseR
 import { ManualClock } from '../../src/lib/clock';
 import { makeTestPki, tempDir, type TestPki } from '../helpers/broker-harness';
 import { expectCode } from '../helpers/grpc-expect';
+import { expectDeniedCall } from '../helpers/expect-denial';
 import { Barrier, startInvokeBroker } from '../helpers/invoke-broker';
 import type { InvokeHooks } from '../../src/broker/invoke-service';
 
@@ -96,5 +97,37 @@ describe('red team: re-checks honour the current policy\'s @max_ttl and @max_use
     assert.ok(barrier.full, 'all 8 met at the barrier');
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 2);
     assert.equal(b!.upstream.requests.length, 4);
+  });
+
+  it('a trust drop that commits between a use\'s re-check and the spend of that use is decided again: the use is denied, the use kept, nothing sent', async () => {
+    await b?.close();
+    clock.set(Date.now());
+    // Uses need trust 500: the re-check of each Invoke reads it.
+    b = await startInvokeBroker({
+      pki,
+      dir: tmp.dir,
+      clock,
+      hooks,
+      policies: { 'docs.cedar': `@id("docs-trusted") @reason("t") permit (principal in Group::"support", action == Action::"docs.edit", resource) when { context.trust >= 500 };` },
+      actions: (http) => ({ 'docs.edit': { http: http({ methods: ['PUT'], paths: ['/docs/{id}'], context: { doc: 'path.id' } }), resource: 'doc/{doc}', max_ttl: '2h', max_uses: 50 } }),
+    });
+    const agent = () => b!.broker.clientFor('agents', 'support-bot').agent;
+    const store = b!.broker.app.store;
+    await store.setTrust({ agent: 'support-bot', score: 600, updatedAt: clock.now() });
+    const r = await call<unknown, LeaseResponse__Output>(agent(), 'RequestLease', { action: 'docs.edit', params: { fields: { doc: { stringValue: 'D-5' } } }, maxUses: 5 });
+    assert.equal(r.status, 'GRANTED');
+    const invoke = () => call<unknown, InvokeResponse__Output>(agent(), 'Invoke', { leaseId: r.lease!.leaseId, method: 'PUT', path: '/docs/D-5' });
+    await invoke();
+    b!.upstream.requests.length = 0;
+    // The drop is stored after this Invoke's re-check passed and before it spends its use, as a trust
+    // change committed by another request would be (before its own re-evaluation revokes anything).
+    hooks.beforeUse = async () => {
+      delete hooks.beforeUse;
+      await store.setTrust({ agent: 'support-bot', score: 100, updatedAt: clock.now() + 1 });
+    };
+    await expectDeniedCall(invoke());
+    delete hooks.beforeUse;
+    assert.equal(b!.upstream.requests.length, 0, 'nothing was sent');
+    assert.equal((await store.getLease(r.lease!.leaseId))!.usesLeft, 4, 'the denied call spent no use');
   });
 });

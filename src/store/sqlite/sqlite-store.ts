@@ -225,6 +225,12 @@ export class SqliteStore implements Store {
   readonly rotations: SqliteRotations;
   /** For a write transaction already open on this database (the evidence log's appendWith). */
   readonly statements: LeaseStatements & ApprovalStatements = {
+    useLease: (id, agent, now) => {
+      const r = this.st.use.get({ id, agent, now }) as LeaseRow | undefined;
+      if (!r) return undefined;
+      const lease = fromRow(r);
+      return { lease, useNumber: lease.maxUses - lease.usesLeft };
+    },
     consumeApproval: (id, leaseId, now) => this.st.approvalConsume.run({ id, lease_id: leaseId, now }).changes === 1,
     insertApprovalWithin: (a, maxOpen, now) => {
       try {
@@ -501,12 +507,7 @@ export class SqliteStore implements Store {
   }
 
   useLease(id: string, agent: string, now: number): Promise<{ lease: LeaseRecord; useNumber: number } | undefined> {
-    return this.write(() => {
-      const r = this.st.use.get({ id, agent, now }) as LeaseRow | undefined;
-      if (!r) return undefined;
-      const lease = fromRow(r);
-      return { lease, useNumber: lease.maxUses - lease.usesLeft };
-    });
+    return this.write(() => this.statements.useLease!(id, agent, now));
   }
 
   renewLease(id: string, agent: string, expiresAt: number, now: number): Promise<LeaseRecord | undefined> {
