@@ -16,7 +16,6 @@ import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/Invok
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
 import { rotationRequestToken } from '../../src/backends/aws/aws-rotation';
 import type { RotationHooks } from '../../src/rotation/rotation-service';
-import type { RotationLock } from '../../src/store/store';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { startEphemeralPostgres, type EphemeralPostgres, loginState } from '../helpers/ephemeral-postgres';
 import { readEntries } from '../helpers/evidence-entries';
@@ -24,6 +23,7 @@ import { startHttpsUpstream, type HttpsUpstream } from '../helpers/https-upstrea
 import { seedLocalSecrets, testResolver, writeCaBundle } from '../helpers/invoke-broker';
 import { setEnv, sharedMoto, useFakeAwsCredentials, type MotoServer } from '../helpers/moto-server';
 import { runCapture } from '../helpers/run-cli';
+import { rotateWithLockTakenOver } from '../helpers/rotation-takeover';
 import { spawnDaemon, type DaemonProcess } from '../helpers/spawn-daemon';
 import { until } from '../helpers/until';
 
@@ -393,18 +393,7 @@ describe('AWS Secrets Manager rotation in four steps (real moto_server, real dae
     it('the lock lost while the ALTER ROLE connection was being opened: the fence, checked after the connect, stops the ALTER; the next run resumes and completes', async () => {
       const before = await awsState(sm, id);
       const rotations = broker.app.store.rotations!;
-      let taken: RotationLock | undefined;
-      hooks.afterAdminConnect = async (secret) => {
-        // The connect took past the lock's expiry (it may take up to its timeout), and another rotation took the lock.
-        taken = await rotations.takeRotationLock(secret, 'another-rotator', Date.now() + 3_600_000, 1000);
-      };
-      let r;
-      try {
-        r = await rotate('--secret', 'appdb-admin', '--force');
-      } finally {
-        hooks.afterAdminConnect = undefined;
-        if (taken) await rotations.releaseRotationLock(taken);
-      }
+      const { result: r, taken } = await rotateWithLockTakenOver(rotations, hooks, 'afterAdminConnect', () => rotate('--secret', 'appdb-admin', '--force'));
       assert.ok(taken, 'the lock was taken over while the connection was opened');
       assert.equal(r.code, 1, r.out);
       assert.match(r.out, /^failed appdb-admin: .*rejected by the fence/m);
@@ -428,17 +417,7 @@ describe('AWS Secrets Manager rotation in four steps (real moto_server, real dae
 
     it('the lock lost after setSecret ALTERed the password, before finishSecret: the fenced failure says the password was set; the next run resumes and completes', async () => {
       const rotations = broker.app.store.rotations!;
-      let taken: RotationLock | undefined;
-      hooks.afterStep = async (secret, step) => {
-        if (step === 'testSecret') taken = await rotations.takeRotationLock(secret, 'another-rotator', Date.now() + 3_600_000, 1000);
-      };
-      let r;
-      try {
-        r = await rotate('--secret', 'appdb-admin', '--force');
-      } finally {
-        hooks.afterStep = undefined;
-        if (taken) await rotations.releaseRotationLock(taken);
-      }
+      const { result: r, taken } = await rotateWithLockTakenOver(rotations, hooks, { step: 'testSecret' }, () => rotate('--secret', 'appdb-admin', '--force'));
       assert.ok(taken);
       assert.equal(r.code, 1, r.out);
       assert.match(r.out, /^failed appdb-admin: .*rejected by the fence.*the new admin password was set in the database \(the stored current value no longer logs in\); the next run completes the rotation/m);

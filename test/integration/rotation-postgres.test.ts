@@ -7,12 +7,12 @@ import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseR
 import { openLocalBackend } from '../../src/backends/local';
 import { systemClock } from '../../src/lib/clock';
 import type { RotationHooks } from '../../src/rotation/rotation-service';
-import type { RotationLock } from '../../src/store/store';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { startEphemeralPostgres, type EphemeralPostgres, loginState } from '../helpers/ephemeral-postgres';
 import { readEntries } from '../helpers/evidence-entries';
 import { seedLocalSecrets } from '../helpers/invoke-broker';
 import { runCapture } from '../helpers/run-cli';
+import { rotateWithLockTakenOver } from '../helpers/rotation-takeover';
 
 const INITIAL = 'initial_admin_pw_Xk29Lq7Vz3';
 
@@ -183,18 +183,7 @@ describe('Rotation of a PostgreSQL admin credential (url_secret): real PostgreSQ
     const rotations = broker.app.store.rotations!;
     const alters = (): number => readFileSync(pg.logFile, 'utf8').split('ALTER ROLE CURRENT_USER PASSWORD').length - 1;
     const altersBefore = alters();
-    let taken: RotationLock | undefined;
-    hooks.afterAdminConnect = async (secret) => {
-      // The connect took past the lock's expiry (it may take up to its timeout), and another rotation took the lock.
-      taken = await rotations.takeRotationLock(secret, 'another-rotator', Date.now() + 3_600_000, 1000);
-    };
-    let r;
-    try {
-      r = await rotate('--secret', 'appdb-admin', '--force');
-    } finally {
-      hooks.afterAdminConnect = undefined;
-      if (taken) await rotations.releaseRotationLock(taken);
-    }
+    const { result: r, taken } = await rotateWithLockTakenOver(rotations, hooks, 'afterAdminConnect', () => rotate('--secret', 'appdb-admin', '--force'));
     assert.ok(taken, 'the lock was taken over while the connection was opened');
     assert.equal(r.code, 1, r.out);
     assert.match(r.out, /^failed appdb-admin: .*rejected by the fence/m);
@@ -218,17 +207,7 @@ describe('Rotation of a PostgreSQL admin credential (url_secret): real PostgreSQ
   it('the lock lost after the ALTER, before the new value became current: the fenced failure says the password was set (not "nothing was written"); the next run completes', async () => {
     const before = await stored('appdb-admin');
     const rotations = broker.app.store.rotations!;
-    let taken: RotationLock | undefined;
-    hooks.afterStep = async (secret, step) => {
-      if (step === 'altered') taken = await rotations.takeRotationLock(secret, 'another-rotator', Date.now() + 3_600_000, 1000);
-    };
-    let r;
-    try {
-      r = await rotate('--secret', 'appdb-admin', '--force');
-    } finally {
-      hooks.afterStep = undefined;
-      if (taken) await rotations.releaseRotationLock(taken);
-    }
+    const { result: r, taken } = await rotateWithLockTakenOver(rotations, hooks, { step: 'altered' }, () => rotate('--secret', 'appdb-admin', '--force'));
     assert.ok(taken, 'the lock was taken over after the ALTER');
     assert.equal(r.code, 1, r.out);
     assert.match(r.out, /^failed appdb-admin: .*rejected by the fence.*the new admin password was set in the database \(the stored current value no longer logs in\); the next run completes the rotation/m);
@@ -254,17 +233,7 @@ describe('Rotation of a PostgreSQL admin credential (url_secret): real PostgreSQ
       hooks.afterStep = undefined;
     }
     const rotations = broker.app.store.rotations!;
-    let taken: RotationLock | undefined;
-    hooks.afterStep = async (secret, step) => {
-      if (step === 'altered') taken = await rotations.takeRotationLock(secret, 'another-rotator', Date.now() + 3_600_000, 1000);
-    };
-    let r;
-    try {
-      r = await rotate('--secret', 'appdb-admin');
-    } finally {
-      hooks.afterStep = undefined;
-      if (taken) await rotations.releaseRotationLock(taken);
-    }
+    const { result: r, taken } = await rotateWithLockTakenOver(rotations, hooks, { step: 'altered' }, () => rotate('--secret', 'appdb-admin'));
     assert.ok(taken);
     assert.equal(r.code, 1, r.out);
     assert.match(r.out, /^failed appdb-admin: .*rejected by the fence.*the new admin password was set in the database \(the stored current value no longer logs in\); the next run completes the rotation/m);
