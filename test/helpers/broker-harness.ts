@@ -36,6 +36,13 @@ export async function makeTestPki(dir: string, agents = ['support-bot', 'analyst
   return { dir, layout, ca, foreignCa: await createCa('foreign CA') };
 }
 
+/** The environment the CLI reads its client identity from: the daemon at `addr`, as the named agent or operator of `pki`. */
+export function cliEnv(addr: string, pki: TestPki, kind: 'agents' | 'operators', name: string): Record<string, string> {
+  const id = pki.layout[kind][name];
+  if (!id) throw new Error(`the test PKI has no ${kind}/${name}`);
+  return { SECRET_BROKER_ADDR: addr, SECRET_BROKER_CA: pki.layout.caCert, SECRET_BROKER_CERT: id.cert, SECRET_BROKER_KEY: id.key };
+}
+
 export async function writeClientCert(
   pki: TestPki,
   name: string,

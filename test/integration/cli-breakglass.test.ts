@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
-import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki, cliEnv } from '../helpers/broker-harness';
 import { assertCliRefusal } from '../helpers/expect-denial';
 import { runCapture } from '../helpers/run-cli';
 
@@ -15,10 +15,7 @@ describe('CLI: break-glass and approvals review against the daemon, human and --
   let tmp: ReturnType<typeof tempDir>;
   let pki: TestPki;
   let broker: RunningBroker;
-  const env = (operator: string): NodeJS.ProcessEnv => {
-    const o = pki.layout.operators[operator]!;
-    return { SECRET_BROKER_ADDR: broker.addr, SECRET_BROKER_CA: pki.layout.caCert, SECRET_BROKER_CERT: o.cert, SECRET_BROKER_KEY: o.key };
-  };
+  const env = (operator: string): NodeJS.ProcessEnv => cliEnv(broker.addr, pki, 'operators', operator);
 
   before(async () => {
     tmp = tempDir();

@@ -13,7 +13,7 @@ import type { EvidenceEntry__Output } from '../../src/gen/secretbroker/v1/Eviden
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
 import type { Receipt__Output } from '../../src/gen/secretbroker/v1/Receipt';
 import type { Clock } from '../../src/lib/clock';
-import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki, cliEnv } from '../helpers/broker-harness';
 import { runCapture } from '../helpers/run-cli';
 import { assertCliRefusal, expectRefused } from '../helpers/expect-denial';
 
@@ -41,12 +41,7 @@ describe('evidence signing-key rotation over the real daemon and mTLS', function
   const clock = new ShiftedClock();
   let agent: BrokerClients;
 
-  const env = (operator: string): NodeJS.ProcessEnv => ({
-    SECRET_BROKER_ADDR: broker.addr,
-    SECRET_BROKER_CA: pki.layout.caCert,
-    SECRET_BROKER_CERT: pki.layout.operators[operator]!.cert,
-    SECRET_BROKER_KEY: pki.layout.operators[operator]!.key,
-  });
+  const env = (operator: string): NodeJS.ProcessEnv => cliEnv(broker.addr, pki, 'operators', operator);
 
   async function grant(ticket: string): Promise<number> {
     const res = await call<unknown, LeaseResponse__Output>(agent.agent, 'RequestLease', {

@@ -6,7 +6,7 @@ import type { ExplainResponse__Output } from '../../src/gen/secretbroker/v1/Expl
 import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/InvokeResponse';
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
 import { ManualClock } from '../../src/lib/clock';
-import { makeTestPki, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { makeTestPki, tempDir, type RunningBroker, type TestPki, cliEnv } from '../helpers/broker-harness';
 import { readEntries } from '../helpers/evidence-entries';
 import { expectDenialEntry, expectDenied, expectDeniedCall, type TrailerExplanation } from '../helpers/expect-denial';
 import { startInvokeBroker } from '../helpers/invoke-broker';
@@ -88,10 +88,7 @@ describe('explanations: exact, everywhere alike, hint-only when quarantined, bou
     });
   const explain = (n: number, action = 'billing.refund') => call<unknown, ExplainResponse__Output>(operator(), 'Explain', { agent: 'support-bot', action, params: amount(n) });
   const lastDecision = async (): Promise<Entry> => (await readEntries<Entry>(broker.app.ledger!)).filter((e) => e.type === 'decision').pop()!;
-  const cliEnv = () => {
-    const a = pki.layout.agents['support-bot']!;
-    return { SECRET_BROKER_ADDR: broker.addr, SECRET_BROKER_CA: pki.layout.caCert, SECRET_BROKER_CERT: a.cert, SECRET_BROKER_KEY: a.key };
-  };
+  const agentEnv = () => cliEnv(broker.addr, pki, 'agents', 'support-bot');
   const failedOf = (cands: ReadonlyArray<{ id: string; failedConditions?: string[]; failed_conditions?: string[] }>) =>
     Object.fromEntries(cands.map((c) => [c.id, c.failedConditions ?? c.failed_conditions]));
 
@@ -113,17 +110,17 @@ describe('explanations: exact, everywhere alike, hint-only when quarantined, bou
     assert.deepEqual(failedOf(explanation['candidates'] as Array<{ id: string; failed_conditions: string[] }>), fromGrpc);
 
     // CLI --json: the response as JSON (exit 3, denied).
-    const json = await runCapture(['lease', 'request', 'billing.refund', '--param', 'amount=60000', '--json'], '', cliEnv());
+    const json = await runCapture(['lease', 'request', 'billing.refund', '--param', 'amount=60000', '--json'], '', agentEnv());
     assert.equal(json.code, 3, json.err);
     const doc = JSON.parse(json.out.slice(0, json.out.indexOf('\n}\n') + 2)) as LeaseResponse__Output;
     assert.deepEqual(failedOf(expectDenied(doc, HINT).candidates), fromGrpc);
     // CLI, for a person: each failed condition and the next step.
-    const human = await runCapture(['lease', 'request', 'billing.refund', '--param', 'amount=60000'], '', cliEnv());
+    const human = await runCapture(['lease', 'request', 'billing.refund', '--param', 'amount=60000'], '', agentEnv());
     assert.equal(human.code, 3);
     assert.ok(human.out.includes(`failed: ${SMALL}`), human.out);
     assert.match(human.out, /next: Narrow amount to at most 5000/);
     // A denied Invoke from the CLI shows the trailer's explanation too.
-    const inv = await runCapture(['invoke', 'billing.refund', '--param', 'amount=60000', '--method', 'POST', '--path', '/v1/refunds', '--body', '{"amount":60000}', '--header', 'content-type:application/json'], '', cliEnv());
+    const inv = await runCapture(['invoke', 'billing.refund', '--param', 'amount=60000', '--method', 'POST', '--path', '/v1/refunds', '--body', '{"amount":60000}', '--header', 'content-type:application/json'], '', agentEnv());
     assert.equal(inv.code, 3, inv.err);
     assert.ok(inv.err.includes(`failed: ${APPROVED}`), inv.err);
   });

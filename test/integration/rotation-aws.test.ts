@@ -16,7 +16,7 @@ import type { InvokeResponse__Output } from '../../src/gen/secretbroker/v1/Invok
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
 import { rotationRequestToken } from '../../src/backends/aws/aws-rotation';
 import type { RotationHooks } from '../../src/rotation/rotation-service';
-import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki, cliEnv } from '../helpers/broker-harness';
 import { startEphemeralPostgres, type EphemeralPostgres, loginState } from '../helpers/ephemeral-postgres';
 import { readEntries } from '../helpers/evidence-entries';
 import { startHttpsUpstream, type HttpsUpstream } from '../helpers/https-upstream';
@@ -118,8 +118,7 @@ describe('AWS Secrets Manager rotation in four steps (real moto_server, real dae
       actions['tickets.update']!.http = { ...actions['tickets.update']!.http, base_url: `https://helpdesk.test:${upstream.port}`, ca_files: [caFile] };
       await seedLocalSecrets(raw, {});
       broker = await startBroker({ pki, dir: tmp.dir, raw, rotationHooks: hooks, resolver: testResolver(new Map([['helpdesk.test', ['127.0.0.1']]])) });
-      const alice = pki.layout.operators['alice']!;
-      env = { SECRET_BROKER_ADDR: broker.addr, SECRET_BROKER_CA: pki.layout.caCert, SECRET_BROKER_CERT: alice.cert, SECRET_BROKER_KEY: alice.key };
+      env = cliEnv(broker.addr, pki, 'operators', 'alice');
     });
     after(async () => {
       await broker?.close();
@@ -334,8 +333,7 @@ describe('AWS Secrets Manager rotation in four steps (real moto_server, real dae
       writeFileSync(path.join(raw['policies'] as string, 'analytics.cedar'), `@id("analytics-support")\n@reason("test")\npermit (principal in Group::"support", action == Action::"analytics.query", resource);\n`);
       await seedLocalSecrets(raw, { 'helpdesk-token': TOKEN });
       broker = await startBroker({ pki, dir: tmp.dir, raw, rotationHooks: hooks, sweeper: { intervalMs: 3_600_000, graceMs: 120_000 } });
-      const alice = pki.layout.operators['alice']!;
-      env = { SECRET_BROKER_ADDR: broker.addr, SECRET_BROKER_CA: pki.layout.caCert, SECRET_BROKER_CERT: alice.cert, SECRET_BROKER_KEY: alice.key };
+      env = cliEnv(broker.addr, pki, 'operators', 'alice');
     });
     after(async () => {
       await broker?.close();
@@ -518,7 +516,7 @@ describe('AWS Secrets Manager rotation in four steps (real moto_server, real dae
       } finally {
         restore();
       }
-      env = { SECRET_BROKER_ADDR: `127.0.0.1:${daemon.port}`, SECRET_BROKER_CA: pki.layout.caCert, SECRET_BROKER_CERT: pki.layout.operators['alice']!.cert, SECRET_BROKER_KEY: pki.layout.operators['alice']!.key };
+      env = cliEnv(`127.0.0.1:${daemon.port}`, pki, 'operators', 'alice');
       return daemon;
     };
     /** Starts a rotation in a daemon that stops at `step`, and kills it with SIGKILL there. */

@@ -9,7 +9,7 @@ import type { RotateResponse__Output } from '../../src/gen/secretbroker/v1/Rotat
 import { openLocalBackend } from '../../src/backends/local';
 import { ManualClock, systemClock } from '../../src/lib/clock';
 import type { RotationHooks } from '../../src/rotation/rotation-service';
-import { baseRawConfig, makeTestPki, REPO, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { baseRawConfig, makeTestPki, REPO, startBroker, tempDir, type RunningBroker, type TestPki, cliEnv } from '../helpers/broker-harness';
 import { readEntries } from '../helpers/evidence-entries';
 import { startHttpsUpstream, type HttpsUpstream } from '../helpers/https-upstream';
 import { seedLocalSecrets, testResolver, writeCaBundle } from '../helpers/invoke-broker';
@@ -125,8 +125,7 @@ describe('Rotation through the daemon: local and Vault, fenced, recorded (real d
     };
     await seedLocalSecrets(raw, { 'helpdesk-token': TOKEN });
     broker = await startBroker({ pki, dir: tmp.dir, raw, rotationHooks: hooks, resolver: testResolver(new Map([['helpdesk.test', ['127.0.0.1']]])) });
-    const alice = pki.layout.operators['alice']!;
-    env = { SECRET_BROKER_ADDR: broker.addr, SECRET_BROKER_CA: pki.layout.caCert, SECRET_BROKER_CERT: alice.cert, SECRET_BROKER_KEY: alice.key };
+    env = cliEnv(broker.addr, pki, 'operators', 'alice');
   });
   after(async () => {
     await broker?.close();
@@ -302,8 +301,7 @@ describe('Rotation: two runs at once rotate each secret once; a paused rotator i
     raw['rotation'] = { lock_ttl: '1m' };
     await seedLocalSecrets(raw, { k1: 'seed-value-k1-xxxxxxxx', k2: 'seed-value-k2-xxxxxxxx', k3: 'seed-value-k3-xxxxxxxx' });
     broker = await startBroker({ pki, dir: tmp.dir, raw, clock, rotationHooks: hooks });
-    const alice = pki.layout.operators['alice']!;
-    env = { SECRET_BROKER_ADDR: broker.addr, SECRET_BROKER_CA: pki.layout.caCert, SECRET_BROKER_CERT: alice.cert, SECRET_BROKER_KEY: alice.key };
+    env = cliEnv(broker.addr, pki, 'operators', 'alice');
   });
   after(async () => {
     await broker?.close();
