@@ -272,8 +272,10 @@ export interface TrustStore {
   /** The agent's last `limit` trust changes, newest first. */
   trustHistory(agent: string, limit: number): Promise<TrustHistoryRow[]>;
   /**
-   * Runs `fn` (synchronous `trustStatements` calls) in one write transaction:
-   * for a broker without an evidence log, where `appendWith` would run them.
+   * Runs `fn` (synchronous `trustStatements` and `statements` calls) in one
+   * write transaction, when no evidence entry goes with them (a broker without
+   * an evidence log, where `appendWith` would run them; a lease use re-checked
+   * where it is spent).
    */
   writeTrust<T>(fn: () => T): Promise<T>;
 }
