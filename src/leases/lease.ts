@@ -58,15 +58,15 @@ export interface LeaseRecord {
 
 /**
  * Whether a lease still carries authority a re-decision (trust drop, policy
- * reload) must take away at `now`: an active one, or a used-up one whose
- * dynamic credential is still live upstream. A used-up lease without one has
- * nothing left to revoke, and one past its expiry has ended already: the
- * reaper records it as expired (not revoked) and owes its credential a
- * revocation.
+ * reload) must take away at `now`: an active one not yet past its expiry, or
+ * a used-up one whose dynamic credential is still live upstream. An active one
+ * past its expiry has ended already: the reaper (which expires active leases)
+ * records it as expired, not revoked, and owes its credential a revocation. A
+ * used-up lease without a credential has nothing left to revoke.
  */
 export function holdsAuthority(l: Pick<LeaseRecord, 'status' | 'credential' | 'expiresAt'>, now: number): boolean {
-  if (l.expiresAt <= now) return false;
-  return l.status === 'active' || (l.status === 'exhausted' && l.credential !== undefined);
+  if (l.status === 'active') return l.expiresAt > now;
+  return l.status === 'exhausted' && l.credential !== undefined;
 }
 
 export interface LeaseFilter {
