@@ -6,7 +6,8 @@ import { Client as PgClient } from 'pg';
 import { call } from '../../src/client/grpc-client';
 import type { Lease__Output } from '../../src/gen/secretbroker/v1/Lease';
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
-import { openPostgresBackend } from '../../src/backends/postgres';
+import { openPostgresBackend, scramSha256Verifier } from '../../src/backends/postgres';
+import { DDL_LOCK_KEY } from '../../src/backends/postgres/role-sql';
 import type { PostgresBackendConfig } from '../../src/config/config-types';
 import { ManualClock } from '../../src/lib/clock';
 import { createLogger } from '../../src/lib/logger';
@@ -181,6 +182,50 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     const revoked = (await entries()).filter((e) => e.type === 'credential.revoked' && e.lease?.id === lease.leaseId);
     assert.equal(revoked.length, 1);
     assert.deepEqual(revoked[0]!['credential'], { backend: 'appdb', id: cred.user });
+  });
+
+  // Found by an outside probe: pg_advisory_lock is open to every role, so a lease role could take the
+  // key the broker serializes its role DDL with, and hold it from an idle session.
+  it('a lease role holding the role-DDL lock does not keep its session past RevokeLease: its sessions end before the broker waits for the lock', async () => {
+    const { lease, cred } = await grant();
+    const s = await connectAs(pg, cred);
+    await s.query(`SELECT pg_advisory_lock(${DDL_LOCK_KEY})`);
+    const out = await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: lease.leaseId });
+    assert.equal(out.lease.status, 'REVOKED');
+    assert.notEqual(await sqlState(s, 'SELECT 1 FROM analytics.events'), 'allowed', 'the holding session is terminated');
+    await s.end().catch(() => undefined);
+    assert.equal(await roleExists(cred.user), false);
+  });
+
+  it('a lease role with an open transaction on its own role row does not hold off its revocation (ALTER ROLE self is open to every role)', async () => {
+    const { lease, cred } = await grant();
+    const s = await connectAs(pg, cred);
+    await s.query('BEGIN');
+    await s.query(`ALTER ROLE CURRENT_USER PASSWORD '${await scramSha256Verifier(SecretValue.fromString('chosen-by-the-agent'))}'`);
+    const out = await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: lease.leaseId });
+    assert.equal(out.lease.status, 'REVOKED');
+    assert.notEqual(await sqlState(s, 'SELECT 1'), 'allowed', 'the session is terminated');
+    await s.end().catch(() => undefined);
+    assert.equal(await roleExists(cred.user), false);
+  });
+
+  it('a lease role holding the role-DDL lock does not stop other leases: the broker ends that session, says so, and issues', async () => {
+    const holder = await grant();
+    const s = await connectAs(pg, holder.cred);
+    await s.query(`SELECT pg_advisory_lock(${DDL_LOCK_KEY})`);
+    const started = Date.now();
+    const other = await grant();
+    assert.ok(Date.now() - started < 5_000, 'issued within the lock wait and a retry');
+    assert.equal(await roleExists(other.cred.user), true);
+    assert.notEqual(await sqlState(s, 'SELECT 1'), 'allowed', 'the holding session is terminated');
+    await s.end().catch(() => undefined);
+    assert.match(b().logs.text, new RegExp(`${holder.cred.user}.*role-DDL lock|role-DDL lock.*${holder.cred.user}`), 'the log names the role that held the lock');
+    // The holder's lease is still its agent's: only the session that took the lock was ended.
+    const again = await connectAs(pg, holder.cred);
+    await again.query('SELECT 1 FROM analytics.events');
+    await again.end();
+    await call(agent(), 'RevokeLease', { leaseId: holder.lease.leaseId });
+    await call(agent(), 'RevokeLease', { leaseId: other.lease.leaseId });
   });
 
   it('an expired lease ends its session and drops its role', async () => {

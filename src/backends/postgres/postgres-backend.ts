@@ -32,8 +32,8 @@ import type { Logger } from '../../lib/logger';
 import { SecretValue } from '../../lib/secret-value';
 import { CredentialLeftError, type CredentialHandle, type DynamicCredentialBackend, type IssuedCredential, type LeaseBinding, type PreparedSecret } from '../backend';
 import { parseAdminUrl, type AdminTarget } from './admin-url';
-import { isAuthFailure, sqlState, toBrokerError } from './postgres-errors';
-import { createRolesSql, dropRolesSql, likePrefix, noLoginSql, PRIVILEGES, validUntilSql, type RoleSpec } from './role-sql';
+import { isAuthFailure, LOCK_NOT_AVAILABLE, sqlState, toBrokerError } from './postgres-errors';
+import { adminMembershipSql, createRolesSql, DDL_LOCK_KEY, dropRolesSql, likePrefix, lockHoldersSql, noLoginSql, PRIVILEGES, terminateSql, validUntilSql, type RoleSpec } from './role-sql';
 import { scramSha256Verifier } from './scram-verifier';
 
 /** What a `postgres` action gives the backend. */
@@ -101,6 +101,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   const name = cfg.name;
   const { clock, log } = deps;
   const timeoutMs = cfg.timeoutMs;
+  const lockTimeoutMs = Math.max(100, Math.min(1000, Math.floor(timeoutMs / 4)));
   const ownName = new RegExp(`^${cfg.rolePrefix}[0-9a-f]{${RANDOM_HEX}}$`);
   let conn: Promise<Connection> | undefined;
   let freshUrl = false;
@@ -182,6 +183,8 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
           connectionTimeoutMillis: timeoutMs,
           query_timeout: timeoutMs,
           statement_timeout: timeoutMs,
+          // A lock wait ends well within the operation's deadline, so the broker can see who holds it (withDdlLock).
+          lock_timeout: lockTimeoutMs,
           application_name: 'secret-broker',
           allowExitOnIdle: true,
         });
@@ -290,6 +293,44 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   };
 
   /**
+   * Runs role DDL that takes the role-DDL lock (DDL_LOCK_KEY). pg_advisory_lock is open to every role,
+   * so a lease role may take that key and keep it from an idle session: every issue and revoke on the
+   * server would wait for it. When a lock wait passes lock_timeout, the sessions of this backend's lease
+   * roles that hold or await the key are ended (the admin takes membership in the role first, which ending
+   * a session needs) and the statements run again; anyone else holding it is named in the log.
+   */
+  const withDdlLock = async (c: PoolClient, sql: string): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await c.query(sql);
+        return;
+      } catch (err) {
+        if (sqlState(err) !== LOCK_NOT_AVAILABLE || attempt >= 3 || closed) throw err;
+        if ((await endLockHolders(c)) === 0) throw err;
+      }
+    }
+  };
+  const endLockHolders = async (c: PoolClient): Promise<number> => {
+    const rows = (await c.query<{ pid: number; role: string | null; app: string | null; granted: boolean }>(lockHoldersSql())).rows;
+    const lease = rows.filter((r) => r.role !== null && ownName.test(r.role));
+    for (const r of rows.filter((x) => !lease.includes(x) && x.granted)) {
+      log.warn({ pid: r.pid, user: r.role, application: r.app }, `postgres: the role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}) is held by a session that is not a lease role of this backend; role changes wait for it`);
+    }
+    const roles = [...new Set(lease.map((r) => r.role!))];
+    if (roles.length === 0) return 0;
+    for (const role of roles) {
+      log.warn({ role }, `postgres: lease role ${role} held or awaited the role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}); its sessions are ended`);
+    }
+    try {
+      await c.query(`${adminMembershipSql(roles)};\n${terminateSql(roles)}`);
+    } catch (err) {
+      // A role dropped meanwhile: its sessions are gone with it.
+      if (sqlState(err) !== UNDEFINED_OBJECT) throw err;
+    }
+    return roles.length;
+  };
+
+  /**
    * Creates go out in rounds, like group commit: the first at once, and those
    * that arrive while a round runs go together in the next one, as one
    * transaction (createRolesSql). A round the server refuses is retried one
@@ -317,12 +358,13 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       const target = await run(jobs.length === 1 ? 'issue a credential' : 'issue credentials', async (c, t) => {
         maybeLeft = true;
         try {
-          await c.query(createRolesSql(jobs.map((j) => ({ ...j.spec, database: t.database }))));
+          await withDdlLock(c, createRolesSql(jobs.map((j) => ({ ...j.spec, database: t.database }))));
         } catch (err) {
           // The server answered with an error: the implicit transaction rolled back, nothing exists.
           if (sqlState(err)) {
             maybeLeft = false;
-            serverRefused = true;
+            // A lock that stayed held refuses every spec alike: no point trying them one by one.
+            serverRefused = sqlState(err) !== LOCK_NOT_AVAILABLE;
           }
           throw err;
         }
@@ -352,7 +394,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
         if (existing.length === 0) return;
         await c.query(noLoginSql(existing));
       }
-      await c.query(dropRolesSql(existing));
+      await withDdlLock(c, dropRolesSql(existing));
     });
   };
 

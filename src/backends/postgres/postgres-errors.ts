@@ -13,6 +13,9 @@
  */
 import { BrokerError, type ErrorKind } from '../../lib/errors';
 
+/** SQLSTATE 55P03: a lock wait passed lock_timeout. */
+export const LOCK_NOT_AVAILABLE = '55P03';
+
 const UNAVAILABLE_CODES: ReadonlySet<string> = Object.freeze(
   new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED']),
 );
@@ -40,6 +43,7 @@ export function kindOf(err: unknown): ErrorKind {
   const state = sqlState(err);
   if (state) {
     if (state === '57014') return 'unavailable'; // statement timeout / cancelled
+    if (state === LOCK_NOT_AVAILABLE) return 'unavailable'; // lock_timeout: another session holds a lock the statement needs
     if (PRECONDITION_CODES.has(state) || PRECONDITION_CLASSES.has(state.slice(0, 2))) return 'failed_precondition';
     if (UNAVAILABLE_CLASSES.has(state.slice(0, 2))) return 'unavailable';
     return 'internal';

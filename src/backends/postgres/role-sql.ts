@@ -32,6 +32,18 @@ const timestamp = (ms: number): string => lit(new Date(ms).toISOString());
 export const DDL_LOCK_KEY = 0x73_62_72_6f_6c_65;
 const ddlLock = `SELECT pg_advisory_xact_lock(${DDL_LOCK_KEY})`;
 
+/**
+ * Who holds or waits for the role-DDL lock in this database, other than this session. An advisory
+ * lock on a bigint key shows in pg_locks as classid (high 32 bits), objid (low 32 bits), objsubid 1.
+ */
+export function lockHoldersSql(): string {
+  const key = BigInt(DDL_LOCK_KEY);
+  return `SELECT l.pid, a.usename::text AS role, a.application_name::text AS app, l.granted
+  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+ WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND l.classid = ${key >> 32n} AND l.objid = ${key & 0xffffffffn} AND l.objsubid = 1 AND l.pid <> pg_backend_pid()`;
+}
+
 /** One string of statements, run as one implicit transaction (simple query protocol): all or nothing, one round trip. */
 export function createRoleSql(r: RoleSpec): string {
   return createRolesSql([r]);
@@ -80,13 +92,28 @@ export function validUntilSql(role: string, until: number): string {
 }
 
 /**
- * Step 1 of a drop: no new logins (committed before sessions are ended, so none slips in between).
- * The admin also takes membership in the (dying) role: DROP OWNED needs the privileges of the role,
- * which a CREATEROLE admin that is not superuser lacks otherwise. The lease role itself never
- * becomes a member of anything.
+ * Ends every session of these roles now. pg_terminate_backend signals at once (it is not held to the
+ * transaction), and needs the privileges of the role: the admin's membership (noLoginSql grants it).
+ */
+export function terminateSql(roles: readonly string[]): string {
+  return `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename IN (${roles.map(lit).join(', ')}) AND pid <> pg_backend_pid()`;
+}
+
+/** The admin takes membership in these lease roles (never the other way round): ending their sessions and DROP OWNED need it. */
+export function adminMembershipSql(roles: readonly string[]): string {
+  return `GRANT ${roles.map(q).join(', ')} TO CURRENT_USER`;
+}
+
+/**
+ * Step 1 of a drop: no new logins (committed before step 2 ends the sessions again, so none slips in between).
+ * The admin first takes membership in the (dying) roles: DROP OWNED needs the privileges of the role, and so
+ * does ending its sessions, which a CREATEROLE admin that is not superuser lacks otherwise. The lease role
+ * itself never becomes a member of anything. Its sessions end before NOLOGIN: a lease role may hold a lock on
+ * its own pg_authid row (ALTER ROLE CURRENT_USER PASSWORD in an open transaction is open to every role), and
+ * NOLOGIN would wait for it.
  */
 export function noLoginSql(roles: readonly string[]): string {
-  return roles.map((r) => `ALTER ROLE ${q(r)} NOLOGIN;\nGRANT ${q(r)} TO CURRENT_USER`).join(';\n');
+  return [adminMembershipSql(roles), terminateSql(roles), ...roles.map((r) => `ALTER ROLE ${q(r)} NOLOGIN`)].join(';\n');
 }
 
 /**
@@ -95,12 +122,14 @@ export function noLoginSql(roles: readonly string[]): string {
  */
 const SHARED_REVOKE_MIN = 16;
 
-/** Step 2: end their sessions, drop what they own and their privileges (DROP OWNED), then the roles. */
+/** Step 2: end their sessions, then under the lock drop what they own and their privileges (DROP OWNED), then the roles. */
 export function dropRolesSql(roles: readonly string[]): string {
   const list = roles.map(q).join(', ');
   return [
+    // Sessions end before the lock is awaited: a lease role can take that advisory key too (it is open to
+    // every role), and a session of a dying role must not hold off its own end.
+    terminateSql(roles),
     ddlLock,
-    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename IN (${roles.map(lit).join(', ')}) AND pid <> pg_backend_pid()`,
     ...(roles.length >= SHARED_REVOKE_MIN ? [revokeSharedGrantsSql(roles)] : []),
     `DROP OWNED BY ${list}`,
     `DROP ROLE IF EXISTS ${list}`,
