@@ -262,6 +262,8 @@ export class BackendRegistry {
       if (kind === 'not_found' || kind === 'failed_precondition' || kind === 'invalid_argument' || kind === 'permission_denied') {
         throw new BrokerError('failed_precondition', secretName ? `the broker cannot read secret ${secretName}` : `backend ${slot.cfg.name} refused ${what}`, { cause });
       }
+      // A limit the operator set (a postgres backend's max_lease_connections): the backend is up.
+      if (kind === 'resource_exhausted') throw new BrokerError('resource_exhausted', `backend ${slot.cfg.name} is at a limit its operator set: ${what}`, { cause });
       throw new BrokerError('unavailable', secretName ? `secret backend ${slot.cfg.name} is unavailable` : `backend ${slot.cfg.name} is unavailable`, { cause });
     }
   }

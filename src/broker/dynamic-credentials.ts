@@ -30,8 +30,13 @@ export const backendNotAvailable = (backend: string): BrokerError => unavailable
  * cause, which is logged and never sent. Anything else is INTERNAL.
  */
 export function backendFailure(backend: string, what: string, err: unknown): BrokerError {
-  const kind = err instanceof BrokerError && (err.kind === 'unavailable' || err.kind === 'failed_precondition') ? err.kind : 'internal';
-  const message = kind === 'unavailable' ? `backend ${backend} is unavailable: could not ${what}` : `backend ${backend} could not ${what}`;
+  const kind = err instanceof BrokerError && (err.kind === 'unavailable' || err.kind === 'failed_precondition' || err.kind === 'resource_exhausted') ? err.kind : 'internal';
+  const message =
+    kind === 'unavailable'
+      ? `backend ${backend} is unavailable: could not ${what}`
+      : kind === 'resource_exhausted'
+        ? `backend ${backend} is at a limit its operator set (for postgres, max_lease_connections): could not ${what}; end a lease of this backend, or ask an operator`
+        : `backend ${backend} could not ${what}`;
   return new BrokerError(kind, message, { cause: err });
 }
 

@@ -253,8 +253,11 @@ function backend(name: string, s: Section, baseDir: string): BackendConfig | und
       }
       // Nothing is cached from a postgres backend: a cache_ttl would be accepted without effect.
       if (s.raw['cache_ttl'] !== undefined) s.problems.add(s.at('cache_ttl'), 'a postgres backend caches nothing; remove cache_ttl (timeout and breaker apply)');
+      const maxLeaseConnections = s.int('max_lease_connections', { required: false, min: 1, max: 1_000_000 });
       const r = { ...resilience(s), cacheTtlMs: 0 };
-      return b && n ? { kind, name, urlSecret: { backend: b, name: n }, rolePrefix, ...(advertise ? { advertise } : {}), ...r } : undefined;
+      return b && n
+        ? { kind, name, urlSecret: { backend: b, name: n }, rolePrefix, ...(advertise ? { advertise } : {}), ...(maxLeaseConnections !== undefined ? { maxLeaseConnections } : {}), ...r }
+        : undefined;
     }
     case undefined:
       return undefined;

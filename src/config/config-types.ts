@@ -93,6 +93,13 @@ export interface PostgresBackendConfig extends BackendResilience {
   rolePrefix: string;
   /** The host and port agents connect to, when not those of the admin URL. */
   advertise?: HostPort;
+  /**
+   * The most connections this backend's lease roles may hold together (the sum of their CONNECTION
+   * LIMITs). Absent: half of the server's connection slots open to non-superusers, read at the first
+   * connection. Leases past it are refused (RESOURCE_EXHAUSTED), so agents cannot take the slots the
+   * broker needs to revoke them.
+   */
+  maxLeaseConnections?: number;
 }
 
 export interface RotationConfig {

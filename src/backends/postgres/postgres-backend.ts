@@ -33,7 +33,7 @@ import { SecretValue } from '../../lib/secret-value';
 import { CredentialLeftError, type CredentialHandle, type DynamicCredentialBackend, type IssuedCredential, type LeaseBinding, type PreparedSecret } from '../backend';
 import { parseAdminUrl, type AdminTarget } from './admin-url';
 import { isAuthFailure, LOCK_NOT_AVAILABLE, sqlState, toBrokerError } from './postgres-errors';
-import { adminMembershipSql, createRolesSql, DDL_LOCK_KEY, dropRolesSql, likePrefix, lockHoldersSql, noLoginSql, PRIVILEGES, terminateSql, validUntilSql, type RoleSpec } from './role-sql';
+import { adminMembershipSql, createRolesSql, DDL_LOCK_KEY, dropRolesSql, likePrefix, lockHoldersSql, leaseConnectionsSql, noLoginSql, openSlotsSql, PRIVILEGES, terminateSql, validUntilSql, type RoleSpec } from './role-sql';
 import { scramSha256Verifier } from './scram-verifier';
 
 /** What a `postgres` action gives the backend. */
@@ -180,6 +180,8 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
           ssl: target.ssl,
           max: POOL_MAX,
           idleTimeoutMillis: 10_000,
+          // One connection is kept once made: with the server's slots taken by others, revocations still have one.
+          min: 1,
           connectionTimeoutMillis: timeoutMs,
           query_timeout: timeoutMs,
           statement_timeout: timeoutMs,
@@ -354,11 +356,14 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   const createRound = async (jobs: readonly CreateJob[]): Promise<void> => {
     let maybeLeft = false;
     let serverRefused = false;
+    let fit: readonly CreateJob[] = jobs;
     try {
       const target = await run(jobs.length === 1 ? 'issue a credential' : 'issue credentials', async (c, t) => {
+        fit = await withinBudget(c, jobs);
+        if (fit.length === 0) return t;
         maybeLeft = true;
         try {
-          await withDdlLock(c, createRolesSql(jobs.map((j) => ({ ...j.spec, database: t.database }))));
+          await withDdlLock(c, createRolesSql(fit.map((j) => ({ ...j.spec, database: t.database }))));
         } catch (err) {
           // The server answered with an error: the implicit transaction rolled back, nothing exists.
           if (sqlState(err)) {
@@ -370,16 +375,55 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
         }
         return t;
       });
-      for (const j of jobs) j.resolve(target);
+      for (const j of fit) j.resolve(target);
     } catch (err) {
       // Only a round the server refused is split (one spec may be bad); a server that could not be
       // reached or timed out would fail each role again, one connection attempt per role.
-      if (jobs.length > 1 && serverRefused && !closed) {
-        await Promise.all(jobs.map((j) => createRound([j])));
+      if (fit.length > 1 && serverRefused && !closed) {
+        await Promise.all(fit.map((j) => createRound([j])));
         return;
       }
-      for (const j of jobs) j.reject({ err, maybeLeft });
+      for (const j of fit) j.reject({ err, maybeLeft });
     }
+  };
+
+  /**
+   * The connection budget of lease roles (max_lease_connections): the creates that fit in what this
+   * backend's roles that may log in leave of it, in order; the others are refused here, before anything
+   * is created. Without it, one agent's leases could take every connection slot the server has for
+   * non-superusers, and the broker could not connect to revoke them. One create round runs at a time,
+   * so what is counted is what the round adds to.
+   */
+  let derivedBudget: number | undefined;
+  const withinBudget = async (c: PoolClient, jobs: readonly CreateJob[]): Promise<readonly CreateJob[]> => {
+    const budget = cfg.maxLeaseConnections ?? (derivedBudget ??= await deriveBudget(c));
+    const used = (await c.query<{ used: number }>(leaseConnectionsSql(), [ownName.source])).rows[0]?.used ?? 0;
+    let room = budget - used;
+    const fit: CreateJob[] = [];
+    for (const j of jobs) {
+      if (j.spec.connectionLimit <= room) {
+        room -= j.spec.connectionLimit;
+        fit.push(j);
+      } else {
+        j.reject({
+          err: new BrokerError(
+            'resource_exhausted',
+            `backend "${name}" (postgres): its lease roles may hold ${budget} connections together (max_lease_connections) and hold ${used}; a role with CONNECTION LIMIT ${j.spec.connectionLimit} does not fit`,
+          ),
+          maybeLeft: false,
+        });
+      }
+    }
+    return fit;
+  };
+  const deriveBudget = async (c: PoolClient): Promise<number> => {
+    const open = (await c.query<{ open: number }>(openSlotsSql())).rows[0]?.open ?? 0;
+    const budget = Math.max(1, Math.floor(open / 2));
+    log.info(
+      { backend: name, max_lease_connections: budget, server_slots: open },
+      `postgres: lease roles may hold ${budget} connections together, half of the server's ${open} connection slots open to non-superusers (set max_lease_connections to change it)`,
+    );
+    return budget;
   };
 
   const dropRoles = async (roles: readonly string[]): Promise<void> => {

@@ -175,6 +175,17 @@ END
 $sb_revoke$`;
 }
 
+/** The sum of the CONNECTION LIMITs of the roles that may log in and whose names match $1 (a regular expression). */
+export function leaseConnectionsSql(): string {
+  return `SELECT coalesce(sum(rolconnlimit), 0)::int AS used FROM pg_roles WHERE rolcanlogin AND rolconnlimit > 0 AND rolname ~ $1`;
+}
+
+/** The server's connection slots open to non-superusers (reserved_connections exists from PostgreSQL 16 on). */
+export function openSlotsSql(): string {
+  return `SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int
+       - coalesce(nullif(current_setting('reserved_connections', true), '')::int, 0) AS open`;
+}
+
 /** `LIKE` pattern for names starting with `prefix` exactly ("_" and "%" are wildcards otherwise; "\\" escapes). */
 export function likePrefix(prefix: string): string {
   return `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;

@@ -51,14 +51,14 @@ describe('config: postgres backends and actions', () => {
     assert.equal(a.defaultTtlMs, 600_000, 'postgres.ttl is the default TTL');
   });
 
-  it('takes role_prefix, advertise, timeout, breaker, connection_limit and statement_timeout', () => {
+  it('takes role_prefix, advertise, timeout, breaker, max_lease_connections, connection_limit and statement_timeout', () => {
     const raw = good();
-    backends(raw)['appdb'] = { kind: 'postgres', url_secret: { backend: 'local', name: 'a' }, role_prefix: 'broker_', advertise: { host: 'db.internal', port: 6432 }, timeout: '2s', breaker: { failures: 3, open_for: '30s' } };
+    backends(raw)['appdb'] = { kind: 'postgres', url_secret: { backend: 'local', name: 'a' }, role_prefix: 'broker_', advertise: { host: 'db.internal', port: 6432 }, timeout: '2s', breaker: { failures: 3, open_for: '30s' }, max_lease_connections: 40 };
     Object.assign(pgAction(raw), { connection_limit: 5, statement_timeout: '2m' });
     const c = compileConfig(raw, '/etc/sb/config.yaml');
     const b = c.backends['appdb']!;
     assert.ok(b.kind === 'postgres');
-    assert.deepEqual([b.rolePrefix, b.advertise, b.timeoutMs, b.breakerFailures, b.breakerOpenMs], ['broker_', { host: 'db.internal', port: 6432 }, 2_000, 3, 30_000]);
+    assert.deepEqual([b.rolePrefix, b.advertise, b.timeoutMs, b.breakerFailures, b.breakerOpenMs, b.maxLeaseConnections], ['broker_', { host: 'db.internal', port: 6432 }, 2_000, 3, 30_000, 40]);
     assert.deepEqual([c.actions['analytics.query']!.postgres!.connectionLimit, c.actions['analytics.query']!.postgres!.statementTimeoutMs], [5, 120_000]);
   });
 
@@ -73,6 +73,8 @@ describe('config: postgres backends and actions', () => {
       ['a prefix leaving no room for randomness', { kind: 'postgres', url_secret: { backend: 'local', name: 'a' }, role_prefix: 'p'.repeat(32) }, 'backends.appdb.role_prefix', /1 to 31/],
       ['a quote in the prefix', { kind: 'postgres', url_secret: { backend: 'local', name: 'a' }, role_prefix: 'sb"' }, 'backends.appdb.role_prefix', /lower-case prefix/],
       ['a reserved pg_ prefix', { kind: 'postgres', url_secret: { backend: 'local', name: 'a' }, role_prefix: 'pg_x' }, 'backends.appdb.role_prefix', /reserves/],
+      ['max_lease_connections of 0', { kind: 'postgres', url_secret: { backend: 'local', name: 'a' }, max_lease_connections: 0 }, 'backends.appdb.max_lease_connections', /integer from 1 to 1000000, got number 0/],
+      ['max_lease_connections as text', { kind: 'postgres', url_secret: { backend: 'local', name: 'a' }, max_lease_connections: '50' }, 'backends.appdb.max_lease_connections', /integer from 1/],
       ['advertise without a host', { kind: 'postgres', url_secret: { backend: 'local', name: 'a' }, advertise: { port: 5432 } }, 'backends.appdb.advertise.host', /required/],
       ['advertise with a bad port', { kind: 'postgres', url_secret: { backend: 'local', name: 'a' }, advertise: { host: 'db', port: 70000 } }, 'backends.appdb.advertise.port', /integer from 1 to 65535/],
       ['a cache_ttl that would do nothing', { kind: 'postgres', url_secret: { backend: 'local', name: 'a' }, cache_ttl: '30s' }, 'backends.appdb.cache_ttl', /caches nothing/],
