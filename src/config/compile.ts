@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { parseCosignatureVerifierKey } from '../evidence/cosignature';
 import { byteSizeField } from './byte-size';
-import { duration } from './duration';
+import { duration, isZeroDuration } from './duration';
 import { ConfigError, Problems, Section, describe, isObj, join } from './problems';
 import { policySection } from './policy-section';
 import { agentTrustSection, trustSection } from './trust-section';
@@ -188,14 +188,14 @@ function vaultAddress(s: Section): string | undefined {
 /** cache_ttl, timeout and breaker of a remote backend. */
 function resilience(s: Section): BackendResilience {
   // "0s" disables the cache (durations elsewhere are positive).
-  const cacheTtlMs = s.raw['cache_ttl'] === '0s' ? (s.value('cache_ttl'), 0) : duration(s, 'cache_ttl', DEFAULT_RESILIENCE.cacheTtlMs)!;
+  const cacheTtlMs = isZeroDuration(s.raw['cache_ttl']) ? (s.value('cache_ttl'), 0) : duration(s, 'cache_ttl', DEFAULT_RESILIENCE.cacheTtlMs)!;
   const timeoutMs = duration(s, 'timeout', DEFAULT_RESILIENCE.timeoutMs)!;
-  if (timeoutMs < 100 || timeoutMs > 120_000) s.problems.add(s.at('timeout'), 'expected a duration from 100ms to 2m');
+  if (timeoutMs < 100 || timeoutMs > 120_000) s.problems.add(s.at('timeout'), `expected a duration from 100ms to 2m, got ${describe(s.raw['timeout'])}`);
   if (cacheTtlMs > 24 * 3_600_000) s.problems.add(s.at('cache_ttl'), 'expected at most 24h (0s disables the cache)');
   const bs = s.section('breaker', false);
   const breakerFailures = bs?.int('failures', { min: 1, max: 1000, fallback: DEFAULT_RESILIENCE.breakerFailures }) ?? DEFAULT_RESILIENCE.breakerFailures;
   const breakerOpenMs = bs ? duration(bs, 'open_for', DEFAULT_RESILIENCE.breakerOpenMs)! : DEFAULT_RESILIENCE.breakerOpenMs;
-  if (bs && (breakerOpenMs < 100 || breakerOpenMs > 3_600_000)) bs.problems.add(bs.at('open_for'), 'expected a duration from 100ms to 1h');
+  if (bs && (breakerOpenMs < 100 || breakerOpenMs > 3_600_000)) bs.problems.add(bs.at('open_for'), `expected a duration from 100ms to 1h, got ${describe(bs.raw['open_for'])}`);
   bs?.done();
   return { cacheTtlMs, timeoutMs, breakerFailures, breakerOpenMs };
 }
@@ -433,7 +433,7 @@ function postgresAction(s: Section): PostgresActionConfig | undefined {
   const connectionLimit = s.int('connection_limit', { min: 1, max: 100, fallback: 2 })!;
   const statementTimeoutMs = duration(s, 'statement_timeout', 30_000)!;
   // PostgreSQL takes statement_timeout in ms up to INT_MAX; a day is more than any lease's query should need.
-  if (statementTimeoutMs < 1 || statementTimeoutMs > 86_400_000) s.problems.add(s.at('statement_timeout'), 'expected a duration from 1ms to 24h');
+  if (statementTimeoutMs < 1 || statementTimeoutMs > 86_400_000) s.problems.add(s.at('statement_timeout'), `expected a duration from 1ms to 24h, got ${describe(s.raw['statement_timeout'])}`);
   const grants: PostgresGrant[] = [];
   const raw = s.value('grants');
   if (!Array.isArray(raw) || raw.length === 0) s.problems.add(s.at('grants'), 'expected a non-empty list of grants');
@@ -627,6 +627,11 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     else if (!admins.some((b) => b.name === t)) problems.add(`${at}.target.postgres`, `backend ${JSON.stringify(t)} takes its admin URL from another secret; the target must be the postgres backend whose url_secret is this secret`);
   }
 
+  /** The kind a backend is declared with, even one that did not compile: its own problems are reported, naming it is not one more. */
+  const declaredKind = (name: string): unknown => {
+    const declared = isObj(root.raw['backends']) && Object.hasOwn(root.raw['backends'], name) ? root.raw['backends'][name] : undefined;
+    return isObj(declared) ? declared['kind'] : undefined;
+  };
   const actions: Record<string, ActionConfig> = {};
   eachNamed(root, 'actions', ACTION_NAME, 'dot-separated lower-case words such as billing.refund', (name, s) => {
     const a = action(name, s, baseDir);
@@ -638,11 +643,11 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
       problems.add(`actions.${name}.http.max_response_bytes`, `is ${a.http.maxResponseBytes} bytes, more than server.buffered_response_bytes (${serverLimits.bufferedResponseBytes})`);
     if (a.vaultDynamic) {
       const b = backends[a.vaultDynamic.backend];
-      if (!b || b.kind !== 'vault') problems.add(`actions.${name}.vault_dynamic.backend`, `must name a backend of kind vault, got ${JSON.stringify(a.vaultDynamic.backend)}`);
+      if (!b ? declaredKind(a.vaultDynamic.backend) !== 'vault' : b.kind !== 'vault') problems.add(`actions.${name}.vault_dynamic.backend`, `must name a backend of kind vault, got ${JSON.stringify(a.vaultDynamic.backend)}`);
     }
     if (a.postgres) {
       const b = backends[a.postgres.backend];
-      if (!b || b.kind !== 'postgres') problems.add(`actions.${name}.postgres.backend`, `must name a backend of kind postgres, got ${JSON.stringify(a.postgres.backend)}`);
+      if (!b ? declaredKind(a.postgres.backend) !== 'postgres' : b.kind !== 'postgres') problems.add(`actions.${name}.postgres.backend`, `must name a backend of kind postgres, got ${JSON.stringify(a.postgres.backend)}`);
     }
   });
 
@@ -717,7 +722,7 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
   const policy = policySection(root.section('policy', false));
   const rots = root.section('rotation', false);
   const rotation: RotationSettings | undefined = rots ? { lockTtlMs: duration(rots, 'lock_ttl', DEFAULT_ROTATION_LOCK_TTL_MS) ?? DEFAULT_ROTATION_LOCK_TTL_MS } : undefined;
-  if (rots && rotation && (rotation.lockTtlMs < 1000 || rotation.lockTtlMs > 24 * 3600_000)) problems.add(rots.at('lock_ttl'), 'expected a duration from 1s to 24h');
+  if (rots && rotation && (rotation.lockTtlMs < 1000 || rotation.lockTtlMs > 24 * 3600_000)) problems.add(rots.at('lock_ttl'), `expected a duration from 1s to 24h, got ${describe(rots.raw['lock_ttl'])}`);
   rots?.done();
   const logLevel = (root.string('log_level', { required: false }) ?? 'info') as BrokerConfig['logLevel'];
   if (!LOG_LEVELS.has(logLevel)) problems.add('log_level', `expected one of ${[...LOG_LEVELS].join(', ')}`);

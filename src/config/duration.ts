@@ -11,6 +11,11 @@ export function parseDuration(text: string): number | undefined {
 
 export const DURATION_EXPECTED = 'a duration such as "30s", "5m", "24h" or "30d"';
 
+/** "0s", "0ms", "0m"…: well formed, but no field takes a zero duration through `duration` (cache_ttl reads it itself). */
+export function isZeroDuration(raw: unknown): boolean {
+  return typeof raw === 'string' && /^0{1,9}(ms|s|m|h|d)$/.test(raw);
+}
+
 /** The duration at `key` of `s` in ms; a problem naming the key when it is missing (and there is no fallback) or not a duration. */
 export function duration(s: Section, key: string, fallback?: number): number | undefined {
   const raw = s.value(key);
@@ -19,6 +24,7 @@ export function duration(s: Section, key: string, fallback?: number): number | u
     return fallback;
   }
   const ms = typeof raw === 'string' ? parseDuration(raw) : undefined;
-  if (ms === undefined) s.problems.add(s.at(key), `expected ${DURATION_EXPECTED}, got ${describe(raw)}`);
+  if (ms === undefined && isZeroDuration(raw)) s.problems.add(s.at(key), `must be greater than zero (${DURATION_EXPECTED}), got ${describe(raw)}`);
+  else if (ms === undefined) s.problems.add(s.at(key), `expected ${DURATION_EXPECTED}, got ${describe(raw)}`);
   return ms ?? fallback;
 }

@@ -269,7 +269,7 @@ describe('config', () => {
       ['no field', { per: '24h' }, 'actions.tickets.update.budget.field', /required/],
       ['a bad per', { field: 'amount', per: 'daily' }, 'actions.tickets.update.budget.per', /duration/],
       ['no per', { field: 'amount' }, 'actions.tickets.update.budget.per', /required/],
-      ['a zero per', { field: 'amount', per: '0s' }, 'actions.tickets.update.budget.per', /positive duration|duration/],
+      ['a zero per', { field: 'amount', per: '0s' }, 'actions.tickets.update.budget.per', /must be greater than zero .*got "0s"/],
       ['a fractional limit', { field: 'amount', per: '24h', limit: 100.5 }, 'actions.tickets.update.budget.limit', /integer/],
       ['a string limit', { field: 'amount', per: '24h', limit: '1000' }, 'actions.tickets.update.budget.limit', /integer/],
       ['a negative limit', { field: 'amount', per: '24h', limit: -1 }, 'actions.tickets.update.budget.limit', /integer from 0/],

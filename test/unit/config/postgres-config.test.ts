@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { compileConfig } from '../../../src/config/compile';
-import { problemAt } from '../../helpers/config-problems';
+import { problemAt, problemsOf } from '../../helpers/config-problems';
 
 type Raw = Record<string, unknown>;
 
@@ -125,6 +125,32 @@ describe('config: postgres backends and actions', () => {
     const raw = good();
     pgAction(raw)['backend'] = 'local';
     assert.match(problemAt(raw, 'actions.analytics.query.postgres.backend'), /must name a backend of kind postgres, got "local"/);
+  });
+
+  it('a zero ttl or statement_timeout must be greater than zero; one out of range names the value it got (F7)', () => {
+    for (const key of ['ttl', 'statement_timeout']) {
+      for (const zero of ['0s', '0ms', '0m']) {
+        const raw = good();
+        pgAction(raw)[key] = zero;
+        const m = problemAt(raw, `actions.analytics.query.postgres.${key}`);
+        assert.match(m, /must be greater than zero/, `${key}: ${zero}`);
+        assert.match(m, new RegExp(`got "${zero}"`), `${key}: ${zero}`);
+      }
+    }
+    const raw = good();
+    pgAction(raw)['statement_timeout'] = '30d';
+    assert.match(problemAt(raw, 'actions.analytics.query.postgres.statement_timeout'), /from 1ms to 24h, got "30d"/);
+  });
+
+  it('an action naming a postgres backend that has problems of its own gets no follow-on error (F7)', () => {
+    const raw = good();
+    backends(raw)['appdb'] = { kind: 'postgres', url: 'postgres://admin@db/app' };
+    const problems = problemsOf(raw);
+    assert.deepEqual(problems.map((p) => p.path).sort(), ['backends.appdb.url', 'backends.appdb.url_secret']);
+    // A backend of another kind that is broken is still not a postgres backend.
+    const other = good();
+    backends(other)['appdb'] = { kind: 'local', path: 'x' };
+    assert.match(problemAt(other, 'actions.analytics.query.postgres.backend'), /must name a backend of kind postgres, got "appdb"/);
   });
 
   it('a postgres backend holds no static secrets', () => {

@@ -77,9 +77,21 @@ describe('config: vault and aws-secrets-manager backends', () => {
     backends(raw)['aws'] = { kind: 'aws-secrets-manager', region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000/path', cache_ttl: 'soon', timeout: '1h', breaker: { failures: 0, open_for: '1ms' } };
     assert.match(problemAt(raw, 'backends.aws.endpoint'), /no path/);
     assert.match(problemAt(raw, 'backends.aws.cache_ttl'), /duration/);
-    assert.match(problemAt(raw, 'backends.aws.timeout'), /100ms to 2m/);
+    assert.match(problemAt(raw, 'backends.aws.timeout'), /100ms to 2m, got "1h"/);
     assert.match(problemAt(raw, 'backends.aws.breaker.failures'), /integer from 1/);
-    assert.match(problemAt(raw, 'backends.aws.breaker.open_for'), /100ms to 1h/);
+    assert.match(problemAt(raw, 'backends.aws.breaker.open_for'), /100ms to 1h, got "1ms"/);
+    backends(raw)['aws'] = { kind: 'aws-secrets-manager', region: 'eu-west-1', timeout: '0s' };
+    assert.match(problemAt(raw, 'backends.aws.timeout'), /must be greater than zero .*got "0s"/);
+  });
+
+  it('any zero cache_ttl ("0s", "0m", "0ms") disables the cache', () => {
+    for (const zero of ['0s', '0m', '0ms']) {
+      const raw = good();
+      backends(raw)['aws'] = { kind: 'aws-secrets-manager', region: 'eu-west-1', cache_ttl: zero };
+      const b = compileConfig(raw, '/etc/sb/config.yaml').backends['aws']!;
+      assert.ok(b.kind === 'aws-secrets-manager');
+      assert.equal(b.cacheTtlMs, 0, zero);
+    }
   });
 
   it('wants https:// for vault and aws endpoints; plain http:// only on loopback (a local Vault Agent or proxy)', () => {
