@@ -39,6 +39,8 @@ const URI_ID = /^[a-z][a-z0-9+.-]*:\/\/[^\s]+$/;
 const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
 const PRIVILEGES: ReadonlySet<string> = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE']);
 const SQL_IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+/** PostgreSQL reserves schema names starting with pg_ for the system (pg_catalog, pg_toast*, pg_temp*). */
+const SYSTEM_SCHEMA = /^(pg_|information_schema$)/;
 /** A role name is the prefix and 32 random hex digits: 63 bytes at most leaves 31 for the prefix. */
 const ROLE_PREFIX = /^[a-z_][a-z0-9_]{0,30}$/;
 const ROLE_PREFIX_EXPECTED = 'a lower-case prefix of 1 to 31 letters, digits or "_", starting with a letter or "_" (such as "sb_")';
@@ -445,6 +447,11 @@ function postgresAction(s: Section): PostgresActionConfig | undefined {
       const schema = gs.string('schema', { pattern: SQL_IDENT, expect: 'a lower-case SQL identifier' });
       const table = gs.string('table', { required: false, pattern: SQL_IDENT, expect: 'a lower-case SQL identifier' });
       gs.done();
+      // A grant there reaches the server's own catalogs (pg_authid's password verifiers, under a superuser admin).
+      if (schema && SYSTEM_SCHEMA.test(schema)) {
+        gs.problems.add(gs.at('schema'), `${JSON.stringify(schema)} is a PostgreSQL system schema (information_schema, or a name starting with "pg_", such as pg_catalog, pg_toast or pg_temp); grant on an application schema`);
+        return;
+      }
       if (privilege && !PRIVILEGES.has(privilege)) gs.problems.add(gs.at('privilege'), `expected one of SELECT, INSERT, UPDATE, DELETE, got ${JSON.stringify(privilege)}`);
       else if (privilege && schema) grants.push({ privilege: privilege as PostgresGrant['privilege'], schema, ...(table ? { table } : {}) });
     });

@@ -358,6 +358,30 @@ describe('postgres backend against a real PostgreSQL (log_statement = all)', fun
     }
   });
 
+  it('warns once in the log when the admin login is a superuser (F4); a CREATEROLE login that is not gets no such warning', async () => {
+    await backend.health();
+    await until('the superuser warning is logged', () => /admin login/.test(logs), 5000);
+    assert.match(logs, new RegExp(`admin login ${pg.superuser} is a superuser.*CREATEROLE login that is not a superuser`));
+    assert.equal(logs.split('is a superuser').length - 1, 1, 'once');
+    await backend.health();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(logs.split('is a superuser').length - 1, 1, 'still once');
+    const pw = `adm-${Math.random().toString(36).slice(2)}`;
+    await admin.query(`CREATE ROLE sb_notsuper LOGIN CREATEROLE PASSWORD '${pw}'`);
+    adminUrl = `postgres://sb_notsuper:${pw}@127.0.0.1:${pg.port}/${pg.database}`;
+    const b = open();
+    try {
+      logs = '';
+      await b.health();
+      await until('the PUBLIC warnings (the same check) are logged', () => /PUBLIC may/.test(logs), 5000);
+      assert.doesNotMatch(logs, /superuser/);
+      assert.doesNotMatch(logs, new RegExp(pw), 'no password in the log');
+    } finally {
+      await b.close();
+      await admin.query(`DROP ROLE sb_notsuper`);
+    }
+  });
+
   it('reads the admin URL again after an authentication failure (a rotated admin password)', async () => {
     await backend.health();
     const before = urlReads;

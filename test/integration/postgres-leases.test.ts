@@ -164,6 +164,8 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     // The cluster still lets PUBLIC connect to template1 and create TEMP tables: the daemon's log says so.
     assert.match(b().logs.text, /PUBLIC may CONNECT to other databases \(template1\)/);
     assert.match(b().logs.text, /PUBLIC may create TEMP tables in postgres/);
+    // Its admin login is the cluster's superuser: the daemon's log says that too.
+    assert.match(b().logs.text, new RegExp(`admin login ${pg.superuser} is a superuser`));
 
     // A postgres action has no brokered call.
     await expectCode(call(agent(), 'Invoke', { leaseId: lease.leaseId, method: 'GET', path: '/' }), grpc.status.FAILED_PRECONDITION, /database credential/);

@@ -269,14 +269,22 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
     }
   };
 
-  // Every role inherits PUBLIC's rights: the README asks operators to revoke these two.
+  // Every role inherits PUBLIC's rights: the README asks operators to revoke these two. And a superuser
+  // admin can grant what no other login could, such as the system catalogs: the README advises against it.
   const warnAboutPublic = async (c: PoolClient, target: AdminTarget): Promise<void> => {
-    const r = await c.query<{ others: string[]; temp: boolean }>(
+    const r = await c.query<{ others: string[]; temp: boolean; superuser: boolean | null }>(
       `SELECT ARRAY(SELECT datname::text FROM pg_database d WHERE d.datallowconn AND d.datname <> current_database()
                     AND has_database_privilege('public', d.oid, 'CONNECT') ORDER BY 1) AS others,
-              has_database_privilege('public', current_database(), 'TEMP') AS temp`,
+              has_database_privilege('public', current_database(), 'TEMP') AS temp,
+              (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser`,
     );
     const row = r.rows[0];
+    if (row?.superuser) {
+      log.warn(
+        { user: target.user },
+        `postgres: the admin login ${target.user} is a superuser, so PostgreSQL checks nothing it grants a lease role; the README advises a CREATEROLE login that is not a superuser`,
+      );
+    }
     if (row && row.others.length > 0) {
       log.warn(
         { databases: row.others },

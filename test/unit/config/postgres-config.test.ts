@@ -127,6 +127,18 @@ describe('config: postgres backends and actions', () => {
     assert.match(problemAt(raw, 'actions.analytics.query.postgres.backend'), /must name a backend of kind postgres, got "local"/);
   });
 
+  it('refuses a grant on a PostgreSQL system schema (pg_catalog, information_schema, any pg_ name), naming the field (F4)', () => {
+    for (const schema of ['pg_catalog', 'information_schema', 'pg_toast', 'pg_toast_temp_1', 'pg_temp', 'pg_temp_3', 'pg_anything']) {
+      const raw = good();
+      pgAction(raw)['grants'] = [{ privilege: 'SELECT', schema: 'analytics' }, { privilege: 'SELECT', schema, table: 'pg_authid' }];
+      assert.match(problemAt(raw, 'actions.analytics.query.postgres.grants[1].schema'), new RegExp(`"${schema}" is a PostgreSQL system schema`), schema);
+    }
+    // Only the schema is reserved: an application schema whose name merely contains pg_, or a table named pg_x, is fine.
+    const raw = good();
+    pgAction(raw)['grants'] = [{ privilege: 'SELECT', schema: 'app_pg_data', table: 'pg_x' }, { privilege: 'SELECT', schema: 'information' }];
+    assert.equal(compileConfig(raw, '/etc/sb/config.yaml').actions['analytics.query']!.postgres!.grants.length, 2);
+  });
+
   it('a zero ttl or statement_timeout must be greater than zero; one out of range names the value it got (F7)', () => {
     for (const key of ['ttl', 'statement_timeout']) {
       for (const zero of ['0s', '0ms', '0m']) {
