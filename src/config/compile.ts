@@ -38,7 +38,9 @@ const ACTION_NAME = /^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$/;
 const URI_ID = /^[a-z][a-z0-9+.-]*:\/\/[^\s]+$/;
 const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
 const PRIVILEGES: ReadonlySet<string> = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE']);
+/** Quoted when sent, and restricted so the quoted name is the one a reader types unquoted (no case folding, truncation or encoding). */
 const SQL_IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+const SQL_IDENT_EXPECTED = 'a lower-case SQL identifier (1 to 63 of a-z, 0-9 and "_", not starting with a digit)';
 /** PostgreSQL reserves schema names starting with pg_ for the system (pg_catalog, pg_toast*, pg_temp*). */
 const SYSTEM_SCHEMA = /^(pg_|information_schema$)/;
 /** A role name is the prefix and 32 random hex digits: 63 bytes at most leaves 31 for the prefix. */
@@ -444,8 +446,8 @@ function postgresAction(s: Section): PostgresActionConfig | undefined {
       const gs = Section.of(join(s.at('grants'), i), g, s.problems);
       if (!gs) return;
       const privilege = gs.string('privilege', { expect: 'one of SELECT, INSERT, UPDATE, DELETE' })?.toUpperCase();
-      const schema = gs.string('schema', { pattern: SQL_IDENT, expect: 'a lower-case SQL identifier' });
-      const table = gs.string('table', { required: false, pattern: SQL_IDENT, expect: 'a lower-case SQL identifier' });
+      const schema = gs.string('schema', { pattern: SQL_IDENT, expect: SQL_IDENT_EXPECTED });
+      const table = gs.string('table', { required: false, pattern: SQL_IDENT, expect: SQL_IDENT_EXPECTED });
       gs.done();
       // A grant there reaches the server's own catalogs (pg_authid's password verifiers, under a superuser admin).
       if (schema && SYSTEM_SCHEMA.test(schema)) {

@@ -101,6 +101,12 @@ describe('config: postgres backends and actions', () => {
       ['ALL PRIVILEGES', { privilege: 'ALL', schema: 'analytics' }, 'actions.analytics.query.postgres.grants[0].privilege', /one of SELECT/],
       ['a quoted schema', { privilege: 'SELECT', schema: 'a"; DROP ROLE x; --' }, 'actions.analytics.query.postgres.grants[0].schema', /lower-case SQL identifier/],
       ['a dotted table', { privilege: 'SELECT', schema: 'a', table: 'b.c' }, 'actions.analytics.query.postgres.grants[0].table', /lower-case SQL identifier/],
+      // The rule the README states (F6): [a-z_][a-z0-9_]{0,62}, and the message says it.
+      ['an upper-case schema', { privilege: 'SELECT', schema: 'Analytics' }, 'actions.analytics.query.postgres.grants[0].schema', /1 to 63 of a-z, 0-9 and "_", not starting with a digit\), got "Analytics"/],
+      ['a $ in a schema', { privilege: 'SELECT', schema: 'a$b' }, 'actions.analytics.query.postgres.grants[0].schema', /1 to 63 of a-z/],
+      ['a non-ASCII table', { privilege: 'SELECT', schema: 'a', table: 'tä_b' }, 'actions.analytics.query.postgres.grants[0].table', /1 to 63 of a-z/],
+      ['a table starting with a digit', { privilege: 'SELECT', schema: 'a', table: '1t' }, 'actions.analytics.query.postgres.grants[0].table', /not starting with a digit/],
+      ['a 64-character schema', { privilege: 'SELECT', schema: 's'.repeat(64) }, 'actions.analytics.query.postgres.grants[0].schema', /1 to 63/],
       ['a grant option', { privilege: 'SELECT', schema: 'a', with_grant_option: true }, 'actions.analytics.query.postgres.grants[0].with_grant_option', /unknown key/],
     ];
     for (const [what, g, at, want] of cases) {
@@ -135,8 +141,8 @@ describe('config: postgres backends and actions', () => {
     }
     // Only the schema is reserved: an application schema whose name merely contains pg_, or a table named pg_x, is fine.
     const raw = good();
-    pgAction(raw)['grants'] = [{ privilege: 'SELECT', schema: 'app_pg_data', table: 'pg_x' }, { privilege: 'SELECT', schema: 'information' }];
-    assert.equal(compileConfig(raw, '/etc/sb/config.yaml').actions['analytics.query']!.postgres!.grants.length, 2);
+    pgAction(raw)['grants'] = [{ privilege: 'SELECT', schema: 'app_pg_data', table: 'pg_x' }, { privilege: 'SELECT', schema: 'information' }, { privilege: 'SELECT', schema: `_${'s'.repeat(62)}`, table: 't_1' }];
+    assert.equal(compileConfig(raw, '/etc/sb/config.yaml').actions['analytics.query']!.postgres!.grants.length, 3);
   });
 
   it('a zero ttl or statement_timeout must be greater than zero; one out of range names the value it got (F7)', () => {
