@@ -74,7 +74,8 @@ async function main(): Promise<void> {
   const local = (raw['backends'] as { local: { path: string; key_file: string } }).local;
   const actions = raw['actions'] as Record<string, unknown>;
   if (pg) {
-    raw['backends'] = { local, appdb: { kind: 'postgres', url_secret: { backend: 'local', name: 'appdb-admin' } } };
+    // The bench holds 1,000 roles at once, more than half the server's slots' worth: no agent logs in with them.
+    raw['backends'] = { local, appdb: { kind: 'postgres', url_secret: { backend: 'local', name: 'appdb-admin' }, max_lease_connections: 1_000_000 } };
     actions['analytics.query'] = { postgres: { backend: 'appdb', grants: [{ privilege: 'SELECT', schema: 'analytics' }], ttl: '30m' }, resource: 'analytics' };
   }
   const policies = String(raw['policies']);

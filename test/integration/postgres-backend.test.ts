@@ -29,7 +29,7 @@ const SPEC: PostgresSpec = {
 };
 
 function cfg(over: Partial<PostgresBackendConfig> = {}): PostgresBackendConfig {
-  return { kind: 'postgres', name: 'appdb', urlSecret: { backend: 'local', name: 'appdb-admin' }, rolePrefix: 'sb_', cacheTtlMs: 0, timeoutMs: 3000, breakerFailures: 5, breakerOpenMs: 1000, ...over };
+  return { kind: 'postgres', name: 'appdb', urlSecret: { backend: 'local', name: 'appdb-admin' }, rolePrefix: 'sb_', cacheTtlMs: 0, timeoutMs: 3000, breakerFailures: 5, breakerOpenMs: 1000, maxLeaseConnections: 100_000, ...over };
 }
 
 async function connectAs(pg: EphemeralPostgres, user: string, password: string): Promise<PgClient> {
