@@ -6,7 +6,10 @@ import { Client as PgClient } from 'pg';
 import { call } from '../../src/client/grpc-client';
 import type { Lease__Output } from '../../src/gen/secretbroker/v1/Lease';
 import type { LeaseResponse__Output } from '../../src/gen/secretbroker/v1/LeaseResponse';
+import { scramSha256Verifier } from '../../src/backends/postgres';
+import { DDL_LOCK_KEY } from '../../src/backends/postgres/role-sql';
 import { ManualClock } from '../../src/lib/clock';
+import { SecretValue } from '../../src/lib/secret-value';
 import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { startEphemeralPostgres, type EphemeralPostgres } from '../helpers/ephemeral-postgres';
 import { expectCode } from '../helpers/grpc-expect';
@@ -103,6 +106,36 @@ describe('postgres: the connection budget of lease roles (max_lease_connections)
     assert.match(broker!.logs.text, /lease roles may hold 8 connections together, half of the server's 17 connection slots open to non-superusers/);
     for (const id of granted) await revoke(id);
     await dropAll();
+  });
+
+  // F1 again, with an admin that is not a superuser and has no pg_signal_backend: ending a lease role's
+  // session needs the admin's membership in that role, which the broker takes first.
+  it('with a non-superuser admin: a lease role holding the role-DDL lock is ended and other leases are issued; one holding its own role row is still revoked', async () => {
+    await start({ max_lease_connections: 100 });
+    const holder = await request();
+    const hc = holder.lease!.databaseCredential!;
+    const s = new PgClient({ host: hc.host, port: Number(hc.port), database: hc.database, user: hc.user, password: hc.password });
+    s.on('error', () => undefined);
+    await s.connect();
+    await s.query(`SELECT pg_advisory_lock(${DDL_LOCK_KEY})`);
+    const other = await request();
+    assert.equal(other.status, 'GRANTED');
+    await assert.rejects(s.query('SELECT 1'), 'the holding session was ended');
+    await s.end().catch(() => undefined);
+    assert.match(broker!.logs.text, new RegExp(`lease role ${hc.user} held or awaited the role-DDL lock`));
+
+    const oc = other.lease!.databaseCredential!;
+    const t = new PgClient({ host: oc.host, port: Number(oc.port), database: oc.database, user: oc.user, password: oc.password });
+    t.on('error', () => undefined);
+    await t.connect();
+    await t.query('BEGIN');
+    await t.query(`ALTER ROLE CURRENT_USER PASSWORD '${await scramSha256Verifier(SecretValue.fromString('chosen-by-the-agent'))}'`);
+    const out = await revoke(other.lease!.leaseId);
+    assert.equal(out.lease.status, 'REVOKED');
+    await assert.rejects(t.query('SELECT 1'), 'its session was ended');
+    await t.end().catch(() => undefined);
+    await revoke(holder.lease!.leaseId);
+    assert.deepEqual(await leaseRoles(), []);
   });
 
   it('a revocation gets through when other clients hold every slot open to non-superusers: the admin pool keeps one connection', async () => {
