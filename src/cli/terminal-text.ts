@@ -40,11 +40,22 @@ export function shown(s: string): string {
 const jsonEscape = (c: string): string => Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
 
 /**
+ * Bytes (a proto `bytes` field such as `evidence.leaf_hash`) as standard
+ * base64, as the proto JSON mapping and the other --json outputs print them,
+ * not Node's `{"type":"Buffer","data":[…]}`. The holder's own value is read:
+ * a Buffer's toJSON has run by the time the replacer sees `value`.
+ */
+function bytesAsBase64(this: unknown, key: string, value: unknown): unknown {
+  const raw = (this as Record<string, unknown>)[key];
+  return raw instanceof Uint8Array ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') : value;
+}
+
+/**
  * JSON for --json output that is also safe on a terminal: characters JSON
  * leaves raw (C1 controls, format characters, separators, default-ignorable
  * characters) are written as `\uNNNN` escapes, which parse back to the same
- * strings.
+ * strings. Bytes are printed as base64.
  */
 export function safeJson(data: unknown, indent = 2): string {
-  return JSON.stringify(data, null, indent || undefined).replace(unsafeInJson(), jsonEscape);
+  return JSON.stringify(data, bytesAsBase64, indent || undefined).replace(unsafeInJson(), jsonEscape);
 }

@@ -73,6 +73,15 @@ describe('CLI: secrets put|list and lease request|show|renew|revoke against the 
     assert.match(denied.out, /next: /);
   });
 
+  it('lease request --json prints the evidence leaf hash as base64, the one the log holds (finding F8)', async () => {
+    const ok = await runCapture(['lease', 'request', 'tickets.update', '--param', 'ticket=T-8', '--json'], '', env);
+    assert.equal(ok.code, 0, ok.err);
+    const { evidence } = JSON.parse(ok.out) as { evidence: { origin: string; index: string; leafHash: unknown } };
+    assert.equal(typeof evidence.leafHash, 'string', ok.out);
+    const entry = await broker.app.ledger!.getEntry(Number(evidence.index));
+    assert.equal(evidence.leafHash, entry.leafHash.toString('base64'));
+  });
+
   it('lease request takes RESOURCE as optional: the broker renders it, and refuses another one', async () => {
     const ok = await runCapture(['lease', 'request', 'tickets.update', '--param', 'ticket=T-5', '--json'], '', env);
     assert.equal(ok.code, 0, ok.err);

@@ -50,3 +50,13 @@ describe('terminal text: invisible characters an agent could hide text with', ()
     assert.deepEqual(JSON.parse(json), data);
   });
 });
+
+describe('terminal text: bytes in --json output (finding F8)', () => {
+  it('safeJson prints bytes fields (a Buffer or a Uint8Array, at any depth) as base64, as the proto JSON mapping does', () => {
+    const hash = Buffer.from('8a7b00ff'.repeat(8), 'hex');
+    const data = { evidence: { origin: 'example.org/sb', index: '7', leafHash: hash }, raw: new Uint8Array([1, 2, 3]), list: [Buffer.from('hi')] };
+    const parsed = JSON.parse(safeJson(data)) as Record<string, unknown>;
+    assert.deepEqual(parsed, { evidence: { origin: 'example.org/sb', index: '7', leafHash: hash.toString('base64') }, raw: 'AQID', list: ['aGk='] });
+    assert.equal(safeJson(Buffer.from([0xfb, 0xff]), 0), '"+/8="');
+  });
+});
