@@ -73,7 +73,8 @@ export function formatLease(l: Lease__Output): string {
   return [
     `lease ${l.leaseId}`,
     `  ${l.action} on ${l.resource} for ${l.agent}`,
-    `  status ${l.status}, ${l.usesLeft}/${l.maxUses} uses left`,
+    // A lease with a dynamic credential is never spent (no Invoke): a use count would mean nothing.
+    `  status ${l.status}, ${l.dynamicCredential ? 'uses not counted (a database credential: it ends by revocation or expiry)' : `${l.usesLeft}/${l.maxUses} uses left`}`,
     `  expires ${l.expiresAt} (renewable until ${l.maxExpiresAt})`,
     ...(l.revokeReason ? [`  revoked: ${l.revokeReason}`] : []),
     // Only a RequestLease response carries it, to its own agent, once (as `vault read database/creds/…` prints it).

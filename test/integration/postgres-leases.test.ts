@@ -12,11 +12,12 @@ import type { PostgresBackendConfig } from '../../src/config/config-types';
 import { ManualClock } from '../../src/lib/clock';
 import { createLogger } from '../../src/lib/logger';
 import { SecretValue } from '../../src/lib/secret-value';
-import { baseRawConfig, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
+import { baseRawConfig, cliEnv, makeTestPki, startBroker, tempDir, type RunningBroker, type TestPki } from '../helpers/broker-harness';
 import { startEphemeralPostgres, type EphemeralPostgres } from '../helpers/ephemeral-postgres';
 import { readEntries } from '../helpers/evidence-entries';
 import { expectCode } from '../helpers/grpc-expect';
 import { seedLocalSecrets } from '../helpers/invoke-broker';
+import { runCapture } from '../helpers/run-cli';
 import { until as pollUntil } from '../helpers/until';
 
 /**
@@ -169,6 +170,22 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
 
     // A postgres action has no brokered call.
     await expectCode(call(agent(), 'Invoke', { leaseId: lease.leaseId, method: 'GET', path: '/' }), grpc.status.FAILED_PRECONDITION, /database credential/);
+  });
+
+  it('lease show of a database lease does not claim uses left (no Invoke spends it); --json keeps the API fields (finding F8)', async () => {
+    const env = cliEnv(b().addr, pki, 'agents', 'support-bot');
+    const req = await runCapture(['lease', 'request', 'analytics.query', '--json'], '', env);
+    assert.equal(req.code, 0, req.err);
+    const granted = JSON.parse(req.out) as { lease: { leaseId: string; dynamicCredential: boolean } };
+    assert.equal(granted.lease.dynamicCredential, true);
+    const human = await runCapture(['lease', 'show', granted.lease.leaseId], '', env);
+    assert.equal(human.code, 0, human.err);
+    assert.doesNotMatch(human.out, /uses left/);
+    assert.match(human.out, /status ACTIVE, uses not counted \(a database credential: it ends by revocation or expiry\)/);
+    const json = await runCapture(['lease', 'show', granted.lease.leaseId, '--json'], '', env);
+    assert.equal(json.code, 0, json.err);
+    assert.deepEqual(JSON.parse(json.out), await getLease(granted.lease.leaseId));
+    assert.equal((JSON.parse(json.out) as { dynamicCredential: boolean }).dynamicCredential, true);
   });
 
   it('revoking the lease ends the open session and drops the role; credential.revoked follows', async () => {

@@ -16,6 +16,7 @@ const lease = (over: Partial<Lease__Output> = {}): Lease__Output => ({
   context: null,
   databaseCredential: null,
   revokeReason: '',
+  dynamicCredential: false,
   ...over,
 });
 
@@ -26,5 +27,14 @@ describe('cli: formatLease', () => {
     assert.match(out, /database login \(shown once, valid while the lease is\): v-broker-readonly-x@db\.internal:5432\/reporting/);
     assert.match(out, /password A1a-pw/);
     assert.doesNotMatch(formatLease(lease()), /database login|password/);
+  });
+});
+
+describe('cli: formatLease of a lease with a dynamic credential (finding F8)', () => {
+  it('does not count uses for it (no Invoke spends it), and still counts them for any other lease', () => {
+    const db = formatLease(lease({ dynamicCredential: true }));
+    assert.doesNotMatch(db, /uses left/);
+    assert.match(db, /status ACTIVE, uses not counted \(a database credential: it ends by revocation or expiry\)/);
+    assert.match(formatLease(lease({ usesLeft: 2, maxUses: 3 })), /status ACTIVE, 2\/3 uses left/);
   });
 });

@@ -18,6 +18,7 @@ export interface Lease {
   'context'?: (_google_protobuf_Struct | null);
   'databaseCredential'?: (_secretbroker_v1_DatabaseCredential | null);
   'revokeReason'?: (string);
+  'dynamicCredential'?: (boolean);
 }
 
 export interface Lease__Output {
@@ -34,4 +35,5 @@ export interface Lease__Output {
   'context': (_google_protobuf_Struct__Output | null);
   'databaseCredential': (_secretbroker_v1_DatabaseCredential__Output | null);
   'revokeReason': (string);
+  'dynamicCredential': (boolean);
 }

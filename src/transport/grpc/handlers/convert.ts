@@ -38,6 +38,8 @@ export function toProtoLease(l: LeaseRecord, now: number, credential?: DynamicCr
     agent: l.agent,
     context: jsonToStruct(l.context),
     revokeReason: l.revokeReason ?? '',
+    // No Invoke spends such a lease (it has no brokered call): its uses are not counted.
+    dynamicCredential: l.credential !== undefined,
     ...(credential
       ? { databaseCredential: { host: credential.host, port: credential.port, database: credential.database, user: credential.user, password: credential.password.revealString() } }
       : {}),
