@@ -12,6 +12,7 @@ import { CredentialRevoker } from './broker/credential-revoker';
 import { CredentialSweeper } from './broker/credential-sweeper';
 import { credentialBackendOf, type DynamicCredentialSource } from './broker/dynamic-credentials';
 import { LeaseService, leaseDraft } from './broker/lease-service';
+import { checkPostgresGrants } from './broker/postgres-grant-check';
 import type { Approvals } from './broker/approval-gate';
 import { TrustRevocation } from './broker/trust-revocation';
 import { BrokerSignals } from './trust/broker-signals';
@@ -322,9 +323,12 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   // Set once they serve; the one teardown below (a failed start, close()) stops what was started.
   let grpcServers: GrpcServers | undefined;
   let metricsServer: MetricsServer | undefined;
+  // The grant check of postgres actions, run in the background once the daemon serves (below).
+  const grantCheck: { stop: AbortController; done?: Promise<void> } = { stop: new AbortController() };
   /** Stops everything, in order; each step is safe when its part never started. */
   const teardown = async (): Promise<void> => {
     try {
+      grantCheck.stop.abort();
       await reaper.stop();
       await revoker.stop();
       await sweeper.stop();
@@ -335,6 +339,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       await grpcServers?.shutdown();
       await brokerSignals.settled();
       await drainLateEvidence();
+      await grantCheck.done;
       await secrets.close();
       await denials?.stop();
       await ledger?.close();
@@ -401,6 +406,11 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   breakglass?.start();
   denials?.start();
   log.info({ port: servers.port, health_port: servers.healthPort }, 'secret-broker listening (mTLS)');
+  // A postgres grant on a missing schema or table, or one the admin may not give, is logged now, not
+  // found by the first agent that asks. In the background: a slow or down backend never holds up start.
+  grantCheck.done = checkPostgresGrants({ actions: config.actions, source: credentialSource, log, signal: grantCheck.stop.signal }).catch((err: unknown) => {
+    log.warn({ err }, 'postgres: the grant check at start failed');
+  });
   return {
     config,
     log,

@@ -198,6 +198,8 @@ export class BackendRegistry {
             },
             listIssued: () => this.#guarded(slot, 'listing its credentials', async () => (await dynamicOf()).listIssued!(), undefined, false),
             revokeMany: (handles) => this.#guarded(slot, 'revoking credentials', async () => (await dynamicOf()).revokeMany!(handles), undefined, false),
+            // The grant check at start (its caller logs each failure, naming the action and grant).
+            validate: (spec) => this.#guarded(slot, 'checking grants', async () => (await dynamicOf()).validate!(spec), undefined, false),
           }
         : {};
     return {

@@ -188,6 +188,49 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     assert.equal((JSON.parse(json.out) as { dynamicCredential: boolean }).dynamicCredential, true);
   });
 
+  it('at start, in the background, warns of each grant of a postgres action the admin login cannot give: a missing schema or table, or no grant option (finding F5)', async () => {
+    const pw = `chk-${Math.random().toString(36).slice(2)}`;
+    await admin.query(`CREATE ROLE sb_checker LOGIN CREATEROLE PASSWORD '${pw}';
+                       GRANT USAGE ON SCHEMA analytics TO sb_checker WITH GRANT OPTION;
+                       GRANT SELECT ON ALL TABLES IN SCHEMA analytics TO sb_checker WITH GRANT OPTION;`);
+    try {
+      await b().close();
+      const actions = rawCfg['actions'] as Record<string, unknown>;
+      const read = (grants: Array<Record<string, string>>) => ({ postgres: { backend: 'appdb', grants, ttl: '5m' }, resource: 'analytics' });
+      actions['ghost.read'] = read([{ privilege: 'SELECT', schema: 'ghost' }]);
+      actions['nope.read'] = read([{ privilege: 'SELECT', schema: 'analytics', table: 'nope' }]);
+      actions['mixed.read'] = read([{ privilege: 'SELECT', schema: 'analytics' }, { privilege: 'SELECT', schema: 'billing' }]);
+      await seedLocalSecrets(rawCfg, { 'appdb-admin': `postgres://sb_checker:${pw}@127.0.0.1:${pg.port}/${pg.database}` });
+      await start();
+      const warned = () => b().logs.text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['level'] === 40 && typeof l['grant'] === 'string');
+      await until('the grant check warned three times', () => warned().length >= 3);
+      const got = warned().map((l) => [l['action'], l['grant'], l['msg']]);
+      assert.deepEqual(
+        got.sort(),
+        [
+          ['ghost.read', 'SELECT on schema ghost', 'postgres action ghost.read: grant SELECT on schema ghost cannot be given: backend "appdb" (postgres): schema ghost does not exist'],
+          ['mixed.read', 'SELECT on schema billing', 'postgres action mixed.read: grant SELECT on schema billing cannot be given: backend "appdb" (postgres): the admin login may not grant USAGE on schema billing'],
+          ['nope.read', 'SELECT on table analytics.nope', 'postgres action nope.read: grant SELECT on table analytics.nope cannot be given: backend "appdb" (postgres): table analytics.nope does not exist'],
+        ],
+        JSON.stringify(got),
+      );
+      // The grants that can be given (analytics.query, and mixed.read's on analytics) are not named.
+      await until('the grant check finished', () => /postgres: checked the grants of 4 actions on backend appdb: 3 have grants that cannot be given/.test(b().logs.text));
+      assert.equal(warned().length, 3);
+    } finally {
+      await broker?.close();
+      broker = undefined;
+      await admin.query(`DROP OWNED BY sb_checker; DROP ROLE sb_checker`);
+    }
+  });
+
+  it('a postgres backend that is down at start does not hold up start-up: the log says its grants could not be checked (finding F5)', async () => {
+    await b().close();
+    await seedLocalSecrets(rawCfg, { 'appdb-admin': `postgres://nobody:nothing@127.0.0.1:1/${pg.database}` });
+    await start();
+    await until('the log says the check could not run', () => /postgres: could not check the grants of analytics\.query on backend appdb/.test(b().logs.text));
+  });
+
   it('revoking the lease ends the open session and drops the role; credential.revoked follows', async () => {
     const { lease, cred } = await grant();
     const s = await connectAs(pg, cred);

@@ -581,6 +581,22 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
         );
         const m = missing.rows[0];
         if (m) throw new BrokerError('failed_precondition', `backend "${name}" (postgres): ${m.tbl ? `table ${m.schema}.${m.tbl}` : `schema ${m.schema}`} does not exist`);
+        // A GRANT without the grant option fails (no privilege at all) or grants nothing (PostgreSQL only warns).
+        // A schema-wide grant covers every table, view and foreign table in it (GRANT … ON ALL TABLES IN SCHEMA).
+        const ungrantable = await c.query<{ what: string }>(
+          `SELECT what FROM (
+             SELECT i, CASE WHEN NOT has_schema_privilege(s, 'USAGE WITH GRANT OPTION') THEN 'USAGE on schema ' || s
+                            ELSE p || ' on table ' || s || '.' || (
+                              SELECT r.relname FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace
+                               WHERE n.nspname = s AND (t IS NULL OR r.relname = t) AND r.relkind IN ('r', 'p', 'v', 'm', 'f')
+                                 AND NOT has_table_privilege(r.oid, p || ' WITH GRANT OPTION')
+                               ORDER BY r.relname LIMIT 1) END AS what
+               FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(s, t, p, i)) x
+            WHERE what IS NOT NULL ORDER BY i LIMIT 1`,
+          [schemas, tables, spec.grants.map((g) => g.privilege)],
+        );
+        const u = ungrantable.rows[0];
+        if (u) throw new BrokerError('failed_precondition', `backend "${name}" (postgres): the admin login may not grant ${u.what}`);
       });
     },
 
