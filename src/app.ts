@@ -88,6 +88,8 @@ export interface AppOptions {
   dynamicCredentials?: DynamicCredentialSource;
   /** The orphan credential sweeper: how often it runs after the first sweep at start (default 5 min), and its grace for pending credentials (default 2 min). */
   sweeper?: { intervalMs?: number; graceMs?: number };
+  /** The credential revoker's backoff (defaults 1 s doubling to 5 min) and its probe of an unreachable backend (default every 2 s); tests lengthen or shorten them. */
+  revoker?: { minDelayMs?: number; maxDelayMs?: number; probeMs?: number };
 }
 
 export interface App {
@@ -243,7 +245,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const secrets = new BackendRegistry({ config, clock, log, factories: opts.backendFactories ?? remoteBackendFactories, metrics });
   const credentialSource = opts.dynamicCredentials ?? secrets.credentialSource(config.actions);
   // Revokes the credentials ended leases owe upstream, retrying failures (resumed after a restart).
-  const revoker = new CredentialRevoker({ store, source: credentialSource, clock, log, metrics, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}) });
+  const revoker = new CredentialRevoker({ store, source: credentialSource, clock, log, metrics, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}), ...opts.revoker });
   const credentials = { credentials: { source: credentialSource, revoker } };
   // Requests for approval, their votes and expiry; the consume runs in the lease-issue transaction.
   const approvals = new ApprovalService({ config, store, clock, ids, log, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}) });

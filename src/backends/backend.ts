@@ -213,6 +213,16 @@ export interface PreparedSecret {
   discard(): void;
 }
 
+/** How a revocation is sent; a store ignores it, the registry's breaker reads it. */
+export interface RevokeOptions {
+  /**
+   * An explicit retry of a revocation that failed (RevokeLease or RevokeLeases on a
+   * revoke_failed lease): it passes an open circuit breaker as its trial call,
+   * instead of failing at once, so an operator need not wait for the open period.
+   */
+  trial?: boolean;
+}
+
 export interface DynamicCredentialBackend<TSpec = unknown> extends BackendLifecycle {
   readonly type: 'dynamic';
   /**
@@ -251,7 +261,7 @@ export interface DynamicCredentialBackend<TSpec = unknown> extends BackendLifecy
    * many leases at once). Resolves with the ids that are gone (revoked now or
    * already); the rest failed and are retried by the caller.
    */
-  revokeMany?(handles: readonly CredentialHandle[]): Promise<string[]>;
+  revokeMany?(handles: readonly CredentialHandle[], opts?: RevokeOptions): Promise<string[]>;
   /**
    * Extends the credential to `min(expiresAt, lease.maxExpiresAt)` and returns
    * the expiry actually set (the upstream may cap it lower). The caller has
@@ -259,7 +269,7 @@ export interface DynamicCredentialBackend<TSpec = unknown> extends BackendLifecy
    */
   renew(handle: CredentialHandle, lease: Pick<LeaseBinding, 'leaseId' | 'expiresAt' | 'maxExpiresAt'>): Promise<{ expiresAt: number }>;
   /** Drops the credential upstream and ends its sessions where the store can. Idempotent. */
-  revoke(handle: CredentialHandle): Promise<void>;
+  revoke(handle: CredentialHandle, opts?: RevokeOptions): Promise<void>;
   /**
    * Checks, without minting anything, that `spec` is well formed and that the
    * backend may mint it (connection, admin rights, schemas exist). Used by

@@ -24,6 +24,11 @@ export interface BreakerOptions {
  *   success closes the circuit, its failure opens it again.
  * Only failures that say the store is unreachable count (`unavailable`): a
  * store that answers "not found" or "forbidden" is up.
+ *
+ * A call run with `trial` (an explicit retry an operator or agent asked for)
+ * does not wait for the open period: while open it is the trial call, as if
+ * half-open. Still one trial at a time, so such calls cannot pile onto a store
+ * that is down.
  */
 export class CircuitBreaker {
   #state: BreakerState = 'closed';
@@ -38,13 +43,13 @@ export class CircuitBreaker {
     return this.#state;
   }
 
-  /** Runs `fn` through the breaker. */
-  async run<T>(fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn` through the breaker; with `trial`, as the trial call even before the open period has passed. */
+  async run<T>(fn: () => Promise<T>, opts: { trial?: boolean } = {}): Promise<T> {
     const state = this.state;
-    if (state === 'open' || (state === 'half_open' && this.#trial)) {
+    if ((state === 'open' && !opts.trial) || (state !== 'closed' && this.#trial)) {
       throw new BrokerError('unavailable', `backend ${this.opts.name} is unavailable (circuit open)`);
     }
-    const trial = state === 'half_open';
+    const trial = state !== 'closed';
     if (trial) {
       this.#trial = true;
       this.#set('half_open');

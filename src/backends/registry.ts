@@ -197,7 +197,7 @@ export class BackendRegistry {
               return preparePostgresSecret(cfg);
             },
             listIssued: () => this.#guarded(slot, 'listing its credentials', async () => (await dynamicOf()).listIssued!(), undefined, false),
-            revokeMany: (handles) => this.#guarded(slot, 'revoking credentials', async () => (await dynamicOf()).revokeMany!(handles), undefined, false),
+            revokeMany: (handles, opts) => this.#guarded(slot, 'revoking credentials', async () => (await dynamicOf()).revokeMany!(handles), undefined, false, opts?.trial),
             // The grant check at start (its caller logs each failure, naming the action and grant).
             validate: (spec) => this.#guarded(slot, 'checking grants', async () => (await dynamicOf()).validate!(spec), undefined, false),
           }
@@ -212,9 +212,10 @@ export class BackendRegistry {
         return prepared ? run.catch((err: unknown) => { prepared.discard(); throw err; }) : run;
       },
       renew: (handle, lease) => this.#guarded(slot, 'renewing a credential', async () => (await dynamicOf()).renew(handle, lease), undefined, false),
-      revoke: (handle) => this.#guarded(slot, 'revoking a credential', async () => (await dynamicOf()).revoke(handle), undefined, false),
+      revoke: (handle, opts) => this.#guarded(slot, 'revoking a credential', async () => (await dynamicOf()).revoke(handle), undefined, false, opts?.trial),
       ...pg,
-      health: () => this.#guarded(slot, 'a health check', async () => (await this.#open(slot)).health()),
+      // Its caller (the revoker's probe of an unreachable backend, every few seconds while one is down) logs it.
+      health: () => this.#guarded(slot, 'a health check', async () => (await this.#open(slot)).health(), undefined, false),
       // The registry closes what it opened.
       close: async () => undefined,
     };
@@ -248,12 +249,13 @@ export class BackendRegistry {
   /**
    * `logged: false` for the credential minter's calls: their callers (the lease service, the
    * revoker, the sweeper) log each failure with the lease it concerns, so one line says it once.
+   * `trial`: an explicit retry that passes an open breaker as its trial call (CircuitBreaker).
    */
-  async #guarded<T>(slot: Slot, what: string, fn: () => Promise<T>, secretName?: string, logged = true): Promise<T> {
+  async #guarded<T>(slot: Slot, what: string, fn: () => Promise<T>, secretName?: string, logged = true, trial = false): Promise<T> {
     if (this.#closed) throw new BrokerError('unavailable', `backend ${slot.cfg.name} is unavailable (the broker is stopping)`);
     const started = performance.now();
     try {
-      const out = slot.breaker ? await slot.breaker.run(fn) : await fn();
+      const out = slot.breaker ? await slot.breaker.run(fn, { trial }) : await fn();
       this.deps.metrics?.backend(slot.cfg.name, 'ok', (performance.now() - started) / 1000);
       return out;
     } catch (cause) {

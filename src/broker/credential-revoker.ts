@@ -3,6 +3,7 @@ import type { Metrics } from '../metrics/metrics';
 import type { LeaseRecord } from '../leases/lease';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
+import { countsAsFailure } from '../backends/circuit-breaker';
 import { BrokerError } from '../lib/errors';
 import type { Store } from '../store/store';
 import { backendNotAvailable, handleRef, type DynamicCredentialSource } from './dynamic-credentials';
@@ -26,6 +27,8 @@ export interface CredentialRevokerDeps {
   missingBackendLogMs?: number;
   /** Counts failed revocations (src/metrics); default none. */
   metrics?: Pick<Metrics, 'revokeFailure'>;
+  /** How often, at most, a backend a revocation found unreachable is probed while revocations are owed on it (default 2 s). */
+  probeMs?: number;
 }
 
 /** Who ended the lease, for the `credential.revoked` entry: `agent:<name>`, `operator:<name>` or `broker`. */
@@ -34,15 +37,17 @@ export interface LeaseEnd {
 }
 
 interface Backoff {
+  /** The credential's backend (what a probe of a returned backend retries at once). */
+  backend: string;
   attempts: number;
   nextAt: number;
   /** Who ended the lease, when this process saw it end. */
   by?: string;
 }
 
-/** Single revocations waiting for the next batch round on one backend. */
+/** Single revocations waiting for the next batch round on one backend (`trial`: an explicit retry, see RevokeOptions). */
 interface Round {
-  waiting: Array<{ lease: LeaseRecord; end: LeaseEnd; resolve: (l: LeaseRecord) => void }>;
+  waiting: Array<{ lease: LeaseRecord; end: LeaseEnd; trial: boolean; resolve: (l: LeaseRecord) => void }>;
   running: boolean;
 }
 
@@ -71,6 +76,20 @@ const FRESH_GRACE_MS = 60_000;
  * with backoff, a few at a time, until it succeeds; the lease then returns to
  * revoked or expired. What is owed is read from the store, so a restarted
  * daemon resumes where the last one stopped.
+ *
+ * A backend that comes back after an outage is not left to the backoff (up to
+ * 5 min, during which a revoked login would still work): a revocation that
+ * fails as unreachable starts a cheap health probe of its backend, at most
+ * every `probeMs` (2 s) and only while revocations are owed on it. A probe
+ * goes through the backend's breaker like any call, so while the circuit is
+ * open it costs nothing upstream and the store is not hammered. When a probe
+ * that found the backend down is followed by one that reaches it, everything
+ * owed on that backend is retried at once, in one batch round (revokeMany).
+ * A probe is used rather than the breaker closing, because the breaker need not
+ * have opened (fewer failures than its threshold) and the revoker works over
+ * any credential source; the first probe must find the backend down, so a
+ * backend that answers probes while its revocations fail for another reason
+ * keeps its backoff.
  */
 export class CredentialRevoker {
   private readonly backoff = new Map<string, Backoff>();
@@ -81,6 +100,8 @@ export class CredentialRevoker {
   /** Leases owed a revocation on a backend that is no longer configured, by backend; and when that was last logged. */
   private readonly orphaned = new Map<string, { leases: Set<string>; loggedAt: number | undefined }>();
   private readonly late: LateEvidence | undefined;
+  /** Backends a revocation found unreachable, probed until one answers; `seenDown` once a probe found it down too. */
+  private readonly unreachable = new Map<string, { probedAt: number; seenDown: boolean }>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
 
@@ -96,11 +117,13 @@ export class CredentialRevoker {
   /**
    * Revokes the credential of a lease that has just ended. Never throws: a
    * failure is shown as `revoke_failed` and retried. Resolves with the lease as
-   * stored afterwards.
+   * stored afterwards. Asked for a lease that is revoke_failed already (a
+   * RevokeLease on it), it is a trial call: it reaches the backend even while
+   * its breaker is open.
    */
   async revokeEnded(lease: LeaseRecord, end: LeaseEnd, log: Logger): Promise<LeaseRecord> {
     if (!lease.credential || lease.credentialRevokedAt !== undefined || lease.status === 'active' || lease.status === 'exhausted') return lease;
-    return this.inFlight.get(lease.id) ?? this.attempt(lease, end, log);
+    return this.inFlight.get(lease.id) ?? this.attempt(lease, end, log, lease.status === 'revoke_failed');
   }
 
   /**
@@ -110,7 +133,7 @@ export class CredentialRevoker {
    */
   owe(lease: LeaseRecord, end: LeaseEnd): void {
     if (!lease.credential || this.backoff.has(lease.id)) return;
-    this.backoff.set(lease.id, { attempts: 0, nextAt: 0, by: end.by });
+    this.backoff.set(lease.id, { backend: lease.credential.backend, attempts: 0, nextAt: 0, by: end.by });
   }
 
   /**
@@ -129,7 +152,7 @@ export class CredentialRevoker {
     }
     // Not stored, or stored but still active (ending it failed): revoke upstream now regardless. An
     // active row is revoked again when it expires (revoke is idempotent).
-    const u: Unstored = { lease, backoff: { attempts: 0, nextAt: 0 } };
+    const u: Unstored = { lease, backoff: { backend: handle.backend, attempts: 0, nextAt: 0 } };
     if (!(await this.attemptUnstored(u, log)) && !stored) {
       if (this.unstored.size >= MAX_UNSTORED) {
         log.error({ lease_id: lease.id, credential: handleRef(handle) }, 'too many unstored credentials owed a revocation; this one is left to its upstream expiry');
@@ -156,26 +179,101 @@ export class CredentialRevoker {
     const due: Array<() => Promise<unknown>> = [];
     const ready: Array<{ lease: LeaseRecord; end: LeaseEnd }> = [];
     for (const l of owed) {
-      if (this.inFlight.has(l.id) || (this.backoff.get(l.id)?.nextAt ?? 0) > now) continue;
-      if (l.status !== 'revoke_failed' && !this.backoff.has(l.id) && l.updatedAt > now - FRESH_GRACE_MS) continue;
+      if (this.inFlight.has(l.id) || (this.backoff.get(l.id)?.nextAt ?? 0) > now || !this.loopMay(l, now)) continue;
       ready.push({ lease: l, end: { by: this.backoff.get(l.id)?.by ?? 'broker' } });
     }
-    // Several due on a backend that revokes in batches: one round for them (revokeMany), the rest one by one.
-    for (const group of this.byBatch(ready)) {
-      if (group.length === 1) due.push(() => this.attempt(group[0]!.lease, group[0]!.end, this.deps.log));
-      else due.push(() => Promise.all(this.attemptBatch(group, this.deps.log)));
-    }
+    due.push(...this.jobsFor(ready));
     for (const u of this.unstored.values()) {
       if (u.backoff.nextAt > now) continue;
-      due.push(async () => {
-        if (await this.attemptUnstored(u, this.deps.log)) this.unstored.delete(u.lease.id);
-      });
+      due.push(this.unstoredJob(u));
     }
-    const workers = Array.from({ length: Math.min(this.deps.concurrency ?? 4, due.length) }, async () => {
-      for (let job = due.shift(); job; job = due.shift()) await job();
-    });
-    await Promise.all(workers);
+    // Probes first, so a returned backend is not found only after a long pass.
+    due.unshift(...this.probes(now));
+    await runPool(due, this.deps.concurrency ?? 4);
     this.reportOrphaned(this.deps.log);
+  }
+
+  /** Whether the loop may revoke this owed lease now: not a fresh one its own request is still revoking (FRESH_GRACE_MS). */
+  private loopMay(l: LeaseRecord, now: number): boolean {
+    return l.status === 'revoke_failed' || this.backoff.has(l.id) || l.updatedAt <= now - FRESH_GRACE_MS;
+  }
+
+  /** Several on a backend that revokes in batches: one round for them (revokeMany), the rest one by one. */
+  private jobsFor(ready: ReadonlyArray<{ lease: LeaseRecord; end: LeaseEnd }>): Array<() => Promise<unknown>> {
+    return this.byBatch(ready).map((group) =>
+      group.length === 1 ? () => this.attempt(group[0]!.lease, group[0]!.end, this.deps.log) : () => Promise.all(this.attemptBatch(group, this.deps.log)),
+    );
+  }
+
+  private unstoredJob(u: Unstored): () => Promise<void> {
+    return async () => {
+      if (await this.attemptUnstored(u, this.deps.log)) this.unstored.delete(u.lease.id);
+    };
+  }
+
+  /** The probes due: each backend a revocation found unreachable, while revocations are owed on it, at most every `probeMs`. */
+  private probes(now: number): Array<() => Promise<void>> {
+    const out: Array<() => Promise<void>> = [];
+    for (const [backend, u] of this.unreachable) {
+      if (!this.owesOn(backend)) {
+        this.unreachable.delete(backend);
+        continue;
+      }
+      if (now - u.probedAt < (this.deps.probeMs ?? 2000)) continue;
+      u.probedAt = now;
+      out.push(() => this.probe(backend, u));
+    }
+    return out;
+  }
+
+  private owesOn(backend: string): boolean {
+    for (const b of this.backoff.values()) if (b.backend === backend) return true;
+    for (const u of this.unstored.values()) if (u.backoff.backend === backend) return true;
+    return false;
+  }
+
+  /**
+   * A cheap health call to a backend a revocation found unreachable. Still
+   * unreachable: probed again later. Reached (or answering, if with a refusal)
+   * after a probe found it down: every revocation owed on it is retried now.
+   * Reached at the first probe: left to the backoff (it is up, so the failure was
+   * not an outage, and a retry now could repeat every probe period).
+   */
+  private async probe(backend: string, u: { probedAt: number; seenDown: boolean }): Promise<void> {
+    const b = this.deps.source.byName(backend);
+    if (!b) {
+      this.unreachable.delete(backend);
+      return;
+    }
+    try {
+      await b.health();
+    } catch (err) {
+      if (countsAsFailure(err)) {
+        u.seenDown = true;
+        this.deps.log.debug({ err, backend }, 'backend still unreachable; the revocations owed on it wait for it');
+        return;
+      }
+    }
+    if (this.unreachable.get(backend) === u) this.unreachable.delete(backend);
+    if (u.seenDown) await this.retryOn(backend);
+  }
+
+  /** The backend is back: every revocation owed on it, whatever its backoff, in one round (revokeMany) where it has them. */
+  private async retryOn(backend: string): Promise<void> {
+    const now = this.deps.clock.now();
+    const owed = await this.deps.store.listCredentialRevocations(BATCH, Number.MAX_SAFE_INTEGER);
+    const ready = owed
+      .filter((l) => l.credential?.backend === backend && !this.inFlight.has(l.id) && this.loopMay(l, now))
+      .map((l) => ({ lease: l, end: { by: this.backoff.get(l.id)?.by ?? 'broker' } }));
+    const unstored = [...this.unstored.values()].filter((u) => u.backoff.backend === backend);
+    this.deps.log.info({ backend, owed: ready.length + unstored.length }, 'backend reachable again: retrying the revocations owed on it now');
+    await runPool([...this.jobsFor(ready), ...unstored.map((u) => this.unstoredJob(u))], this.deps.concurrency ?? 4);
+  }
+
+  /** A revocation on a configured backend failed as unreachable: its backend is probed until it answers. */
+  private noteUnreachable(backend: string, err: unknown): void {
+    if (!countsAsFailure(err) || this.unreachable.has(backend)) return;
+    this.unreachable.set(backend, { probedAt: this.deps.clock.now(), seenDown: false });
   }
 
   /**
@@ -246,9 +344,11 @@ export class CredentialRevoker {
       if (running) out.set(l.id, running);
       else fresh.push(item);
     }
+    // Those revoke_failed already (an operator's RevokeLeases retrying them) are a trial call past an open breaker.
     for (const g of this.byBatch(fresh, opts.batch)) {
-      if (g.length === 1) out.set(g[0]!.lease.id, this.attempt(g[0]!.lease, g[0]!.end, log));
-      else this.attemptBatch(g, log).forEach((p, i) => out.set(g[i]!.lease.id, p));
+      const trial = g.some((i) => i.lease.status === 'revoke_failed');
+      if (g.length === 1) out.set(g[0]!.lease.id, this.attempt(g[0]!.lease, g[0]!.end, log, trial));
+      else this.attemptBatch(g, log, undefined, trial).forEach((p, i) => out.set(g[i]!.lease.id, p));
     }
     return Promise.all(ended.map(({ lease: l }) => out.get(l.id) ?? l));
   }
@@ -282,12 +382,12 @@ export class CredentialRevoker {
    * id: gone ones are recorded revoked (with `credential.revoked`), the rest
    * fail as a single revocation would (revoke_failed, retried with backoff).
    */
-  private attemptBatch(group: ReadonlyArray<{ lease: LeaseRecord; end: LeaseEnd }>, log: Logger, upstream?: (round: Promise<unknown>) => void): Array<Promise<LeaseRecord>> {
+  private attemptBatch(group: ReadonlyArray<{ lease: LeaseRecord; end: LeaseEnd }>, log: Logger, upstream?: (round: Promise<unknown>) => void, trial = false): Array<Promise<LeaseRecord>> {
     const backend = this.deps.source.byName(group[0]!.lease.credential!.backend);
     const round = (async (): Promise<{ gone: Set<string>; err?: unknown }> => {
       try {
         if (!backend?.revokeMany) throw backendNotAvailable(group[0]!.lease.credential!.backend);
-        const gone = await backend.revokeMany(group.map((g) => g.lease.credential!));
+        const gone = await backend.revokeMany(group.map((g) => g.lease.credential!), trial ? { trial } : undefined);
         return { gone: new Set(gone) };
       } catch (err) {
         return { gone: new Set(), err };
@@ -314,10 +414,10 @@ export class CredentialRevoker {
     return each;
   }
 
-  private attempt(lease: LeaseRecord, end: LeaseEnd, log: Logger): Promise<LeaseRecord> {
+  private attempt(lease: LeaseRecord, end: LeaseEnd, log: Logger, trial = false): Promise<LeaseRecord> {
     const name = lease.credential!.backend;
-    if (typeof this.deps.source.byName(name)?.revokeMany === 'function') return this.coalesced(name, lease, end, log);
-    const p = this.attemptOnce(lease, end, log).finally(() => this.inFlight.delete(lease.id));
+    if (typeof this.deps.source.byName(name)?.revokeMany === 'function') return this.coalesced(name, lease, end, log, trial);
+    const p = this.attemptOnce(lease, end, log, trial).finally(() => this.inFlight.delete(lease.id));
     this.inFlight.set(lease.id, p);
     return p;
   }
@@ -329,10 +429,10 @@ export class CredentialRevoker {
    * commit, for DDL). Each caller still waits for its own credential, so a
    * RevokeLease answers only once its credential is gone.
    */
-  private coalesced(name: string, lease: LeaseRecord, end: LeaseEnd, log: Logger): Promise<LeaseRecord> {
+  private coalesced(name: string, lease: LeaseRecord, end: LeaseEnd, log: Logger, trial: boolean): Promise<LeaseRecord> {
     let q = this.rounds.get(name);
     if (!q) this.rounds.set(name, (q = { waiting: [], running: false }));
-    const p = new Promise<LeaseRecord>((resolve) => q.waiting.push({ lease, end, resolve }));
+    const p = new Promise<LeaseRecord>((resolve) => q.waiting.push({ lease, end, trial, resolve }));
     this.inFlight.set(lease.id, p);
     if (!q.running) void this.drain(name, q, log);
     return p;
@@ -344,7 +444,7 @@ export class CredentialRevoker {
       while (q.waiting.length > 0) {
         const group = q.waiting.splice(0, BATCH);
         let round: Promise<unknown> = Promise.resolve();
-        const each = this.attemptBatch(group, log, (r) => (round = r));
+        const each = this.attemptBatch(group, log, (r) => (round = r), group.some((g) => g.trial));
         // Never left waiting: an attempt that rejects (none should: a store fault while recording) answers with
         // the lease as it was, is logged, and stays owed to the retry loop (invariant 4: never dropped silently).
         each.forEach((p, i) => {
@@ -365,12 +465,12 @@ export class CredentialRevoker {
     }
   }
 
-  private async attemptOnce(lease: LeaseRecord, end: LeaseEnd, log: Logger): Promise<LeaseRecord> {
+  private async attemptOnce(lease: LeaseRecord, end: LeaseEnd, log: Logger, trial: boolean): Promise<LeaseRecord> {
     const handle = lease.credential!;
     const backend = this.deps.source.byName(handle.backend);
     try {
       if (!backend) throw backendNotAvailable(handle.backend);
-      await backend.revoke(handle);
+      await backend.revoke(handle, trial ? { trial } : undefined);
     } catch (err) {
       return this.failed(lease, end, err, backend !== undefined, log);
     }
@@ -381,7 +481,7 @@ export class CredentialRevoker {
   private async failed(lease: LeaseRecord, end: LeaseEnd, err: unknown, configured: boolean, log: Logger): Promise<LeaseRecord> {
     const handle = lease.credential!;
     this.deps.metrics?.revokeFailure(handle.backend);
-    const b = this.backoff.get(lease.id) ?? { attempts: 0, nextAt: 0 };
+    const b = this.backoff.get(lease.id) ?? { backend: handle.backend, attempts: 0, nextAt: 0 };
     b.attempts += 1;
     b.nextAt = this.deps.clock.now() + this.nextDelay(b.attempts);
     b.by = end.by;
@@ -389,6 +489,7 @@ export class CredentialRevoker {
     const fields = { err, lease_id: lease.id, credential: handleRef(handle), attempts: b.attempts, retry_at: b.nextAt };
     if (configured) {
       log.warn(fields, 'could not revoke the credential of an ended lease; it is revoke_failed and will be retried');
+      this.noteUnreachable(handle.backend, err);
     } else {
       // Said at error once per backend per period (reportOrphaned), not once per lease and attempt.
       log.debug(fields, 'could not revoke the credential of an ended lease: its backend is no longer configured');
@@ -469,6 +570,7 @@ export class CredentialRevoker {
       if (!backend) throw backendNotAvailable(handle.backend);
       await backend.revoke(handle);
     } catch (err) {
+      if (this.deps.source.byName(handle.backend)) this.noteUnreachable(handle.backend, err);
       u.backoff.attempts += 1;
       u.backoff.nextAt = this.deps.clock.now() + this.nextDelay(u.backoff.attempts);
       log.error({ err, lease_id: u.lease.id, credential: handleRef(handle), attempts: u.backoff.attempts }, 'could not revoke the credential of a lease that was not issued; retrying in the background');
@@ -499,4 +601,12 @@ export function credentialRevokedDraft(l: LeaseRecord, leaseEnd: string, by: str
     by,
     attempts,
   };
+}
+
+/** Runs jobs `n` at a time. */
+async function runPool(jobs: Array<() => Promise<unknown>>, n: number): Promise<void> {
+  const workers = Array.from({ length: Math.min(n, jobs.length) }, async () => {
+    for (let job = jobs.shift(); job; job = jobs.shift()) await job();
+  });
+  await Promise.all(workers);
 }

@@ -149,6 +149,8 @@ export async function startBroker(opts: {
   backendFactories?: RemoteBackendFactories;
   /** The orphan credential sweeper's period and grace (defaults 5 min and 2 min). */
   sweeper?: { intervalMs?: number; graceMs?: number };
+  /** The credential revoker's backoff and probe period (defaults 1 s to 5 min, and 2 s). */
+  revoker?: { minDelayMs?: number; maxDelayMs?: number; probeMs?: number };
   /** Approvals for the decision step (the gate and the consume statement). */
   approvals?: Approvals;
   /** Pauses a rotation between its read and its fenced write. */
@@ -170,6 +172,7 @@ export async function startBroker(opts: {
     ...(opts.dynamicCredentials ? { dynamicCredentials: opts.dynamicCredentials } : {}),
     ...(opts.backendFactories ? { backendFactories: opts.backendFactories } : {}),
     ...(opts.sweeper ? { sweeper: opts.sweeper } : {}),
+    ...(opts.revoker ? { revoker: opts.revoker } : {}),
     ...(opts.approvals ? { approvals: opts.approvals } : {}),
     ...(opts.rotationHooks ? { rotationHooks: opts.rotationHooks } : {}),
   });

@@ -49,6 +49,9 @@ export class FaultCredentialBackend implements DynamicCredentialBackend<FaultSpe
   failRenew: BrokerError | undefined;
   /** Revocations fail while this is > 0 (each failure counts it down); Infinity fails until set to 0. */
   failRevokes = 0;
+  /** The store is unreachable: health rejects (unavailable) while set. */
+  down = false;
+  readonly healthChecks = { count: 0 };
   /** The upstream's own cap on a credential's lifetime from its creation (like a Vault role's max_ttl). */
   upstreamMaxTtlMs = Infinity;
   /** What renew sets at most, from the time of the renewal (like a Vault role's ttl). */
@@ -59,7 +62,10 @@ export class FaultCredentialBackend implements DynamicCredentialBackend<FaultSpe
     protected readonly clock: Clock,
   ) {}
 
-  async health(): Promise<void> {}
+  async health(): Promise<void> {
+    this.healthChecks.count += 1;
+    if (this.down) throw unavailable('VENDOR-TEXT-connection refused');
+  }
   async close(): Promise<void> {}
 
   async create(spec: FaultSpec, lease: LeaseBinding, planned?: CredentialHandle, prepared?: PreparedSecret): Promise<IssuedCredential> {

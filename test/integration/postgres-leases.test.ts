@@ -92,8 +92,8 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     await start();
   });
   let rawCfg: Record<string, unknown>;
-  async function start(): Promise<RunningBroker> {
-    broker = await startBroker({ pki, dir, raw: rawCfg, clock, reaperIntervalMs: 25, sweeper: { intervalMs: 3_600_000, graceMs: 120_000 } });
+  async function start(revoker?: { minDelayMs?: number; probeMs?: number }): Promise<RunningBroker> {
+    broker = await startBroker({ pki, dir, raw: rawCfg, clock, reaperIntervalMs: 25, sweeper: { intervalMs: 3_600_000, graceMs: 120_000 }, ...(revoker ? { revoker } : {}) });
     // The sweep at start runs in the background; join it.
     await broker.app.sweeper.sweep();
     return broker;
@@ -109,6 +109,15 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
   const entries = () => readEntries<Entry>(b().app.ledger!);
   const getLease = (id: string) => call<unknown, Lease__Output>(agent(), 'GetLease', { leaseId: id });
   const roleExists = async (role: string) => (await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount === 1;
+
+  /** PostgreSQL back after pg.stop(), with the test's own admin session reconnected. */
+  async function restartPostgres(): Promise<void> {
+    await pg.start();
+    await admin.end().catch(() => undefined);
+    admin = new PgClient({ connectionString: pg.adminUrl });
+    admin.on('error', () => undefined);
+    await admin.connect();
+  }
 
   async function grant(): Promise<{ lease: Lease__Output; cred: { host: string; port: number; database: string; user: string; password: string } }> {
     const res = await call<unknown, LeaseResponse__Output>(agent(), 'RequestLease', { action: 'analytics.query', ttlSeconds: 300 });
@@ -363,11 +372,7 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
       const listed = await call<unknown, { leases: Lease__Output[] }>(operator(), 'ListLeases', { status: ['REVOKE_FAILED'] });
       assert.deepEqual(new Set(listed.leases.map((l) => l.leaseId)), new Set([one.lease.leaseId, two.lease.leaseId]));
     } finally {
-      await pg.start();
-      await admin.end().catch(() => undefined);
-      admin = new PgClient({ connectionString: pg.adminUrl });
-      admin.on('error', () => undefined);
-      await admin.connect();
+      await restartPostgres();
     }
     await until('both revocations complete', async () => {
       clock.advance(1_000);
@@ -379,4 +384,64 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     const three = await grant();
     assert.equal(await roleExists(three.cred.user), true);
   });
+
+  it('F3: once PostgreSQL returns, a revocation owed from the outage drops the role within seconds, not at its next backoff slot', async () => {
+    // The first retry is due 10 minutes after the failure: only the probe of the returned backend can beat it.
+    await b().close();
+    await start({ minDelayMs: 600_000, probeMs: 1_000 });
+    const { lease, cred } = await grant();
+    const failedAt = clock.now();
+    await pg.stop();
+    try {
+      const out = await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: lease.leaseId });
+      assert.equal(out.lease.status, 'REVOKE_FAILED');
+      // The outage goes on for a few probes (they fail; the breaker opens).
+      for (let i = 0; i < 4; i++) {
+        clock.advance(1_000);
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      assert.equal((await getLease(lease.leaseId)).status, 'REVOKE_FAILED');
+    } finally {
+      await restartPostgres();
+    }
+    assert.equal(await roleExists(cred.user), true, 'the revoked role outlived the outage');
+    const back = Date.now();
+    await until('the role is dropped', async () => {
+      clock.advance(500);
+      await new Promise((r) => setTimeout(r, 100));
+      return !(await roleExists(cred.user));
+    }, 10_000);
+    assert.ok(Date.now() - back < 10_000, 'within seconds of PostgreSQL returning');
+    assert.ok(clock.now() - failedAt < 600_000, 'well before the backoff slot');
+    assert.match(b().logs.text, /backend reachable again: retrying the revocations owed on it now/);
+    await assert.rejects(connectAs(pg, cred), /password authentication failed|does not exist/);
+    assert.equal((await getLease(lease.leaseId)).status, 'REVOKED');
+    assert.equal((await entries()).filter((e) => e.type === 'credential.revoked' && e.lease?.id === lease.leaseId).length, 1);
+  });
+
+  for (const who of ['agent RevokeLease', 'operator RevokeLeases'] as const) {
+    it(`F3: an ${who} on a REVOKE_FAILED lease right after PostgreSQL returns drops the role, though the breaker is still open (a trial call)`, async () => {
+      await b().close();
+      await start({ minDelayMs: 600_000 });
+      const { lease, cred } = await grant();
+      await pg.stop();
+      try {
+        const out = await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: lease.leaseId });
+        assert.equal(out.lease.status, 'REVOKE_FAILED');
+        // A second failure opens the breaker (failures: 2); the clock stands still, so it stays open.
+        await expectCode(call(agent(), 'RequestLease', { action: 'analytics.query' }), grpc.status.UNAVAILABLE, /backend appdb is unavailable/);
+      } finally {
+        await restartPostgres();
+      }
+      assert.deepEqual(b().app.backends.breakerStates().find((s) => s.backend === 'appdb')?.state, 'open');
+      const status =
+        who === 'agent RevokeLease'
+          ? (await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: lease.leaseId })).lease.status
+          : (await call<unknown, { revoked: Lease__Output[] }>(operator(), 'RevokeLeases', { leaseId: lease.leaseId, reason: 'F3' })).revoked.map((l) => l.status).join();
+      assert.equal(status, 'REVOKED');
+      assert.equal(await roleExists(cred.user), false);
+      await assert.rejects(connectAs(pg, cred), /password authentication failed|does not exist/);
+      assert.deepEqual(b().app.backends.breakerStates().find((s) => s.backend === 'appdb')?.state, 'closed', 'the trial closed the circuit');
+    });
+  }
 });

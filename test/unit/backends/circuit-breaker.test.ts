@@ -53,4 +53,20 @@ describe('CircuitBreaker', () => {
     assert.equal(b.state, 'open');
     assert.deepEqual(changes.map(([, s]) => s), ['open', 'half_open', 'closed', 'open', 'half_open', 'open']);
   });
+
+  it('a trial call (an explicit retry) passes an open circuit before its period is over, one at a time; success closes, failure reopens', async () => {
+    for (let i = 0; i < 3; i++) await assert.rejects(b.run(down));
+    assert.equal(b.state, 'open');
+    await assert.rejects(b.run(down, { trial: true }), /store down/);
+    assert.equal(b.state, 'open', 'a failed trial leaves it open');
+    let release!: () => void;
+    const trial = b.run(() => new Promise<string>((r) => { release = () => r('ok'); }), { trial: true });
+    await assert.rejects(b.run(async () => 'second', { trial: true }), /circuit open/);
+    await assert.rejects(b.run(async () => 'plain'), /circuit open/);
+    release();
+    assert.equal(await trial, 'ok');
+    assert.equal(b.state, 'closed');
+    assert.equal(await b.run(async () => 'closed', { trial: true }), 'closed');
+    assert.deepEqual(changes.map(([, s]) => s), ['open', 'half_open', 'open', 'half_open', 'closed']);
+  });
 });

@@ -188,4 +188,55 @@ describe('CredentialRevoker', () => {
     assert.equal(errors().length, 2, 'said again the next period');
     assert.equal((await store.listLeases({ statuses: ['revoke_failed'], limit: 10 })).length, 3, 'still owed');
   });
+
+  it('a backend that returns after an outage: its owed revocations are retried at once in one batch round, not at their backoff slot; the probe keeps a floor', async () => {
+    const backend = new PlanningFaultBackend('vault', clock);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const l = lease({ credential: { backend: 'vault', id: `sb_${i}` }, issuedAt: T0, expiresAt: T0 + 60_000, maxExpiresAt: T0 + 120_000, updatedAt: T0 });
+      await store.insertLease(l);
+      await store.endLease(l.id, 'revoked', 'test', T0 - 120_000);
+      ids.push(l.id);
+    }
+    const revoker = new CredentialRevoker({ store, source: faultSource(backend), clock, log, minDelayMs: 600_000, probeMs: 2_000 });
+    backend.down = true;
+    backend.failRevokes = Infinity;
+    await revoker.tick();
+    assert.equal(backend.batchCalls.revokeMany.length, 1);
+    for (const id of ids) assert.equal((await store.getLease(id))!.status, 'revoke_failed');
+    // Down: probed no more often than every 2 s, and nothing is retried.
+    for (let t = 500; t <= 6_000; t += 500) {
+      clock.set(T0 + t);
+      await revoker.tick();
+    }
+    assert.equal(backend.healthChecks.count, 3);
+    assert.equal(backend.batchCalls.revokeMany.length, 1);
+    // Back: the next probe reaches it and all three go in one round, 10 minutes before their slot.
+    backend.down = false;
+    backend.failRevokes = 0;
+    clock.set(T0 + 8_000);
+    await revoker.tick();
+    assert.equal(backend.batchCalls.revokeMany.length, 2);
+    assert.deepEqual(new Set(backend.batchCalls.revokeMany[1]), new Set(['sb_0', 'sb_1', 'sb_2']));
+    for (const id of ids) assert.equal((await store.getLease(id))!.status, 'revoked');
+    assert.match(logs.text, /backend reachable again/);
+    // Nothing owed: no more probes.
+    clock.set(T0 + 20_000);
+    await revoker.tick();
+    assert.equal(backend.healthChecks.count, 4);
+  });
+
+  it('a backend that answers its probe while revocations still fail keeps their backoff (no retry every probe period)', async () => {
+    const backend = new FaultCredentialBackend('vault', clock);
+    backend.failRevokes = Infinity;
+    await endedWithCredential(1);
+    const revoker = new CredentialRevoker({ store, source: faultSource(backend), clock, log, minDelayMs: 600_000, probeMs: 2_000 });
+    await revoker.tick();
+    for (let t = 500; t <= 30_000; t += 500) {
+      clock.set(T0 + t);
+      await revoker.tick();
+    }
+    assert.equal(backend.healthChecks.count, 1, 'one probe: it answered, so the failure was no outage');
+    assert.equal(backend.calls.revoke.length, 1);
+  });
 });
