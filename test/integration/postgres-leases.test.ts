@@ -395,10 +395,10 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     try {
       const out = await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: lease.leaseId });
       assert.equal(out.lease.status, 'REVOKE_FAILED');
-      // The outage goes on for a few probes (they fail; the breaker opens).
-      for (let i = 0; i < 4; i++) {
-        clock.advance(1_000);
-        await new Promise((r) => setTimeout(r, 150));
+      // The outage lasts (up to 20 s of the broker's clock) until a probe finds the backend down.
+      for (let i = 0; i < 40 && !/backend still unreachable/.test(b().logs.text); i++) {
+        clock.advance(500);
+        await new Promise((r) => setTimeout(r, 50));
       }
       assert.equal((await getLease(lease.leaseId)).status, 'REVOKE_FAILED');
     } finally {
