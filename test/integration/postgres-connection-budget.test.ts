@@ -93,6 +93,20 @@ describe('postgres: the connection budget of lease roles (max_lease_connections)
     assert.deepEqual(await leaseRoles(), []);
   });
 
+  it('a role dropped behind the broker\'s back frees its connections: a create that might not fit asks the server', async () => {
+    await start({ max_lease_connections: 4 });
+    const a = await request();
+    const b = await request();
+    await expectCode(request(), grpc.status.RESOURCE_EXHAUSTED, /max_lease_connections/);
+    const role = a.lease!.databaseCredential!.user;
+    // As the admin that granted its privileges (DROP OWNED by another role leaves those).
+    await su.query(`SET ROLE broker_admin; GRANT "${role}" TO broker_admin; DROP OWNED BY "${role}"; DROP ROLE "${role}"; RESET ROLE`);
+    const c = await request();
+    assert.equal(c.status, 'GRANTED');
+    for (const l of [a, b, c]) await revoke(l.lease!.leaseId);
+    assert.deepEqual(await leaseRoles(), []);
+  });
+
   it('without max_lease_connections, lease roles may hold half of the slots open to non-superusers, and the log says so', async () => {
     await start({});
     // 20 - 3 reserved for superusers = 17 open; half is 8, four roles with CONNECTION LIMIT 2.

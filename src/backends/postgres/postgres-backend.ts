@@ -97,6 +97,38 @@ interface Connection {
   source: UrlSource;
 }
 
+/**
+ * What this backend's lease roles that may log in hold together, kept in memory between reads of the
+ * server (leaseConnectionsSql): a read sets it; each role this process creates adds its CONNECTION LIMIT,
+ * and each it drops takes back what it added. Roles from before the last read are not known by name, so
+ * their drops take nothing back: the count may be above the server's, never below it (for roles of this
+ * prefix made by this process), and a round that might not fit reads the server again.
+ */
+class ConnectionBudget {
+  estimate: number | undefined;
+  private readonly since = new Map<string, number>();
+
+  exact(used: number): void {
+    this.estimate = used;
+    this.since.clear();
+  }
+
+  created(role: string, limit: number): void {
+    if (this.estimate === undefined) return;
+    this.estimate += limit;
+    this.since.set(role, limit);
+  }
+
+  dropped(roles: readonly string[]): void {
+    for (const r of roles) {
+      const limit = this.since.get(r);
+      if (limit === undefined || this.estimate === undefined) continue;
+      this.estimate -= limit;
+      this.since.delete(r);
+    }
+  }
+}
+
 export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBackendDeps): PostgresBackend {
   const name = cfg.name;
   const { clock, log } = deps;
@@ -403,10 +435,17 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
    * so what is counted is what the round adds to.
    */
   let derivedBudget: number | undefined;
+  const budget = new ConnectionBudget();
   const withinBudget = async (c: PoolClient, jobs: readonly CreateJob[]): Promise<readonly CreateJob[]> => {
-    const budget = cfg.maxLeaseConnections ?? (derivedBudget ??= await deriveBudget(c));
-    const used = (await c.query<{ used: number }>(leaseConnectionsSql(), [ownName.source])).rows[0]?.used ?? 0;
-    let room = budget - used;
+    const limit = cfg.maxLeaseConnections ?? (derivedBudget ??= await deriveBudget(c));
+    const need = jobs.reduce((n, j) => n + j.spec.connectionLimit, 0);
+    // The count kept here never falls below what the server holds (see ConnectionBudget): the server
+    // is asked only when the round might not fit, and its answer is what refuses.
+    if (budget.estimate === undefined || budget.estimate + need > limit) {
+      budget.exact((await c.query<{ used: number }>(leaseConnectionsSql(), [ownName.source])).rows[0]?.used ?? 0);
+    }
+    const used = budget.estimate!;
+    let room = limit - used;
     const fit: CreateJob[] = [];
     for (const j of jobs) {
       if (j.spec.connectionLimit <= room) {
@@ -416,12 +455,14 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
         j.reject({
           err: new BrokerError(
             'resource_exhausted',
-            `backend "${name}" (postgres): its lease roles may hold ${budget} connections together (max_lease_connections) and hold ${used}; a role with CONNECTION LIMIT ${j.spec.connectionLimit} does not fit`,
+            `backend "${name}" (postgres): its lease roles may hold ${limit} connections together (max_lease_connections) and hold ${used}; a role with CONNECTION LIMIT ${j.spec.connectionLimit} does not fit`,
           ),
           maybeLeft: false,
         });
       }
     }
+    // Counted before the statements go out: a role whose create fails or is unknown is dropped through dropRoles.
+    for (const j of fit) budget.created(j.spec.role, j.spec.connectionLimit);
     return fit;
   };
   const deriveBudget = async (c: PoolClient): Promise<number> => {
@@ -438,16 +479,32 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
     await run(roles.length === 1 ? 'revoke a credential' : 'revoke credentials', async (c) => {
       let existing = [...roles];
       try {
-        await c.query(noLoginSql(existing));
+        await noLogin(c, existing);
       } catch (err) {
         // Some are gone already (revoked before, or never created): those count as revoked.
         if (sqlState(err) !== UNDEFINED_OBJECT) throw err;
         existing = (await c.query<{ rolname: string }>('SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1::text[])', [roles])).rows.map((r) => r.rolname);
-        if (existing.length === 0) return;
-        await c.query(noLoginSql(existing));
+        if (existing.length > 0) await noLogin(c, existing);
       }
-      await withDdlLock(c, dropRolesSql(existing));
+      if (existing.length > 0) await withDdlLock(c, dropRolesSql(existing));
+      budget.dropped(roles);
     });
+  };
+
+  /**
+   * Step 1 of a drop. NOLOGIN updates the role's pg_authid row, and any role may lock its own row
+   * (ALTER ROLE CURRENT_USER PASSWORD in an open transaction): when NOLOGIN waits past lock_timeout,
+   * the roles' sessions are ended (which ends that transaction) and NOLOGIN runs again.
+   */
+  const noLogin = async (c: PoolClient, roles: readonly string[]): Promise<void> => {
+    try {
+      await c.query(noLoginSql(roles));
+    } catch (err) {
+      if (sqlState(err) !== LOCK_NOT_AVAILABLE || closed) throw err;
+      log.warn({ roles }, 'postgres: NOLOGIN of a dying lease role waited on a lock (a session of the role may hold its role row); its sessions are ended first');
+      await c.query(`${adminMembershipSql(roles)};\n${terminateSql(roles)}`);
+      await c.query(noLoginSql(roles));
+    }
   };
 
   const backend: PostgresBackend = {

@@ -105,15 +105,14 @@ export function adminMembershipSql(roles: readonly string[]): string {
 }
 
 /**
- * Step 1 of a drop: no new logins (committed before step 2 ends the sessions again, so none slips in between).
+ * Step 1 of a drop: no new logins (committed before step 2 ends the sessions, so none slips in between).
  * The admin first takes membership in the (dying) roles: DROP OWNED needs the privileges of the role, and so
  * does ending its sessions, which a CREATEROLE admin that is not superuser lacks otherwise. The lease role
- * itself never becomes a member of anything. Its sessions end before NOLOGIN: a lease role may hold a lock on
- * its own pg_authid row (ALTER ROLE CURRENT_USER PASSWORD in an open transaction is open to every role), and
- * NOLOGIN would wait for it.
+ * itself never becomes a member of anything. NOLOGIN may wait on a lock a session of the role holds on its
+ * own pg_authid row; the backend then ends the role's sessions and runs this again (postgres-backend noLogin).
  */
 export function noLoginSql(roles: readonly string[]): string {
-  return [adminMembershipSql(roles), terminateSql(roles), ...roles.map((r) => `ALTER ROLE ${q(r)} NOLOGIN`)].join(';\n');
+  return [adminMembershipSql(roles), ...roles.map((r) => `ALTER ROLE ${q(r)} NOLOGIN`)].join(';\n');
 }
 
 /**
