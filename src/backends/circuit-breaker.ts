@@ -1,5 +1,5 @@
 import type { Clock } from '../lib/clock';
-import { BrokerError } from '../lib/errors';
+import { BrokerError, ContentionError } from '../lib/errors';
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
@@ -92,5 +92,6 @@ export class CircuitBreaker {
 
 /** Whether an error says the store could not be reached (as opposed to an answer from it). */
 export function countsAsFailure(err: unknown): boolean {
+  if (err instanceof ContentionError) return false;
   return !(err instanceof BrokerError) || err.kind === 'unavailable' || err.kind === 'internal';
 }

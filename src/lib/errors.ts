@@ -37,6 +37,19 @@ export class BrokerError extends Error {
   }
 }
 
+/**
+ * The backend answered, but a lock another session holds kept a statement waiting past its
+ * lock_timeout. UNAVAILABLE to the caller (retrying may help), yet no sign the backend is down: a
+ * circuit breaker does not count it, so one session holding a lock (a lease role's, say) cannot
+ * open the breaker for everyone.
+ */
+export class ContentionError extends BrokerError {
+  constructor(message: string, opts: { cause?: unknown } = {}) {
+    super('unavailable', message, opts);
+    this.name = 'ContentionError';
+  }
+}
+
 export const invalidArgument = (field: string, expected: string): BrokerError =>
   new BrokerError('invalid_argument', `${field}: ${expected}`);
 

@@ -259,6 +259,32 @@ describe('postgres backend against a real PostgreSQL (log_statement = all)', fun
     assert.equal(await held(), 0);
   });
 
+  // Found by an outside probe (N2): a lease role could keep a large object of another lease role locked
+  // (granted to it by that role) from an open transaction, and the whole batch failed with the one role.
+  it('a role whose drop waits on a lock another session holds fails alone: the rest of the batch is dropped', async () => {
+    const [a, b2, c] = await Promise.all([issue(), issue(), issue()]);
+    const [ra, rb, rc] = [a!.handle.id, b2!.handle.id, c!.handle.id];
+    const asA = new PgClient({ host: pg.host, port: pg.port, database: pg.database, user: ra, password: a!.credential.password.revealString() });
+    const asB = new PgClient({ host: pg.host, port: pg.port, database: pg.database, user: rb, password: b2!.credential.password.revealString() });
+    for (const x of [asA, asB]) x.on('error', () => undefined);
+    await asA.connect();
+    await asB.connect();
+    const oid = (await asA.query<{ oid: number }>(`SELECT lo_from_bytea(0, 'owned by a') AS oid`)).rows[0]!.oid;
+    await asA.query(`GRANT SELECT, UPDATE ON LARGE OBJECT ${oid} TO "${rb}"`);
+    await asA.end();
+    await asB.query('BEGIN');
+    await asB.query(`SELECT lo_put(${oid}, 0, '\\x58')`);
+    try {
+      const gone = await backend.revokeMany([a!.handle, c!.handle]);
+      assert.deepEqual(gone, [rc], 'the role whose drop waited is not gone; the other is');
+      const left = (await admin.query<{ rolname: string; rolcanlogin: boolean }>('SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = ANY($1)', [[ra, rc]])).rows;
+      assert.deepEqual(left, [{ rolname: ra, rolcanlogin: false }], 'a cannot log in any more');
+    } finally {
+      await asB.end().catch(() => undefined);
+    }
+    assert.deepEqual(new Set(await backend.revokeMany([a!.handle, b2!.handle])), new Set([ra, rb]));
+  });
+
   it('concurrent creates and revokes on the same database, schema and tables all succeed (no "tuple concurrently updated")', async () => {
     const ls = Array.from({ length: 16 }, (_, i) => lease({ leaseId: `c${i}` }));
     const made = await Promise.all(ls.map((l) => backend.create(SPEC, l, backend.plan(SPEC, l))));

@@ -280,6 +280,23 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     assert.equal(await roleExists(cred.user), false);
   });
 
+  // Found by a second outside probe (N1): RenewLease waited on the role row the lease's own session held,
+  // failed as unavailable, and five such failures opened the backend's breaker for every agent.
+  it('a lease role with an open transaction on its own role row does not fail its renewal, nor count against the backend', async () => {
+    const { lease, cred } = await grant();
+    const s = await connectAs(pg, cred);
+    await s.query('BEGIN');
+    await s.query(`ALTER ROLE CURRENT_USER PASSWORD '${await scramSha256Verifier(SecretValue.fromString('chosen-by-the-agent'))}'`);
+    const renewed = await call<unknown, LeaseResponse__Output>(agent(), 'RenewLease', { leaseId: lease.leaseId, ttlSeconds: 600 });
+    assert.equal(renewed.status, 'GRANTED');
+    assert.equal(renewed.lease!.status, 'ACTIVE');
+    assert.notEqual(await sqlState(s, 'SELECT 1'), 'allowed', 'the session holding the row was ended');
+    await s.end().catch(() => undefined);
+    const other = await grant();
+    await call(agent(), 'RevokeLease', { leaseId: other.lease.leaseId });
+    await call(agent(), 'RevokeLease', { leaseId: lease.leaseId });
+  });
+
   it('a lease role holding the role-DDL lock does not stop other leases: the broker ends that session, says so, and issues', async () => {
     const holder = await grant();
     const s = await connectAs(pg, holder.cred);
@@ -291,11 +308,11 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     assert.notEqual(await sqlState(s, 'SELECT 1'), 'allowed', 'the holding session is terminated');
     await s.end().catch(() => undefined);
     assert.match(b().logs.text, new RegExp(`${holder.cred.user}.*role-DDL lock|role-DDL lock.*${holder.cred.user}`), 'the log names the role that held the lock');
-    // The holder's lease is still its agent's: only the session that took the lock was ended.
-    const again = await connectAs(pg, holder.cred);
-    await again.query('SELECT 1 FROM analytics.events');
-    await again.end();
-    await call(agent(), 'RevokeLease', { leaseId: holder.lease.leaseId });
+    // Its login is disabled, so it cannot come back for the lock (found by a second probe, N3); the lease still ends as usual.
+    await assert.rejects(connectAs(pg, holder.cred), /not permitted to log in/);
+    const out = await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: holder.lease.leaseId });
+    assert.equal(out.lease.status, 'REVOKED');
+    assert.equal(await roleExists(holder.cred.user), false);
     await call(agent(), 'RevokeLease', { leaseId: other.lease.leaseId });
   });
 

@@ -27,13 +27,13 @@ import { randomBytes } from 'node:crypto';
 import { Pool, type PoolClient } from 'pg';
 import type { PostgresBackendConfig, PostgresGrant } from '../../config/config-types';
 import type { Clock } from '../../lib/clock';
-import { BrokerError } from '../../lib/errors';
+import { BrokerError, ContentionError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import { SecretValue } from '../../lib/secret-value';
 import { CredentialLeftError, type CredentialHandle, type DynamicCredentialBackend, type IssuedCredential, type LeaseBinding, type PreparedSecret } from '../backend';
 import { parseAdminUrl, type AdminTarget } from './admin-url';
 import { isAuthFailure, LOCK_NOT_AVAILABLE, sqlState, toBrokerError } from './postgres-errors';
-import { adminMembershipSql, createRolesSql, DDL_LOCK_KEY, dropRolesSql, likePrefix, lockHoldersSql, leaseConnectionsSql, noLoginSql, openSlotsSql, PRIVILEGES, terminateSql, validUntilSql, type RoleSpec } from './role-sql';
+import { adminMembershipSql, createRolesSql, DDL_LOCK_KEY, dropRolesSql, likePrefix, lockHoldersSql, leaseConnectionsSql, loginOffSql, noLoginSql, openSlotsSql, PRIVILEGES, terminateSql, validUntilSql, type RoleSpec } from './role-sql';
 import { scramSha256Verifier } from './scram-verifier';
 
 /** What a `postgres` action gives the backend. */
@@ -361,10 +361,14 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
     const roles = [...new Set(lease.map((r) => r.role!))];
     if (roles.length === 0) return 0;
     for (const role of roles) {
-      log.warn({ role }, `postgres: lease role ${role} held or awaited the role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}); its sessions are ended`);
+      log.warn(
+        { role },
+        `postgres: lease role ${role} held or awaited the role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}); its login is disabled (NOLOGIN) and its sessions are ended, so it cannot take the lock again; its lease keeps its record until it ends`,
+      );
     }
     try {
-      await c.query(`${adminMembershipSql(roles)};\n${terminateSql(roles)}`);
+      // Ended first: a session of the role may also hold its own role row, which NOLOGIN would wait for.
+      await c.query(`${adminMembershipSql(roles)};\n${terminateSql(roles)};\n${loginOffSql(roles)}`);
     } catch (err) {
       // A role dropped meanwhile: its sessions are gone with it.
       if (sqlState(err) !== UNDEFINED_OBJECT) throw err;
@@ -492,20 +496,24 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   };
 
   /**
-   * Step 1 of a drop. NOLOGIN updates the role's pg_authid row, and any role may lock its own row
-   * (ALTER ROLE CURRENT_USER PASSWORD in an open transaction): when NOLOGIN waits past lock_timeout,
-   * the roles' sessions are ended (which ends that transaction) and NOLOGIN runs again.
+   * Runs `sql`, which updates these roles' pg_authid rows (NOLOGIN, VALID UNTIL). Any role may lock its
+   * own row (ALTER ROLE CURRENT_USER PASSWORD in an open transaction): when the statement waits past
+   * lock_timeout, the roles' sessions are ended (which ends that transaction) and it runs again. So a
+   * lease role can hold off neither its drop (step 1, NOLOGIN) nor a renewal, and its lock never reaches
+   * the breaker.
    */
-  const noLogin = async (c: PoolClient, roles: readonly string[]): Promise<void> => {
+  const onOwnRows = async (c: PoolClient, roles: readonly string[], sql: string, what: string): Promise<void> => {
     try {
-      await c.query(noLoginSql(roles));
+      await c.query(sql);
     } catch (err) {
       if (sqlState(err) !== LOCK_NOT_AVAILABLE || closed) throw err;
-      log.warn({ roles }, 'postgres: NOLOGIN of a dying lease role waited on a lock (a session of the role may hold its role row); its sessions are ended first');
+      log.warn({ roles }, `postgres: ${what} of a lease role waited on a lock (a session of the role may hold its role row); its sessions are ended first`);
       await c.query(`${adminMembershipSql(roles)};\n${terminateSql(roles)}`);
-      await c.query(noLoginSql(roles));
+      await c.query(sql);
     }
   };
+  /** Step 1 of a drop. */
+  const noLogin = (c: PoolClient, roles: readonly string[]): Promise<void> => onOwnRows(c, roles, noLoginSql(roles), 'NOLOGIN');
 
   const backend: PostgresBackend = {
     kind: 'postgres',
@@ -585,7 +593,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       const target = Math.min(lease.expiresAt, lease.maxExpiresAt);
       if (!Number.isFinite(target) || target <= clock.now()) throw new BrokerError('invalid_argument', 'lease.expiresAt: must be in the future and not past maxExpiresAt');
       await run('renew a credential', async (c) => {
-        await c.query(validUntilSql(role, target));
+        await onOwnRows(c, [role], validUntilSql(role, target), 'VALID UNTIL');
       });
       return { expiresAt: target };
     },
@@ -603,8 +611,9 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
         await dropRoles(roles);
         return roles;
       } catch (err) {
-        if (err instanceof BrokerError && err.kind === 'unavailable') throw err;
-        // One bad role fails the batch: drop them one by one to tell which are gone.
+        if (err instanceof BrokerError && err.kind === 'unavailable' && !(err instanceof ContentionError)) throw err;
+        // One bad role fails the batch, or one whose drop waits on a lock another session holds (a large
+        // object of it that another lease role keeps locked, say): drop them one by one to tell which are gone.
         const gone: string[] = [];
         for (const r of roles) {
           await dropRoles([r]).then(

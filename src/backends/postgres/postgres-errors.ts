@@ -11,7 +11,7 @@
  *   that does not exist: `failed_precondition` (the operator must fix it);
  * - anything else: `internal`.
  */
-import { BrokerError, type ErrorKind } from '../../lib/errors';
+import { BrokerError, ContentionError, type ErrorKind } from '../../lib/errors';
 
 /** SQLSTATE 55P03: a lock wait passed lock_timeout. */
 export const LOCK_NOT_AVAILABLE = '55P03';
@@ -59,6 +59,9 @@ export function kindOf(err: unknown): ErrorKind {
 /** `err` as a BrokerError naming `backend` and what failed, never the server's text. */
 export function toBrokerError(err: unknown, backend: string, what: string): BrokerError {
   if (err instanceof BrokerError) return err;
+  if (sqlState(err) === LOCK_NOT_AVAILABLE) {
+    return new ContentionError(`backend "${backend}" (postgres) could not ${what}: a lock it needs is held by another session (the broker log names what it finds)`, { cause: err });
+  }
   const kind = kindOf(err);
   const message =
     kind === 'unavailable'

@@ -112,7 +112,12 @@ export function adminMembershipSql(roles: readonly string[]): string {
  * own pg_authid row; the backend then ends the role's sessions and runs this again (postgres-backend noLogin).
  */
 export function noLoginSql(roles: readonly string[]): string {
-  return [adminMembershipSql(roles), ...roles.map((r) => `ALTER ROLE ${q(r)} NOLOGIN`)].join(';\n');
+  return [adminMembershipSql(roles), loginOffSql(roles)].join(';\n');
+}
+
+/** The roles can no longer log in (sessions already open stay). */
+export function loginOffSql(roles: readonly string[]): string {
+  return roles.map((r) => `ALTER ROLE ${q(r)} NOLOGIN`).join(';\n');
 }
 
 /**

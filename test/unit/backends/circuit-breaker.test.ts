@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { CircuitBreaker, type BreakerState } from '../../../src/backends/circuit-breaker';
 import { ManualClock } from '../../../src/lib/clock';
-import { BrokerError } from '../../../src/lib/errors';
+import { BrokerError, ContentionError } from '../../../src/lib/errors';
 
 const down = (): Promise<never> => Promise.reject(new BrokerError('unavailable', 'store down'));
 const answered = (): Promise<never> => Promise.reject(new BrokerError('not_found', 'no such secret'));
@@ -32,6 +32,14 @@ describe('CircuitBreaker', () => {
     await assert.rejects(b.run(down));
     await assert.rejects(b.run(down));
     for (let i = 0; i < 5; i++) await assert.rejects(b.run(answered), /no such secret/);
+    assert.equal(b.state, 'closed');
+  });
+
+  it('a lock another session held past lock_timeout (ContentionError) is not a failure: one session cannot open the breaker for everyone', async () => {
+    const contended = async (): Promise<never> => {
+      throw new ContentionError('backend "appdb" (postgres) could not renew a credential: a lock it needs is held by another session');
+    };
+    for (let i = 0; i < 10; i++) await assert.rejects(b.run(contended), (e: unknown) => e instanceof BrokerError && e.kind === 'unavailable');
     assert.equal(b.state, 'closed');
   });
 
