@@ -36,6 +36,14 @@ export interface LeaseEnd {
   by: string;
 }
 
+/**
+ * Whether a revocation is a trial call that passes an open breaker: a retry of a revoke_failed lease,
+ * or one an agent or an operator asked for (not the broker's own expiry, reload or trust drop, which
+ * the retry loop and its probe of a returned backend carry). An operator's revocation must not wait
+ * for the breaker's open period while the credential still works.
+ */
+const isTrial = (lease: LeaseRecord, end: LeaseEnd): boolean => lease.status === 'revoke_failed' || end.by !== 'broker';
+
 interface Backoff {
   /** The credential's backend (what a probe of a returned backend retries at once). */
   backend: string;
@@ -118,12 +126,12 @@ export class CredentialRevoker {
    * Revokes the credential of a lease that has just ended. Never throws: a
    * failure is shown as `revoke_failed` and retried. Resolves with the lease as
    * stored afterwards. Asked for a lease that is revoke_failed already (a
-   * RevokeLease on it), it is a trial call: it reaches the backend even while
-   * its breaker is open.
+   * RevokeLease on it), or by an agent or an operator (isTrial), it is a trial
+   * call: it reaches the backend even while its breaker is open.
    */
   async revokeEnded(lease: LeaseRecord, end: LeaseEnd, log: Logger): Promise<LeaseRecord> {
     if (!lease.credential || lease.credentialRevokedAt !== undefined || lease.status === 'active' || lease.status === 'exhausted') return lease;
-    return this.inFlight.get(lease.id) ?? this.attempt(lease, end, log, lease.status === 'revoke_failed');
+    return this.inFlight.get(lease.id) ?? this.attempt(lease, end, log, isTrial(lease, end));
   }
 
   /**
@@ -344,9 +352,9 @@ export class CredentialRevoker {
       if (running) out.set(l.id, running);
       else fresh.push(item);
     }
-    // Those revoke_failed already (an operator's RevokeLeases retrying them) are a trial call past an open breaker.
+    // Those revoke_failed already (an operator's RevokeLeases retrying them), and any an operator asked for, are a trial call past an open breaker.
     for (const g of this.byBatch(fresh, opts.batch)) {
-      const trial = g.some((i) => i.lease.status === 'revoke_failed');
+      const trial = g.some((i) => isTrial(i.lease, i.end));
       if (g.length === 1) out.set(g[0]!.lease.id, this.attempt(g[0]!.lease, g[0]!.end, log, trial));
       else this.attemptBatch(g, log, undefined, trial).forEach((p, i) => out.set(g[i]!.lease.id, p));
     }
