@@ -38,6 +38,14 @@ async function connectAs(pg: EphemeralPostgres, cred: { host: string; port: numb
   return c;
 }
 
+/** A session of a lease role holding its own pg_authid row (ALTER ROLE CURRENT_USER PASSWORD, open to every role, in a transaction left open). */
+async function holdingOwnRow(pg: EphemeralPostgres, cred: { host: string; port: number; database: string; user: string; password: string }): Promise<PgClient> {
+  const s = await connectAs(pg, cred);
+  await s.query('BEGIN');
+  await s.query(`ALTER ROLE CURRENT_USER PASSWORD '${await scramSha256Verifier(SecretValue.fromString('chosen-by-the-agent'))}'`);
+  return s;
+}
+
 async function sqlState(c: PgClient, sql: string): Promise<string> {
   try {
     await c.query(sql);
@@ -270,9 +278,7 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
 
   it('a lease role with an open transaction on its own role row does not hold off its revocation (ALTER ROLE self is open to every role)', async () => {
     const { lease, cred } = await grant();
-    const s = await connectAs(pg, cred);
-    await s.query('BEGIN');
-    await s.query(`ALTER ROLE CURRENT_USER PASSWORD '${await scramSha256Verifier(SecretValue.fromString('chosen-by-the-agent'))}'`);
+    const s = await holdingOwnRow(pg, cred);
     const out = await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: lease.leaseId });
     assert.equal(out.lease.status, 'REVOKED');
     assert.notEqual(await sqlState(s, 'SELECT 1'), 'allowed', 'the session is terminated');
@@ -284,9 +290,7 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
   // failed as unavailable, and five such failures opened the backend's breaker for every agent.
   it('a lease role with an open transaction on its own role row does not fail its renewal, nor count against the backend', async () => {
     const { lease, cred } = await grant();
-    const s = await connectAs(pg, cred);
-    await s.query('BEGIN');
-    await s.query(`ALTER ROLE CURRENT_USER PASSWORD '${await scramSha256Verifier(SecretValue.fromString('chosen-by-the-agent'))}'`);
+    const s = await holdingOwnRow(pg, cred);
     const renewed = await call<unknown, LeaseResponse__Output>(agent(), 'RenewLease', { leaseId: lease.leaseId, ttlSeconds: 600 });
     assert.equal(renewed.status, 'GRANTED');
     assert.equal(renewed.lease!.status, 'ACTIVE');
