@@ -440,53 +440,34 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     assert.equal((await entries()).filter((e) => e.type === 'credential.revoked' && e.lease?.id === lease.leaseId).length, 1);
   });
 
-  // Found by a second outside probe (N1): while the breaker was open, an operator's revocation of an ACTIVE
-  // lease answered REVOKE_FAILED at once, and the credential kept working until the breaker closed.
-  for (const who of ['agent RevokeLease', 'operator RevokeLeases'] as const) {
-    it(`an ${who} of an ACTIVE lease while the breaker is open after an outage drops the role at once (a trial call)`, async () => {
-      await b().close();
-      await start({ minDelayMs: 600_000 });
-      const { lease, cred } = await grant();
-      await pg.stop();
-      try {
-        for (let i = 0; i < 2; i++) await expectCode(call(agent(), 'RequestLease', { action: 'analytics.query' }), grpc.status.UNAVAILABLE, /backend appdb is unavailable/);
-      } finally {
-        await restartPostgres();
-      }
-      assert.deepEqual(b().app.backends.breakerStates().find((s) => s.backend === 'appdb')?.state, 'open');
-      const status =
-        who === 'agent RevokeLease'
-          ? (await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: lease.leaseId })).lease.status
-          : (await call<unknown, { revoked: Lease__Output[] }>(operator(), 'RevokeLeases', { leaseId: lease.leaseId, reason: 'N1' })).revoked.map((l) => l.status).join();
-      assert.equal(status, 'REVOKED');
-      assert.equal(await roleExists(cred.user), false);
-      await assert.rejects(connectAs(pg, cred), /password authentication failed|does not exist/);
-    });
-  }
-
-  for (const who of ['agent RevokeLease', 'operator RevokeLeases'] as const) {
-    it(`F3: an ${who} on a REVOKE_FAILED lease right after PostgreSQL returns drops the role, though the breaker is still open (a trial call)`, async () => {
-      await b().close();
-      await start({ minDelayMs: 600_000 });
-      const { lease, cred } = await grant();
-      await pg.stop();
-      try {
-        const out = await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: lease.leaseId });
-        assert.equal(out.lease.status, 'REVOKE_FAILED');
-        // A second failure opens the breaker (failures: 2); the clock stands still, so it stays open.
-        await expectCode(call(agent(), 'RequestLease', { action: 'analytics.query' }), grpc.status.UNAVAILABLE, /backend appdb is unavailable/);
-      } finally {
-        await restartPostgres();
-      }
-      assert.deepEqual(b().app.backends.breakerStates().find((s) => s.backend === 'appdb')?.state, 'open');
-      const status =
-        who === 'agent RevokeLease'
-          ? (await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: lease.leaseId })).lease.status
-          : (await call<unknown, { revoked: Lease__Output[] }>(operator(), 'RevokeLeases', { leaseId: lease.leaseId, reason: 'F3' })).revoked.map((l) => l.status).join();
-      assert.equal(status, 'REVOKED');
-      assert.equal(await roleExists(cred.user), false);
-      await assert.rejects(connectAs(pg, cred), /password authentication failed|does not exist/);
-      assert.deepEqual(b().app.backends.breakerStates().find((s) => s.backend === 'appdb')?.state, 'closed', 'the trial closed the circuit');
-    });
+  // F3: a retry of a REVOKE_FAILED lease; N1 (a second outside probe): a revocation of an ACTIVE lease, which
+  // answered REVOKE_FAILED at once while the breaker was open, and the credential kept working until it closed.
+  const revokeAs = async (who: 'agent RevokeLease' | 'operator RevokeLeases', leaseId: string): Promise<string> =>
+    who === 'agent RevokeLease'
+      ? (await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId })).lease.status
+      : (await call<unknown, { revoked: Lease__Output[] }>(operator(), 'RevokeLeases', { leaseId, reason: 'trial' })).revoked.map((l) => l.status).join();
+  for (const state of ['ACTIVE', 'REVOKE_FAILED'] as const) {
+    for (const who of ['agent RevokeLease', 'operator RevokeLeases'] as const) {
+      it(`an ${who} of an ${state} lease right after PostgreSQL returns drops the role, though the breaker is still open (a trial call)`, async () => {
+        await b().close();
+        await start({ minDelayMs: 600_000 });
+        const { lease, cred } = await grant();
+        await pg.stop();
+        try {
+          if (state === 'REVOKE_FAILED') assert.equal(await revokeAs('agent RevokeLease', lease.leaseId), 'REVOKE_FAILED');
+          // Failures open the breaker (failures: 2); the clock stands still, so it stays open.
+          for (let i = state === 'REVOKE_FAILED' ? 1 : 0; i < 2; i++) {
+            await expectCode(call(agent(), 'RequestLease', { action: 'analytics.query' }), grpc.status.UNAVAILABLE, /backend appdb is unavailable/);
+          }
+        } finally {
+          await restartPostgres();
+        }
+        assert.deepEqual(b().app.backends.breakerStates().find((s) => s.backend === 'appdb')?.state, 'open');
+        assert.equal(await revokeAs(who, lease.leaseId), 'REVOKED');
+        assert.equal(await roleExists(cred.user), false);
+        await assert.rejects(connectAs(pg, cred), /password authentication failed|does not exist/);
+        assert.deepEqual(b().app.backends.breakerStates().find((s) => s.backend === 'appdb')?.state, 'closed', 'the trial closed the circuit');
+      });
+    }
   }
 });
