@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { Client as PgClient } from 'pg';
 import { CredentialLeftError, type CredentialHandle, type IssuedCredential, type LeaseBinding } from '../../src/backends/backend';
 import { openPostgresBackend, preparePostgresSecret, type PostgresBackend, type PostgresSpec } from '../../src/backends/postgres';
+import { DDL_LOCK_KEY } from '../../src/backends/postgres/role-sql';
 import type { PostgresBackendConfig } from '../../src/config/config-types';
 import { ManualClock } from '../../src/lib/clock';
 import { BrokerError } from '../../src/lib/errors';
@@ -283,6 +284,23 @@ describe('postgres backend against a real PostgreSQL (log_statement = all)', fun
       await asB.end().catch(() => undefined);
     }
     assert.deepEqual(new Set(await backend.revokeMany([a!.handle, b2!.handle])), new Set([ra, rb]));
+  });
+
+  it('a batch whose drops all wait on the role-DDL key held by another session gives up after two one-by-one drops, not one lock_timeout per role', async () => {
+    const made = await Promise.all(Array.from({ length: 8 }, () => issue()));
+    const holder = new PgClient({ connectionString: pg.adminUrl });
+    holder.on('error', () => undefined);
+    await holder.connect();
+    await holder.query(`SELECT pg_advisory_lock(${DDL_LOCK_KEY})`);
+    const started = Date.now();
+    try {
+      assert.deepEqual(await backend.revokeMany(made.map((m) => m.handle)), []);
+      // lock_timeout is 750 ms here: the batch and two single drops, not the batch and eight.
+      assert.ok(Date.now() - started < 4_000, `took ${Date.now() - started} ms`);
+    } finally {
+      await holder.end();
+    }
+    assert.equal((await backend.revokeMany(made.map((m) => m.handle))).length, 8);
   });
 
   it('concurrent creates and revokes on the same database, schema and tables all succeed (no "tuple concurrently updated")', async () => {

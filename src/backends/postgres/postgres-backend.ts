@@ -615,10 +615,21 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
         // One bad role fails the batch, or one whose drop waits on a lock another session holds (a large
         // object of it that another lease role keeps locked, say): drop them one by one to tell which are gone.
         const gone: string[] = [];
+        // Each drop that waits on a lock costs a lock_timeout: after two in a row (the role-DDL key held by
+        // someone else, say, not one role's object), the rest go back to the retry loop instead of each
+        // waiting its turn (a trust drop's batch can hold a thousand roles).
+        let contended = 0;
         for (const r of roles) {
+          if (contended >= 2) break;
           await dropRoles([r]).then(
-            () => gone.push(r),
-            (e: unknown) => log.warn({ role: r, err: e }, 'postgres: could not drop a role'),
+            () => {
+              gone.push(r);
+              contended = 0;
+            },
+            (e: unknown) => {
+              contended = e instanceof ContentionError ? contended + 1 : 0;
+              log.warn({ role: r, err: e }, 'postgres: could not drop a role');
+            },
           );
         }
         return gone;
