@@ -265,26 +265,31 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
 
   // Found by an outside probe: pg_advisory_lock is open to every role, so a lease role could take the
   // key the broker serializes its role DDL with, and hold it from an idle session.
-  it('a lease role holding the role-DDL lock does not keep its session past RevokeLease: its sessions end before the broker waits for the lock', async () => {
-    const { lease, cred } = await grant();
-    const s = await connectAs(pg, cred);
-    await s.query(`SELECT pg_advisory_lock(${DDL_LOCK_KEY})`);
-    const out = await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: lease.leaseId });
-    assert.equal(out.lease.status, 'REVOKED');
-    assert.notEqual(await sqlState(s, 'SELECT 1 FROM analytics.events'), 'allowed', 'the holding session is terminated');
-    await s.end().catch(() => undefined);
-    assert.equal(await roleExists(cred.user), false);
-  });
-
-  it('a lease role with an open transaction on its own role row does not hold off its revocation (ALTER ROLE self is open to every role)', async () => {
-    const { lease, cred } = await grant();
-    const s = await holdingOwnRow(pg, cred);
-    const out = await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: lease.leaseId });
-    assert.equal(out.lease.status, 'REVOKED');
-    assert.notEqual(await sqlState(s, 'SELECT 1'), 'allowed', 'the session is terminated');
-    await s.end().catch(() => undefined);
-    assert.equal(await roleExists(cred.user), false);
-  });
+  // Two ways a lease role's own session could hold off its revocation: the role-DDL key (pg_advisory_lock is open to
+  // every role: its sessions now end before the drop waits for the lock), and its own pg_authid row
+  // (ALTER ROLE self is open to every role: NOLOGIN now ends the sessions when it waits on it).
+  const holds: Array<[string, (cred: Parameters<typeof connectAs>[1]) => Promise<PgClient>]> = [
+    [
+      'holding the role-DDL lock',
+      async (cred) => {
+        const s = await connectAs(pg, cred);
+        await s.query(`SELECT pg_advisory_lock(${DDL_LOCK_KEY})`);
+        return s;
+      },
+    ],
+    ['with an open transaction on its own role row', (cred) => holdingOwnRow(pg, cred)],
+  ];
+  for (const [how, hold] of holds) {
+    it(`a lease role ${how} does not hold off its revocation: its session ends and its role is dropped`, async () => {
+      const { lease, cred } = await grant();
+      const s = await hold(cred);
+      const out = await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: lease.leaseId });
+      assert.equal(out.lease.status, 'REVOKED');
+      assert.notEqual(await sqlState(s, 'SELECT 1'), 'allowed', 'the session is terminated');
+      await s.end().catch(() => undefined);
+      assert.equal(await roleExists(cred.user), false);
+    });
+  }
 
   // Found by a second outside probe (N1): RenewLease waited on the role row the lease's own session held,
   // failed as unavailable, and five such failures opened the backend's breaker for every agent.
