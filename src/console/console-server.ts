@@ -17,7 +17,7 @@ import type { RevokeLeasesResponse__Output } from '../gen/secretbroker/v1/Revoke
 import type { TrustState__Output } from '../gen/secretbroker/v1/TrustState';
 import type { WhoAmIResponse__Output } from '../gen/secretbroker/v1/WhoAmIResponse';
 import { esc } from '../lib/html-escape';
-import { layout, mayCall, scoreChart, STYLE, type Who } from './html';
+import { layout, mayCall, scoreChart, STYLE, usesCell, type Who } from './html';
 import { VERIFY_SCRIPT } from './verify-script';
 
 /**
@@ -299,7 +299,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
         ? `<table><thead><tr><th>agent</th><th>action</th><th>resource</th><th>lease</th><th>uses left</th><th>issued</th><th>expires</th>${admin ? '<th>revoke</th>' : ''}</tr></thead><tbody>${leases
             .map(
               (l) =>
-                `<tr><td>${esc(l.agent)}</td><td>${esc(l.action)}</td><td>${esc(l.resource)}</td><td><code>${esc(l.leaseId)}</code></td><td>${esc(l.usesLeft)}/${esc(l.maxUses)}</td><td>${esc(l.issuedAt)}</td><td>${esc(l.expiresAt)}</td>` +
+                `<tr><td>${esc(l.agent)}</td><td>${esc(l.action)}</td><td>${esc(l.resource)}</td><td><code>${esc(l.leaseId)}</code></td><td>${usesCell(l)}</td><td>${esc(l.issuedAt)}</td><td>${esc(l.expiresAt)}</td>` +
                 (admin ? `<td><form method="post" action="/leases/revoke" class="inline"><input type="hidden" name="lease_id" value="${esc(l.leaseId)}"><input type="text" name="reason" required placeholder="reason"><button type="submit">revoke</button></form></td>` : '') +
                 '</tr>',
             )

@@ -84,3 +84,11 @@ export function layout(title: string, body: string, opts: { error?: string; noti
 ${opts.error ? `<div class="error" role="alert">${esc(opts.error)}</div>` : ''}${opts.notice ? `<div class="notice">${esc(opts.notice)}</div>` : ''}
 ${body}</main></body></html>`;
 }
+
+/**
+ * The "uses left" cell of the Leases page. A database lease's uses are not counted (the agent holds a
+ * credential and connects itself; the lease ends by revocation or expiry), so "1/1" would mislead.
+ */
+export function usesCell(l: { usesLeft: number | string; maxUses: number | string; dynamicCredential?: boolean }): string {
+  return l.dynamicCredential ? '<span title="a database credential: it ends by revocation or expiry">not counted</span>' : `${esc(l.usesLeft)}/${esc(l.maxUses)}`;
+}

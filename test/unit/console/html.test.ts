@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { layout, mayCall } from '../../../src/console/html';
+import { layout, mayCall, usesCell } from '../../../src/console/html';
 import { ACCESS } from '../../../src/transport/grpc/access';
 
 describe('console/html: what the pages offer follows the daemon access table', () => {
@@ -32,5 +32,13 @@ describe('console/html: what the pages offer follows the daemon access table', (
         assert.equal(html.includes(`href="${href}"`), roles.includes(role as never), `${href} for ${role}`);
       }
     }
+  });
+
+  it('the Leases page shows uses as left/max, and "not counted" for a database lease (not 1/1)', () => {
+    assert.equal(usesCell({ usesLeft: 3, maxUses: 5, dynamicCredential: false }), '3/5');
+    assert.equal(usesCell({ usesLeft: 3, maxUses: 5 }), '3/5');
+    const db = usesCell({ usesLeft: 1, maxUses: 1, dynamicCredential: true });
+    assert.match(db, />not counted</);
+    assert.doesNotMatch(db, /1\/1/);
   });
 });
