@@ -16,6 +16,7 @@ import { checkPostgresGrants } from './broker/postgres-grant-check';
 import type { Approvals } from './broker/approval-gate';
 import { TrustRevocation } from './broker/trust-revocation';
 import { BrokerSignals } from './trust/broker-signals';
+import { CredentialMisuse } from './broker/credential-misuse';
 import { TrustService } from './trust/trust-service';
 import { trustHandlers } from './transport/grpc/handlers/trust-handlers';
 import { rotationHandlers } from './transport/grpc/handlers/rotation-handlers';
@@ -242,7 +243,15 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const denials = ledger
     ? new DenialFolder({ sink: ledger, clock, log, bytesPerMinute: (a) => (config.agents[a] ?? config).limits.evidenceBytesPerMinute, onDenial: (a) => brokerSignals.denied(a) })
     : undefined;
-  const secrets = new BackendRegistry({ config, clock, log, factories: opts.backendFactories ?? remoteBackendFactories, metrics });
+  // A credential used against the broker upstream ends its lease (`misuse`, built below once leases exist; called only later).
+  const secrets = new BackendRegistry({
+    config,
+    clock,
+    log,
+    factories: opts.backendFactories ?? remoteBackendFactories,
+    metrics,
+    onCredentialMisuse: (handle, what) => misuse.report(handle, what),
+  });
   const credentialSource = opts.dynamicCredentials ?? secrets.credentialSource(config.actions);
   // Revokes the credentials ended leases owe upstream, retrying failures (resumed after a restart).
   const revoker = new CredentialRevoker({ store, source: credentialSource, clock, log, metrics, ...evidence, ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}), ...opts.revoker });
@@ -266,6 +275,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
         })
       : undefined;
   const leases = new LeaseService({ config, store, policy: () => policy, clock, ids, trust, metrics, ...evidence, ...(denials ? { denials } : {}), ...credentials, ...(opts.hooks ? { hooks: opts.hooks } : {}), ...(approvalWiring ? { approvals: approvalWiring } : {}), ...(breakglass ? { overrides: breakglass } : {}) });
+  const misuse: CredentialMisuse = new CredentialMisuse({ store, leases, signals: brokerSignals, log });
   // A trust drop re-decides the agent's live leases and its pending approvals; at quarantine its break-glass overrides end.
   const revocation: TrustRevocation = new TrustRevocation({ config, clock, store, leases, revoker, approvals, ...(breakglass ? { overrides: breakglass } : {}) });
   // Bounded work in flight (per agent and daemon-wide) and the daemon-wide buffer for upstream responses.
@@ -339,6 +349,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       await breakglass?.stop();
       await metricsServer?.close();
       await grpcServers?.shutdown();
+      await misuse.settled();
       await brokerSignals.settled();
       await drainLateEvidence();
       await grantCheck.done;

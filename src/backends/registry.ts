@@ -6,7 +6,7 @@ import { BrokerError } from '../lib/errors';
 import { SecretValue } from '../lib/secret-value';
 import type { Logger } from '../lib/logger';
 import { awsRotationOf } from './aws/aws-rotation';
-import type { DynamicCredentialBackend, SecretVersion, StaticSecretBackend } from './backend';
+import type { CredentialHandle, DynamicCredentialBackend, SecretVersion, StaticSecretBackend } from './backend';
 import { CircuitBreaker, type BreakerState } from './circuit-breaker';
 import { openLocalBackend } from './local';
 import { checkPostgresSpec, openPostgresBackend, planPostgresRole, preparePostgresSecret, type PostgresSpec } from './postgres';
@@ -43,6 +43,8 @@ export interface BackendRegistryDeps {
   factories?: RemoteBackendFactories;
   /** Times backend calls and counts their failures (src/metrics); default none. */
   metrics?: Pick<Metrics, 'backend'>;
+  /** A dynamic backend found one of its credentials working against the broker (src/broker/credential-misuse.ts). */
+  onCredentialMisuse?: (handle: CredentialHandle, what: string) => void;
 }
 
 const NO_RESILIENCE: BackendResilience = Object.freeze({ cacheTtlMs: 0, timeoutMs: 0, breakerFailures: 0, breakerOpenMs: 0 });
@@ -298,7 +300,13 @@ export class BackendRegistry {
         if (!factories?.aws) throw new BrokerError('internal', `backend kind aws-secrets-manager is not available in this build`);
         return factories.aws(cfg, { clock, log: log.child({ backend: cfg.name }) });
       case 'postgres': {
-        const b = openPostgresBackend(cfg, { clock, log: log.child({ backend: cfg.name }), adminUrl: (o) => this.#adminUrl(cfg, o) });
+        const onMisuse = this.deps.onCredentialMisuse;
+        const b = openPostgresBackend(cfg, {
+          clock,
+          log: log.child({ backend: cfg.name }),
+          adminUrl: (o) => this.#adminUrl(cfg, o),
+          ...(onMisuse ? { onMisuse: (role: string, what: string) => onMisuse({ backend: cfg.name, id: role }, what) } : {}),
+        });
         return { dynamic: b, health: () => b.health(), close: () => b.close() };
       }
     }

@@ -676,6 +676,13 @@ export class LeaseService {
     return out;
   }
 
+  /** Leases the broker ends itself (their credential was misused upstream): `lease.revoked` by `broker`, with `reason`; then their credentials. */
+  async revokeByBroker(ids: readonly string[], reason: string, log: Logger): Promise<LeaseRecord[]> {
+    const why = reason.slice(0, 200);
+    const ended = await this.endManyRecorded(ids, why, { by: 'broker', reason: why }, log);
+    return this.deps.credentials ? this.deps.credentials.revoker.revokeEndedMany(ended.map((lease) => ({ lease, end: { by: 'broker' } })), log) : ended;
+  }
+
   /** RevokeLeases: every live lease the filter selects, and the revocations still owed among them. */
   async revokeMany(filter: { agent?: string; action?: string; leaseId?: string }, reason: string, by: string, log: Logger): Promise<LeaseRecord[]> {
     if (!filter.agent && !filter.action && !filter.leaseId) throw invalidArgument('agent|action|lease_id', 'at least one selector is required');

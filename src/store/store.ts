@@ -238,6 +238,8 @@ export interface PendingCredentialStore {
    * `since` may still show it).
    */
   ownedCredentials(backend: string, ids: readonly string[], since: number): Promise<Set<string>>;
+  /** The lease whose credential is `id` of `backend`, whatever its status (at most one: handle ids are unique). */
+  leaseOfCredential(backend: string, id: string): Promise<LeaseRecord | undefined>;
 }
 
 export interface TrustRecord {

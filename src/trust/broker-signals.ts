@@ -19,7 +19,9 @@ export interface BrokerSignalsDeps {
  *   (then the count starts again);
  * - `broker.outside_template`: a brokered call the action's template or the
  *   lease's binding refused;
- * - `broker.secret_echo`: an upstream answered with the injected secret.
+ * - `broker.secret_echo`: an upstream answered with the injected secret;
+ * - `broker.credential_misuse`: a lease's credential was used against the
+ *   broker's own work upstream (src/broker/credential-misuse.ts).
  * A kind configured with `weight: 0` is off. Raised in the background: the request that caused one is answered as it
  * would be anyway, and a failure to record the signal is logged, never
  * turned into the caller's error.

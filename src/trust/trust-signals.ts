@@ -32,6 +32,8 @@ export const BROKER_SIGNAL_KINDS: SignalKinds = Object.freeze({
   'broker.outside_template': Object.freeze({ weight: -25 }),
   /** An upstream answered with the injected secret in it (the scrubber removed it). */
   'broker.secret_echo': Object.freeze({ weight: -100 }),
+  /** A lease's credential was used against the broker's own upstream work (a PostgreSQL lease role took its role-DDL lock). */
+  'broker.credential_misuse': Object.freeze({ weight: -100 }),
 });
 
 export type BrokerSignalKind = keyof typeof BROKER_SIGNAL_KINDS & string;

@@ -102,7 +102,7 @@ export function baseRawConfig(pki: TestPki, dir: string, over: Record<string, un
     approvals: { finance: { approvers: ['alice', 'bob'], required: 1, expires: '15m' } },
     // The broker's own trust signals are off here: tests that provoke refusals and denials on
     // purpose would otherwise lower their agent's trust as they go. Trust tests turn them on.
-    trust: { signals: { 'broker.denial_burst': { weight: 0 }, 'broker.outside_template': { weight: 0 }, 'broker.secret_echo': { weight: 0 } } },
+    trust: { signals: { 'broker.denial_burst': { weight: 0 }, 'broker.outside_template': { weight: 0 }, 'broker.secret_echo': { weight: 0 }, 'broker.credential_misuse': { weight: 0 } } },
     policies,
     ...over,
   };

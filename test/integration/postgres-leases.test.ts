@@ -85,6 +85,8 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     clock = new ManualClock(Date.now());
     dir = `${tmp.dir}/${Math.random().toString(36).slice(2)}`;
     const raw = baseRawConfig(pki, dir);
+    // On here (the harness turns the broker's signals off): a lease role that takes the role-DDL lock raises it.
+    (raw['trust'] as { signals: Record<string, unknown> }).signals['broker.credential_misuse'] = { weight: -100 };
     (raw['backends'] as Record<string, unknown>)['appdb'] = { kind: 'postgres', url_secret: { backend: 'local', name: 'appdb-admin' }, timeout: '2s', breaker: { failures: 2, open_for: '500ms' } };
     (raw['actions'] as Record<string, unknown>)['analytics.query'] = {
       postgres: { backend: 'appdb', grants: [{ privilege: 'SELECT', schema: 'analytics' }], ttl: '5m', connection_limit: 3, statement_timeout: '20s' },
@@ -306,7 +308,7 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     await call(agent(), 'RevokeLease', { leaseId: lease.leaseId });
   });
 
-  it('a lease role holding the role-DDL lock does not stop other leases: the broker ends that session, says so, and issues', async () => {
+  it('a lease role holding the role-DDL lock does not stop other leases: the broker ends that session, says so, issues, and revokes the holder\'s lease', async () => {
     const holder = await grant();
     const s = await connectAs(pg, holder.cred);
     await s.query(`SELECT pg_advisory_lock(${DDL_LOCK_KEY})`);
@@ -317,11 +319,23 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     assert.notEqual(await sqlState(s, 'SELECT 1'), 'allowed', 'the holding session is terminated');
     await s.end().catch(() => undefined);
     assert.match(b().logs.text, new RegExp(`${holder.cred.user}.*role-DDL lock|role-DDL lock.*${holder.cred.user}`), 'the log names the role that held the lock');
-    // Its login is disabled, so it cannot come back for the lock (found by a second probe, N3); the lease still ends as usual.
-    await assert.rejects(connectAs(pg, holder.cred), /not permitted to log in/);
-    const out = await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: holder.lease.leaseId });
-    assert.equal(out.lease.status, 'REVOKED');
-    assert.equal(await roleExists(holder.cred.user), false);
+    // It cannot come back for the lock (found by a second probe, N3): its lease is revoked by the broker, its
+    // role dropped, and its agent's trust lowered (broker.credential_misuse).
+    await until('the holder lease is revoked', async () => (await getLease(holder.lease.leaseId)).status === 'REVOKED');
+    await assert.rejects(connectAs(pg, holder.cred));
+    await until('its role is dropped', async () => !(await roleExists(holder.cred.user)));
+    const all = await entries();
+    const revoked = all.find((e) => e.type === 'lease.revoked' && e.lease?.id === holder.lease.leaseId);
+    assert.equal(revoked?.['by'], 'broker');
+    assert.match(String(revoked?.['reason']), /role-DDL lock/);
+    const changed = all.find((e) => e.type === 'trust.changed' && (e['signal'] as { kind?: string } | undefined)?.kind === 'broker.credential_misuse');
+    assert.ok(changed, 'a trust.changed entry records broker.credential_misuse');
+    assert.equal(changed['agent'], 'support-bot');
+    assert.equal(changed['by'], 'broker');
+    const t = changed['trust'] as { old: { score: number }; new: { score: number } };
+    assert.equal(t.new.score, t.old.score - 100);
+    // Once per lease: the other lease, which never touched the lock, is untouched.
+    assert.equal((await getLease(other.lease.leaseId)).status, 'ACTIVE');
     await call(agent(), 'RevokeLease', { leaseId: other.lease.leaseId });
   });
 

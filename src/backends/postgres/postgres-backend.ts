@@ -59,6 +59,8 @@ export interface PostgresBackendDeps {
   log: Logger;
   /** The admin URL, read from its static backend; `fresh` skips any cache (after an authentication failure). */
   adminUrl: (opts?: { fresh?: boolean; pending?: boolean }) => Promise<SecretValue>;
+  /** A lease role of this backend worked against the broker (`what` says how); its login is already disabled. */
+  onMisuse?: (role: string, what: string) => void;
 }
 
 const RANDOM_HEX = 32;
@@ -363,7 +365,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
     for (const role of roles) {
       log.warn(
         { role },
-        `postgres: lease role ${role} held or awaited the role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}); its login is disabled (NOLOGIN) and its sessions are ended, so it cannot take the lock again; its lease keeps its record until it ends`,
+        `postgres: lease role ${role} held or awaited the role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}); its login is disabled (NOLOGIN) and its sessions are ended, so it cannot take the lock again; its lease is revoked`,
       );
     }
     try {
@@ -373,6 +375,8 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       // A role dropped meanwhile: its sessions are gone with it.
       if (sqlState(err) !== UNDEFINED_OBJECT) throw err;
     }
+    // Its lease ends too (src/broker/credential-misuse.ts): the broker revokes it and lowers its agent's trust.
+    for (const role of roles) deps.onMisuse?.(role, `held or awaited the broker's role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}) in PostgreSQL`);
     return roles.length;
   };
 

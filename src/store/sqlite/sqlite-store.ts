@@ -418,6 +418,8 @@ export class SqliteStore implements Store {
       credentialOwned: d.prepare(`SELECT 1 FROM leases WHERE credential IS NOT NULL
         AND json_extract(credential, '$.backend') = @backend AND json_extract(credential, '$.id') = @id
         AND (credential_revoked_at IS NULL OR credential_revoked_at > @since) LIMIT 1`),
+      credentialLease: d.prepare(`SELECT * FROM leases WHERE credential IS NOT NULL
+        AND json_extract(credential, '$.backend') = @backend AND json_extract(credential, '$.id') = @id LIMIT 1`),
       approvalInsertWithin: d.prepare(`INSERT INTO approvals (id, agent, groups, binding, binding_hash, trust, state, votes, created_at, expires_at,
           decided_at, decided_by, lease_id, consumed_at, version, updated_at)
         SELECT @id, @agent, @groups, @binding, @binding_hash, @trust, @state, @votes, @created_at, @expires_at,
@@ -599,6 +601,13 @@ export class SqliteStore implements Store {
 
   ownedCredentials(backend: string, ids: readonly string[], since: number): Promise<Set<string>> {
     return this.read(() => new Set(ids.filter((id) => this.st.credentialOwned.get({ backend, id, since }) !== undefined)));
+  }
+
+  leaseOfCredential(backend: string, id: string): Promise<LeaseRecord | undefined> {
+    return this.read(() => {
+      const r = this.st.credentialLease.get({ backend, id }) as LeaseRow | undefined;
+      return r ? fromRow(r) : undefined;
+    });
   }
 
   private budgetUsedNow(q: BudgetQuery): number {

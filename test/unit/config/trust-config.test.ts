@@ -19,7 +19,7 @@ describe('config: trust', () => {
     assert.deepEqual(c.trust.thresholds, { trusted: 800, standard: 500, restricted: 200 });
     assert.equal(c.trust.freshWithinMs, 24 * 3_600_000);
     assert.equal(c.trust.decay, undefined);
-    assert.deepEqual(Object.keys(c.trust.signals).sort(), ['anomaly', 'broker.denial_burst', 'broker.outside_template', 'broker.secret_echo', 'good_behavior', 'policy_violation']);
+    assert.deepEqual(Object.keys(c.trust.signals).sort(), ['anomaly', 'broker.credential_misuse', 'broker.denial_burst', 'broker.outside_template', 'broker.secret_echo', 'good_behavior', 'policy_violation']);
     assert.deepEqual(c.trust.denialBurst, { count: 10, withinMs: 60_000 });
     assert.ok(Object.isFrozen(c.trust.signals));
   });
