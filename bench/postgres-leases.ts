@@ -156,20 +156,33 @@ async function main(): Promise<void> {
     c.postgres += after[2]! - before[2]!;
     return row;
   };
-  // Rounds alternate between the settings, so a slow minute on a shared machine touches each alike.
+  const runPlain = async (conf: string, r: number): Promise<void> => {
+    plainIssueLat = [];
+    plainRevokeLat = [];
+    rows.push(await measured(`${conf} plain`, `${conf} plain pg loop #${r}`, plain));
+    (issue[`${conf} plain`] ??= []).push(...plainIssueLat);
+    (revoke[`${conf} plain`] ??= []).push(...plainRevokeLat);
+  };
+  const runBroker = async (conf: string, r: number): Promise<void> => {
+    issueLat = [];
+    revokeLat = [];
+    rows.push(await measured(`${conf} broker`, `${conf} broker gRPC #${r}`, viaBroker));
+    (issue[`${conf} broker`] ??= []).push(...issueLat);
+    (revoke[`${conf} broker`] ??= []).push(...revokeLat);
+  };
+  // Rounds alternate between the settings, so a slow minute on a shared machine touches each alike; and
+  // which side runs first after a switch alternates too (with a second to settle), so neither always does.
   for (let r = 1; r <= rounds; r++) {
-    for (const conf of configs) {
+    for (const [i, conf] of configs.entries()) {
       await configure(conf);
-      plainIssueLat = [];
-      plainRevokeLat = [];
-      rows.push(await measured(`${conf} plain`, `${conf} plain pg loop #${r}`, plain));
-      (issue[`${conf} plain`] ??= []).push(...plainIssueLat);
-      (revoke[`${conf} plain`] ??= []).push(...plainRevokeLat);
-      issueLat = [];
-      revokeLat = [];
-      rows.push(await measured(`${conf} broker`, `${conf} broker gRPC #${r}`, viaBroker));
-      (issue[`${conf} broker`] ??= []).push(...issueLat);
-      (revoke[`${conf} broker`] ??= []).push(...revokeLat);
+      await new Promise((res) => setTimeout(res, 1000));
+      if ((r + i) % 2 === 1) {
+        await runPlain(conf, r);
+        await runBroker(conf, r);
+      } else {
+        await runBroker(conf, r);
+        await runPlain(conf, r);
+      }
     }
   }
   printTable(rows);
@@ -183,7 +196,7 @@ async function main(): Promise<void> {
     const of = (who: string): RunStats[] => rows.filter((x) => x.label.startsWith(`${conf} ${who}`));
     const mean = (xs: RunStats[]): number => xs.reduce((s, x) => s + x.throughput, 0) / xs.length;
     const b = mean(of('broker')), p = mean(of('plain'));
-    // Each round's broker run against the plain run just before it: the spread says how far to trust the mean.
+    // Each round's broker run against that round's plain run: the spread says how far to trust the mean.
     const perRound = of('broker').map((x, i) => (x.throughput / of('plain')[i]!.throughput).toFixed(2));
     const goal = conf === 'durable' ? ' (goal >= 0.70)' : ' (for comparison: only the broker fsyncs)';
     console.log(`${conf.padEnd(8)} plain pg loop ${p.toFixed(0)}/s, broker ${b.toFixed(0)}/s: ratio ${(b / p).toFixed(2)}${goal}; by round ${perRound.join(', ')}`);

@@ -676,10 +676,14 @@ export class LeaseService {
     return out;
   }
 
-  /** Leases the broker ends itself (their credential was misused upstream): `lease.revoked` by `broker`, with `reason`; then their credentials. */
-  async revokeByBroker(ids: readonly string[], reason: string, log: Logger): Promise<LeaseRecord[]> {
+  /**
+   * Leases the broker ends itself (their credential was misused upstream): `lease.revoked` by `broker`,
+   * with `reason`; `onEnded` is told which ended (those still live), then their credentials are revoked.
+   */
+  async revokeByBroker(ids: readonly string[], reason: string, log: Logger, onEnded?: (ended: readonly LeaseRecord[]) => void): Promise<LeaseRecord[]> {
     const why = reason.slice(0, 200);
     const ended = await this.endManyRecorded(ids, why, { by: 'broker', reason: why }, log);
+    onEnded?.(ended);
     return this.deps.credentials ? this.deps.credentials.revoker.revokeEndedMany(ended.map((lease) => ({ lease, end: { by: 'broker' } })), log) : ended;
   }
 

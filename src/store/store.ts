@@ -238,7 +238,7 @@ export interface PendingCredentialStore {
    * `since` may still show it).
    */
   ownedCredentials(backend: string, ids: readonly string[], since: number): Promise<Set<string>>;
-  /** The lease whose credential is `id` of `backend`, whatever its status (at most one: handle ids are unique). */
+  /** The lease whose credential is `id` of `backend`, whatever its status (the newest, should two ever share one: ids are random). */
   leaseOfCredential(backend: string, id: string): Promise<LeaseRecord | undefined>;
 }
 

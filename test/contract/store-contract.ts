@@ -301,6 +301,12 @@ export function storeContract(name: string, factory: () => StoreFactory): void {
       assert.deepEqual([...(await store.ownedCredentials('pg', ids, 1_000_300))].sort(), ['sb_active', 'sb_owed']);
       assert.deepEqual([...(await store.ownedCredentials('pg', ids, 1_000_150))].sort(), ['sb_active', 'sb_done', 'sb_owed'], 'revoked after the listing');
       assert.deepEqual([...(await store.ownedCredentials('other', ids, 0))], ['sb_x']);
+      // The lease of one credential, whatever its status; by backend and id both.
+      assert.equal((await store.leaseOfCredential('pg', 'sb_active'))?.id, active.id);
+      assert.equal((await store.leaseOfCredential('pg', 'sb_done'))?.status, 'revoked');
+      assert.equal((await store.leaseOfCredential('other', 'sb_x'))?.id, elsewhere.id);
+      assert.equal(await store.leaseOfCredential('pg', 'sb_x'), undefined);
+      assert.equal(await store.leaseOfCredential('pg', 'sb_none'), undefined);
     });
 
     it('lists by agent, action and status', async () => {

@@ -306,11 +306,12 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   // Every role inherits PUBLIC's rights: the README asks operators to revoke these two. And a superuser
   // admin can grant what no other login could, such as the system catalogs: the README advises against it.
   const warnAboutPublic = async (c: PoolClient, target: AdminTarget): Promise<void> => {
-    const r = await c.query<{ others: string[]; temp: boolean; superuser: boolean | null }>(
+    const r = await c.query<{ others: string[]; temp: boolean; superuser: boolean | null; create: string[] }>(
       `SELECT ARRAY(SELECT datname::text FROM pg_database d WHERE d.datallowconn AND d.datname <> current_database()
                     AND has_database_privilege('public', d.oid, 'CONNECT') ORDER BY 1) AS others,
               has_database_privilege('public', current_database(), 'TEMP') AS temp,
-              (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser`,
+              (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
+              ARRAY(SELECT nspname::text FROM pg_namespace n WHERE has_schema_privilege('public', n.oid, 'CREATE') ORDER BY 1) AS create`,
     );
     const row = r.rows[0];
     if (row?.superuser) {
@@ -323,6 +324,14 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       log.warn(
         { databases: row.others },
         `postgres: PUBLIC may CONNECT to other databases (${row.others.join(', ')}), so every lease role can too; run REVOKE CONNECT ON DATABASE <db> FROM PUBLIC on each`,
+      );
+    }
+    // A lease role that may create objects where others' queries resolve names (schema public, before PostgreSQL 15)
+    // can plant a function another lease role's session runs, as that role.
+    if (row && row.create.length > 0) {
+      log.warn(
+        { schemas: row.create },
+        `postgres: PUBLIC may CREATE in schema ${row.create.join(', ')}, so every lease role can too; run REVOKE CREATE ON SCHEMA <schema> FROM PUBLIC on each`,
       );
     }
     if (row?.temp) log.warn({ database: target.database }, `postgres: PUBLIC may create TEMP tables in ${target.database}, so every lease role can too; run REVOKE TEMP ON DATABASE ${target.database} FROM PUBLIC`);
@@ -365,18 +374,30 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
     for (const role of roles) {
       log.warn(
         { role },
-        `postgres: lease role ${role} held or awaited the role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}); its login is disabled (NOLOGIN) and its sessions are ended, so it cannot take the lock again; its lease is revoked`,
+        `postgres: lease role ${role} held or awaited the role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}); its login is disabled (NOLOGIN) and its sessions are ended, so it cannot take the lock again; its lease is reported to the broker`,
       );
     }
     try {
       // Ended first: a session of the role may also hold its own role row, which NOLOGIN would wait for.
-      await c.query(`${adminMembershipSql(roles)};\n${terminateSql(roles)};\n${loginOffSql(roles)}`);
-    } catch (err) {
-      // A role dropped meanwhile: its sessions are gone with it.
-      if (sqlState(err) !== UNDEFINED_OBJECT) throw err;
+      const off = (rs: readonly string[]): string => `${adminMembershipSql(rs)};\n${terminateSql(rs)};\n${loginOffSql(rs)}`;
+      try {
+        await c.query(off(roles));
+      } catch (err) {
+        if (sqlState(err) !== UNDEFINED_OBJECT) throw err;
+        // A role dropped meanwhile (its sessions are gone with it) rolled the others back: they go again alone.
+        const left = (await c.query<{ rolname: string }>('SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1::text[])', [roles])).rows.map((r) => r.rolname);
+        if (left.length > 0) await c.query(off(left));
+      }
+    } finally {
+      // Reported even when disabling failed: its lease ends too, and its agent's trust is lowered (src/broker/credential-misuse.ts).
+      for (const role of roles) {
+        try {
+          deps.onMisuse?.(role, `held or awaited the broker's role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}) in PostgreSQL`);
+        } catch (err) {
+          log.error({ err, role }, 'postgres: could not report a lease role that took the role-DDL lock');
+        }
+      }
     }
-    // Its lease ends too (src/broker/credential-misuse.ts): the broker revokes it and lowers its agent's trust.
-    for (const role of roles) deps.onMisuse?.(role, `held or awaited the broker's role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}) in PostgreSQL`);
     return roles.length;
   };
 

@@ -419,7 +419,7 @@ export class SqliteStore implements Store {
         AND json_extract(credential, '$.backend') = @backend AND json_extract(credential, '$.id') = @id
         AND (credential_revoked_at IS NULL OR credential_revoked_at > @since) LIMIT 1`),
       credentialLease: d.prepare(`SELECT * FROM leases WHERE credential IS NOT NULL
-        AND json_extract(credential, '$.backend') = @backend AND json_extract(credential, '$.id') = @id LIMIT 1`),
+        AND json_extract(credential, '$.backend') = @backend AND json_extract(credential, '$.id') = @id ORDER BY issued_at DESC, id LIMIT 1`),
       approvalInsertWithin: d.prepare(`INSERT INTO approvals (id, agent, groups, binding, binding_hash, trust, state, votes, created_at, expires_at,
           decided_at, decided_by, lease_id, consumed_at, version, updated_at)
         SELECT @id, @agent, @groups, @binding, @binding_hash, @trust, @state, @votes, @created_at, @expires_at,

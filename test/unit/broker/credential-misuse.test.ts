@@ -22,11 +22,13 @@ describe('CredentialMisuse: a misused credential ends its lease and lowers its a
         },
       },
       leases: {
-        revokeByBroker: async (ids, reason) => {
+        revokeByBroker: async (ids, reason, _log, onEnded) => {
           revoked.push({ ids, reason });
-          if (opts.revokes === false) return [];
+          // Like the store's conditional end: only a live lease ends, once.
+          const ended = opts.revokes === false || status !== 'active' ? [] : [lease('revoked')];
           status = 'revoked';
-          return [lease('revoked')];
+          onEnded?.(ended);
+          return ended;
         },
       },
       signals: { raise: (agent, kind, detail) => void raised.push({ agent, kind, detail }) },
@@ -48,21 +50,44 @@ describe('CredentialMisuse: a misused credential ends its lease and lowers its a
     assert.match(logs.text, /lease revoked by the broker: its credential held the lock/);
   });
 
-  it('an ended lease, an unknown credential, or a lease another path ended first raises nothing', async () => {
+  it('a lease that had already ended (its agent revoked it first) is not revoked again, but its agent still gets the signal', async () => {
     for (const status of ['revoked', 'expired', 'revoke_failed'] as const) {
       const { m, revoked, raised } = build({ status });
       m.report(handle, 'held the lock');
       await m.settled();
-      assert.deepEqual([revoked.length, raised.length], [0, 0], status);
+      assert.deepEqual([revoked.length, raised.length], [0, 1], status);
+      assert.equal(raised[0]!.agent, 'support-bot');
     }
-    const unknown = build();
-    unknown.m.report({ backend: 'appdb', id: 'sb_other' }, 'held the lock');
-    await unknown.m.settled();
-    assert.deepEqual([unknown.revoked.length, unknown.raised.length], [0, 0]);
+    // Ended by another path between the lookup and the revoke: the signal all the same.
     const raced = build({ revokes: false });
     raced.m.report(handle, 'held the lock');
     await raced.m.settled();
-    assert.deepEqual([raced.revoked.length, raced.raised.length], [1, 0]);
+    assert.deepEqual([raced.revoked.length, raced.raised.length], [1, 1]);
+  });
+
+  it('two reports of one credential at once: one revoke, one signal', async () => {
+    const { m, revoked, raised } = build();
+    m.report(handle, 'held the lock');
+    m.report(handle, 'awaited the lock');
+    await m.settled();
+    assert.deepEqual([revoked.length, raised.length], [1, 1]);
+  });
+
+  it('a credential no lease of this broker owns (another deployment on a shared server) is logged and left alone', async () => {
+    const { m, revoked, raised, logs } = build();
+    m.report({ backend: 'appdb', id: 'sb_other' }, 'held the lock');
+    await m.settled();
+    assert.deepEqual([revoked.length, raised.length], [0, 0]);
+    assert.match(logs.text, /no lease of this broker owns it/);
+  });
+
+  it('after stop(), a report is only logged', async () => {
+    const { m, revoked, raised, logs } = build();
+    await m.stop();
+    m.report(handle, 'held the lock');
+    await m.settled();
+    assert.deepEqual([revoked.length, raised.length], [0, 0]);
+    assert.match(logs.text, /reported while the daemon stops/);
   });
 
   it('a store that fails is logged, never thrown at the backend that reported', async () => {
