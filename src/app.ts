@@ -78,6 +78,8 @@ export interface AppOptions {
   wrapPolicy?: (engine: PolicyEngine) => PolicyEngine;
   /** How often the lease reaper runs; default 1 s (tests shorten it). */
   reaperIntervalMs?: number;
+  /** The first wait before the grants of an unreachable postgres backend are checked again; default 30 s (tests shorten it). */
+  grantCheckRetryMs?: number;
   /** Connection timeouts on both ports; default CONNECTION_TIMEOUTS (tests shorten them). */
   connectionTimeouts?: Partial<ConnectionTimeouts>;
   /** How remote backends (vault, aws-secrets-manager) are opened; the real clients by default. */
@@ -349,7 +351,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       await breakglass?.stop();
       await metricsServer?.close();
       await grpcServers?.shutdown();
-      await misuse.settled();
+      // Reports stop first: a signal still in flight may revoke leases whose drops report more.
+      await misuse.stop();
       await brokerSignals.settled();
       await drainLateEvidence();
       await grantCheck.done;
@@ -421,7 +424,13 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   log.info({ port: servers.port, health_port: servers.healthPort }, 'secret-broker listening (mTLS)');
   // A postgres grant on a missing schema or table, or one the admin may not give, is logged now, not
   // found by the first agent that asks. In the background: a slow or down backend never holds up start.
-  grantCheck.done = checkPostgresGrants({ actions: config.actions, source: credentialSource, log, signal: grantCheck.stop.signal }).catch((err: unknown) => {
+  grantCheck.done = checkPostgresGrants({
+    actions: config.actions,
+    source: credentialSource,
+    log,
+    signal: grantCheck.stop.signal,
+    ...(opts.grantCheckRetryMs !== undefined ? { retryMs: opts.grantCheckRetryMs } : {}),
+  }).catch((err: unknown) => {
     log.warn({ err }, 'postgres: the grant check at start failed');
   });
   return {

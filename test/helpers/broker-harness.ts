@@ -151,6 +151,8 @@ export async function startBroker(opts: {
   sweeper?: { intervalMs?: number; graceMs?: number };
   /** The credential revoker's backoff and probe period (defaults 1 s to 5 min, and 2 s). */
   revoker?: { minDelayMs?: number; maxDelayMs?: number; probeMs?: number };
+  /** The first wait before an unreachable postgres backend's grants are checked again (default 30 s). */
+  grantCheckRetryMs?: number;
   /** Approvals for the decision step (the gate and the consume statement). */
   approvals?: Approvals;
   /** Pauses a rotation between its read and its fenced write. */
@@ -173,6 +175,7 @@ export async function startBroker(opts: {
     ...(opts.backendFactories ? { backendFactories: opts.backendFactories } : {}),
     ...(opts.sweeper ? { sweeper: opts.sweeper } : {}),
     ...(opts.revoker ? { revoker: opts.revoker } : {}),
+    ...(opts.grantCheckRetryMs !== undefined ? { grantCheckRetryMs: opts.grantCheckRetryMs } : {}),
     ...(opts.approvals ? { approvals: opts.approvals } : {}),
     ...(opts.rotationHooks ? { rotationHooks: opts.rotationHooks } : {}),
   });
