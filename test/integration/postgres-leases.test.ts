@@ -68,7 +68,8 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
   before(async () => {
     tmp = tempDir('sb-pgl-');
     pki = await makeTestPki(`${tmp.dir}/pki`);
-    pg = await startEphemeralPostgres({ settings: ["log_statement = 'all'"] });
+    // Prepared transactions on (PostgreSQL's default is 0): a lease role must not keep locks or writes through one.
+    pg = await startEphemeralPostgres({ settings: ["log_statement = 'all'", 'max_prepared_transactions = 4'] });
     admin = new PgClient({ connectionString: pg.adminUrl });
     admin.on('error', () => undefined);
     await admin.connect();
@@ -95,7 +96,8 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     };
     writeFileSync(
       path.join(raw['policies'] as string, 'analytics.cedar'),
-      `@id("analytics-support")\n@reason("Support reads analytics with a short-lived role.")\npermit (principal in Group::"support", action == Action::"analytics.query", resource);\n`,
+      `@id("analytics-support")\n@reason("Support reads analytics with a short-lived role.")\npermit (principal in Group::"support", action == Action::"analytics.query", resource);\n` +
+        `@id("analytics-analysts")\npermit (principal in Group::"analysts", action == Action::"analytics.query", resource);\n`,
     );
     await seedLocalSecrets(raw, { 'helpdesk-token': 'unused', 'appdb-admin': pg.adminUrl });
     rawCfg = raw;
@@ -129,8 +131,8 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     await admin.connect();
   }
 
-  async function grant(): Promise<{ lease: Lease__Output; cred: { host: string; port: number; database: string; user: string; password: string } }> {
-    const res = await call<unknown, LeaseResponse__Output>(agent(), 'RequestLease', { action: 'analytics.query', ttlSeconds: 300 });
+  async function grant(as = 'support-bot'): Promise<{ lease: Lease__Output; cred: { host: string; port: number; database: string; user: string; password: string } }> {
+    const res = await call<unknown, LeaseResponse__Output>(b().clientFor('agents', as).agent, 'RequestLease', { action: 'analytics.query', ttlSeconds: 300 });
     assert.equal(res.status, 'GRANTED', JSON.stringify(res.explanation));
     const c = res.lease!.databaseCredential!;
     assert.ok(c, 'RequestLease carries the credential');
@@ -321,7 +323,8 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     const s = await connectAs(pg, holder.cred);
     await s.query(`SELECT pg_advisory_lock(${DDL_LOCK_KEY})`);
     const started = Date.now();
-    const other = await grant();
+    // Another agent's: the holder's own agent loses trust meanwhile, which may refuse its grant in flight.
+    const other = await grant('analyst-bot');
     assert.ok(Date.now() - started < 5_000, 'issued within the lock wait and a retry');
     assert.equal(await roleExists(other.cred.user), true);
     assert.notEqual(await sqlState(s, 'SELECT 1'), 'allowed', 'the holding session is terminated');
@@ -340,13 +343,60 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     assert.equal(changes.length, 1, 'one trust change, once');
     const changed = changes[0]!;
     assert.equal((changed['signal'] as { kind?: string } | undefined)?.kind, 'broker.credential_misuse');
-    assert.equal(changed['agent'], 'support-bot');
+    assert.equal(changed['agent'], 'support-bot', 'the holder\'s agent, not the other lease\'s');
     assert.equal(changed['by'], 'broker');
     const t = changed['trust'] as { old: { score: number }; new: { score: number } };
     assert.equal(t.new.score, t.old.score - 100);
-    // Once per lease: the other lease, which never touched the lock, is untouched.
-    assert.equal((await getLease(other.lease.leaseId)).status, 'ACTIVE');
-    await call(agent(), 'RevokeLease', { leaseId: other.lease.leaseId });
+    // The other agent's lease, which never touched the lock, is untouched.
+    const analyst = b().clientFor('agents', 'analyst-bot').agent;
+    assert.equal((await call<unknown, Lease__Output>(analyst, 'GetLease', { leaseId: other.lease.leaseId })).status, 'ACTIVE');
+    await call(analyst, 'RevokeLease', { leaseId: other.lease.leaseId });
+  });
+
+  // Found by a third outside probe (P1): a prepared transaction holds its locks with no session to end.
+  async function preparing(cred: Parameters<typeof connectAs>[1], gid: string, sql: string): Promise<void> {
+    const s = await connectAs(pg, cred);
+    try {
+      await s.query('BEGIN');
+      await s.query(sql);
+      await s.query(`PREPARE TRANSACTION '${gid}'`);
+    } finally {
+      await s.end();
+    }
+  }
+  const prepared = async (gid: string): Promise<boolean> => (await admin.query('SELECT 1 FROM pg_prepared_xacts WHERE gid = $1', [gid])).rowCount === 1;
+  const rollBackLeftovers = async (gid: string): Promise<void> => {
+    if (await prepared(gid)) await admin.query(`ROLLBACK PREPARED '${gid}'`);
+  };
+
+  it('a lease role holding the role-DDL lock in a prepared transaction does not stop other leases: the broker rolls it back and revokes the holder\'s lease', async () => {
+    const holder = await grant();
+    try {
+      await preparing(holder.cred, 'sbtest_px1', `SELECT pg_advisory_xact_lock(${DDL_LOCK_KEY})`);
+      const started = Date.now();
+      const other = await grant('analyst-bot');
+      assert.ok(Date.now() - started < 5_000, 'issued within the lock wait and a retry');
+      assert.equal(await prepared('sbtest_px1'), false, 'the prepared transaction is rolled back');
+      assert.match(b().logs.text, new RegExp(`rolled back a prepared transaction of lease role ${holder.cred.user}`));
+      await until('the holder lease is revoked', async () => (await getLease(holder.lease.leaseId)).status === 'REVOKED');
+      await until('its role is dropped', async () => !(await roleExists(holder.cred.user)));
+      await call(b().clientFor('agents', 'analyst-bot').agent, 'RevokeLease', { leaseId: other.lease.leaseId });
+    } finally {
+      await rollBackLeftovers('sbtest_px1');
+    }
+  });
+
+  it('a lease role\'s prepared transaction does not outlive its revocation: it is rolled back before the role is dropped', async () => {
+    const { lease, cred } = await grant();
+    try {
+      await preparing(cred, 'sbtest_px2', 'SELECT pg_advisory_xact_lock(42)');
+      const out = await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: lease.leaseId });
+      assert.equal(out.lease.status, 'REVOKED');
+      assert.equal(await prepared('sbtest_px2'), false, 'no prepared transaction (and its locks) left without an owner');
+      assert.equal(await roleExists(cred.user), false);
+    } finally {
+      await rollBackLeftovers('sbtest_px2');
+    }
   });
 
   it('an expired lease ends its session and drops its role', async () => {

@@ -33,7 +33,25 @@ import { SecretValue } from '../../lib/secret-value';
 import { CredentialLeftError, type CredentialHandle, type DynamicCredentialBackend, type IssuedCredential, type LeaseBinding, type PreparedSecret } from '../backend';
 import { parseAdminUrl, type AdminTarget } from './admin-url';
 import { isAuthFailure, LOCK_NOT_AVAILABLE, sqlState, toBrokerError } from './postgres-errors';
-import { adminMembershipSql, createRolesSql, DDL_LOCK_KEY, dropRolesSql, likePrefix, lockHoldersSql, leaseConnectionsSql, loginOffSql, noLoginSql, openSlotsSql, PRIVILEGES, terminateSql, validUntilSql, type RoleSpec } from './role-sql';
+import {
+  adminMembershipSql,
+  createRolesSql,
+  DDL_LOCK_KEY,
+  dropRolesSql,
+  endSessionsListPreparedSql,
+  likePrefix,
+  lockHoldersSql,
+  leaseConnectionsSql,
+  loginOffSql,
+  noLoginSql,
+  openSlotsSql,
+  PRIVILEGES,
+  rollbackPreparedSql,
+  setRoleSql,
+  terminateSql,
+  validUntilSql,
+  type RoleSpec,
+} from './role-sql';
 import { scramSha256Verifier } from './scram-verifier';
 
 /** What a `postgres` action gives the backend. */
@@ -173,6 +191,8 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
     }
   };
   let publicChecked = false;
+  /** Whether the server allows prepared transactions (max_prepared_transactions > 0); read at the first connection. */
+  let preparedPossible = true;
   let closed = false;
 
   const live = (): void => {
@@ -306,14 +326,22 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   // Every role inherits PUBLIC's rights: the README asks operators to revoke these two. And a superuser
   // admin can grant what no other login could, such as the system catalogs: the README advises against it.
   const warnAboutPublic = async (c: PoolClient, target: AdminTarget): Promise<void> => {
-    const r = await c.query<{ others: string[]; temp: boolean; superuser: boolean | null; create: string[] }>(
+    const r = await c.query<{ others: string[]; temp: boolean; superuser: boolean | null; create: string[]; prepared: number }>(
       `SELECT ARRAY(SELECT datname::text FROM pg_database d WHERE d.datallowconn AND d.datname <> current_database()
                     AND has_database_privilege('public', d.oid, 'CONNECT') ORDER BY 1) AS others,
               has_database_privilege('public', current_database(), 'TEMP') AS temp,
               (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
-              ARRAY(SELECT nspname::text FROM pg_namespace n WHERE has_schema_privilege('public', n.oid, 'CREATE') ORDER BY 1) AS create`,
+              ARRAY(SELECT nspname::text FROM pg_namespace n WHERE has_schema_privilege('public', n.oid, 'CREATE') ORDER BY 1) AS create,
+              current_setting('max_prepared_transactions')::int AS prepared`,
     );
     const row = r.rows[0];
+    if (row) preparedPossible = row.prepared > 0;
+    if (row && row.prepared > 0) {
+      log.warn(
+        { max_prepared_transactions: row.prepared },
+        `postgres: max_prepared_transactions is ${row.prepared}, so a lease role can PREPARE a transaction that keeps its locks and uncommitted writes after its session ends; the broker rolls back those of its lease roles at their drop and when one holds its lock, but set max_prepared_transactions = 0 unless something else on this server needs it`,
+      );
+    }
     if (row?.superuser) {
       log.warn(
         { user: target.user },
@@ -331,7 +359,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
     if (row && row.create.length > 0) {
       log.warn(
         { schemas: row.create },
-        `postgres: PUBLIC may CREATE in schema ${row.create.join(', ')}, so every lease role can too; run REVOKE CREATE ON SCHEMA <schema> FROM PUBLIC on each`,
+        `postgres: PUBLIC may CREATE in schema ${row.create.join(', ')}, so every lease role can too: one lease role can plant a function or view another's queries run as that role (with its grants, and taking locks in its name); run REVOKE CREATE ON SCHEMA <schema> FROM PUBLIC on each`,
       );
     }
     if (row?.temp) log.warn({ database: target.database }, `postgres: PUBLIC may create TEMP tables in ${target.database}, so every lease role can too; run REVOKE TEMP ON DATABASE ${target.database} FROM PUBLIC`);
@@ -363,11 +391,38 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       }
     }
   };
+  /**
+   * Rolls back prepared transactions of this backend's lease roles (their locks and uncommitted writes would
+   * outlive the session and the role). Only the owner or a superuser may: the admin takes membership in the
+   * role and runs it as the role (SET ROLE), one at a time (ROLLBACK PREPARED runs outside any transaction).
+   * One that is gone meanwhile (committed or rolled back) is skipped.
+   */
+  const rollbackPrepared = async (c: PoolClient, xacts: ReadonlyArray<{ gid: string; owner: string }>): Promise<void> => {
+    for (const x of xacts) {
+      if (!ownName.test(x.owner)) continue;
+      await c.query(adminMembershipSql([x.owner]));
+      try {
+        await c.query(setRoleSql(x.owner));
+        await c.query(rollbackPreparedSql(x.gid));
+        log.warn({ role: x.owner, gid: x.gid }, `postgres: rolled back a prepared transaction of lease role ${x.owner}`);
+      } catch (err) {
+        log.warn({ role: x.owner, gid: x.gid, err }, `postgres: could not roll back a prepared transaction of lease role ${x.owner}`);
+      } finally {
+        // A connection left as the lease role must never be reused: if this fails, the error destroys it (run).
+        await c.query('RESET ROLE');
+      }
+    }
+  };
+
   const endLockHolders = async (c: PoolClient): Promise<number> => {
-    const rows = (await c.query<{ pid: number; role: string | null; app: string | null; granted: boolean }>(lockHoldersSql())).rows;
+    const rows = (await c.query<{ pid: number | null; role: string | null; app: string | null; granted: boolean; gid: string | null }>(lockHoldersSql())).rows;
     const lease = rows.filter((r) => r.role !== null && ownName.test(r.role));
     for (const r of rows.filter((x) => !lease.includes(x) && x.granted)) {
-      log.warn({ pid: r.pid, user: r.role, application: r.app }, `postgres: the role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}) is held by a session that is not a lease role of this backend; role changes wait for it`);
+      if (r.gid !== null) {
+        log.warn({ gid: r.gid, owner: r.role }, `postgres: the role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}) is held by a prepared transaction of ${r.role ?? 'a dropped role'} that is not a lease role of this backend; role changes wait until it is committed or rolled back (ROLLBACK PREPARED)`);
+      } else {
+        log.warn({ pid: r.pid, user: r.role, application: r.app }, `postgres: the role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}) is held by a session that is not a lease role of this backend; role changes wait for it`);
+      }
     }
     const roles = [...new Set(lease.map((r) => r.role!))];
     if (roles.length === 0) return 0;
@@ -388,6 +443,8 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
         const left = (await c.query<{ rolname: string }>('SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1::text[])', [roles])).rows.map((r) => r.rolname);
         if (left.length > 0) await c.query(off(left));
       }
+      // A prepared transaction holds the lock with no session to end: it is rolled back.
+      await rollbackPrepared(c, lease.filter((r) => r.gid !== null).map((r) => ({ gid: r.gid!, owner: r.role! })));
     } finally {
       // Reported even when disabling failed: its lease ends too, and its agent's trust is lowered (src/broker/credential-misuse.ts).
       for (const role of roles) {
@@ -514,6 +571,12 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
         if (sqlState(err) !== UNDEFINED_OBJECT) throw err;
         existing = (await c.query<{ rolname: string }>('SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1::text[])', [roles])).rows.map((r) => r.rolname);
         if (existing.length > 0) await noLogin(c, existing);
+      }
+      if (existing.length > 0 && preparedPossible) {
+        // Their prepared transactions would keep their locks and uncommitted writes after the drop (with no
+        // owner left to roll them back): their sessions end first (none can start after NOLOGIN), then those go.
+        const res = (await c.query(endSessionsListPreparedSql(existing))) as unknown as Array<{ rows: Array<{ gid: string; owner: string }> }>;
+        await rollbackPrepared(c, res[res.length - 1]?.rows ?? []);
       }
       if (existing.length > 0) await withDdlLock(c, dropRolesSql(existing));
       budget.dropped(roles);

@@ -38,11 +38,32 @@ const ddlLock = `SELECT pg_advisory_xact_lock(${DDL_LOCK_KEY})`;
  */
 export function lockHoldersSql(): string {
   const key = BigInt(DDL_LOCK_KEY);
-  return `SELECT l.pid, a.usename::text AS role, a.application_name::text AS app, l.granted
+  const ours = `l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND l.classid = ${key >> 32n} AND l.objid = ${key & 0xffffffffn} AND l.objsubid = 1`;
+  // A prepared transaction (PREPARE TRANSACTION) holds its locks with no session: pid is NULL, and its
+  // owner is found through the transactionid lock of the same virtual transaction (gid: to roll it back).
+  return `SELECT l.pid, a.usename::text AS role, a.application_name::text AS app, l.granted, NULL::text AS gid
   FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
- WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-   AND l.classid = ${key >> 32n} AND l.objid = ${key & 0xffffffffn} AND l.objsubid = 1 AND l.pid <> pg_backend_pid()`;
+ WHERE ${ours} AND l.pid <> pg_backend_pid()
+UNION ALL
+SELECT NULL, p.owner::text, NULL, l.granted, p.gid::text
+  FROM pg_locks l
+  JOIN pg_locks t ON t.locktype = 'transactionid' AND t.virtualtransaction = l.virtualtransaction AND t.pid IS NULL
+  JOIN pg_prepared_xacts p ON p.transaction = t.transactionid
+ WHERE ${ours} AND l.pid IS NULL`;
 }
+
+/**
+ * Ends these roles' sessions, then lists their prepared transactions (PREPARE TRANSACTION) in this database:
+ * a prepared transaction outlives its session and its role, with its locks and its uncommitted writes.
+ */
+export function endSessionsListPreparedSql(roles: readonly string[]): string {
+  return `${terminateSql(roles)};\nSELECT gid::text, owner::text FROM pg_prepared_xacts WHERE owner IN (${roles.map(lit).join(', ')}) AND database = current_database()`;
+}
+
+/** Run alone, one at a time (never in a transaction block), as the owner: `SET ROLE`, `ROLLBACK PREPARED`, then `RESET ROLE`. */
+export const setRoleSql = (role: string): string => `SET ROLE ${q(role)}`;
+export const rollbackPreparedSql = (gid: string): string => `ROLLBACK PREPARED ${lit(gid)}`;
 
 /** One string of statements, run as one implicit transaction (simple query protocol): all or nothing, one round trip. */
 export function createRoleSql(r: RoleSpec): string {
