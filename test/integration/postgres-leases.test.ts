@@ -353,6 +353,39 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     await call(analyst, 'RevokeLease', { leaseId: other.lease.leaseId });
   });
 
+  // Found by a third outside probe (P2): a lease role that takes the key and lets it go just before lock_timeout
+  // (500 ms here), again and again, slowed every role change on the server and was never found.
+  it('a lease role that takes the role-DDL lock and lets it go before lock_timeout, in a loop, is found while a role change waits', async () => {
+    const holder = await grant();
+    const s = await connectAs(pg, holder.cred);
+    let pulses = 0;
+    const pulsing = (async () => {
+      for (;;) {
+        await s.query(`SELECT pg_advisory_lock(${DDL_LOCK_KEY})`);
+        pulses += 1;
+        await new Promise((r) => setTimeout(r, 400));
+        await s.query(`SELECT pg_advisory_unlock(${DDL_LOCK_KEY})`);
+      }
+    })().catch(() => undefined);
+    try {
+      await until('the pulse holds the key', () => pulses > 0);
+      const other = await grant('analyst-bot');
+      await until('the holder lease is revoked', async () => (await getLease(holder.lease.leaseId)).status === 'REVOKED', 10_000);
+      await pulsing;
+      assert.match(b().logs.text, new RegExp(`lease role ${holder.cred.user} held or awaited the role-DDL lock`));
+      // Role changes are no longer slowed: each issue takes well under the 400 ms pulse.
+      for (let i = 0; i < 3; i++) {
+        const t = Date.now();
+        const more = await grant('analyst-bot');
+        assert.ok(Date.now() - t < 400, `issued in ${Date.now() - t} ms`);
+        await call(b().clientFor('agents', 'analyst-bot').agent, 'RevokeLease', { leaseId: more.lease.leaseId });
+      }
+      await call(b().clientFor('agents', 'analyst-bot').agent, 'RevokeLease', { leaseId: other.lease.leaseId });
+    } finally {
+      await s.end().catch(() => undefined);
+    }
+  });
+
   // Found by a third outside probe (P1): a prepared transaction holds its locks with no session to end.
   async function preparing(cred: Parameters<typeof connectAs>[1], gid: string, sql: string): Promise<void> {
     const s = await connectAs(pg, cred);

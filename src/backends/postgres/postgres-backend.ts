@@ -382,14 +382,42 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
    */
   const withDdlLock = async (c: PoolClient, sql: string): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
+      // A lease role that takes the key and lets it go before lock_timeout, again and again, would slow every
+      // role change without ever being found: a statement still running after WATCH_MS has the holders looked up.
+      const watch = setTimeout(watchLock, watchMs);
       try {
         await c.query(sql);
         return;
       } catch (err) {
         if (sqlState(err) !== LOCK_NOT_AVAILABLE || attempt >= 3 || closed) throw err;
-        if ((await endLockHolders(c)) === 0) throw err;
+        if ((await endLockHoldersSerially(c, false)) === 0) throw err;
+      } finally {
+        clearTimeout(watch);
       }
     }
+  };
+  /** After this long, a statement that takes the role-DDL key has the key's holders looked up (a fifth of lock_timeout, 50 to 200 ms). */
+  const watchMs = Math.max(50, Math.min(200, Math.floor(lockTimeoutMs / 5)));
+  let watching = false;
+  /** On another connection (the waiting one is busy): ends and reports the lease roles at the key, if any; says nothing of others. */
+  const watchLock = (): void => {
+    if (closed || watching) return;
+    watching = true;
+    void run('look for lease roles at the role-DDL lock', (c) => endLockHoldersSerially(c, true))
+      .catch((err: unknown) => log.debug({ err }, 'postgres: could not look for lease roles at the role-DDL lock'))
+      .finally(() => {
+        watching = false;
+      });
+  };
+  /** One at a time: two at once would update the same roles' rows (NOLOGIN) and one would fail. */
+  let ending: Promise<unknown> = Promise.resolve();
+  const endLockHoldersSerially = (c: PoolClient, quiet: boolean): Promise<number> => {
+    const p = ending.then(
+      () => endLockHolders(c, quiet),
+      () => endLockHolders(c, quiet),
+    );
+    ending = p.catch(() => undefined);
+    return p;
   };
   /**
    * Rolls back prepared transactions of this backend's lease roles (their locks and uncommitted writes would
@@ -414,10 +442,10 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
     }
   };
 
-  const endLockHolders = async (c: PoolClient): Promise<number> => {
+  const endLockHolders = async (c: PoolClient, quiet = false): Promise<number> => {
     const rows = (await c.query<{ pid: number | null; role: string | null; app: string | null; granted: boolean; gid: string | null }>(lockHoldersSql())).rows;
     const lease = rows.filter((r) => r.role !== null && ownName.test(r.role));
-    for (const r of rows.filter((x) => !lease.includes(x) && x.granted)) {
+    for (const r of rows.filter((x) => !quiet && !lease.includes(x) && x.granted)) {
       if (r.gid !== null) {
         log.warn({ gid: r.gid, owner: r.role }, `postgres: the role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}) is held by a prepared transaction of ${r.role ?? 'a dropped role'} that is not a lease role of this backend; role changes wait until it is committed or rolled back (ROLLBACK PREPARED)`);
       } else {
