@@ -9,7 +9,7 @@ import { awsRotationOf } from './aws/aws-rotation';
 import type { CredentialHandle, DynamicCredentialBackend, SecretVersion, StaticSecretBackend } from './backend';
 import { CircuitBreaker, type BreakerState } from './circuit-breaker';
 import { openLocalBackend } from './local';
-import { checkPostgresSpec, openPostgresBackend, planPostgresRole, preparePostgresSecret, type PostgresSpec } from './postgres';
+import { checkPostgresSpec, leaseRoleName, openPostgresBackend, planPostgresRole, preparePostgresSecret, type PostgresBackend, type PostgresSpec } from './postgres';
 import { SecretCache } from './secret-cache';
 
 /** A secret read for one brokered call: the value and which version of it (recorded in evidence). */
@@ -306,10 +306,25 @@ export class BackendRegistry {
           log: log.child({ backend: cfg.name }),
           adminUrl: (o) => this.#adminUrl(cfg, o),
           ...(onMisuse ? { onMisuse: (role: string, what: string) => onMisuse({ backend: cfg.name, id: role }, what) } : {}),
+          peerLockHolder: (role: string) => this.#peerLockHolder(cfg.name, role),
         });
         return { dynamic: b, health: () => b.health(), close: () => b.close() };
       }
     }
+  }
+
+  /**
+   * A role another postgres backend (`from`) found at its role-DDL key: when it is a lease role of one of
+   * this daemon's other postgres backends (by prefix; on the same server, since it was found there), that
+   * backend disables and reports it. Backends on one server share the key, so each must be able to clear it.
+   */
+  async #peerLockHolder(from: string, role: string): Promise<boolean> {
+    for (const slot of this.#slots.values()) {
+      if (slot.cfg.kind !== 'postgres' || slot.cfg.name === from || !leaseRoleName(slot.cfg.rolePrefix).test(role)) continue;
+      const peer = (await this.#open(slot)).dynamic as PostgresBackend | undefined;
+      return peer ? peer.disableLockHolder(role) : false;
+    }
+    return false;
   }
 
   /**

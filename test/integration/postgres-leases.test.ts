@@ -386,6 +386,34 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     }
   });
 
+  // Found by a third outside probe (P3): two postgres backends of one daemon on one server share the key, and
+  // a lease role of one held up the other, which could only name it in its log.
+  it('a lease role of another postgres backend on the same server, holding the role-DDL lock, is disabled and its lease revoked', async () => {
+    await b().close();
+    (rawCfg['backends'] as Record<string, unknown>)['appdb2'] = { kind: 'postgres', url_secret: { backend: 'local', name: 'appdb-admin' }, role_prefix: 'sb2_', timeout: '2s' };
+    (rawCfg['actions'] as Record<string, unknown>)['analytics.query2'] = { postgres: { backend: 'appdb2', grants: [{ privilege: 'SELECT', schema: 'analytics' }], ttl: '5m' }, resource: 'analytics' };
+    writeFileSync(path.join(rawCfg['policies'] as string, 'analytics2.cedar'), `@id("analytics2-support")\npermit (principal in Group::"support", action == Action::"analytics.query2", resource);\n`);
+    await start();
+    const res = await call<unknown, LeaseResponse__Output>(agent(), 'RequestLease', { action: 'analytics.query2', ttlSeconds: 300 });
+    assert.equal(res.status, 'GRANTED');
+    const c = res.lease!.databaseCredential!;
+    assert.match(c.user, /^sb2_[0-9a-f]{32}$/);
+    const s = await connectAs(pg, { host: c.host, port: Number(c.port), database: c.database, user: c.user, password: c.password });
+    try {
+      await s.query(`SELECT pg_advisory_lock(${DDL_LOCK_KEY})`);
+      const started = Date.now();
+      const other = await grant('analyst-bot');
+      assert.ok(Date.now() - started < 5_000, 'appdb issued within the lock wait and a retry');
+      assert.notEqual(await sqlState(s, 'SELECT 1'), 'allowed', 'the holding session is terminated');
+      await until('the appdb2 lease is revoked', async () => (await getLease(res.lease!.leaseId)).status === 'REVOKED');
+      await until('its role is dropped', async () => !(await roleExists(c.user)));
+      assert.match(b().logs.text, new RegExp(`lease role ${c.user} held or awaited the role-DDL lock of another backend`));
+      await call(b().clientFor('agents', 'analyst-bot').agent, 'RevokeLease', { leaseId: other.lease.leaseId });
+    } finally {
+      await s.end().catch(() => undefined);
+    }
+  });
+
   // Found by a third outside probe (P1): a prepared transaction holds its locks with no session to end.
   async function preparing(cred: Parameters<typeof connectAs>[1], gid: string, sql: string): Promise<void> {
     const s = await connectAs(pg, cred);

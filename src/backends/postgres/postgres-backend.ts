@@ -45,6 +45,7 @@ import {
   loginOffSql,
   noLoginSql,
   openSlotsSql,
+  preparedOfSql,
   PRIVILEGES,
   rollbackPreparedSql,
   setRoleSql,
@@ -70,7 +71,18 @@ export type PostgresBackend = DynamicCredentialBackend<PostgresSpec> & {
   plan(spec: PostgresSpec, lease: LeaseBinding): CredentialHandle;
   prepare(spec: PostgresSpec): PreparedSecret;
   validate(spec: PostgresSpec): Promise<void>;
+  /**
+   * One of this backend's lease roles was found at the role-DDL key by another postgres backend of this
+   * daemon on the same server: its login is disabled, its sessions end, its prepared transactions are
+   * rolled back, and it is reported (onMisuse). False when `role` is not one of this backend's.
+   */
+  disableLockHolder(role: string): Promise<boolean>;
 };
+
+/** The names this backend gives its lease roles: its prefix and 32 hex digits. */
+export function leaseRoleName(prefix: string): RegExp {
+  return new RegExp(`^${prefix}[0-9a-f]{${RANDOM_HEX}}$`);
+}
 
 export interface PostgresBackendDeps {
   clock: Clock;
@@ -79,6 +91,11 @@ export interface PostgresBackendDeps {
   adminUrl: (opts?: { fresh?: boolean; pending?: boolean }) => Promise<SecretValue>;
   /** A lease role of this backend worked against the broker (`what` says how); its login is already disabled. */
   onMisuse?: (role: string, what: string) => void;
+  /**
+   * A role at the role-DDL key that is not one of this backend's: another postgres backend of this daemon on
+   * the same server disables it if it is one of its lease roles (true), so it cannot hold this one up either.
+   */
+  peerLockHolder?: (role: string) => Promise<boolean>;
 }
 
 const RANDOM_HEX = 32;
@@ -154,7 +171,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   const { clock, log } = deps;
   const timeoutMs = cfg.timeoutMs;
   const lockTimeoutMs = Math.max(100, Math.min(1000, Math.floor(timeoutMs / 4)));
-  const ownName = new RegExp(`^${cfg.rolePrefix}[0-9a-f]{${RANDOM_HEX}}$`);
+  const ownName = leaseRoleName(cfg.rolePrefix);
   let conn: Promise<Connection> | undefined;
   let freshUrl = false;
   /**
@@ -443,7 +460,14 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   };
 
   const endLockHolders = async (c: PoolClient, quiet = false): Promise<number> => {
-    const rows = (await c.query<{ pid: number | null; role: string | null; app: string | null; granted: boolean; gid: string | null }>(lockHoldersSql())).rows;
+    const found = (await c.query<{ pid: number | null; role: string | null; app: string | null; granted: boolean; gid: string | null }>(lockHoldersSql())).rows;
+    // Another postgres backend's lease roles (same server, other prefix) are its to deal with.
+    let peers = 0;
+    const rows: typeof found = [];
+    for (const r of found) {
+      if (r.role !== null && !ownName.test(r.role) && deps.peerLockHolder && (await deps.peerLockHolder(r.role).catch(() => false))) peers += 1;
+      else rows.push(r);
+    }
     const lease = rows.filter((r) => r.role !== null && ownName.test(r.role));
     for (const r of rows.filter((x) => !quiet && !lease.includes(x) && x.granted)) {
       if (r.gid !== null) {
@@ -453,7 +477,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       }
     }
     const roles = [...new Set(lease.map((r) => r.role!))];
-    if (roles.length === 0) return 0;
+    if (roles.length === 0) return peers;
     for (const role of roles) {
       log.warn(
         { role },
@@ -483,7 +507,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
         }
       }
     }
-    return roles.length;
+    return roles.length + peers;
   };
 
   /**
@@ -750,6 +774,24 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
         }
         return gone;
       }
+    },
+
+    async disableLockHolder(role): Promise<boolean> {
+      live();
+      if (!ownName.test(role)) return false;
+      await run('disable a lease role at the role-DDL lock', async (c) => {
+        log.warn({ role }, `postgres: lease role ${role} held or awaited the role-DDL lock of another backend on this server; its login is disabled (NOLOGIN), its sessions are ended, and its lease is reported to the broker`);
+        try {
+          await c.query(`${adminMembershipSql([role])};\n${terminateSql([role])};\n${loginOffSql([role])}`);
+          if (preparedPossible) await rollbackPrepared(c, (await c.query<{ gid: string; owner: string }>(preparedOfSql(), [[role]])).rows);
+        } catch (err) {
+          // Dropped meanwhile: nothing of it is left to hold anything.
+          if (sqlState(err) !== UNDEFINED_OBJECT) throw err;
+        } finally {
+          deps.onMisuse?.(role, `held or awaited the broker's role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}) in PostgreSQL`);
+        }
+      });
+      return true;
     },
 
     async listIssued(): Promise<CredentialHandle[]> {

@@ -61,6 +61,11 @@ export function endSessionsListPreparedSql(roles: readonly string[]): string {
   return `${terminateSql(roles)};\nSELECT gid::text, owner::text FROM pg_prepared_xacts WHERE owner IN (${roles.map(lit).join(', ')}) AND database = current_database()`;
 }
 
+/** The prepared transactions of the roles $1 (a text array) in this database. */
+export function preparedOfSql(): string {
+  return `SELECT gid::text, owner::text FROM pg_prepared_xacts WHERE owner = ANY($1::text[]) AND database = current_database()`;
+}
+
 /** Run alone, one at a time (never in a transaction block), as the owner: `SET ROLE`, `ROLLBACK PREPARED`, then `RESET ROLE`. */
 export const setRoleSql = (role: string): string => `SET ROLE ${q(role)}`;
 export const rollbackPreparedSql = (gid: string): string => `ROLLBACK PREPARED ${lit(gid)}`;
