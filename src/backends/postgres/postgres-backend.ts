@@ -443,19 +443,53 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
    * One that is gone meanwhile (committed or rolled back) is skipped.
    */
   const rollbackPrepared = async (c: PoolClient, xacts: ReadonlyArray<{ gid: string; owner: string }>): Promise<void> => {
-    for (const x of xacts) {
-      if (!ownName.test(x.owner)) continue;
-      await c.query(adminMembershipSql([x.owner]));
+    const byOwner = new Map<string, string[]>();
+    for (const x of xacts) if (ownName.test(x.owner)) byOwner.set(x.owner, [...(byOwner.get(x.owner) ?? []), x.gid]);
+    for (const [owner, gids] of byOwner) {
       try {
-        await c.query(setRoleSql(x.owner));
-        await c.query(rollbackPreparedSql(x.gid));
-        log.warn({ role: x.owner, gid: x.gid }, `postgres: rolled back a prepared transaction of lease role ${x.owner}`);
+        await c.query(adminMembershipSql([owner]));
       } catch (err) {
-        log.warn({ role: x.owner, gid: x.gid, err }, `postgres: could not roll back a prepared transaction of lease role ${x.owner}`);
-      } finally {
-        // A connection left as the lease role must never be reused: if this fails, the error destroys it (run).
-        await c.query('RESET ROLE');
+        // Dropped meanwhile: its prepared transactions can no longer be ended by anyone but a superuser.
+        if (sqlState(err) !== UNDEFINED_OBJECT) throw err;
+        log.error({ role: owner, gids }, `postgres: lease role ${owner} is gone with prepared transactions left; a superuser must end them (ROLLBACK PREPARED)`);
+        continue;
       }
+      for (const gid of gids) {
+        try {
+          await c.query(setRoleSql(owner));
+          await c.query(rollbackPreparedSql(gid));
+          log.warn({ role: owner, gid }, `postgres: rolled back a prepared transaction of lease role ${owner}`);
+        } catch (err) {
+          log.warn({ role: owner, gid, err }, `postgres: could not roll back a prepared transaction of lease role ${owner}`);
+        } finally {
+          // A connection left as the lease role must never be reused: if this fails, the error destroys it (run).
+          await c.query('RESET ROLE');
+        }
+      }
+    }
+  };
+  /** The prepared transactions these roles own, in any database (only those in this one can be rolled back here). */
+  const preparedOf = async (c: PoolClient, roles: readonly string[]): Promise<Array<{ gid: string; owner: string }>> =>
+    (await c.query<{ gid: string; owner: string }>(preparedOfSql(), [roles])).rows;
+  /**
+   * NOLOGIN, membership and ending sessions for `roles`, which a lease role can hold up by locking its own role
+   * row, also from a prepared transaction (no session to end): on a lock wait, their prepared transactions are
+   * rolled back and it runs again.
+   */
+  const disableRoles = async (c: PoolClient, roles: readonly string[]): Promise<void> => {
+    const off = (rs: readonly string[]): string => `${adminMembershipSql(rs)};\n${terminateSql(rs)};\n${loginOffSql(rs)}`;
+    try {
+      await c.query(off(roles));
+    } catch (err) {
+      if (sqlState(err) === UNDEFINED_OBJECT) {
+        // A role dropped meanwhile (its sessions are gone with it) rolled the others back: they go again alone.
+        const left = (await c.query<{ rolname: string }>('SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1::text[])', [roles])).rows.map((r) => r.rolname);
+        if (left.length > 0) await disableRoles(c, left);
+        return;
+      }
+      if (sqlState(err) !== LOCK_NOT_AVAILABLE || !preparedPossible || closed) throw err;
+      await rollbackPrepared(c, await preparedOf(c, roles));
+      await c.query(off(roles));
     }
   };
 
@@ -485,18 +519,10 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       );
     }
     try {
-      // Ended first: a session of the role may also hold its own role row, which NOLOGIN would wait for.
-      const off = (rs: readonly string[]): string => `${adminMembershipSql(rs)};\n${terminateSql(rs)};\n${loginOffSql(rs)}`;
-      try {
-        await c.query(off(roles));
-      } catch (err) {
-        if (sqlState(err) !== UNDEFINED_OBJECT) throw err;
-        // A role dropped meanwhile (its sessions are gone with it) rolled the others back: they go again alone.
-        const left = (await c.query<{ rolname: string }>('SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1::text[])', [roles])).rows.map((r) => r.rolname);
-        if (left.length > 0) await c.query(off(left));
-      }
-      // A prepared transaction holds the lock with no session to end: it is rolled back.
+      // A prepared transaction holds the lock with no session to end: it is rolled back first (it may also hold
+      // its role's row, which NOLOGIN would wait for); sessions are ended before NOLOGIN for the same reason.
       await rollbackPrepared(c, lease.filter((r) => r.gid !== null).map((r) => ({ gid: r.gid!, owner: r.role! })));
+      await disableRoles(c, roles);
     } finally {
       // Reported even when disabling failed: its lease ends too, and its agent's trust is lowered (src/broker/credential-misuse.ts).
       for (const role of roles) {
@@ -627,10 +653,16 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       if (existing.length > 0 && preparedPossible) {
         // Their prepared transactions would keep their locks and uncommitted writes after the drop (with no
         // owner left to roll them back): their sessions end first (none can start after NOLOGIN), then those go.
-        const res = (await c.query(endSessionsListPreparedSql(existing))) as unknown as Array<{ rows: Array<{ gid: string; owner: string }> }>;
-        await rollbackPrepared(c, res[res.length - 1]?.rows ?? []);
+        const res = (await c.query(endSessionsListPreparedSql(existing))) as unknown as Array<{ rows: Array<{ gid: string; owner: string; here: boolean }> }>;
+        const listed = res[res.length - 1]?.rows ?? [];
+        for (const x of listed.filter((r) => !r.here)) {
+          log.error({ role: x.owner, gid: x.gid }, `postgres: lease role ${x.owner} has a prepared transaction in another database, which this backend cannot end; a superuser must (ROLLBACK PREPARED there)`);
+        }
+        await rollbackPrepared(c, listed.filter((r) => r.here));
       }
-      if (existing.length > 0) await withDdlLock(c, dropRolesSql(existing));
+      // With prepared transactions possible, the drop itself refuses while one of theirs is left here (one prepared
+      // after the listing, by a session that had not ended yet): the revocation is retried, and the next one ends it.
+      if (existing.length > 0) await withDdlLock(c, dropRolesSql(existing, { noPrepared: preparedPossible }));
       budget.dropped(roles);
     });
   };
@@ -647,8 +679,9 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       await c.query(sql);
     } catch (err) {
       if (sqlState(err) !== LOCK_NOT_AVAILABLE || closed) throw err;
-      log.warn({ roles }, `postgres: ${what} of a lease role waited on a lock (a session of the role may hold its role row); its sessions are ended first`);
+      log.warn({ roles }, `postgres: ${what} of a lease role waited on a lock (a session or a prepared transaction of the role may hold its role row); those are ended first`);
       await c.query(`${adminMembershipSql(roles)};\n${terminateSql(roles)}`);
+      if (preparedPossible) await rollbackPrepared(c, await preparedOf(c, roles));
       await c.query(sql);
     }
   };
@@ -782,8 +815,8 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       await run('disable a lease role at the role-DDL lock', async (c) => {
         log.warn({ role }, `postgres: lease role ${role} held or awaited the role-DDL lock of another backend on this server; its login is disabled (NOLOGIN), its sessions are ended, and its lease is reported to the broker`);
         try {
-          await c.query(`${adminMembershipSql([role])};\n${terminateSql([role])};\n${loginOffSql([role])}`);
-          if (preparedPossible) await rollbackPrepared(c, (await c.query<{ gid: string; owner: string }>(preparedOfSql(), [[role]])).rows);
+          if (preparedPossible) await rollbackPrepared(c, await preparedOf(c, [role]));
+          await disableRoles(c, [role]);
         } catch (err) {
           // Dropped meanwhile: nothing of it is left to hold anything.
           if (sqlState(err) !== UNDEFINED_OBJECT) throw err;

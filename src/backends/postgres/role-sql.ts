@@ -58,7 +58,7 @@ SELECT NULL, p.owner::text, NULL, l.granted, p.gid::text
  * a prepared transaction outlives its session and its role, with its locks and its uncommitted writes.
  */
 export function endSessionsListPreparedSql(roles: readonly string[]): string {
-  return `${terminateSql(roles)};\nSELECT gid::text, owner::text FROM pg_prepared_xacts WHERE owner IN (${roles.map(lit).join(', ')}) AND database = current_database()`;
+  return `${terminateSql(roles)};\nSELECT gid::text, owner::text, database = current_database() AS here FROM pg_prepared_xacts WHERE owner IN (${roles.map(lit).join(', ')})`;
 }
 
 /** The prepared transactions of the roles $1 (a text array) in this database. */
@@ -153,12 +153,19 @@ export function loginOffSql(roles: readonly string[]): string {
 const SHARED_REVOKE_MIN = 16;
 
 /** Step 2: end their sessions, then under the lock drop what they own and their privileges (DROP OWNED), then the roles. */
-export function dropRolesSql(roles: readonly string[]): string {
+export function dropRolesSql(roles: readonly string[], opts: { noPrepared?: boolean } = {}): string {
   const list = roles.map(q).join(', ');
   return [
     // Sessions end before the lock is awaited: a lease role can take that advisory key too (it is open to
     // every role), and a session of a dying role must not hold off its own end.
     terminateSql(roles),
+    ...(opts.noPrepared
+      ? [
+          `DO $sb_prepared$ BEGIN IF EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE owner IN (${roles.map(lit).join(', ')}) AND database = current_database()) THEN
+  RAISE EXCEPTION USING ERRCODE = 'object_in_use', MESSAGE = 'a lease role still has a prepared transaction here';
+END IF; END $sb_prepared$`,
+        ]
+      : []),
     ddlLock,
     ...(roles.length >= SHARED_REVOKE_MIN ? [revokeSharedGrantsSql(roles)] : []),
     `DROP OWNED BY ${list}`,
