@@ -409,11 +409,11 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
   });
 
   // Found by a third outside probe (P1): a prepared transaction holds its locks with no session to end.
-  async function preparing(cred: Parameters<typeof connectAs>[1], gid: string, sql: string): Promise<void> {
+  async function preparing(cred: Parameters<typeof connectAs>[1], gid: string, ...sql: string[]): Promise<void> {
     const s = await connectAs(pg, cred);
     try {
       await s.query('BEGIN');
-      await s.query(sql);
+      for (const q of sql) await s.query(q);
       await s.query(`PREPARE TRANSACTION '${gid}'`);
     } finally {
       await s.end();
@@ -424,45 +424,29 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     if (await prepared(gid)) await admin.query(`ROLLBACK PREPARED '${gid}'`);
   };
 
-  it('a lease role holding the role-DDL lock in a prepared transaction does not stop other leases: the broker rolls it back and revokes the holder\'s lease', async () => {
-    const holder = await grant();
-    try {
-      await preparing(holder.cred, 'sbtest_px1', `SELECT pg_advisory_xact_lock(${DDL_LOCK_KEY})`);
-      const started = Date.now();
-      const other = await grant('analyst-bot');
-      assert.ok(Date.now() - started < 5_000, 'issued within the lock wait and a retry');
-      assert.equal(await prepared('sbtest_px1'), false, 'the prepared transaction is rolled back');
-      assert.match(b().logs.text, new RegExp(`rolled back a prepared transaction of lease role ${holder.cred.user}`));
-      await until('the holder lease is revoked', async () => (await getLease(holder.lease.leaseId)).status === 'REVOKED');
-      await until('its role is dropped', async () => !(await roleExists(holder.cred.user)));
-      await call(b().clientFor('agents', 'analyst-bot').agent, 'RevokeLease', { leaseId: other.lease.leaseId });
-    } finally {
-      await rollBackLeftovers('sbtest_px1');
-    }
-  });
-
-  // Found in review: the prepared transaction also locks the role's own pg_authid row, so NOLOGIN waits on it.
-  it('a prepared transaction that holds the role-DDL lock and its own role row is rolled back too: others issue, the holder\'s lease ends', async () => {
-    const holder = await grant();
-    try {
-      const s = await connectAs(pg, holder.cred);
+  // The second was found in review: the prepared transaction also locks the role's own pg_authid row, so NOLOGIN waits on it.
+  const preparedHolds: Array<[string, string, string[]]> = [
+    ['the role-DDL lock', 'sbtest_px1', [`SELECT pg_advisory_xact_lock(${DDL_LOCK_KEY})`]],
+    ['the role-DDL lock and its own role row', 'sbtest_px3', [`ALTER ROLE CURRENT_USER PASSWORD 'not-the-lease-password'`, `SELECT pg_advisory_xact_lock(${DDL_LOCK_KEY})`]],
+  ];
+  for (const [what, gid, sql] of preparedHolds) {
+    it(`a lease role holding ${what} in a prepared transaction does not stop other leases: the broker rolls it back and revokes the holder's lease`, async () => {
+      const holder = await grant();
       try {
-        await s.query('BEGIN');
-        await s.query(`ALTER ROLE CURRENT_USER PASSWORD 'not-the-lease-password'`);
-        await s.query(`SELECT pg_advisory_xact_lock(${DDL_LOCK_KEY})`);
-        await s.query(`PREPARE TRANSACTION 'sbtest_px3'`);
+        await preparing(holder.cred, gid, ...sql);
+        const started = Date.now();
+        const other = await grant('analyst-bot');
+        assert.ok(Date.now() - started < 5_000, 'issued within the lock wait and a retry');
+        assert.equal(await prepared(gid), false, 'the prepared transaction is rolled back');
+        assert.match(b().logs.text, new RegExp(`rolled back a prepared transaction of lease role ${holder.cred.user}`));
+        await until('the holder lease is revoked', async () => (await getLease(holder.lease.leaseId)).status === 'REVOKED');
+        await until('its role is dropped', async () => !(await roleExists(holder.cred.user)));
+        await call(b().clientFor('agents', 'analyst-bot').agent, 'RevokeLease', { leaseId: other.lease.leaseId });
       } finally {
-        await s.end();
+        await rollBackLeftovers(gid);
       }
-      const other = await grant('analyst-bot');
-      assert.equal(await prepared('sbtest_px3'), false, 'the prepared transaction is rolled back');
-      await until('the holder lease is revoked', async () => (await getLease(holder.lease.leaseId)).status === 'REVOKED');
-      await until('its role is dropped', async () => !(await roleExists(holder.cred.user)));
-      await call(b().clientFor('agents', 'analyst-bot').agent, 'RevokeLease', { leaseId: other.lease.leaseId });
-    } finally {
-      await rollBackLeftovers('sbtest_px3');
-    }
-  });
+    });
+  }
 
   it('a revocation is not held off by a prepared transaction of the role on its own role row', async () => {
     const { lease, cred } = await grant();
