@@ -401,7 +401,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
     for (let attempt = 1; ; attempt++) {
       // A lease role that takes the key and lets it go before lock_timeout, again and again, would slow every
       // role change without ever being found: a statement still running after WATCH_MS has the holders looked up.
-      const watch = setTimeout(watchLock, watchMs);
+      const watch = setTimeout(() => watchLock((c as unknown as { processID?: number | null }).processID ?? undefined), watchMs);
       try {
         await c.query(sql);
         return;
@@ -416,11 +416,17 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   /** After this long, a statement that takes the role-DDL key has the key's holders looked up (a fifth of lock_timeout, 50 to 200 ms). */
   const watchMs = Math.max(50, Math.min(200, Math.floor(lockTimeoutMs / 5)));
   let watching = false;
-  /** On another connection (the waiting one is busy): ends and reports the lease roles at the key, if any; says nothing of others. */
-  const watchLock = (): void => {
+  /**
+   * On another connection (the waiting one is busy): when the waiting session (`pid`) is blocked by a lock
+   * (not merely slow: a large batch), ends and reports the lease roles at the key, if any; says nothing of others.
+   */
+  const watchLock = (pid: number | undefined): void => {
     if (closed || watching) return;
     watching = true;
-    void run('look for lease roles at the role-DDL lock', (c) => endLockHoldersSerially(c, true))
+    void run('look for lease roles at the role-DDL lock', async (c) => {
+      if (pid !== undefined && !(await c.query<{ blocked: boolean }>('SELECT cardinality(pg_blocking_pids($1)) > 0 AS blocked', [pid])).rows[0]?.blocked) return 0;
+      return endLockHoldersSerially(c, true);
+    })
       .catch((err: unknown) => log.debug({ err }, 'postgres: could not look for lease roles at the role-DDL lock'))
       .finally(() => {
         watching = false;
