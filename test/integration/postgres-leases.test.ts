@@ -354,7 +354,7 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
   });
 
   // Found by a third outside probe (P2): a lease role that takes the key and lets it go just before lock_timeout
-  // (500 ms here), again and again, slowed every role change on the server and was never found.
+  // (500 ms here), again and again, slowed every role change on the server and was never found. It holds 150 ms here.
   it('a lease role that takes the role-DDL lock and lets it go before lock_timeout, in a loop, is found while a role change waits', async () => {
     const holder = await grant();
     const s = await connectAs(pg, holder.cred);
@@ -363,7 +363,7 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
       for (;;) {
         await s.query(`SELECT pg_advisory_lock(${DDL_LOCK_KEY})`);
         pulses += 1;
-        await new Promise((r) => setTimeout(r, 400));
+        await new Promise((r) => setTimeout(r, 150));
         await s.query(`SELECT pg_advisory_unlock(${DDL_LOCK_KEY})`);
       }
     })().catch(() => undefined);

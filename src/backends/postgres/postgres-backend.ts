@@ -413,8 +413,12 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       }
     }
   };
-  /** After this long, a statement that takes the role-DDL key has the key's holders looked up (a fifth of lock_timeout, 50 to 200 ms). */
-  const watchMs = Math.max(50, Math.min(200, Math.floor(lockTimeoutMs / 5)));
+  /**
+   * After this long (50 ms), a statement that takes the role-DDL key and is blocked has the key's holders looked
+   * up. Short, because a lease role at the key is always misuse (no false positive to fear), and each slow
+   * statement costs only one pg_blocking_pids check when nothing blocks it.
+   */
+  const watchMs = Math.min(50, Math.floor(lockTimeoutMs / 2));
   let watching = false;
   /**
    * On another connection (the waiting one is busy): when the waiting session (`pid`) is blocked by a lock
