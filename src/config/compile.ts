@@ -41,6 +41,7 @@ const PRIVILEGES: ReadonlySet<string> = new Set(['SELECT', 'INSERT', 'UPDATE', '
 /** Quoted when sent, and restricted so the quoted name is the one a reader types unquoted (no case folding, truncation or encoding). */
 const SQL_IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 const SQL_IDENT_EXPECTED = 'a lower-case SQL identifier (1 to 63 of a-z, 0-9 and "_", not starting with a digit)';
+const LOCK_TABLE = /^[a-z_][a-z0-9_]{0,62}\.[a-z_][a-z0-9_]{0,62}$/;
 /** PostgreSQL reserves schema names starting with pg_ for the system (pg_catalog, pg_toast*, pg_temp*). */
 const SYSTEM_SCHEMA = /^(pg_|information_schema$)/;
 /** A role name is the prefix and 32 random hex digits: 63 bytes at most leaves 31 for the prefix. */
@@ -258,9 +259,25 @@ function backend(name: string, s: Section, baseDir: string): BackendConfig | und
       // Nothing is cached from a postgres backend: a cache_ttl would be accepted without effect.
       if (s.raw['cache_ttl'] !== undefined) s.problems.add(s.at('cache_ttl'), 'a postgres backend caches nothing; remove cache_ttl (timeout and breaker apply)');
       const maxLeaseConnections = s.int('max_lease_connections', { required: false, min: 1, max: 1_000_000 });
+      let lockTable: { schema: string; table: string } | undefined;
+      const lt = s.string('lock_table', { required: false, pattern: LOCK_TABLE, expect: 'schema.table, two lower-case SQL identifiers (a table only the admin login may lock)' });
+      if (lt) {
+        const [schema, table] = lt.split('.') as [string, string];
+        if (SYSTEM_SCHEMA.test(schema)) s.problems.add(s.at('lock_table'), `${JSON.stringify(schema)} is a PostgreSQL system schema; use a schema of its own that no lease role is granted on`);
+        else lockTable = { schema, table };
+      }
       const r = { ...resilience(s), cacheTtlMs: 0 };
       return b && n
-        ? { kind, name, urlSecret: { backend: b, name: n }, rolePrefix, ...(advertise ? { advertise } : {}), ...(maxLeaseConnections !== undefined ? { maxLeaseConnections } : {}), ...r }
+        ? {
+            kind,
+            name,
+            urlSecret: { backend: b, name: n },
+            rolePrefix,
+            ...(advertise ? { advertise } : {}),
+            ...(maxLeaseConnections !== undefined ? { maxLeaseConnections } : {}),
+            ...(lockTable ? { lockTable } : {}),
+            ...r,
+          }
         : undefined;
     }
     case undefined:
@@ -657,6 +674,13 @@ export function compileConfig(raw: unknown, configFile: string): BrokerConfig {
     if (a.postgres) {
       const b = backends[a.postgres.backend];
       if (!b ? declaredKind(a.postgres.backend) !== 'postgres' : b.kind !== 'postgres') problems.add(`actions.${name}.postgres.backend`, `must name a backend of kind postgres, got ${JSON.stringify(a.postgres.backend)}`);
+      // A lease role with a privilege in the lock table's schema could take that lock and hold up every role change.
+      const lock = b?.kind === 'postgres' ? b.lockTable : undefined;
+      a.postgres.grants.forEach((g, i) => {
+        if (lock && g.schema === lock.schema) {
+          problems.add(`actions.${name}.postgres.grants[${i}].schema`, `is the schema of backend ${JSON.stringify(b!.name)}'s lock_table (${lock.schema}.${lock.table}); no lease role may be granted on it`);
+        }
+      });
     }
   });
 

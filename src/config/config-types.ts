@@ -100,6 +100,11 @@ export interface PostgresBackendConfig extends BackendResilience {
    * broker needs to revoke them.
    */
   maxLeaseConnections?: number;
+  /**
+   * A table only the admin login may lock: role DDL serializes on `LOCK TABLE … IN SHARE ROW EXCLUSIVE
+   * MODE` of it instead of an advisory lock, which any role can take. Absent: the advisory lock.
+   */
+  lockTable?: { schema: string; table: string };
 }
 
 export interface RotationConfig {

@@ -380,6 +380,50 @@ describe('postgres dynamic credentials over the real daemon (real PostgreSQL, lo
     }
   });
 
+  // What is left of P2 (holds shorter than the watchdog's 50 ms) needs a lock no lease role can take at all.
+  it('with lock_table, role changes serialize on a table no lease role can lock, and the advisory key held by one holds up nothing', async () => {
+    await admin.query('CREATE SCHEMA sb_lock; CREATE TABLE sb_lock.ddl ()');
+    try {
+      await b().close();
+      (rawCfg['backends'] as Record<string, Record<string, unknown>>)['appdb']!['lock_table'] = 'sb_lock.ddl';
+      await start();
+      const holder = await grant();
+      const s = await connectAs(pg, holder.cred);
+      try {
+        for (const mode of ['ROW EXCLUSIVE', 'SHARE ROW EXCLUSIVE', 'ACCESS EXCLUSIVE']) {
+          const got = await sqlState(s, `BEGIN; LOCK TABLE sb_lock.ddl IN ${mode} MODE`);
+          await s.query('ROLLBACK');
+          assert.equal(got, '42501', `a lease role may not lock it (${mode}): ${got}`);
+        }
+        await s.query(`SELECT pg_advisory_lock(${DDL_LOCK_KEY})`);
+        const other = await grant('analyst-bot');
+        // Nobody waited on the key, so nobody went looking: the holder's session and lease are as they were.
+        assert.equal(await sqlState(s, 'SELECT 1'), 'allowed');
+        assert.equal((await getLease(holder.lease.leaseId)).status, 'ACTIVE');
+        assert.match(readFileSync(pg.logFile, 'utf8'), /LOCK TABLE "sb_lock"\."ddl" IN SHARE ROW EXCLUSIVE MODE/);
+        await call(b().clientFor('agents', 'analyst-bot').agent, 'RevokeLease', { leaseId: other.lease.leaseId });
+        const out = await call<unknown, { lease: Lease__Output }>(agent(), 'RevokeLease', { leaseId: holder.lease.leaseId });
+        assert.equal(out.lease.status, 'REVOKED');
+        assert.equal(await roleExists(holder.cred.user), false);
+      } finally {
+        await s.end().catch(() => undefined);
+      }
+    } finally {
+      await b().close();
+      broker = undefined;
+      await admin.query('DROP SCHEMA sb_lock CASCADE');
+    }
+  });
+
+  it('a lock_table that does not exist is an error in the log at the first connection, naming what to create', async () => {
+    await b().close();
+    (rawCfg['backends'] as Record<string, Record<string, unknown>>)['appdb']!['lock_table'] = 'sb_nolock.ddl';
+    await start();
+    const res = await call<unknown, LeaseResponse__Output>(agent(), 'RequestLease', { action: 'analytics.query', ttlSeconds: 300 }).catch((e: unknown) => e);
+    assert.match(String((res as Error).message ?? ''), /FAILED_PRECONDITION/);
+    await until('the log says the lock table is missing', () => /lock_table sb_nolock\.ddl does not exist/.test(b().logs.text));
+  });
+
   // Found by a third outside probe (P3): two postgres backends of one daemon on one server share the key, and
   // a lease role of one held up the other, which could only name it in its log.
   it('a lease role of another postgres backend on the same server, holding the role-DDL lock, is disabled and its lease revoked', async () => {

@@ -24,7 +24,7 @@
  * read again after an authentication failure (it may have been rotated).
  */
 import { randomBytes } from 'node:crypto';
-import { Pool, type PoolClient } from 'pg';
+import { escapeIdentifier, Pool, type PoolClient } from 'pg';
 import type { PostgresBackendConfig, PostgresGrant } from '../../config/config-types';
 import type { Clock } from '../../lib/clock';
 import { BrokerError, ContentionError } from '../../lib/errors';
@@ -36,7 +36,8 @@ import { isAuthFailure, LOCK_NOT_AVAILABLE, sqlState, toBrokerError } from './po
 import {
   adminMembershipSql,
   createRolesSql,
-  DDL_LOCK_KEY,
+  ddlLockName,
+  type DdlLock,
   dropRolesSql,
   endSessionsListPreparedSql,
   likePrefix,
@@ -172,6 +173,9 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   const timeoutMs = cfg.timeoutMs;
   const lockTimeoutMs = Math.max(100, Math.min(1000, Math.floor(timeoutMs / 4)));
   const ownName = leaseRoleName(cfg.rolePrefix);
+  /** What role DDL serializes on: lock_table when configured (no lease role can take it), else the advisory key. */
+  const ddlLock: DdlLock = cfg.lockTable ? { table: cfg.lockTable } : undefined;
+  const lockName = ddlLockName(ddlLock);
   let conn: Promise<Connection> | undefined;
   let freshUrl = false;
   /**
@@ -379,6 +383,22 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
         `postgres: PUBLIC may CREATE in schema ${row.create.join(', ')}, so every lease role can too: one lease role can plant a function or view another's queries run as that role (with its grants, and taking locks in its name); run REVOKE CREATE ON SCHEMA <schema> FROM PUBLIC on each`,
       );
     }
+    if (ddlLock) {
+      const name = `${escapeIdentifier(ddlLock.table.schema)}.${escapeIdentifier(ddlLock.table.table)}`;
+      const t = (
+        await c.query<{ exists: boolean; open: boolean }>(
+          `SELECT to_regclass($1) IS NOT NULL AS exists,
+                  coalesce(has_table_privilege('public', to_regclass($1), 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER'), false) AS open`,
+          [name],
+        )
+      ).rows[0];
+      const at = `${ddlLock.table.schema}.${ddlLock.table.table}`;
+      if (!t?.exists) {
+        log.error({ lock_table: at }, `postgres: lock_table ${at} does not exist, so every issue and revocation on this backend fails; create it, owned by the admin login and granted to no one (CREATE SCHEMA ${ddlLock.table.schema}; CREATE TABLE ${at} ())`);
+      } else if (t.open) {
+        log.warn({ lock_table: at }, `postgres: PUBLIC holds a privilege on lock_table ${at} that lets every lease role lock it and hold up role changes; run REVOKE ALL ON ${at} FROM PUBLIC`);
+      }
+    }
     if (row?.temp) log.warn({ database: target.database }, `postgres: PUBLIC may create TEMP tables in ${target.database}, so every lease role can too; run REVOKE TEMP ON DATABASE ${target.database} FROM PUBLIC`);
   };
 
@@ -504,7 +524,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   };
 
   const endLockHolders = async (c: PoolClient, quiet = false): Promise<number> => {
-    const found = (await c.query<{ pid: number | null; role: string | null; app: string | null; granted: boolean; gid: string | null }>(lockHoldersSql())).rows;
+    const found = (await c.query<{ pid: number | null; role: string | null; app: string | null; granted: boolean; gid: string | null }>(lockHoldersSql(ddlLock))).rows;
     // Another postgres backend's lease roles (same server, other prefix) are its to deal with.
     let peers = 0;
     const rows: typeof found = [];
@@ -515,9 +535,9 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
     const lease = rows.filter((r) => r.role !== null && ownName.test(r.role));
     for (const r of rows.filter((x) => !quiet && !lease.includes(x) && x.granted)) {
       if (r.gid !== null) {
-        log.warn({ gid: r.gid, owner: r.role }, `postgres: the role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}) is held by a prepared transaction of ${r.role ?? 'a dropped role'} that is not a lease role of this backend; role changes wait until it is committed or rolled back (ROLLBACK PREPARED)`);
+        log.warn({ gid: r.gid, owner: r.role }, `postgres: the ${lockName} is held by a prepared transaction of ${r.role ?? 'a dropped role'} that is not a lease role of this backend; role changes wait until it is committed or rolled back (ROLLBACK PREPARED)`);
       } else {
-        log.warn({ pid: r.pid, user: r.role, application: r.app }, `postgres: the role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}) is held by a session that is not a lease role of this backend; role changes wait for it`);
+        log.warn({ pid: r.pid, user: r.role, application: r.app }, `postgres: the ${lockName} is held by a session that is not a lease role of this backend; role changes wait for it`);
       }
     }
     const roles = [...new Set(lease.map((r) => r.role!))];
@@ -525,7 +545,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
     for (const role of roles) {
       log.warn(
         { role },
-        `postgres: lease role ${role} held or awaited the role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}); its login is disabled (NOLOGIN) and its sessions are ended, so it cannot take the lock again; its lease is reported to the broker`,
+        `postgres: lease role ${role} held or awaited the ${lockName}; its login is disabled (NOLOGIN) and its sessions are ended, so it cannot take the lock again; its lease is reported to the broker`,
       );
     }
     try {
@@ -537,7 +557,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       // Reported even when disabling failed: its lease ends too, and its agent's trust is lowered (src/broker/credential-misuse.ts).
       for (const role of roles) {
         try {
-          deps.onMisuse?.(role, `held or awaited the broker's role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}) in PostgreSQL`);
+          deps.onMisuse?.(role, `held or awaited the broker's ${lockName} in PostgreSQL`);
         } catch (err) {
           log.error({ err, role }, 'postgres: could not report a lease role that took the role-DDL lock');
         }
@@ -577,7 +597,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
         if (fit.length === 0) return t;
         maybeLeft = true;
         try {
-          await withDdlLock(c, createRolesSql(fit.map((j) => ({ ...j.spec, database: t.database }))));
+          await withDdlLock(c, createRolesSql(fit.map((j) => ({ ...j.spec, database: t.database })), ddlLock));
         } catch (err) {
           // The server answered with an error: the implicit transaction rolled back, nothing exists.
           if (sqlState(err)) {
@@ -672,7 +692,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       }
       // With prepared transactions possible, the drop itself refuses while one of theirs is left here (one prepared
       // after the listing, by a session that had not ended yet): the revocation is retried, and the next one ends it.
-      if (existing.length > 0) await withDdlLock(c, dropRolesSql(existing, { noPrepared: preparedPossible }));
+      if (existing.length > 0) await withDdlLock(c, dropRolesSql(existing, { noPrepared: preparedPossible, lock: ddlLock }));
       budget.dropped(roles);
     });
   };
@@ -831,7 +851,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
           // Dropped meanwhile: nothing of it is left to hold anything.
           if (sqlState(err) !== UNDEFINED_OBJECT) throw err;
         } finally {
-          deps.onMisuse?.(role, `held or awaited the broker's role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)}) in PostgreSQL`);
+          deps.onMisuse?.(role, `held or awaited the broker's ${lockName} in PostgreSQL`);
         }
       });
       return true;

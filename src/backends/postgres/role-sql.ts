@@ -30,15 +30,23 @@ const timestamp = (ms: number): string => lit(new Date(ms).toISOString());
  * The key is a constant ("sbrole" in ASCII).
  */
 export const DDL_LOCK_KEY = 0x73_62_72_6f_6c_65;
-const ddlLock = `SELECT pg_advisory_xact_lock(${DDL_LOCK_KEY})`;
+/** The role-DDL lock: the advisory key by default, or a table only the admin may lock (`lock_table`), which no lease role can take. */
+export type DdlLock = { table: { schema: string; table: string } } | undefined;
+const ddlLockSql = (lock: DdlLock): string =>
+  lock ? `LOCK TABLE ${q(lock.table.schema)}.${q(lock.table.table)} IN SHARE ROW EXCLUSIVE MODE` : `SELECT pg_advisory_xact_lock(${DDL_LOCK_KEY})`;
+/** How the log names the role-DDL lock. */
+export const ddlLockName = (lock: DdlLock): string => (lock ? `lock table ${lock.table.schema}.${lock.table.table}` : `role-DDL lock (advisory key 0x${DDL_LOCK_KEY.toString(16)})`);
 
 /**
  * Who holds or waits for the role-DDL lock in this database, other than this session. An advisory
  * lock on a bigint key shows in pg_locks as classid (high 32 bits), objid (low 32 bits), objsubid 1.
  */
-export function lockHoldersSql(): string {
+export function lockHoldersSql(lock?: DdlLock): string {
   const key = BigInt(DDL_LOCK_KEY);
-  const ours = `l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  const ours = lock
+    ? `l.locktype = 'relation' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND l.relation = to_regclass(${lit(`${q(lock.table.schema)}.${q(lock.table.table)}`)})`
+    : `l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
    AND l.classid = ${key >> 32n} AND l.objid = ${key & 0xffffffffn} AND l.objsubid = 1`;
   // A prepared transaction (PREPARE TRANSACTION) holds its locks with no session: pid is NULL, and its
   // owner is found through the transactionid lock of the same virtual transaction (gid: to roll it back).
@@ -71,8 +79,8 @@ export const setRoleSql = (role: string): string => `SET ROLE ${q(role)}`;
 export const rollbackPreparedSql = (gid: string): string => `ROLLBACK PREPARED ${lit(gid)}`;
 
 /** One string of statements, run as one implicit transaction (simple query protocol): all or nothing, one round trip. */
-export function createRoleSql(r: RoleSpec): string {
-  return createRolesSql([r]);
+export function createRoleSql(r: RoleSpec, lock?: DdlLock): string {
+  return createRolesSql([r], lock);
 }
 
 /**
@@ -81,7 +89,7 @@ export function createRoleSql(r: RoleSpec): string {
  * (`GRANT … TO a, b, c`), so a shared ACL is rewritten once per batch instead
  * of once per role. What each role receives is exactly its own list.
  */
-export function createRolesSql(specs: readonly RoleSpec[]): string {
+export function createRolesSql(specs: readonly RoleSpec[], lock?: DdlLock): string {
   const out: string[] = [];
   for (const r of specs) {
     out.push(
@@ -90,7 +98,7 @@ export function createRolesSql(specs: readonly RoleSpec[]): string {
     );
   }
   // A new pg_authid row conflicts with nothing; the GRANTs after it update shared ACLs.
-  out.push(ddlLock);
+  out.push(ddlLockSql(lock));
   for (const r of specs) out.push(`ALTER ROLE ${q(r.role)} SET statement_timeout = ${Math.trunc(r.statementTimeoutMs)}`);
   // Grant target -> the roles that get it, in first-seen order.
   const grants = new Map<string, string[]>();
@@ -153,7 +161,7 @@ export function loginOffSql(roles: readonly string[]): string {
 const SHARED_REVOKE_MIN = 16;
 
 /** Step 2: end their sessions, then under the lock drop what they own and their privileges (DROP OWNED), then the roles. */
-export function dropRolesSql(roles: readonly string[], opts: { noPrepared?: boolean } = {}): string {
+export function dropRolesSql(roles: readonly string[], opts: { noPrepared?: boolean; lock?: DdlLock } = {}): string {
   const list = roles.map(q).join(', ');
   return [
     // Sessions end before the lock is awaited: a lease role can take that advisory key too (it is open to
@@ -166,7 +174,7 @@ export function dropRolesSql(roles: readonly string[], opts: { noPrepared?: bool
 END IF; END $sb_prepared$`,
         ]
       : []),
-    ddlLock,
+    ddlLockSql(opts.lock),
     ...(roles.length >= SHARED_REVOKE_MIN ? [revokeSharedGrantsSql(roles)] : []),
     `DROP OWNED BY ${list}`,
     `DROP ROLE IF EXISTS ${list}`,

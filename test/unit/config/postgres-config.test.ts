@@ -145,6 +145,26 @@ describe('config: postgres backends and actions', () => {
     assert.equal(compileConfig(raw, '/etc/sb/config.yaml').actions['analytics.query']!.postgres!.grants.length, 3);
   });
 
+  it('lock_table: schema.table, not in a system schema, and no action of the backend may be granted on its schema', () => {
+    const raw = good();
+    backends(raw)['appdb']!['lock_table'] = 'sb_lock.ddl';
+    const b = compileConfig(raw, '/etc/sb/config.yaml').backends['appdb'];
+    assert.deepEqual(b?.kind === 'postgres' ? b.lockTable : undefined, { schema: 'sb_lock', table: 'ddl' });
+    for (const [value, want] of [
+      ['ddl', /expected schema\.table/],
+      ['Sb.ddl', /expected schema\.table/],
+      ['a.b.c', /expected schema\.table/],
+      ['pg_catalog.ddl', /"pg_catalog" is a PostgreSQL system schema/],
+    ] as const) {
+      const bad = good();
+      backends(bad)['appdb']!['lock_table'] = value;
+      assert.match(problemAt(bad, 'backends.appdb.lock_table'), want, value);
+    }
+    const granted = good();
+    backends(granted)['appdb']!['lock_table'] = 'billing.ddl_lock';
+    assert.match(problemAt(granted, 'actions.analytics.query.postgres.grants[1].schema'), /is the schema of backend "appdb"'s lock_table \(billing\.ddl_lock\); no lease role may be granted on it/);
+  });
+
   it('a zero ttl or statement_timeout must be greater than zero; one out of range names the value it got (F7)', () => {
     for (const key of ['ttl', 'statement_timeout']) {
       for (const zero of ['0s', '0ms', '0m']) {
