@@ -347,13 +347,19 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
   // Every role inherits PUBLIC's rights: the README asks operators to revoke these two. And a superuser
   // admin can grant what no other login could, such as the system catalogs: the README advises against it.
   const warnAboutPublic = async (c: PoolClient, target: AdminTarget): Promise<void> => {
-    const r = await c.query<{ others: string[]; temp: boolean; superuser: boolean | null; create: string[]; prepared: number }>(
+    // One query, queued on `c` before the caller's own statements: `c` goes back to the pool when the caller is
+    // done, so nothing may be sent on it after an await here.
+    const lockTable = ddlLock ? `${escapeIdentifier(ddlLock.table.schema)}.${escapeIdentifier(ddlLock.table.table)}` : null;
+    const r = await c.query<{ others: string[]; temp: boolean; superuser: boolean | null; create: string[]; prepared: number; lock_exists: boolean | null; lock_open: boolean | null }>(
       `SELECT ARRAY(SELECT datname::text FROM pg_database d WHERE d.datallowconn AND d.datname <> current_database()
                     AND has_database_privilege('public', d.oid, 'CONNECT') ORDER BY 1) AS others,
               has_database_privilege('public', current_database(), 'TEMP') AS temp,
               (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
               ARRAY(SELECT nspname::text FROM pg_namespace n WHERE has_schema_privilege('public', n.oid, 'CREATE') ORDER BY 1) AS create,
-              current_setting('max_prepared_transactions')::int AS prepared`,
+              current_setting('max_prepared_transactions')::int AS prepared,
+              to_regclass($1::text) IS NOT NULL AS lock_exists,
+              coalesce(has_table_privilege('public', to_regclass($1::text), 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER'), false) AS lock_open`,
+      [lockTable],
     );
     const row = r.rows[0];
     if (row) preparedPossible = row.prepared > 0;
@@ -383,19 +389,11 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
         `postgres: PUBLIC may CREATE in schema ${row.create.join(', ')}, so every lease role can too: one lease role can plant a function or view another's queries run as that role (with its grants, and taking locks in its name); run REVOKE CREATE ON SCHEMA <schema> FROM PUBLIC on each`,
       );
     }
-    if (ddlLock) {
-      const name = `${escapeIdentifier(ddlLock.table.schema)}.${escapeIdentifier(ddlLock.table.table)}`;
-      const t = (
-        await c.query<{ exists: boolean; open: boolean }>(
-          `SELECT to_regclass($1) IS NOT NULL AS exists,
-                  coalesce(has_table_privilege('public', to_regclass($1), 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER'), false) AS open`,
-          [name],
-        )
-      ).rows[0];
+    if (ddlLock && row) {
       const at = `${ddlLock.table.schema}.${ddlLock.table.table}`;
-      if (!t?.exists) {
+      if (!row.lock_exists) {
         log.error({ lock_table: at }, `postgres: lock_table ${at} does not exist, so every issue and revocation on this backend fails; create it, owned by the admin login and granted to no one (CREATE SCHEMA ${ddlLock.table.schema}; CREATE TABLE ${at} ())`);
-      } else if (t.open) {
+      } else if (row.lock_open) {
         log.warn({ lock_table: at }, `postgres: PUBLIC holds a privilege on lock_table ${at} that lets every lease role lock it and hold up role changes; run REVOKE ALL ON ${at} FROM PUBLIC`);
       }
     }
