@@ -496,6 +496,9 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       }
     }
   };
+  /** Of `roles`, those that exist. */
+  const existingRoles = async (c: PoolClient, roles: readonly string[]): Promise<string[]> =>
+    (await c.query<{ rolname: string }>('SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1::text[])', [roles])).rows.map((r) => r.rolname);
   /** The prepared transactions these roles own, in any database (only those in this one can be rolled back here). */
   const preparedOf = async (c: PoolClient, roles: readonly string[]): Promise<Array<{ gid: string; owner: string }>> =>
     (await c.query<{ gid: string; owner: string }>(preparedOfSql(), [roles])).rows;
@@ -511,7 +514,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
     } catch (err) {
       if (sqlState(err) === UNDEFINED_OBJECT) {
         // A role dropped meanwhile (its sessions are gone with it) rolled the others back: they go again alone.
-        const left = (await c.query<{ rolname: string }>('SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1::text[])', [roles])).rows.map((r) => r.rolname);
+        const left = await existingRoles(c, roles);
         if (left.length > 0) await disableRoles(c, left);
         return;
       }
@@ -546,13 +549,20 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
         `postgres: lease role ${role} held or awaited the ${lockName}; its login is disabled (NOLOGIN) and its sessions are ended, so it cannot take the lock again; its lease is reported to the broker`,
       );
     }
+    await disableAndReport(c, roles, lease.filter((r) => r.gid !== null).map((r) => ({ gid: r.gid!, owner: r.role! })));
+    return roles.length + peers;
+  };
+  /**
+   * Lease roles found at the role-DDL lock: `prepared` (transactions holding it, with no session to end) are
+   * rolled back first, as they may also hold their role's row, which NOLOGIN would wait for; then the roles are
+   * disabled (disableRoles). Each is reported even when that failed: its lease ends too, and its agent's trust
+   * is lowered (src/broker/credential-misuse.ts).
+   */
+  const disableAndReport = async (c: PoolClient, roles: readonly string[], prepared: ReadonlyArray<{ gid: string; owner: string }>): Promise<void> => {
     try {
-      // A prepared transaction holds the lock with no session to end: it is rolled back first (it may also hold
-      // its role's row, which NOLOGIN would wait for); sessions are ended before NOLOGIN for the same reason.
-      await rollbackPrepared(c, lease.filter((r) => r.gid !== null).map((r) => ({ gid: r.gid!, owner: r.role! })));
+      await rollbackPrepared(c, prepared);
       await disableRoles(c, roles);
     } finally {
-      // Reported even when disabling failed: its lease ends too, and its agent's trust is lowered (src/broker/credential-misuse.ts).
       for (const role of roles) {
         try {
           deps.onMisuse?.(role, `held or awaited the broker's ${lockName} in PostgreSQL`);
@@ -561,7 +571,6 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
         }
       }
     }
-    return roles.length + peers;
   };
 
   /**
@@ -675,7 +684,7 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       } catch (err) {
         // Some are gone already (revoked before, or never created): those count as revoked.
         if (sqlState(err) !== UNDEFINED_OBJECT) throw err;
-        existing = (await c.query<{ rolname: string }>('SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1::text[])', [roles])).rows.map((r) => r.rolname);
+        existing = await existingRoles(c, roles);
         if (existing.length > 0) await noLogin(c, existing);
       }
       if (existing.length > 0 && preparedPossible) {
@@ -842,15 +851,8 @@ export function openPostgresBackend(cfg: PostgresBackendConfig, deps: PostgresBa
       if (!ownName.test(role)) return false;
       await run('disable a lease role at the role-DDL lock', async (c) => {
         log.warn({ role }, `postgres: lease role ${role} held or awaited the role-DDL lock of another backend on this server; its login is disabled (NOLOGIN), its sessions are ended, and its lease is reported to the broker`);
-        try {
-          if (preparedPossible) await rollbackPrepared(c, await preparedOf(c, [role]));
-          await disableRoles(c, [role]);
-        } catch (err) {
-          // Dropped meanwhile: nothing of it is left to hold anything.
-          if (sqlState(err) !== UNDEFINED_OBJECT) throw err;
-        } finally {
-          deps.onMisuse?.(role, `held or awaited the broker's ${lockName} in PostgreSQL`);
-        }
+        // A role dropped meanwhile is no error here: rollbackPrepared and disableRoles skip it.
+        await disableAndReport(c, [role], preparedPossible ? await preparedOf(c, [role]) : []);
       });
       return true;
     },
