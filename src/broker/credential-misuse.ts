@@ -70,14 +70,12 @@ export class CredentialMisuse {
       raise();
       return;
     }
-    // Raised as soon as the lease has ended, not after its credential's drop (which may wait on the backend).
-    let raised = false;
+    // Raised as soon as the lease has ended (or another path ended it first), not after its credential's drop,
+    // which may wait on the backend.
     await leases.revokeByBroker([lease.id], reason, log, (ended) => {
-      raised = true;
       if (ended.some((l) => l.id === lease.id)) log.warn({ lease_id: lease.id, agent: lease.agent, credential }, `lease revoked by the broker: ${reason}`);
       raise();
     });
-    if (!raised) raise();
   }
 
   /** Resolves once every report so far is handled (tests). */
