@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ActionConfig, PostgresGrant } from '../config/config-types';
 import { BrokerError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
@@ -57,26 +58,10 @@ async function untilChecked(deps: PostgresGrantCheckDeps, backendName: string, a
     if (!unchecked) return;
     const wait = delay >= 1000 ? `${Math.round(delay / 1000)} s` : `${delay} ms`;
     deps.log.warn({ ...(unchecked.err ? { err: unchecked.err } : {}), backend: backendName, actions: unchecked.actions, retry_in_ms: delay }, `${unchecked.message}; checked again in ${wait}`);
-    if (!(await sleep(delay, deps.signal))) return;
+    // Stops waiting (and checking) as soon as the daemon stops; the timer keeps no process alive.
+    if (!(await sleep(delay, undefined, { ...(deps.signal ? { signal: deps.signal } : {}), ref: false }).then(() => true, () => false))) return;
     delay = Math.min(maxRetryMs, delay * 2);
   }
-}
-
-/** Resolves true after `ms`, or false as soon as `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve(false);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    timer.unref();
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** Checks one backend's actions: undefined when done (problems logged), or what was left unchecked because it could not be reached. */
